@@ -1,0 +1,68 @@
+//! What the daemon hands a new monitor.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything a monitor needs to run one container and to outlive the daemon that started it.
+/// The daemon writes it to `<state_dir>/shim.json`; the shim never needs the daemon again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShimConfig {
+    /// Full 64-hex container id.
+    pub id: String,
+    /// OCI bundle: holds `config.json`; its `root.path` is absolute.
+    pub bundle: PathBuf,
+    /// Where the monitor keeps its socket, monitor record and pid file (under the exec-root).
+    pub state_dir: PathBuf,
+    /// The container's persistent directory in the data-root; the exit record is written here.
+    pub container_dir: PathBuf,
+    pub runtime: RuntimeSpec,
+    pub log: LogConfig,
+    /// Allocate a pty (`docker run -t`); the monitor holds the master.
+    #[serde(default)]
+    pub terminal: bool,
+    /// Keep the container's stdin open (`docker run -i`); fed from attach connections.
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Close stdin after the first attach detaches (`StdinOnce`).
+    #[serde(default)]
+    pub stdin_once: bool,
+}
+
+/// An OCI runtime driven through the OCI runtime command-line contract.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuntimeSpec {
+    /// Name as the daemon knows it (`berth`, `runc`, …).
+    pub name: String,
+    /// Absolute path of the runtime binary.
+    pub path: PathBuf,
+    /// Extra arguments placed before the subcommand (e.g. `--root <dir>`).
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+impl RuntimeSpec {
+    /// Arguments for one runtime subcommand: global args, then the subcommand and its own args.
+    pub fn command_args(&self, sub: &str, rest: &[&str]) -> Vec<String> {
+        let mut v = self.args.clone();
+        v.push(sub.to_string());
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    }
+}
+
+/// Docker's json-file log driver options.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogConfig {
+    /// `<container_dir>/<id>-json.log`; rotated files get `.1`, `.2`, … appended.
+    pub path: PathBuf,
+    /// Rotate when the current file reaches this many bytes; 0 = never.
+    #[serde(default)]
+    pub max_size: u64,
+    /// How many files to keep in all, the current one included (Docker's `max-file`, ≥ 1).
+    #[serde(default = "one")]
+    pub max_file: u32,
+}
+
+fn one() -> u32 {
+    1
+}

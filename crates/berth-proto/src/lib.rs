@@ -1,0 +1,46 @@
+//! The contract between `berthd` and `berth-shim`.
+//!
+//! * [`ShimConfig`] — what the daemon asks a new monitor to run (a JSON file the shim reads once).
+//! * [`StartReport`] — the one line the shim's launcher prints on stdout before it detaches.
+//! * [`Request`]/[`Response`] — the control protocol on the shim's socket: newline-delimited JSON,
+//!   one request at a time per connection, opened by a [`Request::Hello`] handshake that fixes the
+//!   protocol version both ends speak and the capabilities the shim offers.
+//! * [`MonitorRecord`], [`ExitRecord`] — files the shim writes (write-temp + fsync + rename) so the
+//!   daemon can find and judge it after its own restart, whatever it was doing when it died.
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod fsutil;
+pub mod records;
+pub mod wire;
+
+pub use config::*;
+pub use records::*;
+pub use wire::*;
+
+/// Protocol versions this build speaks. A daemon restores any monitor whose version lies in
+/// `[MIN_PROTOCOL, PROTOCOL]`; a monitor answers with the highest version both ends speak.
+pub const PROTOCOL: u32 = 1;
+pub const MIN_PROTOCOL: u32 = 1;
+
+/// Capabilities a v1 monitor offers; later minor features are announced here, never assumed.
+pub mod caps {
+    pub const KILL: &str = "kill";
+    pub const WAIT: &str = "wait";
+    pub const STATE: &str = "state";
+    pub const EXEC: &str = "exec";
+    pub const ATTACH: &str = "attach";
+    pub const RESIZE: &str = "resize";
+    pub const LOG_ROTATE: &str = "log-rotate";
+    pub const RESTART_POLICY: &str = "restart-policy";
+}
+
+/// File names inside a monitor's state directory (`<exec-root>/shims/<id>/`).
+pub mod paths {
+    pub const SOCKET: &str = "shim.sock";
+    pub const MONITOR_RECORD: &str = "monitor.json";
+    pub const CONFIG: &str = "shim.json";
+    pub const INIT_PID: &str = "init.pid";
+    /// The exit record lives in the container's directory in the data-root (persistent), named:
+    pub const EXIT_RECORD: &str = "exit.json";
+}

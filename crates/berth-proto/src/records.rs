@@ -1,0 +1,61 @@
+//! Records the monitor leaves on disk, read by the daemon on restore.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Written by the monitor once the container init runs (`<state_dir>/monitor.json`). With it a
+/// restarted daemon finds the monitor, checks it is the same process (pid + start time), and knows
+/// which protocol versions it may speak to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MonitorRecord {
+    pub container_id: String,
+    pub shim_pid: i32,
+    pub shim_start_time: u64,
+    /// Path of the monitor binary that runs (it keeps running its own copy across upgrades).
+    pub shim_binary: PathBuf,
+    pub shim_version: String,
+    /// Highest protocol version this monitor speaks, and the lowest.
+    pub protocol: u32,
+    pub min_protocol: u32,
+    pub socket: PathBuf,
+    pub container_pid: i32,
+    pub container_start_time: u64,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub started_at: String,
+    pub runtime: String,
+}
+
+/// How a container ended. Written durably by the monitor the moment it reaps the init, before it
+/// tells anyone, into `<container_dir>/exit.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// Docker's convention: the exit status, or 128 + signal number when killed by a signal.
+    pub exit_code: i32,
+    /// The signal that killed the init, if any.
+    #[serde(default)]
+    pub signal: Option<i32>,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub finished_at: String,
+    pub pid: i32,
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+/// Status of the container as its monitor sees it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InitStatus {
+    Created,
+    Running,
+    Paused,
+    Exited,
+}
+
+/// What the launcher process prints (one JSON line on stdout) before it exits and leaves the
+/// detached monitor behind.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum StartReport {
+    Started { shim_pid: i32, container_pid: i32, container_start_time: u64, started_at: String },
+    Failed { message: String },
+}

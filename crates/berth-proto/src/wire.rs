@@ -1,0 +1,119 @@
+//! Messages on the monitor's control socket and their framing (one JSON object per line).
+
+use crate::{ExitRecord, InitStatus};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Must be the first message on every connection.
+    Hello { min: u32, max: u32, client: String },
+    /// Current status, pid and (after exit) the exit record.
+    State,
+    /// Signal the container init (`all`: every process in the container's cgroup).
+    Kill { signal: i32, #[serde(default)] all: bool },
+    /// Blocks until the container has exited, then answers [`Response::Exited`].
+    Wait,
+    /// Change the pty size (terminal containers).
+    Resize { rows: u16, cols: u16 },
+    /// Re-open the log file (after the daemon rotated or removed it).
+    ReopenLog,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    Hello { version: u32, capabilities: Vec<String>, shim_version: String, pid: i32 },
+    State { status: InitStatus, pid: i32, start_time: u64, #[serde(default)] exit: Option<ExitRecord> },
+    Ok,
+    Exited(ExitRecord),
+    Error { message: String },
+}
+
+/// Framing errors on the control socket.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// I/O error on the monitor socket: {0}
+    #[error("monitor socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer sent something that is not a message of this protocol.
+    #[error("malformed monitor message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// The peer closed the connection.
+    #[error("monitor closed the connection")]
+    Closed,
+    /// No protocol version is spoken by both ends.
+    #[error("monitor protocol {theirs} not supported: this side speaks {min}–{max}")]
+    Version { theirs: String, min: u32, max: u32 },
+}
+
+/// Writes one message as a JSON line.
+pub fn write_msg<W: Write, T: Serialize>(w: &mut W, msg: &T) -> Result<(), WireError> {
+    let mut buf = serde_json::to_vec(msg)?;
+    buf.push(b'\n');
+    w.write_all(&buf)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one JSON line; `Err(Closed)` on EOF.
+pub fn read_msg<R: BufRead, T: for<'de> Deserialize<'de>>(r: &mut R) -> Result<T, WireError> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(WireError::Closed);
+    }
+    Ok(serde_json::from_str(line.trim_end())?)
+}
+
+/// Picks the version both ends speak: the highest in the overlap of the two ranges.
+pub fn negotiate(their_min: u32, their_max: u32, our_min: u32, our_max: u32) -> Option<u32> {
+    let hi = their_max.min(our_max);
+    let lo = their_min.max(our_min);
+    (lo <= hi).then_some(hi)
+}
+
+/// Encodes a message as a line (for async writers).
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut buf = serde_json::to_vec(msg).expect("protocol types always serialize");
+    buf.push(b'\n');
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_tags() {
+        let req = Request::Kill { signal: 15, all: false };
+        let line = String::from_utf8(encode(&req)).unwrap();
+        assert_eq!(line, "{\"op\":\"kill\",\"signal\":15,\"all\":false}\n");
+        let back: Request = read_msg(&mut line.as_bytes()).unwrap();
+        assert_eq!(back, req);
+        let ex = Response::Exited(ExitRecord {
+            exit_code: 3,
+            signal: None,
+            finished_at: "2026-01-01T00:00:00.000000001Z".into(),
+            pid: 42,
+            oom_killed: false,
+        });
+        let mut out = Vec::new();
+        write_msg(&mut out, &ex).unwrap();
+        let back: Response = read_msg(&mut out.as_slice()).unwrap();
+        assert_eq!(back, ex);
+    }
+
+    #[test]
+    fn closed_and_malformed() {
+        assert!(matches!(read_msg::<_, Request>(&mut &b""[..]), Err(WireError::Closed)));
+        assert!(matches!(read_msg::<_, Request>(&mut &b"{\"op\":\"nope\"}\n"[..]), Err(WireError::Malformed(_))));
+    }
+
+    #[test]
+    fn negotiation_picks_highest_common() {
+        assert_eq!(negotiate(1, 3, 1, 2), Some(2));
+        assert_eq!(negotiate(3, 7, 1, 2), None);
+        assert_eq!(negotiate(1, 1, 1, 1), Some(1));
+    }
+}
