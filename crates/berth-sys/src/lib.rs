@@ -3,7 +3,9 @@
 
 use std::io;
 
+pub mod fdpass;
 pub mod identity;
+pub mod spawn;
 
 pub use identity::{process_start_time, ProcessIdentity};
 

@@ -1,0 +1,199 @@
+//! The control socket: many non-blocking connections, newline-delimited JSON, Hello first.
+
+use berth_proto::{negotiate, Request, Response, WireError, MIN_PROTOCOL, PROTOCOL};
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+
+/// A request line longer than this is not a protocol message; the connection is dropped.
+const MAX_LINE: usize = 64 * 1024;
+/// A client that stops reading its answers is dropped once this much is queued for it.
+const MAX_QUEUED: usize = 256 * 1024;
+
+/// What the monitor does for requests; implemented by the event loop's state.
+pub trait Ops {
+    fn capabilities(&self) -> Vec<String>;
+    fn state(&self) -> Response;
+    /// None: the answer comes later through [`Conn::send`] (e.g. `kill --all` runs asynchronously).
+    fn kill(&mut self, conn: u64, signal: i32, all: bool) -> Option<Response>;
+    /// None: the container is still running; the connection is marked waiting.
+    fn wait(&mut self) -> Option<Response>;
+    fn resize(&mut self, rows: u16, cols: u16) -> Response;
+    fn reopen_log(&mut self) -> Response;
+}
+
+pub struct Conn {
+    pub id: u64,
+    pub stream: UnixStream,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    /// Negotiated protocol version, once Hello succeeded.
+    version: Option<u32>,
+    /// Has an outstanding Wait.
+    pub waiting: bool,
+    /// Has a request whose answer is deferred; further lines wait in rbuf (one request at a time).
+    pub busy: bool,
+    /// Peer closed its side or we decided to close after flushing.
+    pub read_closed: bool,
+    close_after_flush: bool,
+    pub dead: bool,
+}
+
+impl Conn {
+    pub fn new(id: u64, stream: UnixStream) -> io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        Ok(Conn {
+            id,
+            stream,
+            rbuf: Vec::new(),
+            wbuf: Vec::new(),
+            version: None,
+            waiting: false,
+            busy: false,
+            read_closed: false,
+            close_after_flush: false,
+            dead: false,
+        })
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !self.wbuf.is_empty()
+    }
+
+    pub fn wants_read(&self) -> bool {
+        !self.read_closed && !self.close_after_flush
+    }
+
+    /// Queues a response and tries to write it at once.
+    pub fn send(&mut self, resp: &Response) {
+        self.busy = false;
+        self.wbuf.extend_from_slice(&berth_proto::encode(resp));
+        if self.wbuf.len() > MAX_QUEUED {
+            self.dead = true;
+        }
+        self.flush();
+    }
+
+    /// Writes as much of the queue as the socket takes.
+    pub fn flush(&mut self) {
+        while !self.wbuf.is_empty() {
+            match self.stream.write(&self.wbuf) {
+                Ok(0) => {
+                    self.dead = true;
+                    return;
+                }
+                Ok(n) => {
+                    self.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.dead = true;
+                    return;
+                }
+            }
+        }
+        if self.close_after_flush || (self.read_closed && !self.waiting && !self.busy) {
+            self.dead = true;
+        }
+    }
+
+    /// Reads what is available and answers every complete request line.
+    pub fn on_readable(&mut self, ops: &mut dyn Ops) {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.rbuf.extend_from_slice(&buf[..n]);
+                    if self.rbuf.len() > MAX_LINE && memchr::memchr(b'\n', &self.rbuf).is_none() {
+                        self.dead = true;
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.dead = true;
+                    return;
+                }
+            }
+        }
+        self.process(ops);
+        self.flush();
+    }
+
+    /// Answers queued lines, stopping at a request whose answer is deferred.
+    pub fn process(&mut self, ops: &mut dyn Ops) {
+        while !self.busy && !self.waiting && !self.close_after_flush {
+            let Some(i) = memchr::memchr(b'\n', &self.rbuf) else { break };
+            let line: Vec<u8> = self.rbuf.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(resp) = self.handle(line, ops) {
+                self.send(&resp);
+            }
+        }
+    }
+
+    fn handle(&mut self, line: &str, ops: &mut dyn Ops) -> Option<Response> {
+        let req: Request = match serde_json::from_str(line) {
+            Ok(r) => r,
+            Err(e) => return Some(error(WireError::Malformed(e).to_string())),
+        };
+        if let Request::Hello { min, max, client: _ } = req {
+            return Some(match negotiate(min, max, MIN_PROTOCOL, PROTOCOL) {
+                Some(v) => {
+                    self.version = Some(v);
+                    Response::Hello {
+                        version: v,
+                        capabilities: ops.capabilities(),
+                        shim_version: env!("CARGO_PKG_VERSION").to_string(),
+                        pid: std::process::id() as i32,
+                    }
+                }
+                None => {
+                    self.close_after_flush = true;
+                    let theirs = if min == max { min.to_string() } else { format!("{min}–{max}") };
+                    error(WireError::Version { theirs, min: MIN_PROTOCOL, max: PROTOCOL }.to_string())
+                }
+            });
+        }
+        if self.version.is_none() {
+            return Some(error("the first request on a connection must be hello".into()));
+        }
+        match req {
+            Request::Hello { .. } => unreachable!("handled above"),
+            Request::State => Some(ops.state()),
+            Request::Kill { signal, all } => {
+                let r = ops.kill(self.id, signal, all);
+                self.busy = r.is_none();
+                r
+            }
+            Request::Wait => {
+                let r = ops.wait();
+                self.waiting = r.is_none();
+                r
+            }
+            Request::Resize { rows, cols } => Some(ops.resize(rows, cols)),
+            Request::ReopenLog => Some(ops.reopen_log()),
+        }
+    }
+
+    /// Answers an outstanding Wait.
+    pub fn finish_wait(&mut self, resp: &Response) {
+        if self.waiting {
+            self.waiting = false;
+            self.send(resp);
+        }
+    }
+}
+
+pub fn error(message: String) -> Response {
+    Response::Error { message }
+}

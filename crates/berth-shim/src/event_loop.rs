@@ -1,0 +1,416 @@
+//! The monitor's single-threaded poll(2) loop: container output → log file, SIGCHLD → reaping,
+//! control connections → answers. Output is always drained first: nothing here waits on a client.
+
+use crate::control::{error, Conn, Ops};
+use crate::exit::{self, MemoryCgroup, WaitOutcome};
+use crate::log::{JsonLog, Stream};
+use crate::runtime::{error_message, Runtime};
+use berth_proto::{caps, fsutil, paths, ExitRecord, InitStatus, Response, ShimConfig, StartReport};
+use berth_sys::ProcessIdentity;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// After the init exits, how long to keep reading output still held open by a stray grandchild.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+/// Reads per output per loop turn, so one chatty stream cannot starve the rest.
+const READS_PER_TURN: usize = 16;
+const READ_BUF: usize = 16 * 1024;
+const MAX_CONNS: usize = 512;
+
+pub struct Output {
+    pub fd: OwnedFd,
+    pub stream: Stream,
+}
+
+/// Everything but the connections, so that a connection can call into it.
+struct Core {
+    cfg: ShimConfig,
+    init: ProcessIdentity,
+    log: JsonLog,
+    pty: Option<OwnedFd>,
+    memcg: MemoryCgroup,
+    /// Set when the init has been reaped (finished_at is the reaping time).
+    reaped: Option<ExitRecord>,
+    /// Set once the exit record is on disk: only then is the exit reported to anyone.
+    exit: Option<ExitRecord>,
+    kills: Vec<PendingKill>,
+    kill_seq: u64,
+}
+
+/// A `runtime kill --all` still running, and the connection waiting for its outcome.
+struct PendingKill {
+    pid: i32,
+    conn: u64,
+    err_file: PathBuf,
+}
+
+pub struct Monitor {
+    core: Core,
+    started_at: String,
+    sigfd: SignalFd,
+    outputs: Vec<Output>,
+    /// Held so the container's stdin stays open (`-i`); attach is not implemented yet.
+    _stdin: Option<OwnedFd>,
+    listener: UnixListener,
+    conns: Vec<Conn>,
+    next_conn: u64,
+}
+
+impl Monitor {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: ShimConfig,
+        init: ProcessIdentity,
+        started_at: String,
+        sigfd: SignalFd,
+        outputs: Vec<Output>,
+        stdin: Option<OwnedFd>,
+        pty: Option<OwnedFd>,
+        listener: UnixListener,
+        log: JsonLog,
+        memcg: MemoryCgroup,
+    ) -> Self {
+        Monitor {
+            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0 },
+            started_at,
+            sigfd,
+            outputs,
+            _stdin: stdin,
+            listener,
+            conns: Vec::new(),
+            next_conn: 0,
+        }
+    }
+
+    pub fn started_report(&self) -> StartReport {
+        StartReport::Started {
+            shim_pid: std::process::id() as i32,
+            container_pid: self.core.init.pid,
+            container_start_time: self.core.init.start_time,
+            started_at: self.started_at.clone(),
+        }
+    }
+
+    /// Runs until the container has exited and everything is recorded; returns the exit code.
+    pub fn run(mut self) -> i32 {
+        let mut buf = vec![0u8; READ_BUF];
+        // The init may have exited before the loop started; its SIGCHLD is pending, but be sure.
+        self.reap();
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            if self.core.reaped.is_some() {
+                let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN_AFTER_EXIT);
+                if self.outputs.is_empty() || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            let timeout = match drain_deadline {
+                Some(d) => {
+                    let ms = d.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000);
+                    PollTimeout::from(ms as u16)
+                }
+                None => PollTimeout::NONE,
+            };
+            let revents = {
+                let mut fds = Vec::with_capacity(2 + self.outputs.len() + self.conns.len());
+                fds.push(PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN));
+                fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+                for o in &self.outputs {
+                    fds.push(PollFd::new(o.fd.as_fd(), PollFlags::POLLIN));
+                }
+                for c in &self.conns {
+                    let mut ev = PollFlags::empty();
+                    if c.wants_read() {
+                        ev |= PollFlags::POLLIN;
+                    }
+                    if c.wants_write() {
+                        ev |= PollFlags::POLLOUT;
+                    }
+                    fds.push(PollFd::new(c.stream.as_fd(), ev));
+                }
+                match poll(&mut fds, timeout) {
+                    Ok(_) => {}
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => {
+                        crate::diag!("poll: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                }
+                fds.iter().map(|f| f.revents().unwrap_or(PollFlags::empty())).collect::<Vec<_>>()
+            };
+            let n_out = self.outputs.len();
+            self.pump_outputs(&revents[2..2 + n_out], &mut buf);
+            if !revents[0].is_empty() {
+                self.on_signals();
+            }
+            self.serve_conns(&revents[2 + n_out..]);
+            if !revents[1].is_empty() {
+                self.accept();
+            }
+        }
+        self.finish()
+    }
+
+    fn pump_outputs(&mut self, revents: &[PollFlags], buf: &mut [u8]) {
+        let mut closed = Vec::new();
+        for (i, (o, ev)) in self.outputs.iter().zip(revents).enumerate() {
+            if ev.is_empty() {
+                continue;
+            }
+            if read_output(o, &mut self.core.log, buf) {
+                self.core.log.end_stream(o.stream, &crate::timefmt::now());
+                closed.push(i);
+            }
+        }
+        for i in closed.into_iter().rev() {
+            self.outputs.remove(i);
+        }
+        self.core.log.flush();
+    }
+
+    fn on_signals(&mut self) {
+        let mut chld = false;
+        loop {
+            match self.sigfd.read_signal() {
+                Ok(Some(si)) if si.ssi_signo == Signal::SIGCHLD as u32 => chld = true,
+                // Termination signals are ignored on purpose: the container outlives its monitor's
+                // supervisor; only SIGKILL ends a monitor early.
+                Ok(Some(si)) => crate::diag!("ignoring signal {}", si.ssi_signo),
+                Ok(None) => break,
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    crate::diag!("signalfd: {e}");
+                    break;
+                }
+            }
+        }
+        if chld {
+            self.reap();
+        }
+    }
+
+    /// Reaps every child that has exited: the init, runtime invocations, re-parented orphans.
+    fn reap(&mut self) {
+        loop {
+            let (pid, outcome) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, c)) => (p.as_raw(), WaitOutcome::Exited(c)),
+                Ok(WaitStatus::Signaled(p, s, _)) => (p.as_raw(), WaitOutcome::Signaled(s as i32)),
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(_) => break, // ECHILD
+            };
+            if pid == self.core.init.pid && self.core.reaped.is_none() {
+                // OOM is judged after the drain, from the cgroup the runtime has not deleted yet.
+                self.core.reaped = Some(exit::record(pid, outcome, false));
+            } else if let Some(k) = self.core.kills.iter().position(|k| k.pid == pid) {
+                let k = self.core.kills.remove(k);
+                let resp = match outcome {
+                    WaitOutcome::Exited(0) => Response::Ok,
+                    o => error(
+                        error_message(&fs::read(&k.err_file).unwrap_or_default())
+                            .unwrap_or_else(|| format!("{} kill --all failed: {o:?}", self.core.cfg.runtime.name)),
+                    ),
+                };
+                let _ = fs::remove_file(&k.err_file);
+                if let Some(c) = self.conns.iter_mut().find(|c| c.id == k.conn) {
+                    c.send(&resp);
+                    c.process(&mut self.core);
+                }
+            }
+        }
+    }
+
+    fn serve_conns(&mut self, revents: &[PollFlags]) {
+        for (c, ev) in self.conns.iter_mut().zip(revents) {
+            if ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                c.on_readable(&mut self.core);
+            }
+            if ev.contains(PollFlags::POLLOUT) {
+                c.flush();
+            }
+            // POLLHUP is reported whether asked for or not: a peer that is fully gone (even one with
+            // a pending Wait) must be dropped, or poll would report it forever.
+            if c.read_closed && ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                c.dead = true;
+            }
+        }
+        self.conns.retain(|c| !c.dead);
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((s, _)) => {
+                    if self.conns.len() >= MAX_CONNS {
+                        crate::diag!("too many control connections; refusing one");
+                        continue;
+                    }
+                    self.next_conn += 1;
+                    match Conn::new(self.next_conn, s) {
+                        Ok(c) => self.conns.push(c),
+                        Err(e) => crate::diag!("control connection: {e}"),
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    crate::diag!("accept: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The init is gone and its output drained: record the exit durably, tell the waiters, let
+    /// the runtime clean up, and leave.
+    fn finish(mut self) -> i32 {
+        let core = &mut self.core;
+        let now = crate::timefmt::now();
+        for s in [Stream::Stdout, Stream::Stderr] {
+            core.log.end_stream(s, &now);
+        }
+        core.log.flush();
+        let mut rec = core.reaped.clone().expect("finish runs after the init was reaped");
+        rec.oom_killed = core.memcg.oom_killed();
+        if rec.oom_killed && rec.signal == Some(9) {
+            crate::diag!("container was OOM-killed");
+        }
+        let dir = &core.cfg.container_dir;
+        let written = fs::create_dir_all(dir)
+            .and_then(|_| fsutil::write_json_atomic(&dir.join(paths::EXIT_RECORD), &rec));
+        if let Err(e) = written {
+            crate::diag!("writing the exit record to {}: {e}", dir.display());
+        }
+        core.exit = Some(rec.clone());
+        let exited = Response::Exited(rec);
+        for c in &mut self.conns {
+            c.finish_wait(&exited);
+            c.process(&mut self.core);
+        }
+        let core = &mut self.core;
+        for k in std::mem::take(&mut core.kills) {
+            if let Some(c) = self.conns.iter_mut().find(|c| c.id == k.conn) {
+                c.send(&Response::Ok);
+            }
+            let _ = fs::remove_file(&k.err_file);
+        }
+        let rt = Runtime { spec: &core.cfg.runtime, id: &core.cfg.id };
+        if let Err(e) = rt.delete(false) {
+            crate::diag!("runtime delete: {e}; forcing");
+            if let Err(e) = rt.delete(true) {
+                crate::diag!("runtime delete --force: {e}");
+            }
+        }
+        // Answers are tiny and the sockets were writable a moment ago; give slow readers a moment.
+        for c in &mut self.conns {
+            let _ = c.stream.set_nonblocking(false);
+            let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
+            c.flush();
+        }
+        let _ = fs::remove_file(core.cfg.state_dir.join(paths::SOCKET));
+        0
+    }
+}
+
+/// Reads what the output offers; true at EOF (EIO is how a pty says its last slave closed).
+fn read_output(o: &Output, log: &mut JsonLog, buf: &mut [u8]) -> bool {
+    for _ in 0..READS_PER_TURN {
+        match nix::unistd::read(o.fd.as_raw_fd(), buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                log.feed(o.stream, &buf[..n], &crate::timefmt::now());
+                if n < buf.len() / 2 {
+                    return false; // most likely empty now; poll will tell
+                }
+            }
+            Err(Errno::EAGAIN) => return false,
+            Err(Errno::EINTR) => {}
+            Err(Errno::EIO) => return true,
+            Err(e) => {
+                crate::diag!("reading container {:?}: {e}", o.stream);
+                return true;
+            }
+        }
+    }
+    false
+}
+
+impl Ops for Core {
+    fn capabilities(&self) -> Vec<String> {
+        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE];
+        if self.pty.is_some() {
+            v.push(caps::RESIZE);
+        }
+        v.into_iter().map(String::from).collect()
+    }
+
+    fn state(&self) -> Response {
+        Response::State {
+            status: if self.exit.is_some() { InitStatus::Exited } else { InitStatus::Running },
+            pid: self.init.pid,
+            start_time: self.init.start_time,
+            exit: self.exit.clone(),
+        }
+    }
+
+    fn kill(&mut self, conn: u64, signal: i32, all: bool) -> Option<Response> {
+        if all {
+            if self.reaped.is_some() {
+                return Some(error("container is not running".into()));
+            }
+            self.kill_seq += 1;
+            let err_file = self.cfg.state_dir.join(format!(".kill-{}.err", self.kill_seq));
+            let rt = Runtime { spec: &self.cfg.runtime, id: &self.cfg.id };
+            let spawned = fs::File::create(&err_file).and_then(|f| rt.spawn_kill_all(signal, f));
+            return match spawned {
+                Ok(child) => {
+                    self.kills.push(PendingKill { pid: child.id() as i32, conn, err_file });
+                    None
+                }
+                Err(e) => Some(error(format!("cannot run {} kill: {e}", self.cfg.runtime.name))),
+            };
+        }
+        if self.reaped.is_some() {
+            return Some(error("container is not running".into()));
+        }
+        // The init is our child and not yet reaped, so its pid cannot have been reused: signal it
+        // directly (through a pidfd, which also carries real-time signals nix has no name for).
+        let r = berth_sys::pidfd_open(self.init.pid).and_then(|fd| berth_sys::pidfd_send_signal(&fd, signal));
+        Some(match r {
+            Ok(()) => Response::Ok,
+            Err(e) => error(format!("kill {} with signal {signal}: {e}", self.init.pid)),
+        })
+    }
+
+    fn wait(&mut self) -> Option<Response> {
+        self.exit.clone().map(Response::Exited)
+    }
+
+    fn resize(&mut self, rows: u16, cols: u16) -> Response {
+        match &self.pty {
+            Some(fd) => match berth_sys::set_winsize(fd.as_fd(), rows, cols) {
+                Ok(()) => Response::Ok,
+                Err(e) => error(format!("resize: {e}")),
+            },
+            None => error("the container has no terminal".into()),
+        }
+    }
+
+    fn reopen_log(&mut self) -> Response {
+        match self.log.reopen() {
+            Ok(()) => Response::Ok,
+            Err(e) => error(format!("reopening {}: {e}", self.cfg.log.path.display())),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Start-up: the launcher forks the monitor, the monitor creates and starts the container, and the
+//! launcher relays the outcome to the daemon as one [`StartReport`] line.
+
+use crate::event_loop::{Monitor, Output};
+use crate::exit::MemoryCgroup;
+use crate::log::{JsonLog, Stream};
+use crate::runtime::{error_message, Runtime};
+use berth_proto::{fsutil, paths, MonitorRecord, ShimConfig, StartReport, MIN_PROTOCOL, PROTOCOL};
+use berth_sys::{Fork, ProcessIdentity};
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Runs the launcher; returns the process exit code.
+pub fn run(config_path: &Path) -> i32 {
+    let cfg: ShimConfig = match fsutil::read_json(config_path) {
+        Ok(Some(c)) => c,
+        Ok(None) => return report_and_exit(&failed(format!("{}: no such file", config_path.display()))),
+        Err(e) => return report_and_exit(&failed(format!("reading {}: {e}", config_path.display()))),
+    };
+    close_inherited_fds();
+    let (report_r, report_w) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => return report_and_exit(&failed(format!("pipe: {e}"))),
+    };
+    match berth_sys::fork() {
+        Err(e) => report_and_exit(&failed(format!("fork: {e}"))),
+        Ok(Fork::Parent { .. }) => {
+            drop(report_w);
+            let mut line = String::new();
+            let _ = File::from(report_r).read_to_string(&mut line);
+            let report = serde_json::from_str::<StartReport>(line.trim())
+                .unwrap_or_else(|_| failed("the monitor exited before reporting its start".into()));
+            report_and_exit(&report)
+        }
+        Ok(Fork::Child) => {
+            drop(report_r);
+            let mut report = File::from(report_w);
+            match start(cfg) {
+                Ok(monitor) => {
+                    let _ = report.write_all(&line_of(&monitor.started_report()));
+                    drop(report);
+                    monitor.run()
+                }
+                Err(message) => {
+                    crate::diag!("start failed: {message}");
+                    let _ = report.write_all(&line_of(&failed(message)));
+                    1
+                }
+            }
+        }
+    }
+}
+
+fn failed(message: String) -> StartReport {
+    StartReport::Failed { message }
+}
+
+fn line_of(r: &StartReport) -> Vec<u8> {
+    let mut v = serde_json::to_vec(r).expect("StartReport serializes");
+    v.push(b'\n');
+    v
+}
+
+fn report_and_exit(r: &StartReport) -> i32 {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&line_of(r));
+    let _ = out.flush();
+    match r {
+        StartReport::Started { .. } => 0,
+        StartReport::Failed { .. } => 1,
+    }
+}
+
+/// Descriptors the daemon leaked into us would otherwise be held for the container's lifetime.
+fn close_inherited_fds() {
+    let fds: Vec<i32> = match fs::read_dir("/proc/self/fd") {
+        Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect(),
+        Err(_) => return,
+    };
+    for fd in fds {
+        // The read_dir descriptor is already closed by now: EBADF is expected and harmless.
+        let _ = nix::unistd::close(fd);
+    }
+}
+
+/// Everything the monitor does before it reports Started.
+fn start(cfg: ShimConfig) -> Result<Monitor, String> {
+    detach(&cfg)?;
+    let sigfd = signals()?;
+    let rt = Runtime { spec: &cfg.runtime, id: &cfg.id };
+    let pid_file = cfg.state_dir.join(paths::INIT_PID);
+    let _ = fs::remove_file(&pid_file);
+
+    let (out_r, out_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (stdin_r, stdin_w) = if cfg.open_stdin && !cfg.terminal {
+        let (r, w) = pipe2().map_err(|e| format!("pipe: {e}"))?;
+        (Stdio::from(r), Some(w))
+    } else {
+        (Stdio::null(), None)
+    };
+    let console_path = cfg.state_dir.join("console.sock");
+    let (stdio, console) = if cfg.terminal {
+        let _ = fs::remove_file(&console_path);
+        let l = UnixListener::bind(&console_path).map_err(|e| format!("console socket: {e}"))?;
+        // With a terminal the runtime's own stdio carries only its error messages.
+        drop(out_w);
+        ([Stdio::null(), Stdio::null(), Stdio::from(err_w)], Some(l))
+    } else {
+        ([stdin_r, Stdio::from(out_w), Stdio::from(err_w)], None)
+    };
+
+    let child = rt.spawn_create(&cfg.bundle, &pid_file, console.as_ref().map(|_| console_path.as_path()), stdio);
+    let mut child = child.map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+    let pty = match &console {
+        Some(l) => {
+            let r = receive_console(l, &mut child);
+            let _ = fs::remove_file(&console_path);
+            match r {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let msg = error_message(&read_available(&err_r)).unwrap_or(e);
+                    let _ = rt.delete(true);
+                    return Err(msg);
+                }
+            }
+        }
+        None => None,
+    };
+    let status = child.wait().map_err(|e| format!("waiting for {} create: {e}", cfg.runtime.name))?;
+    if !status.success() {
+        let msg = error_message(&read_available(&err_r))
+            .unwrap_or_else(|| format!("{} create failed: {status}", cfg.runtime.name));
+        let _ = rt.delete(true);
+        return Err(msg);
+    }
+    let fail = |msg: String| {
+        let _ = rt.delete(true);
+        Err(msg)
+    };
+    let pid: i32 = match fs::read_to_string(&pid_file).map(|s| s.trim().parse()) {
+        Ok(Ok(p)) => p,
+        _ => return fail(format!("{} create wrote no pid to {}", cfg.runtime.name, pid_file.display())),
+    };
+    if let Err(msg) = rt.start() {
+        return fail(msg);
+    }
+    // The init is our child now (we are its subreaper): even if it already exited it stays a zombie
+    // until we reap it, so its identity is readable and the pid cannot be reused.
+    let Some(init) = ProcessIdentity::of(pid) else {
+        return fail(format!("container init {pid} vanished"));
+    };
+    let memcg = MemoryCgroup::of(pid);
+
+    let mut outputs = Vec::new();
+    if let Some(master) = &pty {
+        let fd = master.try_clone().map_err(|e| format!("dup: {e}"))?;
+        set_nonblocking(&fd).map_err(|e| format!("pty: {e}"))?;
+        outputs.push(Output { fd, stream: Stream::Stdout });
+    } else {
+        for (fd, stream) in [(out_r, Stream::Stdout), (err_r, Stream::Stderr)] {
+            set_nonblocking(&fd).map_err(|e| format!("pipe: {e}"))?;
+            outputs.push(Output { fd, stream });
+        }
+    }
+    let log = match JsonLog::open(&cfg.log) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("log file {}: {e}", cfg.log.path.display())),
+    };
+
+    let started_at = crate::timefmt::now();
+    let me = std::process::id() as i32;
+    let socket = cfg.state_dir.join(paths::SOCKET);
+    let record = MonitorRecord {
+        container_id: cfg.id.clone(),
+        shim_pid: me,
+        shim_start_time: ProcessIdentity::of(me).map(|i| i.start_time).unwrap_or(0),
+        shim_binary: fs::read_link("/proc/self/exe").unwrap_or_default(),
+        shim_version: env!("CARGO_PKG_VERSION").to_string(),
+        protocol: PROTOCOL,
+        min_protocol: MIN_PROTOCOL,
+        socket: socket.clone(),
+        container_pid: init.pid,
+        container_start_time: init.start_time,
+        started_at: started_at.clone(),
+        runtime: cfg.runtime.name.clone(),
+    };
+    // An exit record left from an earlier run of this container would tell a restoring daemon
+    // that the new one has exited.
+    match fs::remove_file(cfg.container_dir.join(paths::EXIT_RECORD)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return fail(format!("removing the previous exit record: {e}"))
+        }
+        _ => {}
+    }
+    if let Err(e) = fsutil::write_json_atomic(&cfg.state_dir.join(paths::MONITOR_RECORD), &record) {
+        return fail(format!("writing the monitor record: {e}"));
+    }
+    let listener = match bind_control(&socket) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("control socket {}: {e}", socket.display())),
+    };
+    Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, stdin_w, pty, listener, log, memcg))
+}
+
+/// Own session (no terminal or process-group signal of the daemon reaches us), subreaper, and
+/// stdio that cannot block: a diagnostics pipe the daemon stops reading would stall the monitor.
+fn detach(cfg: &ShimConfig) -> Result<(), String> {
+    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    berth_sys::set_child_subreaper().map_err(|e| format!("subreaper: {e}"))?;
+    fs::create_dir_all(&cfg.state_dir).map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
+    let null = OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|e| e.to_string())?;
+    let diag = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(cfg.state_dir.join("shim.log"))
+        .map_err(|e| format!("shim.log: {e}"))?;
+    for (from, to) in [(null.as_raw_fd(), 0), (null.as_raw_fd(), 1), (diag.as_raw_fd(), 2)] {
+        nix::unistd::dup2(from, to).map_err(|e| format!("dup2: {e}"))?;
+    }
+    // Do not pin whatever mount the daemon ran in.
+    let _ = std::env::set_current_dir("/");
+    Ok(())
+}
+
+/// Blocks the signals we handle or ignore and returns a signalfd for them. The runtime children get
+/// an empty mask back from std::process (it resets the mask and SIGPIPE before exec).
+fn signals() -> Result<SignalFd, String> {
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE, Signal::SIGQUIT] {
+        mask.add(s);
+    }
+    mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))
+}
+
+/// A pipe for container output. Its buffer is enlarged so a burst while the monitor is busy (for
+/// instance starting up) does not block the writer.
+fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = pipe2()?;
+    let _ = fcntl(r.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(256 * 1024));
+    Ok((r, w))
+}
+
+fn pipe2() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
+}
+
+/// Whatever is buffered in a pipe whose writers are gone (the runtime's error output).
+fn read_available(fd: &OwnedFd) -> Vec<u8> {
+    let _ = set_nonblocking(fd);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.len() < 64 * 1024 {
+        match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    out
+}
+
+/// Waits for the runtime to connect to the console socket and hand over the pty master, giving up
+/// if `create` exits first.
+fn receive_console(l: &UnixListener, child: &mut std::process::Child) -> Result<OwnedFd, String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut fds = [PollFd::new(l.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(100u16)).unwrap_or(0);
+        if ready > 0 {
+            let (conn, _) = l.accept().map_err(|e| format!("console socket accept: {e}"))?;
+            conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            return berth_sys::fdpass::recv_fd(conn.as_fd()).map_err(|e| format!("console socket: {e}"));
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            return Err(format!("runtime create exited ({st}) without sending the console"));
+        }
+        if Instant::now() > deadline {
+            return Err("runtime create did not send the console within 60 s".into());
+        }
+    }
+}
+
+/// Binds the control socket, owner-only: whoever can connect can kill the container.
+fn bind_control(path: &Path) -> std::io::Result<UnixListener> {
+    use nix::sys::stat::{umask, Mode};
+    let _ = fs::remove_file(path);
+    // The umask closes the window between bind and chmod in which others could connect.
+    let old = umask(Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    umask(old);
+    let l = bound?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}

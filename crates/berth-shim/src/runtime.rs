@@ -1,0 +1,136 @@
+//! Driving the OCI runtime through its command-line contract.
+
+use berth_proto::RuntimeSpec;
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub struct Runtime<'a> {
+    pub spec: &'a RuntimeSpec,
+    pub id: &'a str,
+}
+
+impl Runtime<'_> {
+    fn command(&self, sub: &str, rest: &[&str]) -> Command {
+        let mut c = Command::new(&self.spec.path);
+        c.args(self.spec.command_args(sub, rest));
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        // The monitor blocks the signals it reads from its signalfd; the runtime, and through it the
+        // container, must not inherit that mask.
+        berth_sys::spawn::reset_signals_on_exec(&mut c);
+        c
+    }
+
+    /// Starts `create`; the caller waits for it (it may first have to serve the console socket).
+    /// The init inherits the three stdio handles given here.
+    pub fn spawn_create(
+        &self,
+        bundle: &Path,
+        pid_file: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+    ) -> std::io::Result<Child> {
+        let bundle = bundle.to_string_lossy();
+        let pid_file = pid_file.to_string_lossy();
+        let console = console_socket.map(|p| p.to_string_lossy().into_owned());
+        let mut rest = vec!["--bundle", &bundle, "--pid-file", &pid_file];
+        if let Some(c) = &console {
+            rest.extend(["--console-socket", c.as_str()]);
+        }
+        rest.push(self.id);
+        let mut c = self.command("create", &rest);
+        let [i, o, e] = stdio;
+        c.stdin(i).stdout(o).stderr(e);
+        c.spawn()
+    }
+
+    /// Runs a subcommand to completion; Err carries the runtime's own error message.
+    pub fn run(&self, sub: &str, rest: &[&str]) -> Result<(), String> {
+        let mut args = rest.to_vec();
+        args.push(self.id);
+        match self.command(sub, &args).output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(error_message(&out.stderr)
+                .unwrap_or_else(|| format!("{} {sub} failed: {}", self.spec.name, out.status))),
+            Err(e) => Err(format!("cannot run {}: {e}", self.spec.path.display())),
+        }
+    }
+
+    pub fn start(&self) -> Result<(), String> {
+        self.run("start", &[])
+    }
+
+    pub fn delete(&self, force: bool) -> Result<(), String> {
+        self.run("delete", if force { &["--force"] } else { &[] })
+    }
+
+    /// Starts `kill --all <id> <signal>` without waiting: the event loop reaps it, so a slow or
+    /// wedged runtime never stalls the draining of the container's output.
+    pub fn spawn_kill_all(&self, signal: i32, stderr: File) -> std::io::Result<Child> {
+        let sig = signal.to_string();
+        let mut c = self.command("kill", &["--all", self.id, &sig]);
+        c.stderr(stderr);
+        c.spawn()
+    }
+}
+
+/// The runtime's error as a user should see it: runc logs `level=error msg="..."` lines (text log
+/// format); other runtimes print plain text. Returns None when nothing was printed.
+pub fn error_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let mut plain = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(msg) = logfmt_error(line) {
+            return Some(msg);
+        }
+        plain = Some(line.to_string());
+    }
+    plain
+}
+
+/// Extracts `msg` from a logrus text line at level error/fatal.
+fn logfmt_error(line: &str) -> Option<String> {
+    if !(line.contains("level=error") || line.contains("level=fatal")) {
+        return None;
+    }
+    let start = line.find("msg=")? + 4;
+    let rest = &line[start..];
+    if let Some(q) = rest.strip_prefix('"') {
+        // A Go-quoted string: read up to the closing unescaped quote, undoing \" and \\.
+        let mut out = String::new();
+        let mut chars = q.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Some(out),
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(o) => out.push(o),
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    } else {
+        Some(rest.split_whitespace().next().unwrap_or("").to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_style_and_plain_errors() {
+        let runc = br#"time="2026-11-22T23:00:00Z" level=warning msg="x"
+time="2026-11-22T23:00:00Z" level=error msg="runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
+"#;
+        assert_eq!(
+            error_message(runc).unwrap(),
+            r#"runc create failed: unable to start container process: exec: "nope": executable file not found in $PATH"#
+        );
+        assert_eq!(error_message(b"first\nboom: no such thing\n\n").unwrap(), "boom: no such thing");
+        assert_eq!(error_message(b"  \n"), None);
+    }
+}
