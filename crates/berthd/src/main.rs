@@ -1,1 +1,180 @@
-fn main() {}
+//! berthd: the Berth daemon.
+#![deny(unsafe_code)]
+#![recursion_limit = "256"]
+
+mod api;
+mod config;
+mod daemon;
+mod events;
+mod lifecycle;
+mod logs;
+mod monitor;
+mod oci;
+mod restore;
+mod shutdown;
+mod state;
+mod watcher;
+
+use anyhow::Context;
+use clap::Parser;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use tracing_subscriber::{reload, EnvFilter};
+
+type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+fn filter_for(debug: bool) -> EnvFilter {
+    EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(if debug { "debug" } else { "info" }))
+}
+
+fn main() {
+    let flags = config::Flags::parse();
+    let cfg = match config::load(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berthd: {e}");
+            std::process::exit(1);
+        }
+    };
+    use tracing_subscriber::prelude::*;
+    let (filter, handle) = reload::Layer::new(filter_for(cfg.debug));
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::registry().with(filter).with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).init();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(flags, cfg, handle)) {
+        tracing::error!("{e:#}");
+        eprintln!("berthd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Holds the pid file and data-root locks for the daemon's lifetime.
+struct Locks {
+    _pid: nix::fcntl::Flock<std::fs::File>,
+    _data: nix::fcntl::Flock<std::fs::File>,
+}
+
+fn take_lock(path: &Path, what: &str) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    use nix::fcntl::{Flock, FlockArg};
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(f, _)| {
+        let holder = std::fs::read_to_string(path).unwrap_or_default();
+        drop(f);
+        anyhow::anyhow!(
+            "another berthd (pid {}) is already running with this {what}: {} is locked",
+            holder.trim(),
+            path.display()
+        )
+    })
+}
+
+fn lock(cfg: &config::Config) -> anyhow::Result<Locks> {
+    use std::io::Write;
+    let pid = take_lock(&cfg.pidfile, "pid file")?;
+    let data = take_lock(&cfg.data_root.join("berthd.lock"), "data-root")?;
+    for l in [&pid, &data] {
+        let mut f: &std::fs::File = l;
+        f.set_len(0)?;
+        write!(f, "{}", std::process::id())?;
+    }
+    Ok(Locks { _pid: pid, _data: data })
+}
+
+/// Binds the API socket, refusing one that another live daemon answers on.
+fn bind(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("another daemon is already serving {}", path.display());
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    let l = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(l)
+}
+
+async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_root)?;
+    let _locks = lock(&cfg)?;
+    let socket = cfg.socket_path();
+    let listener = bind(&socket)?;
+    let d = Arc::new(daemon::Daemon::new(cfg.clone())?);
+    tracing::info!(
+        socket = %socket.display(),
+        data_root = %cfg.data_root.display(),
+        live_restore = cfg.live_restore,
+        storage_driver = %cfg.storage_driver,
+        "berthd {} listening",
+        env!("CARGO_PKG_VERSION")
+    );
+    // The API answers before restore finishes (invariant 6): restore runs beside the server.
+    tokio::spawn(restore::restore_all(d.clone()));
+    tokio::spawn(signals(d.clone(), flags, filter, socket.clone()));
+    // The version prefix is stripped before routing: the middleware wraps the whole router
+    // (a router's own layers run after a route is chosen).
+    let app = tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone()));
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).await?;
+    Ok(())
+}
+
+async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle, socket: std::path::PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&d, &flags, &filter),
+        }
+    }
+    shutdown::shutdown(d.clone()).await;
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&d.config().pidfile);
+    std::process::exit(0);
+}
+
+/// SIGHUP: re-read daemon.json; apply what can change live; keep the running config on error.
+fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) {
+    let cur = d.config();
+    let new = config::read_file(&cur.config_file, flags.config_file.is_some()).and_then(|f| config::merge(flags, &f));
+    let new = match new {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("configuration reload failed, keeping the running configuration: {e}");
+            return;
+        }
+    };
+    let outcome = {
+        let mut c = d.config.write().expect("config lock");
+        config::apply_reload(&mut c, &new)
+    };
+    for a in &outcome.applied {
+        tracing::info!("configuration reloaded: {a}");
+    }
+    for k in &outcome.needs_restart {
+        tracing::warn!("configuration key \"{k}\" changed in {}: it takes effect after a restart", cur.config_file.display());
+    }
+    if outcome.applied.is_empty() && outcome.needs_restart.is_empty() {
+        tracing::info!("configuration reloaded: nothing changed");
+    }
+    let _ = filter.modify(|f| *f = filter_for(d.config().debug));
+    let c = d.config();
+    let mut attrs = std::collections::BTreeMap::new();
+    attrs.insert("live-restore".to_string(), c.live_restore.to_string());
+    attrs.insert("debug".to_string(), c.debug.to_string());
+    attrs.insert("shutdown-timeout".to_string(), c.shutdown_timeout.to_string());
+    attrs.insert("labels".to_string(), format!("[{}]", c.labels.join(" ")));
+    attrs.insert("default-runtime".to_string(), c.default_runtime.clone());
+    d.events.emit("daemon", "reload", &d.id, attrs);
+}

@@ -1,0 +1,46 @@
+//! JSON bodies with Docker's error shape: a malformed body is a 400 `{"message": ...}`, never an
+//! axum plain-text rejection.
+
+use super::ApiError;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+/// Like `axum::Json`, but tolerant of a missing Content-Type (docker-py and curl users omit it) and
+/// answering Docker-shaped errors. An empty body is `T::default()`-like only where the caller says.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("failed to read request body: {e}")))?;
+        let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) { axum::body::Bytes::from_static(b"{}") } else { bytes };
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    }
+}
+
+/// Docker's boolean query values: 1/true/True → true, 0/false/"" → false.
+pub fn qbool(v: Option<&String>) -> bool {
+    matches!(v.map(|s| s.to_ascii_lowercase()).as_deref(), Some("1") | Some("true") | Some("yes"))
+}
+
+/// Docker's `filters` query parameter: JSON `{"key": ["v", ...]}` or the old `{"key": {"v": true}}`.
+pub fn parse_filters(raw: Option<&String>) -> Result<std::collections::BTreeMap<String, Vec<String>>, ApiError> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(raw) = raw.filter(|s| !s.is_empty()) else { return Ok(out) };
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| ApiError::bad_request("invalid filter: expected an object"))?;
+    for (k, vals) in obj {
+        let list: Vec<String> = match vals {
+            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::String(s) => vec![s.clone()],
+            _ => return Err(ApiError::bad_request(format!("invalid filter '{k}'"))),
+        };
+        out.insert(k.clone(), list);
+    }
+    Ok(out)
+}

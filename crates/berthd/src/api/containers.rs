@@ -1,0 +1,176 @@
+//! `/containers/...` handlers other than logs and attach.
+
+use super::body::{parse_filters, qbool, JsonBody};
+use super::{views, ApiError, AppState};
+use crate::lifecycle;
+use crate::state::{Container, Status};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use crate::api::types::ContainerCreateRequest;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tracing::Instrument;
+
+type Q = Query<HashMap<String, String>>;
+
+pub async fn create(State(d): State<AppState>, Query(q): Q, JsonBody(req): JsonBody<ContainerCreateRequest>) -> Result<Response, ApiError> {
+    let (id, warnings) = lifecycle::create(&d, q.get("name").cloned(), req).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id, "Warnings": warnings}))).into_response())
+}
+
+fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
+    filters.iter().all(|(k, vals)| {
+        vals.iter().any(|v| match k.as_str() {
+            "id" => c.id.starts_with(v.as_str()),
+            "name" => c.name.contains(v.trim_start_matches('/')),
+            "status" => c.state.status.docker() == v,
+            "exited" => c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code),
+            "label" => {
+                let labels = c.config.labels.clone().unwrap_or_default();
+                match v.split_once('=') {
+                    Some((lk, lv)) => labels.get(lk).map(String::as_str) == Some(lv),
+                    None => labels.contains_key(v.as_str()),
+                }
+            }
+            "ancestor" => c.config.image.as_deref() == Some(v.as_str()) || c.image_id.contains(v.as_str()),
+            "network" => &c.options.network_mode == v,
+            _ => false,
+        })
+    })
+}
+
+const FILTER_KEYS: &[&str] = &["id", "name", "status", "exited", "label", "ancestor", "network"];
+
+pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let filters = parse_filters(q.get("filters"))?;
+    for (k, vals) in &filters {
+        if !FILTER_KEYS.contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+        if k == "status" {
+            for v in vals {
+                if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&v.as_str()) {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid filter 'status={v}': Invalid filter value: must be one of created, restarting, running, removing, paused, exited, dead"
+                    )));
+                }
+            }
+        }
+    }
+    let all = qbool(q.get("all"));
+    let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
+    let mut cs: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).collect();
+    cs.retain(|c| (all || limit > 0 || c.state.status.is_live() || filters.contains_key("status")) && matches(c, &filters));
+    cs.sort_by(|a, b| b.created.cmp(&a.created));
+    if limit > 0 {
+        cs.truncate(limit as usize);
+    }
+    let size = qbool(q.get("size"));
+    Ok(Json(cs.iter().map(|c| views::summary(c, size)).collect()))
+}
+
+pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let e = d.store.get(&id)?;
+    Ok(Json(views::inspect(&d, &e.snapshot())))
+}
+
+pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let span = tracing::info_span!("start", id = %&e.snapshot().id[..12]);
+    let st = e.status();
+    if matches!(st, Status::Running | Status::Restoring | Status::Orphaned) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    lifecycle::start(&d, &e).instrument(span).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn timeout_param(q: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
+    match q.get("t").or(q.get("timeout")) {
+        None => Ok(None),
+        Some(t) => t.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid value for \"t\": {t}"))),
+    }
+}
+
+pub async fn stop(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let t = timeout_param(&q)?;
+    if !e.status().is_live() {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let _op = e.op.lock().await;
+    let sig = q.get("signal").filter(|s| !s.is_empty()).map(|s| lifecycle::parse_signal(s)).transpose()?;
+    lifecycle::stop_locked(&d, &e, t, sig, true).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn kill(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let sig = match q.get("signal").filter(|s| !s.is_empty()) {
+        Some(s) => lifecycle::parse_signal(s)?,
+        None => libc::SIGKILL,
+    };
+    lifecycle::kill(&d, &e, sig).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let t = timeout_param(&q)?;
+    let _op = e.op.lock().await;
+    lifecycle::stop_locked(&d, &e, t, None, false).await?;
+    lifecycle::start_locked(&d, &e).await?;
+    let c = e.snapshot();
+    d.events.emit("container", "restart", &c.id, lifecycle::attrs(&c));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    lifecycle::remove(&d, &e, qbool(q.get("force"))).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn resize(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let _ = d.store.get(&id)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `POST /containers/{id}/wait`: headers go out at once (the docker CLI waits for them before it
+/// starts the container); the body follows when the condition is met.
+pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let cond = q.get("condition").cloned().unwrap_or_else(|| "not-running".into());
+    if !["not-running", "next-exit", "removed", ""].contains(&cond.as_str()) {
+        return Err(ApiError::bad_request(format!("invalid condition: \"{cond}\"")));
+    }
+    let start = e.snapshot();
+    let (tx, rx) = tokio::sync::oneshot::channel::<bytes::Bytes>();
+    tokio::spawn(async move {
+        let mut changed = e.changed.subscribe();
+        loop {
+            let c = e.snapshot();
+            let removed = changed.has_changed().is_err() || d.store.get(&c.id).is_err();
+            let done = match cond.as_str() {
+                "removed" => removed,
+                "next-exit" => c.state.status == Status::Exited && c.state.finished_at != start.state.finished_at || removed,
+                _ => !c.state.status.is_live() && c.state.status != Status::Removing || removed,
+            };
+            if done {
+                let err = if c.state.error.is_empty() { serde_json::Value::Null } else { serde_json::json!({"Message": c.state.error}) };
+                let body = serde_json::json!({"StatusCode": c.state.exit_code, "Error": err});
+                let _ = tx.send(bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()));
+                return;
+            }
+            tokio::select! {
+                r = changed.changed() => { if r.is_err() { tokio::time::sleep(Duration::from_millis(20)).await; } }
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    });
+    let stream = futures_util::stream::once(async move { rx.await.map_err(|_| std::io::Error::other("wait aborted")) });
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
+}

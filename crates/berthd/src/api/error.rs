@@ -1,0 +1,65 @@
+//! Docker-shaped errors: `{"message": "..."}` with the status code Docker uses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, m)
+    }
+    pub fn conflict(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
+    }
+    pub fn not_implemented(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, m)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, message = %self.message, "request failed");
+        } else {
+            tracing::debug!(status = %self.status, message = %self.message, "request refused");
+        }
+        (self.status, axum::Json(serde_json::json!({ "message": self.message }))).into_response()
+    }
+}
+
+impl From<crate::state::LookupError> for ApiError {
+    fn from(e: crate::state::LookupError) -> Self {
+        match e {
+            crate::state::LookupError::NotFound(_) => ApiError::not_found(e.to_string()),
+            crate::state::LookupError::Ambiguous(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(format!("internal task failed: {e}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,101 @@
+//! The Docker Engine API on a unix socket: same paths, JSON and status codes as dockerd.
+
+pub mod body;
+pub mod containers;
+pub mod error;
+pub mod images;
+pub mod logs;
+pub mod system;
+pub mod types;
+pub mod views;
+
+use crate::daemon::Daemon;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use std::sync::Arc;
+
+pub use error::{ApiError, ApiResult};
+
+pub const API_VERSION: &str = "1.51";
+pub const MIN_API_VERSION: &str = "1.24";
+
+pub type AppState = Arc<Daemon>;
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(system::events))
+        .route("/images/create", post(images::create))
+        .route("/images/json", get(images::list))
+        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(logs::attach))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}", delete(containers::remove))
+        .fallback(not_found)
+        .with_state(d)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("page not found: {}", uri.path()))
+}
+
+/// Parses `/vX.Y/...`, refuses versions outside the supported range with Docker's wording,
+/// strips the prefix, and stamps the headers every dockerd response carries.
+pub async fn version_prefix(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some((ver, tail)) = rest.split_once('/') {
+            if let Some((maj, min)) = ver.split_once('.') {
+                if let (Ok(maj), Ok(min)) = (maj.parse::<u32>(), min.parse::<u32>()) {
+                    if let Err(e) = check_version(maj, min) {
+                        return e.into_response();
+                    }
+                    let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
+                    let new_pq = format!("/{}", &pq[2 + ver.len() + 1..]);
+                    let _ = tail;
+                    if let Ok(uri) = Uri::builder().path_and_query(new_pq).build() {
+                        *req.uri_mut() = uri;
+                    }
+                }
+            }
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert("Server", HeaderValue::from_static(concat!("Berth/", env!("CARGO_PKG_VERSION"), " (linux)")));
+    resp
+}
+
+fn check_version(maj: u32, min: u32) -> Result<(), ApiError> {
+    let v = (maj, min);
+    if v > (1, 51) {
+        return Err(ApiError::bad_request(format!(
+            "client version {maj}.{min} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    if v < (1, 24) {
+        return Err(ApiError::bad_request(format!(
+            "client version {maj}.{min} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    Ok(())
+}
+

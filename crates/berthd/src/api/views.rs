@@ -1,0 +1,154 @@
+//! Containers as Docker clients see them: `inspect` and `ps` objects.
+
+use crate::daemon::Daemon;
+use crate::state::{Container, Status, ZERO_TIME};
+use serde_json::{json, Value};
+
+/// `Up 5 minutes`, `Exited (3) 2 seconds ago`, as `docker ps` shows in STATUS.
+pub fn status_text(c: &Container) -> String {
+    let ago = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| human(chrono::Utc::now().signed_duration_since(t).num_seconds()))
+            .unwrap_or_default()
+    };
+    match c.state.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", ago(&c.state.started_at)),
+        Status::Restoring => format!("Up {} (restoring)", ago(&c.state.started_at)),
+        Status::Orphaned => format!("Up {} (orphaned: {})", ago(&c.state.started_at), c.state.reason),
+        Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
+        Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Exited if c.state.finished_at == ZERO_TIME => format!("Exited ({})", c.state.exit_code),
+        Status::Exited => format!("Exited ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
+    }
+}
+
+fn human(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => format!("{} hours", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+fn network_settings(c: &Container) -> Value {
+    let mode = &c.options.network_mode;
+    let net_name = if mode.starts_with("container:") { "".to_string() } else { mode.clone() };
+    let mut networks = serde_json::Map::new();
+    if !net_name.is_empty() {
+        networks.insert(
+            net_name.clone(),
+            json!({"IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "", "EndpointID": "",
+                   "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                   "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null}),
+        );
+    }
+    json!({"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": false,
+           "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": null,
+           "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+           "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+           "Networks": networks})
+}
+
+fn mounts(c: &Container) -> Value {
+    let v: Vec<Value> = c
+        .host_config
+        .binds
+        .iter()
+        .flatten()
+        .map(|b| {
+            let p: Vec<&str> = b.split(':').collect();
+            let rw = !p.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            json!({"Type": "bind", "Source": p[0], "Destination": p.get(1).copied().unwrap_or(""), "Mode": p.get(2).copied().unwrap_or(""), "RW": rw, "Propagation": "rprivate"})
+        })
+        .collect();
+    Value::Array(v)
+}
+
+pub fn inspect(d: &Daemon, c: &Container) -> Value {
+    let st = &c.state;
+    let rootfs = d.driver(&c.options.storage_driver).map(|dr| dr.rootfs_path(&c.id)).ok();
+    let mut host_config = serde_json::to_value(&c.host_config).unwrap_or(json!({}));
+    if let Some(h) = host_config.as_object_mut() {
+        h.insert("NetworkMode".into(), json!(c.options.network_mode));
+        h.entry("Runtime").or_insert(json!(c.options.runtime));
+        h.insert("Runtime".into(), json!(c.options.runtime));
+    }
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": st.status.docker(),
+            "Running": matches!(st.status, Status::Running | Status::Restoring | Status::Orphaned | Status::Paused),
+            "Paused": st.status == Status::Paused,
+            "Restarting": st.status == Status::Restarting,
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == Status::Dead,
+            "Pid": if st.status.is_live() && st.status != Status::Restarting { st.pid } else { 0 },
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": st.started_at,
+            "FinishedAt": st.finished_at,
+            // Berth's own: why a container is orphaned or restoring, and the monitor it runs under.
+            "Berth": {"Status": format!("{:?}", st.status).to_lowercase(), "Reason": st.reason,
+                      "Monitor": {"Binary": c.options.shim_binary, "Version": c.options.shim_version, "Protocol": c.options.protocol}},
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": c.resolv_conf_path,
+        "HostnamePath": c.hostname_path,
+        "HostsPath": c.hosts_path,
+        "LogPath": c.log_path,
+        "Name": format!("/{}", c.name),
+        "RestartCount": c.restart_count,
+        "Driver": c.options.storage_driver,
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": host_config,
+        "GraphDriver": {"Name": c.options.storage_driver, "Data": {"MergedDir": rootfs}},
+        "Mounts": mounts(c),
+        "Config": c.config,
+        "NetworkSettings": network_settings(c),
+    })
+}
+
+pub fn summary(c: &Container, size: bool) -> Value {
+    let mut command = c.path.clone();
+    for a in &c.args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    let created = chrono::DateTime::parse_from_rfc3339(&c.created).map(|t| t.timestamp()).unwrap_or(0);
+    let mut v = json!({
+        "Id": c.id,
+        "Names": [format!("/{}", c.name)],
+        "Image": c.config.image.clone().unwrap_or_default(),
+        "ImageID": c.image_id,
+        "Command": command,
+        "Created": created,
+        "Ports": [],
+        "Labels": c.config.labels.clone().unwrap_or_default(),
+        "State": c.state.status.docker(),
+        "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.options.network_mode},
+        "NetworkSettings": {"Networks": network_settings(c)["Networks"].clone()},
+        "Mounts": mounts(c),
+    });
+    if size {
+        v["SizeRw"] = json!(0);
+        v["SizeRootFs"] = json!(0);
+    }
+    v
+}

@@ -1,0 +1,299 @@
+//! Daemon configuration, Docker's way: flags with dockerd's names, the same keys in daemon.json,
+//! an error naming any key given both ways or unknown, and a reload path for SIGHUP.
+
+use clap::Parser;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// unable to configure the Berth daemon with file {file}: {msg}
+    #[error("unable to configure the Berth daemon with file {file}: {msg}")]
+    File { file: String, msg: String },
+    /// invalid flag value
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Command-line flags. Every setting is optional so that "given on the command line" is known:
+/// that is what the both-flag-and-file check needs.
+#[derive(Debug, Clone, Parser, Default)]
+#[command(name = "berthd", version, about = "Berth: a Docker-compatible engine whose containers outlive the daemon")]
+pub struct Flags {
+    /// Daemon configuration file
+    #[arg(long = "config-file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Keep containers running while the daemon is down (Docker's live restore)
+    #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub live_restore: Option<bool>,
+    /// Root directory of persistent state
+    #[arg(long = "data-root", value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory of execution state (sockets, monitor records)
+    #[arg(long = "exec-root", value_name = "DIR")]
+    pub exec_root: Option<PathBuf>,
+    /// Daemon socket(s) to connect to (unix:///path)
+    #[arg(short = 'H', long = "host", value_name = "ADDR")]
+    pub hosts: Vec<String>,
+    /// Path to use for the daemon PID file
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub debug: Option<bool>,
+    /// Storage driver to use (overlay2, vfs)
+    #[arg(short = 's', long = "storage-driver", value_name = "NAME")]
+    pub storage_driver: Option<String>,
+    /// Default OCI runtime for containers
+    #[arg(long = "default-runtime", value_name = "NAME")]
+    pub default_runtime: Option<String>,
+    /// Register an additional OCI compatible runtime (name=path)
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    pub add_runtime: Vec<String>,
+    /// Default shutdown timeout in seconds
+    #[arg(long = "shutdown-timeout", value_name = "SECS")]
+    pub shutdown_timeout: Option<u64>,
+    /// Default driver for container logs
+    #[arg(long = "log-driver", value_name = "NAME")]
+    pub log_driver: Option<String>,
+    /// Default log driver options for containers (key=value)
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opts: Vec<String>,
+    /// Set key=value labels to the daemon
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+}
+
+/// One runtime entry of `"runtimes"`, as Docker spells it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct RuntimeConf {
+    pub path: PathBuf,
+    #[serde(default, rename = "runtimeArgs")]
+    pub runtime_args: Vec<String>,
+}
+
+/// daemon.json: Docker's key names. Unknown keys are refused before this is deserialized.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct FileConfig {
+    pub live_restore: Option<bool>,
+    pub debug: Option<bool>,
+    pub data_root: Option<PathBuf>,
+    pub exec_root: Option<PathBuf>,
+    pub hosts: Option<Vec<String>>,
+    pub pidfile: Option<PathBuf>,
+    pub storage_driver: Option<String>,
+    pub default_runtime: Option<String>,
+    pub runtimes: Option<BTreeMap<String, RuntimeConf>>,
+    pub shutdown_timeout: Option<u64>,
+    pub log_driver: Option<String>,
+    pub log_opts: Option<BTreeMap<String, String>>,
+    pub log_level: Option<String>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// Keys accepted in daemon.json, in the order the both-ways check reports them.
+const KNOWN_KEYS: &[&str] = &[
+    "live-restore", "debug", "data-root", "exec-root", "hosts", "pidfile", "storage-driver",
+    "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
+];
+
+/// The configuration in force: flags over file over defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub config_file: PathBuf,
+    pub live_restore: bool,
+    pub debug: bool,
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub hosts: Vec<String>,
+    pub pidfile: PathBuf,
+    pub storage_driver: String,
+    pub default_runtime: String,
+    pub runtimes: BTreeMap<String, RuntimeConf>,
+    pub shutdown_timeout: u64,
+    pub log_driver: String,
+    pub log_opts: BTreeMap<String, String>,
+    pub labels: Vec<String>,
+}
+
+impl Config {
+    /// Socket path of the first `unix://` host.
+    pub fn socket_path(&self) -> PathBuf {
+        let h = self.hosts.first().map(String::as_str).unwrap_or("unix:///run/berth/berth.sock");
+        PathBuf::from(h.strip_prefix("unix://").unwrap_or(h))
+    }
+}
+
+/// Reads and validates daemon.json. A missing file is an empty configuration only when it is the
+/// default path; a file the user named must exist.
+pub fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
+    let file = path.display().to_string();
+    let err = |msg: String| ConfigError::File { file: file.clone(), msg };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(FileConfig::default()),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    let map: Map<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| err(format!("invalid JSON: {e} (line {}, column {})", e.line(), e.column())))?;
+    let unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k)).collect();
+    if !unknown.is_empty() {
+        return Err(err(format!("the following directives don't match any configuration option: {}", unknown.join(", "))));
+    }
+    for (k, v) in &map {
+        let one: Map<String, Value> = [(k.clone(), v.clone())].into_iter().collect();
+        if let Err(e) = serde_json::from_value::<FileConfig>(Value::Object(one)) {
+            return Err(err(format!("invalid value for \"{k}\": {e}")));
+        }
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| err(e.to_string()))
+}
+
+/// Directives given both as a flag and in the file, with Docker's wording.
+fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |key: &str, flag: Option<String>, from_file: Option<String>| {
+        if let (Some(a), Some(b)) = (flag, from_file) {
+            out.push(format!("{key}: (from flag: {a}, from file: {b})"));
+        }
+    };
+    let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let list = |v: &Vec<String>| (!v.is_empty()).then(|| format!("[{}]", v.join(" ")));
+    check("live-restore", flags.live_restore.map(|b| b.to_string()), file.live_restore.map(|b| b.to_string()));
+    check("debug", flags.debug.map(|b| b.to_string()), file.debug.map(|b| b.to_string()));
+    check("data-root", s(&flags.data_root), s(&file.data_root));
+    check("exec-root", s(&flags.exec_root), s(&file.exec_root));
+    check("hosts", list(&flags.hosts), file.hosts.as_ref().map(|v| format!("[{}]", v.join(" "))));
+    check("pidfile", s(&flags.pidfile), s(&file.pidfile));
+    check("storage-driver", flags.storage_driver.clone(), file.storage_driver.clone());
+    check("default-runtime", flags.default_runtime.clone(), file.default_runtime.clone());
+    check("shutdown-timeout", flags.shutdown_timeout.map(|v| v.to_string()), file.shutdown_timeout.map(|v| v.to_string()));
+    check("log-driver", flags.log_driver.clone(), file.log_driver.clone());
+    check("log-opts", list(&flags.log_opts), file.log_opts.as_ref().map(|m| format!("{m:?}")));
+    check("labels", list(&flags.labels), file.labels.as_ref().map(|v| format!("[{}]", v.join(" "))));
+    out
+}
+
+fn kv_list(items: &[String], what: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    items
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| ConfigError::Invalid(format!("invalid {what} '{s}': expected key=value")))
+        })
+        .collect()
+}
+
+/// Merges flags, file and defaults, refusing directives given both ways.
+pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
+    let config_file = flags.config_file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    let both = conflicts(flags, file);
+    if !both.is_empty() {
+        return Err(ConfigError::File {
+            file: config_file.display().to_string(),
+            msg: format!(
+                "the following directives are specified both as a flag and in the configuration file: {}",
+                both.join(", ")
+            ),
+        });
+    }
+    let exec_root = flags.exec_root.clone().or(file.exec_root.clone()).unwrap_or_else(|| "/run/berth".into());
+    let hosts = if !flags.hosts.is_empty() { flags.hosts.clone() } else { file.hosts.clone().unwrap_or_default() };
+    let hosts = if hosts.is_empty() { vec!["unix:///run/berth/berth.sock".to_string()] } else { hosts };
+    for h in &hosts {
+        if !h.starts_with("unix://") && !h.starts_with('/') {
+            return Err(ConfigError::Invalid(format!("unsupported host '{h}': berthd listens on unix:// sockets only")));
+        }
+    }
+    let mut runtimes = file.runtimes.clone().unwrap_or_default();
+    for (name, path) in kv_list(&flags.add_runtime, "runtime")? {
+        runtimes.insert(name, RuntimeConf { path: path.into(), runtime_args: vec![] });
+    }
+    let mut log_opts = file.log_opts.clone().unwrap_or_default();
+    log_opts.extend(kv_list(&flags.log_opts, "log-opt")?);
+    let log_driver = flags.log_driver.clone().or(file.log_driver.clone()).unwrap_or_else(|| "json-file".into());
+    if log_driver != "json-file" {
+        return Err(ConfigError::Invalid(format!("log driver \"{log_driver}\" is not supported: berthd writes json-file logs")));
+    }
+    crate::logs::validate_log_opts(&log_opts).map_err(ConfigError::Invalid)?;
+    let storage_driver = flags.storage_driver.clone().or(file.storage_driver.clone()).unwrap_or_else(|| "overlay2".into());
+    if !["overlay2", "vfs"].contains(&storage_driver.as_str()) {
+        return Err(ConfigError::Invalid(format!("unknown storage driver \"{storage_driver}\": supported are overlay2, vfs")));
+    }
+    Ok(Config {
+        pidfile: flags.pidfile.clone().or(file.pidfile.clone()).unwrap_or_else(|| exec_root.join("berthd.pid")),
+        live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
+        debug: flags.debug.or(file.debug).unwrap_or(false),
+        data_root: flags.data_root.clone().or(file.data_root.clone()).unwrap_or_else(|| "/var/lib/berth".into()),
+        exec_root,
+        hosts,
+        storage_driver,
+        default_runtime: flags.default_runtime.clone().or(file.default_runtime.clone()).unwrap_or_else(|| "berth".into()),
+        runtimes,
+        shutdown_timeout: flags.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(15),
+        log_driver,
+        log_opts,
+        labels: if !flags.labels.is_empty() { flags.labels.clone() } else { file.labels.clone().unwrap_or_default() },
+        config_file,
+    })
+}
+
+/// Loads the configuration at start-up.
+pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
+    let explicit = flags.config_file.is_some();
+    let path = flags.config_file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    let file = read_file(&path, explicit)?;
+    merge(flags, &file)
+}
+
+/// What a SIGHUP changed.
+#[derive(Debug, Default)]
+pub struct ReloadOutcome {
+    pub applied: Vec<String>,
+    pub needs_restart: Vec<String>,
+}
+
+/// Applies the reloadable keys of `new` to `cur`; names the changed keys that need a restart.
+pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
+    let mut out = ReloadOutcome::default();
+    macro_rules! reload {
+        ($field:ident, $key:expr) => {
+            if cur.$field != new.$field {
+                out.applied.push(format!("{}: {:?} -> {:?}", $key, cur.$field, new.$field));
+                cur.$field = new.$field.clone();
+            }
+        };
+    }
+    reload!(live_restore, "live-restore");
+    reload!(debug, "debug");
+    reload!(labels, "labels");
+    reload!(shutdown_timeout, "shutdown-timeout");
+    reload!(runtimes, "runtimes");
+    reload!(default_runtime, "default-runtime");
+    reload!(log_opts, "log-opts");
+    macro_rules! fixed {
+        ($field:ident, $key:expr) => {
+            if cur.$field != new.$field {
+                out.needs_restart.push($key.to_string());
+            }
+        };
+    }
+    fixed!(data_root, "data-root");
+    fixed!(exec_root, "exec-root");
+    fixed!(hosts, "hosts");
+    fixed!(pidfile, "pidfile");
+    fixed!(storage_driver, "storage-driver");
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+use super::*;
+
+fn tmpfile(name: &str, body: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("berthd-config-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join("daemon.json");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn both_flag_and_file_uses_dockers_wording() {
+    let p = tmpfile("both", r#"{"live-restore": true}"#);
+    let flags = Flags::try_parse_from(["berthd", "--live-restore", "--config-file", p.to_str().unwrap()]).unwrap();
+    let e = load(&flags).unwrap_err().to_string();
+    assert!(e.contains("the following directives are specified both as a flag and in the configuration file: live-restore: (from flag: true, from file: true)"), "{e}");
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let p = tmpfile("unknown", r#"{"live-restore": true, "bogus-key": 1}"#);
+    let e = read_file(&p, true).unwrap_err().to_string();
+    assert!(e.contains("bogus-key") && e.contains(p.to_str().unwrap()), "{e}");
+}
+
+#[test]
+fn bad_json_names_position() {
+    let p = tmpfile("badjson", "{\n \"debug\": tru\n}");
+    let e = read_file(&p, true).unwrap_err().to_string();
+    assert!(e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_key() {
+    let p = tmpfile("wrongtype", r#"{"shutdown-timeout": "ten"}"#);
+    let e = read_file(&p, true).unwrap_err().to_string();
+    assert!(e.contains("shutdown-timeout"), "{e}");
+}
+
+#[test]
+fn defaults_and_file_values() {
+    let p = tmpfile("vals", r#"{"labels": ["a=b"], "shutdown-timeout": 3, "runtimes": {"runc": {"path": "/usr/sbin/runc"}}}"#);
+    let flags = Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--debug"]).unwrap();
+    let c = load(&flags).unwrap();
+    assert!(!c.live_restore);
+    assert!(c.debug);
+    assert_eq!(c.shutdown_timeout, 3);
+    assert_eq!(c.labels, vec!["a=b".to_string()]);
+    assert_eq!(c.storage_driver, "overlay2");
+    assert_eq!(c.runtimes["runc"].path, PathBuf::from("/usr/sbin/runc"));
+    assert_eq!(c.socket_path(), PathBuf::from("/run/berth/berth.sock"));
+}
+
+#[test]
+fn reload_applies_and_flags_restart_keys() {
+    let mut cur = merge(&Flags::default(), &FileConfig::default()).unwrap();
+    let new = merge(
+        &Flags::default(),
+        &FileConfig { live_restore: Some(true), storage_driver: Some("vfs".into()), ..Default::default() },
+    )
+    .unwrap();
+    let out = apply_reload(&mut cur, &new);
+    assert!(cur.live_restore);
+    assert_eq!(cur.storage_driver, "overlay2");
+    assert_eq!(out.needs_restart, vec!["storage-driver".to_string()]);
+    assert_eq!(out.applied.len(), 1);
+}

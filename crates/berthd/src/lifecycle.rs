@@ -1,0 +1,357 @@
+//! Container lifecycle: create, start, stop, kill, remove, wait, restart, and what happens when a
+//! container exits. Each operation on a container holds its `op` lock, so two requests never
+//! interleave on one container; state changes are persisted before they are announced.
+
+use crate::api::ApiError;
+use crate::daemon::Daemon;
+use crate::monitor::{self, MonitorPaths};
+use crate::state::{Container, Entry, Status, ZERO_TIME};
+use berth_proto::{ExitRecord, LogConfig, RuntimeSpec, ShimConfig, StartReport};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod create;
+mod restart;
+mod spec;
+
+pub use create::create;
+pub use restart::apply_restart_policies;
+
+/// Event attributes Docker attaches to container events: name, image, and the labels.
+pub fn attrs(c: &Container) -> BTreeMap<String, String> {
+    let mut a: BTreeMap<String, String> = c.config.labels.clone().unwrap_or_default().into_iter().collect();
+    a.insert("name".into(), c.name.clone());
+    a.insert("image".into(), c.config.image.clone().unwrap_or_default());
+    a
+}
+
+fn emit(d: &Daemon, c: &Container, action: &str) {
+    d.events.emit("container", action, &c.id, attrs(c));
+}
+
+/// Parses a signal as Docker accepts it: number, `KILL`, `SIGKILL`.
+pub fn parse_signal(s: &str) -> Result<i32, ApiError> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(ApiError::bad_request(format!("Invalid signal: {s}")));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let name = format!("SIG{name}");
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
+}
+
+fn stop_signal(c: &Container) -> i32 {
+    c.config.stop_signal.as_deref().and_then(|s| parse_signal(s).ok()).unwrap_or(libc::SIGTERM)
+}
+
+fn stop_timeout(c: &Container) -> i64 {
+    c.config.stop_timeout.unwrap_or(10)
+}
+
+/// Starts a created or exited container: mount its rootfs, write its OCI spec, launch its monitor.
+pub async fn start(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+    let _op = e.op.lock().await;
+    start_locked(d, e).await
+}
+
+pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+    let c = e.snapshot();
+    match c.state.status {
+        Status::Created | Status::Exited | Status::Dead => {}
+        Status::Paused => return Err(ApiError::conflict("cannot start a paused container, try unpause instead")),
+        Status::Removing => return Err(ApiError::conflict(format!("container is marked for removal and cannot be started"))),
+        _ => return Ok(()), // Docker answers 304 Not Modified; the handler checks first.
+    }
+    let driver = d.driver(&c.options.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+    let cid = c.id.clone();
+    let rootfs = tokio::task::spawn_blocking(move || driver.mount(&cid))
+        .await?
+        .map_err(|e| ApiError::internal(format!("mounting the container's filesystem: {e}")))?;
+    let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    let spec = match spec::build(&c, &rootfs) {
+        Ok(s) => s,
+        Err(msg) => {
+            let _ = release_resources(d, e).await;
+            return Err(fail_start(e, msg));
+        }
+    };
+    std::fs::create_dir_all(&paths.state_dir)?;
+    berth_proto::fsutil::write_json_atomic(&paths.state_dir.join("config.json"), &spec)?;
+    // A stale exit record from the previous run must never be taken for this one's.
+    let _ = std::fs::remove_file(e.dir.join(berth_proto::paths::EXIT_RECORD));
+    let _ = std::fs::remove_file(paths.record());
+    let cfg = d.config();
+    let runtime_root = cfg.exec_root.join("runtime").join(&c.options.runtime);
+    let mut rt_args = vec!["--root".to_string(), runtime_root.display().to_string()];
+    rt_args.extend(c.options.runtime_args.iter().cloned());
+    let shim_cfg = ShimConfig {
+        id: c.id.clone(),
+        bundle: paths.state_dir.clone(),
+        state_dir: paths.state_dir.clone(),
+        container_dir: e.dir.clone(),
+        runtime: RuntimeSpec { name: c.options.runtime.clone(), path: c.options.runtime_path.clone(), args: rt_args },
+        log: LogConfig { path: c.log_path.clone(), max_size: c.options.log_max_size, max_file: c.options.log_max_file },
+        terminal: c.config.tty.unwrap_or(false),
+        open_stdin: c.config.open_stdin.unwrap_or(false),
+        stdin_once: c.config.stdin_once.unwrap_or(false),
+    };
+    berth_proto::fsutil::write_json_atomic(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
+    let report = monitor::launch(&c.options.shim_binary, &shim_cfg).await;
+    match report {
+        Ok(StartReport::Started { container_pid, container_start_time, started_at, .. }) => {
+            e.update(|c| {
+                c.state.status = Status::Running;
+                c.state.pid = container_pid;
+                c.state.pid_start_time = container_start_time;
+                c.state.started_at = started_at;
+                c.state.finished_at = ZERO_TIME.into();
+                c.state.exit_code = 0;
+                c.state.error.clear();
+                c.state.reason.clear();
+                c.state.oom_killed = false;
+                c.state.stopped_by_user = false;
+            })?;
+            emit(d, &e.snapshot(), "start");
+            crate::watcher::spawn(d.clone(), e.clone());
+            Ok(())
+        }
+        Ok(StartReport::Failed { message }) | Err(monitor::MonitorError::StartFailed(message)) => {
+            let _ = release_resources(d, e).await;
+            Err(fail_start(e, message))
+        }
+        Err(err) => {
+            let _ = release_resources(d, e).await;
+            Err(fail_start(e, err.to_string()))
+        }
+    }
+}
+
+/// A start that failed leaves the container as Docker does: its error recorded, exit code 128
+/// for "cannot run" (127 for a missing command, 126 for not executable).
+fn fail_start(e: &Entry, message: String) -> ApiError {
+    let code = if message.contains("not found") || message.contains("no such file") {
+        127
+    } else if message.contains("permission denied") {
+        126
+    } else {
+        128
+    };
+    let _ = e.update(|c| {
+        c.state.status = if c.state.status == Status::Created { Status::Created } else { Status::Exited };
+        c.state.exit_code = code;
+        c.state.error = message.clone();
+    });
+    let msg = format!("failed to create task for container: {message}");
+    if code == 127 || code == 126 {
+        ApiError::bad_request(msg)
+    } else {
+        ApiError::internal(msg)
+    }
+}
+
+/// Sends a signal through the container's monitor, or, for an orphan, through its verified pid.
+pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), ApiError> {
+    let c = e.snapshot();
+    match c.state.status {
+        Status::Running | Status::Restoring | Status::Paused | Status::Restarting => {
+            let p = MonitorPaths::new(&d.config().exec_root, &c.id);
+            match monitor::signal(&p.socket(), sig).await {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    // Monitor unreachable: signal the verified process directly; never a bare pid.
+                    let id = berth_sys::ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
+                    berth_sys::kill_verified(&id, sig)
+                        .map_err(|e| ApiError::internal(format!("cannot signal container {}: {err}; {e}", c.short_id())))
+                }
+            }
+        }
+        Status::Orphaned => {
+            let id = berth_sys::ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
+            berth_sys::kill_verified(&id, sig).map_err(|e| ApiError::internal(format!("cannot signal orphaned container: {e}")))
+        }
+        _ => Err(ApiError::conflict(format!("Container {} is not running", c.id))),
+    }
+}
+
+/// Waits until the container is no longer live; false on timeout.
+pub async fn wait_not_live(e: &Entry, timeout: Duration) -> bool {
+    let mut rx = e.changed.subscribe();
+    let fut = async {
+        loop {
+            if !e.status().is_live() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(timeout, fut).await.is_ok()
+}
+
+/// Docker's stop: stop signal, wait `timeout` (container's, or 10 s), then SIGKILL.
+pub async fn stop(d: &Arc<Daemon>, e: &Arc<Entry>, timeout: Option<i64>, by_user: bool) -> Result<(), ApiError> {
+    let _op = e.op.lock().await;
+    stop_locked(d, e, timeout, None, by_user).await
+}
+
+pub(crate) async fn stop_locked(
+    d: &Arc<Daemon>,
+    e: &Arc<Entry>,
+    timeout: Option<i64>,
+    sig: Option<i32>,
+    by_user: bool,
+) -> Result<(), ApiError> {
+    let c = e.snapshot();
+    if !c.state.status.is_live() {
+        return Ok(());
+    }
+    if c.state.status == Status::Restarting {
+        // Between two runs there is no process: cancelling the pending restart is the stop.
+        e.update(|c| {
+            c.state.status = Status::Exited;
+            c.state.stopped_by_user |= by_user;
+        })?;
+        emit(d, &e.snapshot(), "stop");
+        return Ok(());
+    }
+    if by_user {
+        e.update(|c| c.state.stopped_by_user = true)?;
+    }
+    let t = timeout.unwrap_or_else(|| stop_timeout(&c));
+    let sig = sig.unwrap_or_else(|| stop_signal(&c));
+    if t != 0 {
+        if let Err(err) = signal(d, e, sig).await {
+            tracing::warn!(id = %c.short_id(), "stop signal failed: {}", err.message);
+        }
+        // A negative timeout waits forever, as Docker's does.
+        let wait = if t < 0 { Duration::from_secs(u64::MAX / 4) } else { Duration::from_secs(t as u64) };
+        if wait_not_live(e, wait).await {
+            emit(d, &e.snapshot(), "stop");
+            return Ok(());
+        }
+        tracing::info!(id = %c.short_id(), "container did not stop within {t}s: killing it");
+    }
+    let _ = signal(d, e, libc::SIGKILL).await;
+    if !wait_not_live(e, Duration::from_secs(10)).await {
+        return Err(ApiError::internal(format!("container {} did not exit after SIGKILL", c.short_id())));
+    }
+    emit(d, &e.snapshot(), "stop");
+    Ok(())
+}
+
+/// `docker kill`.
+pub async fn kill(d: &Arc<Daemon>, e: &Arc<Entry>, sig: i32) -> Result<(), ApiError> {
+    let c = e.snapshot();
+    if !c.state.status.is_live() {
+        return Err(ApiError::conflict(format!("cannot kill container: {}: container {} is not running", c.id, c.id)));
+    }
+    e.update(|c| c.state.stopped_by_user = true)?;
+    signal(d, e, sig).await?;
+    let mut a = attrs(&c);
+    a.insert("signal".into(), sig.to_string());
+    d.events.emit("container", "kill", &c.id, a);
+    if sig == libc::SIGKILL {
+        wait_not_live(e, Duration::from_secs(10)).await;
+    }
+    Ok(())
+}
+
+/// Records an exit reported by the monitor (or found on disk after an outage), with its true time.
+pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
+    let already = e.snapshot();
+    if already.state.status == Status::Exited && already.state.finished_at == rec.finished_at {
+        return;
+    }
+    let _ = e.update(|c| {
+        c.state.status = Status::Exited;
+        c.state.exit_code = rec.exit_code;
+        c.state.finished_at = rec.finished_at.clone();
+        c.state.oom_killed = rec.oom_killed;
+        c.state.reason.clear();
+    });
+    let c = e.snapshot();
+    let when = chrono::DateTime::parse_from_rfc3339(&rec.finished_at)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+    if rec.oom_killed {
+        d.events.emit_at("container", "oom", &c.id, attrs(&c), when);
+    }
+    let mut a = attrs(&c);
+    a.insert("exitCode".into(), rec.exit_code.to_string());
+    d.events.emit_at("container", "die", &c.id, a, when);
+    tracing::info!(id = %c.short_id(), exit_code = rec.exit_code, "container exited");
+    release_resources(&d, &e).await;
+    if d.is_shutting_down() {
+        return;
+    }
+    if c.host_config.auto_remove.unwrap_or(false) {
+        let (d2, e2) = (d.clone(), e.clone());
+        tokio::spawn(async move {
+            if let Err(err) = remove(&d2, &e2, true).await {
+                tracing::warn!("auto-remove failed: {}", err.message);
+            }
+        });
+        return;
+    }
+    restart::after_exit(d, e).await;
+}
+
+/// Unmounts the rootfs of a container that no longer runs. Idempotent.
+pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
+    let c = e.snapshot();
+    if let Ok(driver) = d.driver(&c.options.storage_driver) {
+        let id = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(err) = driver.unmount(&id) {
+                tracing::warn!(id = %&id[..12], "unmount: {err}");
+            }
+        })
+        .await;
+    }
+}
+
+/// `docker rm`: refuses a running container unless forced; then removes its storage, records and logs.
+pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), ApiError> {
+    let _op = e.op.lock().await;
+    let c = e.snapshot();
+    if c.state.status == Status::Removing {
+        return Err(ApiError::conflict(format!("removal of container {} is already in progress", c.id)));
+    }
+    if c.state.status.is_live() {
+        if !force {
+            let what = if c.state.status == Status::Paused { "paused" } else { "running" };
+            return Err(ApiError::conflict(format!(
+                "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
+                c.name
+            )));
+        }
+        stop_locked(d, e, Some(0), Some(libc::SIGKILL), true).await?;
+    }
+    e.update(|c| c.state.status = Status::Removing)?;
+    let driver = d.driver(&c.options.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+    let id = c.id.clone();
+    tokio::task::spawn_blocking(move || driver.remove(&id))
+        .await?
+        .map_err(|err| ApiError::internal(format!("removing the container's filesystem: {err}")))?;
+    let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    let _ = std::fs::remove_dir_all(&paths.state_dir);
+    d.store.remove(&c.id);
+    std::fs::remove_dir_all(&e.dir)?;
+    emit(d, &c, "destroy");
+    e.changed.send_modify(|n| *n += 1);
+    Ok(())
+}
+
+/// Exit code of the container once it has stopped (for `wait`).
+pub fn exit_code(e: &Entry) -> i32 {
+    e.snapshot().state.exit_code
+}

@@ -1,0 +1,269 @@
+//! `POST /containers/create`: validates like dockerd, merges the image's config, prepares the
+//! container's filesystem, and records the options it is created under (invariant 8).
+
+use crate::api::ApiError;
+use crate::daemon::Daemon;
+use crate::state::{self, CState, Container, CreateOptions};
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Docker refuses memory limits below 6 MiB.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateRequest) -> Result<(String, Vec<String>), ApiError> {
+    let (mut config, host) = req.split();
+    let name = match name.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            let n = n.strip_prefix('/').unwrap_or(&n).to_string();
+            if !state::valid_name(&n) {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )));
+            }
+            n
+        }
+        None => state::generate_name(&d.store),
+    };
+    if let Some(other) = d.store.name_in_use(&name) {
+        return Err(name_conflict(&name, &other));
+    }
+    validate_host_config(&host)?;
+    let image_ref = config.image.clone().unwrap_or_default();
+    if image_ref.is_empty() {
+        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+    }
+    let images = d.images.clone();
+    let r = image_ref.clone();
+    let image = tokio::task::spawn_blocking(move || images.resolve(&r))
+        .await?
+        .map_err(|e| crate::api::images::image_error(e))?;
+    merge_image_config(&mut config, &image.config);
+    let (path, args) = command(&config)?;
+    let cfg = d.config();
+    let runtime = host.runtime.clone().filter(|r| !r.is_empty()).unwrap_or(cfg.default_runtime.clone());
+    let (runtime_path, runtime_args) = d
+        .runtime(&runtime)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown or invalid runtime name: {runtime}")))?;
+    let network_mode = network_mode(d, &host)?;
+    let (log_max_size, log_max_file) = log_options(&cfg, &host)?;
+    let id = state::new_id();
+    let dir = d.store.dir_of(&id);
+    let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+    let layers = d.images.layer_dirs(&image.id).map_err(|e| crate::api::images::image_error(e))?;
+    let cid = id.clone();
+    tokio::task::spawn_blocking(move || driver.create(&cid, &layers))
+        .await?
+        .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
+    std::fs::create_dir_all(&dir)?;
+    let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
+    config.hostname = Some(hostname.clone());
+    write_etc_files(&dir, &hostname, &network_mode)?;
+    let c = Container {
+        name: name.clone(),
+        created: state::now_rfc3339(),
+        path,
+        args,
+        image_id: image.id.to_string(),
+        state: CState::default(),
+        restart_count: 0,
+        options: CreateOptions {
+            storage_driver: cfg.storage_driver.clone(),
+            runtime,
+            runtime_path,
+            runtime_args,
+            shim_binary: d.shim_binary.clone(),
+            shim_version: env!("CARGO_PKG_VERSION").into(),
+            protocol: berth_proto::PROTOCOL,
+            network_mode,
+            log_max_size,
+            log_max_file,
+            cgroups_path: crate::oci::cgroups_path(&id),
+        },
+        log_path: dir.join(format!("{id}-json.log")),
+        hostname_path: dir.join("hostname"),
+        hosts_path: dir.join("hosts"),
+        resolv_conf_path: dir.join("resolv.conf"),
+        id: id.clone(),
+        config,
+        host_config: host,
+    };
+    match d.store.insert(c.clone()) {
+        Ok(_) => {}
+        Err((other, err)) => {
+            let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+            let cid = id.clone();
+            let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+            if err.kind() == std::io::ErrorKind::AlreadyExists {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(name_conflict(&name, &other));
+            }
+            return Err(err.into());
+        }
+    }
+    d.events.emit("container", "create", &id, super::attrs(&c));
+    Ok((id, vec![]))
+}
+
+fn name_conflict(name: &str, other: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+    ))
+}
+
+fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
+    let mem = h.memory.unwrap_or(0);
+    if mem < 0 {
+        return Err(ApiError::bad_request("invalid memory limit: must be a positive value"));
+    }
+    if mem > 0 && mem < MIN_MEMORY {
+        return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
+    }
+    if h.nano_cpus.unwrap_or(0) < 0 {
+        return Err(ApiError::bad_request("invalid CPU value: must be a positive value"));
+    }
+    if h.nano_cpus.unwrap_or(0) > 0 && h.cpu_quota.unwrap_or(0) > 0 {
+        return Err(ApiError::bad_request("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
+    }
+    let ncpu = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+    if h.nano_cpus.unwrap_or(0) > ncpu * 1_000_000_000 {
+        return Err(ApiError::bad_request(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    if h.pids_limit.unwrap_or(0) < -1 {
+        return Err(ApiError::bad_request("invalid pids limit: must be -1, 0 or positive"));
+    }
+    if let Some(p) = &h.restart_policy {
+        let name = p.name.as_deref().unwrap_or("");
+        match name {
+            "" | "no" | "always" | "unless-stopped" => {
+                if p.maximum_retry_count.unwrap_or(0) != 0 {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    )));
+                }
+            }
+            "on-failure" => {
+                if p.maximum_retry_count.unwrap_or(0) < 0 {
+                    return Err(ApiError::bad_request("invalid restart policy: maximum retry count cannot be negative"));
+                }
+            }
+            other => return Err(ApiError::bad_request(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"))),
+        }
+        if h.auto_remove.unwrap_or(false) && !matches!(name, "" | "no") {
+            return Err(ApiError::bad_request("can't create 'AutoRemove' container with restart policy"));
+        }
+    }
+    for b in h.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        if parts.len() < 2 || parts.len() > 3 || parts[1].is_empty() || !parts[1].starts_with('/') {
+            return Err(ApiError::bad_request(format!("invalid volume specification: '{b}'")));
+        }
+        if parts[0].starts_with('/') && !Path::new(parts[0]).exists() {
+            return Err(ApiError::bad_request(format!(
+                "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                parts[0]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Docker stores the image's defaults in the container's config (inspect shows them merged).
+fn merge_image_config(c: &mut ContainerConfig, img: &berth_image::ImageConfig) {
+    let ic = &img.config;
+    let mut env: Vec<String> = ic.env.clone().unwrap_or_default();
+    for kv in c.env.clone().unwrap_or_default() {
+        let key = kv.split('=').next().unwrap_or("").to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(kv);
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    c.env = Some(env);
+    let entry_given = c.entrypoint.as_ref().is_some_and(|e| !e.is_empty() || c.cmd.is_none());
+    if c.entrypoint.is_none() {
+        c.entrypoint = ic.entrypoint.clone();
+    }
+    // An entrypoint given on the command line discards the image's CMD, as Docker does.
+    if c.cmd.as_ref().is_none_or(|v| v.is_empty()) && !entry_given {
+        c.cmd = ic.cmd.clone();
+    }
+    if c.working_dir.as_deref().unwrap_or("").is_empty() && !ic.working_dir.is_empty() {
+        c.working_dir = Some(ic.working_dir.clone());
+    }
+    if c.user.as_deref().unwrap_or("").is_empty() && !ic.user.is_empty() {
+        c.user = Some(ic.user.clone());
+    }
+    if c.stop_signal.is_none() {
+        c.stop_signal = ic.stop_signal.clone();
+    }
+    let mut labels = ic.labels.clone().unwrap_or_default();
+    labels.extend(c.labels.clone().unwrap_or_default());
+    c.labels = Some(labels.into_iter().collect());
+}
+
+fn command(c: &ContainerConfig) -> Result<(String, Vec<String>), ApiError> {
+    let mut all: Vec<String> = c.entrypoint.clone().unwrap_or_default();
+    all.extend(c.cmd.clone().unwrap_or_default());
+    if all.is_empty() {
+        return Err(ApiError::bad_request("No command specified"));
+    }
+    let path = all.remove(0);
+    Ok((path, all))
+}
+
+fn network_mode(d: &Daemon, h: &HostConfig) -> Result<String, ApiError> {
+    let m = h.network_mode.clone().unwrap_or_default();
+    match m.as_str() {
+        "" | "default" | "bridge" => Ok("bridge".into()),
+        "none" | "host" => Ok(m),
+        other if other.starts_with("container:") => {
+            let target = d.store.get(&other["container:".len()..])?;
+            let t = target.snapshot();
+            if t.state.status != crate::state::Status::Running {
+                return Err(ApiError::conflict(format!("cannot join network of a non running container: {}", t.id)));
+            }
+            Ok(format!("container:{}", t.id))
+        }
+        other => Err(ApiError::not_found(format!("network {other} not found"))),
+    }
+}
+
+fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32), ApiError> {
+    let mut opts = cfg.log_opts.clone();
+    if let Some(lc) = &h.log_config {
+        let t = lc.type_.clone().unwrap_or_default();
+        if !t.is_empty() && t != "json-file" {
+            return Err(ApiError::bad_request(format!("log driver \"{t}\" is not supported: berthd writes json-file logs")));
+        }
+        for (k, v) in lc.config.clone().unwrap_or_default() {
+            opts.insert(k, v);
+        }
+    }
+    crate::logs::validate_log_opts(&opts).map_err(ApiError::bad_request)?;
+    let size = opts.get("max-size").and_then(|s| crate::logs::parse_size(s)).unwrap_or(0);
+    let files = opts.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1);
+    Ok((size, files))
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf the container gets bind-mounted.
+fn write_etc_files(dir: &Path, hostname: &str, net: &str) -> std::io::Result<()> {
+    std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
+    let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    if net != "host" {
+        hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    }
+    std::fs::write(dir.join("hosts"), hosts)?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    // Loopback resolvers of the host are unreachable from a private network namespace.
+    let resolv: String = if net == "host" {
+        host_resolv
+    } else {
+        host_resolv.lines().filter(|l| !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1")))).map(|l| format!("{l}\n")).collect()
+    };
+    std::fs::write(dir.join("resolv.conf"), resolv)?;
+    Ok(())
+}

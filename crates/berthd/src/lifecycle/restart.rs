@@ -1,0 +1,78 @@
+//! Restart policies with Docker's semantics: `no`, `always`, `unless-stopped`, `on-failure[:N]`,
+//! an increasing back-off between attempts, and `RestartCount`.
+
+use crate::daemon::Daemon;
+use crate::state::{Entry, Status};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn policy(e: &Entry) -> (String, i64) {
+    let c = e.snapshot();
+    let p = c.host_config.restart_policy.clone().unwrap_or_default();
+    (p.name.unwrap_or_default(), p.maximum_retry_count.unwrap_or(0))
+}
+
+/// Whether an exited container should be started again.
+fn wants_restart(e: &Entry, at_daemon_start: bool) -> bool {
+    let c = e.snapshot();
+    let (name, max) = policy(e);
+    match name.as_str() {
+        "always" => at_daemon_start || !c.state.stopped_by_user,
+        "unless-stopped" => !c.state.stopped_by_user,
+        "on-failure" => {
+            !c.state.stopped_by_user && c.state.exit_code != 0 && (max == 0 || (c.restart_count as i64) < max)
+        }
+        _ => false,
+    }
+}
+
+/// After an exit while the daemon runs: wait the back-off, then start again.
+pub async fn after_exit(d: Arc<Daemon>, e: Arc<Entry>) {
+    if !wants_restart(&e, false) {
+        return;
+    }
+    let c = e.snapshot();
+    let ran_for = chrono::DateTime::parse_from_rfc3339(&c.state.finished_at)
+        .ok()
+        .zip(chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok())
+        .map(|(f, s)| (f - s).num_milliseconds())
+        .unwrap_or(0);
+    // Docker doubles the delay from 100 ms while a container keeps failing fast, and resets it
+    // once the container ran for 10 s.
+    let delay = if ran_for >= 10_000 { 100 } else { (100u64 << c.restart_count.min(9)).min(60_000) };
+    let _ = e.update(|c| c.state.status = Status::Restarting);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let _op = e.op.lock().await;
+        if e.status() != Status::Restarting || d.is_shutting_down() {
+            return;
+        }
+        let _ = e.update(|c| {
+            c.state.status = Status::Exited;
+            c.restart_count += 1;
+        });
+        if let Err(err) = super::start_locked(&d, &e).await {
+            tracing::warn!(id = %&e.snapshot().id[..12], "restart failed: {}", err.message);
+        } else {
+            let c = e.snapshot();
+            d.events.emit("container", "restart", &c.id, super::attrs(&c));
+        }
+    });
+}
+
+/// On daemon start: containers whose policy says they should run, and do not, are started.
+pub async fn apply_restart_policies(d: &Arc<Daemon>) {
+    for e in d.store.all() {
+        let st = e.status();
+        if st == Status::Restarting {
+            let _ = e.update(|c| c.state.status = Status::Exited);
+        } else if st != Status::Exited {
+            continue;
+        }
+        if wants_restart(&e, true) {
+            if let Err(err) = super::start(d, &e).await {
+                tracing::warn!(id = %&e.snapshot().id[..12], "restart on daemon start failed: {}", err.message);
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! From a container record to the OCI spec its runtime gets.
+
+use crate::oci::{self, MountSpec, NetNs, Resources, SpecInput};
+use crate::state::Container;
+use std::path::Path;
+
+pub fn build(c: &Container, rootfs: &Path) -> Result<serde_json::Value, String> {
+    let h = &c.host_config;
+    let (uid, gid, additional_gids) = oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
+    let net = match c.options.network_mode.as_str() {
+        "host" => NetNs::Host,
+        m if m.starts_with("container:") => NetNs::Join(format!("/proc/{}/ns/net", joined_pid(c)?).into()),
+        _ => NetNs::New,
+    };
+    let mut mounts = vec![
+        bind(&c.hostname_path, "/etc/hostname", false),
+        bind(&c.hosts_path, "/etc/hosts", false),
+        bind(&c.resolv_conf_path, "/etc/resolv.conf", false),
+    ];
+    for b in h.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
+        mounts.push(bind(Path::new(parts[0]), parts[1], ro));
+    }
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    let input = SpecInput {
+        id: c.id.clone(),
+        args,
+        env: c.config.env.clone().unwrap_or_default(),
+        cwd: c.config.working_dir.clone().unwrap_or_default(),
+        uid,
+        gid,
+        additional_gids,
+        hostname: c.config.hostname.clone().unwrap_or_default(),
+        tty: c.config.tty.unwrap_or(false),
+        rootfs: rootfs.to_path_buf(),
+        readonly_rootfs: h.readonly_rootfs.unwrap_or(false),
+        net,
+        resources: Resources {
+            memory: h.memory.unwrap_or(0),
+            memory_swap: h.memory_swap.unwrap_or(0),
+            nano_cpus: h.nano_cpus.unwrap_or(0),
+            cpu_shares: h.cpu_shares.unwrap_or(0),
+            cpu_quota: h.cpu_quota.unwrap_or(0),
+            cpu_period: h.cpu_period.unwrap_or(0),
+            pids_limit: h.pids_limit.unwrap_or(0),
+            cpuset_cpus: h.cpuset_cpus.clone().unwrap_or_default(),
+        },
+        mounts,
+        privileged: h.privileged.unwrap_or(false),
+        cap_add: h.cap_add.clone().unwrap_or_default(),
+        cap_drop: h.cap_drop.clone().unwrap_or_default(),
+    };
+    Ok(oci::spec(&input))
+}
+
+fn bind(src: &Path, dst: &str, ro: bool) -> MountSpec {
+    let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
+    if ro {
+        options.push("ro".into());
+    }
+    MountSpec { destination: dst.into(), source: src.display().to_string(), kind: "bind".into(), options }
+}
+
+fn joined_pid(c: &Container) -> Result<i32, String> {
+    let target = c.options.network_mode.trim_start_matches("container:");
+    let rec: Option<Container> =
+        berth_proto::fsutil::read_json(&Path::new(&c.log_path).parent().and_then(|p| p.parent()).unwrap_or(Path::new("/")).join(target).join("container.json"))
+            .ok()
+            .flatten();
+    match rec {
+        Some(t) if t.state.pid > 0 => Ok(t.state.pid),
+        _ => Err(format!("cannot join network of a non running container: {target}")),
+    }
+}

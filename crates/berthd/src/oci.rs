@@ -1,0 +1,286 @@
+//! The OCI runtime spec of a container: Docker's defaults (capabilities, masked paths, mounts)
+//! applied to what the user asked for. The daemon writes it; the runtime, run by the monitor,
+//! reads it. The daemon itself never creates a namespace or forks a container.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Network namespace choice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetNs {
+    /// A new, empty namespace (only `lo`): `none`, and the bridge until the network issue lands.
+    New,
+    /// The host's namespace.
+    Host,
+    /// Join an existing one (`container:<id>`): a /proc/<pid>/ns/net path.
+    Join(PathBuf),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub pids_limit: i64,
+    pub cpuset_cpus: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MountSpec {
+    pub destination: String,
+    pub source: String,
+    pub kind: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpecInput {
+    pub id: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub hostname: String,
+    pub tty: bool,
+    pub rootfs: PathBuf,
+    pub readonly_rootfs: bool,
+    pub net: NetNs,
+    pub resources: Resources,
+    pub mounts: Vec<MountSpec>,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+}
+
+/// Docker's default capability set.
+const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED: &[&str] = &[
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+];
+const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+fn caps(input: &SpecInput) -> Vec<String> {
+    let norm = |c: &str| {
+        let c = c.to_ascii_uppercase();
+        if c.starts_with("CAP_") { c } else { format!("CAP_{c}") }
+    };
+    if input.privileged {
+        return DEFAULT_CAPS.iter().map(|s| s.to_string()).chain(["CAP_SYS_ADMIN".into(), "CAP_NET_ADMIN".into()]).collect();
+    }
+    let drop: Vec<String> = input.cap_drop.iter().map(|c| norm(c)).collect();
+    let mut v: Vec<String> = if drop.iter().any(|d| d == "CAP_ALL") {
+        vec![]
+    } else {
+        DEFAULT_CAPS.iter().map(|s| s.to_string()).filter(|c| !drop.contains(c)).collect()
+    };
+    for c in &input.cap_add {
+        let c = norm(c);
+        if c != "CAP_ALL" && !v.contains(&c) {
+            v.push(c);
+        }
+    }
+    v
+}
+
+/// cgroup path of a container: one fixed layout, recorded at create time, so that a daemon started
+/// with other defaults still finds it.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/berth/{id}")
+}
+
+fn default_mounts(input: &SpecInput) -> Vec<Value> {
+    let mut m = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+    ];
+    if input.net == NetNs::Host {
+        // A new sysfs cannot be mounted without a new network namespace: bind the host's.
+        m[3] = json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+    }
+    m
+}
+
+/// Builds config.json.
+pub fn spec(input: &SpecInput) -> Value {
+    let caps = caps(input);
+    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    match &input.net {
+        NetNs::New => namespaces.push(json!({"type": "network"})),
+        NetNs::Host => {}
+        NetNs::Join(p) => namespaces.push(json!({"type": "network", "path": p})),
+    }
+    let mut mounts = default_mounts(input);
+    for m in &input.mounts {
+        mounts.push(json!({"destination": m.destination, "type": m.kind, "source": m.source, "options": m.options}));
+    }
+    let r = &input.resources;
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    if r.memory > 0 {
+        resources["memory"] = json!({"limit": r.memory});
+        if r.memory_swap != 0 {
+            resources["memory"]["swap"] = json!(r.memory_swap);
+        }
+    }
+    let mut cpu = serde_json::Map::new();
+    if r.nano_cpus > 0 {
+        let period = 100_000i64;
+        cpu.insert("period".into(), json!(period));
+        cpu.insert("quota".into(), json!(r.nano_cpus * period / 1_000_000_000));
+    } else if r.cpu_quota > 0 {
+        cpu.insert("quota".into(), json!(r.cpu_quota));
+        cpu.insert("period".into(), json!(if r.cpu_period > 0 { r.cpu_period } else { 100_000 }));
+    }
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(r.cpu_shares));
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if r.pids_limit > 0 {
+        resources["pids"] = json!({"limit": r.pids_limit});
+    }
+    let devices: Vec<Value> = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2), (136, -1), (10, 200)]
+        .iter()
+        .map(|(maj, min)| {
+            if *min < 0 {
+                json!({"allow": true, "type": "c", "major": maj, "access": "rwm"})
+            } else {
+                json!({"allow": true, "type": "c", "major": maj, "minor": min, "access": "rwm"})
+            }
+        })
+        .collect();
+    resources["devices"].as_array_mut().expect("array").extend(devices);
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": input.tty,
+            "user": {"uid": input.uid, "gid": input.gid, "additionalGids": input.additional_gids},
+            "args": input.args,
+            "env": input.env,
+            "cwd": if input.cwd.is_empty() { "/" } else { &input.cwd },
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": false,
+            "oomScoreAdj": 0
+        },
+        "root": {"path": input.rootfs, "readonly": input.readonly_rootfs},
+        "hostname": input.hostname,
+        "mounts": mounts,
+        "linux": {
+            "cgroupsPath": cgroups_path(&input.id),
+            "resources": resources,
+            "namespaces": namespaces,
+            "maskedPaths": if input.privileged { vec![] } else { MASKED.to_vec() },
+            "readonlyPaths": if input.privileged { vec![] } else { READONLY.to_vec() },
+        }
+    })
+}
+
+/// Resolves Docker's `--user` forms (`uid`, `uid:gid`, `name`, `name:group`) against the image's
+/// /etc/passwd and /etc/group. Returns (uid, gid, supplementary gids).
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let u = if u.is_empty() { "0" } else { u };
+    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+    let (uid, mut gid, name) = match (u.parse::<u32>(), entry) {
+        (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(f[0].to_string())),
+        (Ok(n), None) => (n, n.min(0), None),
+        (Err(_), None) => return Err(format!("unable to find user {u}: no matching entries in passwd file")),
+    };
+    if let Some(g) = g {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?,
+        };
+    }
+    let extra = match name {
+        Some(n) => group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == n))
+            .filter_map(|f| f[2].parse().ok())
+            .filter(|g| *g != gid)
+            .collect(),
+        None => vec![],
+    };
+    Ok((uid, gid, extra))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SpecInput {
+        SpecInput {
+            id: "abc".into(),
+            args: vec!["sh".into()],
+            env: vec![],
+            cwd: String::new(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            hostname: "abc".into(),
+            tty: false,
+            rootfs: "/r".into(),
+            readonly_rootfs: false,
+            net: NetNs::New,
+            resources: Resources { memory: 64 << 20, nano_cpus: 500_000_000, pids_limit: 50, ..Default::default() },
+            mounts: vec![],
+            privileged: false,
+            cap_add: vec!["net_admin".into()],
+            cap_drop: vec!["CAP_KILL".into()],
+        }
+    }
+
+    #[test]
+    fn resources_and_caps() {
+        let s = spec(&input());
+        assert_eq!(s["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(s["linux"]["resources"]["cpu"]["quota"], 50_000);
+        assert_eq!(s["linux"]["resources"]["pids"]["limit"], 50);
+        let caps: Vec<String> = serde_json::from_value(s["process"]["capabilities"]["bounding"].clone()).unwrap();
+        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!caps.contains(&"CAP_KILL".to_string()));
+        assert_eq!(s["process"]["cwd"], "/");
+    }
+
+    #[test]
+    fn users() {
+        let d = std::env::temp_dir().join(format!("berthd-oci-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+        std::fs::write(d.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n").unwrap();
+        std::fs::write(d.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nwheel:x:10:nobody\n").unwrap();
+        assert_eq!(resolve_user(&d, "nobody").unwrap(), (65534, 65534, vec![10]));
+        assert_eq!(resolve_user(&d, "1000:wheel").unwrap(), (1000, 10, vec![]));
+        assert!(resolve_user(&d, "ghost").unwrap_err().contains("unable to find user ghost"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,105 @@
+//! Restore on start (invariants 3 and 6): every container recorded live is reconnected to its
+//! monitor in parallel, within one time budget, while the API already answers. A container whose
+//! monitor cannot be spoken to is shown with the reason, never killed on doubt.
+
+use crate::daemon::Daemon;
+use crate::monitor::{MonitorConn, MonitorError, MonitorPaths};
+use crate::state::{Entry, Status};
+use berth_proto::WireError;
+use berth_sys::ProcessIdentity;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// How long one monitor gets to answer the handshake before it is judged by its records.
+const HANDSHAKE: Duration = Duration::from_secs(2);
+
+pub async fn restore_all(d: Arc<Daemon>) {
+    let t0 = Instant::now();
+    let live: Vec<Arc<Entry>> = d.store.all().into_iter().filter(|e| e.status().is_live()).collect();
+    for e in &live {
+        // In memory only: a crash now must not lose the "running" record.
+        e.rec.lock().expect("lock").state.status = Status::Restoring;
+        e.changed.send_modify(|n| *n += 1);
+    }
+    let mut tasks = Vec::with_capacity(live.len());
+    for e in live.iter().cloned() {
+        let d = d.clone();
+        let id = e.snapshot().id;
+        let span = tracing::info_span!("restore", id = %&id[..12]);
+        tasks.push(tokio::spawn(restore_one(d, e).instrument(span)));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let running = live.iter().filter(|e| e.status() == Status::Running).count();
+    let orphaned = live.iter().filter(|e| e.status() == Status::Orphaned).count();
+    tracing::info!(
+        restored = running,
+        orphaned,
+        exited = live.len() - running - orphaned,
+        elapsed_ms = t0.elapsed().as_millis() as u64,
+        "restore finished"
+    );
+    if !d.config().live_restore {
+        // The previous daemon died without live restore: what survived it is stopped now, as a
+        // clean shutdown would have done.
+        let survivors: Vec<_> = live.into_iter().filter(|e| e.status() == Status::Running).collect();
+        if !survivors.is_empty() {
+            tracing::info!(containers = survivors.len(), "live restore is off: stopping containers that outlived the previous daemon");
+            crate::shutdown::stop_all(&d, survivors).await;
+        }
+    }
+    crate::lifecycle::apply_restart_policies(&d).await;
+    cleanup_exited(&d).await;
+}
+
+async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
+    let c = e.snapshot();
+    if let Some(rec) = crate::watcher::read_exit(&e) {
+        // Exited while the daemon was away: recorded with its true code and time.
+        crate::lifecycle::on_exit(d, e, rec).await;
+        return;
+    }
+    let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    let mon = crate::watcher::read_monitor(&d, &c.id);
+    let shim_alive = mon
+        .as_ref()
+        .map(|m| ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time }.is_alive())
+        .unwrap_or(false);
+    if !shim_alive {
+        crate::watcher::judge_lost(d, e, false).await;
+        return;
+    }
+    match MonitorConn::connect(&paths.socket(), HANDSHAKE).await {
+        Ok(conn) => {
+            drop(conn);
+            let _ = e.update(|c| {
+                c.state.status = Status::Running;
+                c.state.reason.clear();
+            });
+            crate::watcher::spawn(d, e);
+        }
+        Err(MonitorError::Wire(WireError::Version { theirs, min, max })) => {
+            crate::watcher::mark_orphaned(&d, &e, format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"));
+        }
+        Err(MonitorError::Refused(msg)) => {
+            crate::watcher::mark_orphaned(&d, &e, format!("monitor refused the handshake: {msg}"));
+        }
+        Err(err) => {
+            // Alive but silent within the budget: the watcher keeps trying without holding up
+            // the rest; the container stays "restoring" until it settles.
+            tracing::warn!("monitor did not answer within {HANDSHAKE:?}: {err}; still trying");
+            crate::watcher::spawn(d, e);
+        }
+    }
+}
+
+/// Exited containers whose rootfs is still mounted (the daemon died before unmounting) are tidied.
+async fn cleanup_exited(d: &Arc<Daemon>) {
+    for e in d.store.all() {
+        if matches!(e.status(), Status::Exited | Status::Created | Status::Dead) {
+            crate::lifecycle::release_resources(d, &e).await;
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Containers as the daemon records them: one crash-consistent JSON file per container in the
+//! data-root, mirrored in memory. Every container keeps the options it was created under
+//! (invariant 8), so a daemon started with other defaults still manages it.
+
+use crate::api::types::{ContainerConfig, HostConfig};
+use berth_proto::fsutil;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// Recorded running before the daemon restarted; not yet reconnected.
+    Restoring,
+    /// Process alive (pid + start time verified) but its monitor cannot be spoken to.
+    Orphaned,
+}
+
+impl Status {
+    /// The word Docker clients understand (`State.Status`, `status=` filters).
+    pub fn docker(&self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running | Status::Restoring | Status::Orphaned => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+    pub fn is_live(&self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restoring | Status::Orphaned | Status::Restarting)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CState {
+    pub status: Status,
+    pub pid: i32,
+    #[serde(default)]
+    pub pid_start_time: u64,
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// Why the container is orphaned or its exit is unknown, in words.
+    #[serde(default)]
+    pub reason: String,
+    /// Set by `stop`/`kill` from the user: restart policies do not bring it back.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+}
+
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl Default for CState {
+    fn default() -> Self {
+        CState {
+            status: Status::Created,
+            pid: 0,
+            pid_start_time: 0,
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            exit_code: 0,
+            error: String::new(),
+            oom_killed: false,
+            reason: String::new(),
+            stopped_by_user: false,
+        }
+    }
+}
+
+/// The options a container was created under (invariant 8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateOptions {
+    pub storage_driver: String,
+    pub runtime: String,
+    pub runtime_path: PathBuf,
+    #[serde(default)]
+    pub runtime_args: Vec<String>,
+    pub shim_binary: PathBuf,
+    pub shim_version: String,
+    pub protocol: u32,
+    pub network_mode: String,
+    pub log_max_size: u64,
+    pub log_max_file: u32,
+    pub cgroups_path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    /// Without Docker's leading '/'.
+    pub name: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub image_id: String,
+    pub state: CState,
+    #[serde(default)]
+    pub restart_count: u32,
+    pub options: CreateOptions,
+    pub log_path: PathBuf,
+    pub hostname_path: PathBuf,
+    pub hosts_path: PathBuf,
+    pub resolv_conf_path: PathBuf,
+}
+
+impl Container {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+/// A container in memory: its record, a lock serializing lifecycle operations, and a change
+/// counter that `wait` and `logs -f` watch.
+pub struct Entry {
+    pub rec: Mutex<Container>,
+    pub op: tokio::sync::Mutex<()>,
+    pub changed: watch::Sender<u64>,
+    pub dir: PathBuf,
+}
+
+impl Entry {
+    pub fn snapshot(&self) -> Container {
+        self.rec.lock().expect("container lock").clone()
+    }
+
+    /// Changes the record, persists it, and wakes watchers.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Container) -> R) -> std::io::Result<R> {
+        let (r, snap) = {
+            let mut c = self.rec.lock().expect("container lock");
+            let r = f(&mut c);
+            (r, c.clone())
+        };
+        fsutil::write_json_atomic(&self.dir.join("container.json"), &snap)?;
+        self.changed.send_modify(|n| *n += 1);
+        Ok(r)
+    }
+
+    pub fn status(&self) -> Status {
+        self.rec.lock().expect("container lock").state.status
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("Multiple IDs found with provided prefix: {0}")]
+    Ambiguous(String),
+}
+
+/// All containers, by id, with a name index.
+pub struct Store {
+    root: PathBuf,
+    by_id: RwLock<HashMap<String, Arc<Entry>>>,
+}
+
+impl Store {
+    /// Loads every container record under `<data-root>/containers`. Unreadable records are skipped
+    /// with a log line, never deleted: the user may repair them.
+    pub fn load(data_root: &Path) -> std::io::Result<Store> {
+        let root = data_root.join("containers");
+        std::fs::create_dir_all(&root)?;
+        let mut map = HashMap::new();
+        for ent in std::fs::read_dir(&root)? {
+            let dir = ent?.path();
+            match fsutil::read_json::<Container>(&dir.join("container.json")) {
+                Ok(Some(c)) => {
+                    map.insert(c.id.clone(), Arc::new(new_entry(c, dir)));
+                }
+                Ok(None) => tracing::warn!(dir = %dir.display(), "container directory without a record; left alone"),
+                Err(e) => tracing::error!(dir = %dir.display(), error = %e, "unreadable container record; left alone"),
+            }
+        }
+        Ok(Store { root, by_id: RwLock::new(map) })
+    }
+
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Adds a new container, refusing a name in use (Docker's 409 wording is built by the caller).
+    pub fn insert(&self, c: Container) -> Result<Arc<Entry>, (String, std::io::Error)> {
+        let mut map = self.by_id.write().expect("store lock");
+        if let Some(other) = map.values().find(|e| e.rec.lock().expect("lock").name == c.name) {
+            let other_id = other.rec.lock().expect("lock").id.clone();
+            return Err((other_id, std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+        }
+        let dir = self.root.join(&c.id);
+        std::fs::create_dir_all(&dir).map_err(|e| (String::new(), e))?;
+        fsutil::write_json_atomic(&dir.join("container.json"), &c).map_err(|e| (String::new(), e))?;
+        let e = Arc::new(new_entry(c.clone(), dir));
+        map.insert(c.id, e.clone());
+        Ok(e)
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.by_id.write().expect("store lock").remove(id);
+    }
+
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        self.by_id.read().expect("store lock").values().cloned().collect()
+    }
+
+    pub fn name_in_use(&self, name: &str) -> Option<String> {
+        self.by_id
+            .read()
+            .expect("store lock")
+            .values()
+            .map(|e| e.rec.lock().expect("lock"))
+            .find(|c| c.name == name)
+            .map(|c| c.id.clone())
+    }
+
+    /// Docker's lookup order: full id, exact name, unique id prefix.
+    pub fn get(&self, key: &str) -> Result<Arc<Entry>, LookupError> {
+        let map = self.by_id.read().expect("store lock");
+        if let Some(e) = map.get(key) {
+            return Ok(e.clone());
+        }
+        let name = key.strip_prefix('/').unwrap_or(key);
+        if let Some(e) = map.values().find(|e| e.rec.lock().expect("lock").name == name) {
+            return Ok(e.clone());
+        }
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(LookupError::NotFound(key.to_string()));
+        }
+        let mut hits = map.iter().filter(|(id, _)| id.starts_with(key));
+        match (hits.next(), hits.next()) {
+            (Some((_, e)), None) => Ok(e.clone()),
+            (Some(_), Some(_)) => Err(LookupError::Ambiguous(key.to_string())),
+            _ => Err(LookupError::NotFound(key.to_string())),
+        }
+    }
+}
+
+fn new_entry(c: Container, dir: PathBuf) -> Entry {
+    Entry { rec: Mutex::new(c), op: tokio::sync::Mutex::new(()), changed: watch::channel(0).0, dir }
+}
+
+/// A new random 64-hex container id.
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// RFC 3339 with nanoseconds, UTC, as Docker prints times.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Docker's name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(n: &str) -> bool {
+    let mut ch = n.chars();
+    matches!(ch.next(), Some(c) if c.is_ascii_alphanumeric())
+        && n.len() >= 2
+        && n.len() <= 255
+        && ch.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Docker-style generated names: adjective_surname.
+pub fn generate_name(store: &Store) -> String {
+    use rand::seq::SliceRandom;
+    const LEFT: &[&str] = &["brave", "calm", "eager", "fond", "gentle", "happy", "keen", "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty", "zealous"];
+    const RIGHT: &[&str] = &["hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "torvalds", "goldberg", "hamilton", "knuth", "liskov", "meitner", "shannon", "wozniak", "yonath"];
+    let mut rng = rand::thread_rng();
+    loop {
+        let n = format!("{}_{}", LEFT.choose(&mut rng).expect("nonempty"), RIGHT.choose(&mut rng).expect("nonempty"));
+        let n = if store.name_in_use(&n).is_some() { format!("{n}{}", rand::random::<u16>() % 100) } else { n };
+        if store.name_in_use(&n).is_none() {
+            return n;
+        }
+    }
+}
