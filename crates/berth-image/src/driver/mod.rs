@@ -1,0 +1,89 @@
+//! Storage drivers: how a container's rootfs is built from the shared, read-only layer dirs.
+
+mod overlay;
+mod vfs;
+
+pub use overlay::Overlay2Driver;
+pub use vfs::VfsDriver;
+
+use crate::error::ImageError;
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A storage driver. Container ids are single path components (the daemon's hex ids).
+pub trait StorageDriver: Send + Sync {
+    /// Docker's name for it: `overlay2`, `vfs`.
+    fn name(&self) -> &'static str;
+    /// Prepares the container's storage over `layers` (diff dirs, lowest first). Fails with
+    /// `Conflict` if the container already has storage.
+    fn create(&self, container_id: &str, layers: &[PathBuf]) -> Result<(), ImageError>;
+    /// Makes the rootfs available and returns its path; idempotent.
+    fn mount(&self, container_id: &str) -> Result<PathBuf, ImageError>;
+    /// Undoes `mount`; not being mounted is fine.
+    fn unmount(&self, container_id: &str) -> Result<(), ImageError>;
+    /// Unmounts and deletes everything of the container; absent is fine.
+    fn remove(&self, container_id: &str) -> Result<(), ImageError>;
+    fn exists(&self, container_id: &str) -> bool;
+    /// Where the rootfs is (or will be once mounted).
+    fn rootfs_path(&self, container_id: &str) -> PathBuf;
+}
+
+/// The driver called `name` (`overlay2` or `vfs`) keeping its data under
+/// `<data_root>/storage/<name>/`.
+pub fn driver(name: &str, data_root: &Path) -> Result<Box<dyn StorageDriver>, ImageError> {
+    match name {
+        "overlay2" => Ok(Box::new(Overlay2Driver::new(data_root)?)),
+        "vfs" => Ok(Box::new(VfsDriver::new(data_root)?)),
+        other => Err(ImageError::InvalidInput(format!(
+            "unknown storage driver: {other:?} (supported: overlay2, vfs)"
+        ))),
+    }
+}
+
+pub(crate) fn check_container_id(id: &str) -> Result<(), ImageError> {
+    if id.is_empty()
+        || id == "."
+        || id == ".."
+        || id.starts_with(".tmp-")
+        || id.contains('/')
+        || id.contains('\0')
+    {
+        return Err(ImageError::InvalidInput(format!(
+            "invalid container id {id:?}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn tmp_name(what: &str) -> String {
+    format!(".tmp-{what}-{:016x}", rand::random::<u64>())
+}
+
+/// Removes leftovers of creations/removals a crash interrupted.
+pub(crate) fn sweep_tmp(home: &Path) {
+    if let Ok(rd) = fs::read_dir(home) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Layer diff dirs that overlay2 containers under `data_root` stack on: they must outlive the
+/// images that brought them (`docker rmi -f` of an image a stopped container uses).
+pub(crate) fn layers_in_use(data_root: &Path) -> HashSet<PathBuf> {
+    let mut out = HashSet::new();
+    let Ok(rd) = fs::read_dir(data_root.join("storage").join("overlay2")) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        if let Ok(Some(lower)) =
+            berth_proto::fsutil::read_json::<Vec<PathBuf>>(&e.path().join("lower.json"))
+        {
+            out.extend(lower);
+        }
+    }
+    out
+}

@@ -1,0 +1,228 @@
+//! overlay2: `storage/overlay2/<cid>/{upper,work,merged,lower.json}`; the shared layer diff dirs
+//! are the lower layers, mounted at `merged`.
+
+use super::{check_container_id, sweep_tmp, tmp_name, StorageDriver};
+use crate::error::{ImageError, IoContext};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct Overlay2Driver {
+    home: PathBuf,
+    /// Serializes mount/unmount of the same tree from several threads.
+    lock: Mutex<()>,
+}
+
+/// Unescapes the octal escapes (`\040`) of /proc/self/mountinfo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push(u8::from_str_radix(&s[i + 1..i + 4], 8).unwrap_or(b'?'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) fn is_mounted(path: &Path) -> bool {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.to_string_lossy();
+    info.lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|mp| unescape(mp) == want))
+}
+
+impl Overlay2Driver {
+    pub fn new(data_root: &Path) -> Result<Self, ImageError> {
+        let fs_list =
+            fs::read_to_string("/proc/filesystems").ctx(|| "reading /proc/filesystems".into())?;
+        if !fs_list
+            .lines()
+            .any(|l| l.split_whitespace().last() == Some("overlay"))
+        {
+            return Err(ImageError::Other(
+                "overlay2: the kernel does not support overlayfs".into(),
+            ));
+        }
+        let home = data_root.join("storage").join("overlay2");
+        fs::create_dir_all(&home).ctx(|| format!("creating {}", home.display()))?;
+        // mountinfo shows canonical paths: compare against the same.
+        let home = fs::canonicalize(&home).ctx(|| format!("resolving {}", home.display()))?;
+        sweep_tmp(&home);
+        Ok(Overlay2Driver {
+            home,
+            lock: Mutex::new(()),
+        })
+    }
+
+    fn dir(&self, id: &str) -> PathBuf {
+        self.home.join(id)
+    }
+
+    fn mount_data(&self, id: &str) -> Result<String, ImageError> {
+        let dir = self.dir(id);
+        let lower: Vec<PathBuf> = berth_proto::fsutil::read_json(&dir.join("lower.json"))
+            .ctx(|| format!("reading {}/lower.json", dir.display()))?
+            .ok_or_else(|| ImageError::NotFound(format!("no storage for container {id}")))?;
+        let mut lowers: Vec<String> = lower
+            .iter()
+            .rev()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if lowers.is_empty() {
+            // overlayfs needs one lower layer: an image without layers (scratch) gets an empty one.
+            lowers.push(dir.join("empty").to_string_lossy().into_owned());
+        }
+        for p in lowers
+            .iter()
+            .chain([dir.to_string_lossy().into_owned()].iter())
+        {
+            if p.contains([',', ':', '\\']) {
+                return Err(ImageError::InvalidInput(format!(
+                    "overlay2: path {p:?} contains a character overlayfs options cannot carry"
+                )));
+            }
+        }
+        let mut data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            dir.join("upper").display(),
+            dir.join("work").display()
+        );
+        // index=on ties lower dirs to one upper; layers are shared, so keep it off when the
+        // kernel knows the option.
+        if Path::new("/sys/module/overlay/parameters/index").exists() {
+            data.push_str(",index=off");
+        }
+        // The kernel takes one page of mount options.
+        if data.len() >= 4096 {
+            return Err(ImageError::Other(format!(
+                "overlay2: {} layers make mount options too long ({} bytes)",
+                lower.len(),
+                data.len()
+            )));
+        }
+        Ok(data)
+    }
+}
+
+impl StorageDriver for Overlay2Driver {
+    fn name(&self) -> &'static str {
+        "overlay2"
+    }
+
+    fn create(&self, id: &str, layers: &[PathBuf]) -> Result<(), ImageError> {
+        check_container_id(id)?;
+        let dest = self.dir(id);
+        if dest.exists() {
+            return Err(ImageError::Conflict(format!(
+                "storage for container {id} already exists"
+            )));
+        }
+        let tmp = self.home.join(tmp_name(id));
+        let result = (|| {
+            for sub in ["upper", "work", "merged", "empty"] {
+                fs::create_dir_all(tmp.join(sub)).ctx(|| format!("creating {sub}"))?;
+            }
+            berth_proto::fsutil::write_json_atomic(&tmp.join("lower.json"), &layers)
+                .ctx(|| "writing lower.json".into())?;
+            fs::rename(&tmp, &dest).ctx(|| format!("creating {}", dest.display()))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn mount(&self, id: &str) -> Result<PathBuf, ImageError> {
+        check_container_id(id)?;
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let merged = self.dir(id).join("merged");
+        if is_mounted(&merged) {
+            return Ok(merged);
+        }
+        let data = self.mount_data(id)?;
+        mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .map_err(|e| ImageError::Io {
+            context: format!("mounting overlay at {}", merged.display()),
+            source: e.into(),
+        })?;
+        Ok(merged)
+    }
+
+    fn unmount(&self, id: &str) -> Result<(), ImageError> {
+        check_container_id(id)?;
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let merged = self.dir(id).join("merged");
+        // Stacked mounts are possible if someone mounted twice behind our back.
+        for _ in 0..8 {
+            if !is_mounted(&merged) {
+                return Ok(());
+            }
+            match umount2(&merged, MntFlags::empty()) {
+                Ok(()) => {}
+                Err(nix::errno::Errno::EBUSY) => {
+                    // Still used (a process cwd in it): detach so it goes once released.
+                    umount2(&merged, MntFlags::MNT_DETACH).map_err(|e| ImageError::Io {
+                        context: format!("unmounting {}", merged.display()),
+                        source: e.into(),
+                    })?;
+                }
+                Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => return Ok(()),
+                Err(e) => {
+                    return Err(ImageError::Io {
+                        context: format!("unmounting {}", merged.display()),
+                        source: e.into(),
+                    })
+                }
+            }
+        }
+        Err(ImageError::Other(format!(
+            "{} is still mounted",
+            merged.display()
+        )))
+    }
+
+    fn remove(&self, id: &str) -> Result<(), ImageError> {
+        check_container_id(id)?;
+        let dir = self.dir(id);
+        if !dir.exists() {
+            return Ok(());
+        }
+        self.unmount(id)?;
+        if is_mounted(&dir.join("merged")) {
+            return Err(ImageError::Other(format!(
+                "{} is still mounted",
+                dir.join("merged").display()
+            )));
+        }
+        let tmp = self.home.join(tmp_name("delete"));
+        fs::rename(&dir, &tmp).ctx(|| format!("removing {}", dir.display()))?;
+        fs::remove_dir_all(&tmp).ctx(|| format!("removing {}", tmp.display()))
+    }
+
+    fn exists(&self, id: &str) -> bool {
+        check_container_id(id).is_ok() && self.dir(id).join("lower.json").is_file()
+    }
+
+    fn rootfs_path(&self, id: &str) -> PathBuf {
+        self.dir(id).join("merged")
+    }
+}

@@ -1,0 +1,208 @@
+//! Safe extraction of a layer tarball (plain or gzip) into overlayfs format, computing its diff id
+//! (sha256 of the uncompressed stream) in the same pass.
+
+use crate::digest::HashingReader;
+use crate::error::{ImageError, IoContext};
+use crate::safe::{clean_entry_path, Meta, SafeRoot};
+use rustix::fs::FileType;
+use std::ffi::OsString;
+use std::io::{self, Cursor, Read};
+use std::path::{Component, Path, PathBuf};
+
+/// What extracting a layer found out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerStats {
+    /// `sha256:<hex>` of the uncompressed tar stream.
+    pub diff_id: String,
+    /// Sum of regular file sizes, as Docker reports a layer's size.
+    pub size: u64,
+}
+
+/// Wraps `r` in the decompressor its magic bytes call for.
+pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, ImageError> {
+    let mut magic = Vec::with_capacity(6);
+    (&mut r)
+        .take(6)
+        .read_to_end(&mut magic)
+        .ctx(|| "reading the archive".into())?;
+    let head = Cursor::new(magic.clone()).chain(r);
+    let compression = match magic.as_slice() {
+        [0x1f, 0x8b, ..] => return Ok(Box::new(flate2::read::MultiGzDecoder::new(head))),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => "xz",
+        [b'B', b'Z', b'h', ..] => "bzip2",
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => "zstd",
+        _ => return Ok(Box::new(head)),
+    };
+    Err(ImageError::InvalidInput(format!(
+        "unsupported compression: {compression}"
+    )))
+}
+
+/// Extracts the layer tarball read from `r` (plain or gzip) into the existing directory `dest`,
+/// in overlayfs format: OCI whiteouts `.wh.<name>` become character devices 0/0 and
+/// `.wh..wh..opq` marks its directory `trusted.overlay.opaque=y`.
+///
+/// Nothing is ever written outside `dest`: `..` in a path, a symlink whose target climbs out
+/// of the root, a hard link to anything outside, and a path that goes through a symlink are all
+/// refused with `ImageError::InvalidInput`. Absolute paths are taken relative to `dest`.
+pub fn extract_layer(r: impl Read, dest: &Path) -> Result<LayerStats, ImageError> {
+    let mut hr = HashingReader::new(decompress(r)?);
+    let mut root = SafeRoot::open(dest)?;
+    let mut size = 0u64;
+    {
+        let mut ar = tar::Archive::new(&mut hr);
+        for entry in ar.entries().map_err(tar_err)? {
+            let mut e = entry.map_err(tar_err)?;
+            size += apply_entry(&mut root, &mut e)?;
+        }
+    }
+    // The diff id covers the whole stream, trailing zero blocks included.
+    io::copy(&mut hr, &mut io::sink()).ctx(|| "reading the archive".into())?;
+    root.finish()?;
+    Ok(LayerStats {
+        diff_id: hr.finish(),
+        size,
+    })
+}
+
+fn tar_err(e: io::Error) -> ImageError {
+    ImageError::InvalidInput(format!("invalid tar archive: {e}"))
+}
+
+fn meta_of<R: Read>(e: &mut tar::Entry<R>) -> Result<Meta, ImageError> {
+    let h = e.header();
+    let mut m = Meta {
+        uid: h.uid().map_err(tar_err)? as u32,
+        gid: h.gid().map_err(tar_err)? as u32,
+        mode: h.mode().map_err(tar_err)? & 0o7777,
+        mtime: (h.mtime().map_err(tar_err)? as i64, 0),
+        xattrs: Vec::new(),
+    };
+    if let Some(exts) = e.pax_extensions().map_err(tar_err)? {
+        for ext in exts {
+            let ext = ext.map_err(tar_err)?;
+            let Ok(key) = ext.key() else { continue };
+            if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                m.xattrs
+                    .push((OsString::from(name), ext.value_bytes().to_vec()));
+            } else if key == "uid" {
+                m.uid = ext
+                    .value()
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(m.uid);
+            } else if key == "gid" {
+                m.gid = ext
+                    .value()
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(m.gid);
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Docker's rule: a relative symlink target, resolved lexically from the link's directory, must
+/// stay inside the root. Absolute targets are relative to the container's root anyway.
+fn check_symlink(rel: &Path, target: &Path) -> Result<(), ImageError> {
+    if target.is_absolute() {
+        return Ok(());
+    }
+    let mut depth = rel.components().count() as i64 - 1;
+    for c in target.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(ImageError::InvalidInput(format!(
+                "invalid symlink {:?} -> {:?}: points outside the layer",
+                rel, target
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Applies one entry; returns the bytes of regular file content written.
+fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>) -> Result<u64, ImageError> {
+    use tar::EntryType as T;
+    let kind = e.header().entry_type();
+    if matches!(
+        kind,
+        T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink
+    ) {
+        return Ok(0);
+    }
+    let raw = e.path().map_err(tar_err)?.into_owned();
+    let rel = clean_entry_path(&raw)?;
+    let m = meta_of(e)?;
+
+    if let Some(name) = rel.file_name().and_then(|n| n.to_str()) {
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+            if hidden == ".wh..opq" {
+                root.set_opaque(&parent)?;
+            } else if hidden.starts_with(".wh.") || hidden.is_empty() {
+                // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless for overlayfs.
+            } else {
+                root.whiteout(&parent.join(hidden), &m)?;
+            }
+            return Ok(0);
+        }
+    }
+
+    if rel.as_os_str().is_empty() && kind != T::Directory {
+        return Err(ImageError::InvalidInput(format!(
+            "invalid entry {:?}: not a directory",
+            raw
+        )));
+    }
+    match kind {
+        T::Regular | T::Continuous | T::GNUSparse => root.write_file(&rel, e, &m),
+        T::Directory => root.mkdir(&rel, &m).map(|_| 0),
+        T::Symlink => {
+            let target: PathBuf = e
+                .link_name()
+                .map_err(tar_err)?
+                .ok_or_else(|| ImageError::InvalidInput(format!("symlink {rel:?} without target")))?
+                .into_owned();
+            check_symlink(&rel, &target)?;
+            root.symlink(&rel, &target, &m).map(|_| 0)
+        }
+        T::Link => {
+            let target = e
+                .link_name()
+                .map_err(tar_err)?
+                .ok_or_else(|| {
+                    ImageError::InvalidInput(format!("hard link {rel:?} without target"))
+                })?
+                .into_owned();
+            let target = clean_entry_path(&target)?;
+            if target.as_os_str().is_empty() {
+                return Err(ImageError::InvalidInput(format!(
+                    "invalid hard link {rel:?} to the root"
+                )));
+            }
+            root.hardlink(&rel, &target).map(|_| 0)
+        }
+        T::Char | T::Block | T::Fifo => {
+            let h = e.header();
+            let major = h.device_major().map_err(tar_err)?.unwrap_or(0);
+            let minor = h.device_minor().map_err(tar_err)?.unwrap_or(0);
+            let ft = match kind {
+                T::Char => FileType::CharacterDevice,
+                T::Block => FileType::BlockDevice,
+                _ => FileType::Fifo,
+            };
+            root.mknod(&rel, ft, rustix::fs::makedev(major, minor), &m)
+                .map(|_| 0)
+        }
+        other => {
+            tracing::warn!(path = ?rel, kind = ?other, "skipping unsupported tar entry");
+            Ok(0)
+        }
+    }
+}

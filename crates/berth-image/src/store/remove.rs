@@ -1,0 +1,152 @@
+//! `docker rmi` semantics, after moby's `daemon/images/image_delete.go`.
+
+use super::{ContainerUse, DeleteItem, ImageStore};
+use crate::digest::{hex_part, short_id};
+use crate::error::ImageError;
+use crate::reference::normalize_reference;
+
+struct Conflict {
+    hard: bool,
+    used: bool,
+    message: String,
+}
+
+impl Conflict {
+    fn error(&self, id: &str) -> ImageError {
+        let force = if self.hard {
+            "cannot be forced"
+        } else {
+            "must be forced"
+        };
+        ImageError::Conflict(format!(
+            "conflict: unable to delete {} ({force}) - {}",
+            short_id(id),
+            self.message
+        ))
+    }
+}
+
+/// Docker's `checkImageDeleteConflict`: running containers are a hard conflict; with `soft`,
+/// remaining references (if `active_refs`) and stopped containers are too.
+fn check(users: &[ContainerUse], soft: bool, active_refs: usize) -> Option<Conflict> {
+    if let Some(c) = users.iter().find(|c| c.running) {
+        return Some(Conflict {
+            hard: true,
+            used: true,
+            message: format!(
+                "image is being used by running container {}",
+                short_id(&c.id)
+            ),
+        });
+    }
+    if soft && active_refs > 0 {
+        return Some(Conflict {
+            hard: false,
+            used: false,
+            message: "image is referenced in multiple repositories".into(),
+        });
+    }
+    if soft {
+        if let Some(c) = users.iter().find(|c| !c.running) {
+            return Some(Conflict {
+                hard: false,
+                used: true,
+                message: format!(
+                    "image is being used by stopped container {}",
+                    short_id(&c.id)
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// Whether `reference` names the image by (a prefix of) its id rather than by a tag.
+fn is_id_prefix(id: &str, reference: &str) -> bool {
+    id.starts_with(reference) || hex_part(id).starts_with(reference)
+}
+
+/// Docker's `isSingleReference` without digest references: exactly one tag.
+fn single_repository(refs: &[String]) -> bool {
+    refs.len() == 1
+}
+
+impl ImageStore {
+    /// `docker rmi`: untags `reference` if it is a tag, and deletes the image (and the layers no
+    /// one else uses) once no tag is left, or when named by id. `in_use` tells which containers
+    /// use an image; it is called with the store's write lock held, so it may read the store
+    /// (`resolve`, `list`) but must not change it.
+    /// Conflicts are Docker's 409 messages.
+    pub fn remove(
+        &self,
+        reference: &str,
+        force: bool,
+        in_use: &dyn Fn(&str) -> Vec<ContainerUse>,
+    ) -> Result<Vec<DeleteItem>, ImageError> {
+        let _g = self.lock_for_remove();
+        let id = Self::resolve_id(&self.read_state(), reference)?;
+        let users = in_use(&id);
+        let refs_of = |s: &Self| -> Vec<String> {
+            s.read_state()
+                .refs
+                .iter()
+                .filter(|(_, v)| **v == id)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        let repo_refs = refs_of(self);
+        let mut records = Vec::new();
+        let quiet = if !is_id_prefix(&id, reference) {
+            if !force && single_repository(&repo_refs) {
+                if let Some(c) = users.first() {
+                    return Err(ImageError::Conflict(format!(
+                        "conflict: unable to remove repository reference \"{reference}\" (must force) - container {} is using its referenced image {}",
+                        short_id(&c.id),
+                        short_id(&id)
+                    )));
+                }
+            }
+            let name = normalize_reference(reference)?;
+            {
+                let mut st = self.write_state();
+                if st.refs.remove(&name).is_none() {
+                    return Err(ImageError::no_such_image(&name));
+                }
+                self.save_refs(&st)?;
+            }
+            records.push(DeleteItem::Untagged(name));
+            if !refs_of(self).is_empty() {
+                return Ok(records);
+            }
+            true
+        } else {
+            if single_repository(&repo_refs) {
+                if let Some(c) = check(&users, !force, 0) {
+                    return Err(c.error(&id));
+                }
+                let mut st = self.write_state();
+                for r in &repo_refs {
+                    st.refs.remove(r);
+                    records.push(DeleteItem::Untagged(r.clone()));
+                }
+                self.save_refs(&st)?;
+            }
+            false
+        };
+
+        let remaining = refs_of(self);
+        if let Some(c) = check(&users, !force, remaining.len()) {
+            if quiet && (!remaining.is_empty() || c.used) {
+                return Ok(records);
+            }
+            return Err(c.error(&id));
+        }
+        for r in remaining {
+            records.push(DeleteItem::Untagged(r));
+        }
+        let deleted_layers = self.remove_image_locked(&id)?;
+        records.push(DeleteItem::Deleted(id));
+        records.extend(deleted_layers.into_iter().map(DeleteItem::Deleted));
+        Ok(records)
+    }
+}

@@ -1,0 +1,127 @@
+//! HostConfig that reaches the kernel: resource limits in the cgroup files, network modes, and an
+//! external OCI runtime (runc) registered in daemon.json.
+
+use berth_tests::{identity, wait_until, DaemonOpts, TestDaemon};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Directory of `controller` for `pid`: the v1 hierarchy when that controller is mounted as v1,
+/// else the unified (v2) one.
+fn cgroup_dir(pid: i32, controller: &str) -> (PathBuf, bool) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
+    let root = Path::new("/sys/fs/cgroup");
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        if ctrls.split(',').any(|c| c == controller) {
+            let rel = path.trim_start_matches('/');
+            for dir in [root.join(ctrls).join(rel), root.join(controller).join(rel)] {
+                if dir.is_dir() {
+                    return (dir, false);
+                }
+            }
+        }
+    }
+    let v2 = text.lines().find_map(|l| l.strip_prefix("0::")).expect("no cgroup v2 line either");
+    let rel = v2.trim_start_matches('/');
+    let unified = if root.join("unified").is_dir() { root.join("unified") } else { root.to_path_buf() };
+    (unified.join(rel), true)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())).trim().to_string()
+}
+
+#[test]
+fn memory_pids_and_cpu_limits_reach_the_cgroup() {
+    let mut d = TestDaemon::start(DaemonOpts::new("hc-limits"));
+    d.busybox_image();
+    d.run_detached(&["--name", "lim", "--memory", "64m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sleep", "1000"]);
+    let v = d.inspect("lim");
+    assert_eq!(v["HostConfig"]["Memory"], 67_108_864);
+    assert_eq!(v["HostConfig"]["PidsLimit"], 50);
+    assert_eq!(v["HostConfig"]["NanoCpus"], 500_000_000);
+    let pid = d.container_pid("lim");
+
+    let (mem, v2) = cgroup_dir(pid, "memory");
+    let limit = if v2 { read(&mem.join("memory.max")) } else { read(&mem.join("memory.limit_in_bytes")) };
+    assert_eq!(limit, "67108864", "memory limit in {}", mem.display());
+    let (pids, _) = cgroup_dir(pid, "pids");
+    assert_eq!(read(&pids.join("pids.max")), "50", "pids limit in {}", pids.display());
+    let (cpu, v2) = cgroup_dir(pid, "cpu");
+    let (quota, period) = if v2 {
+        let s = read(&cpu.join("cpu.max"));
+        let (q, p) = s.split_once(' ').unwrap_or_else(|| panic!("cpu.max {s:?}"));
+        (q.parse::<f64>().unwrap(), p.parse::<f64>().unwrap())
+    } else {
+        (read(&cpu.join("cpu.cfs_quota_us")).parse().unwrap(), read(&cpu.join("cpu.cfs_period_us")).parse().unwrap())
+    };
+    assert!((quota / period - 0.5).abs() < 1e-6, "cpu quota {quota}/{period} in {}", cpu.display());
+
+    d.docker_ok(&["rm", "-f", "lim"]);
+}
+
+fn interfaces(proc_net_dev: &str) -> BTreeSet<String> {
+    proc_net_dev.lines().skip(2).filter_map(|l| l.split_once(':')).map(|(n, _)| n.trim().to_string()).collect()
+}
+
+#[test]
+fn network_none_has_only_loopback() {
+    let mut d = TestDaemon::start(DaemonOpts::new("hc-netnone"));
+    d.busybox_image();
+    let out = d.docker_ok(&["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(interfaces(&out), BTreeSet::from(["lo".to_string()]), "{out}");
+    d.run_detached(&["--name", "n", "--network", "none", "busybox", "sleep", "1000"]);
+    assert_eq!(d.inspect("n")["HostConfig"]["NetworkMode"], "none");
+}
+
+#[test]
+fn network_host_sees_host_interfaces_and_hostname() {
+    let mut d = TestDaemon::start(DaemonOpts::new("hc-nethost"));
+    d.busybox_image();
+    let out = d.docker_ok(&["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);
+    let inside = interfaces(&out);
+    // Interfaces come and go as other tests run; the default-route one and lo are stable.
+    let route = std::fs::read_to_string("/proc/net/route").unwrap();
+    let default_if = route
+        .lines()
+        .skip(1)
+        .find(|l| l.split_whitespace().nth(1) == Some("00000000"))
+        .and_then(|l| l.split_whitespace().next())
+        .map(str::to_string);
+    assert!(inside.contains("lo"), "{inside:?}");
+    if let Some(i) = default_if {
+        assert!(inside.contains(&i), "host interface {i} not visible with --network host: {inside:?}");
+    }
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    assert_eq!(d.docker_ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]), host_name);
+}
+
+#[test]
+fn runc_registered_in_daemon_json_runs_and_survives_restore() {
+    let runc = "/usr/sbin/runc";
+    let cfg = format!(r#"{{"runtimes": {{"runc": {{"path": "{runc}"}}}}}}"#);
+    let mut d = TestDaemon::start(DaemonOpts::new("hc-runc").live_restore(true).config(cfg));
+    d.busybox_image();
+    let rts = d.docker_ok(&["info", "-f", "{{json .Runtimes}}"]);
+    assert!(rts.contains("\"runc\""), "docker info Runtimes: {rts}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "--runtime", "runc", "busybox", "echo", "via-runc"]), "via-runc");
+    let (code, err) = d.docker_err(&["run", "--rm", "--runtime", "nope", "busybox", "true"]);
+    assert_eq!(code, Some(125));
+    assert!(err.contains("nope"), "{err}");
+
+    d.run_detached(&["--name", "r", "--runtime", "runc", "busybox", "sleep", "1000"]);
+    assert_eq!(d.inspect("r")["HostConfig"]["Runtime"], "runc");
+    let id = identity(d.container_pid("r")).unwrap();
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5)).expect("daemon survived SIGKILL");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(id.is_alive(), "runc container died with the daemon");
+    d.restart();
+    assert!(wait_until(Duration::from_secs(15), || d.state("r").status == "running"));
+    assert_eq!(d.container_pid("r"), id.pid);
+    d.docker_ok(&["stop", "-t", "1", "r"]);
+    assert_eq!(d.state("r").exit_code, 137);
+    assert!(!id.is_alive());
+}

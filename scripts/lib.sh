@@ -1,0 +1,74 @@
+# Shared set-up for scripts/test.sh and scripts/demo.sh (sourced, not run).
+# Installs what Berth needs on Debian 12, idempotently: nothing is fetched when everything is there,
+# and `apt-get update` runs at most once per run, only when a package is missing.
+
+BERTH_APT_UPDATED=${BERTH_APT_UPDATED:-0}
+DOCKER_CLI_VERSION=${DOCKER_CLI_VERSION:-28.2.2}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# apt_install PKG...: installs the missing ones among PKG (needs root).
+apt_install() {
+    local missing=() p
+    for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    is_root || die "missing packages (${missing[*]}); run as root or install them first"
+    if [ "$BERTH_APT_UPDATED" != 1 ]; then
+        say "apt-get update"
+        apt-get update -qq
+        BERTH_APT_UPDATED=1
+    fi
+    say "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# Packages for building and running Berth (the demo needs nothing more).
+ensure_base() {
+    local pkgs=(busybox-static libseccomp-dev nftables iptables runc pkg-config tmux ca-certificates curl iproute2 procps)
+    command -v cc >/dev/null 2>&1 || pkgs+=(build-essential)
+    command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+    command -v git >/dev/null 2>&1 || pkgs+=(git)
+    apt_install "${pkgs[@]}"
+    ensure_rust
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        say "installing the Rust toolchain (rustup, stable, minimal profile)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+    fi
+}
+
+# Clients the end-to-end tests drive: the docker CLI, docker-py 7.1, and cargo-nextest.
+ensure_test_tools() {
+    if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null 2>&1; then
+        is_root || die "the docker CLI is missing; run as root to install it"
+        say "installing the docker CLI ${DOCKER_CLI_VERSION} (client only) to /usr/local/bin"
+        local tmp; tmp=$(mktemp -d)
+        curl -fsSL "https://download.docker.com/linux/static/stable/x86_64/docker-${DOCKER_CLI_VERSION}.tgz" \
+            | tar -xz -C "$tmp" docker/docker
+        install -m 0755 "$tmp/docker/docker" /usr/local/bin/docker
+        rm -rf "$tmp"
+    fi
+    if ! python3 -c 'import docker' >/dev/null 2>&1; then
+        say "installing docker-py 7.1.0"
+        if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+        python3 -m pip install -q docker==7.1.0 \
+            || python3 -m pip install -q --break-system-packages docker==7.1.0
+    fi
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        say "installing cargo-nextest (prebuilt)"
+        curl -LsSf https://get.nexte.st/latest/linux | tar -xz -C "${CARGO_HOME:-$HOME/.cargo}/bin"
+    fi
+}

@@ -1,0 +1,28 @@
+#!/bin/bash
+# THE test command: installs what is missing, builds the workspace (debug) and runs every test
+# (unit tests and the end-to-end tests against real daemons) with cargo-nextest.
+# Exit status: nextest's. Extra arguments go to `cargo nextest run` (e.g. a test filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+start=$(date +%s)
+ensure_base
+ensure_test_tools
+
+say "cargo build --workspace"
+cargo build --workspace
+
+say "cargo nextest run --workspace --profile ci"
+set +e
+cargo nextest run --workspace --no-fail-fast --profile ci "$@"
+status=$?
+set -e
+
+secs=$(( $(date +%s) - start ))
+if [ "$status" -eq 0 ]; then
+    echo "berth test summary: ALL TESTS PASSED in ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
+else
+    echo "berth test summary: FAILED (nextest exit ${status}) after ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
+fi
+exit "$status"
