@@ -41,8 +41,8 @@ fn run_prints_output_and_propagates_exit_codes() {
     assert_eq!(d.docker(&["run", "--rm", "--pull", "never", "nosuchimage:1", "true"]).status.code(), Some(125));
 
     // The environment Docker gives every container.
-    let id_run = d.docker_ok(&["run", "--name", "h", "busybox", "hostname"]);
-    let full = d.inspect("h")["Id"].as_str().unwrap().to_string();
+    let id_run = d.docker_ok(&["run", "--name", "hh", "busybox", "hostname"]);
+    let full = d.inspect("hh")["Id"].as_str().unwrap().to_string();
     assert_eq!(id_run, full[..12], "hostname must be the 12-char short id");
     assert_eq!(
         d.docker_ok(&["run", "--rm", "busybox", "sh", "-c", "echo $PATH"]),
@@ -54,14 +54,14 @@ fn run_prints_output_and_propagates_exit_codes() {
 #[test]
 fn exec_runs_in_the_container_with_its_user_and_env() {
     let d = daemon("ctr-exec");
-    d.run_detached(&["--name", "e", "-e", "K=V", "-u", "nobody", "-w", "/tmp", "busybox", "sleep", "1000"]);
-    assert_eq!(d.docker_ok(&["exec", "e", "sh", "-c", "id -u; pwd; echo $K"]), "65534\n/tmp\nV");
-    assert_eq!(d.docker_ok(&["exec", "-u", "0", "e", "id", "-u"]), "0");
-    assert_eq!(d.docker_ok(&["exec", "e", "hostname"]).len(), 12, "hostname is the short id");
-    let o = d.docker(&["exec", "e", "sh", "-c", "exit 6"]);
+    d.run_detached(&["--name", "ee", "-e", "K=V", "-u", "nobody", "-w", "/tmp", "busybox", "sleep", "1000"]);
+    assert_eq!(d.docker_ok(&["exec", "ee", "sh", "-c", "id -u; pwd; echo $K"]), "65534\n/tmp\nV");
+    assert_eq!(d.docker_ok(&["exec", "-u", "0", "ee", "id", "-u"]), "0");
+    assert_eq!(d.docker_ok(&["exec", "ee", "hostname"]).len(), 12, "hostname is the short id");
+    let o = d.docker(&["exec", "ee", "sh", "-c", "exit 6"]);
     assert_eq!(o.status.code(), Some(6), "exec exit code");
     // The exec'd process is in the container's pid namespace: pid 1 is the container's command.
-    assert_eq!(d.docker_ok(&["exec", "e", "cat", "/proc/1/cmdline"]).replace('\0', " ").trim(), "sleep 1000");
+    assert_eq!(d.docker_ok(&["exec", "ee", "cat", "/proc/1/cmdline"]).replace('\0', " ").trim(), "sleep 1000");
 }
 
 #[test]
@@ -108,16 +108,16 @@ fn create_start_ps_filters_and_inspect() {
 #[test]
 fn logs_tail_timestamps_and_since() {
     let d = daemon("ctr-logs");
-    d.docker_ok(&["run", "--name", "l", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 0.3; echo err1 >&2"]);
-    let o = d.docker(&["logs", "l"]);
+    d.docker_ok(&["run", "--name", "ll", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 0.3; echo err1 >&2"]);
+    let o = d.docker(&["logs", "ll"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "line1\nline2\nline3\nline4\nline5\n");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err1\n");
-    let o = d.docker(&["logs", "--tail", "2", "l"]);
+    let o = d.docker(&["logs", "--tail", "2", "ll"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "line5\n", "tail counts both streams");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err1\n");
-    assert_eq!(d.docker_ok(&["logs", "--tail", "0", "l"]), "");
+    assert_eq!(d.docker_ok(&["logs", "--tail", "0", "ll"]), "");
 
-    let stamped = d.docker_ok(&["logs", "-t", "l"]);
+    let stamped = d.docker_ok(&["logs", "-t", "ll"]);
     let lines: Vec<&str> = stamped.lines().collect();
     assert_eq!(lines.len(), 5, "{stamped}");
     for (i, l) in lines.iter().enumerate() {
@@ -126,42 +126,42 @@ fn logs_tail_timestamps_and_since() {
         assert_eq!(text, format!("line{}", i + 1));
     }
 
-    d.docker_ok(&["run", "--name", "s", "busybox", "sh", "-c", "echo early; sleep 2; echo late"]);
-    let stamped = d.docker_ok(&["logs", "-t", "s"]);
+    d.docker_ok(&["run", "--name", "ss", "busybox", "sh", "-c", "echo early; sleep 2; echo late"]);
+    let stamped = d.docker_ok(&["logs", "-t", "ss"]);
     let early = parse_rfc3339(stamped.lines().next().unwrap().split(' ').next().unwrap()).unwrap();
     let since = (early.floor() as i64 + 1).to_string();
-    assert_eq!(d.docker_ok(&["logs", "--since", &since, "s"]), "late");
-    assert_eq!(d.docker_ok(&["logs", "--until", &since, "s"]), "early");
+    assert_eq!(d.docker_ok(&["logs", "--since", &since, "ss"]), "late");
+    assert_eq!(d.docker_ok(&["logs", "--until", &since, "ss"]), "early");
 }
 
 #[test]
 fn stop_kill_restart_wait_rm() {
     let d = daemon("ctr-life");
-    d.run_detached(&["--name", "s", "busybox", "sleep", "1000"]);
-    let p1 = identity(d.container_pid("s")).unwrap();
+    d.run_detached(&["--name", "ss", "busybox", "sleep", "1000"]);
+    let p1 = identity(d.container_pid("ss")).unwrap();
     let t0 = Instant::now();
-    assert_eq!(d.docker_ok(&["stop", "-t", "1", "s"]), "s");
+    assert_eq!(d.docker_ok(&["stop", "-t", "1", "ss"]), "ss");
     let took = t0.elapsed();
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "stop -t 1 took {took:?}");
-    let st = d.state("s");
+    let st = d.state("ss");
     assert_eq!((st.status.as_str(), st.exit_code, st.running), ("exited", 137, false));
     assert!(!p1.is_alive());
     assert!(parse_rfc3339(&st.finished_at).is_some());
 
-    d.docker_ok(&["start", "s"]);
-    let started = d.state("s");
+    d.docker_ok(&["start", "ss"]);
+    let started = d.state("ss");
     assert!(started.running && started.pid != p1.pid);
-    d.docker_ok(&["restart", "-t", "1", "s"]);
-    let restarted = d.state("s");
+    d.docker_ok(&["restart", "-t", "1", "ss"]);
+    let restarted = d.state("ss");
     assert!(restarted.running, "{restarted:?}");
     assert_ne!(restarted.pid, started.pid, "restart runs a new process");
     assert_ne!(restarted.started_at, started.started_at);
 
     // kill -s delivers the signal; the trap decides the exit code.
-    d.run_detached(&["--name", "k", "busybox", "sh", "-c", "trap 'exit 9' USR1; while :; do sleep 1; done"]);
+    d.run_detached(&["--name", "kk", "busybox", "sh", "-c", "trap 'exit 9' USR1; while :; do sleep 1; done"]);
     std::thread::sleep(Duration::from_millis(500));
-    d.docker_ok(&["kill", "-s", "USR1", "k"]);
-    assert_eq!(d.docker_ok(&["wait", "k"]), "9");
+    d.docker_ok(&["kill", "-s", "USR1", "kk"]);
+    assert_eq!(d.docker_ok(&["wait", "kk"]), "9");
     // --stop-signal is what `docker stop` sends.
     d.run_detached(&[
         "--name", "ss", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", "trap 'exit 11' USR1; while :; do sleep 1; done",
@@ -175,18 +175,18 @@ fn stop_kill_restart_wait_rm() {
     d.docker_ok(&["kill", "kk"]);
     assert_eq!(d.docker_ok(&["wait", "kk"]), "137");
     // wait blocks until the exit.
-    d.run_detached(&["--name", "w", "busybox", "sh", "-c", "sleep 1; exit 4"]);
-    assert_eq!(d.docker_ok(&["wait", "w"]), "4");
+    d.run_detached(&["--name", "ww", "busybox", "sh", "-c", "sleep 1; exit 4"]);
+    assert_eq!(d.docker_ok(&["wait", "ww"]), "4");
 
     // rm refuses a running container; rm -f kills it.
-    let pid = identity(d.container_pid("s")).unwrap();
-    let (code, err) = d.docker_err(&["rm", "s"]);
+    let pid = identity(d.container_pid("ss")).unwrap();
+    let (code, err) = d.docker_err(&["rm", "ss"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("running"), "rm of a running container: {err}");
-    assert_eq!(d.docker_ok(&["rm", "-f", "s"]), "s");
+    assert_eq!(d.docker_ok(&["rm", "-f", "ss"]), "ss");
     assert!(wait_until(Duration::from_secs(5), || !pid.is_alive()), "rm -f left the process running");
-    assert!(!d.docker(&["container", "inspect", "s"]).status.success());
-    d.docker_ok(&["rm", "k", "ss", "kk", "w"]);
+    assert!(!d.docker(&["container", "inspect", "ss"]).status.success());
+    d.docker_ok(&["rm", "kk", "ss", "kk", "ww"]);
     assert!(d.ps(true).is_empty());
 }
 
@@ -224,8 +224,8 @@ fn errors_use_dockers_status_codes_and_messages() {
     assert_eq!(r.status, 404);
     assert!(r.json()["message"].as_str().unwrap_or("").contains("No such container: nope"), "{}", r.text());
 
-    let id = d.run_detached(&["--name", "x", "busybox", "sleep", "1000"]);
-    let (code, err) = d.docker_err(&["run", "-d", "--name", "x", "busybox", "true"]);
+    let id = d.run_detached(&["--name", "xx", "busybox", "sleep", "1000"]);
+    let (code, err) = d.docker_err(&["run", "-d", "--name", "xx", "busybox", "true"]);
     assert_eq!(code, Some(125));
     assert!(err.contains("Conflict. The container name \"/x\" is already in use"), "{err}");
     assert!(err.contains(&id), "the message names the holder: {err}");
@@ -249,5 +249,5 @@ fn errors_use_dockers_status_codes_and_messages() {
     assert!(v["ApiVersion"].as_str().is_some_and(|s| s.starts_with("1.")), "{v}");
     // Versioned paths as clients send them.
     assert_eq!(d.api_get("/v1.41/containers/json").status, 200);
-    d.docker_ok(&["rm", "-f", "x"]);
+    d.docker_ok(&["rm", "-f", "xx"]);
 }

@@ -72,8 +72,8 @@ fn network_none_has_only_loopback() {
     d.busybox_image();
     let out = d.docker_ok(&["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"]);
     assert_eq!(interfaces(&out), BTreeSet::from(["lo".to_string()]), "{out}");
-    d.run_detached(&["--name", "n", "--network", "none", "busybox", "sleep", "1000"]);
-    assert_eq!(d.inspect("n")["HostConfig"]["NetworkMode"], "none");
+    d.run_detached(&["--name", "nn", "--network", "none", "busybox", "sleep", "1000"]);
+    assert_eq!(d.inspect("nn")["HostConfig"]["NetworkMode"], "none");
 }
 
 #[test]
@@ -111,17 +111,17 @@ fn runc_registered_in_daemon_json_runs_and_survives_restore() {
     assert_eq!(code, Some(125));
     assert!(err.contains("nope"), "{err}");
 
-    d.run_detached(&["--name", "r", "--runtime", "runc", "busybox", "sleep", "1000"]);
-    assert_eq!(d.inspect("r")["HostConfig"]["Runtime"], "runc");
-    let id = identity(d.container_pid("r")).unwrap();
+    d.run_detached(&["--name", "rr", "--runtime", "runc", "busybox", "sleep", "1000"]);
+    assert_eq!(d.inspect("rr")["HostConfig"]["Runtime"], "runc");
+    let id = identity(d.container_pid("rr")).unwrap();
     d.kill9();
     d.wait_exit(Duration::from_secs(5)).expect("daemon survived SIGKILL");
     std::thread::sleep(Duration::from_secs(1));
     assert!(id.is_alive(), "runc container died with the daemon");
     d.restart();
-    assert!(wait_until(Duration::from_secs(15), || d.state("r").status == "running"));
-    assert_eq!(d.container_pid("r"), id.pid);
-    d.docker_ok(&["stop", "-t", "1", "r"]);
-    assert_eq!(d.state("r").exit_code, 137);
+    assert!(wait_until(Duration::from_secs(15), || d.state("rr").status == "running"));
+    assert_eq!(d.container_pid("rr"), id.pid);
+    d.docker_ok(&["stop", "-t", "1", "rr"]);
+    assert_eq!(d.state("rr").exit_code, 137);
     assert!(!id.is_alive());
 }

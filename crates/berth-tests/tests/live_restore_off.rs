@@ -89,8 +89,8 @@ fn sighup_decides_what_sigterm_does() {
     let mut d = TestDaemon::start(DaemonOpts::new("lr-off-hup").config(r#"{"live-restore": false}"#));
     d.busybox_image();
     let t = stop_timeout_secs().to_string();
-    d.run_detached(&["--name", "c", "--stop-timeout", &t, "busybox", "sleep", "1000"]);
-    let c = ident_of(&d, "c");
+    d.run_detached(&["--name", "cc", "--stop-timeout", &t, "busybox", "sleep", "1000"]);
+    let c = ident_of(&d, "cc");
 
     d.write_config(r#"{"live-restore": true}"#);
     d.hup();
@@ -101,8 +101,8 @@ fn sighup_decides_what_sigterm_does() {
     assert!(c.is_alive(), "live restore switched on by SIGHUP: SIGTERM must leave the container running");
 
     d.restart();
-    assert!(wait_until(Duration::from_secs(15), || d.state("c").status == "running"));
-    assert_eq!(d.container_pid("c"), c.pid);
+    assert!(wait_until(Duration::from_secs(15), || d.state("cc").status == "running"));
+    assert_eq!(d.container_pid("cc"), c.pid);
 
     d.write_config(r#"{"live-restore": false}"#);
     d.hup();
@@ -114,5 +114,5 @@ fn sighup_decides_what_sigterm_does() {
         "live restore switched off by SIGHUP: SIGTERM must stop the container"
     );
     d.restart();
-    assert_eq!(d.state("c").exit_code, 137, "sleep as pid 1 ignores SIGTERM: killed after the timeout");
+    assert_eq!(d.state("cc").exit_code, 137, "sleep as pid 1 ignores SIGTERM: killed after the timeout");
 }

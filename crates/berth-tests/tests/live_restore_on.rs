@@ -197,10 +197,10 @@ fn containers_survive_sigkill_and_are_restored() {
 fn sigterm_with_live_restore_leaves_containers_untouched() {
     let mut d = TestDaemon::start(DaemonOpts::new("lr-on-term").live_restore(true));
     d.busybox_image();
-    d.run_detached(&["--name", "a", "busybox", "sleep", "1000"]);
-    d.run_detached(&["--name", "b", "busybox", "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 1; done"]);
-    let a = track(&d, "a");
-    let b = track(&d, "b");
+    d.run_detached(&["--name", "aa", "busybox", "sleep", "1000"]);
+    d.run_detached(&["--name", "bb", "busybox", "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 1; done"]);
+    let a = track(&d, "aa");
+    let b = track(&d, "bb");
 
     let t0 = Instant::now();
     d.term();
@@ -216,6 +216,6 @@ fn sigterm_with_live_restore_leaves_containers_untouched() {
     assert_restored(&d, &a);
     assert_restored(&d, &b);
     // The stop signal still reaches the trap in b: it exits with its own code.
-    d.docker_ok(&["stop", "-t", "5", "b"]);
-    assert_eq!(d.state("b").exit_code, 3);
+    d.docker_ok(&["stop", "-t", "5", "bb"]);
+    assert_eq!(d.state("bb").exit_code, 3);
 }

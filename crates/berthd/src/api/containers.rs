@@ -84,7 +84,13 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> Result<
     if matches!(st, Status::Running | Status::Restoring | Status::Orphaned) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    lifecycle::start(&d, &e).instrument(span).await?;
+    if let Err(err) = lifecycle::start(&d, &e).instrument(span).await {
+        // dockerd removes an auto-remove container whose start failed (the CLI waits for that).
+        if e.snapshot().host_config.auto_remove.unwrap_or(false) {
+            let _ = lifecycle::remove(&d, &e, true).await;
+        }
+        return Err(err);
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -119,7 +119,13 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ser
     let mut v: Vec<ImageInfo> = d.images.list();
     for (k, vals) in &filters {
         match k.as_str() {
-            "reference" => v.retain(|i| vals.iter().any(|r| i.repo_tags.iter().any(|t| reference_matches(t, r)))),
+            "reference" => {
+                // Docker lists only the matching tags of a matching image.
+                for i in v.iter_mut() {
+                    i.repo_tags.retain(|t| vals.iter().any(|r| reference_matches(t, r)));
+                }
+                v.retain(|i| !i.repo_tags.is_empty());
+            }
             "dangling" => {
                 let want = vals.iter().any(|x| x == "true" || x == "1");
                 v.retain(|i| i.repo_tags.is_empty() == want);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateRequest) -> Result<(String, Vec<String>), ApiError> {
-    let (mut config, host) = req.split();
+    let (mut config, mut host) = req.split();
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -47,6 +47,18 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         .ok_or_else(|| ApiError::bad_request(format!("unknown or invalid runtime name: {runtime}")))?;
     let network_mode = network_mode(d, &host)?;
     let (log_max_size, log_max_file) = log_options(&cfg, &host)?;
+    // Inspect shows the log driver in force, defaults filled in, as dockerd does.
+    let mut lc = host.log_config.clone().unwrap_or_default();
+    if lc.type_.as_deref().unwrap_or("").is_empty() {
+        lc.type_ = Some(cfg.log_driver.clone());
+        let mut opts = cfg.log_opts.clone();
+        opts.extend(lc.config.clone().unwrap_or_default());
+        lc.config = Some(opts);
+    }
+    host.log_config = Some(lc);
+    if host.network_mode.as_deref().unwrap_or("").is_empty() {
+        host.network_mode = Some("bridge".into());
+    }
     let id = state::new_id();
     let dir = d.store.dir_of(&id);
     let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -56,7 +68,13 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         .await?
         .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
     std::fs::create_dir_all(&dir)?;
-    let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
+    // With the host's network a container also takes the host's name, as in Docker.
+    let default_hostname = if network_mode == "host" {
+        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| id[..12].to_string())
+    } else {
+        id[..12].to_string()
+    };
+    let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or(default_hostname);
     config.hostname = Some(hostname.clone());
     write_etc_files(&dir, &hostname, &network_mode)?;
     let c = Container {
