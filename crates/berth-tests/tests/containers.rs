@@ -164,16 +164,16 @@ fn stop_kill_restart_wait_rm() {
     assert_eq!(d.docker_ok(&["wait", "kk"]), "9");
     // --stop-signal is what `docker stop` sends.
     d.run_detached(&[
-        "--name", "ss", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", "trap 'exit 11' USR1; while :; do sleep 1; done",
+        "--name", "sg", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", "trap 'exit 11' USR1; while :; do sleep 1; done",
     ]);
-    assert_eq!(d.inspect("ss")["Config"]["StopSignal"], "SIGUSR1");
+    assert_eq!(d.inspect("sg")["Config"]["StopSignal"], "SIGUSR1");
     std::thread::sleep(Duration::from_millis(500));
-    d.docker_ok(&["stop", "-t", "10", "ss"]);
-    assert_eq!(d.state("ss").exit_code, 11);
+    d.docker_ok(&["stop", "-t", "10", "sg"]);
+    assert_eq!(d.state("sg").exit_code, 11);
     // Plain kill is SIGKILL.
-    d.run_detached(&["--name", "kk", "busybox", "sleep", "1000"]);
-    d.docker_ok(&["kill", "kk"]);
-    assert_eq!(d.docker_ok(&["wait", "kk"]), "137");
+    d.run_detached(&["--name", "k2", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["kill", "k2"]);
+    assert_eq!(d.docker_ok(&["wait", "k2"]), "137");
     // wait blocks until the exit.
     d.run_detached(&["--name", "ww", "busybox", "sh", "-c", "sleep 1; exit 4"]);
     assert_eq!(d.docker_ok(&["wait", "ww"]), "4");
@@ -186,7 +186,7 @@ fn stop_kill_restart_wait_rm() {
     assert_eq!(d.docker_ok(&["rm", "-f", "ss"]), "ss");
     assert!(wait_until(Duration::from_secs(5), || !pid.is_alive()), "rm -f left the process running");
     assert!(!d.docker(&["container", "inspect", "ss"]).status.success());
-    d.docker_ok(&["rm", "kk", "ss", "kk", "ww"]);
+    d.docker_ok(&["rm", "kk", "sg", "k2", "ww"]);
     assert!(d.ps(true).is_empty());
 }
 
@@ -227,11 +227,11 @@ fn errors_use_dockers_status_codes_and_messages() {
     let id = d.run_detached(&["--name", "xx", "busybox", "sleep", "1000"]);
     let (code, err) = d.docker_err(&["run", "-d", "--name", "xx", "busybox", "true"]);
     assert_eq!(code, Some(125));
-    assert!(err.contains("Conflict. The container name \"/x\" is already in use"), "{err}");
+    assert!(err.contains("Conflict. The container name \"/xx\" is already in use"), "{err}");
     assert!(err.contains(&id), "the message names the holder: {err}");
-    let r = d.api_post("/containers/create?name=x", r#"{"Image":"busybox","Cmd":["true"]}"#);
+    let r = d.api_post("/containers/create?name=xx", r#"{"Image":"busybox","Cmd":["true"]}"#);
     assert_eq!(r.status, 409, "{}", r.text());
-    assert!(r.json()["message"].as_str().unwrap().contains("Conflict. The container name \"/x\" is already in use"));
+    assert!(r.json()["message"].as_str().unwrap().contains("Conflict. The container name \"/xx\" is already in use"));
 
     let r = d.api_post("/containers/create", "{not json");
     assert_eq!(r.status, 400, "{}", r.text());
