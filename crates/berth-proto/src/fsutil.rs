@@ -56,3 +56,18 @@ mod tests {
         fs::remove_dir_all(&d).unwrap();
     }
 }
+
+/// A unix socket address usable whatever the length of `path`: `sun_path` holds 108 bytes, and a
+/// deep exec-root overflows it. A long path is reached through `/proc/self/fd/<dir fd>/<name>`; the
+/// returned directory handle must stay open while the path is used (bind or connect).
+pub fn socket_path(path: &Path) -> io::Result<(Option<File>, std::path::PathBuf)> {
+    if path.as_os_str().len() < 100 {
+        return Ok((None, path.to_path_buf()));
+    }
+    let dir = path.parent().ok_or_else(|| io::Error::other("socket path has no parent"))?;
+    let name = path.file_name().ok_or_else(|| io::Error::other("socket path has no file name"))?;
+    let d = File::open(dir)?;
+    use std::os::fd::AsRawFd;
+    let short = std::path::PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd())).join(name);
+    Ok((Some(d), short))
+}

@@ -111,7 +111,8 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     let console_path = cfg.state_dir.join("console.sock");
     let (stdio, console) = if cfg.terminal {
         let _ = fs::remove_file(&console_path);
-        let l = UnixListener::bind(&console_path).map_err(|e| format!("console socket: {e}"))?;
+        let (_dir, short) = berth_proto::fsutil::socket_path(&console_path).map_err(|e| format!("console socket: {e}"))?;
+        let l = UnixListener::bind(&short).map_err(|e| format!("console socket: {e}"))?;
         // With a terminal the runtime's own stdio carries only its error messages.
         drop(out_w);
         ([Stdio::null(), Stdio::null(), Stdio::from(err_w)], Some(l))
@@ -303,8 +304,10 @@ fn bind_control(path: &Path) -> std::io::Result<UnixListener> {
     use nix::sys::stat::{umask, Mode};
     let _ = fs::remove_file(path);
     // The umask closes the window between bind and chmod in which others could connect.
+    // Deep exec-roots overflow sun_path: bind through a directory handle when needed.
+    let (_dir, short) = berth_proto::fsutil::socket_path(path)?;
     let old = umask(Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(path);
+    let bound = UnixListener::bind(&short);
     umask(old);
     let l = bound?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;

@@ -85,7 +85,8 @@ impl MonitorConn {
     }
 
     async fn connect_inner(socket: &Path) -> Result<MonitorConn, MonitorError> {
-        let s = UnixStream::connect(socket).await.map_err(WireError::from)?;
+        let (_dir, short) = berth_proto::fsutil::socket_path(socket).map_err(WireError::from)?;
+        let s = UnixStream::connect(&short).await.map_err(WireError::from)?;
         let (r, w) = s.into_split();
         let mut c = MonitorConn {
             reader: BufReader::new(r),
