@@ -43,4 +43,7 @@ pub mod paths {
     pub const INIT_PID: &str = "init.pid";
     /// The exit record lives in the container's directory in the data-root (persistent), named:
     pub const EXIT_RECORD: &str = "exit.json";
+    /// Per-exec directory under the state directory: `execs/<exec id>/{output.log,exit.json}`.
+    pub const EXECS: &str = "execs";
+    pub const EXEC_OUTPUT: &str = "output.log";
 }

@@ -19,6 +19,12 @@ pub enum Request {
     Resize { rows: u16, cols: u16 },
     /// Re-open the log file (after the daemon rotated or removed it).
     ReopenLog,
+    /// Run another process in the container (capability `exec`): `process` is an OCI process
+    /// JSON file; its output goes, json-file formatted, to `<state_dir>/execs/<id>/output.log`
+    /// and its exit record to `<state_dir>/execs/<id>/exit.json`. Answered once it runs.
+    Exec { id: String, process: std::path::PathBuf, #[serde(default)] tty: bool },
+    /// Blocks until the exec `id` has exited and its output is on disk; answers `Exited`.
+    WaitExec { id: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -28,6 +34,8 @@ pub enum Response {
     State { status: InitStatus, pid: i32, start_time: u64, #[serde(default)] exit: Option<ExitRecord> },
     Ok,
     Exited(ExitRecord),
+    /// An exec is running with this pid.
+    ExecStarted { pid: i32 },
     Error { message: String },
 }
 

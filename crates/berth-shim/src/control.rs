@@ -19,6 +19,10 @@ pub trait Ops {
     fn wait(&mut self) -> Option<Response>;
     fn resize(&mut self, rows: u16, cols: u16) -> Response;
     fn reopen_log(&mut self) -> Response;
+    /// None: answered once the runtime has started the process.
+    fn exec(&mut self, conn: u64, id: &str, process: &std::path::Path) -> Option<Response>;
+    /// None: the exec still runs; the connection waits for it.
+    fn wait_exec(&mut self, id: &str) -> Option<Response>;
 }
 
 pub struct Conn {
@@ -30,6 +34,8 @@ pub struct Conn {
     version: Option<u32>,
     /// Has an outstanding Wait.
     pub waiting: bool,
+    /// Has an outstanding WaitExec for this exec.
+    pub waiting_exec: Option<String>,
     /// Has a request whose answer is deferred; further lines wait in rbuf (one request at a time).
     pub busy: bool,
     /// Peer closed its side or we decided to close after flushing.
@@ -48,6 +54,7 @@ impl Conn {
             wbuf: Vec::new(),
             version: None,
             waiting: false,
+            waiting_exec: None,
             busy: false,
             read_closed: false,
             close_after_flush: false,
@@ -92,7 +99,7 @@ impl Conn {
                 }
             }
         }
-        if self.close_after_flush || (self.read_closed && !self.waiting && !self.busy) {
+        if self.close_after_flush || (self.read_closed && !self.waiting && !self.busy && self.waiting_exec.is_none()) {
             self.dead = true;
         }
     }
@@ -127,7 +134,7 @@ impl Conn {
 
     /// Answers queued lines, stopping at a request whose answer is deferred.
     pub fn process(&mut self, ops: &mut dyn Ops) {
-        while !self.busy && !self.waiting && !self.close_after_flush {
+        while !self.busy && !self.waiting && self.waiting_exec.is_none() && !self.close_after_flush {
             let Some(i) = memchr::memchr(b'\n', &self.rbuf) else { break };
             let line: Vec<u8> = self.rbuf.drain(..=i).collect();
             let line = String::from_utf8_lossy(&line);
@@ -182,6 +189,26 @@ impl Conn {
             }
             Request::Resize { rows, cols } => Some(ops.resize(rows, cols)),
             Request::ReopenLog => Some(ops.reopen_log()),
+            Request::Exec { id, process, tty: _ } => {
+                let r = ops.exec(self.id, &id, &process);
+                self.busy = r.is_none();
+                r
+            }
+            Request::WaitExec { id } => {
+                let r = ops.wait_exec(&id);
+                if r.is_none() {
+                    self.waiting_exec = Some(id);
+                }
+                r
+            }
+        }
+    }
+
+    /// Answers an outstanding WaitExec for `id`.
+    pub fn finish_wait_exec(&mut self, id: &str, resp: &Response) {
+        if self.waiting_exec.as_deref() == Some(id) {
+            self.waiting_exec = None;
+            self.send(resp);
         }
     }
 

@@ -2,12 +2,14 @@
 //! control connections → answers. Output is always drained first: nothing here waits on a client.
 
 use crate::control::{error, Conn, Ops};
+use crate::exec::ExecProc;
 use crate::exit::{self, MemoryCgroup, WaitOutcome};
 use crate::log::{JsonLog, Stream};
 use crate::runtime::{error_message, Runtime};
 use berth_proto::{caps, fsutil, paths, ExitRecord, InitStatus, Response, ShimConfig, StartReport};
 use berth_sys::ProcessIdentity;
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
@@ -29,6 +31,8 @@ const MAX_CONNS: usize = 512;
 pub struct Output {
     pub fd: OwnedFd,
     pub stream: Stream,
+    /// Output of an exec (by id) rather than of the container's init.
+    pub exec: Option<String>,
 }
 
 /// Everything but the connections, so that a connection can call into it.
@@ -44,6 +48,12 @@ struct Core {
     exit: Option<ExitRecord>,
     kills: Vec<PendingKill>,
     kill_seq: u64,
+    execs: Vec<ExecProc>,
+    /// Children reaped that nobody claimed yet: an exec can exit before the `runtime exec` that
+    /// reports its pid does. Bounded: stray orphans of the container land here too.
+    unclaimed: Vec<(i32, ExitRecord)>,
+    /// Exec outputs opened by a request, moved into the loop's outputs after the turn.
+    new_outputs: Vec<Output>,
 }
 
 /// A `runtime kill --all` still running, and the connection waiting for its outcome.
@@ -80,7 +90,7 @@ impl Monitor {
         memcg: MemoryCgroup,
     ) -> Self {
         Monitor {
-            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0 },
+            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new() },
             started_at,
             sigfd,
             outputs,
@@ -157,7 +167,10 @@ impl Monitor {
             if !revents[1].is_empty() {
                 self.accept();
             }
+            self.outputs.append(&mut self.core.new_outputs);
+            self.settle_execs(false);
         }
+        self.settle_execs(true);
         self.finish()
     }
 
@@ -167,9 +180,22 @@ impl Monitor {
             if ev.is_empty() {
                 continue;
             }
-            if read_output(o, &mut self.core.log, buf) {
-                self.core.log.end_stream(o.stream, &crate::timefmt::now());
-                closed.push(i);
+            let exec = o.exec.as_ref().and_then(|id| self.core.execs.iter_mut().find(|e| &e.id == id));
+            match exec {
+                Some(e) => {
+                    if read_output(o, &mut e.log, buf) {
+                        e.output_closed(o.stream);
+                        closed.push(i);
+                    }
+                    e.log.flush();
+                }
+                None if o.exec.is_some() => closed.push(i),
+                None => {
+                    if read_output(o, &mut self.core.log, buf) {
+                        self.core.log.end_stream(o.stream, &crate::timefmt::now());
+                        closed.push(i);
+                    }
+                }
             }
         }
         for i in closed.into_iter().rev() {
@@ -210,6 +236,28 @@ impl Monitor {
                 Err(Errno::EINTR) => continue,
                 Err(_) => break, // ECHILD
             };
+            if let Some(e) = self.core.execs.iter_mut().find(|e| e.runtime_pid == Some(pid)) {
+                let resp = match e.runtime_exited(outcome) {
+                    Ok(p) => {
+                        if let Some(i) = self.core.unclaimed.iter().position(|(up, _)| *up == p) {
+                            e.reaped = Some(self.core.unclaimed.remove(i).1);
+                        }
+                        Response::ExecStarted { pid: p }
+                    }
+                    Err(msg) => error(msg),
+                };
+                if let Some(conn) = e.starter.take() {
+                    if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn) {
+                        c.send(&resp);
+                        c.process(&mut self.core);
+                    }
+                }
+                continue;
+            }
+            if let Some(e) = self.core.execs.iter_mut().find(|e| e.pid == Some(pid) && e.reaped.is_none()) {
+                e.reaped = Some(exit::record(pid, outcome, false));
+                continue;
+            }
             if pid == self.core.init.pid && self.core.reaped.is_none() {
                 // OOM is judged after the drain, from the cgroup the runtime has not deleted yet.
                 self.core.reaped = Some(exit::record(pid, outcome, false));
@@ -225,6 +273,25 @@ impl Monitor {
                 let _ = fs::remove_file(&k.err_file);
                 if let Some(c) = self.conns.iter_mut().find(|c| c.id == k.conn) {
                     c.send(&resp);
+                    c.process(&mut self.core);
+                }
+            } else if self.core.execs.iter().any(|e| e.runtime_pid.is_some()) {
+                if self.core.unclaimed.len() >= 64 {
+                    self.core.unclaimed.remove(0);
+                }
+                self.core.unclaimed.push((pid, exit::record(pid, outcome, false)));
+            }
+        }
+    }
+
+    /// Execs that ended and whose output is drained get their exit written and their waiters told.
+    fn settle_execs(&mut self, force: bool) {
+        for i in 0..self.core.execs.len() {
+            if let Some(rec) = self.core.execs[i].settle(force) {
+                let id = self.core.execs[i].id.clone();
+                let resp = Response::Exited(rec);
+                for c in &mut self.conns {
+                    c.finish_wait_exec(&id, &resp);
                     c.process(&mut self.core);
                 }
             }
@@ -348,7 +415,7 @@ fn read_output(o: &Output, log: &mut JsonLog, buf: &mut [u8]) -> bool {
 
 impl Ops for Core {
     fn capabilities(&self) -> Vec<String> {
-        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE];
+        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC];
         if self.pty.is_some() {
             v.push(caps::RESIZE);
         }
@@ -404,6 +471,42 @@ impl Ops for Core {
                 Err(e) => error(format!("resize: {e}")),
             },
             None => error("the container has no terminal".into()),
+        }
+    }
+
+    fn exec(&mut self, conn: u64, id: &str, process: &std::path::Path) -> Option<Response> {
+        if self.reaped.is_some() {
+            return Some(error(format!("container {} is not running", self.cfg.id)));
+        }
+        if self.execs.iter().any(|e| e.id == id) {
+            return Some(error(format!("exec {id} already exists")));
+        }
+        match crate::exec::spawn(&self.cfg, id, process, conn) {
+            Ok((e, pipes)) => {
+                for (fd, stream) in pipes {
+                    if let Err(err) = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
+                        crate::diag!("exec pipe: {err}");
+                    }
+                    self.new_outputs.push(Output { fd, stream, exec: Some(id.to_string()) });
+                }
+                self.execs.push(e);
+                None
+            }
+            Err(msg) => Some(error(msg)),
+        }
+    }
+
+    fn wait_exec(&mut self, id: &str) -> Option<Response> {
+        match self.execs.iter().find(|e| e.id == id) {
+            Some(e) => e.exit.clone().map(Response::Exited),
+            None => {
+                // Finished before this monitor's restart of the loop, or never ours: the record says.
+                let dir = self.cfg.state_dir.join(paths::EXECS).join(id);
+                match fsutil::read_json::<ExitRecord>(&dir.join(paths::EXIT_RECORD)) {
+                    Ok(Some(r)) => Some(Response::Exited(r)),
+                    _ => Some(error(format!("no such exec: {id}"))),
+                }
+            }
         }
     }
 

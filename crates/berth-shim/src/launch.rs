@@ -168,11 +168,11 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     if let Some(master) = &pty {
         let fd = master.try_clone().map_err(|e| format!("dup: {e}"))?;
         set_nonblocking(&fd).map_err(|e| format!("pty: {e}"))?;
-        outputs.push(Output { fd, stream: Stream::Stdout });
+        outputs.push(Output { fd, stream: Stream::Stdout, exec: None });
     } else {
         for (fd, stream) in [(out_r, Stream::Stdout), (err_r, Stream::Stderr)] {
             set_nonblocking(&fd).map_err(|e| format!("pipe: {e}"))?;
-            outputs.push(Output { fd, stream });
+            outputs.push(Output { fd, stream, exec: None });
         }
     }
     let log = match JsonLog::open(&cfg.log) {
@@ -248,7 +248,7 @@ fn signals() -> Result<SignalFd, String> {
 
 /// A pipe for container output. Its buffer is enlarged so a burst while the monitor is busy (for
 /// instance starting up) does not block the writer.
-fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = pipe2()?;
     let _ = fcntl(r.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(256 * 1024));
     Ok((r, w))

@@ -8,6 +8,7 @@
 
 mod control;
 mod event_loop;
+mod exec;
 mod exit;
 mod launch;
 mod log;

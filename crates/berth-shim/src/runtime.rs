@@ -64,6 +64,28 @@ impl Runtime<'_> {
         self.run("delete", if force { &["--force"] } else { &[] })
     }
 
+    /// Starts `exec -d --process <file> --pid-file <file> <id>` without waiting; the exec'd process
+    /// inherits `stdout`/`stderr` and, once the runtime has exited, is our child (subreaper).
+    /// The runtime's own errors go to `err_log` (its `--log`), not into the exec's output.
+    pub fn spawn_exec(
+        &self,
+        process: &Path,
+        pid_file: &Path,
+        err_log: &Path,
+        stdout: std::os::fd::OwnedFd,
+        stderr: std::os::fd::OwnedFd,
+    ) -> std::io::Result<Child> {
+        let mut c = Command::new(&self.spec.path);
+        let mut args = self.spec.args.clone();
+        args.extend(["--log".into(), err_log.display().to_string(), "--log-format".into(), "json".into()]);
+        args.extend(["exec".into(), "-d".into(), "--process".into(), process.display().to_string()]);
+        args.extend(["--pid-file".into(), pid_file.display().to_string(), self.id.to_string()]);
+        c.args(args);
+        c.stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr));
+        berth_sys::spawn::reset_signals_on_exec(&mut c);
+        c.spawn()
+    }
+
     /// Starts `kill --all <id> <signal>` without waiting: the event loop reaps it, so a slow or
     /// wedged runtime never stalls the draining of the container's output.
     pub fn spawn_kill_all(&self, signal: i32, stderr: File) -> std::io::Result<Child> {
@@ -80,12 +102,18 @@ pub fn error_message(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
     let mut plain = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(msg) = logfmt_error(line) {
+        if let Some(msg) = logfmt_error(line).or_else(|| json_error(line)) {
             return Some(msg);
         }
         plain = Some(line.to_string());
     }
     plain
+}
+
+/// Extracts `msg` from a JSON log line (`--log-format json`) at level error/fatal.
+fn json_error(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    matches!(v.get("level")?.as_str()?, "error" | "fatal").then(|| v.get("msg")?.as_str().map(String::from))?
 }
 
 /// Extracts `msg` from a logrus text line at level error/fatal.

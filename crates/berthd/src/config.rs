@@ -143,7 +143,7 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError>
         return Ok(FileConfig::default());
     }
     let map: Map<String, Value> = serde_json::from_str(&text)
-        .map_err(|e| err(format!("invalid JSON: {e} (line {}, column {})", e.line(), e.column())))?;
+        .map_err(|e| err(format!("invalid JSON: {e}")))?;
     let unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k)).collect();
     if !unknown.is_empty() {
         return Err(err(format!("the following directives don't match any configuration option: {}", unknown.join(", "))));

@@ -21,6 +21,8 @@ pub struct Daemon {
     pub started: Instant,
     pub shutting_down: AtomicBool,
     pub id: String,
+    /// Exec instances (`docker exec`), by id; kept for inspection after they end.
+    pub execs: Mutex<HashMap<String, crate::api::exec::ExecInfo>>,
 }
 
 /// Finds a sibling binary of berthd (installed side by side), or one named by an environment
@@ -79,6 +81,7 @@ impl Daemon {
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
             id,
+            execs: Mutex::new(HashMap::new()),
         };
         // The default driver must work before we accept containers on it.
         let def = d.config().storage_driver.clone();

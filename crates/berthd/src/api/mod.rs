@@ -3,6 +3,7 @@
 pub mod body;
 pub mod containers;
 pub mod error;
+pub mod exec;
 pub mod images;
 pub mod logs;
 pub mod system;
@@ -46,6 +47,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/attach", post(logs::attach))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/exec/{id}/resize", post(exec::resize))
         .fallback(not_found)
         .with_state(d)
 }

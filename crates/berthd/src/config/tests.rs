@@ -27,7 +27,7 @@ fn unknown_key_is_named() {
 fn bad_json_names_position() {
     let p = tmpfile("badjson", "{\n \"debug\": tru\n}");
     let e = read_file(&p, true).unwrap_err().to_string();
-    assert!(e.contains("line 2"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
 }
 
 #[test]

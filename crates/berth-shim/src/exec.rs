@@ -1,0 +1,120 @@
+//! Processes run in the container besides its init (`docker exec`). The monitor starts them with
+//! `runtime exec -d`, adopts them as their subreaper, writes their output json-file formatted to
+//! `execs/<id>/output.log` and their exit to `execs/<id>/exit.json` — so an exec, like the
+//! container, never depends on the daemon being there.
+
+use crate::exit::WaitOutcome;
+use crate::log::{JsonLog, Stream};
+use crate::runtime::{error_message, Runtime};
+use berth_proto::{fsutil, paths, ExitRecord, LogConfig, ShimConfig};
+use std::path::{Path, PathBuf};
+
+pub struct ExecProc {
+    pub id: String,
+    pub dir: PathBuf,
+    /// The `runtime exec -d` process, until it exits.
+    pub runtime_pid: Option<i32>,
+    /// Connection waiting for the exec to have started.
+    pub starter: Option<u64>,
+    pub pid: Option<i32>,
+    pub log: JsonLog,
+    pub open_outputs: usize,
+    pub reaped: Option<ExitRecord>,
+    /// Written to disk: waiters may be answered.
+    pub exit: Option<ExitRecord>,
+}
+
+/// Valid exec ids are what the daemon generates: hex, so they are safe as directory names.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Starts the runtime for one exec; returns the exec and the read ends of its output pipes.
+pub fn spawn(
+    cfg: &ShimConfig,
+    id: &str,
+    process: &Path,
+    conn: u64,
+) -> Result<(ExecProc, Vec<(std::os::fd::OwnedFd, Stream)>), String> {
+    if !valid_id(id) {
+        return Err(format!("invalid exec id {id:?}"));
+    }
+    let dir = cfg.state_dir.join(paths::EXECS).join(id);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let log = JsonLog::open(&LogConfig { path: dir.join(paths::EXEC_OUTPUT), max_size: 0, max_file: 1 })
+        .map_err(|e| format!("exec output: {e}"))?;
+    let (out_r, out_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let rt = Runtime { spec: &cfg.runtime, id: &cfg.id };
+    let child = rt
+        .spawn_exec(process, &dir.join("pid"), &dir.join("runtime.log"), out_w, err_w)
+        .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+    let e = ExecProc {
+        id: id.to_string(),
+        dir,
+        runtime_pid: Some(child.id() as i32),
+        starter: Some(conn),
+        pid: None,
+        log,
+        open_outputs: 2,
+        reaped: None,
+        exit: None,
+    };
+    Ok((e, vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)]))
+}
+
+impl ExecProc {
+    /// The runtime process exited: the exec runs (its pid is in the pid file) or failed to start.
+    /// Returns Ok(pid) or the runtime's error.
+    pub fn runtime_exited(&mut self, outcome: WaitOutcome) -> Result<i32, String> {
+        self.runtime_pid = None;
+        let ok = matches!(outcome, WaitOutcome::Exited(0));
+        let pid = std::fs::read_to_string(self.dir.join("pid")).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        match (ok, pid) {
+            (true, Some(p)) => {
+                self.pid = Some(p);
+                Ok(p)
+            }
+            _ => {
+                let msg = error_message(&std::fs::read(self.dir.join("runtime.log")).unwrap_or_default())
+                    .unwrap_or_else(|| format!("exec failed: {outcome:?}"));
+                // Docker's codes: 127 command not found, 126 not executable / cannot run.
+                let code = if msg.contains("not found") || msg.contains("no such file") { 127 } else { 126 };
+                self.reaped = Some(ExitRecord {
+                    exit_code: code,
+                    signal: None,
+                    finished_at: crate::timefmt::now(),
+                    pid: 0,
+                    oom_killed: false,
+                });
+                Err(msg)
+            }
+        }
+    }
+
+    /// Output pipe at EOF.
+    pub fn output_closed(&mut self, stream: Stream) {
+        self.log.end_stream(stream, &crate::timefmt::now());
+        self.open_outputs = self.open_outputs.saturating_sub(1);
+    }
+
+    /// Once reaped and drained (or `force`), the exit is written; returns it the first time.
+    pub fn settle(&mut self, force: bool) -> Option<ExitRecord> {
+        if self.exit.is_some() || self.runtime_pid.is_some() {
+            return None;
+        }
+        let rec = self.reaped.clone()?;
+        if self.open_outputs > 0 && !force {
+            return None;
+        }
+        let now = crate::timefmt::now();
+        self.log.end_stream(Stream::Stdout, &now);
+        self.log.end_stream(Stream::Stderr, &now);
+        self.log.flush();
+        if let Err(e) = fsutil::write_json_atomic(&self.dir.join(paths::EXIT_RECORD), &rec) {
+            crate::diag!("exec {}: writing exit record: {e}", self.id);
+        }
+        self.exit = Some(rec.clone());
+        Some(rec)
+    }
+}
