@@ -180,3 +180,25 @@ pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q
     let stream = futures_util::stream::once(async move { rx.await.map_err(|_| std::io::Error::other("wait aborted")) });
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
 }
+
+/// Berth's own `POST /containers/{id}/forget`: drops the container from Berth without touching its
+/// process (for an orphan the user wants to manage by hand). Its storage stays mounted if in use.
+pub async fn forget(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let _op = e.op.lock().await;
+    let c = e.snapshot();
+    if c.state.status == Status::Running {
+        return Err(ApiError::conflict(format!(
+            "container {} is running under its monitor: stop it, or use `rm -f`; forget is for orphans and stopped containers",
+            c.short_id()
+        )));
+    }
+    let forgotten = e.dir.with_file_name(format!(".forgotten-{}", c.id));
+    std::fs::rename(&e.dir, &forgotten)?;
+    d.store.remove(&c.id);
+    let mut attrs = crate::lifecycle::attrs(&c);
+    attrs.insert("pid".into(), c.state.pid.to_string());
+    d.events.emit("container", "forget", &c.id, attrs);
+    e.changed.send_modify(|n| *n += 1);
+    Ok(Json(serde_json::json!({"message": format!("forgot container {}; its record is kept in {}", c.short_id(), forgotten.display())})).into_response())
+}

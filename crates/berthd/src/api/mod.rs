@@ -48,6 +48,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}/forget", post(containers::forget))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
