@@ -184,7 +184,12 @@ impl Store {
         std::fs::create_dir_all(&root)?;
         let mut map = HashMap::new();
         for ent in std::fs::read_dir(&root)? {
-            let dir = ent?.path();
+            let ent = ent?;
+            // Dot-directories are forgotten containers and temporaries, not containers.
+            if ent.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let dir = ent.path();
             match fsutil::read_json::<Container>(&dir.join("container.json")) {
                 Ok(Some(c)) => {
                     map.insert(c.id.clone(), Arc::new(new_entry(c, dir)));
