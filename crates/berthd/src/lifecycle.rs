@@ -103,11 +103,16 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         stdin_once: c.config.stdin_once.unwrap_or(false),
     };
     berth_proto::fsutil::write_json_atomic(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
+    e.update(|x| {
+        x.state.before_start = Some(c.state.status);
+        x.state.status = Status::Starting;
+    })?;
     let report = monitor::launch(&c.options.shim_binary, &shim_cfg).await;
     match report {
         Ok(StartReport::Started { container_pid, container_start_time, started_at, .. }) => {
             e.update(|c| {
                 c.state.status = Status::Running;
+                c.state.before_start = None;
                 c.state.pid = container_pid;
                 c.state.pid_start_time = container_start_time;
                 c.state.started_at = started_at;
@@ -144,7 +149,8 @@ fn fail_start(e: &Entry, message: String) -> ApiError {
         128
     };
     let _ = e.update(|c| {
-        c.state.status = if c.state.status == Status::Created { Status::Created } else { Status::Exited };
+        let before = c.state.before_start.take().unwrap_or(c.state.status);
+        c.state.status = if before == Status::Created || before == Status::Starting { Status::Created } else { Status::Exited };
         c.state.exit_code = code;
         c.state.error = message.clone();
     });

@@ -16,6 +16,10 @@ const HANDSHAKE: Duration = Duration::from_secs(2);
 
 pub async fn restore_all(d: Arc<Daemon>) {
     let t0 = Instant::now();
+    // A daemon killed while launching a monitor: the monitor record decides what happened.
+    for e in d.store.all().into_iter().filter(|e| e.status() == Status::Starting) {
+        settle_starting(&d, &e).await;
+    }
     let live: Vec<Arc<Entry>> = d.store.all().into_iter().filter(|e| e.status().is_live()).collect();
     for e in &live {
         // In memory only: a crash now must not lose the "running" record.
@@ -91,6 +95,33 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
             // the rest; the container stays "restoring" until it settles.
             tracing::warn!("monitor did not answer within {HANDSHAKE:?}: {err}; still trying");
             crate::watcher::spawn(d, e);
+        }
+    }
+}
+
+/// A start interrupted by the daemon's death: if the monitor came up (its record names a live
+/// container), the container is running and gets restored; otherwise the start never happened.
+async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
+    let c = e.snapshot();
+    let rec = crate::watcher::read_monitor(d, &c.id);
+    let alive = rec.as_ref().filter(|m| ProcessIdentity { pid: m.container_pid, start_time: m.container_start_time }.is_alive()
+        || crate::watcher::read_exit(e).is_some_and(|x| x.pid == m.container_pid));
+    match alive {
+        Some(m) => {
+            tracing::info!(id = %c.short_id(), "the previous daemon died while starting this container; its monitor is up");
+            let _ = e.update(|x| {
+                x.state.status = Status::Running;
+                x.state.before_start = None;
+                x.state.pid = m.container_pid;
+                x.state.pid_start_time = m.container_start_time;
+                x.state.started_at = m.started_at.clone();
+            });
+        }
+        None => {
+            let _ = e.update(|x| {
+                let before = x.state.before_start.take().unwrap_or(Status::Created);
+                x.state.status = if before == Status::Starting { Status::Created } else { before };
+            });
         }
     }
 }

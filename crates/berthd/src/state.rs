@@ -24,13 +24,16 @@ pub enum Status {
     Restoring,
     /// Process alive (pid + start time verified) but its monitor cannot be spoken to.
     Orphaned,
+    /// A monitor is being launched. Persisted before the launch, so that a daemon killed in
+    /// between finds the monitor on restart instead of leaking a container recorded `created`.
+    Starting,
 }
 
 impl Status {
     /// The word Docker clients understand (`State.Status`, `status=` filters).
     pub fn docker(&self) -> &'static str {
         match self {
-            Status::Created => "created",
+            Status::Created | Status::Starting => "created",
             Status::Running | Status::Restoring | Status::Orphaned => "running",
             Status::Paused => "paused",
             Status::Restarting => "restarting",
@@ -63,6 +66,9 @@ pub struct CState {
     /// Why the container is orphaned or its exit is unknown, in words.
     #[serde(default)]
     pub reason: String,
+    /// The status before `Starting`, to return to when the start fails or never happened.
+    #[serde(default)]
+    pub before_start: Option<Status>,
     /// Set by `stop`/`kill` from the user: restart policies do not bring it back.
     #[serde(default)]
     pub stopped_by_user: bool,
@@ -82,6 +88,7 @@ impl Default for CState {
             error: String::new(),
             oom_killed: false,
             reason: String::new(),
+            before_start: None,
             stopped_by_user: false,
         }
     }

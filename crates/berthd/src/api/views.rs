@@ -12,7 +12,7 @@ pub fn status_text(c: &Container) -> String {
             .unwrap_or_default()
     };
     match c.state.status {
-        Status::Created => "Created".into(),
+        Status::Created | Status::Starting => "Created".into(),
         Status::Running => format!("Up {}", ago(&c.state.started_at)),
         Status::Restoring => format!("Up {} (restoring)", ago(&c.state.started_at)),
         Status::Orphaned => format!("Up {} (orphaned: {})", ago(&c.state.started_at), c.state.reason),
