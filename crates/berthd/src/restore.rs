@@ -77,12 +77,9 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
     }
     match MonitorConn::connect(&paths.socket(), HANDSHAKE).await {
         Ok(conn) => {
-            drop(conn);
-            let _ = e.update(|c| {
-                c.state.status = Status::Running;
-                c.state.reason.clear();
-            });
-            crate::watcher::spawn(d, e);
+            // On disk it was recorded running all along: no write needed.
+            e.set_mem(|c| c.state.status = Status::Running);
+            crate::watcher::spawn_with(d, e, Some(conn));
         }
         Err(MonitorError::Wire(WireError::Version { theirs, min, max })) => {
             crate::watcher::mark_orphaned(&d, &e, format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"));

@@ -164,6 +164,13 @@ impl Entry {
         Ok(r)
     }
 
+    /// Changes the in-memory record only: for transitions whose persisted form does not change
+    /// (restoring → running), so a restore of N containers costs no N fsyncs.
+    pub fn set_mem(&self, f: impl FnOnce(&mut Container)) {
+        f(&mut self.rec.lock().expect("container lock"));
+        self.changed.send_modify(|n| *n += 1);
+    }
+
     pub fn status(&self) -> Status {
         self.rec.lock().expect("container lock").state.status
     }

@@ -12,9 +12,14 @@ use std::time::Duration;
 use tracing::Instrument;
 
 pub fn spawn(d: Arc<Daemon>, e: Arc<Entry>) {
+    spawn_with(d, e, None)
+}
+
+/// Like [`spawn`], reusing a connection that already passed the handshake.
+pub fn spawn_with(d: Arc<Daemon>, e: Arc<Entry>, conn: Option<MonitorConn>) {
     let id = e.snapshot().id;
     let span = tracing::info_span!("container", id = %&id[..12]);
-    tokio::spawn(watch(d, e).instrument(span));
+    tokio::spawn(watch(d, e, conn).instrument(span));
 }
 
 pub fn read_exit(e: &Entry) -> Option<ExitRecord> {
@@ -29,12 +34,16 @@ pub fn read_monitor(d: &Daemon, id: &str) -> Option<MonitorRecord> {
     fsutil::read_json(&p.record()).ok().flatten()
 }
 
-async fn watch(d: Arc<Daemon>, e: Arc<Entry>) {
+async fn watch(d: Arc<Daemon>, e: Arc<Entry>, mut first: Option<MonitorConn>) {
     let id = e.snapshot().id;
     let paths = MonitorPaths::new(&d.config().exec_root, &id);
     let mut misses = 0u32;
     loop {
-        if let Ok(mut c) = MonitorConn::connect(&paths.socket(), Duration::from_secs(5)).await {
+        let conn = match first.take() {
+            Some(c) => Ok(c),
+            None => MonitorConn::connect(&paths.socket(), Duration::from_secs(5)).await,
+        };
+        if let Ok(mut c) = conn {
             misses = 0;
             if let Ok(rec) = c.wait().await {
                 crate::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
