@@ -66,6 +66,28 @@ pub struct Flags {
     /// Set key=value labels to the daemon
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// Attach containers to a network bridge (default berth0)
+    #[arg(short = 'b', long = "bridge", value_name = "NAME")]
+    pub bridge: Option<String>,
+    /// Specify default-bridge IPv4 network (gateway address/prefix)
+    #[arg(long = "bip", value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// IPv4 subnet for fixed IPs (a sub-range of --bip)
+    #[arg(long = "fixed-cidr", value_name = "CIDR")]
+    pub fixed_cidr: Option<String>,
+    /// Enable addition of nftables rules (Docker's --iptables)
+    #[arg(long = "iptables", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub iptables: Option<bool>,
+    /// Enable IP forwarding
+    #[arg(long = "ip-forward", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub ip_forward: Option<bool>,
+}
+
+/// One entry of `default-address-pools`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct AddressPool {
+    pub base: String,
+    pub size: u8,
 }
 
 /// One runtime entry of `"runtimes"`, as Docker spells it.
@@ -94,12 +116,19 @@ pub struct FileConfig {
     pub log_opts: Option<BTreeMap<String, String>>,
     pub log_level: Option<String>,
     pub labels: Option<Vec<String>>,
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
+    pub fixed_cidr: Option<String>,
+    pub iptables: Option<bool>,
+    pub ip_forward: Option<bool>,
+    pub default_address_pools: Option<Vec<AddressPool>>,
 }
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
 const KNOWN_KEYS: &[&str] = &[
     "live-restore", "debug", "data-root", "exec-root", "hosts", "pidfile", "storage-driver",
     "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
+    "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
 ];
 
 /// The configuration in force: flags over file over defaults.
@@ -119,6 +148,25 @@ pub struct Config {
     pub log_driver: String,
     pub log_opts: BTreeMap<String, String>,
     pub labels: Vec<String>,
+    pub bridge: String,
+    pub bip: String,
+    pub fixed_cidr: Option<String>,
+    pub iptables: bool,
+    pub ip_forward: bool,
+    pub default_address_pools: Vec<AddressPool>,
+}
+
+/// Default bridge and subnet: apart from docker0 (172.17.0.0/16) and Podman (10.88.0.0/16), so
+/// Berth can run beside either.
+pub const DEFAULT_BRIDGE: &str = "berth0";
+pub const DEFAULT_BIP: &str = "10.222.0.1/16";
+
+/// Parses `a.b.c.d/len` into (address, prefix length).
+pub fn parse_cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+    let (a, l) = s.split_once('/')?;
+    let l: u8 = l.parse().ok()?;
+    (l <= 32).then_some(())?;
+    Some((a.parse().ok()?, l))
 }
 
 impl Config {
@@ -179,6 +227,11 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("log-driver", flags.log_driver.clone(), file.log_driver.clone());
     check("log-opts", list(&flags.log_opts), file.log_opts.as_ref().map(|m| format!("{m:?}")));
     check("labels", list(&flags.labels), file.labels.as_ref().map(|v| format!("[{}]", v.join(" "))));
+    check("bridge", flags.bridge.clone(), file.bridge.clone());
+    check("bip", flags.bip.clone(), file.bip.clone());
+    check("fixed-cidr", flags.fixed_cidr.clone(), file.fixed_cidr.clone());
+    check("iptables", flags.iptables.map(|b| b.to_string()), file.iptables.map(|b| b.to_string()));
+    check("ip-forward", flags.ip_forward.map(|b| b.to_string()), file.ip_forward.map(|b| b.to_string()));
     out
 }
 
@@ -229,7 +282,27 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     if !["overlay2", "vfs"].contains(&storage_driver.as_str()) {
         return Err(ConfigError::Invalid(format!("unknown storage driver \"{storage_driver}\": supported are overlay2, vfs")));
     }
+    let bridge = flags.bridge.clone().or(file.bridge.clone()).unwrap_or_else(|| DEFAULT_BRIDGE.into());
+    if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(ConfigError::Invalid(format!("invalid bridge name \"{bridge}\": 1 to 15 letters, digits, '-' or '_'")));
+    }
+    let bip = flags.bip.clone().or(file.bip.clone()).unwrap_or_else(|| DEFAULT_BIP.into());
+    if parse_cidr(&bip).is_none_or(|(_, l)| !(8..=30).contains(&l)) {
+        return Err(ConfigError::Invalid(format!("invalid value for bip: \"{bip}\" (expected an address/prefix such as {DEFAULT_BIP})")));
+    }
+    let fixed_cidr = flags.fixed_cidr.clone().or(file.fixed_cidr.clone());
+    if let Some(f) = &fixed_cidr {
+        if parse_cidr(f).is_none() {
+            return Err(ConfigError::Invalid(format!("invalid value for fixed-cidr: \"{f}\"")));
+        }
+    }
     Ok(Config {
+        bridge,
+        bip,
+        fixed_cidr,
+        iptables: flags.iptables.or(file.iptables).unwrap_or(true),
+        ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(true),
+        default_address_pools: file.default_address_pools.clone().unwrap_or_default(),
         pidfile: flags.pidfile.clone().or(file.pidfile.clone()).unwrap_or_else(|| exec_root.join("berthd.pid")),
         live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
         debug: flags.debug.or(file.debug).unwrap_or(false),
@@ -292,6 +365,10 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     fixed!(hosts, "hosts");
     fixed!(pidfile, "pidfile");
     fixed!(storage_driver, "storage-driver");
+    fixed!(bridge, "bridge");
+    fixed!(bip, "bip");
+    fixed!(fixed_cidr, "fixed-cidr");
+    fixed!(iptables, "iptables");
     out
 }
 
