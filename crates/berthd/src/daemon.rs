@@ -23,6 +23,7 @@ pub struct Daemon {
     pub id: String,
     /// Exec instances (`docker exec`), by id; kept for inspection after they end.
     pub execs: Mutex<HashMap<String, crate::api::exec::ExecInfo>>,
+    pub net: crate::network::Network,
 }
 
 /// Finds a sibling binary of berthd (installed side by side), or one named by an environment
@@ -56,6 +57,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
         let data_root = config.data_root.clone();
+        let exec_root = config.exec_root.clone();
         std::fs::create_dir_all(&data_root)?;
         std::fs::create_dir_all(config.exec_root.join("shims"))?;
         let store = Store::load(&data_root)?;
@@ -82,6 +84,7 @@ impl Daemon {
             shutting_down: AtomicBool::new(false),
             id,
             execs: Mutex::new(HashMap::new()),
+            net: crate::network::Network::new(&data_root, &exec_root),
         };
         // The default driver must work before we accept containers on it.
         let def = d.config().storage_driver.clone();

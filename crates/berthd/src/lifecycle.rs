@@ -75,7 +75,25 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         .await?
         .map_err(|e| ApiError::internal(format!("mounting the container's filesystem: {e}")))?;
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
-    let spec = match spec::build(&c, &rootfs) {
+    let netns = if c.endpoint.is_some() {
+        let (d2, c2) = (d.clone(), c.clone());
+        match tokio::task::spawn_blocking(move || d2.net.setup(&d2, &c2)).await? {
+            Ok((ns, ep)) => {
+                e.update(|x| x.endpoint = Some(ep))?;
+                Some(ns)
+            }
+            Err(err) => {
+                release_resources(d, e).await;
+                let msg = format!("driver failed programming external connectivity on endpoint {}: {err}", c.name);
+                let _ = e.update(|x| x.state.error = msg.clone());
+                return Err(ApiError::internal(msg));
+            }
+        }
+    } else {
+        None
+    };
+    let c = e.snapshot();
+    let spec = match spec::build(&c, &rootfs, netns.as_deref()) {
         Ok(s) => s,
         Err(msg) => {
             let _ = release_resources(d, e).await;
@@ -311,9 +329,14 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     restart::after_exit(d, e).await;
 }
 
-/// Unmounts the rootfs of a container that no longer runs. Idempotent.
+/// Unmounts the rootfs of a container that no longer runs and takes down its network endpoint.
+/// Idempotent.
 pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
     let c = e.snapshot();
+    if c.endpoint.is_some() && d.net.netns_path(&c.id).exists() {
+        let (d2, c2) = (d.clone(), c.clone());
+        let _ = tokio::task::spawn_blocking(move || d2.net.teardown(&d2, &c2)).await;
+    }
     if let Ok(driver) = d.driver(&c.options.storage_driver) {
         let id = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -350,6 +373,9 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), 
         .map_err(|err| ApiError::internal(format!("removing the container's filesystem: {err}")))?;
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let _ = std::fs::remove_dir_all(&paths.state_dir);
+    if let Some(ep) = &c.endpoint {
+        d.net.release(&c.id, ep);
+    }
     d.store.remove(&c.id);
     std::fs::remove_dir_all(&e.dir)?;
     emit(d, &c, "destroy");

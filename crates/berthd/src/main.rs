@@ -9,6 +9,7 @@ mod events;
 mod lifecycle;
 mod logs;
 mod monitor;
+mod network;
 mod oci;
 mod restore;
 mod shutdown;

@@ -54,6 +54,13 @@ pub async fn restore_all(d: Arc<Daemon>) {
             crate::shutdown::stop_all(&d, survivors).await;
         }
     }
+    // Kernel networking is brought to the recorded state in one transaction (invariant 7).
+    let d2 = d.clone();
+    match tokio::task::spawn_blocking(move || d2.net.restore(&d2)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("network restore: {e}"),
+        Err(e) => tracing::error!("network restore task: {e}"),
+    }
     crate::lifecycle::apply_restart_policies(&d).await;
     cleanup_exited(&d).await;
 }

@@ -130,6 +130,9 @@ pub struct Container {
     pub hostname_path: PathBuf,
     pub hosts_path: PathBuf,
     pub resolv_conf_path: PathBuf,
+    /// The bridge attachment (address, ports) for `bridge` containers.
+    #[serde(default)]
+    pub endpoint: Option<crate::network::NetEndpoint>,
 }
 
 impl Container {

@@ -39,22 +39,65 @@ fn human(secs: i64) -> String {
     }
 }
 
+/// `NetworkSettings.Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`, with
+/// `null` for exposed but unpublished ports.
+fn ports_map(c: &Container) -> Value {
+    let mut m = serde_json::Map::new();
+    for k in c.config.exposed_ports.clone().unwrap_or_default().keys() {
+        m.insert(if k.contains('/') { k.clone() } else { format!("{k}/tcp") }, Value::Null);
+    }
+    let live = c.state.status.is_live();
+    for p in c.endpoint.iter().flat_map(|e| e.ports.iter()) {
+        let key = format!("{}/{}", p.container_port, p.proto.as_str());
+        if !live || p.host_port == 0 {
+            m.entry(key).or_insert(Value::Null);
+            continue;
+        }
+        let b = json!({"HostIp": p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()), "HostPort": p.host_port.to_string()});
+        match m.get_mut(&key) {
+            Some(Value::Array(a)) => a.push(b),
+            _ => {
+                m.insert(key, json!([b]));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// `ps`'s PORTS column: `0.0.0.0:8080->80/tcp`.
+pub fn ports_list(c: &Container) -> Value {
+    let mut v = Vec::new();
+    if c.state.status.is_live() {
+        for p in c.endpoint.iter().flat_map(|e| e.ports.iter()) {
+            v.push(json!({"IP": p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                          "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto.as_str()}));
+        }
+    }
+    Value::Array(v)
+}
+
 fn network_settings(c: &Container) -> Value {
     let mode = &c.options.network_mode;
     let net_name = if mode.starts_with("container:") { "".to_string() } else { mode.clone() };
+    let live = c.state.status.is_live();
+    let (ip, gw, len, mac) = match (&c.endpoint, live) {
+        (Some(ep), true) => (ep.ip.to_string(), ep.gateway.to_string(), ep.subnet.prefix_len(), ep.mac.clone()),
+        _ => (String::new(), String::new(), 0, String::new()),
+    };
     let mut networks = serde_json::Map::new();
     if !net_name.is_empty() {
         networks.insert(
             net_name.clone(),
-            json!({"IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "", "EndpointID": "",
-                   "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            json!({"IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac, "NetworkID": net_name, "EndpointID": if live && c.endpoint.is_some() { c.id.clone() } else { String::new() },
+                   "Gateway": gw, "IPAddress": ip, "IPPrefixLen": len, "IPv6Gateway": "", "GlobalIPv6Address": "",
                    "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null}),
         );
     }
-    json!({"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": false,
+    let sandbox = if c.endpoint.is_some() && live { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() };
+    json!({"Bridge": "", "SandboxID": "", "SandboxKey": sandbox, "Ports": ports_map(c), "HairpinMode": false,
            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": null,
-           "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-           "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+           "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": gw, "GlobalIPv6Address": "",
+           "GlobalIPv6PrefixLen": 0, "IPAddress": ip, "IPPrefixLen": len, "IPv6Gateway": "", "MacAddress": mac,
            "Networks": networks})
 }
 
@@ -138,7 +181,7 @@ pub fn summary(c: &Container, size: bool) -> Value {
         "ImageID": c.image_id,
         "Command": command,
         "Created": created,
-        "Ports": [],
+        "Ports": ports_list(c),
         "Labels": c.config.labels.clone().unwrap_or_default(),
         "State": c.state.status.docker(),
         "Status": status_text(c),

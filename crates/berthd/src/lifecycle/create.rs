@@ -67,6 +67,21 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     tokio::task::spawn_blocking(move || driver.create(&cid, &layers))
         .await?
         .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
+    // The address is reserved now (so it is never handed out twice); ports are bound at start.
+    let endpoint = if network_mode == "bridge" {
+        let (d2, id2) = (d.clone(), id.clone());
+        match tokio::task::spawn_blocking(move || d2.net.allocate(&d2, &id2)).await? {
+            Ok(ep) => Some(ep),
+            Err(e) => {
+                let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+                let cid = id.clone();
+                let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+                return Err(ApiError::internal(format!("allocating a network address: {e}")));
+            }
+        }
+    } else {
+        None
+    };
     std::fs::create_dir_all(&dir)?;
     // With the host's network a container also takes the host's name, as in Docker.
     let default_hostname = if network_mode == "host" {
@@ -76,7 +91,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     };
     let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or(default_hostname);
     config.hostname = Some(hostname.clone());
-    write_etc_files(&dir, &hostname, &network_mode)?;
+    write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip))?;
     let c = Container {
         name: name.clone(),
         created: state::now_rfc3339(),
@@ -105,13 +120,16 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         id: id.clone(),
         config,
         host_config: host,
+        endpoint,
     };
+    if let Err(e) = crate::network::port_mappings(&c) {
+        rollback(d, &c).await;
+        return Err(ApiError::bad_request(e.to_string()));
+    }
     match d.store.insert(c.clone()) {
         Ok(_) => {}
         Err((other, err)) => {
-            let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
-            let cid = id.clone();
-            let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+            rollback(d, &c).await;
             if err.kind() == std::io::ErrorKind::AlreadyExists {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(name_conflict(&name, &other));
@@ -121,6 +139,17 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     }
     d.events.emit("container", "create", &id, super::attrs(&c));
     Ok((id, vec![]))
+}
+
+/// Undoes what create did before the record existed: storage and the reserved address.
+async fn rollback(d: &Arc<Daemon>, c: &Container) {
+    if let Ok(driver) = d.driver(&c.options.storage_driver) {
+        let cid = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+    }
+    if let Some(ep) = &c.endpoint {
+        d.net.release(&c.id, ep);
+    }
 }
 
 fn name_conflict(name: &str, other: &str) -> ApiError {
@@ -268,11 +297,13 @@ fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32)
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf the container gets bind-mounted.
-fn write_etc_files(dir: &Path, hostname: &str, net: &str) -> std::io::Result<()> {
+fn write_etc_files(dir: &Path, hostname: &str, net: &str, ip: Option<std::net::Ipv4Addr>) -> std::io::Result<()> {
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
     let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    if net != "host" {
-        hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    match ip {
+        Some(ip) => hosts.push_str(&format!("{ip}\t{hostname}\n")),
+        None if net != "host" => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
+        None => {}
     }
     std::fs::write(dir.join("hosts"), hosts)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();

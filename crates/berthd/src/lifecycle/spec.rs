@@ -4,13 +4,16 @@ use crate::oci::{self, MountSpec, NetNs, Resources, SpecInput};
 use crate::state::Container;
 use std::path::Path;
 
-pub fn build(c: &Container, rootfs: &Path) -> Result<serde_json::Value, String> {
+pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde_json::Value, String> {
     let h = &c.host_config;
     let (uid, gid, additional_gids) = oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
     let net = match c.options.network_mode.as_str() {
         "host" => NetNs::Host,
         m if m.starts_with("container:") => NetNs::Join(format!("/proc/{}/ns/net", joined_pid(c)?).into()),
-        _ => NetNs::New,
+        _ => match netns {
+            Some(p) => NetNs::Join(p.to_path_buf()),
+            None => NetNs::New,
+        },
     };
     let mut mounts = vec![
         bind(&c.hostname_path, "/etc/hostname", false),

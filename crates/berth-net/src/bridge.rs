@@ -1,0 +1,119 @@
+//! The Linux bridge a network's containers hang off.
+
+use crate::cmd::{ip, is_not_found};
+use crate::{Error, Ipv4Net, Result};
+use serde::Deserialize;
+
+/// Operations on a bridge device (stateless: the kernel is the state).
+pub struct Bridge;
+
+#[derive(Deserialize)]
+struct AddrInfo {
+    #[serde(default)]
+    addr_info: Vec<Addr>,
+}
+
+#[derive(Deserialize)]
+struct Addr {
+    family: String,
+    local: String,
+    prefixlen: u8,
+}
+
+impl Bridge {
+    /// Makes sure bridge `name` exists, carries `gateway_cidr` (e.g. `10.77.0.1/24`) and is up.
+    ///
+    /// Idempotent. An existing bridge with another address gets this one added, never the old one
+    /// removed: running containers still route through the old gateway. Also turns on IPv4
+    /// forwarding and `route_localnet` on the bridge (best effort) so published ports answer on
+    /// 127.0.0.1.
+    pub fn ensure(name: &str, gateway_cidr: Ipv4Net) -> Result<()> {
+        check_ifname(name)?;
+        if !Self::exists(name)? {
+            // A fixed MAC: otherwise the bridge takes the lowest MAC of its ports and changes it
+            // as containers come and go, leaving stale gateway entries in their ARP caches.
+            let mac = crate::endpoint::mac_for_ip(gateway_cidr.addr());
+            match ip(&[
+                "link", "add", "name", name, "address", &mac, "type", "bridge",
+            ]) {
+                Ok(_) => {}
+                // Lost a race with another caller: fine, it exists now.
+                Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !Self::addresses(name)?.contains(&gateway_cidr) {
+            let a = gateway_cidr.to_string();
+            match ip(&["addr", "add", &a, "dev", name]) {
+                Ok(_) => {}
+                Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        ip(&["link", "set", "dev", name, "up"])?;
+        sysctl("net/ipv4/ip_forward", "1");
+        sysctl(&format!("net/ipv4/conf/{name}/route_localnet"), "1");
+        Ok(())
+    }
+
+    pub fn exists(name: &str) -> Result<bool> {
+        match ip(&["link", "show", "dev", name]) {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// IPv4 addresses on the device, with their prefixes.
+    pub fn addresses(name: &str) -> Result<Vec<Ipv4Net>> {
+        let out = ip(&["-j", "addr", "show", "dev", name])?;
+        let links: Vec<AddrInfo> =
+            serde_json::from_str(&out).map_err(|e| Error::Invalid(format!("ip -j addr: {e}")))?;
+        Ok(links
+            .into_iter()
+            .flat_map(|l| l.addr_info)
+            .filter(|a| a.family == "inet")
+            .filter_map(|a| Ipv4Net::new(a.local.parse().ok()?, a.prefixlen).ok())
+            .collect())
+    }
+
+    /// Deletes the bridge (its veths stay but lose their master). Missing is fine.
+    pub fn remove(name: &str) -> Result<()> {
+        check_ifname(name)?;
+        match ip(&["link", "del", "dev", name]) {
+            Err(e) if !is_not_found(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes a sysctl of the current network namespace; failures are logged, not fatal, because a
+/// read-only /proc/sys (nested containers) must not stop networking that may work anyway.
+pub(crate) fn sysctl(key: &str, value: &str) {
+    let path = format!("/proc/sys/{key}");
+    if std::fs::read_to_string(&path)
+        .map(|v| v.trim() == value)
+        .unwrap_or(false)
+    {
+        return;
+    }
+    if let Err(e) = std::fs::write(&path, value) {
+        tracing::warn!(%path, error = %e, "cannot set sysctl");
+    }
+}
+
+/// Interface names: 1–15 bytes, no '/', whitespace or ':' (the kernel's rule, IFNAMSIZ - 1).
+pub(crate) fn check_ifname(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':' && b != b'"');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("interface name {name:?}")))
+    }
+}

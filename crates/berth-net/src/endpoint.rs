@@ -1,0 +1,195 @@
+//! A container's end of a network: a veth pair, host side on the bridge, the other side `eth0`
+//! inside the container's network namespace.
+
+use crate::bridge::check_ifname;
+use crate::cmd::{ip, is_not_found, run_with_stdin};
+use crate::{Bridge, Error, Ipv4Net, Result};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+/// The network namespace of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetnsRef {
+    /// The namespace the process `pid` is in (`/proc/<pid>/ns/net`).
+    Pid(u32),
+    /// A namespace file, e.g. a bind mount under `/run/netns` or `/run/berth/netns/<id>`.
+    Path(PathBuf),
+}
+
+impl NetnsRef {
+    pub fn path(&self) -> PathBuf {
+        match self {
+            NetnsRef::Pid(pid) => PathBuf::from(format!("/proc/{pid}/ns/net")),
+            NetnsRef::Path(p) => p.clone(),
+        }
+    }
+}
+
+/// What `attach` set up; the daemon records it for `inspect` (`NetworkSettings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The host side of the veth pair, enslaved to the bridge.
+    pub host_veth: String,
+    /// The container side's MAC (`02:42:` + the IPv4 address, as Docker does).
+    pub mac: String,
+    /// The container's address with the network's prefix.
+    pub ip: Ipv4Net,
+    pub gateway: Ipv4Addr,
+}
+
+/// `vb` + the first 10 characters of the container id: unique enough and ≤ 15 bytes.
+pub fn host_veth_name(container_id: &str) -> String {
+    let short: String = container_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(10)
+        .collect();
+    format!("vb{short}")
+}
+
+fn peer_tmp_name(container_id: &str) -> String {
+    let short: String = container_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(10)
+        .collect();
+    format!("vp{short}")
+}
+
+/// Docker derives the MAC from the address, so a reused address keeps its MAC and peers' ARP
+/// caches stay right.
+pub fn mac_for_ip(ip: Ipv4Addr) -> String {
+    let o = ip.octets();
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+/// Connects the container's namespace to `bridge` with address `addr` (e.g. `10.77.0.2/24`) and
+/// a default route via `gateway`. Idempotent: an endpoint already in place is left alone; a broken
+/// one (host side present, container side without the address) is rebuilt.
+pub fn attach(
+    netns: &NetnsRef,
+    bridge: &str,
+    container_id: &str,
+    addr: Ipv4Net,
+    gateway: Ipv4Addr,
+) -> Result<Endpoint> {
+    check_ifname(bridge)?;
+    let host = host_veth_name(container_id);
+    if host.len() < 3 {
+        return Err(Error::Invalid(format!("container id {container_id:?}")));
+    }
+    let tmp = peer_tmp_name(container_id);
+    let ns = netns.path();
+    let ns_str = ns
+        .to_str()
+        .ok_or_else(|| Error::Invalid(format!("netns path {ns:?}")))?
+        .to_string();
+    let mac = mac_for_ip(addr.addr());
+    let endpoint = Endpoint {
+        host_veth: host.clone(),
+        mac: mac.clone(),
+        ip: addr,
+        gateway,
+    };
+
+    if Bridge::exists(&host)? {
+        if container_has_addr(&ns_str, addr)? {
+            enslave(&host, bridge)?;
+            return Ok(endpoint);
+        }
+        tracing::info!(%host, "rebuilding a half-made endpoint");
+        detach(container_id)?;
+    }
+    // A peer left in the host namespace by an attach that died half-way.
+    if Bridge::exists(&tmp)? {
+        ip(&["link", "del", "dev", &tmp])?;
+    }
+    ip(&[
+        "link", "add", "name", &host, "type", "veth", "peer", "name", &tmp,
+    ])?;
+    let built = (|| {
+        ip(&["link", "set", "dev", &tmp, "address", &mac])?;
+        enslave(&host, bridge)?;
+        ip(&["link", "set", "dev", &tmp, "netns", &ns_str])?;
+        let batch = format!(
+            "link set dev {tmp} name eth0\n\
+             addr replace {addr} dev eth0\n\
+             link set dev eth0 up\n\
+             link set dev lo up\n\
+             route replace default via {gateway} dev eth0\n"
+        );
+        nsenter_ip(&ns_str, &["-batch", "-"], Some(&batch))?;
+        Ok(())
+    })();
+    if let Err(e) = built {
+        // Deleting the host side takes the peer with it, wherever it is by now.
+        let _ = ip(&["link", "del", "dev", &host]);
+        return Err(e);
+    }
+    Ok(endpoint)
+}
+
+/// Removes the container's veth pair. Missing is fine (the kernel deletes the pair when the
+/// namespace dies with the container).
+pub fn detach(container_id: &str) -> Result<()> {
+    let host = host_veth_name(container_id);
+    match ip(&["link", "del", "dev", &host]) {
+        Err(e) if !is_not_found(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Puts the host side on the bridge, in hairpin mode, and up.
+///
+/// Hairpin: with `br_netfilter` loaded (Docker hosts, this one), a container's connection to its
+/// own published port on a host address is DNATed at the bridge layer and must leave by the port
+/// it came in on, which a bridge refuses unless the port is in hairpin mode.
+fn enslave(host: &str, bridge: &str) -> Result<()> {
+    ip(&["link", "set", "dev", host, "master", bridge])?;
+    ip(&[
+        "link",
+        "set",
+        "dev",
+        host,
+        "type",
+        "bridge_slave",
+        "hairpin",
+        "on",
+    ])?;
+    ip(&["link", "set", "dev", host, "up"])?;
+    Ok(())
+}
+
+fn nsenter_ip(ns: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let net = format!("--net={ns}");
+    let mut full = vec![net.as_str(), "ip"];
+    full.extend_from_slice(args);
+    run_with_stdin("nsenter", &full, stdin)
+}
+
+fn container_has_addr(ns: &str, addr: Ipv4Net) -> Result<bool> {
+    let out = match nsenter_ip(ns, &["-j", "addr", "show", "dev", "eth0"], None) {
+        Ok(o) => o,
+        Err(e) if is_not_found(&e) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    #[derive(Deserialize)]
+    struct Link {
+        #[serde(default)]
+        addr_info: Vec<A>,
+    }
+    #[derive(Deserialize)]
+    struct A {
+        #[serde(default)]
+        local: String,
+        #[serde(default)]
+        prefixlen: u8,
+    }
+    let links: Vec<Link> =
+        serde_json::from_str(&out).map_err(|e| Error::Invalid(format!("ip -j addr: {e}")))?;
+    Ok(links
+        .iter()
+        .flat_map(|l| &l.addr_info)
+        .any(|a| a.local == addr.addr().to_string() && a.prefixlen == addr.prefix_len()))
+}

@@ -1,0 +1,307 @@
+//! The daemon's side of container networking (default bridge). Everything a running container's
+//! network needs is put in the kernel — a namespace file, a veth on the bridge, nftables rules in
+//! Berth's own table — or in the container's /etc/hosts, so published ports and names keep
+//! working while the daemon is down. Restore reconciles the table instead of rebuilding it.
+
+use crate::daemon::Daemon;
+use crate::state::Container;
+use berth_net::{Desired, DesiredEndpoint, DesiredNetwork, Ipam, Ipv4Net, NetnsRef, PortMapping, Proto};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// What a bridge-attached container records at create (invariant 8): the network, subnet and
+/// address it got, so a daemon restarted with another `--bip` still knows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetEndpoint {
+    pub network: String,
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    /// IPAM pool key (`<network>-<subnet>`): the file the address lives in.
+    pub pool: String,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
+
+pub struct Network {
+    ipam_dir: PathBuf,
+    netns_dir: PathBuf,
+    /// Serializes allocation against the port-conflict check.
+    lock: Mutex<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("{0}")]
+    Net(#[from] berth_net::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Berth's nftables table for a bridge: one per daemon (tests run daemons side by side).
+pub fn table_name(bridge: &str) -> String {
+    format!("berth_{}", bridge.replace('-', "_"))
+}
+
+fn pool_key(network: &str, subnet: Ipv4Net) -> String {
+    format!("{network}-{}-{}", subnet.addr(), subnet.prefix_len())
+}
+
+/// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` plus `-P` for exposed ports.
+pub fn port_mappings(c: &Container) -> Result<Vec<PortMapping>, NetError> {
+    let mut out = Vec::new();
+    let bindings = c.host_config.port_bindings.clone().unwrap_or(serde_json::Value::Null);
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(m) = bindings.as_object() {
+        for (key, list) in m {
+            let (port, proto) = parse_port_key(key)?;
+            seen.insert((port, proto));
+            let list = list.as_array().cloned().unwrap_or_default();
+            let list = if list.is_empty() { vec![serde_json::json!({})] } else { list };
+            for b in list {
+                let host_ip = match b["HostIp"].as_str().unwrap_or("") {
+                    "" | "0.0.0.0" => None,
+                    ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid IP address: {ip}")))?),
+                };
+                let hp = b["HostPort"].as_str().unwrap_or("");
+                let host_port = if hp.is_empty() {
+                    0
+                } else {
+                    hp.parse::<u16>().map_err(|_| NetError::Invalid(format!("invalid hostPort: {hp}")))?
+                };
+                out.push(PortMapping { host_ip, host_port, container_port: port, proto });
+            }
+        }
+    }
+    if c.host_config.publish_all_ports.unwrap_or(false) {
+        for key in c.config.exposed_ports.clone().unwrap_or_default().keys() {
+            let (port, proto) = parse_port_key(key)?;
+            if seen.insert((port, proto)) {
+                out.push(PortMapping { host_ip: None, host_port: 0, container_port: port, proto });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_port_key(key: &str) -> Result<(u16, Proto), NetError> {
+    let (p, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto = match proto {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        other => return Err(NetError::Invalid(format!("invalid proto: {other}"))),
+    };
+    let port = p.parse::<u16>().map_err(|_| NetError::Invalid(format!("invalid containerPort: {p}")))?;
+    Ok((port, proto))
+}
+
+impl Network {
+    pub fn new(data_root: &Path, exec_root: &Path) -> Self {
+        Network { ipam_dir: data_root.join("network"), netns_dir: exec_root.join("netns"), lock: Mutex::new(()) }
+    }
+
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.netns_dir.join(id)
+    }
+
+    fn ipam(&self, pool: &str, subnet: Ipv4Net, gateway: Ipv4Addr, range: Option<Ipv4Net>) -> Result<Ipam, NetError> {
+        std::fs::create_dir_all(&self.ipam_dir)?;
+        Ok(Ipam::open(&self.ipam_dir, pool, subnet, Some(gateway), range)?)
+    }
+
+    /// At create: an address on the default bridge, from the current `--bip`.
+    pub fn allocate(&self, d: &Daemon, id: &str) -> Result<NetEndpoint, NetError> {
+        let cfg = d.config();
+        let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
+        let subnet = Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?.trunc();
+        let range = cfg.fixed_cidr.as_deref().and_then(crate::config::parse_cidr).and_then(|(a, l)| Ipv4Net::new(a, l).ok());
+        let pool = pool_key("bridge", subnet);
+        let _g = self.lock.lock().expect("network lock");
+        let ipam = self.ipam(&pool, subnet, gw, range)?;
+        let ip = ipam.allocate(id, None)?;
+        Ok(NetEndpoint {
+            network: "bridge".into(),
+            bridge: cfg.bridge.clone(),
+            subnet,
+            gateway: gw,
+            ip,
+            mac: berth_net::mac_for_ip(ip),
+            pool,
+            ports: vec![],
+        })
+    }
+
+    /// At rm: the address goes back to its pool.
+    pub fn release(&self, id: &str, ep: &NetEndpoint) {
+        let _g = self.lock.lock().expect("network lock");
+        match self.ipam(&ep.pool, ep.subnet, ep.gateway, None).and_then(|i| Ok(i.release(id)?)) {
+            Ok(_) => {}
+            Err(e) => tracing::warn!("releasing {}: {e}", ep.ip),
+        }
+    }
+
+    /// The table as it must be: every network in use and every running container's ports.
+    pub fn desired(&self, d: &Daemon, extra: Option<&(String, NetEndpoint)>) -> Desired {
+        let cfg = d.config();
+        let mut desired = Desired::default();
+        let mut add_net = |ep: &NetEndpoint, desired: &mut Desired| {
+            let name = pool_key(&ep.network, ep.subnet);
+            if !desired.networks.iter().any(|n| n.name == name) {
+                desired.networks.push(DesiredNetwork { name: name.clone(), bridge: ep.bridge.clone(), subnet: ep.subnet, internal: false });
+            }
+            name
+        };
+        if let Some((gw, len)) = crate::config::parse_cidr(&cfg.bip) {
+            if let Ok(subnet) = Ipv4Net::new(gw, len) {
+                let subnet = subnet.trunc();
+                let ep = NetEndpoint { network: "bridge".into(), bridge: cfg.bridge.clone(), subnet, gateway: gw, ip: gw, mac: String::new(), pool: String::new(), ports: vec![] };
+                add_net(&ep, &mut desired);
+            }
+        }
+        let mut eps: Vec<(String, NetEndpoint)> = d
+            .store
+            .all()
+            .iter()
+            .map(|e| e.snapshot())
+            .filter(|c| c.state.status.is_live() || c.state.status == crate::state::Status::Starting)
+            .filter_map(|c| c.endpoint.clone().map(|ep| (c.id.clone(), ep)))
+            .collect();
+        if let Some(x) = extra {
+            eps.retain(|(id, _)| id != &x.0);
+            eps.push(x.clone());
+        }
+        for (id, ep) in eps {
+            if ep.bridge != cfg.bridge {
+                continue; // Another daemon's bridge: not this table's business.
+            }
+            let name = add_net(&ep, &mut desired);
+            desired.endpoints.push(DesiredEndpoint { container_id: id, network: name, ip: ep.ip, ports: ep.ports.clone() });
+        }
+        desired
+    }
+
+    pub fn reconcile(&self, d: &Daemon, extra: Option<&(String, NetEndpoint)>) -> Result<(), NetError> {
+        let cfg = d.config();
+        if !cfg.iptables {
+            return Ok(());
+        }
+        let desired = self.desired(d, extra);
+        let report = berth_net::reconcile(&table_name(&cfg.bridge), &desired)?;
+        if report.changed() {
+            tracing::info!("network rules reconciled: {report:?}");
+        }
+        Ok(())
+    }
+
+    /// On daemon start: the default bridge exists with the current `--bip`, every running
+    /// container's endpoint is in place (attach leaves intact ones alone), and the table matches.
+    pub fn restore(&self, d: &Daemon) -> Result<(), NetError> {
+        let cfg = d.config();
+        let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
+        berth_net::Bridge::ensure(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
+        let mut old_ranges = std::collections::BTreeMap::<Ipv4Net, Vec<String>>::new();
+        for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
+            let Some(ep) = &c.endpoint else { continue };
+            if ep.bridge != cfg.bridge {
+                continue;
+            }
+            let ns = self.netns_path(&c.id);
+            if !is_netns(&ns) {
+                continue;
+            }
+            let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
+            berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
+            let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
+            if let Err(e) = berth_net::attach(&NetnsRef::Path(ns), &ep.bridge, &c.id, addr, ep.gateway) {
+                tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");
+            }
+            if ep.subnet != Ipv4Net::new(gw, len).map(|n| n.trunc()).unwrap_or(ep.subnet) {
+                old_ranges.entry(ep.subnet).or_default().push(c.short_id().to_string());
+            }
+        }
+        for (subnet, ids) in &old_ranges {
+            tracing::warn!(
+                "containers still on the previous bridge range {subnet} (new containers get {}): {}",
+                cfg.bip,
+                ids.join(", ")
+            );
+        }
+        self.reconcile(d, None)
+    }
+
+    /// At start: choose host ports, refuse taken ones, then create the namespace file, the veth
+    /// and the rules. Returns the namespace path the OCI spec joins and the final endpoint.
+    pub fn setup(&self, d: &Daemon, c: &Container) -> Result<(PathBuf, NetEndpoint), NetError> {
+        let mut ep = c.endpoint.clone().ok_or_else(|| NetError::Invalid("container has no network endpoint".into()))?;
+        let mut ports = port_mappings(c)?;
+        {
+            let _g = self.lock.lock().expect("network lock");
+            let others = self.desired(d, None);
+            for p in ports.iter_mut() {
+                if p.host_port == 0 {
+                    p.host_port = berth_net::pick_free_port(p.host_ip, p.proto)?;
+                }
+                if let Some(owner) = others.port_conflict(p).filter(|o| *o != c.id) {
+                    tracing::debug!("port {} held by container {owner}", p.host_port);
+                    return Err(NetError::Conflict(port_taken(p)));
+                }
+                berth_net::check_port_free(p.host_ip, p.host_port, p.proto).map_err(|_| NetError::Conflict(port_taken(p)))?;
+            }
+        }
+        ep.ports = ports;
+        let ns = self.netns_path(&c.id);
+        if !is_netns(&ns) {
+            std::fs::create_dir_all(&self.netns_dir)?;
+            std::fs::File::create(&ns)?;
+            let out = std::process::Command::new("unshare").arg(format!("--net={}", ns.display())).arg("true").output()?;
+            if !out.status.success() {
+                let _ = std::fs::remove_file(&ns);
+                return Err(NetError::Invalid(format!("creating the network namespace: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            }
+        }
+        let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
+        berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
+        let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
+        berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway)?;
+        self.reconcile(d, Some(&(c.id.clone(), ep.clone())))?;
+        Ok((ns, ep))
+    }
+
+    /// At exit or failed start: the veth, the namespace file and the container's rules go.
+    pub fn teardown(&self, d: &Daemon, c: &Container) {
+        if c.endpoint.is_none() {
+            return;
+        }
+        if let Err(e) = berth_net::detach(&c.id) {
+            tracing::warn!(id = %c.short_id(), "removing the veth: {e}");
+        }
+        let ns = self.netns_path(&c.id);
+        if ns.exists() {
+            let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&ns);
+        }
+        if let Err(e) = self.reconcile(d, None) {
+            tracing::warn!(id = %c.short_id(), "network rules: {e}");
+        }
+    }
+}
+
+fn port_taken(p: &PortMapping) -> String {
+    let ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    format!("Bind for {ip}:{} failed: port is already allocated", p.host_port)
+}
+
+/// True when `p` is a mounted network namespace file (not just an empty placeholder).
+fn is_netns(p: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(&*p.to_string_lossy())))
+        .unwrap_or(false)
+}
