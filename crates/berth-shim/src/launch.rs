@@ -21,11 +21,15 @@ use std::time::{Duration, Instant};
 
 /// Runs the launcher; returns the process exit code.
 pub fn run(config_path: &Path) -> i32 {
-    let cfg: ShimConfig = match fsutil::read_json(config_path) {
+    let mut cfg: ShimConfig = match fsutil::read_json(config_path) {
         Ok(Some(c)) => c,
         Ok(None) => return report_and_exit(&failed(format!("{}: no such file", config_path.display()))),
         Err(e) => return report_and_exit(&failed(format!("reading {}: {e}", config_path.display()))),
     };
+    // The runtime's own messages (warnings included) go to a file, never into the container's
+    // stdio, which its `create` hands to the init.
+    let rt_log = cfg.state_dir.join("runtime.log");
+    cfg.runtime.args.extend(["--log".into(), rt_log.display().to_string(), "--log-format".into(), "json".into()]);
     close_inherited_fds();
     let (report_r, report_w) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,

@@ -76,7 +76,16 @@ impl Runtime<'_> {
         stderr: std::os::fd::OwnedFd,
     ) -> std::io::Result<Child> {
         let mut c = Command::new(&self.spec.path);
-        let mut args = self.spec.args.clone();
+        // This exec's errors get a log of their own: drop the monitor-wide --log for it.
+        let mut args = Vec::new();
+        let mut it = self.spec.args.iter();
+        while let Some(a) = it.next() {
+            if a == "--log" || a == "--log-format" {
+                it.next();
+            } else {
+                args.push(a.clone());
+            }
+        }
         args.extend(["--log".into(), err_log.display().to_string(), "--log-format".into(), "json".into()]);
         args.extend(["exec".into(), "-d".into(), "--process".into(), process.display().to_string()]);
         args.extend(["--pid-file".into(), pid_file.display().to_string(), self.id.to_string()]);

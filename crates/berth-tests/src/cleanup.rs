@@ -30,6 +30,9 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
         if Path::new("/sys/class/net").join(name).exists() {
             let _ = std::process::Command::new("ip").args(["link", "del", name]).output();
         }
+        // The daemon's own nftables table is named after its bridge.
+        let table = format!("berth_{}", name.replace('-', "_"));
+        let _ = std::process::Command::new("nft").args(["delete", "table", "ip", &table]).output();
     }
     if std::env::var_os("BERTH_TEST_KEEP").is_some() {
         eprintln!("BERTH_TEST_KEEP: leaving {}", d.base.display());
