@@ -12,73 +12,6 @@ pub struct FormatArgs {
     pub format: Option<String>,
 }
 
-#[derive(Args, Clone)]
-pub struct RunArgs {
-    /// Run container in background and print container ID
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Automatically remove the container when it exits
-    #[arg(long)]
-    pub rm: bool,
-    /// Assign a name to the container
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Set environment variables
-    #[arg(short = 'e', long = "env")]
-    pub env: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short = 'w', long = "workdir")]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long)]
-    pub entrypoint: Option<String>,
-    /// Set meta data on a container
-    #[arg(short = 'l', long = "label")]
-    pub labels: Vec<String>,
-    /// Timeout (in seconds) to stop a container
-    #[arg(long)]
-    pub stop_timeout: Option<i64>,
-    /// Signal to stop the container
-    #[arg(long)]
-    pub stop_signal: Option<String>,
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long)]
-    pub pids_limit: Option<i64>,
-    /// Connect a container to a network (none, host, bridge)
-    #[arg(long, alias = "net")]
-    pub network: Option<String>,
-    /// Restart policy to apply when a container exits
-    #[arg(long)]
-    pub restart: Option<String>,
-    /// Runtime to use for this container
-    #[arg(long)]
-    pub runtime: Option<String>,
-    /// Log driver options
-    #[arg(long = "log-opt")]
-    pub log_opts: Vec<String>,
-    /// Bind mount a volume (/host:/ctr[:ro])
-    #[arg(short = 'v', long = "volume")]
-    pub volumes: Vec<String>,
-    /// Container host name
-    #[arg(long)]
-    pub hostname: Option<String>,
-    /// Mount the container's root filesystem as read only
-    #[arg(long)]
-    pub read_only: bool,
-    pub image: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
-}
-
 #[derive(Args)]
 pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
@@ -191,7 +124,7 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-fn err(m: impl Into<String>) -> ApiError {
+pub(crate) fn err(m: impl Into<String>) -> ApiError {
     ApiError { status: 0, message: m.into() }
 }
 
@@ -208,7 +141,7 @@ pub fn each(_c: &Client, names: &[String], mut f: impl FnMut(&str) -> Result<(),
 }
 
 pub fn version(c: &Client) -> Result<i32, ApiError> {
-    println!("Client:\n Version:     {}\n API version: 1.51", env!("CARGO_PKG_VERSION"));
+    println!("Client:\n Version:     {}\n API version: {}", env!("CARGO_PKG_VERSION"), berth_api::API_VERSION);
     let v = c.json("GET", "/version", None)?;
     println!(
         "\nServer: Berth\n Version:     {}\n API version: {} (minimum version {})\n OS/Arch:     {}/{}\n Kernel:      {}",
@@ -246,143 +179,11 @@ pub fn info(c: &Client, a: FormatArgs) -> Result<i32, ApiError> {
     Ok(0)
 }
 
-/// Docker's RAM units: b, k, m, g (powers of 1024).
-fn parse_bytes(s: &str) -> Result<i64, ApiError> {
-    let l = s.trim().to_ascii_lowercase();
-    let l = l.trim_end_matches('b');
-    let (num, mult) = match l.chars().last() {
-        Some('k') => (&l[..l.len() - 1], 1i64 << 10),
-        Some('m') => (&l[..l.len() - 1], 1 << 20),
-        Some('g') => (&l[..l.len() - 1], 1 << 30),
-        _ => (l, 1),
-    };
-    let v: f64 = num.parse().map_err(|_| err(format!("invalid size: '{s}'")))?;
-    Ok((v * mult as f64) as i64)
-}
-
-fn kv_map(items: &[String]) -> serde_json::Map<String, Value> {
-    items
-        .iter()
-        .map(|s| {
-            let (k, v) = s.split_once('=').unwrap_or((s, ""));
-            (k.to_string(), json!(v))
-        })
-        .collect()
-}
-
-fn create_body(a: &RunArgs) -> Result<Value, ApiError> {
-    let mut host = json!({"AutoRemove": a.rm, "NetworkMode": a.network.clone().unwrap_or_else(|| "default".into()), "ReadonlyRootfs": a.read_only});
-    if let Some(m) = &a.memory {
-        host["Memory"] = json!(parse_bytes(m)?);
-    }
-    if let Some(c) = a.cpus {
-        host["NanoCpus"] = json!((c * 1e9) as i64);
-    }
-    if let Some(p) = a.pids_limit {
-        host["PidsLimit"] = json!(p);
-    }
-    if let Some(r) = &a.restart {
-        let (name, n) = r.split_once(':').unwrap_or((r, "0"));
-        host["RestartPolicy"] = json!({"Name": name, "MaximumRetryCount": n.parse::<i64>().map_err(|_| err(format!("invalid restart policy: {r}")))?});
-    }
-    if let Some(r) = &a.runtime {
-        host["Runtime"] = json!(r);
-    }
-    if !a.log_opts.is_empty() {
-        host["LogConfig"] = json!({"Type": "", "Config": kv_map(&a.log_opts)});
-    }
-    if !a.volumes.is_empty() {
-        host["Binds"] = json!(a.volumes);
-    }
-    let mut body = json!({
-        "Image": a.image,
-        "Env": a.env,
-        "Labels": kv_map(&a.labels),
-        "AttachStdout": !a.detach,
-        "AttachStderr": !a.detach,
-        "HostConfig": host,
-    });
-    if !a.command.is_empty() {
-        body["Cmd"] = json!(a.command);
-    }
-    if let Some(e) = &a.entrypoint {
-        body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
-    }
-    for (k, v) in [("WorkingDir", &a.workdir), ("User", &a.user), ("StopSignal", &a.stop_signal), ("Hostname", &a.hostname)] {
-        if let Some(v) = v {
-            body[k] = json!(v);
-        }
-    }
-    if let Some(t) = a.stop_timeout {
-        body["StopTimeout"] = json!(t);
-    }
-    Ok(body)
-}
-
-/// `run` (start = true) and `create`. Exit codes as docker's: 125 for daemon errors, the
-/// container's own code for a foreground run.
-pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<i32, ApiError> {
-    let body = create_body(&a)?;
-    let q = a.name.as_ref().map(|n| query(&[("name", n.clone())])).unwrap_or_default();
-    let created = match c.json("POST", &format!("/containers/create{q}"), Some(&body)) {
-        Ok(v) => v,
-        Err(e) => {
-            if e.status == 404 && e.message.contains("No such image") {
-                eprintln!("Unable to find image '{}' locally", a.image);
-            }
-            eprintln!("berth: Error response from daemon: {e}");
-            return Ok(125);
-        }
-    };
-    let id = created["Id"].as_str().unwrap_or("").to_string();
-    if !start {
-        println!("{id}");
-        return Ok(0);
-    }
-    if a.detach {
-        if let Err(e) = c.call("POST", &format!("/containers/{id}/start"), None) {
-            eprintln!("berth: Error response from daemon: {e}");
-            return Ok(start_failure_code(&e.message));
-        }
-        println!("{id}");
-        return Ok(0);
-    }
-    // Foreground: attach first, then ask for the exit, then start — as docker does.
-    let mut stream = c
-        .send("POST", &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"), None, true)?
-        .check()?;
-    let raw = stream.header("content-type").is_some_and(|t| t.contains("raw-stream"));
-    let cond = if a.rm { "removed" } else { "next-exit" };
-    let mut waiter = c.send("POST", &format!("/containers/{id}/wait?condition={cond}"), None, false)?.check()?;
-    if let Err(e) = c.call("POST", &format!("/containers/{id}/start"), None) {
-        eprintln!("berth: Error response from daemon: {e}");
-        return Ok(start_failure_code(&e.message));
-    }
-    let reader = std::thread::spawn(move || {
-        let _ = copy_stream(&mut stream, raw, &mut std::io::stdout(), &mut std::io::stderr());
-    });
-    let mut out = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut waiter, &mut out);
-    let _ = reader.join();
-    let v: Value = serde_json::from_slice(&out).unwrap_or_default();
-    Ok(v["StatusCode"].as_i64().unwrap_or(125) as i32)
-}
-
-fn start_failure_code(msg: &str) -> i32 {
-    if msg.contains("not found") || msg.contains("no such file") {
-        127
-    } else if msg.contains("permission denied") {
-        126
-    } else {
-        125
-    }
-}
-
 pub fn start(c: &Client, a: StartArgs) -> Result<i32, ApiError> {
     if a.attach && a.containers.len() == 1 {
         let id = &a.containers[0];
+        let raw = c.json("GET", &format!("/containers/{id}/json"), None)?["Config"]["Tty"].as_bool().unwrap_or(false);
         let mut stream = c.send("POST", &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"), None, true)?.check()?;
-        let raw = stream.header("content-type").is_some_and(|t| t.contains("raw-stream"));
         c.call("POST", &format!("/containers/{id}/start"), None)?;
         let _ = copy_stream(&mut stream, raw, &mut std::io::stdout(), &mut std::io::stderr());
         let v = c.json("GET", &format!("/containers/{id}/json"), None)?;
@@ -418,6 +219,7 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<i32, ApiError> {
         if !a.no_trunc && cmd.chars().count() > 19 {
             cmd = format!("{}…", cmd.chars().take(19).collect::<String>());
         }
+        let ports = table::ports(&serde_json::from_value::<Vec<berth_api::Port>>(ct["Ports"].clone()).unwrap_or_default());
         let names: Vec<String> = serde_json::from_value::<Vec<String>>(ct["Names"].clone())
             .unwrap_or_default()
             .into_iter()
@@ -426,7 +228,7 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<i32, ApiError> {
         let row = json!({
             "ID": short, "Image": ct["Image"], "Command": format!("\"{cmd}\""),
             "CreatedAt": ct["Created"], "RunningFor": table::ago(ct["Created"].as_i64().unwrap_or(0)),
-            "Status": ct["Status"], "State": ct["State"], "Ports": "", "Names": names.join(","), "Labels": ct["Labels"],
+            "Status": ct["Status"], "State": ct["State"], "Ports": ports, "Names": names.join(","), "Labels": ct["Labels"],
         });
         if let Some(f) = &a.format {
             println!("{}", crate::template::render(f, &row).map_err(err)?);
@@ -438,7 +240,7 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<i32, ApiError> {
             format!("\"{cmd}\""),
             row["RunningFor"].as_str().unwrap_or("").to_string(),
             ct["Status"].as_str().unwrap_or("").to_string(),
-            String::new(),
+            ports,
             names.join(","),
         ]);
     }
@@ -567,9 +369,11 @@ pub fn exec(c: &Client, a: ExecArgs) -> Result<i32, ApiError> {
 /// Berth's own container verbs (`adopt`, `forget`): print the daemon's answer.
 pub fn berth_verb(c: &Client, id: &str, verb: &str) -> Result<i32, ApiError> {
     let v = c.json("POST", &format!("/containers/{id}/{verb}"), None)?;
-    match v.get("message").and_then(|m| m.as_str()) {
-        Some(m) => println!("{m}"),
-        None => println!("{id}"),
+    match &v {
+        Value::Null => println!("{id}"),
+        Value::Object(o) if o.len() == 1 && o.contains_key("message") => println!("{}", v["message"].as_str().unwrap_or("")),
+        Value::String(s) => println!("{s}"),
+        _ => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
     }
     Ok(0)
 }

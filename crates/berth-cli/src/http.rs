@@ -10,7 +10,6 @@ pub struct Client {
 
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
     reader: BufReader<UnixStream>,
     chunked: bool,
     remaining: Option<u64>,
@@ -61,7 +60,7 @@ impl Client {
     /// Sends a request; returns the response with its body unread.
     pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>, upgrade: bool) -> Result<Response, ApiError> {
         let mut s = self.connect()?;
-        let mut head = format!("{method} /v1.51{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\n", env!("CARGO_PKG_VERSION"));
+        let mut head = format!("{method} /v{}{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\n", berth_api::API_VERSION, env!("CARGO_PKG_VERSION"));
         if upgrade {
             head.push_str("Connection: Upgrade\r\nUpgrade: tcp\r\n");
         } else {
@@ -97,7 +96,7 @@ impl Client {
         let get = |k: &str| headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone());
         let chunked = get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
         let remaining = if status == 101 { None } else { get("content-length").and_then(|v| v.parse().ok()) };
-        Ok(Response { status, headers, reader: r, chunked, remaining, chunk_left: 0, done: false })
+        Ok(Response { status, reader: r, chunked, remaining, chunk_left: 0, done: false })
     }
 
     /// A request whose whole body is wanted; non-2xx statuses become errors with the daemon's message.
@@ -126,8 +125,9 @@ impl Client {
 }
 
 impl Response {
-    pub fn header(&self, k: &str) -> Option<&str> {
-        self.headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.as_str())
+    /// The connection itself, to write to a hijacked (attach) stream.
+    pub fn socket(&self) -> std::io::Result<UnixStream> {
+        self.reader.get_ref().try_clone()
     }
 
     /// Turns an error status into the daemon's message.
@@ -208,9 +208,8 @@ pub fn copy_stream(r: &mut impl Read, raw: bool, out: &mut impl Write, err: &mut
     }
     let mut hdr = [0u8; 8];
     loop {
-        match read_exact_or_eof(r, &mut hdr)? {
-            false => return Ok(()),
-            true => {}
+        if !read_exact_or_eof(r, &mut hdr)? {
+            return Ok(());
         }
         let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
         let mut payload = vec![0u8; len];

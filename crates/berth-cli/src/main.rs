@@ -4,6 +4,7 @@
 mod containers;
 mod http;
 mod images;
+mod run;
 mod table;
 mod template;
 
@@ -37,9 +38,9 @@ enum Cmd {
     #[command(subcommand)]
     Image(ImageCmd),
     /// Create and run a new container from an image
-    Run(containers::RunArgs),
+    Run(run::RunArgs),
     /// Create a new container
-    Create(containers::RunArgs),
+    Create(run::RunArgs),
     /// Start one or more stopped containers
     Start(containers::StartArgs),
     /// List containers
@@ -100,6 +101,10 @@ fn main() {
     let c = http::Client { socket: socket(cli.host) };
     let code = match run(&c, cli.cmd) {
         Ok(code) => code,
+        Err(e) if e.status == 0 => {
+            eprintln!("{e}");
+            1
+        }
         Err(e) => {
             eprintln!("Error response from daemon: {e}");
             1
@@ -118,8 +123,8 @@ fn run(c: &http::Client, cmd: Cmd) -> Result<i32, http::ApiError> {
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => images::rmi(c, a),
         Cmd::Tag { source, target } => images::tag(c, &source, &target),
         Cmd::Image(ImageCmd::Inspect(a)) => containers::inspect(c, a, Some("image")),
-        Cmd::Run(a) => containers::run(c, a, true),
-        Cmd::Create(a) => containers::run(c, a, false),
+        Cmd::Run(a) => run::run(c, a, true),
+        Cmd::Create(a) => run::run(c, a, false),
         Cmd::Start(a) => containers::start(c, a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => containers::ps(c, a),
         Cmd::Inspect(a) => containers::inspect(c, a, None),

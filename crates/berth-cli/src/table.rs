@@ -2,13 +2,19 @@
 
 /// Prints rows under headers, columns separated by three spaces, as docker does.
 pub fn print(headers: &[&str], rows: &[Vec<String>]) {
+    print!("{}", render(headers, rows));
+}
+
+/// The table as text, one line per row.
+pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
     let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let mut line = |cells: Vec<String>| {
         let n = cells.len();
         let mut s = String::new();
         for (i, c) in cells.into_iter().enumerate() {
@@ -18,12 +24,14 @@ pub fn print(headers: &[&str], rows: &[Vec<String>]) {
                 s.push_str(&format!("{c:<width$}   ", width = w[i]));
             }
         }
-        println!("{}", s.trim_end());
+        out.push_str(s.trim_end());
+        out.push('\n');
     };
     line(headers.iter().map(|s| s.to_string()).collect());
     for r in rows {
         line(r.clone());
     }
+    out
 }
 
 /// "5 seconds", "About a minute", … as Docker's go-units HumanDuration.
@@ -60,8 +68,40 @@ pub fn human_size(b: f64) -> String {
     format!("{s}{}", units[i])
 }
 
+/// The PORTS column: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp` (no range folding).
+pub fn ports(ps: &[berth_api::Port]) -> String {
+    let mut ps: Vec<&berth_api::Port> = ps.iter().collect();
+    ps.sort_by(|a, b| (a.private_port, &a.type_, a.ip.contains(':'), &a.ip).cmp(&(b.private_port, &b.type_, b.ip.contains(':'), &b.ip)));
+    ps.dedup();
+    ps.iter()
+        .map(|p| match p.public_port {
+            Some(pub_) if !p.ip.is_empty() => {
+                let ip = if p.ip.contains(':') { format!("[{}]", p.ip) } else { p.ip.clone() };
+                format!("{ip}:{pub_}->{}/{}", p.private_port, p.type_)
+            }
+            Some(pub_) => format!("{pub_}->{}/{}", p.private_port, p.type_),
+            None => format!("{}/{}", p.private_port, p.type_),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ports_column() {
+        let p = |ip: &str, private_port, public_port, t: &str| berth_api::Port { ip: ip.into(), private_port, public_port, type_: t.into() };
+        let got = super::ports(&[p("::", 80, Some(8080), "tcp"), p("0.0.0.0", 80, Some(8080), "tcp"), p("", 443, None, "tcp"), p("", 53, None, "udp")]);
+        assert_eq!(got, "53/udp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp");
+        assert_eq!(super::ports(&[]), "");
+    }
+
+    #[test]
+    fn table_layout() {
+        let out = super::render(&["CONTAINER ID", "NAMES"], &[vec!["abc".into(), "x".into()], vec!["0123456789abcdef".into(), "long".into()]]);
+        assert_eq!(out, "CONTAINER ID       NAMES\nabc                x\n0123456789abcdef   long\n");
+    }
+
     #[test]
     fn sizes_and_durations() {
         assert_eq!(super::human_size(1_980_000.0), "1.98MB");

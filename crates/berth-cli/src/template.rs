@@ -34,6 +34,17 @@ pub fn render(tmpl: &str, v: &Value) -> Result<String, String> {
         let value = if let Some(arg) = action.strip_prefix("json ") {
             let x = lookup(v, arg.trim()).cloned().unwrap_or(Value::Null);
             serde_json::to_string(&x).unwrap_or_default()
+        } else if let Some(arg) = action.strip_prefix("index ") {
+            // {{index .Config.Labels "key"}}
+            let (path, key) = arg.trim().split_once(' ').ok_or_else(|| format!("template: index needs a key: {action:?}"))?;
+            let key = key.trim().trim_matches('"');
+            let base = lookup(v, path.trim());
+            let item = match base {
+                Some(Value::Array(a)) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                Some(b) => b.get(key),
+                None => None,
+            };
+            item.map(go_fmt).unwrap_or_else(|| "<no value>".into())
         } else if let Some(arg) = action.strip_prefix("lower ") {
             lookup(v, arg.trim()).map(go_fmt).unwrap_or_default().to_lowercase()
         } else if action.starts_with('.') {
@@ -62,5 +73,9 @@ mod tests {
         assert_eq!(render("{{.Config.Labels}}", &v).unwrap(), "map[a:b]");
         assert_eq!(render("{{.Nope}}", &v).unwrap(), "<no value>");
         assert!(render("{{range .X}}", &v).is_err());
+        assert_eq!(render("{{index .Config.Labels \"a\"}}", &v).unwrap(), "b");
+        assert_eq!(render("{{index .Config.Env 0}}", &v).unwrap(), "A=1");
+        assert_eq!(render("{{ .State.Pid }}\\n", &v).unwrap(), "42\n");
+        assert!(render("{{.State.Pid", &v).is_err());
     }
 }

@@ -26,10 +26,43 @@ fn main() -> ExitCode {
     match commands::run(&cli.global, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let msg = format!("{err:#}");
+            let msg = runc_wording(&format!("{err:#}"));
             log.error(&msg);
             eprintln!("berth-runtime: {msg}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// libcontainer words a failed exec its own way; the docker CLI picks exit codes 127/126 from
+/// runc's words ("executable file not found", "no such file or directory", "permission denied"),
+/// so the cause is restated in runc's terms after libcontainer's message.
+fn runc_wording(msg: &str) -> String {
+    let quoted = |m: &str| m.split('\'').nth(1).map(String::from);
+    if let Some(i) = msg.find("not found in $PATH") {
+        if let Some(exe) = quoted(&msg[msg[..i].rfind("executable").unwrap_or(0)..]) {
+            return format!("{msg}: exec: \"{exe}\": executable file not found in $PATH");
+        }
+    }
+    if msg.contains("does not have correct permissions") {
+        if let Some(exe) = quoted(&msg[msg.rfind("executable").unwrap_or(0)..]) {
+            return format!("{msg}: exec: \"{exe}\": permission denied");
+        }
+    }
+    if msg.contains("failed to unix syscall") && msg.contains("chdir") {
+        return format!("{msg}: chdir: no such file or directory");
+    }
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runc_words_for_exec_failures() {
+        let m = super::runc_wording("error in executing process : executable '/nope' not found in $PATH");
+        assert!(m.ends_with("exec: \"/nope\": executable file not found in $PATH"), "{m}");
+        let m = super::runc_wording("executable '/etc/passwd' at path '\"/etc/passwd\"' does not have correct permissions");
+        assert!(m.ends_with("exec: \"/etc/passwd\": permission denied"), "{m}");
+        assert_eq!(super::runc_wording("other"), "other");
     }
 }

@@ -12,6 +12,7 @@ mod monitor;
 mod network;
 mod oci;
 mod restore;
+mod rootfs;
 mod shutdown;
 mod state;
 mod watcher;

@@ -7,6 +7,8 @@ use std::path::Path;
 pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde_json::Value, String> {
     let h = &c.host_config;
     let (uid, gid, additional_gids) = oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
+    let cwd = c.config.working_dir.clone().unwrap_or_default();
+    crate::rootfs::ensure_workdir(rootfs, &cwd, uid, gid).map_err(|e| format!("creating working directory {cwd}: {e}"))?;
     let net = match c.options.network_mode.as_str() {
         "host" => NetNs::Host,
         m if m.starts_with("container:") => NetNs::Join(format!("/proc/{}/ns/net", joined_pid(c)?).into()),
