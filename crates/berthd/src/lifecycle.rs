@@ -294,6 +294,9 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     if already.state.status == Status::Exited && already.state.finished_at == rec.finished_at {
         return;
     }
+    // Storage and network are released before the exit is recorded: whoever waits for the exit
+    // (stop, restart) may start the container again at once, and must find them free.
+    release_resources(&d, &e).await;
     let _ = e.update(|c| {
         c.state.status = Status::Exited;
         c.state.exit_code = rec.exit_code;
@@ -313,7 +316,6 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     a.insert("exitCode".into(), rec.exit_code.to_string());
     d.events.emit_at("container", "die", &c.id, a, when);
     tracing::info!(id = %c.short_id(), exit_code = rec.exit_code, "container exited");
-    release_resources(&d, &e).await;
     if d.is_shutting_down() {
         return;
     }
