@@ -80,7 +80,7 @@ pub struct TestDaemon {
     pub config_file: PathBuf,
     pub log_file: PathBuf,
     pub(crate) docker_config: PathBuf,
-    pub(crate) bridge: Option<(String, String)>,
+    pub bridge: Option<(String, String)>,
     child: Option<Child>,
     exit_status: Option<ExitStatus>,
     /// How long the last start took until `/_ping` answered.

@@ -258,21 +258,41 @@ impl Network {
         }
         ep.ports = ports;
         let ns = self.netns_path(&c.id);
-        if !is_netns(&ns) {
-            std::fs::create_dir_all(&self.netns_dir)?;
-            std::fs::File::create(&ns)?;
-            let out = std::process::Command::new("unshare").arg(format!("--net={}", ns.display())).arg("true").output()?;
-            if !out.status.success() {
-                let _ = std::fs::remove_file(&ns);
-                return Err(NetError::Invalid(format!("creating the network namespace: {}", String::from_utf8_lossy(&out.stderr).trim())));
-            }
-        }
+        self.create_netns(&ns)?;
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway)?;
+        if let Err(first) = berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway) {
+            // Seen once right after a daemon restart: the namespace file was not usable. Make a
+            // fresh namespace and try once more before failing the start.
+            tracing::warn!(id = %c.short_id(), "attaching the endpoint failed ({first}); recreating the namespace");
+            let _ = berth_net::detach(&c.id);
+            let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&ns);
+            self.create_netns(&ns)?;
+            berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway)?;
+        }
         self.reconcile(d, Some(&(c.id.clone(), ep.clone())))?;
         Ok((ns, ep))
+    }
+
+    /// A network namespace kept alive by a bind mount on `ns` (no process needed).
+    fn create_netns(&self, ns: &Path) -> Result<(), NetError> {
+        if is_netns(ns) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.netns_dir)?;
+        std::fs::File::create(ns)?;
+        let out = std::process::Command::new("unshare").arg(format!("--net={}", ns.display())).arg("true").output()?;
+        if !out.status.success() || !is_netns(ns) {
+            let _ = std::fs::remove_file(ns);
+            return Err(NetError::Invalid(format!(
+                "creating the network namespace {}: {}",
+                ns.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
     }
 
     /// At exit or failed start: the veth, the namespace file and the container's rules go.

@@ -21,6 +21,10 @@ pub async fn restore_all(d: Arc<Daemon>) {
         settle_starting(&d, &e).await;
     }
     let live: Vec<Arc<Entry>> = d.store.all().into_iter().filter(|e| e.status().is_live()).collect();
+    // Only what was already stopped when the daemon came up gets tidied below; containers
+    // created and started through the API meanwhile are not restore's business.
+    let stopped: Vec<Arc<Entry>> =
+        d.store.all().into_iter().filter(|e| matches!(e.status(), Status::Exited | Status::Dead)).collect();
     for e in &live {
         // In memory only: a crash now must not lose the "running" record.
         e.rec.lock().expect("lock").state.status = Status::Restoring;
@@ -62,7 +66,7 @@ pub async fn restore_all(d: Arc<Daemon>) {
         Err(e) => tracing::error!("network restore task: {e}"),
     }
     crate::lifecycle::apply_restart_policies(&d).await;
-    cleanup_exited(&d).await;
+    cleanup_exited(&d, stopped).await;
 }
 
 async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
@@ -131,9 +135,11 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
 }
 
 /// Exited containers whose rootfs is still mounted (the daemon died before unmounting) are tidied.
-async fn cleanup_exited(d: &Arc<Daemon>) {
-    for e in d.store.all() {
-        if matches!(e.status(), Status::Exited | Status::Created | Status::Dead) {
+async fn cleanup_exited(d: &Arc<Daemon>, stopped: Vec<Arc<Entry>>) {
+    for e in stopped {
+        // A container someone is operating on (start, rm) is left to that operation.
+        let Ok(_op) = e.op.try_lock() else { continue };
+        if matches!(e.status(), Status::Exited | Status::Dead) {
             crate::lifecycle::release_resources(d, &e).await;
         }
     }
