@@ -6,6 +6,7 @@ pub mod error;
 pub mod exec;
 pub mod images;
 pub mod logs;
+pub mod networks;
 pub mod system;
 pub mod types;
 pub mod views;
@@ -49,6 +50,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/forget", post(containers::forget))
+        .route("/networks", get(networks::list))
+        .route("/networks/{id}", get(networks::inspect))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))

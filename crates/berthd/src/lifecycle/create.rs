@@ -91,7 +91,20 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     };
     let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or(default_hostname);
     config.hostname = Some(hostname.clone());
-    write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip))?;
+    let extra = match parse_extra_hosts(&host, endpoint.as_ref().map(|e| e.gateway)) {
+        Ok(x) => x,
+        Err(err) => {
+            if let Some(ep) = &endpoint {
+                d.net.release(&id, ep);
+            }
+            let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+            let cid = id.clone();
+            let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+            return Err(err);
+        }
+    };
+    let dns = host.dns.clone().unwrap_or_default();
+    write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns)?;
     let c = Container {
         name: name.clone(),
         created: state::now_rfc3339(),
@@ -297,15 +310,49 @@ fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32)
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf the container gets bind-mounted.
-fn write_etc_files(dir: &Path, hostname: &str, net: &str, ip: Option<std::net::Ipv4Addr>) -> std::io::Result<()> {
+/// `--add-host name:ip` (Docker also accepts `name=ip`); `host-gateway` is the bridge gateway.
+fn parse_extra_hosts(h: &HostConfig, gateway: Option<std::net::Ipv4Addr>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for e in h.extra_hosts.iter().flatten() {
+        let (name, ip) = e
+            .split_once(':')
+            .or_else(|| e.split_once('='))
+            .ok_or_else(|| ApiError::bad_request(format!("invalid IP address in add-host: \"{e}\"")))?;
+        let ip = if ip == "host-gateway" {
+            gateway.map(|g| g.to_string()).ok_or_else(|| ApiError::bad_request("host-gateway needs the bridge network"))?
+        } else {
+            ip.parse::<std::net::IpAddr>().map_err(|_| ApiError::bad_request(format!("invalid IP address in add-host: \"{ip}\"")))?;
+            ip.to_string()
+        };
+        out.push((name.to_string(), ip));
+    }
+    Ok(out)
+}
+
+fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+    net: &str,
+    ip: Option<std::net::Ipv4Addr>,
+    extra: &[(String, String)],
+    dns: &[String],
+) -> std::io::Result<()> {
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
     let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for (name, addr) in extra {
+        hosts.push_str(&format!("{addr}\t{name}\n"));
+    }
     match ip {
         Some(ip) => hosts.push_str(&format!("{ip}\t{hostname}\n")),
         None if net != "host" => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
         None => {}
     }
     std::fs::write(dir.join("hosts"), hosts)?;
+    if !dns.is_empty() {
+        let body: String = dns.iter().map(|s| format!("nameserver {s}\n")).collect();
+        std::fs::write(dir.join("resolv.conf"), body)?;
+        return Ok(());
+    }
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     // Loopback resolvers of the host are unreachable from a private network namespace.
     let resolv: String = if net == "host" {
