@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 pub struct Daemon {
     pub config: RwLock<Config>,
@@ -18,7 +17,6 @@ pub struct Daemon {
     pub events: Events,
     pub shim_binary: PathBuf,
     pub builtin_runtime: PathBuf,
-    pub started: Instant,
     pub shutting_down: AtomicBool,
     pub id: String,
     /// Exec instances (`docker exec`), by id; kept for inspection after they end.
@@ -80,7 +78,6 @@ impl Daemon {
             events,
             shim_binary: sibling_binary("berth-shim", "BERTH_SHIM"),
             builtin_runtime: sibling_binary("berth-runtime", "BERTH_RUNTIME"),
-            started: Instant::now(),
             shutting_down: AtomicBool::new(false),
             id,
             execs: Mutex::new(HashMap::new()),

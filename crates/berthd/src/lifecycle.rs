@@ -385,7 +385,3 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), 
     Ok(())
 }
 
-/// Exit code of the container once it has stopped (for `wait`).
-pub fn exit_code(e: &Entry) -> i32 {
-    e.snapshot().state.exit_code
-}

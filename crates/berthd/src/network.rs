@@ -152,7 +152,7 @@ impl Network {
     pub fn desired(&self, d: &Daemon, extra: Option<&(String, NetEndpoint)>) -> Desired {
         let cfg = d.config();
         let mut desired = Desired::default();
-        let mut add_net = |ep: &NetEndpoint, desired: &mut Desired| {
+        let add_net = |ep: &NetEndpoint, desired: &mut Desired| {
             let name = pool_key(&ep.network, ep.subnet);
             if !desired.networks.iter().any(|n| n.name == name) {
                 desired.networks.push(DesiredNetwork { name: name.clone(), bridge: ep.bridge.clone(), subnet: ep.subnet, internal: false });

@@ -62,4 +62,3 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;

@@ -59,8 +59,6 @@ pub struct ExecInfo {
 pub struct ExecStart {
     #[serde(default)]
     pub detach: bool,
-    #[serde(default)]
-    pub tty: bool,
 }
 
 fn exec_attrs(d: &crate::daemon::Daemon, cid: &str, eid: &str) -> BTreeMap<String, String> {

@@ -20,7 +20,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::Arc;
 
-pub use error::{ApiError, ApiResult};
+pub use error::ApiError;
 
 pub const API_VERSION: &str = "1.51";
 pub const MIN_API_VERSION: &str = "1.24";

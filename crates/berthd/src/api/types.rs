@@ -127,7 +127,9 @@ pub struct ContainerCreateRequest {
     pub config: ContainerConfig,
     #[serde(rename = "HostConfig", default)]
     pub host_config: Option<HostConfig>,
+    /// Accepted (user-defined networks are not built yet) so that clients sending it are served.
     #[serde(rename = "NetworkingConfig", default)]
+    #[allow(dead_code)]
     pub networking_config: Option<serde_json::Value>,
 }
 
