@@ -105,13 +105,17 @@ pub fn attach(
     if Bridge::exists(&tmp)? {
         ip(&["link", "del", "dev", &tmp])?;
     }
-    ip(&[
-        "link", "add", "name", &host, "type", "veth", "peer", "name", &tmp,
-    ])?;
+    // One `ip -batch` for the host side: a container start should cost few process spawns.
+    let host_batch = format!(
+        "link add name {host} type veth peer name {tmp}\n\
+         link set dev {tmp} address {mac}\n\
+         link set dev {host} master {bridge}\n\
+         link set dev {host} type bridge_slave hairpin on\n\
+         link set dev {host} up\n\
+         link set dev {tmp} netns {ns_str}\n"
+    );
     let built = (|| {
-        ip(&["link", "set", "dev", &tmp, "address", &mac])?;
-        enslave(&host, bridge)?;
-        ip(&["link", "set", "dev", &tmp, "netns", &ns_str])?;
+        crate::cmd::run_with_stdin("ip", &["-batch", "-"], Some(&host_batch))?;
         let batch = format!(
             "link set dev {tmp} name eth0\n\
              addr replace {addr} dev eth0\n\

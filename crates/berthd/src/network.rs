@@ -32,6 +32,10 @@ pub struct Network {
     netns_dir: PathBuf,
     /// Serializes allocation against the port-conflict check.
     lock: Mutex<()>,
+    /// (bridge, gateway/prefix) pairs known to be in place, and networks already expressed in
+    /// the table, so that a start without published ports spawns no `ip`/`nft` for them.
+    /// Cleared on restore, which re-checks everything against the kernel.
+    ensured: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +109,12 @@ fn parse_port_key(key: &str) -> Result<(u16, Proto), NetError> {
 
 impl Network {
     pub fn new(data_root: &Path, exec_root: &Path) -> Self {
-        Network { ipam_dir: data_root.join("network"), netns_dir: exec_root.join("netns"), lock: Mutex::new(()) }
+        Network {
+            ipam_dir: data_root.join("network"),
+            netns_dir: exec_root.join("netns"),
+            lock: Mutex::new(()),
+            ensured: Mutex::new(Default::default()),
+        }
     }
 
     pub fn netns_path(&self, id: &str) -> PathBuf {
@@ -198,12 +207,17 @@ impl Network {
         if report.changed() {
             tracing::info!("network rules reconciled: {report:?}");
         }
+        let mut known = self.ensured.lock().expect("ensured lock");
+        for n in &desired.networks {
+            known.insert(format!("table:{}", n.name));
+        }
         Ok(())
     }
 
     /// On daemon start: the default bridge exists with the current `--bip`, every running
     /// container's endpoint is in place (attach leaves intact ones alone), and the table matches.
     pub fn restore(&self, d: &Daemon) -> Result<(), NetError> {
+        self.ensured.lock().expect("ensured lock").clear();
         let cfg = d.config();
         let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
         berth_net::Bridge::ensure(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
@@ -260,7 +274,11 @@ impl Network {
         let ns = self.netns_path(&c.id);
         self.create_netns(&ns)?;
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
+        let bridge_key = format!("bridge:{}:{gw_cidr}", ep.bridge);
+        if !self.ensured.lock().expect("ensured lock").contains(&bridge_key) {
+            berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
+            self.ensured.lock().expect("ensured lock").insert(bridge_key);
+        }
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         if let Err(first) = berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway) {
             // Seen once right after a daemon restart: the namespace file was not usable. Make a
@@ -272,7 +290,11 @@ impl Network {
             self.create_netns(&ns)?;
             berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway)?;
         }
-        self.reconcile(d, Some(&(c.id.clone(), ep.clone())))?;
+        // A container without published ports adds nothing to the table once its network is there.
+        let net_key = format!("table:{}", pool_key(&ep.network, ep.subnet));
+        if !ep.ports.is_empty() || !self.ensured.lock().expect("ensured lock").contains(&net_key) {
+            self.reconcile(d, Some(&(c.id.clone(), ep.clone())))?;
+        }
         Ok((ns, ep))
     }
 
@@ -308,8 +330,11 @@ impl Network {
             let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_file(&ns);
         }
-        if let Err(e) = self.reconcile(d, None) {
-            tracing::warn!(id = %c.short_id(), "network rules: {e}");
+        let has_ports = c.endpoint.as_ref().is_some_and(|e| !e.ports.is_empty());
+        if has_ports {
+            if let Err(e) = self.reconcile(d, None) {
+                tracing::warn!(id = %c.short_id(), "network rules: {e}");
+            }
         }
     }
 }
