@@ -26,6 +26,11 @@ pub struct ShimConfig {
     /// Close stdin after the first attach detaches (`StdinOnce`).
     #[serde(default)]
     pub stdin_once: bool,
+    /// When set, the monitor runs `create` at once but waits for this file before `start`:
+    /// the daemon finishes the container's network meanwhile. The file holds `ok`, or
+    /// `fail: <reason>` to abort the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_gate: Option<PathBuf>,
 }
 
 /// An OCI runtime driven through the OCI runtime command-line contract.

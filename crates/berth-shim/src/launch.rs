@@ -158,6 +158,11 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
         Ok(Ok(p)) => p,
         _ => return fail(format!("{} create wrote no pid to {}", cfg.runtime.name, pid_file.display())),
     };
+    if let Some(gate) = &cfg.start_gate {
+        if let Err(msg) = wait_gate(gate) {
+            return fail(msg);
+        }
+    }
     if let Err(msg) = rt.start() {
         return fail(msg);
     }
@@ -300,6 +305,26 @@ fn receive_console(l: &UnixListener, child: &mut std::process::Child) -> Result<
         if Instant::now() > deadline {
             return Err("runtime create did not send the console within 60 s".into());
         }
+    }
+}
+
+/// Waits for the daemon's go-ahead (network in place) before the container's process starts.
+fn wait_gate(gate: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = fs::read_to_string(gate) {
+            let s = s.trim();
+            if s == "ok" {
+                return Ok(());
+            }
+            if let Some(reason) = s.strip_prefix("fail:") {
+                return Err(reason.trim().to_string());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("the daemon did not finish preparing the container within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -75,11 +75,16 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         .await?
         .map_err(|e| ApiError::internal(format!("mounting the container's filesystem: {e}")))?;
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    let mut net_job = None;
     let netns = if c.endpoint.is_some() {
         let (d2, c2) = (d.clone(), c.clone());
-        match tokio::task::spawn_blocking(move || d2.net.setup(&d2, &c2)).await? {
+        match tokio::task::spawn_blocking(move || d2.net.prepare(&d2, &c2)).await? {
             Ok((ns, ep)) => {
-                e.update(|x| x.endpoint = Some(ep))?;
+                e.update(|x| x.endpoint = Some(ep.clone()))?;
+                // The veth and address are set up while the monitor runs `runtime create`; the
+                // monitor starts the process only once the gate says the network is ready.
+                let (d3, id3, ns3) = (d.clone(), c.id.clone(), ns.clone());
+                net_job = Some(tokio::task::spawn_blocking(move || d3.net.connect(&d3, &id3, &ep, &ns3)));
                 Some(ns)
             }
             Err(err) => {
@@ -119,13 +124,30 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         terminal: c.config.tty.unwrap_or(false),
         open_stdin: c.config.open_stdin.unwrap_or(false),
         stdin_once: c.config.stdin_once.unwrap_or(false),
+        start_gate: net_job.as_ref().map(|_| paths.state_dir.join("start-gate")),
     };
+    if let Some(g) = &shim_cfg.start_gate {
+        let _ = std::fs::remove_file(g);
+    }
     berth_proto::fsutil::write_json_atomic(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
     e.update(|x| {
         x.state.before_start = Some(c.state.status);
         x.state.status = Status::Starting;
     })?;
-    let report = monitor::launch(&c.options.shim_binary, &shim_cfg).await;
+    let gate = shim_cfg.start_gate.clone();
+    let name = c.name.clone();
+    let open_gate = async move {
+        let (Some(job), Some(gate)) = (net_job, gate) else { return };
+        let verdict = match job.await {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(err)) => format!("fail: driver failed programming external connectivity on endpoint {name}: {err}"),
+            Err(err) => format!("fail: network set-up task failed: {err}"),
+        };
+        if let Err(err) = berth_proto::fsutil::write_atomic(&gate, verdict.as_bytes()) {
+            tracing::error!("writing the start gate: {err}");
+        }
+    };
+    let (report, ()) = tokio::join!(monitor::launch(&c.options.shim_binary, &shim_cfg), open_gate);
     match report {
         Ok(StartReport::Started { container_pid, container_start_time, started_at, .. }) => {
             e.update(|c| {

@@ -251,9 +251,9 @@ impl Network {
         self.reconcile(d, None)
     }
 
-    /// At start: choose host ports, refuse taken ones, then create the namespace file, the veth
-    /// and the rules. Returns the namespace path the OCI spec joins and the final endpoint.
-    pub fn setup(&self, d: &Daemon, c: &Container) -> Result<(PathBuf, NetEndpoint), NetError> {
+    /// Container start, first half: host ports chosen and checked, the namespace file made
+    /// (the runtime joins it by path). [`Network::connect`] may then run beside `runtime create`.
+    pub fn prepare(&self, d: &Daemon, c: &Container) -> Result<(PathBuf, NetEndpoint), NetError> {
         let mut ep = c.endpoint.clone().ok_or_else(|| NetError::Invalid("container has no network endpoint".into()))?;
         let mut ports = port_mappings(c)?;
         {
@@ -273,6 +273,13 @@ impl Network {
         ep.ports = ports;
         let ns = self.netns_path(&c.id);
         self.create_netns(&ns)?;
+        Ok((ns, ep))
+    }
+
+    /// The slow half: bridge, veth into the namespace, address and route, rules.
+    pub fn connect(&self, d: &Daemon, id: &str, ep: &NetEndpoint, ns: &Path) -> Result<(), NetError> {
+        let short = &id[..12.min(id.len())];
+        let ns = ns.to_path_buf();
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         let bridge_key = format!("bridge:{}:{gw_cidr}", ep.bridge);
         if !self.ensured.lock().expect("ensured lock").contains(&bridge_key) {
@@ -280,22 +287,16 @@ impl Network {
             self.ensured.lock().expect("ensured lock").insert(bridge_key);
         }
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        if let Err(first) = berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway) {
-            // Seen once right after a daemon restart: the namespace file was not usable. Make a
-            // fresh namespace and try once more before failing the start.
-            tracing::warn!(id = %c.short_id(), "attaching the endpoint failed ({first}); recreating the namespace");
-            let _ = berth_net::detach(&c.id);
-            let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_file(&ns);
-            self.create_netns(&ns)?;
-            berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, &c.id, addr, ep.gateway)?;
+        if let Err(first) = berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, id, addr, ep.gateway) {
+            tracing::warn!(id = %short, "attaching the endpoint failed: {first}");
+            return Err(first.into());
         }
         // A container without published ports adds nothing to the table once its network is there.
         let net_key = format!("table:{}", pool_key(&ep.network, ep.subnet));
         if !ep.ports.is_empty() || !self.ensured.lock().expect("ensured lock").contains(&net_key) {
-            self.reconcile(d, Some(&(c.id.clone(), ep.clone())))?;
+            self.reconcile(d, Some(&(id.to_string(), ep.clone())))?;
         }
-        Ok((ns, ep))
+        Ok(())
     }
 
     /// A network namespace kept alive by a bind mount on `ns` (no process needed).
