@@ -1,0 +1,219 @@
+"""The workloads of issue 6. Each takes a list of engine factories (Berth first, then Docker when present)
+and records figures under out[<workload>][<engine name>]. Where both engines take repeated samples, the
+samples alternate A B A B so drift on a noisy machine hits both alike."""
+import json, os, signal, socket, statistics, subprocess, threading, time
+
+from engines import now, rss_pss
+
+
+def stats(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"min": min(xs), "median": statistics.median(xs), "max": max(xs), "n": len(xs)}
+
+
+def up(factory, **kw):
+    e = factory(**kw)
+    try:
+        e.start()
+        e.import_busybox()
+    except Exception:
+        e.close()
+        raise
+    return e
+
+
+def with_engines(factories, fn, **kw):
+    """Starts one engine per factory, runs fn(engines), closes them all whatever happens."""
+    engines = []
+    try:
+        for f in factories:
+            engines.append(up(f, **kw))
+        return fn(engines)
+    finally:
+        for e in engines:
+            e.close()
+
+
+def bench_run(args, factories, out):
+    def go(engines):
+        d = {e.name: [] for e in engines}
+        rm = {e.name: [] for e in engines}
+        for _ in range(args.runs_d):
+            for e in engines:
+                t0 = now(); e.run("sleep", "1000"); d[e.name].append(now() - t0)
+        for _ in range(args.runs_rm):
+            for e in engines:
+                t0 = now(); e.run("true", detach=False, extra=["--rm"]); rm[e.name].append(now() - t0)
+        out["run_d_s"] = {k: stats(v) for k, v in d.items()}
+        out["run_rm_s"] = {k: stats(v) for k, v in rm.items()}
+    with_engines(factories, go)
+
+
+def listed_state(e, ids):
+    res = {}
+    for cid in ids:
+        c = e.json(f"/containers/{cid}/json")
+        res[cid] = (c["State"]["Pid"], c["State"]["StartedAt"]) if c and c["State"].get("Running") else None
+    return res
+
+
+def bench_restore(args, factories, out):
+    """N containers running, kill -9 of the API daemon, start it again: seconds until /_ping answers and
+    until all N are listed running; then checks each kept its pid and StartedAt. At N=50 it also measures
+    the monitors' and daemons' memory."""
+    res = out.setdefault("restore", {})
+
+    def go(engines, n):
+        r = {e.name: {"api": [], "all": [], "same": []} for e in engines}
+        before = {}
+        for e in engines:
+            for _ in range(n):
+                e.run("sleep", "100000")
+            before[e.name] = listed_state(e, e.docker("ps", "-q", "--no-trunc").split())
+        if n == args.mem_n:
+            out["memory_n"] = n
+            mem = out.setdefault("memory", {})
+            for e in engines:
+                m = [rss_pss(p) for p in e.monitor_pids()]
+                parts = {k: rss_pss(p)[0] for k, p in e.daemon_pids().items()}
+                mem[e.name] = {"monitors": len(m),
+                               "monitor_rss_mib": statistics.mean(x[0] for x in m) if m else None,
+                               "monitor_pss_mib": statistics.mean(x[1] for x in m) if m else None,
+                               "daemon_rss_mib": sum(parts.values()), "daemon_rss_parts_mib": parts}
+        for _ in range(args.reps):
+            for e in engines:
+                e.kill(signal.SIGKILL)
+                t0 = now()
+                api = e.start()
+                while True:
+                    listed = e.json("/containers/json") or []
+                    if len([c for c in listed if c.get("State") == "running" and "restoring" not in c.get("Status", "")]) >= n:
+                        break
+                    if now() - t0 > 120:
+                        break
+                    time.sleep(0.002)
+                all_running = now() - t0
+                after = listed_state(e, before[e.name])
+                same = sum(1 for cid, v in before[e.name].items() if v is not None and after.get(cid) == v)
+                r[e.name]["api"].append(api); r[e.name]["all"].append(all_running); r[e.name]["same"].append(same)
+        res[str(n)] = {k: {"api_answers_s": stats(v["api"]), "all_running_s": stats(v["all"]),
+                           "same_pid_and_start": f"{min(v['same'])}/{n}"} for k, v in r.items()}
+
+    for n in args.restore_n:
+        with_engines(factories, lambda engines: go(engines, n))
+
+
+def count_lines(path):
+    """Parses the writer's output: consecutive integers, one a line."""
+    nums, bad = [], 0
+    with open(path, errors="replace") as f:
+        for line in f:
+            v = line.strip()
+            if v.isdigit():
+                nums.append(int(v))
+            elif v:
+                bad += 1
+    lost = sum(y - x - 1 for x, y in zip(nums, nums[1:]) if y > x + 1)
+    gaps = sum(1 for x, y in zip(nums, nums[1:]) if y > x + 1)
+    dups = sum(1 for x, y in zip(nums, nums[1:]) if y <= x)
+    return {"lines": len(nums), "lost": lost, "gaps": gaps, "duplicated": dups, "partial": bad}
+
+
+def bench_outage(args, factories, out, sig):
+    """A container printing lines flat out; the API daemon is stopped by `sig` for `outage` seconds.
+    Rate = growth of the engine's json log file, before and during the outage. Lines lost or duplicated
+    are counted from `docker logs` after the restart."""
+    name = "sigkill" if sig == signal.SIGKILL else "sigterm"
+    res = out.setdefault(f"outage_{name}", {})
+    for f in factories:  # one engine at a time: the writer takes a whole core
+        def go(engines):
+            e = engines[0]
+            cid = e.run("sh", "-c", "i=0; while :; do echo $i; i=$((i+1)); done")
+            log = e.log_file(cid)
+            size = lambda: os.path.getsize(log) if os.path.exists(log) else 0
+            time.sleep(1)
+            a = size(); time.sleep(args.window); before = (size() - a) / args.window
+            e.kill(sig)
+            a = size(); time.sleep(args.outage); during = (size() - a) / args.outage
+            e.start()
+            time.sleep(1)
+            e.docker("kill", cid)
+            time.sleep(0.5)
+            dump = os.path.join(e.base, "writer.out")
+            with open(dump, "w") as fh:
+                e.docker("logs", cid, stdout=fh)
+            r = count_lines(dump)
+            os.unlink(dump)
+            r.update({"log_bytes_per_s_before": before, "log_bytes_per_s_during": during,
+                      "ratio": during / before if before else 0.0})
+            res[e.name] = r
+        with_engines([f], go)
+
+
+def bench_no_live_restore(args, factories, out):
+    """Without live restore: SIGTERM with 6 containers that ignore SIGTERM and --stop-timeout 10 (seconds
+    until the daemon exits), then kill -9 with 6 running containers and a start (seconds until /_ping)."""
+    shut, crash = {}, {}
+
+    def go(engines):
+        for e in engines:
+            for _ in range(6):
+                e.run("sh", "-c", "trap '' TERM; while :; do sleep 1; done", extra=["--stop-timeout", "10"])
+        time.sleep(0.5)
+        for e in engines:
+            shut[e.name] = e.kill(signal.SIGTERM)
+        for e in engines:
+            e.start()
+            for _ in range(6):
+                e.run("sleep", "1000")
+        for e in engines:
+            e.kill(signal.SIGKILL)
+            crash[e.name] = e.start()
+    with_engines(factories, go, live_restore=False)
+    out["shutdown_6_ignoring_term_s"] = shut
+    out["start_after_crash_no_live_restore_api_s"] = crash
+
+
+def bench_ports(args, factories, out):
+    """A port published on 127.0.0.1 served by busybox httpd; a client sends requests flat out (bounded
+    in count and time) through a 10 s outage (SIGKILL) and the restart; failed requests are counted."""
+    res = out.setdefault("ports", {})
+    for i, f in enumerate(factories):
+        port = 18080 + i
+
+        def go(engines):
+            e = engines[0]
+            e.run_flags = []
+            e.run("sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp", extra=["-p", f"127.0.0.1:{port}:80"])
+            time.sleep(1)
+            stop = threading.Event()
+            counts = {"before": [0, 0], "outage": [0, 0], "after": [0, 0]}
+            phase = ["before"]
+
+            def client():
+                sent = 0
+                while not stop.is_set() and sent < 200000:
+                    sent += 1
+                    ok = False
+                    try:
+                        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                        ok = s.recv(64).startswith(b"HTTP/1.") 
+                        s.close()
+                    except OSError:
+                        pass
+                    counts[phase[0]][0 if ok else 1] += 1
+                    time.sleep(0.02)
+            t = threading.Thread(target=client); t.start()
+            time.sleep(2)
+            phase[0] = "outage"
+            e.kill(signal.SIGKILL)
+            time.sleep(args.port_outage)
+            e.start()
+            phase[0] = "after"
+            time.sleep(3)
+            stop.set(); t.join()
+            res[e.name] = {p: {"ok": c[0], "failed": c[1]} for p, c in counts.items()}
+        with_engines([f], go)
