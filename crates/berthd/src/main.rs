@@ -15,6 +15,7 @@ mod restore;
 mod rootfs;
 mod shutdown;
 mod state;
+mod usernets;
 mod watcher;
 
 use anyhow::Context;

@@ -25,6 +25,9 @@ pub struct NetEndpoint {
     pub pool: String,
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// Extra names on a user-defined network (`--network-alias`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 pub struct Network {
@@ -36,6 +39,7 @@ pub struct Network {
     /// the table, so that a start without published ports spawns no `ip`/`nft` for them.
     /// Cleared on restore, which re-checks everything against the kernel.
     ensured: Mutex<std::collections::HashSet<String>>,
+    pub user: crate::usernets::UserNets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +118,7 @@ impl Network {
             netns_dir: exec_root.join("netns"),
             lock: Mutex::new(()),
             ensured: Mutex::new(Default::default()),
+            user: crate::usernets::UserNets::load(data_root),
         }
     }
 
@@ -145,7 +150,70 @@ impl Network {
             mac: berth_net::mac_for_ip(ip),
             pool,
             ports: vec![],
+            aliases: vec![],
         })
+    }
+
+    /// At create, on a user-defined network.
+    pub fn allocate_on(&self, id: &str, net: &crate::usernets::UserNet, aliases: Vec<String>) -> Result<NetEndpoint, NetError> {
+        let pool = pool_key(&net.name, net.subnet);
+        let _g = self.lock.lock().expect("network lock");
+        let ipam = self.ipam(&pool, net.subnet, net.gateway, None)?;
+        let ip = ipam.allocate(id, None)?;
+        Ok(NetEndpoint {
+            network: net.name.clone(),
+            bridge: net.bridge.clone(),
+            subnet: net.subnet,
+            gateway: net.gateway,
+            ip,
+            mac: berth_net::mac_for_ip(ip),
+            pool,
+            ports: vec![],
+            aliases,
+        })
+    }
+
+    /// Rewrites, in place, the /etc/hosts of every running member of a user-defined network so
+    /// that each lists the others by name and alias.
+    pub fn refresh_hosts(&self, d: &Daemon, network: &str) {
+        if network == "bridge" {
+            return; // Docker's default bridge has no name resolution between containers.
+        }
+        let members: Vec<Container> = d
+            .store
+            .all()
+            .iter()
+            .map(|e| e.snapshot())
+            .filter(|c| c.state.status.is_live() || c.state.status == crate::state::Status::Starting)
+            .filter(|c| c.endpoint.as_ref().is_some_and(|ep| ep.network == network))
+            .collect();
+        let entry = |c: &Container| {
+            let ep = c.endpoint.as_ref().expect("filtered on endpoint");
+            let mut names = vec![c.name.clone()];
+            names.extend(ep.aliases.iter().cloned());
+            names.push(c.id[..12].to_string());
+            berth_net::HostsEntry::new(ep.ip, names)
+        };
+        for c in &members {
+            let mut own = entry(c);
+            if let Some(h) = c.config.hostname.clone() {
+                if !own.names.contains(&h) {
+                    own.names.insert(0, h);
+                }
+            }
+            let peers: Vec<_> = members.iter().filter(|p| p.id != c.id).map(entry).collect();
+            let extra: Vec<_> = c
+                .host_config
+                .extra_hosts
+                .iter()
+                .flatten()
+                .filter_map(|e| e.split_once(':').or_else(|| e.split_once('=')))
+                .filter_map(|(n, ip)| ip.parse::<std::net::IpAddr>().ok().map(|ip| berth_net::HostsEntry::new(ip, [n.to_string()])))
+                .collect();
+            if let Err(e) = berth_net::write_hosts(&c.hosts_path, &own, &peers, &extra) {
+                tracing::warn!(id = %c.short_id(), "updating /etc/hosts: {e}");
+            }
+        }
     }
 
     /// At rm: the address goes back to its pool.
@@ -171,7 +239,7 @@ impl Network {
         if let Some((gw, len)) = crate::config::parse_cidr(&cfg.bip) {
             if let Ok(subnet) = Ipv4Net::new(gw, len) {
                 let subnet = subnet.trunc();
-                let ep = NetEndpoint { network: "bridge".into(), bridge: cfg.bridge.clone(), subnet, gateway: gw, ip: gw, mac: String::new(), pool: String::new(), ports: vec![] };
+                let ep = NetEndpoint { network: "bridge".into(), bridge: cfg.bridge.clone(), subnet, gateway: gw, ip: gw, mac: String::new(), pool: String::new(), ports: vec![], aliases: vec![] };
                 add_net(&ep, &mut desired);
             }
         }
@@ -187,9 +255,15 @@ impl Network {
             eps.retain(|(id, _)| id != &x.0);
             eps.push(x.clone());
         }
+        for un in self.user.all() {
+            desired.networks.push(DesiredNetwork { name: pool_key(&un.name, un.subnet), bridge: un.bridge.clone(), subnet: un.subnet, internal: un.internal });
+        }
         for (id, ep) in eps {
-            if ep.bridge != cfg.bridge {
-                continue; // Another daemon's bridge: not this table's business.
+            if ep.network == "bridge" && ep.bridge != cfg.bridge {
+                continue; // Another daemon's default bridge: not this table's business.
+            }
+            if ep.network != "bridge" && self.user.get(&ep.network).is_none() {
+                continue;
             }
             let name = add_net(&ep, &mut desired);
             desired.endpoints.push(DesiredEndpoint { container_id: id, network: name, ip: ep.ip, ports: ep.ports.clone() });
@@ -224,7 +298,7 @@ impl Network {
         let mut old_ranges = std::collections::BTreeMap::<Ipv4Net, Vec<String>>::new();
         for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
             let Some(ep) = &c.endpoint else { continue };
-            if ep.bridge != cfg.bridge {
+            if ep.network == "bridge" && ep.bridge != cfg.bridge {
                 continue;
             }
             let ns = self.netns_path(&c.id);
@@ -296,6 +370,7 @@ impl Network {
         if !ep.ports.is_empty() || !self.ensured.lock().expect("ensured lock").contains(&net_key) {
             self.reconcile(d, Some(&(id.to_string(), ep.clone())))?;
         }
+        self.refresh_hosts(d, &ep.network);
         Ok(())
     }
 
@@ -330,6 +405,9 @@ impl Network {
         if ns.exists() {
             let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_file(&ns);
+        }
+        if let Some(ep) = &c.endpoint {
+            self.refresh_hosts(d, &ep.network);
         }
         let has_ports = c.endpoint.as_ref().is_some_and(|e| !e.ports.is_empty());
         if has_ports {

@@ -129,7 +129,6 @@ pub struct ContainerCreateRequest {
     pub host_config: Option<HostConfig>,
     /// Accepted (user-defined networks are not built yet) so that clients sending it are served.
     #[serde(rename = "NetworkingConfig", default)]
-    #[allow(dead_code)]
     pub networking_config: Option<serde_json::Value>,
 }
 

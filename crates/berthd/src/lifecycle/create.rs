@@ -12,6 +12,7 @@ use std::sync::Arc;
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateRequest) -> Result<(String, Vec<String>), ApiError> {
+    let req_networking = req.networking_config.clone();
     let (mut config, mut host) = req.split();
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
@@ -68,9 +69,15 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         .await?
         .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
     // The address is reserved now (so it is never handed out twice); ports are bound at start.
-    let endpoint = if network_mode == "bridge" {
+    let user_net = d.net.user.get(&network_mode);
+    let aliases = aliases_for(&req_networking, &network_mode);
+    let endpoint = if network_mode == "bridge" || user_net.is_some() {
         let (d2, id2) = (d.clone(), id.clone());
-        match tokio::task::spawn_blocking(move || d2.net.allocate(&d2, &id2)).await? {
+        let alloc = move || match user_net {
+            Some(n) => d2.net.allocate_on(&id2, &n, aliases),
+            None => d2.net.allocate(&d2, &id2),
+        };
+        match tokio::task::spawn_blocking(alloc).await? {
             Ok(ep) => Some(ep),
             Err(e) => {
                 let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -163,6 +170,16 @@ async fn rollback(d: &Arc<Daemon>, c: &Container) {
     if let Some(ep) = &c.endpoint {
         d.net.release(&c.id, ep);
     }
+}
+
+/// `NetworkingConfig.EndpointsConfig.<network>.Aliases` (`--network-alias`).
+fn aliases_for(nc: &Option<serde_json::Value>, network: &str) -> Vec<String> {
+    nc.as_ref()
+        .and_then(|v| v["EndpointsConfig"][network]["Aliases"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect()
 }
 
 fn name_conflict(name: &str, other: &str) -> ApiError {
@@ -288,7 +305,10 @@ fn network_mode(d: &Daemon, h: &HostConfig) -> Result<String, ApiError> {
             }
             Ok(format!("container:{}", t.id))
         }
-        other => Err(ApiError::not_found(format!("network {other} not found"))),
+        other => match d.net.user.get(other) {
+            Some(n) => Ok(n.name),
+            None => Err(ApiError::not_found(format!("network {other} not found"))),
+        },
     }
 }
 

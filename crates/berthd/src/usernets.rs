@@ -1,0 +1,119 @@
+//! User-defined bridge networks: each gets its own bridge (`br-<id12>`), subnet and IPAM pool,
+//! persisted in `<data-root>/network/networks.json`. Containers on one network find each other by
+//! name through their /etc/hosts, which Berth rewrites in place as members come and go — a static
+//! file, so names keep resolving while the daemon is down (Docker's embedded DNS does not).
+
+use berth_net::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserNet {
+    pub id: String,
+    pub name: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub bridge: String,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub created: String,
+}
+
+pub struct UserNets {
+    file: PathBuf,
+    nets: Mutex<Vec<UserNet>>,
+}
+
+impl UserNets {
+    pub fn load(data_root: &Path) -> UserNets {
+        let file = data_root.join("network").join("networks.json");
+        let nets = berth_proto::fsutil::read_json::<Vec<UserNet>>(&file).ok().flatten().unwrap_or_default();
+        UserNets { file, nets: Mutex::new(nets) }
+    }
+
+    pub fn all(&self) -> Vec<UserNet> {
+        self.nets.lock().expect("nets lock").clone()
+    }
+
+    /// By name, full id or unique id prefix.
+    pub fn get(&self, key: &str) -> Option<UserNet> {
+        let nets = self.nets.lock().expect("nets lock");
+        nets.iter()
+            .find(|n| n.name == key || n.id == key)
+            .or_else(|| {
+                let hits: Vec<_> = nets.iter().filter(|n| !key.is_empty() && n.id.starts_with(key)).collect();
+                (hits.len() == 1).then(|| hits[0])
+            })
+            .cloned()
+    }
+
+    fn save(&self, nets: &[UserNet]) -> std::io::Result<()> {
+        if let Some(p) = self.file.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        berth_proto::fsutil::write_json_atomic(&self.file, &nets)
+    }
+
+    /// Adds a network; the subnet is the one asked for, or the first free /24 of 10.223.0.0/16.
+    pub fn create(
+        &self,
+        name: &str,
+        subnet: Option<Ipv4Net>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+        taken: &[Ipv4Net],
+    ) -> Result<UserNet, String> {
+        let mut nets = self.nets.lock().expect("nets lock");
+        if nets.iter().any(|n| n.name == name) {
+            return Err(format!("network with name {name} already exists"));
+        }
+        let used: Vec<Ipv4Net> = nets.iter().map(|n| n.subnet).chain(taken.iter().copied()).collect();
+        let overlaps = |s: &Ipv4Net| used.iter().any(|u| u.contains(&s.network()) || s.contains(&u.network()));
+        let subnet = match subnet {
+            Some(s) => {
+                let s = s.trunc();
+                if overlaps(&s) {
+                    return Err(format!("invalid pool request: Pool overlaps with other one on this address space ({s})"));
+                }
+                s
+            }
+            None => (0..=255u8)
+                .filter_map(|i| Ipv4Net::new(Ipv4Addr::new(10, 223, i, 0), 24).ok())
+                .find(|s| !overlaps(s))
+                .ok_or("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")?,
+        };
+        let gateway = gateway.unwrap_or_else(|| {
+            let o = u32::from(subnet.network()) + 1;
+            Ipv4Addr::from(o)
+        });
+        if !subnet.contains(&gateway) {
+            return Err(format!("invalid gateway {gateway}: not in subnet {subnet}"));
+        }
+        let id = crate::state::new_id();
+        let net = UserNet {
+            bridge: format!("br-{}", &id[..12]),
+            id,
+            name: name.to_string(),
+            subnet,
+            gateway,
+            internal,
+            labels,
+            created: crate::state::now_rfc3339(),
+        };
+        nets.push(net.clone());
+        self.save(&nets).map_err(|e| e.to_string())?;
+        Ok(net)
+    }
+
+    pub fn remove(&self, id: &str) -> std::io::Result<()> {
+        let mut nets = self.nets.lock().expect("nets lock");
+        nets.retain(|n| n.id != id);
+        self.save(&nets)
+    }
+}
