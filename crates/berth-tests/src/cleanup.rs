@@ -30,6 +30,15 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
         if Path::new("/sys/class/net").join(name).exists() {
             let _ = std::process::Command::new("ip").args(["link", "del", name]).output();
         }
+        // Bridges of the daemon's user-defined networks.
+        let nets = std::fs::read_to_string(d.data_root.join("network/networks.json")).unwrap_or_default();
+        if let Ok(serde_json::Value::Array(list)) = serde_json::from_str::<serde_json::Value>(&nets) {
+            for n in list {
+                if let Some(br) = n["bridge"].as_str().filter(|b| b.starts_with("br-")) {
+                    let _ = std::process::Command::new("ip").args(["link", "del", br]).output();
+                }
+            }
+        }
         // The daemon's own nftables table is named after its bridge.
         let table = format!("berth_{}", name.replace('-', "_"));
         let _ = std::process::Command::new("nft").args(["delete", "table", "ip", &table]).output();

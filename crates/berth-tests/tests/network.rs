@@ -182,3 +182,40 @@ fn changed_bip_keeps_running_containers_and_applies_to_new_ones() {
     assert_ne!(new_ip.split('/').next().unwrap(), old_ip);
     assert!(d.log_text().contains("still on the previous bridge range"), "the log names the old range");
 }
+
+/// Two containers on a user network resolve each other by name and alias — also while the daemon
+/// is down, since names live in each container's /etc/hosts.
+#[test]
+fn user_network_names_resolve_during_the_outage() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-user").live_restore(true));
+    d.busybox_image();
+    d.docker_ok(&["network", "create", "appnet"]);
+    assert!(d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]).lines().any(|l| l == "appnet"));
+    d.docker_ok(&["run", "-d", "--name", "db", "--network", "appnet", "--network-alias", "database", "busybox", "sleep", "1000"]);
+    // The client resolves by name in a loop and logs each result.
+    d.docker_ok(&[
+        "run", "-d", "--name", "app", "--network", "appnet", "busybox", "sh", "-c",
+        "while :; do if ping -c1 -W1 db >/dev/null && ping -c1 -W1 database >/dev/null; then echo ok; else echo fail; fi; sleep 0.2; done",
+    ]);
+    std::thread::sleep(Duration::from_secs(1));
+    let db_ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "db"]);
+    assert!(!db_ip.is_empty());
+    let inspect = d.docker_ok(&["network", "inspect", "appnet", "-f", "{{len .Containers}}"]);
+    assert_eq!(inspect, "2");
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(3));
+    d.restart();
+    std::thread::sleep(Duration::from_millis(500));
+    let logs = d.docker_ok(&["logs", "app"]);
+    let ok = logs.lines().filter(|l| *l == "ok").count();
+    let fail = logs.lines().filter(|l| *l == "fail").count();
+    eprintln!("name resolution through the outage: {ok} ok, {fail} failed");
+    assert!(ok >= 15, "{ok} resolutions");
+    assert_eq!(fail, 0, "a name failed to resolve");
+    let (code, err) = d.docker_err(&["network", "rm", "appnet"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("has active endpoints"), "{err}");
+    d.docker_ok(&["rm", "-f", "app", "db"]);
+    d.docker_ok(&["network", "rm", "appnet"]);
+}
