@@ -15,7 +15,22 @@ pub async fn shutdown(d: Arc<Daemon>) {
         return;
     }
     tracing::info!(containers = live.len(), "stopping containers before exit");
-    stop_all(&d, live).await;
+    // Docker's bound on the whole shutdown: `shutdown-timeout`, or the longest stop timeout of a
+    // container if that is longer; past it, whatever still runs gets SIGKILL.
+    let longest = live.iter().map(|e| e.snapshot().config.stop_timeout.unwrap_or(10)).max().unwrap_or(0).max(0) as u64;
+    let bound = std::time::Duration::from_secs(cfg.shutdown_timeout.max(longest)) + std::time::Duration::from_secs(2);
+    if tokio::time::timeout(bound, stop_all(&d, live.clone())).await.is_err() {
+        tracing::warn!("containers still running after {bound:?}: killing them");
+        for e in live.iter().filter(|e| e.status().is_live()) {
+            let _ = crate::lifecycle::signal(&d, e, libc::SIGKILL).await;
+        }
+        for e in &live {
+            crate::lifecycle::wait_not_live(e, std::time::Duration::from_secs(5)).await;
+        }
+    }
+    for e in &live {
+        crate::lifecycle::release_resources(&d, e).await;
+    }
     tracing::info!("all containers stopped");
 }
 
