@@ -184,17 +184,44 @@ class Engine:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def remove_container_cgroups(ids, parent="berth"):
+    """Killed containers get no `runtime delete`: their (empty) cgroups are removed here, then the
+    parent when nothing else uses it. rmdir only succeeds on empty cgroups."""
+    for _ in range(20):
+        left = [d for i in ids for d in glob.glob(f"/sys/fs/cgroup/*/{parent}/{i}") if os.path.isdir(d)]
+        for d in left:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        if not any(os.path.isdir(d) for d in left):
+            break
+        time.sleep(0.1)
+    for d in glob.glob(f"/sys/fs/cgroup/*/{parent}"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 class Berth(Engine):
     name = "berth"
+    count = 0
 
     def __init__(self, bin_dir, live_restore=True, runtime_env=None):
         self.bin_dir, self.runtime_env = bin_dir, runtime_env
+        # Its own bridge, subnet and nftables table (named after the bridge), removed in close():
+        # never the host's default berth0.
+        n = os.getpid() % 200 + Berth.count
+        Berth.count += 1
+        self.bridge, self.bip = f"bb{os.getpid() % 100000}x{Berth.count}", f"10.214.{n % 250}.1/24"
         super().__init__(live_restore)
 
     def daemon_args(self):
         a = [os.path.join(self.bin_dir, "berthd"), "--data-root", os.path.join(self.base, "data"),
              "--exec-root", os.path.join(self.base, "run"), "-H", "unix://" + self.sock,
-             "--pidfile", os.path.join(self.base, "berthd.pid"), "--config-file", self.cfg]
+             "--pidfile", os.path.join(self.base, "berthd.pid"), "--config-file", self.cfg,
+             "--bridge", self.bridge, "--bip", self.bip]
         if self.live_restore:
             a.append("--live-restore")
         return a
@@ -227,9 +254,14 @@ class Berth(Engine):
             self.proc.kill()
             self.proc.wait()
         # Whatever is left: every container and monitor this daemon started, by pid verified by start time.
+        ids = []
         for rec in self.monitor_records():
+            ids.append(rec.get("container_id"))
             kill_verified(rec.get("container_pid"), rec.get("container_start_time"))
             kill_verified(rec.get("shim_pid"), rec.get("shim_start_time"))
+        remove_container_cgroups([i for i in ids if i])
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        subprocess.run(["nft", "delete", "table", "ip", "berth_" + self.bridge.replace("-", "_")], capture_output=True)
         self.unmount_and_remove()
 
 

@@ -26,6 +26,13 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
     }
     unmount_under(&d.base);
     remove_cgroups(&ids);
+    // The daemons' shared cgroup parent goes with the last test using it (rmdir fails while any
+    // container cgroup is left in it).
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        for h in rd.flatten() {
+            let _ = std::fs::remove_dir(h.path().join("berth"));
+        }
+    }
     if let Some((name, _)) = &d.bridge {
         if Path::new("/sys/class/net").join(name).exists() {
             let _ = std::process::Command::new("ip").args(["link", "del", name]).output();

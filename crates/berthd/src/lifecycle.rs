@@ -397,6 +397,7 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), 
         .map_err(|err| ApiError::internal(format!("removing the container's filesystem: {err}")))?;
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let _ = std::fs::remove_dir_all(&paths.state_dir);
+    crate::cgroups::remove(&c.options.cgroups_path);
     if let Some(ep) = &c.endpoint {
         d.net.release(&c.id, ep);
     }

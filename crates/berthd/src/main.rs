@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 mod api;
+mod cgroups;
 mod config;
 mod daemon;
 mod events;

@@ -38,7 +38,6 @@ pub struct MountSpec {
 
 #[derive(Debug, Clone)]
 pub struct SpecInput {
-    pub id: String,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -55,6 +54,8 @@ pub struct SpecInput {
     pub privileged: bool,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
+    /// As recorded at create (invariant 8).
+    pub cgroups_path: String,
 }
 
 /// Docker's default capability set.
@@ -185,7 +186,7 @@ pub fn spec(input: &SpecInput) -> Value {
         "hostname": input.hostname,
         "mounts": mounts,
         "linux": {
-            "cgroupsPath": cgroups_path(&input.id),
+            "cgroupsPath": input.cgroups_path,
             "resources": resources,
             "namespaces": namespaces,
             "maskedPaths": if input.privileged { vec![] } else { MASKED.to_vec() },
@@ -240,7 +241,6 @@ mod tests {
 
     fn input() -> SpecInput {
         SpecInput {
-            id: "abc".into(),
             args: vec!["sh".into()],
             env: vec![],
             cwd: String::new(),
@@ -257,6 +257,7 @@ mod tests {
             privileged: false,
             cap_add: vec!["net_admin".into()],
             cap_drop: vec!["CAP_KILL".into()],
+            cgroups_path: cgroups_path("abc"),
         }
     }
 

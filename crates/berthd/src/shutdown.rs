@@ -30,6 +30,12 @@ pub async fn shutdown(d: Arc<Daemon>) {
     }
     for e in &live {
         crate::lifecycle::release_resources(&d, e).await;
+        crate::cgroups::remove(&e.snapshot().options.cgroups_path);
+    }
+    if let Some(c) = d.store.all().first().map(|e| e.snapshot()) {
+        crate::cgroups::remove_parent(&c.options.cgroups_path);
+    } else {
+        crate::cgroups::remove_parent(&crate::oci::cgroups_path("x"));
     }
     tracing::info!("all containers stopped");
 }

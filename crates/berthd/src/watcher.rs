@@ -102,6 +102,8 @@ async fn judge_lost_inner(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) {
             c.state.finished_at = crate::state::now_rfc3339();
         }
     });
+    // No monitor ran `runtime delete` for this one.
+    crate::cgroups::remove(&e.snapshot().options.cgroups_path);
     crate::lifecycle::release_resources(&d, &e).await;
 }
 

@@ -182,6 +182,12 @@ impl Drop for Fixture {
             let _ = berth_sys::kill_verified(&p, 9);
         }
         let _ = self.runc(&["delete", "--force", &self.id]);
+        // The shared parent goes with the last test using it (rmdir fails while it is in use).
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in rd.flatten() {
+                let _ = std::fs::remove_dir(h.path().join("berth-shim-test"));
+            }
+        }
         if std::env::var_os("BERTH_TEST_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

@@ -30,7 +30,6 @@ pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
     let input = SpecInput {
-        id: c.id.clone(),
         args,
         env: c.config.env.clone().unwrap_or_default(),
         cwd: c.config.working_dir.clone().unwrap_or_default(),
@@ -56,6 +55,7 @@ pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde
         privileged: h.privileged.unwrap_or(false),
         cap_add: h.cap_add.clone().unwrap_or_default(),
         cap_drop: h.cap_drop.clone().unwrap_or_default(),
+        cgroups_path: c.options.cgroups_path.clone(),
     };
     Ok(oci::spec(&input))
 }
