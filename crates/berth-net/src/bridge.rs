@@ -24,9 +24,9 @@ impl Bridge {
     /// Makes sure bridge `name` exists, carries `gateway_cidr` (e.g. `10.77.0.1/24`) and is up.
     ///
     /// Idempotent. An existing bridge with another address gets this one added, never the old one
-    /// removed: running containers still route through the old gateway. Also turns on IPv4
-    /// forwarding and `route_localnet` on the bridge (best effort) so published ports answer on
-    /// 127.0.0.1.
+    /// removed: running containers still route through the old gateway. Also turns on
+    /// `route_localnet` on the bridge (best effort) so published ports answer on 127.0.0.1.
+    /// IPv4 forwarding is the caller's choice ([`enable_ip_forward`], Docker's `--ip-forward`).
     pub fn ensure(name: &str, gateway_cidr: Ipv4Net) -> Result<()> {
         check_ifname(name)?;
         if !Self::exists(name)? {
@@ -51,7 +51,6 @@ impl Bridge {
             }
         }
         ip(&["link", "set", "dev", name, "up"])?;
-        sysctl("net/ipv4/ip_forward", "1");
         sysctl(&format!("net/ipv4/conf/{name}/route_localnet"), "1");
         Ok(())
     }
@@ -93,6 +92,11 @@ impl Bridge {
 
 /// Writes a sysctl of the current network namespace; failures are logged, not fatal, because a
 /// read-only /proc/sys (nested containers) must not stop networking that may work anyway.
+/// Turns on IPv4 forwarding (best effort): without it containers reach nothing beyond the host.
+pub fn enable_ip_forward() {
+    sysctl("net/ipv4/ip_forward", "1");
+}
+
 pub(crate) fn sysctl(key: &str, value: &str) {
     let path = format!("/proc/sys/{key}");
     if std::fs::read_to_string(&path)

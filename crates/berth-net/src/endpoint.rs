@@ -40,21 +40,21 @@ pub struct Endpoint {
 
 /// `vb` + the first 10 characters of the container id: unique enough and ≤ 15 bytes.
 pub fn host_veth_name(container_id: &str) -> String {
-    let short: String = container_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(10)
-        .collect();
-    format!("vb{short}")
+    iface_name("vb", container_id, 0)
 }
 
-fn peer_tmp_name(container_id: &str) -> String {
+/// Interface `index` of a container (`eth<index>` inside): index 0 keeps the historical name so
+/// endpoints made before multi-network support are still found; others get `x<index>` (≤ 15 bytes).
+fn iface_name(prefix: &str, container_id: &str, index: u8) -> String {
     let short: String = container_id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(10)
         .collect();
-    format!("vp{short}")
+    match index {
+        0 => format!("{prefix}{short}"),
+        n => format!("{prefix}{short}x{n}"),
+    }
 }
 
 /// Docker derives the MAC from the address, so a reused address keeps its MAC and peers' ARP
@@ -64,9 +64,9 @@ pub fn mac_for_ip(ip: Ipv4Addr) -> String {
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
-/// Connects the container's namespace to `bridge` with address `addr` (e.g. `10.77.0.2/24`) and
-/// a default route via `gateway`. Idempotent: an endpoint already in place is left alone; a broken
-/// one (host side present, container side without the address) is rebuilt.
+/// Connects the container's namespace to `bridge` with address `addr` (e.g. `10.77.0.2/24`) on
+/// `eth0` and a default route via `gateway`. Idempotent: an endpoint already in place is left
+/// alone; a broken one (host side present, container side without the address) is rebuilt.
 pub fn attach(
     netns: &NetnsRef,
     bridge: &str,
@@ -74,12 +74,26 @@ pub fn attach(
     addr: Ipv4Net,
     gateway: Ipv4Addr,
 ) -> Result<Endpoint> {
+    attach_iface(netns, bridge, container_id, 0, addr, gateway)
+}
+
+/// [`attach`] for the container's interface `eth<index>` (`docker network connect`): only `eth0`
+/// carries the default route, as in Docker, where the first network is the gateway.
+pub fn attach_iface(
+    netns: &NetnsRef,
+    bridge: &str,
+    container_id: &str,
+    index: u8,
+    addr: Ipv4Net,
+    gateway: Ipv4Addr,
+) -> Result<Endpoint> {
     check_ifname(bridge)?;
-    let host = host_veth_name(container_id);
+    let host = iface_name("vb", container_id, index);
     if host.len() < 3 {
         return Err(Error::Invalid(format!("container id {container_id:?}")));
     }
-    let tmp = peer_tmp_name(container_id);
+    let tmp = iface_name("vp", container_id, index);
+    let eth = format!("eth{index}");
     let ns = netns.path();
     let ns_str = ns
         .to_str()
@@ -94,12 +108,12 @@ pub fn attach(
     };
 
     if Bridge::exists(&host)? {
-        if container_has_addr(&ns_str, addr)? {
+        if container_has_addr(&ns_str, &eth, addr)? {
             enslave(&host, bridge)?;
             return Ok(endpoint);
         }
         tracing::info!(%host, "rebuilding a half-made endpoint");
-        detach(container_id)?;
+        detach_iface(container_id, index)?;
     }
     // A peer left in the host namespace by an attach that died half-way.
     if Bridge::exists(&tmp)? {
@@ -116,13 +130,15 @@ pub fn attach(
     );
     let built = (|| {
         crate::cmd::run_with_stdin("ip", &["-batch", "-"], Some(&host_batch))?;
-        let batch = format!(
-            "link set dev {tmp} name eth0\n\
-             addr replace {addr} dev eth0\n\
-             link set dev eth0 up\n\
-             link set dev lo up\n\
-             route replace default via {gateway} dev eth0\n"
+        let mut batch = format!(
+            "link set dev {tmp} name {eth}\n\
+             addr replace {addr} dev {eth}\n\
+             link set dev {eth} up\n\
+             link set dev lo up\n"
         );
+        if index == 0 {
+            batch.push_str(&format!("route replace default via {gateway} dev eth0\n"));
+        }
         nsenter_ip(&ns_str, &["-batch", "-"], Some(&batch))?;
         Ok(())
     })();
@@ -137,7 +153,12 @@ pub fn attach(
 /// Removes the container's veth pair. Missing is fine (the kernel deletes the pair when the
 /// namespace dies with the container).
 pub fn detach(container_id: &str) -> Result<()> {
-    let host = host_veth_name(container_id);
+    detach_iface(container_id, 0)
+}
+
+/// Removes the veth pair of the container's `eth<index>`; missing is fine.
+pub fn detach_iface(container_id: &str, index: u8) -> Result<()> {
+    let host = iface_name("vb", container_id, index);
     match ip(&["link", "del", "dev", &host]) {
         Err(e) if !is_not_found(&e) => Err(e),
         _ => Ok(()),
@@ -172,8 +193,8 @@ fn nsenter_ip(ns: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
     run_with_stdin("nsenter", &full, stdin)
 }
 
-fn container_has_addr(ns: &str, addr: Ipv4Net) -> Result<bool> {
-    let out = match nsenter_ip(ns, &["-j", "addr", "show", "dev", "eth0"], None) {
+fn container_has_addr(ns: &str, eth: &str, addr: Ipv4Net) -> Result<bool> {
+    let out = match nsenter_ip(ns, &["-j", "addr", "show", "dev", eth], None) {
         Ok(o) => o,
         Err(e) if is_not_found(&e) => return Ok(false),
         Err(e) => return Err(e),

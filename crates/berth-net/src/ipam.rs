@@ -102,6 +102,27 @@ impl Ipam {
         })
     }
 
+    /// Every pool under `dir`, by network key (for a restore that frees what nobody records).
+    pub fn open_all(dir: &Path) -> Result<Vec<(String, Ipam)>> {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(io_err(format!("reading {}", dir.display()))(e)),
+        };
+        let mut out = Vec::new();
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            let Some(key) = name.strip_prefix("ipam-").and_then(|n| n.strip_suffix(".json")) else { continue };
+            let path = ent.path();
+            if let Some(f) = berth_proto::fsutil::read_json::<IpamFile>(&path)
+                .map_err(io_err(format!("reading {}", path.display())))?
+            {
+                out.push((key.to_string(), Ipam { path, state: Mutex::new(f) }));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn subnet(&self) -> Ipv4Net {
         self.lock().subnet
     }

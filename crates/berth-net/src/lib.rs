@@ -47,8 +47,8 @@ pub mod nft;
 mod nft_state;
 pub mod ports;
 
-pub use bridge::Bridge;
-pub use endpoint::{attach, detach, host_veth_name, mac_for_ip, Endpoint, NetnsRef};
+pub use bridge::{enable_ip_forward, Bridge};
+pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, mac_for_ip, Endpoint, NetnsRef};
 pub use hosts::{write_hosts, HostsEntry};
 pub use ipam::Ipam;
 pub use nft::{reconcile, remove_table, Desired, DesiredEndpoint, DesiredNetwork, ReconcileReport};

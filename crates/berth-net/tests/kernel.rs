@@ -184,6 +184,7 @@ fn nat_published_ports_hairpin_and_internal() {
     let br = unique("bt");
     let gw = cidr("10.210.0.1/24");
     Bridge::ensure(&br, gw).unwrap();
+    berth_net::enable_ip_forward();
     let c1 = Netns::new("bnc");
     let id1 = "aaaaaaaaaaaa1111";
     attach(

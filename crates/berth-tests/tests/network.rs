@@ -219,3 +219,43 @@ fn user_network_names_resolve_during_the_outage() {
     d.docker_ok(&["rm", "-f", "app", "db"]);
     d.docker_ok(&["network", "rm", "appnet"]);
 }
+
+/// The issue's three paths to a published port — 127.0.0.1, the host's address on the bridge, and
+/// from another container (hairpin through the host) — through kill -9, an outage and a restart.
+#[test]
+fn published_port_answers_from_host_address_and_other_container_through_outage() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-paths").live_restore(true));
+    d.busybox_image();
+    let port = free_port();
+    d.docker_ok(&["run", "-d", "--name", "web", "-p", &format!("{port}:80"), "busybox", "sh", "-c", WEB]);
+    let (_, cidr) = d.bridge.clone().unwrap();
+    let gw = cidr.split('/').next().unwrap().to_string();
+    let (lo, host) = (format!("127.0.0.1:{port}"), format!("{gw}:{port}"));
+    assert!(wait_until(Duration::from_secs(5), || get(&lo) && get(&host)), "published port never answered");
+    let probe = format!(
+        "while :; do if printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {gw} {port} | grep -q hello-web; \
+         then echo ok; else echo fail; fi; sleep 0.1; done"
+    );
+    d.docker_ok(&["run", "-d", "--name", "peer", "busybox", "sh", "-c", &probe]);
+    assert!(wait_until(Duration::from_secs(5), || d.docker_ok(&["logs", "peer"]).contains("ok")), "hairpin never answered");
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = [client_loop(lo, stop.clone()), client_loop(host, stop.clone())];
+    let before = d.docker_ok(&["logs", "peer"]).lines().count();
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    std::thread::sleep(berth_tests::outage());
+    d.restart();
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let counts: Vec<(u32, u32)> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let logs = d.docker_ok(&["logs", "peer"]);
+    let during: Vec<&str> = logs.lines().skip(before).collect();
+    let peer_fail = during.iter().filter(|l| **l == "fail").count();
+    eprintln!("127.0.0.1 {:?}, host address {:?}, from a container: {} ok / {peer_fail} failed", counts[0], counts[1], during.len() - peer_fail);
+    for (ok, bad) in &counts {
+        assert!(*ok > 20, "too few requests: {ok}");
+        assert_eq!(*bad, 0, "requests failed while the daemon was down or starting");
+    }
+    assert!(during.len() > 10, "the container's client kept running: {}", during.len());
+    assert_eq!(peer_fail, 0, "requests from another container failed");
+}

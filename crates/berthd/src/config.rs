@@ -90,6 +90,16 @@ pub struct AddressPool {
     pub size: u8,
 }
 
+/// The subnets of a `default-address-pools` entry, in order (`{"base": "10.10.0.0/16", "size": 24}`).
+pub fn address_pool_subnets(p: &AddressPool) -> Result<impl Iterator<Item = berth_net::Ipv4Net>, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid(format!("invalid default-address-pools entry {{\"base\": \"{}\", \"size\": {}}}: {why}", p.base, p.size));
+    let base: berth_net::Ipv4Net = p.base.parse().map_err(|_| bad("base is not an IPv4 subnet such as 10.10.0.0/16"))?;
+    if p.size < base.prefix_len() || p.size > 30 {
+        return Err(bad(&format!("size must be between the base's prefix length ({}) and 30", base.prefix_len())));
+    }
+    base.trunc().subnets(p.size).map_err(|_| bad("size"))
+}
+
 /// One runtime entry of `"runtimes"`, as Docker spells it.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 pub struct RuntimeConf {
@@ -286,7 +296,16 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(ConfigError::Invalid(format!("invalid bridge name \"{bridge}\": 1 to 15 letters, digits, '-' or '_'")));
     }
-    let bip = flags.bip.clone().or(file.bip.clone()).unwrap_or_else(|| DEFAULT_BIP.into());
+    let default_address_pools = file.default_address_pools.clone().unwrap_or_default();
+    for p in &default_address_pools {
+        address_pool_subnets(p).map(|_| ())?;
+    }
+    // As in Docker: without --bip the default bridge takes the first subnet of the first pool.
+    let pool_bip = default_address_pools.first().and_then(|p| {
+        let first = address_pool_subnets(p).ok()?.next()?;
+        Some(format!("{}/{}", first.hosts().next()?, first.prefix_len()))
+    });
+    let bip = flags.bip.clone().or(file.bip.clone()).or(pool_bip).unwrap_or_else(|| DEFAULT_BIP.into());
     if parse_cidr(&bip).is_none_or(|(_, l)| !(8..=30).contains(&l)) {
         return Err(ConfigError::Invalid(format!("invalid value for bip: \"{bip}\" (expected an address/prefix such as {DEFAULT_BIP})")));
     }
@@ -302,7 +321,7 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         fixed_cidr,
         iptables: flags.iptables.or(file.iptables).unwrap_or(true),
         ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(true),
-        default_address_pools: file.default_address_pools.clone().unwrap_or_default(),
+        default_address_pools,
         pidfile: flags.pidfile.clone().or(file.pidfile.clone()).unwrap_or_else(|| exec_root.join("berthd.pid")),
         live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
         debug: flags.debug.or(file.debug).unwrap_or(false),

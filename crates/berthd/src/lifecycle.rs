@@ -83,8 +83,11 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
                 e.update(|x| x.endpoint = Some(ep.clone()))?;
                 // The veth and address are set up while the monitor runs `runtime create`; the
                 // monitor starts the process only once the gate says the network is ready.
-                let (d3, id3, ns3) = (d.clone(), c.id.clone(), ns.clone());
-                net_job = Some(tokio::task::spawn_blocking(move || d3.net.connect(&d3, &id3, &ep, &ns3)));
+                let (d3, id3, ns3, extra) = (d.clone(), c.id.clone(), ns.clone(), c.extra_endpoints.clone());
+                net_job = Some(tokio::task::spawn_blocking(move || {
+                    d3.net.connect(&d3, &id3, &ep, &ns3)?;
+                    extra.iter().try_for_each(|x| d3.net.connect(&d3, &id3, x, &ns3))
+                }));
                 Some(ns)
             }
             Err(err) => {
@@ -357,7 +360,8 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
 /// Idempotent.
 pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
     let c = e.snapshot();
-    if c.endpoint.is_some() && d.net.netns_path(&c.id).exists() {
+    // Even with no endpoint left (all disconnected), a namespace file may still be mounted.
+    if d.net.netns_path(&c.id).exists() {
         let (d2, c2) = (d.clone(), c.clone());
         let _ = tokio::task::spawn_blocking(move || d2.net.teardown(&d2, &c2)).await;
     }
@@ -398,7 +402,7 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), 
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let _ = std::fs::remove_dir_all(&paths.state_dir);
     crate::cgroups::remove(&c.options.cgroups_path);
-    if let Some(ep) = &c.endpoint {
+    for ep in c.endpoints() {
         d.net.release(&c.id, ep);
     }
     d.store.remove(&c.id);

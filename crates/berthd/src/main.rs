@@ -10,6 +10,7 @@ mod events;
 mod lifecycle;
 mod logs;
 mod monitor;
+mod netconnect;
 mod network;
 mod oci;
 mod restore;

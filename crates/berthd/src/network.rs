@@ -28,6 +28,9 @@ pub struct NetEndpoint {
     /// Extra names on a user-defined network (`--network-alias`).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The container's interface is `eth<iface>`; networks joined later get the next number.
+    #[serde(default)]
+    pub iface: u8,
 }
 
 pub struct Network {
@@ -39,6 +42,9 @@ pub struct Network {
     /// the table, so that a start without published ports spawns no `ip`/`nft` for them.
     /// Cleared on restore, which re-checks everything against the kernel.
     ensured: Mutex<std::collections::HashSet<String>>,
+    /// Containers holding an address they have not recorded yet (create or connect in flight):
+    /// the restore's sweep of unrecorded addresses must not free theirs.
+    pending: Mutex<std::collections::HashSet<String>>,
     pub user: crate::usernets::UserNets,
 }
 
@@ -63,8 +69,15 @@ fn pool_key(network: &str, subnet: Ipv4Net) -> String {
     format!("{network}-{}-{}", subnet.addr(), subnet.prefix_len())
 }
 
+/// A port the container asks for; `range` is a host port range (`-p 8000-8010:80`) to pick from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WantedPort {
+    pub map: PortMapping,
+    pub range: Option<(u16, u16)>,
+}
+
 /// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` plus `-P` for exposed ports.
-pub fn port_mappings(c: &Container) -> Result<Vec<PortMapping>, NetError> {
+pub fn port_mappings(c: &Container) -> Result<Vec<WantedPort>, NetError> {
     let mut out = Vec::new();
     let bindings = c.host_config.port_bindings.clone().unwrap_or(serde_json::Value::Null);
     let mut seen = std::collections::BTreeSet::new();
@@ -79,13 +92,8 @@ pub fn port_mappings(c: &Container) -> Result<Vec<PortMapping>, NetError> {
                     "" | "0.0.0.0" => None,
                     ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid IP address: {ip}")))?),
                 };
-                let hp = b["HostPort"].as_str().unwrap_or("");
-                let host_port = if hp.is_empty() {
-                    0
-                } else {
-                    hp.parse::<u16>().map_err(|_| NetError::Invalid(format!("invalid hostPort: {hp}")))?
-                };
-                out.push(PortMapping { host_ip, host_port, container_port: port, proto });
+                let (host_port, range) = parse_host_port(b["HostPort"].as_str().unwrap_or(""))?;
+                out.push(WantedPort { map: PortMapping { host_ip, host_port, container_port: port, proto }, range });
             }
         }
     }
@@ -93,11 +101,29 @@ pub fn port_mappings(c: &Container) -> Result<Vec<PortMapping>, NetError> {
         for key in c.config.exposed_ports.clone().unwrap_or_default().keys() {
             let (port, proto) = parse_port_key(key)?;
             if seen.insert((port, proto)) {
-                out.push(PortMapping { host_ip: None, host_port: 0, container_port: port, proto });
+                out.push(WantedPort { map: PortMapping { host_ip: None, host_port: 0, container_port: port, proto }, range: None });
             }
         }
     }
     Ok(out)
+}
+
+/// `""` (any free port), `"8080"`, or a range `"8000-8010"` (the first free port in it).
+fn parse_host_port(hp: &str) -> Result<(u16, Option<(u16, u16)>), NetError> {
+    let bad = || NetError::Invalid(format!("invalid hostPort: {hp}"));
+    if hp.is_empty() {
+        return Ok((0, None));
+    }
+    match hp.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?);
+            if a == 0 || b < a {
+                return Err(bad());
+            }
+            Ok((0, Some((a, b))))
+        }
+        None => Ok((hp.parse::<u16>().map_err(|_| bad())?, None)),
+    }
 }
 
 fn parse_port_key(key: &str) -> Result<(u16, Proto), NetError> {
@@ -118,6 +144,7 @@ impl Network {
             netns_dir: exec_root.join("netns"),
             lock: Mutex::new(()),
             ensured: Mutex::new(Default::default()),
+            pending: Mutex::new(Default::default()),
             user: crate::usernets::UserNets::load(data_root),
         }
     }
@@ -139,6 +166,7 @@ impl Network {
         let range = cfg.fixed_cidr.as_deref().and_then(crate::config::parse_cidr).and_then(|(a, l)| Ipv4Net::new(a, l).ok());
         let pool = pool_key("bridge", subnet);
         let _g = self.lock.lock().expect("network lock");
+        self.pending.lock().expect("pending lock").insert(id.to_string());
         let ipam = self.ipam(&pool, subnet, gw, range)?;
         let ip = ipam.allocate(id, None)?;
         Ok(NetEndpoint {
@@ -151,6 +179,7 @@ impl Network {
             pool,
             ports: vec![],
             aliases: vec![],
+            iface: 0,
         })
     }
 
@@ -158,6 +187,7 @@ impl Network {
     pub fn allocate_on(&self, id: &str, net: &crate::usernets::UserNet, aliases: Vec<String>) -> Result<NetEndpoint, NetError> {
         let pool = pool_key(&net.name, net.subnet);
         let _g = self.lock.lock().expect("network lock");
+        self.pending.lock().expect("pending lock").insert(id.to_string());
         let ipam = self.ipam(&pool, net.subnet, net.gateway, None)?;
         let ip = ipam.allocate(id, None)?;
         Ok(NetEndpoint {
@@ -170,38 +200,46 @@ impl Network {
             pool,
             ports: vec![],
             aliases,
+            iface: 0,
         })
     }
 
     /// Rewrites, in place, the /etc/hosts of every running member of a user-defined network so
-    /// that each lists the others by name and alias.
+    /// that each lists, by name and alias, the containers it shares a user-defined network with.
     pub fn refresh_hosts(&self, d: &Daemon, network: &str) {
         if network == "bridge" {
-            return; // Docker's default bridge has no name resolution between containers.
+            return;
         }
-        let members: Vec<Container> = d
+        let live: Vec<Container> = d
             .store
             .all()
             .iter()
             .map(|e| e.snapshot())
             .filter(|c| c.state.status.is_live() || c.state.status == crate::state::Status::Starting)
-            .filter(|c| c.endpoint.as_ref().is_some_and(|ep| ep.network == network))
             .collect();
-        let entry = |c: &Container| {
-            let ep = c.endpoint.as_ref().expect("filtered on endpoint");
+        let entry = |c: &Container, ep: &NetEndpoint| {
             let mut names = vec![c.name.clone()];
             names.extend(ep.aliases.iter().cloned());
             names.push(c.id[..12].to_string());
             berth_net::HostsEntry::new(ep.ip, names)
         };
-        for c in &members {
-            let mut own = entry(c);
+        // The default bridge has no name resolution between containers, as in Docker; a bridge
+        // container that joined a user network learns that network's peers.
+        for c in live.iter().filter(|c| c.endpoint_on(network).is_some()) {
+            let Some(primary) = c.endpoints().next() else { continue };
+            let mut own = entry(c, primary);
             if let Some(h) = c.config.hostname.clone() {
                 if !own.names.contains(&h) {
                     own.names.insert(0, h);
                 }
             }
-            let peers: Vec<_> = members.iter().filter(|p| p.id != c.id).map(entry).collect();
+            let peers: Vec<_> = c
+                .endpoints()
+                .filter(|ep| ep.network != "bridge")
+                .flat_map(|ep| {
+                    live.iter().filter(|p| p.id != c.id).filter_map(|p| p.endpoint_on(&ep.network).map(|pep| entry(p, pep)))
+                })
+                .collect();
             let extra: Vec<_> = c
                 .host_config
                 .extra_hosts
@@ -216,9 +254,45 @@ impl Network {
         }
     }
 
+    /// The container's addresses are now recorded in its record (or given back).
+    pub fn settled(&self, id: &str) {
+        self.pending.lock().expect("pending lock").remove(id);
+    }
+
+    /// Frees addresses no container records: left by a daemon that died between allocating an
+    /// address and recording it (create, connect), or by a removal cut short.
+    fn sweep_unrecorded(&self, d: &Daemon) {
+        let recorded: std::collections::HashSet<(String, String)> = d
+            .store
+            .all()
+            .iter()
+            .map(|e| e.snapshot())
+            .flat_map(|c| c.endpoints().map(|ep| (ep.pool.clone(), c.id.clone())).collect::<Vec<_>>())
+            .collect();
+        let _g = self.lock.lock().expect("network lock");
+        let pending = self.pending.lock().expect("pending lock").clone();
+        let pools = match Ipam::open_all(&self.ipam_dir) {
+            Ok(p) => p,
+            Err(e) => return tracing::warn!("reading the address pools: {e}"),
+        };
+        for (pool, ipam) in pools {
+            let keep: Vec<String> = ipam
+                .allocations()
+                .into_keys()
+                .filter(|id| pending.contains(id) || recorded.contains(&(pool.clone(), id.clone())))
+                .collect();
+            match ipam.reconcile(&keep) {
+                Ok(freed) if !freed.is_empty() => tracing::info!("pool {pool}: freed addresses no container records: {freed:?}"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("pool {pool}: {e}"),
+            }
+        }
+    }
+
     /// At rm: the address goes back to its pool.
     pub fn release(&self, id: &str, ep: &NetEndpoint) {
         let _g = self.lock.lock().expect("network lock");
+        self.pending.lock().expect("pending lock").remove(id);
         match self.ipam(&ep.pool, ep.subnet, ep.gateway, None).and_then(|i| Ok(i.release(id)?)) {
             Ok(_) => {}
             Err(e) => tracing::warn!("releasing {}: {e}", ep.ip),
@@ -239,7 +313,7 @@ impl Network {
         if let Some((gw, len)) = crate::config::parse_cidr(&cfg.bip) {
             if let Ok(subnet) = Ipv4Net::new(gw, len) {
                 let subnet = subnet.trunc();
-                let ep = NetEndpoint { network: "bridge".into(), bridge: cfg.bridge.clone(), subnet, gateway: gw, ip: gw, mac: String::new(), pool: String::new(), ports: vec![], aliases: vec![] };
+                let ep = NetEndpoint { network: "bridge".into(), bridge: cfg.bridge.clone(), subnet, gateway: gw, ip: gw, mac: String::new(), pool: String::new(), ports: vec![], aliases: vec![], iface: 0 };
                 add_net(&ep, &mut desired);
             }
         }
@@ -249,10 +323,10 @@ impl Network {
             .iter()
             .map(|e| e.snapshot())
             .filter(|c| c.state.status.is_live() || c.state.status == crate::state::Status::Starting)
-            .filter_map(|c| c.endpoint.clone().map(|ep| (c.id.clone(), ep)))
+            .flat_map(|c| c.endpoints().map(|ep| (c.id.clone(), ep.clone())).collect::<Vec<_>>())
             .collect();
         if let Some(x) = extra {
-            eps.retain(|(id, _)| id != &x.0);
+            eps.retain(|(id, ep)| !(id == &x.0 && ep.iface == x.1.iface));
             eps.push(x.clone());
         }
         for un in self.user.all() {
@@ -266,7 +340,10 @@ impl Network {
                 continue;
             }
             let name = add_net(&ep, &mut desired);
-            desired.endpoints.push(DesiredEndpoint { container_id: id, network: name, ip: ep.ip, ports: ep.ports.clone() });
+            // Ports are published on the primary endpoint only; other endpoints need only their network.
+            if ep.iface == 0 {
+                desired.endpoints.push(DesiredEndpoint { container_id: id, network: name, ip: ep.ip, ports: ep.ports.clone() });
+            }
         }
         desired
     }
@@ -292,12 +369,16 @@ impl Network {
     /// container's endpoint is in place (attach leaves intact ones alone), and the table matches.
     pub fn restore(&self, d: &Daemon) -> Result<(), NetError> {
         self.ensured.lock().expect("ensured lock").clear();
+        self.sweep_unrecorded(d);
         let cfg = d.config();
+        if cfg.ip_forward {
+            berth_net::enable_ip_forward();
+        }
         let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
         berth_net::Bridge::ensure(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
         let mut old_ranges = std::collections::BTreeMap::<Ipv4Net, Vec<String>>::new();
-        for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
-            let Some(ep) = &c.endpoint else { continue };
+        let live: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()).collect();
+        for (c, ep) in live.iter().flat_map(|c| c.endpoints().map(move |ep| (c, ep))) {
             if ep.network == "bridge" && ep.bridge != cfg.bridge {
                 continue;
             }
@@ -308,10 +389,10 @@ impl Network {
             let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-            if let Err(e) = berth_net::attach(&NetnsRef::Path(ns), &ep.bridge, &c.id, addr, ep.gateway) {
+            if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway) {
                 tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");
             }
-            if ep.subnet != Ipv4Net::new(gw, len).map(|n| n.trunc()).unwrap_or(ep.subnet) {
+            if ep.network == "bridge" && ep.subnet != Ipv4Net::new(gw, len).map(|n| n.trunc()).unwrap_or(ep.subnet) {
                 old_ranges.entry(ep.subnet).or_default().push(c.short_id().to_string());
             }
         }
@@ -329,19 +410,36 @@ impl Network {
     /// (the runtime joins it by path). [`Network::connect`] may then run beside `runtime create`.
     pub fn prepare(&self, d: &Daemon, c: &Container) -> Result<(PathBuf, NetEndpoint), NetError> {
         let mut ep = c.endpoint.clone().ok_or_else(|| NetError::Invalid("container has no network endpoint".into()))?;
-        let mut ports = port_mappings(c)?;
+        let wanted = port_mappings(c)?;
+        let mut ports: Vec<PortMapping> = Vec::with_capacity(wanted.len());
         {
             let _g = self.lock.lock().expect("network lock");
             let others = self.desired(d, None);
-            for p in ports.iter_mut() {
-                if p.host_port == 0 {
-                    p.host_port = berth_net::pick_free_port(p.host_ip, p.proto)?;
+            let usable = |p: &PortMapping, chosen: &[PortMapping]| {
+                let held = others.port_conflict(p).filter(|o| *o != c.id).is_some()
+                    || chosen.iter().any(|q| q.host_port == p.host_port && q.proto == p.proto && (q.host_ip.is_none() || p.host_ip.is_none() || q.host_ip == p.host_ip));
+                !held && berth_net::check_port_free(p.host_ip, p.host_port, p.proto).is_ok()
+            };
+            for w in wanted {
+                let mut p = w.map.clone();
+                match w.range {
+                    Some((lo, hi)) => {
+                        let found = (lo..=hi).find(|port| usable(&PortMapping { host_port: *port, ..p.clone() }, &ports));
+                        p.host_port = found.ok_or_else(|| {
+                            let ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                            NetError::Conflict(format!("Bind for {ip}:{lo}-{hi} failed: port is already allocated"))
+                        })?;
+                    }
+                    None => {
+                        if p.host_port == 0 {
+                            p.host_port = berth_net::pick_free_port(p.host_ip, p.proto)?;
+                        }
+                        if !usable(&p, &ports) {
+                            return Err(NetError::Conflict(port_taken(&p)));
+                        }
+                    }
                 }
-                if let Some(owner) = others.port_conflict(p).filter(|o| *o != c.id) {
-                    tracing::debug!("port {} held by container {owner}", p.host_port);
-                    return Err(NetError::Conflict(port_taken(p)));
-                }
-                berth_net::check_port_free(p.host_ip, p.host_port, p.proto).map_err(|_| NetError::Conflict(port_taken(p)))?;
+                ports.push(p);
             }
         }
         ep.ports = ports;
@@ -361,7 +459,7 @@ impl Network {
             self.ensured.lock().expect("ensured lock").insert(bridge_key);
         }
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        if let Err(first) = berth_net::attach(&NetnsRef::Path(ns.clone()), &ep.bridge, id, addr, ep.gateway) {
+        if let Err(first) = berth_net::attach_iface(&NetnsRef::Path(ns.clone()), &ep.bridge, id, ep.iface, addr, ep.gateway) {
             tracing::warn!(id = %short, "attaching the endpoint failed: {first}");
             return Err(first.into());
         }
@@ -395,18 +493,17 @@ impl Network {
 
     /// At exit or failed start: the veth, the namespace file and the container's rules go.
     pub fn teardown(&self, d: &Daemon, c: &Container) {
-        if c.endpoint.is_none() {
-            return;
-        }
-        if let Err(e) = berth_net::detach(&c.id) {
-            tracing::warn!(id = %c.short_id(), "removing the veth: {e}");
+        for ep in c.endpoints() {
+            if let Err(e) = berth_net::detach_iface(&c.id, ep.iface) {
+                tracing::warn!(id = %c.short_id(), "removing the veth: {e}");
+            }
         }
         let ns = self.netns_path(&c.id);
         if ns.exists() {
             let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_file(&ns);
         }
-        if let Some(ep) = &c.endpoint {
+        for ep in c.endpoints() {
             self.refresh_hosts(d, &ep.network);
         }
         let has_ports = c.endpoint.as_ref().is_some_and(|e| !e.ports.is_empty());

@@ -133,11 +133,23 @@ pub struct Container {
     /// The bridge attachment (address, ports) for `bridge` containers.
     #[serde(default)]
     pub endpoint: Option<crate::network::NetEndpoint>,
+    /// Networks joined with `docker network connect`, as `eth1`, `eth2`… (`eth0` is `endpoint`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_endpoints: Vec<crate::network::NetEndpoint>,
 }
 
 impl Container {
     pub fn short_id(&self) -> &str {
         &self.id[..12]
+    }
+
+    /// Every network attachment, the primary (`eth0`) first.
+    pub fn endpoints(&self) -> impl Iterator<Item = &crate::network::NetEndpoint> {
+        self.endpoint.iter().chain(self.extra_endpoints.iter())
+    }
+
+    pub fn endpoint_on(&self, network: &str) -> Option<&crate::network::NetEndpoint> {
+        self.endpoints().find(|ep| ep.network == network)
     }
 }
 

@@ -59,7 +59,8 @@ impl UserNets {
         berth_proto::fsutil::write_json_atomic(&self.file, &nets)
     }
 
-    /// Adds a network; the subnet is the one asked for, or the first free /24 of 10.223.0.0/16.
+    /// Adds a network; the subnet is the one asked for, or the first free one of the
+    /// `default-address-pools` (without them, the first free /24 of 10.223.0.0/16).
     pub fn create(
         &self,
         name: &str,
@@ -68,6 +69,7 @@ impl UserNets {
         internal: bool,
         labels: BTreeMap<String, String>,
         taken: &[Ipv4Net],
+        pools: &[crate::config::AddressPool],
     ) -> Result<UserNet, String> {
         let mut nets = self.nets.lock().expect("nets lock");
         if nets.iter().any(|n| n.name == name) {
@@ -83,10 +85,16 @@ impl UserNets {
                 }
                 s
             }
-            None => (0..=255u8)
-                .filter_map(|i| Ipv4Net::new(Ipv4Addr::new(10, 223, i, 0), 24).ok())
-                .find(|s| !overlaps(s))
-                .ok_or("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")?,
+            None => {
+                let default_pool = [crate::config::AddressPool { base: "10.223.0.0/16".into(), size: 24 }];
+                let pools = if pools.is_empty() { &default_pool[..] } else { pools };
+                pools
+                    .iter()
+                    .filter_map(|p| crate::config::address_pool_subnets(p).ok())
+                    .flatten()
+                    .find(|s| !overlaps(s))
+                    .ok_or("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")?
+            }
         };
         let gateway = gateway.unwrap_or_else(|| {
             let o = u32::from(subnet.network()) + 1;

@@ -55,7 +55,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/networks/prune", post(networks::prune))
         .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
         .route("/networks/{id}/connect", post(networks::connect))
-        .route("/networks/{id}/disconnect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))

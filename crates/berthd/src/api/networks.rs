@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// Built-in networks get stable ids derived from their names.
-fn net_id(name: &str) -> String {
+pub(crate) fn net_id(name: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(format!("berth-network-{name}")))
 }
@@ -22,7 +22,7 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
         .all()
         .iter()
         .map(|e| e.snapshot())
-        .filter(|c| c.state.status.is_live() && c.options.network_mode == name)
+        .filter(|c| c.state.status.is_live() && (c.options.network_mode == name || c.endpoint_on(name).is_some()))
         .collect();
     let (driver, ipam, options) = match name {
         "bridge" => {
@@ -46,7 +46,7 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
     let mut members = serde_json::Map::new();
     let mut old: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for c in &containers {
-        let (ip, mac) = match &c.endpoint {
+        let (ip, mac) = match c.endpoint_on(name) {
             Some(ep) => {
                 if Some(ep.subnet) != current {
                     old.entry(ep.subnet.to_string()).or_default().push(c.id.clone());
@@ -74,7 +74,7 @@ const BUILTIN: &[&str] = &["bridge", "host", "none"];
 fn user_network(d: &Daemon, un: &crate::usernets::UserNet) -> Value {
     let mut members = serde_json::Map::new();
     for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
-        if let Some(ep) = c.endpoint.as_ref().filter(|ep| ep.network == un.name) {
+        if let Some(ep) = c.endpoint_on(&un.name) {
             members.insert(c.id.clone(), json!({"Name": c.name, "EndpointID": c.id, "MacAddress": ep.mac,
                 "IPv4Address": format!("{}/{}", ep.ip, ep.subnet.prefix_len()), "IPv6Address": ""}));
         }
@@ -136,7 +136,7 @@ pub async fn create(State(d): State<AppState>, super::body::JsonBody(req): super
     let un = d
         .net
         .user
-        .create(&req.name, subnet, gateway, req.internal, req.labels.unwrap_or_default(), &taken)
+        .create(&req.name, subnet, gateway, req.internal, req.labels.unwrap_or_default(), &taken, &cfg.default_address_pools)
         .map_err(|m| if m.contains("already exists") { ApiError::conflict(m) } else { ApiError::bad_request(m) })?;
     let mut attrs = std::collections::BTreeMap::new();
     attrs.insert("name".to_string(), un.name.clone());
@@ -152,7 +152,7 @@ async fn remove_one(d: &AppState, un: &crate::usernets::UserNet) -> Result<(), A
         .all()
         .iter()
         .map(|e| e.snapshot())
-        .filter(|c| c.options.network_mode == un.name)
+        .filter(|c| c.options.network_mode == un.name || c.endpoint_on(&un.name).is_some())
         .map(|c| c.name)
         .collect();
     if !users.is_empty() {
@@ -196,8 +196,50 @@ pub async fn prune(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"NetworksDeleted": deleted})))
 }
 
-pub async fn connect(Path(id): Path<String>) -> ApiError {
-    ApiError::not_implemented(format!("connecting a running container to network {id} is not supported yet: create the container on it with --network"))
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectRequest {
+    pub container: String,
+    #[serde(default)]
+    pub endpoint_config: Option<Value>,
+}
+
+fn target(d: &Daemon, key: &str) -> Result<crate::netconnect::Target, ApiError> {
+    if BUILTIN.contains(&key) {
+        return Ok(crate::netconnect::Target { name: key.to_string(), id: net_id(key), user: None });
+    }
+    let un = d.net.user.get(key).ok_or_else(|| ApiError::not_found(format!("network {key} not found")))?;
+    Ok(crate::netconnect::Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) })
+}
+
+pub async fn connect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    super::body::JsonBody(req): super::body::JsonBody<ConnectRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let net = target(&d, &id)?;
+    let e = d.store.get(&req.container)?;
+    let aliases = req
+        .endpoint_config
+        .as_ref()
+        .and_then(|c| c["Aliases"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    crate::netconnect::connect(&d, &e, net, aliases).await?;
+    Ok(axum::http::StatusCode::OK)
+}
+
+pub async fn disconnect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    super::body::JsonBody(req): super::body::JsonBody<ConnectRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let net = target(&d, &id)?;
+    let e = d.store.get(&req.container)?;
+    crate::netconnect::disconnect(&d, &e, net).await?;
+    Ok(axum::http::StatusCode::OK)
 }
 
 pub async fn list(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Vec<Value>>, ApiError> {

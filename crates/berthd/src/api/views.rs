@@ -85,13 +85,23 @@ fn network_settings(c: &Container) -> Value {
         _ => (String::new(), String::new(), 0, String::new()),
     };
     let mut networks = serde_json::Map::new();
-    if !net_name.is_empty() {
-        networks.insert(
-            net_name.clone(),
-            json!({"IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac, "NetworkID": net_name, "EndpointID": if live && c.endpoint.is_some() { c.id.clone() } else { String::new() },
-                   "Gateway": gw, "IPAddress": ip, "IPPrefixLen": len, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                   "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null}),
-        );
+    let entry = |ep: Option<&crate::network::NetEndpoint>| {
+        let (ip, gw, len, mac) = match (ep, live) {
+            (Some(ep), true) => (ep.ip.to_string(), ep.gateway.to_string(), ep.subnet.prefix_len(), ep.mac.clone()),
+            _ => (String::new(), String::new(), 0, String::new()),
+        };
+        let aliases = ep.filter(|ep| !ep.aliases.is_empty()).map(|ep| json!(ep.aliases));
+        json!({"IPAMConfig": null, "Links": null, "Aliases": aliases, "MacAddress": mac,
+               "NetworkID": ep.map(|ep| ep.network.clone()).unwrap_or_else(|| net_name.clone()),
+               "EndpointID": if live && ep.is_some() { c.id.clone() } else { String::new() },
+               "Gateway": gw, "IPAddress": ip, "IPPrefixLen": len, "IPv6Gateway": "", "GlobalIPv6Address": "",
+               "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null})
+    };
+    for ep in c.endpoints() {
+        networks.insert(ep.network.clone(), entry(Some(ep)));
+    }
+    if networks.is_empty() && (net_name == "host" || net_name == "none") {
+        networks.insert(net_name.clone(), entry(None));
     }
     let sandbox = if c.endpoint.is_some() && live { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() };
     json!({"Bridge": "", "SandboxID": "", "SandboxKey": sandbox, "Ports": ports_map(c), "HairpinMode": false,

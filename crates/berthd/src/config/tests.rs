@@ -65,3 +65,31 @@ fn reload_applies_and_flags_restart_keys() {
     assert_eq!(out.needs_restart, vec!["storage-driver".to_string()]);
     assert_eq!(out.applied.len(), 1);
 }
+
+#[test]
+fn address_pools_give_the_default_bridge_its_subnet_unless_bip_is_set() {
+    let p = tmpfile("pools", r#"{"default-address-pools": [{"base": "10.77.0.0/16", "size": 24}]}"#);
+    let c = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap()).unwrap();
+    assert_eq!(c.bip, "10.77.0.1/24");
+    assert!(c.ip_forward, "ip-forward defaults to true");
+    let c = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--bip", "10.78.0.1/24", "--ip-forward=false"]).unwrap()).unwrap();
+    assert_eq!(c.bip, "10.78.0.1/24");
+    assert!(!c.ip_forward);
+    let subnets: Vec<String> = address_pool_subnets(&c.default_address_pools[0]).unwrap().take(2).map(|n| n.to_string()).collect();
+    assert_eq!(subnets, ["10.77.0.0/24", "10.77.1.0/24"]);
+}
+
+#[test]
+fn bad_address_pool_is_named() {
+    for (body, why) in [
+        (r#"{"default-address-pools": [{"base": "10.77.0.0/16", "size": 8}]}"#, "size must be between"),
+        (r#"{"default-address-pools": [{"base": "nonsense", "size": 24}]}"#, "base is not an IPv4 subnet"),
+    ] {
+        let p = tmpfile("badpool", body);
+        let e = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("default-address-pools") && e.contains(why), "{e}");
+    }
+    let p = tmpfile("badpooltype", r#"{"default-address-pools": [{"base": "10.77.0.0/16"}]}"#);
+    let e = read_file(&p, true).unwrap_err().to_string();
+    assert!(e.contains("default-address-pools") || e.contains("size"), "{e}");
+}

@@ -80,6 +80,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         match tokio::task::spawn_blocking(alloc).await? {
             Ok(ep) => Some(ep),
             Err(e) => {
+                d.net.settled(&id);
                 let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
                 let cid = id.clone();
                 let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
@@ -111,7 +112,16 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         }
     };
     let dns = host.dns.clone().unwrap_or_default();
-    write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns)?;
+    if let Err(err) = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns) {
+        if let Some(ep) = &endpoint {
+            d.net.release(&id, ep);
+        }
+        let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+        let cid = id.clone();
+        let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(err.into());
+    }
     let c = Container {
         name: name.clone(),
         created: state::now_rfc3339(),
@@ -141,12 +151,15 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         config,
         host_config: host,
         endpoint,
+        extra_endpoints: vec![],
     };
     if let Err(e) = crate::network::port_mappings(&c) {
         rollback(d, &c).await;
         return Err(ApiError::bad_request(e.to_string()));
     }
-    match d.store.insert(c.clone()) {
+    let inserted = d.store.insert(c.clone());
+    d.net.settled(&id);
+    match inserted {
         Ok(_) => {}
         Err((other, err)) => {
             rollback(d, &c).await;
@@ -167,7 +180,7 @@ async fn rollback(d: &Arc<Daemon>, c: &Container) {
         let cid = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
     }
-    if let Some(ep) = &c.endpoint {
+    for ep in c.endpoints() {
         d.net.release(&c.id, ep);
     }
 }

@@ -1,0 +1,137 @@
+//! `docker network connect/disconnect`, host port ranges and `default-address-pools`, through
+//! the docker CLI against a test daemon. User networks get subnets derived from the test daemon's
+//! own bridge range so that tests running side by side never share one.
+
+use berth_tests::{wait_until, DaemonOpts, TestDaemon};
+use std::time::Duration;
+
+/// A /24 next to the daemon's own bridge range (`10.a.b.1/24` → `10.a.(b+128).0/24`).
+fn sibling_subnet(d: &TestDaemon, offset: u32) -> (String, String) {
+    let (_, cidr) = d.bridge.clone().expect("test daemons get their own bridge");
+    let o: Vec<u32> = cidr.split('/').next().unwrap().split('.').map(|x| x.parse().unwrap()).collect();
+    let third = (o[2] + 128 + offset) % 256;
+    (format!("{}.{}.{third}.0/24", o[0], o[1]), format!("{}.{}.{third}", o[0], o[1]))
+}
+
+/// The address pool files of network `net`, concatenated.
+fn ipam_text(d: &TestDaemon, net: &str) -> String {
+    std::fs::read_dir(d.data_root.join("network"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("ipam-{net}-")))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect()
+}
+
+#[test]
+fn connect_and_disconnect_running_and_stopped_containers() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-connect").live_restore(true));
+    d.busybox_image();
+    let (subnet, prefix) = sibling_subnet(&d, 0);
+    d.docker_ok(&["network", "create", "--subnet", &subnet, "backend"]);
+    let front = d.docker_ok(&["run", "-d", "--name", "front", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["run", "-d", "--name", "db", "--network", "backend", "busybox", "sleep", "1000"]);
+
+    d.docker_ok(&["network", "connect", "--alias", "web", "backend", "front"]);
+    let ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.backend.IPAddress}}", "front"]);
+    assert!(ip.starts_with(&prefix), "{ip} in {subnet}");
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "front"]), "2");
+    let eth1 = d.docker_ok(&["exec", "front", "ip", "-o", "-4", "addr", "show", "eth1"]);
+    assert!(eth1.contains(&format!("{ip}/24")), "{eth1}");
+    // Both ways by name, and the alias given at connect.
+    d.docker_ok(&["exec", "front", "ping", "-c1", "-W2", "db"]);
+    d.docker_ok(&["exec", "db", "ping", "-c1", "-W2", "front"]);
+    d.docker_ok(&["exec", "db", "ping", "-c1", "-W2", "web"]);
+    assert_eq!(d.docker_ok(&["network", "inspect", "-f", "{{len .Containers}}", "backend"]), "2");
+    let events = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);
+    assert!(events.lines().any(|l| l == "connect backend"), "{events}");
+
+    // Docker's refusals, and nothing changes.
+    let (code, err) = d.docker_err(&["network", "connect", "backend", "front"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("endpoint with name front already exists in network backend"), "{err}");
+    let (_, err) = d.docker_err(&["network", "connect", "host", "front"]);
+    assert!(err.contains("connected to host network"), "{err}");
+    let (_, err) = d.docker_err(&["network", "connect", "nosuchnet", "front"]);
+    assert!(err.contains("network nosuchnet not found"), "{err}");
+
+    // The second interface survives a daemon crash and restart.
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    d.restart();
+    d.docker_ok(&["exec", "front", "ping", "-c1", "-W2", "db"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.backend.IPAddress}}", "front"]), ip);
+
+    d.docker_ok(&["network", "disconnect", "backend", "front"]);
+    assert!(d.docker(&["exec", "front", "ip", "link", "show", "eth1"]).status.code() != Some(0), "eth1 is gone");
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "front"]), "1");
+    assert!(d.docker(&["exec", "db", "ping", "-c1", "-W1", "front"]).status.code() != Some(0), "db no longer resolves front");
+    assert!(ipam_text(&d, "backend").contains(d.docker_ok(&["inspect", "-f", "{{.Id}}", "db"]).as_str()), "pool file found");
+    assert!(!ipam_text(&d, "backend").contains(front.trim()), "the address went back to the pool");
+    let (_, err) = d.docker_err(&["network", "disconnect", "backend", "front"]);
+    assert!(err.contains("is not connected to network backend"), "{err}");
+
+    // A created container: connected now, attached at start; its address freed at rm.
+    let late = d.docker_ok(&["create", "--name", "late", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["network", "connect", "backend", "late"]);
+    d.docker_ok(&["start", "late"]);
+    let late_ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.backend.IPAddress}}", "late"]);
+    assert!(late_ip.starts_with(&prefix), "{late_ip} in {subnet}");
+    assert!(d.docker_ok(&["exec", "late", "ip", "-o", "-4", "addr", "show", "eth1"]).contains(&late_ip));
+    d.docker_ok(&["exec", "db", "ping", "-c1", "-W2", "late"]);
+    d.docker_ok(&["rm", "-f", "late"]);
+    assert!(!ipam_text(&d, "backend").contains(late.trim()), "rm frees every address of the container");
+
+    let (code, err) = d.docker_err(&["network", "rm", "backend"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("has active endpoints"), "{err}");
+    d.docker_ok(&["rm", "-f", "db", "front"]);
+    d.docker_ok(&["network", "rm", "backend"]);
+}
+
+#[test]
+fn host_port_ranges_pick_a_free_port_and_map_container_ranges() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-ranges"));
+    d.busybox_image();
+    // Two consecutive free ports; the test holds the first so the range must skip it.
+    let (base, holder) = loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < 65000 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            break (p, l);
+        }
+    };
+    d.docker_ok(&["run", "-d", "--name", "r1", "-p", &format!("127.0.0.1:{base}-{}:80", base + 1), "busybox", "sleep", "1000"]);
+    assert_eq!(d.docker_ok(&["port", "r1", "80"]), format!("127.0.0.1:{}", base + 1));
+    // Every port of the range taken: Docker's error, nothing left behind.
+    let (code, err) = d.docker_err(&["run", "--rm", "--name", "r2", "-p", &format!("127.0.0.1:{base}-{}:80", base + 1), "busybox", "true"]);
+    assert_eq!(code, Some(125));
+    assert!(err.contains("port is already allocated"), "{err}");
+    assert!(wait_until(Duration::from_secs(5), || d.docker(&["inspect", "r2"]).status.code() == Some(1)));
+    drop(holder);
+    d.docker_ok(&["rm", "-f", "r1"]);
+    // A container range maps one to one onto a host range.
+    d.docker_ok(&["run", "-d", "--name", "r3", "-p", &format!("127.0.0.1:{base}-{}:80-81", base + 1), "busybox", "sleep", "1000"]);
+    let ports = d.docker_ok(&["port", "r3"]);
+    assert!(ports.contains(&format!("80/tcp -> 127.0.0.1:{base}")) && ports.contains(&format!("81/tcp -> 127.0.0.1:{}", base + 1)), "{ports}");
+    d.docker_ok(&["rm", "-f", "r3"]);
+}
+
+#[test]
+fn default_address_pools_give_user_networks_their_subnets() {
+    // The pool is a /24 beside the daemon's own range, cut into /26 networks; the key is read at
+    // start, so the daemon is restarted with it.
+    let mut d = TestDaemon::start(DaemonOpts::new("net-pools"));
+    let (subnet, prefix) = sibling_subnet(&d, 64);
+    d.write_config(&format!(r#"{{"default-address-pools": [{{"base": "{subnet}", "size": 26}}]}}"#));
+    d.term();
+    d.wait_exit(Duration::from_secs(10));
+    d.restart();
+    d.docker_ok(&["network", "create", "p1"]);
+    d.docker_ok(&["network", "create", "p2"]);
+    let s1 = d.docker_ok(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "p1"]);
+    let s2 = d.docker_ok(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "p2"]);
+    assert_eq!(s1, format!("{prefix}.0/26"));
+    assert_eq!(s2, format!("{prefix}.64/26"));
+    d.docker_ok(&["network", "rm", "p1", "p2"]);
+}

@@ -1,0 +1,51 @@
+//! Restarts with changed daemon options while containers run (invariant 8): every container stays
+//! listed and managed, images stay listed, and no address is handed out twice.
+
+use berth_tests::{DaemonOpts, TestDaemon};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn addresses(d: &TestDaemon) -> Vec<String> {
+    let ids = d.docker_ok(&["ps", "-aq"]);
+    ids.lines()
+        .map(|id| d.docker_ok(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id]))
+        .filter(|ip| !ip.is_empty())
+        .collect()
+}
+
+#[test]
+fn storage_driver_round_trip_keeps_containers_images_and_unique_addresses() {
+    let mut d = TestDaemon::start(DaemonOpts::new("opt-driver").live_restore(true).storage_driver("overlay2"));
+    d.busybox_image();
+    let mut names = vec![];
+    for (step, driver) in ["overlay2", "vfs", "overlay2"].iter().enumerate() {
+        if step > 0 {
+            d.kill9();
+            d.wait_exit(Duration::from_secs(5));
+            d.opts.storage_driver = Some(driver.to_string());
+            d.restart();
+        }
+        assert_eq!(d.docker_ok(&["info", "-f", "{{.Driver}}"]), *driver);
+        for i in 0..3 {
+            let name = format!("c{step}{i}");
+            d.run_detached(&["--name", &name, "busybox", "sleep", "1000"]);
+            names.push(name);
+        }
+        let listed: BTreeSet<String> = d.docker_ok(&["ps", "--format", "{{.Names}}"]).lines().map(String::from).collect();
+        for n in &names {
+            assert!(listed.contains(n), "{n} running and listed under {driver}: {listed:?}");
+        }
+        let ips = addresses(&d);
+        let unique: BTreeSet<&String> = ips.iter().collect();
+        assert_eq!(ips.len(), names.len(), "every container has its address: {ips:?}");
+        assert_eq!(unique.len(), ips.len(), "an address was handed out twice under {driver}: {ips:?}");
+        assert!(d.docker_ok(&["images", "--format", "{{.Repository}}"]).lines().any(|l| l == "busybox"), "image listed");
+    }
+    // Each container is still managed through the driver it was created under.
+    d.docker_ok(&["stop", "-t", "1", "c10"]);
+    d.docker_ok(&["start", "c10"]);
+    assert_eq!(d.inspect("c10")["Driver"], "vfs");
+    assert_eq!(d.inspect("c00")["Driver"], "overlay2");
+    let all: Vec<&str> = names.iter().map(String::as_str).collect();
+    d.docker_ok(&[&["rm", "-f"][..], &all].concat());
+}

@@ -1,0 +1,134 @@
+//! `docker network connect` / `disconnect`: a container joins or leaves a network after create,
+//! running or not. A running container gets (or loses) an `eth<n>` at once; a stopped one gets it
+//! at its next start. Order is chosen for crash safety: the address is reserved before it is
+//! recorded (a restore frees reserved-but-unrecorded addresses), and the record is written before
+//! the veth is made (a restore re-attaches every recorded endpoint of a running container).
+
+use crate::api::ApiError;
+use crate::daemon::Daemon;
+use crate::network::NetEndpoint;
+use crate::state::{Container, Entry};
+use axum::http::StatusCode;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The network a request names, as the daemon knows it.
+pub struct Target {
+    pub name: String,
+    pub id: String,
+    pub user: Option<crate::usernets::UserNet>,
+}
+
+/// Checks Docker makes before touching anything: networks a container cannot join or leave.
+fn check_mode(c: &Container, target: &str) -> Result<(), ApiError> {
+    let mode = c.options.network_mode.as_str();
+    let forbidden = |m: &str| Err(ApiError::new(StatusCode::FORBIDDEN, m.to_string()));
+    if mode == "host" || target == "host" {
+        return forbidden("container cannot be disconnected from host network or connected to host network");
+    }
+    if mode == "none" || target == "none" {
+        return forbidden("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    }
+    if mode.starts_with("container:") {
+        return forbidden("container sharing network namespace with another container or host cannot be connected to any other network");
+    }
+    Ok(())
+}
+
+fn running_netns(d: &Daemon, c: &Container) -> Option<std::path::PathBuf> {
+    let ns = d.net.netns_path(&c.id);
+    (c.state.status.is_live() && ns.exists()).then_some(ns)
+}
+
+pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<String>) -> Result<(), ApiError> {
+    let _op = e.op.lock().await;
+    let c = e.snapshot();
+    check_mode(&c, &net.name)?;
+    if c.endpoint_on(&net.name).is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("endpoint with name {} already exists in network {}", c.name, net.name),
+        ));
+    }
+    let used: Vec<u8> = c.endpoints().map(|ep| ep.iface).collect();
+    let iface = (0..=u8::MAX).find(|i| !used.contains(i)).ok_or_else(|| ApiError::bad_request("too many networks"))?;
+    let (d2, id2, user) = (d.clone(), c.id.clone(), net.user.clone());
+    let alloc = move || match user {
+        Some(n) => d2.net.allocate_on(&id2, &n, aliases),
+        None => d2.net.allocate(&d2, &id2),
+    };
+    let mut ep = tokio::task::spawn_blocking(alloc).await?.map_err(|err| {
+        d.net.settled(&c.id);
+        ApiError::internal(format!("allocating a network address: {err}"))
+    })?;
+    ep.iface = iface;
+    let recorded = e.update(|x| match x.endpoint {
+        None => x.endpoint = Some(ep.clone()),
+        Some(_) => x.extra_endpoints.push(ep.clone()),
+    });
+    d.net.settled(&c.id);
+    if let Err(err) = recorded {
+        d.net.release(&c.id, &ep);
+        return Err(err.into());
+    }
+    if let Some(ns) = running_netns(d, &c) {
+        let (d2, id2, ep2) = (d.clone(), c.id.clone(), ep.clone());
+        let attached = tokio::task::spawn_blocking(move || d2.net.connect(&d2, &id2, &ep2, &ns)).await?;
+        if let Err(err) = attached {
+            forget_endpoint(e, iface)?;
+            d.net.release(&c.id, &ep);
+            return Err(ApiError::internal(format!("attaching to network {}: {err}", net.name)));
+        }
+    }
+    emit(d, &net, &c.id, "connect");
+    Ok(())
+}
+
+pub async fn disconnect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target) -> Result<(), ApiError> {
+    let _op = e.op.lock().await;
+    let c = e.snapshot();
+    check_mode(&c, &net.name)?;
+    let Some(ep) = c.endpoint_on(&net.name).cloned() else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("container {} is not connected to network {}", c.id, net.name),
+        ));
+    };
+    if running_netns(d, &c).is_some() {
+        let id = c.id.clone();
+        tokio::task::spawn_blocking(move || berth_net::detach_iface(&id, ep.iface))
+            .await?
+            .map_err(|err| ApiError::internal(format!("removing the interface: {err}")))?;
+    }
+    forget_endpoint(e, ep.iface)?;
+    d.net.release(&c.id, &ep);
+    let (d2, ep2) = (d.clone(), ep.clone());
+    tokio::task::spawn_blocking(move || {
+        if !ep2.ports.is_empty() {
+            if let Err(err) = d2.net.reconcile(&d2, None) {
+                tracing::warn!("network rules: {err}");
+            }
+        }
+        d2.net.refresh_hosts(&d2, &ep2.network);
+    })
+    .await?;
+    emit(d, &net, &c.id, "disconnect");
+    Ok(())
+}
+
+/// Drops the endpoint on `eth<iface>` from the record; the first remaining one becomes primary.
+fn forget_endpoint(e: &Entry, iface: u8) -> std::io::Result<()> {
+    e.update(|x| {
+        let mut all: Vec<NetEndpoint> = x.endpoints().filter(|ep| ep.iface != iface).cloned().collect();
+        x.endpoint = (!all.is_empty()).then(|| all.remove(0));
+        x.extra_endpoints = all;
+    })
+}
+
+fn emit(d: &Daemon, net: &Target, container: &str, action: &str) {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("container".to_string(), container.to_string());
+    attrs.insert("name".to_string(), net.name.clone());
+    attrs.insert("type".to_string(), "bridge".to_string());
+    d.events.emit("network", action, &net.id, attrs);
+}
