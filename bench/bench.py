@@ -75,6 +75,7 @@ def main():
     p.add_argument("--reps", type=int, default=3, help="repetitions of the restore measurements (alternating)")
     p.add_argument("--restore-1000", action="store_true", help="also restore with N=1000")
     p.add_argument("--ports", action="store_true", help="published-port workload (skipped if berthd lacks --bip)")
+    p.add_argument("--only", default="", help="comma-separated workloads to run: run,restore,outage,no-live-restore,ports")
     p.add_argument("--out", default="bench-result.json")
     args = p.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,6 +119,10 @@ def main():
             steps.append(("ports", lambda: run_ports(args, factories, out)))
         else:
             notes.append("ports workload skipped: berthd --help has no --bip (Berth's bridge networking is not built yet)")
+    if args.only:
+        wanted = {x.strip() for x in args.only.split(",")}
+        key = lambda n: "no-live-restore" if n == "no live restore" else n.split(" ")[0]
+        steps = [(n, fn) for n, fn in steps if key(n) in wanted]
     try:
         for name, fn in steps:
             print(f"... {name}", flush=True)

@@ -55,10 +55,9 @@ def rows(out):
         r.append((f"writer rate during {sig.upper()} outage / mean(before, after)", get(o, "berth", "ratio"), get(o, "docker", "ratio"), ">= 0.95", lambda b, d: b >= 0.95))
         r.append((f"lines lost across {sig.upper()} outage", get(o, "berth", "lost"), get(o, "docker", "lost"), "0", lambda b, d: b == 0))
         r.append((f"lines duplicated across {sig.upper()} outage", get(o, "berth", "duplicated"), get(o, "docker", "duplicated"), "0", lambda b, d: b == 0))
-    p = out.get("ports")
-    if p:
+    for sig, p in sorted(out.get("ports", {}).items()):
         f = lambda e: None if e not in p else f"{p[e]['outage']['failed']}/{p[e]['outage']['failed'] + p[e]['outage']['ok']} + {p[e]['after']['failed']}/{p[e]['after']['failed'] + p[e]['after']['ok']}"
-        r.append(("failed requests to published port: outage + after restart", f("berth"), f("docker"), "0 + 0",
+        r.append((f"failed requests to 127.0.0.1 port, {sig.upper()}: outage + after restart", f("berth"), f("docker"), "0 + 0",
                   lambda b, d: b.startswith("0/") and " + 0/" in b))
     r.append(("shutdown w/o live restore, 6 ignoring TERM, --stop-timeout 10 (s)", get(out, "shutdown_6_ignoring_term_s", "berth"),
               get(out, "shutdown_6_ignoring_term_s", "docker"), "<= 10.5", lambda b, d: b <= 10.5))

@@ -183,8 +183,9 @@ def bench_no_live_restore(args, factories, out):
 
 
 def bench_ports(args, factories, out):
-    """A port published on 127.0.0.1 served by busybox httpd; a client sends requests flat out (bounded
-    in count and time) through a 10 s outage (SIGKILL) and the restart; failed requests are counted."""
+    """A port published on 127.0.0.1 served by busybox httpd; a client sends requests (every 20 ms,
+    bounded in count and time) through an outage (SIGKILL, then SIGTERM) and the restart; failed
+    requests are counted per phase."""
     res = out.setdefault("ports", {})
     for i, f in enumerate(factories):
         port = 18080 + i
@@ -194,32 +195,39 @@ def bench_ports(args, factories, out):
             e.run_flags = []
             e.run("sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp", extra=["-p", f"127.0.0.1:{port}:80"])
             time.sleep(1)
-            stop = threading.Event()
-            counts = {"before": [0, 0], "outage": [0, 0], "after": [0, 0]}
-            phase = ["before"]
-
-            def client():
-                sent = 0
-                while not stop.is_set() and sent < 200000:
-                    sent += 1
-                    ok = False
-                    try:
-                        s = socket.create_connection(("127.0.0.1", port), timeout=2)
-                        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-                        ok = s.recv(64).startswith(b"HTTP/1.") 
-                        s.close()
-                    except OSError:
-                        pass
-                    counts[phase[0]][0 if ok else 1] += 1
-                    time.sleep(0.02)
-            t = threading.Thread(target=client); t.start()
-            time.sleep(2)
-            phase[0] = "outage"
-            e.kill(signal.SIGKILL)
-            time.sleep(args.port_outage)
-            e.start()
-            phase[0] = "after"
-            time.sleep(3)
-            stop.set(); t.join()
-            res[e.name] = {p: {"ok": c[0], "failed": c[1]} for p, c in counts.items()}
+            for sig in (signal.SIGKILL, signal.SIGTERM):
+                res.setdefault(sig.name.lower(), {})[e.name] = port_client_through(e, port, sig, args.port_outage)
         with_engines([f], go)
+
+
+def port_client_through(e, port, sig, outage):
+    stop = threading.Event()
+    counts = {"before": [0, 0], "outage": [0, 0], "after": [0, 0]}
+    phase = ["before"]
+
+    def client():
+        sent = 0
+        while not stop.is_set() and sent < 200000:
+            sent += 1
+            ok = False
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                ok = s.recv(64).startswith(b"HTTP/1.")
+                s.close()
+            except OSError:
+                pass
+            counts[phase[0]][0 if ok else 1] += 1
+            time.sleep(0.02)
+    t = threading.Thread(target=client)
+    t.start()
+    time.sleep(2)
+    phase[0] = "outage"
+    e.kill(sig)
+    time.sleep(outage)
+    e.start()
+    phase[0] = "after"
+    time.sleep(3)
+    stop.set()
+    t.join()
+    return {p: {"ok": c[0], "failed": c[1]} for p, c in counts.items()}
