@@ -223,6 +223,7 @@ impl ImageStore {
         };
         let _g = self.lock();
         self.layers.commit(prepared)?;
+        berth_proto::crashpoint::hit("import.after-layer");
         self.commit_locked(config, reference)
     }
 

@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod crashpoint;
 pub mod fsutil;
 pub mod records;
 pub mod wire;

@@ -31,6 +31,9 @@ pub struct DaemonOpts {
     pub extra_args: Vec<String>,
     /// Run this binary instead of the workspace's berthd (harness self-tests, comparing builds).
     pub daemon_binary: Option<PathBuf>,
+    /// Extra environment of the daemon process (e.g. `BERTH_CRASH_AT`); applies to every
+    /// (re)start until changed.
+    pub env: Vec<(String, String)>,
 }
 
 impl DaemonOpts {
@@ -44,6 +47,7 @@ impl DaemonOpts {
             own_bridge: true,
             extra_args: Vec::new(),
             daemon_binary: None,
+            env: Vec::new(),
         }
     }
     pub fn live_restore(mut self, on: bool) -> Self {
@@ -64,6 +68,10 @@ impl DaemonOpts {
     }
     pub fn arg(mut self, a: &str) -> Self {
         self.extra_args.push(a.to_string());
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_string(), v.to_string()));
         self
     }
 }
@@ -215,7 +223,8 @@ impl TestDaemon {
             .stdout(f.try_clone().expect("clone log fd"))
             .stderr(f)
             .env("RUST_BACKTRACE", "1")
-            .env_remove("DOCKER_HOST");
+            .env_remove("DOCKER_HOST")
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -303,6 +312,13 @@ impl TestDaemon {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Starts the daemon again (the previous process must be gone) without waiting for its API:
+    /// for starts that are expected to die.
+    pub fn spawn_unready(&mut self) {
+        assert!(self.child.is_none() || self.try_exit().is_some(), "previous berthd still running");
+        self.spawn_process();
     }
 
     /// True while the daemon process has not exited.

@@ -11,6 +11,7 @@ mod bins;
 mod cleanup;
 mod client;
 mod cmd;
+pub mod converge;
 mod daemon;
 mod http;
 mod rootfs;

@@ -22,6 +22,9 @@ pub struct Daemon {
     /// Exec instances (`docker exec`), by id; kept for inspection after they end.
     pub execs: Mutex<HashMap<String, crate::api::exec::ExecInfo>>,
     pub net: crate::network::Network,
+    /// When this daemon came up: files older than this that no record claims were left by a
+    /// previous daemon's interrupted operation; newer ones may belong to one in flight.
+    pub booted: std::time::SystemTime,
 }
 
 /// Finds a sibling binary of berthd (installed side by side), or one named by an environment
@@ -54,6 +57,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 
 impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
+        let booted = std::time::SystemTime::now();
         let data_root = config.data_root.clone();
         let exec_root = config.exec_root.clone();
         std::fs::create_dir_all(&data_root)?;
@@ -82,6 +86,7 @@ impl Daemon {
             id,
             execs: Mutex::new(HashMap::new()),
             net: crate::network::Network::new(&data_root, &exec_root),
+            booted,
         };
         // The default driver must work before we accept containers on it.
         let def = d.config().storage_driver.clone();

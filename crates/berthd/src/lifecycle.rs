@@ -133,6 +133,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         let _ = std::fs::remove_file(g);
     }
     berth_proto::fsutil::write_json_atomic(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
+    berth_proto::crashpoint::hit("start.after-prepare");
     e.update(|x| {
         x.state.before_start = Some(c.state.status);
         x.state.status = Status::Starting;
@@ -146,6 +147,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
             Ok(Err(err)) => format!("fail: driver failed programming external connectivity on endpoint {name}: {err}"),
             Err(err) => format!("fail: network set-up task failed: {err}"),
         };
+        berth_proto::crashpoint::hit("start.before-gate");
         if let Err(err) = berth_proto::fsutil::write_atomic(&gate, verdict.as_bytes()) {
             tracing::error!("writing the start gate: {err}");
         }
@@ -153,6 +155,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
     let (report, ()) = tokio::join!(monitor::launch(&c.options.shim_binary, &shim_cfg), open_gate);
     match report {
         Ok(StartReport::Started { container_pid, container_start_time, started_at, .. }) => {
+            berth_proto::crashpoint::hit("start.after-launch");
             e.update(|c| {
                 c.state.status = Status::Running;
                 c.state.before_start = None;
@@ -280,6 +283,7 @@ pub(crate) async fn stop_locked(
         if let Err(err) = signal(d, e, sig).await {
             tracing::warn!(id = %c.short_id(), "stop signal failed: {}", err.message);
         }
+        berth_proto::crashpoint::hit("stop.after-signal");
         // A negative timeout waits forever, as Docker's does.
         let wait = if t < 0 { Duration::from_secs(u64::MAX / 4) } else { Duration::from_secs(t as u64) };
         if wait_not_live(e, wait).await {
@@ -399,6 +403,7 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), 
     tokio::task::spawn_blocking(move || driver.remove(&id))
         .await?
         .map_err(|err| ApiError::internal(format!("removing the container's filesystem: {err}")))?;
+    berth_proto::crashpoint::hit("rm.after-storage");
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let _ = std::fs::remove_dir_all(&paths.state_dir);
     crate::cgroups::remove(&c.options.cgroups_path);

@@ -17,6 +17,7 @@ mod restore;
 mod rootfs;
 mod shutdown;
 mod state;
+mod sweep;
 mod usernets;
 mod watcher;
 

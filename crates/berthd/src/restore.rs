@@ -24,7 +24,7 @@ pub async fn restore_all(d: Arc<Daemon>) {
     // Only what was already stopped when the daemon came up gets tidied below; containers
     // created and started through the API meanwhile are not restore's business.
     let stopped: Vec<Arc<Entry>> =
-        d.store.all().into_iter().filter(|e| matches!(e.status(), Status::Exited | Status::Dead)).collect();
+        d.store.all().into_iter().filter(|e| matches!(e.status(), Status::Created | Status::Exited | Status::Dead)).collect();
     for e in &live {
         // In memory only: a crash now must not lose the "running" record.
         e.rec.lock().expect("lock").state.status = Status::Restoring;
@@ -40,6 +40,7 @@ pub async fn restore_all(d: Arc<Daemon>) {
     for t in tasks {
         let _ = t.await;
     }
+    berth_proto::crashpoint::hit("restore.midway");
     let running = live.iter().filter(|e| e.status() == Status::Running).count();
     let orphaned = live.iter().filter(|e| e.status() == Status::Orphaned).count();
     tracing::info!(
@@ -67,6 +68,8 @@ pub async fn restore_all(d: Arc<Daemon>) {
     }
     crate::lifecycle::apply_restart_policies(&d).await;
     cleanup_exited(&d, stopped).await;
+    crate::sweep::finish_removals(&d).await;
+    crate::sweep::unclaimed(&d).await;
 }
 
 async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
@@ -111,7 +114,22 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
 /// container), the container is running and gets restored; otherwise the start never happened.
 async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
     let c = e.snapshot();
-    let rec = crate::watcher::read_monitor(d, &c.id);
+    let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    // A monitor waiting at a start gate nobody opened cannot have started the container: it is
+    // told to give up. One launched without a gate may still be starting the container: it gets
+    // the time a start takes to write its record before the start is judged never done.
+    let shim_cfg = berth_proto::fsutil::read_json::<berth_proto::ShimConfig>(&paths.state_dir.join(berth_proto::paths::CONFIG));
+    if let Some(gate) = shim_cfg.ok().flatten().and_then(|s| s.start_gate) {
+        if std::fs::read_to_string(&gate).map(|s| s.trim() != "ok").unwrap_or(true) {
+            let _ = berth_proto::fsutil::write_atomic(&gate, b"fail: the daemon restarted during the start");
+        }
+    }
+    let mut rec = crate::watcher::read_monitor(d, &c.id);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while rec.is_none() && Instant::now() < deadline && !gate_failed(&paths) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        rec = crate::watcher::read_monitor(d, &c.id);
+    }
     let alive = rec.as_ref().filter(|m| ProcessIdentity { pid: m.container_pid, start_time: m.container_start_time }.is_alive()
         || crate::watcher::read_exit(e).is_some_and(|x| x.pid == m.container_pid));
     match alive {
@@ -130,17 +148,23 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
                 let before = x.state.before_start.take().unwrap_or(Status::Created);
                 x.state.status = if before == Status::Starting { Status::Created } else { before };
             });
+            crate::lifecycle::release_resources(d, e).await;
         }
     }
 }
 
-/// Exited containers whose rootfs is still mounted (the daemon died before unmounting) are tidied.
+/// Stopped containers whose rootfs is still mounted or whose network namespace is still there
+/// (the daemon died before releasing them, or during a start) are tidied.
 async fn cleanup_exited(d: &Arc<Daemon>, stopped: Vec<Arc<Entry>>) {
     for e in stopped {
         // A container someone is operating on (start, rm) is left to that operation.
         let Ok(_op) = e.op.try_lock() else { continue };
-        if matches!(e.status(), Status::Exited | Status::Dead) {
+        if matches!(e.status(), Status::Created | Status::Exited | Status::Dead) {
             crate::lifecycle::release_resources(d, &e).await;
         }
     }
+}
+
+fn gate_failed(paths: &MonitorPaths) -> bool {
+    std::fs::read_to_string(paths.state_dir.join("start-gate")).is_ok_and(|s| s.starts_with("fail"))
 }

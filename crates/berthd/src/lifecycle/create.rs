@@ -157,6 +157,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         rollback(d, &c).await;
         return Err(ApiError::bad_request(e.to_string()));
     }
+    berth_proto::crashpoint::hit("create.after-storage");
     let inserted = d.store.insert(c.clone());
     d.net.settled(&id);
     match inserted {
@@ -170,6 +171,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
             return Err(err.into());
         }
     }
+    berth_proto::crashpoint::hit("create.after-record");
     d.events.emit("container", "create", &id, super::attrs(&c));
     Ok((id, vec![]))
 }
