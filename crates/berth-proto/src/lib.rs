@@ -24,6 +24,43 @@ pub use wire::*;
 pub const PROTOCOL: u32 = 1;
 pub const MIN_PROTOCOL: u32 = 1;
 
+/// Who is asking for its protocol range and version stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Daemon,
+    Monitor,
+}
+
+/// The protocol range `(min, max)` this side speaks: `[MIN_PROTOCOL, PROTOCOL]`. Debug (test)
+/// builds read `BERTH_TEST_DAEMON_PROTOCOL` / `BERTH_TEST_MONITOR_PROTOCOL` (`"min-max"`), so
+/// upgrade tests can play an older or newer peer without a second build of the other side.
+pub fn protocol_range(side: Side) -> (u32, u32) {
+    #[cfg(debug_assertions)]
+    {
+        let var = match side {
+            Side::Daemon => "BERTH_TEST_DAEMON_PROTOCOL",
+            Side::Monitor => "BERTH_TEST_MONITOR_PROTOCOL",
+        };
+        if let Some((a, b)) = std::env::var(var).ok().as_deref().and_then(|v| v.split_once('-')) {
+            if let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) {
+                return (a, b);
+            }
+        }
+    }
+    let _ = side;
+    (MIN_PROTOCOL, PROTOCOL)
+}
+
+/// The version stamp a monitor reports (its crate version; `BERTH_TEST_MONITOR_VERSION` in
+/// debug builds, for upgrade tests).
+pub fn monitor_version() -> String {
+    #[cfg(debug_assertions)]
+    if let Ok(v) = std::env::var("BERTH_TEST_MONITOR_VERSION") {
+        return v;
+    }
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
 /// Capabilities a v1 monitor offers; later minor features are announced here, never assumed.
 pub mod caps {
     pub const KILL: &str = "kill";

@@ -1,6 +1,6 @@
 //! The control socket: many non-blocking connections, newline-delimited JSON, Hello first.
 
-use berth_proto::{negotiate, Request, Response, WireError, MIN_PROTOCOL, PROTOCOL};
+use berth_proto::{negotiate, protocol_range, Request, Response, Side, WireError};
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 
@@ -154,20 +154,21 @@ impl Conn {
             Err(e) => return Some(error(WireError::Malformed(e).to_string())),
         };
         if let Request::Hello { min, max, client: _ } = req {
-            return Some(match negotiate(min, max, MIN_PROTOCOL, PROTOCOL) {
+            let (our_min, our_max) = protocol_range(Side::Monitor);
+            return Some(match negotiate(min, max, our_min, our_max) {
                 Some(v) => {
                     self.version = Some(v);
                     Response::Hello {
                         version: v,
                         capabilities: ops.capabilities(),
-                        shim_version: env!("CARGO_PKG_VERSION").to_string(),
+                        shim_version: berth_proto::monitor_version(),
                         pid: std::process::id() as i32,
                     }
                 }
                 None => {
                     self.close_after_flush = true;
                     let theirs = if min == max { min.to_string() } else { format!("{min}–{max}") };
-                    error(WireError::Version { theirs, min: MIN_PROTOCOL, max: PROTOCOL }.to_string())
+                    error(WireError::Version { theirs, min: our_min, max: our_max }.to_string())
                 }
             });
         }

@@ -5,7 +5,7 @@ use crate::event_loop::{Monitor, Output};
 use crate::exit::MemoryCgroup;
 use crate::log::{JsonLog, Stream};
 use crate::runtime::{error_message, Runtime};
-use berth_proto::{fsutil, paths, MonitorRecord, ShimConfig, StartReport, MIN_PROTOCOL, PROTOCOL};
+use berth_proto::{fsutil, paths, protocol_range, MonitorRecord, ShimConfig, Side, StartReport};
 use berth_sys::{Fork, ProcessIdentity};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{SigSet, Signal};
@@ -197,9 +197,9 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
         shim_pid: me,
         shim_start_time: ProcessIdentity::of(me).map(|i| i.start_time).unwrap_or(0),
         shim_binary: fs::read_link("/proc/self/exe").unwrap_or_default(),
-        shim_version: env!("CARGO_PKG_VERSION").to_string(),
-        protocol: PROTOCOL,
-        min_protocol: MIN_PROTOCOL,
+        shim_version: berth_proto::monitor_version(),
+        protocol: protocol_range(Side::Monitor).1,
+        min_protocol: protocol_range(Side::Monitor).0,
         socket: socket.clone(),
         container_pid: init.pid,
         container_start_time: init.start_time,

@@ -156,7 +156,13 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
     match report {
         Ok(StartReport::Started { container_pid, container_start_time, started_at, .. }) => {
             berth_proto::crashpoint::hit("start.after-launch");
+            // The monitor's own version and protocol, as it recorded them (inspect shows them).
+            let mon = crate::watcher::read_monitor(d, &c.id);
             e.update(|c| {
+                if let Some(m) = mon {
+                    c.options.shim_version = m.shim_version;
+                    c.options.protocol = m.protocol;
+                }
                 c.state.status = Status::Running;
                 c.state.before_start = None;
                 c.state.pid = container_pid;

@@ -2,7 +2,7 @@
 //! container; it detaches at once) and the async client of its control protocol.
 
 use berth_proto::{
-    encode, negotiate, ExitRecord, Request, Response, ShimConfig, StartReport, WireError, MIN_PROTOCOL, PROTOCOL,
+    encode, negotiate, ExitRecord, Request, Response, ShimConfig, StartReport, WireError, protocol_range, Side,
 };
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -95,11 +95,12 @@ impl MonitorConn {
             capabilities: vec![],
             shim_version: String::new(),
         };
-        let hello = Request::Hello { min: MIN_PROTOCOL, max: PROTOCOL, client: format!("berthd {}", env!("CARGO_PKG_VERSION")) };
+        let (min, max) = protocol_range(Side::Daemon);
+        let hello = Request::Hello { min, max, client: format!("berthd {}", env!("CARGO_PKG_VERSION")) };
         match c.call(&hello).await? {
             Response::Hello { version, capabilities, shim_version, .. } => {
-                if negotiate(version, version, MIN_PROTOCOL, PROTOCOL).is_none() {
-                    return Err(WireError::Version { theirs: version.to_string(), min: MIN_PROTOCOL, max: PROTOCOL }.into());
+                if negotiate(version, version, min, max).is_none() {
+                    return Err(WireError::Version { theirs: version.to_string(), min, max }.into());
                 }
                 c.version = version;
                 c.capabilities = capabilities;

@@ -96,10 +96,17 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
             crate::watcher::spawn_with(d, e, Some(conn));
         }
         Err(MonitorError::Wire(WireError::Version { theirs, min, max })) => {
-            crate::watcher::mark_orphaned(&d, &e, format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"));
+            crate::watcher::orphan(d, e, format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"));
         }
         Err(MonitorError::Refused(msg)) => {
-            crate::watcher::mark_orphaned(&d, &e, format!("monitor refused the handshake: {msg}"));
+            // Said from this daemon's side, with the range the monitor recorded at its start.
+            let (min, max) = berth_proto::protocol_range(berth_proto::Side::Daemon);
+            let reason = match mon.as_ref().filter(|m| berth_proto::negotiate(m.min_protocol, m.protocol, min, max).is_none()) {
+                Some(m) if m.min_protocol == m.protocol => format!("monitor protocol {} not supported: this daemon speaks {min}–{max}", m.protocol),
+                Some(m) => format!("monitor protocols {}–{} not supported: this daemon speaks {min}–{max}", m.min_protocol, m.protocol),
+                None => format!("monitor refused the handshake: {msg}"),
+            };
+            crate::watcher::orphan(d, e, reason);
         }
         Err(err) => {
             // Alive but silent within the budget: the watcher keeps trying without holding up

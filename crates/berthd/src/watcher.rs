@@ -119,6 +119,12 @@ pub fn mark_orphaned(d: &Daemon, e: &Entry, reason: String) {
     d.events.emit("container", "orphaned", &c.id, attrs);
 }
 
+/// Marks the container orphaned and follows it until its process ends.
+pub fn orphan(d: Arc<Daemon>, e: Arc<Entry>, reason: String) {
+    mark_orphaned(&d, &e, reason);
+    tokio::spawn(poll_orphan(d, e));
+}
+
 /// Follows an orphan until its process ends; its exit code is unknown unless a record appears.
 async fn poll_orphan(d: Arc<Daemon>, e: Arc<Entry>) {
     loop {
@@ -128,6 +134,14 @@ async fn poll_orphan(d: Arc<Daemon>, e: Arc<Entry>) {
             return;
         }
         if !(ProcessIdentity { pid: st.pid, start_time: st.pid_start_time }).is_alive() {
+            // A monitor that is alive but unspeakable still reaps its container and writes the
+            // exit record: give it a moment so the true exit code is kept.
+            for _ in 0..20 {
+                if read_exit(&e).is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             judge_lost(d, e, false).await;
             return;
         }
