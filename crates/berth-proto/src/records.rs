@@ -39,6 +39,10 @@ pub struct ExitRecord {
     pub pid: i32,
     #[serde(default)]
     pub oom_killed: bool,
+    /// The monitor saw the init end but could not learn how (an adopted container is not its
+    /// child): `exit_code` is then -1 and means "unknown", never a real status.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
 }
 
 /// Status of the container as its monitor sees it.

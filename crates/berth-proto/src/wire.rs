@@ -105,6 +105,7 @@ mod tests {
             finished_at: "2026-01-01T00:00:00.000000001Z".into(),
             pid: 42,
             oom_killed: false,
+            unknown: false,
         });
         let mut out = Vec::new();
         write_msg(&mut out, &ex).unwrap();

@@ -54,6 +54,9 @@ struct Core {
     unclaimed: Vec<(i32, ExitRecord)>,
     /// Exec outputs opened by a request, moved into the loop's outputs after the turn.
     new_outputs: Vec<Output>,
+    /// The init is not our child (`berth container adopt`): its end is noticed by polling its
+    /// identity, and its exit status is unknown.
+    adopted: bool,
 }
 
 /// A `runtime kill --all` still running, and the connection waiting for its outcome.
@@ -90,7 +93,7 @@ impl Monitor {
         memcg: MemoryCgroup,
     ) -> Self {
         Monitor {
-            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new() },
+            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new(), adopted: false },
             started_at,
             sigfd,
             outputs,
@@ -99,6 +102,12 @@ impl Monitor {
             conns: Vec::new(),
             next_conn: 0,
         }
+    }
+
+    /// For a monitor adopting a running container it did not start.
+    pub fn adopted(mut self) -> Self {
+        self.core.adopted = true;
+        self
     }
 
     pub fn started_report(&self) -> StartReport {
@@ -128,6 +137,8 @@ impl Monitor {
                     let ms = d.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000);
                     PollTimeout::from(ms as u16)
                 }
+                // An adopted init sends no SIGCHLD: look at it a few times a second.
+                None if self.core.adopted => PollTimeout::from(200u16),
                 None => PollTimeout::NONE,
             };
             let revents = {
@@ -169,6 +180,9 @@ impl Monitor {
             }
             self.outputs.append(&mut self.core.new_outputs);
             self.settle_execs(false);
+            if self.core.adopted && self.core.reaped.is_none() && !self.core.init.is_alive() {
+                self.core.reaped = Some(exit::unknown(self.core.init.pid));
+            }
         }
         self.settle_execs(true);
         self.finish()
@@ -450,6 +464,13 @@ impl Ops for Core {
         }
         if self.reaped.is_some() {
             return Some(error("container is not running".into()));
+        }
+        if self.adopted {
+            // Not our child: its pid could be reused once it ends, so the identity is checked.
+            return Some(match berth_sys::kill_verified(&self.init, signal) {
+                Ok(()) => Response::Ok,
+                Err(e) => error(format!("kill {} with signal {signal}: {e}", self.init.pid)),
+            });
         }
         // The init is our child and not yet reaped, so its pid cannot have been reused: signal it
         // directly (through a pidfd, which also carries real-time signals nix has no name for).

@@ -86,6 +86,7 @@ impl ExecProc {
                     finished_at: crate::timefmt::now(),
                     pid: 0,
                     oom_killed: false,
+                    unknown: false,
                 });
                 Err(msg)
             }

@@ -63,7 +63,12 @@ pub fn record(pid: i32, status: WaitOutcome, oom_killed: bool) -> ExitRecord {
         WaitOutcome::Exited(c) => (c, None),
         WaitOutcome::Signaled(s) => (128 + s, Some(s)),
     };
-    ExitRecord { exit_code, signal, finished_at: crate::timefmt::now(), pid, oom_killed }
+    ExitRecord { exit_code, signal, finished_at: crate::timefmt::now(), pid, oom_killed, unknown: false }
+}
+
+/// The end of an adopted init, which is not our child: gone, but how is not ours to know.
+pub fn unknown(pid: i32) -> ExitRecord {
+    ExitRecord { exit_code: -1, signal: None, finished_at: crate::timefmt::now(), pid, oom_killed: false, unknown: true }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,6 +31,12 @@ pub fn run(config_path: &Path) -> i32 {
     let rt_log = cfg.state_dir.join("runtime.log");
     cfg.runtime.args.extend(["--log".into(), rt_log.display().to_string(), "--log-format".into(), "json".into()]);
     close_inherited_fds();
+    fork_monitor("start", || start(cfg))
+}
+
+/// Forks the monitor, which runs `prepare` and reports its outcome on a pipe; the launcher (the
+/// parent) relays that report on stdout and exits. Returns the exit code of whichever we are.
+pub(crate) fn fork_monitor(what: &str, prepare: impl FnOnce() -> Result<Monitor, String>) -> i32 {
     let (report_r, report_w) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => return report_and_exit(&failed(format!("pipe: {e}"))),
@@ -42,20 +48,20 @@ pub fn run(config_path: &Path) -> i32 {
             let mut line = String::new();
             let _ = File::from(report_r).read_to_string(&mut line);
             let report = serde_json::from_str::<StartReport>(line.trim())
-                .unwrap_or_else(|_| failed("the monitor exited before reporting its start".into()));
+                .unwrap_or_else(|_| failed(format!("the monitor exited before reporting its {what}")));
             report_and_exit(&report)
         }
         Ok(Fork::Child) => {
             drop(report_r);
             let mut report = File::from(report_w);
-            match start(cfg) {
+            match prepare() {
                 Ok(monitor) => {
                     let _ = report.write_all(&line_of(&monitor.started_report()));
                     drop(report);
                     monitor.run()
                 }
                 Err(message) => {
-                    crate::diag!("start failed: {message}");
+                    crate::diag!("{what} failed: {message}");
                     let _ = report.write_all(&line_of(&failed(message)));
                     1
                 }
@@ -64,17 +70,17 @@ pub fn run(config_path: &Path) -> i32 {
     }
 }
 
-fn failed(message: String) -> StartReport {
+pub(crate) fn failed(message: String) -> StartReport {
     StartReport::Failed { message }
 }
 
-fn line_of(r: &StartReport) -> Vec<u8> {
+pub(crate) fn line_of(r: &StartReport) -> Vec<u8> {
     let mut v = serde_json::to_vec(r).expect("StartReport serializes");
     v.push(b'\n');
     v
 }
 
-fn report_and_exit(r: &StartReport) -> i32 {
+pub(crate) fn report_and_exit(r: &StartReport) -> i32 {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(&line_of(r));
     let _ = out.flush();
@@ -85,7 +91,7 @@ fn report_and_exit(r: &StartReport) -> i32 {
 }
 
 /// Descriptors the daemon leaked into us would otherwise be held for the container's lifetime.
-fn close_inherited_fds() {
+pub(crate) fn close_inherited_fds() {
     let fds: Vec<i32> = match fs::read_dir("/proc/self/fd") {
         Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect(),
         Err(_) => return,
@@ -190,22 +196,8 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     };
 
     let started_at = crate::timefmt::now();
-    let me = std::process::id() as i32;
     let socket = cfg.state_dir.join(paths::SOCKET);
-    let record = MonitorRecord {
-        container_id: cfg.id.clone(),
-        shim_pid: me,
-        shim_start_time: ProcessIdentity::of(me).map(|i| i.start_time).unwrap_or(0),
-        shim_binary: fs::read_link("/proc/self/exe").unwrap_or_default(),
-        shim_version: berth_proto::monitor_version(),
-        protocol: protocol_range(Side::Monitor).1,
-        min_protocol: protocol_range(Side::Monitor).0,
-        socket: socket.clone(),
-        container_pid: init.pid,
-        container_start_time: init.start_time,
-        started_at: started_at.clone(),
-        runtime: cfg.runtime.name.clone(),
-    };
+    let record = monitor_record(&cfg, &init, &started_at);
     // An exit record left from an earlier run of this container would tell a restoring daemon
     // that the new one has exited.
     match fs::remove_file(cfg.container_dir.join(paths::EXIT_RECORD)) {
@@ -224,9 +216,28 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, stdin_w, pty, listener, log, memcg))
 }
 
+/// What this monitor writes to `monitor.json` for a daemon to find it after a restart.
+pub(crate) fn monitor_record(cfg: &ShimConfig, init: &ProcessIdentity, started_at: &str) -> MonitorRecord {
+    let me = std::process::id() as i32;
+    MonitorRecord {
+        container_id: cfg.id.clone(),
+        shim_pid: me,
+        shim_start_time: ProcessIdentity::of(me).map(|i| i.start_time).unwrap_or(0),
+        shim_binary: fs::read_link("/proc/self/exe").unwrap_or_default(),
+        shim_version: berth_proto::monitor_version(),
+        protocol: protocol_range(Side::Monitor).1,
+        min_protocol: protocol_range(Side::Monitor).0,
+        socket: cfg.state_dir.join(paths::SOCKET),
+        container_pid: init.pid,
+        container_start_time: init.start_time,
+        started_at: started_at.to_string(),
+        runtime: cfg.runtime.name.clone(),
+    }
+}
+
 /// Own session (no terminal or process-group signal of the daemon reaches us), subreaper, and
 /// stdio that cannot block: a diagnostics pipe the daemon stops reading would stall the monitor.
-fn detach(cfg: &ShimConfig) -> Result<(), String> {
+pub(crate) fn detach(cfg: &ShimConfig) -> Result<(), String> {
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     berth_sys::set_child_subreaper().map_err(|e| format!("subreaper: {e}"))?;
     fs::create_dir_all(&cfg.state_dir).map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
@@ -246,7 +257,7 @@ fn detach(cfg: &ShimConfig) -> Result<(), String> {
 
 /// Blocks the signals we handle or ignore and returns a signalfd for them. The runtime children get
 /// an empty mask back from std::process (it resets the mask and SIGPIPE before exec).
-fn signals() -> Result<SignalFd, String> {
+pub(crate) fn signals() -> Result<SignalFd, String> {
     let mut mask = SigSet::empty();
     for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE, Signal::SIGQUIT] {
         mask.add(s);
@@ -267,7 +278,7 @@ fn pipe2() -> nix::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC)
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+pub(crate) fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
     fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
 }
@@ -329,7 +340,7 @@ fn wait_gate(gate: &Path) -> Result<(), String> {
 }
 
 /// Binds the control socket, owner-only: whoever can connect can kill the container.
-fn bind_control(path: &Path) -> std::io::Result<UnixListener> {
+pub(crate) fn bind_control(path: &Path) -> std::io::Result<UnixListener> {
     use nix::sys::stat::{umask, Mode};
     let _ = fs::remove_file(path);
     // The umask closes the window between bind and chmod in which others could connect.

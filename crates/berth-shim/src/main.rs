@@ -6,6 +6,7 @@
 //! container's stdio, writes its json-file log and exit record, and serves the control socket.
 #![deny(unsafe_code)]
 
+mod adopt;
 mod control;
 mod event_loop;
 mod exec;
@@ -24,13 +25,20 @@ macro_rules! diag {
     };
 }
 
-const USAGE: &str = "usage: berth-shim --config <state_dir>/shim.json\n       berth-shim --version";
+const USAGE: &str = "usage: berth-shim --config <state_dir>/shim.json\n       berth-shim --adopt <pid>:<start_time> --config <state_dir>/shim.json\n       berth-shim --version";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match args.as_slice() {
         [flag, path] if flag == "--config" => path.clone(),
         [flag] if flag.starts_with("--config=") => flag["--config=".len()..].to_string(),
+        [adopt, who, flag, path] if adopt == "--adopt" && flag == "--config" => {
+            let Some(init) = adopt::parse_identity(who) else {
+                eprintln!("{USAGE}");
+                std::process::exit(2);
+            };
+            std::process::exit(adopt::run(std::path::Path::new(path), init));
+        }
         [flag] if flag == "--version" || flag == "-V" => {
             println!("berth-shim {} (protocol {}-{})", env!("CARGO_PKG_VERSION"), berth_proto::MIN_PROTOCOL, berth_proto::PROTOCOL);
             return;

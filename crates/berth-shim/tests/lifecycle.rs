@@ -299,6 +299,7 @@ fn a_stale_exit_record_is_removed_at_start() {
         finished_at: "2000-01-01T00:00:00.000000000Z".into(),
         pid: 1,
         oom_killed: false,
+        unknown: false,
     };
     berth_proto::fsutil::write_json_atomic(&f.cfg.container_dir.join(paths::EXIT_RECORD), &stale).unwrap();
     f.started();

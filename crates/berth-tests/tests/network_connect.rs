@@ -43,6 +43,8 @@ fn connect_and_disconnect_running_and_stopped_containers() {
     d.docker_ok(&["exec", "db", "ping", "-c1", "-W2", "front"]);
     d.docker_ok(&["exec", "db", "ping", "-c1", "-W2", "web"]);
     assert_eq!(d.docker_ok(&["network", "inspect", "-f", "{{len .Containers}}", "backend"]), "2");
+    // `--until 0s` is whole seconds, as in Docker: let this second pass first.
+    std::thread::sleep(Duration::from_millis(1100));
     let events = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);
     assert!(events.lines().any(|l| l == "connect backend"), "{events}");
 

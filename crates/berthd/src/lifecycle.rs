@@ -338,6 +338,12 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
         c.state.finished_at = rec.finished_at.clone();
         c.state.oom_killed = rec.oom_killed;
         c.state.reason.clear();
+        if rec.unknown {
+            // Never a made-up status: only a process's parent learns how it ended.
+            let why = "exit status unknown: the container was adopted, and only its parent could learn how it ended";
+            c.state.reason = why.into();
+            c.state.error = why.into();
+        }
     });
     let c = e.snapshot();
     let when = chrono::DateTime::parse_from_rfc3339(&rec.finished_at)

@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 #![recursion_limit = "256"]
 
+mod adopt;
 mod api;
 mod cgroups;
 mod config;

@@ -32,6 +32,11 @@ pub enum MonitorError {
 /// The launcher process exits right after printing the report; the monitor it leaves behind is not
 /// our child, so the daemon can die without it noticing.
 pub async fn launch(shim_binary: &Path, cfg: &ShimConfig) -> Result<StartReport, MonitorError> {
+    launch_with(shim_binary, cfg, &[]).await
+}
+
+/// [`launch`] with arguments before `--config` (`--adopt <pid>:<start time>`).
+pub async fn launch_with(shim_binary: &Path, cfg: &ShimConfig, pre_args: &[String]) -> Result<StartReport, MonitorError> {
     let cfg_path = cfg.state_dir.join(berth_proto::paths::CONFIG);
     let stderr_path = cfg.state_dir.join("shim.stderr");
     let stderr = std::fs::OpenOptions::new()
@@ -40,6 +45,7 @@ pub async fn launch(shim_binary: &Path, cfg: &ShimConfig) -> Result<StartReport,
         .open(&stderr_path)
         .map_err(|e| MonitorError::Spawn(format!("{}: {e}", stderr_path.display())))?;
     let mut child = tokio::process::Command::new(shim_binary)
+        .args(pre_args)
         .arg("--config")
         .arg(&cfg_path)
         .stdin(Stdio::null())

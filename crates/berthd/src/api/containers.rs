@@ -202,3 +202,10 @@ pub async fn forget(State(d): State<AppState>, Path(id): Path<String>) -> Result
     e.changed.send_modify(|n| *n += 1);
     Ok(Json(serde_json::json!({"message": format!("forgot container {}; its record is kept in {}", c.short_id(), forgotten.display())})).into_response())
 }
+
+/// `berth container adopt`: a new monitor for an orphan (Berth's own verb).
+pub async fn adopt(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let message = crate::adopt::adopt(&d, &e).await?;
+    Ok(Json(serde_json::json!({ "message": message })).into_response())
+}

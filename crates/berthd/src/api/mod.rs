@@ -50,6 +50,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/forget", post(containers::forget))
+        .route("/containers/{id}/adopt", post(containers::adopt))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(networks::prune))
