@@ -31,6 +31,23 @@ pub struct ShimConfig {
     /// `fail: <reason>` to abort the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_gate: Option<PathBuf>,
+    /// The container's restart policy, which the monitor honours itself while no daemon is
+    /// waiting on it (capability `restart-policy`); with a daemon up, the daemon decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartSpec>,
+}
+
+/// Docker's restart policy as the monitor needs it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestartSpec {
+    /// `always`, `unless-stopped` or `on-failure` (`no` is not sent).
+    pub name: String,
+    /// `on-failure:N`; 0 = unlimited.
+    #[serde(default)]
+    pub max_retry: u32,
+    /// The container's RestartCount when this incarnation was started by the daemon.
+    #[serde(default)]
+    pub count: u32,
 }
 
 /// An OCI runtime driven through the OCI runtime command-line contract.

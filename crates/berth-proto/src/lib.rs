@@ -84,4 +84,9 @@ pub mod paths {
     /// Per-exec directory under the state directory: `execs/<exec id>/{output.log,exit.json}`.
     pub const EXECS: &str = "execs";
     pub const EXEC_OUTPUT: &str = "output.log";
+    /// In the container's directory: one [`crate::RestartRecord`] per line for every restart a
+    /// monitor did on its own while no daemon was there; the daemon replays and removes them.
+    pub const RESTARTS: &str = "restarts.jsonl";
+    /// In the container's directory while a monitor hands over to the next incarnation's.
+    pub const RESTARTING: &str = "restarting";
 }

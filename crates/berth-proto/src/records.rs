@@ -55,6 +55,18 @@ pub enum InitStatus {
     Exited,
 }
 
+/// A restart a monitor did by itself (daemon away): the exit it saw, when the next incarnation
+/// started, and the back-off it waited.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestartRecord {
+    pub exit: ExitRecord,
+    /// The next incarnation: its init's pid and start time, and when it started.
+    pub pid: i32,
+    pub start_time: u64,
+    pub started_at: String,
+    pub delay_ms: u64,
+}
+
 /// What the launcher process prints (one JSON line on stdout) before it exits and leaves the
 /// detached monitor behind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

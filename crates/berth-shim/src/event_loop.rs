@@ -57,6 +57,8 @@ struct Core {
     /// The init is not our child (`berth container adopt`): its end is noticed by polling its
     /// identity, and its exit status is unknown.
     adopted: bool,
+    /// When this monitor (and so this incarnation) started: a restart back-off resets after 10 s.
+    born: Instant,
 }
 
 /// A `runtime kill --all` still running, and the connection waiting for its outcome.
@@ -93,7 +95,7 @@ impl Monitor {
         memcg: MemoryCgroup,
     ) -> Self {
         Monitor {
-            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new(), adopted: false },
+            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new(), adopted: false, born: Instant::now() },
             started_at,
             sigfd,
             outputs,
@@ -367,11 +369,19 @@ impl Monitor {
         if rec.oom_killed && rec.signal == Some(9) {
             crate::diag!("container was OOM-killed");
         }
+        // No daemon waiting on us and a policy that says so: the next incarnation is ours to
+        // start, and this exit is not final (no exit record; the daemon replays the restart).
+        let daemon_waiting = self.conns.iter().any(|c| c.waiting);
+        let restart = crate::selfrestart::decide(&core.cfg, &rec, daemon_waiting, core.born.elapsed());
         let dir = &core.cfg.container_dir;
-        let written = fs::create_dir_all(dir)
-            .and_then(|_| fsutil::write_json_atomic(&dir.join(paths::EXIT_RECORD), &rec));
-        if let Err(e) = written {
-            crate::diag!("writing the exit record to {}: {e}", dir.display());
+        if restart.is_some() {
+            crate::selfrestart::mark(&core.cfg);
+        } else {
+            let written = fs::create_dir_all(dir)
+                .and_then(|_| fsutil::write_json_atomic(&dir.join(paths::EXIT_RECORD), &rec));
+            if let Err(e) = written {
+                crate::diag!("writing the exit record to {}: {e}", dir.display());
+            }
         }
         core.exit = Some(rec.clone());
         let exited = Response::Exited(rec);
@@ -400,6 +410,9 @@ impl Monitor {
             c.flush();
         }
         let _ = fs::remove_file(core.cfg.state_dir.join(paths::SOCKET));
+        if let (Some(delay), Some(rec)) = (restart, core.exit.clone()) {
+            crate::selfrestart::relaunch(&core.cfg, &rec, delay);
+        }
         0
     }
 }
@@ -429,7 +442,7 @@ fn read_output(o: &Output, log: &mut JsonLog, buf: &mut [u8]) -> bool {
 
 impl Ops for Core {
     fn capabilities(&self) -> Vec<String> {
-        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC];
+        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY];
         if self.pty.is_some() {
             v.push(caps::RESIZE);
         }

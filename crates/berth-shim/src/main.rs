@@ -14,6 +14,7 @@ mod exit;
 mod launch;
 mod log;
 mod runtime;
+mod selfrestart;
 mod timefmt;
 
 /// Diagnostics on the monitor's stderr (`<state_dir>/shim.log` once detached). Plain eprintln

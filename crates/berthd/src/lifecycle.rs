@@ -128,6 +128,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         open_stdin: c.config.open_stdin.unwrap_or(false),
         stdin_once: c.config.stdin_once.unwrap_or(false),
         start_gate: net_job.as_ref().map(|_| paths.state_dir.join("start-gate")),
+        restart: restart::monitor_spec(&c),
     };
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);
@@ -325,6 +326,7 @@ pub async fn kill(d: &Arc<Daemon>, e: &Arc<Entry>, sig: i32) -> Result<(), ApiEr
 
 /// Records an exit reported by the monitor (or found on disk after an outage), with its true time.
 pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
+    crate::incarnations::replay(&d, &e);
     let already = e.snapshot();
     if already.state.status == Status::Exited && already.state.finished_at == rec.finished_at {
         return;

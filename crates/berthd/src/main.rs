@@ -8,6 +8,7 @@ mod cgroups;
 mod config;
 mod daemon;
 mod events;
+mod incarnations;
 mod lifecycle;
 mod logs;
 mod monitor;

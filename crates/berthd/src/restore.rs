@@ -73,6 +73,8 @@ pub async fn restore_all(d: Arc<Daemon>) {
 }
 
 async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
+    // Restarts the monitor did on its own come first: they say which incarnation runs now.
+    crate::incarnations::replay(&d, &e);
     let c = e.snapshot();
     if let Some(rec) = crate::watcher::read_exit(&e) {
         // Exited while the daemon was away: recorded with its true code and time.
@@ -86,6 +88,10 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
         .map(|m| ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time }.is_alive())
         .unwrap_or(false);
     if !shim_alive {
+        if crate::incarnations::restarting(&e) {
+            crate::watcher::spawn(d, e);
+            return;
+        }
         crate::watcher::judge_lost(d, e, false).await;
         return;
     }

@@ -45,14 +45,21 @@ async fn watch(d: Arc<Daemon>, e: Arc<Entry>, mut first: Option<MonitorConn>) {
         };
         if let Ok(mut c) = conn {
             misses = 0;
+            crate::incarnations::replay(&d, &e);
             if let Ok(rec) = c.wait().await {
                 crate::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
                 return;
             }
         }
+        crate::incarnations::replay(&d, &e);
         if let Some(rec) = read_exit(&e) {
             crate::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
             return;
+        }
+        if crate::incarnations::restarting(&e) {
+            // The monitor is handing over to the next incarnation's (its back-off can be long).
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
         }
         let shim_alive = read_monitor(&d, &id)
             .map(|m| ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time }.is_alive())

@@ -90,6 +90,7 @@ impl Fixture {
             open_stdin: false,
             stdin_once: false,
             start_gate: None,
+            restart: None,
         };
         let config_path = state_dir.join(berth_proto::paths::CONFIG);
         berth_proto::fsutil::write_json_atomic(&config_path, &cfg).unwrap();

@@ -12,6 +12,17 @@ fn policy(e: &Entry) -> (String, i64) {
     (p.name.unwrap_or_default(), p.maximum_retry_count.unwrap_or(0))
 }
 
+/// The policy the monitor honours by itself while the daemon is away (`no` sends none).
+pub fn monitor_spec(c: &crate::state::Container) -> Option<berth_proto::RestartSpec> {
+    let p = c.host_config.restart_policy.clone().unwrap_or_default();
+    let name = p.name.unwrap_or_default();
+    matches!(name.as_str(), "always" | "unless-stopped" | "on-failure").then(|| berth_proto::RestartSpec {
+        name,
+        max_retry: p.maximum_retry_count.unwrap_or(0).max(0) as u32,
+        count: c.restart_count,
+    })
+}
+
 /// Whether an exited container should be started again.
 fn wants_restart(e: &Entry, at_daemon_start: bool) -> bool {
     let c = e.snapshot();
