@@ -139,6 +139,11 @@ def main():
         json.dump(out, f, indent=2)
     report(out)
     print(f"\nJSON: {os.path.abspath(args.out)}")
+    # The smoke run (CI) keeps the benchmark working: a workload that broke fails it. Figures
+    # themselves are never judged here.
+    if args.quick and out.get("errors"):
+        print(f"bench smoke run: workloads failed: {', '.join(out['errors'])}")
+        sys.exit(1)
 
 
 def run_ports(args, factories, out):
