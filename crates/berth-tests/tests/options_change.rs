@@ -40,6 +40,13 @@ fn storage_driver_round_trip_keeps_containers_images_and_unique_addresses() {
         assert_eq!(ips.len(), names.len(), "every container has its address: {ips:?}");
         assert_eq!(unique.len(), ips.len(), "an address was handed out twice under {driver}: {ips:?}");
         assert!(d.docker_ok(&["images", "--format", "{{.Repository}}"]).lines().any(|l| l == "busybox"), "image listed");
+        if step == 1 {
+            // `info` and the log name the containers still on the old driver.
+            let warnings = d.docker_ok(&["info", "-f", "{{json .Warnings}}"]);
+            let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "c00"]);
+            assert!(warnings.contains(&format!("container {} uses storage driver overlay2", &id[..12])), "{warnings}");
+            assert!(d.log_text().contains(&format!("container {} uses storage driver overlay2", &id[..12])), "the log names it");
+        }
     }
     // Each container is still managed through the driver it was created under.
     d.docker_ok(&["stop", "-t", "1", "c10"]);
@@ -48,4 +55,31 @@ fn storage_driver_round_trip_keeps_containers_images_and_unique_addresses() {
     assert_eq!(d.inspect("c00")["Driver"], "overlay2");
     let all: Vec<&str> = names.iter().map(String::as_str).collect();
     d.docker_ok(&[&["rm", "-f"][..], &all].concat());
+}
+
+#[test]
+fn default_runtime_change_keeps_old_containers_on_theirs() {
+    if !std::path::Path::new("/usr/sbin/runc").exists() && !std::path::Path::new("/usr/bin/runc").exists() {
+        panic!("runc is not installed: scripts/lib.sh installs it");
+    }
+    let mut d = TestDaemon::start(DaemonOpts::new("opt-runtime").live_restore(true));
+    d.busybox_image();
+    d.run_detached(&["--name", "old", "busybox", "sleep", "1000"]);
+    let pid = d.container_pid("old");
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    d.opts.extra_args = vec!["--default-runtime".into(), "runc".into()];
+    d.restart();
+    assert_eq!(d.container_pid("old"), pid, "restored");
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.HostConfig.Runtime}}", "old"]), "berth");
+    d.run_detached(&["--name", "new", "busybox", "sleep", "1000"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.HostConfig.Runtime}}", "new"]), "runc");
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "old"]);
+    let warnings = d.docker_ok(&["info", "-f", "{{json .Warnings}}"]);
+    assert!(warnings.contains(&format!("container {} uses runtime berth", &id[..12])), "{warnings}");
+    // Still managed through its own runtime.
+    d.docker_ok(&["stop", "-t", "1", "old"]);
+    d.docker_ok(&["start", "old"]);
+    assert!(d.state("old").running);
+    d.docker_ok(&["rm", "-f", "old", "new"]);
 }

@@ -66,6 +66,12 @@ pub async fn restore_all(d: Arc<Daemon>) {
         Ok(Err(e)) => tracing::error!("network restore: {e}"),
         Err(e) => tracing::error!("network restore task: {e}"),
     }
+    let cfg = d.config();
+    for c in d.store.all().iter().map(|e| e.snapshot()) {
+        for w in old_options(&cfg, &c) {
+            tracing::warn!("{w} (new containers get the current defaults)");
+        }
+    }
     crate::lifecycle::apply_restart_policies(&d).await;
     cleanup_exited(&d, stopped).await;
     crate::sweep::finish_removals(&d).await;
@@ -180,4 +186,21 @@ async fn cleanup_exited(d: &Arc<Daemon>, stopped: Vec<Arc<Entry>>) {
 
 fn gate_failed(paths: &MonitorPaths) -> bool {
     std::fs::read_to_string(paths.state_dir.join("start-gate")).is_ok_and(|s| s.starts_with("fail"))
+}
+
+/// The options a container was created under that differ from this daemon's defaults (it keeps
+/// them, invariant 8), in words for `info` and the log.
+pub fn old_options(cfg: &crate::config::Config, c: &crate::state::Container) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.options.storage_driver != cfg.storage_driver {
+        out.push(format!("container {} uses storage driver {}", c.short_id(), c.options.storage_driver));
+    }
+    if c.options.runtime_defaulted && c.options.runtime != cfg.default_runtime {
+        out.push(format!("container {} uses runtime {}", c.short_id(), c.options.runtime));
+    }
+    let bip = crate::config::parse_cidr(&cfg.bip).and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok()).map(|n| n.trunc());
+    if let Some(ep) = c.endpoint.as_ref().filter(|ep| ep.network == "bridge" && Some(ep.subnet) != bip) {
+        out.push(format!("container {} is on the previous bridge range {}", c.short_id(), ep.subnet));
+    }
+    out
 }

@@ -109,6 +109,10 @@ pub struct CreateOptions {
     pub log_max_size: u64,
     pub log_max_file: u32,
     pub cgroups_path: String,
+    /// The runtime came from the daemon's default (no `--runtime`): a later default change makes
+    /// it an "old option" worth naming.
+    #[serde(default)]
+    pub runtime_defaulted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -85,12 +85,7 @@ pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
         .into_iter()
         .map(|(n, p, a)| (n, serde_json::json!({"path": p, "runtimeArgs": a})))
         .collect();
-    let old_driver: Vec<String> = all
-        .iter()
-        .map(|e| e.snapshot())
-        .filter(|c| c.options.storage_driver != cfg.storage_driver)
-        .map(|c| format!("container {} uses storage driver {}", c.short_id(), c.options.storage_driver))
-        .collect();
+    let old_driver: Vec<String> = all.iter().map(|e| e.snapshot()).flat_map(|c| crate::restore::old_options(&cfg, &c)).collect();
     let orphans: Vec<String> = all
         .iter()
         .map(|e| e.snapshot())

@@ -42,6 +42,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     merge_image_config(&mut config, &image.config);
     let (path, args) = command(&config)?;
     let cfg = d.config();
+    let runtime_defaulted = host.runtime.as_deref().is_none_or(str::is_empty);
     let runtime = host.runtime.clone().filter(|r| !r.is_empty()).unwrap_or(cfg.default_runtime.clone());
     let (runtime_path, runtime_args) = d
         .runtime(&runtime)
@@ -142,6 +143,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
             log_max_size,
             log_max_file,
             cgroups_path: crate::oci::cgroups_path(&id),
+            runtime_defaulted,
         },
         log_path: dir.join(format!("{id}-json.log")),
         hostname_path: dir.join("hostname"),
