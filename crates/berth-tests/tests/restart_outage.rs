@@ -95,3 +95,40 @@ fn on_failure_limit_is_honoured_by_the_monitor_and_the_last_exit_is_final() {
     assert_eq!(v["State"]["ExitCode"], 1);
     assert_converged(&d, &[]);
 }
+
+/// Exits and OOM kills during an outage are emitted on restore with the times they happened,
+/// in order, and the container's state says OOMKilled.
+#[test]
+fn oom_kill_during_the_outage_is_replayed_with_its_true_time() {
+    let mut d = TestDaemon::start(DaemonOpts::new("restart-oom").live_restore(true));
+    d.busybox_image();
+    let t0 = unix_now() as u64;
+    // After a second, grow without bound (tail keeps the endless "line" from /dev/zero in memory).
+    d.run_detached(&["--name", "hog", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", "sleep 1; tail /dev/zero"]);
+    d.run_detached(&["--name", "quits", "busybox", "sh", "-c", "sleep 1; exit 9"]);
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(4));
+    let down_until = unix_now();
+    d.restart();
+    assert!(wait_until(Duration::from_secs(5), || d.state("hog").status == "exited" && d.state("quits").status == "exited"));
+    let hog = d.inspect("hog")["State"].clone();
+    assert_eq!(hog["OOMKilled"], true, "{hog}");
+    assert_eq!(hog["ExitCode"], 137, "{hog}");
+    assert_eq!(d.state("quits").exit_code, 9);
+    std::thread::sleep(Duration::from_millis(1100));
+    let ev = d.docker_ok(&["events", "--since", &t0.to_string(), "--until", "0s", "--filter", "event=die", "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}} {{.Action}} {{.TimeNano}}"]);
+    let lines: Vec<(String, String, f64)> = ev
+        .lines()
+        .map(|l| {
+            let p: Vec<&str> = l.split(' ').collect();
+            (p[0].to_string(), p[1].to_string(), p[2].parse::<f64>().unwrap() / 1e9)
+        })
+        .collect();
+    for want in [("hog", "oom"), ("hog", "die"), ("quits", "die")] {
+        let hit = lines.iter().find(|l| l.0 == want.0 && l.1 == want.1).unwrap_or_else(|| panic!("{want:?} missing: {ev}"));
+        assert!(hit.2 < down_until, "{want:?} carries the time it happened, not the restore's: {ev}");
+    }
+    assert!(lines.windows(2).all(|w| w[0].2 <= w[1].2), "in order: {ev}");
+    d.docker_ok(&["rm", "hog", "quits"]);
+}
