@@ -137,3 +137,77 @@ fn default_address_pools_give_user_networks_their_subnets() {
     assert_eq!(s2, format!("{prefix}.64/26"));
     d.docker_ok(&["network", "rm", "p1", "p2"]);
 }
+
+const WEB: &str = "mkdir -p /www; echo hello-web > /www/index.html; httpd -f -p 80 -h /www";
+
+fn fetch_from(d: &TestDaemon, net: &str, ip: &str, port: &str) -> bool {
+    let script = format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} {port} | grep -q hello-web");
+    d.docker(&["run", "--rm", "--network", net, "busybox", "sh", "-c", &script]).status.success()
+}
+
+/// `-P` publishes every EXPOSEd port on a free host port; `docker port` names it; it answers.
+#[test]
+fn publish_all_exposed_ports() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-publish-all"));
+    d.busybox_image();
+    let tar = berth_tests::busybox_tar_path();
+    d.import_image(&tar, "web:exposed", &["EXPOSE 80 8081/udp"]);
+    d.docker_ok(&["run", "-d", "--name", "web", "-P", "web:exposed", "sh", "-c", WEB]);
+    let tcp = d.docker_ok(&["port", "web", "80/tcp"]);
+    let udp = d.docker_ok(&["port", "web", "8081/udp"]);
+    assert!(tcp.starts_with("0.0.0.0:") && udp.starts_with("0.0.0.0:"), "{tcp} {udp}");
+    let port = tcp.lines().next().unwrap().rsplit(':').next().unwrap().to_string();
+    assert!(wait_until(Duration::from_secs(5), || {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())) else { return false };
+        use std::io::{Read, Write};
+        let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.contains("hello-web")
+    }), "the -P port answers on 127.0.0.1:{port}");
+    d.docker_ok(&["rm", "-f", "web"]);
+}
+
+/// An `--internal` network: its members reach each other by name, nothing beyond the bridge.
+#[test]
+fn internal_network_reaches_peers_only() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-internal"));
+    d.busybox_image();
+    let (subnet, _) = sibling_subnet(&d, 32);
+    d.docker_ok(&["network", "create", "--internal", "--subnet", &subnet, "sealed"]);
+    assert_eq!(d.docker_ok(&["network", "inspect", "-f", "{{.Internal}}", "sealed"]), "true");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    d.docker_ok(&["run", "-d", "--name", "web", "-p", &format!("{port}:80"), "busybox", "sh", "-c", WEB]);
+    d.docker_ok(&["run", "-d", "--name", "peer", "--network", "sealed", "busybox", "sh", "-c", WEB]);
+    let (_, cidr) = d.bridge.clone().unwrap();
+    let gw = cidr.split('/').next().unwrap().to_string();
+    assert!(wait_until(Duration::from_secs(5), || fetch_from(&d, "bridge", &gw, &port)), "control: the port answers from the default bridge");
+    assert!(fetch_from(&d, "sealed", "peer", "80"), "members reach each other by name");
+    assert!(!fetch_from(&d, "sealed", &gw, &port), "an internal network reaches nothing beyond its bridge");
+    d.docker_ok(&["rm", "-f", "web", "peer"]);
+    d.docker_ok(&["network", "rm", "sealed"]);
+}
+
+/// A container with a published port that dies while the daemon is down: on restore its veth,
+/// namespace file and nftables elements go, and its port is free again.
+#[test]
+fn endpoint_of_a_container_that_died_in_the_outage_is_removed() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-died").live_restore(true));
+    d.busybox_image();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let id = d.run_detached(&["--name", "brief", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sh", "-c", "sleep 1"]);
+    let (bridge, _) = d.bridge.clone().unwrap();
+    let table = format!("berth_{}", bridge.replace('-', "_"));
+    let rules = || String::from_utf8_lossy(&std::process::Command::new("nft").args(["list", "table", "ip", &table]).output().unwrap().stdout).into_owned();
+    assert!(rules().contains(&port.to_string()), "published while running");
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(2));
+    d.restart();
+    assert!(wait_until(Duration::from_secs(5), || d.state("brief").status == "exited"));
+    assert!(wait_until(Duration::from_secs(5), || !rules().contains(&port.to_string())), "its port left the table");
+    berth_tests::converge::assert_converged(&d, &[]);
+    assert!(!std::path::Path::new(&format!("/sys/class/net/vb{}", &id[..10])).exists());
+    d.docker_ok(&["run", "-d", "--name", "again", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sleep", "100"]);
+    d.docker_ok(&["rm", "-f", "again", "brief"]);
+}

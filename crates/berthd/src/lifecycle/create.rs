@@ -297,6 +297,13 @@ fn merge_image_config(c: &mut ContainerConfig, img: &berth_image::ImageConfig) {
     let mut labels = ic.labels.clone().unwrap_or_default();
     labels.extend(c.labels.clone().unwrap_or_default());
     c.labels = Some(labels.into_iter().collect());
+    // The image's EXPOSE joins the container's own `--expose` (what `-P` publishes).
+    if let Some(img_ports) = ic.exposed_ports.as_ref().filter(|p| !p.is_empty()) {
+        let ports = c.exposed_ports.get_or_insert_with(Default::default);
+        for k in img_ports.keys() {
+            ports.entry(k.clone()).or_insert_with(|| serde_json::json!({}));
+        }
+    }
 }
 
 fn command(c: &ContainerConfig) -> Result<(String, Vec<String>), ApiError> {
