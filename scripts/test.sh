@@ -13,15 +13,27 @@ ensure_test_tools
 say "cargo build --workspace"
 cargo build --workspace
 
+leak_before=$(mktemp)
+bash scripts/leakcheck.sh snapshot "$leak_before"
+
 say "cargo nextest run --workspace --profile ci"
 set +e
 cargo nextest run --workspace --no-fail-fast --profile ci "$@"
 status=$?
 set -e
 
+# After the whole suite nothing may be left: no bridge, veth, nftables table, netns, mount,
+# cgroup, monitor or directory that was not there before. (Skipped when the caller passed a filter.)
+if [ "$#" -eq 0 ]; then
+    say "leak check"
+    if ! bash scripts/leakcheck.sh compare "$leak_before"; then
+        [ "$status" -eq 0 ] && status=1
+    fi
+fi
+rm -f "$leak_before"
+
 # The benchmark's smoke run (issue 6): small N, one repetition, Berth only. It keeps the benchmark
-# working (a workload that breaks fails CI); its figures are reported, never asserted. Skipped when
-# the caller passed a test filter.
+# working (a workload that breaks fails CI); its figures are reported, never asserted.
 if [ "$#" -eq 0 ]; then
     say "python3 bench/bench.py --quick (smoke run of the benchmark)"
     if ! python3 bench/bench.py --quick --bin-dir "${CARGO_TARGET_DIR:-target}/debug" --out "${CARGO_TARGET_DIR:-target}/bench-smoke.json"; then
@@ -34,6 +46,6 @@ secs=$(( $(date +%s) - start ))
 if [ "$status" -eq 0 ]; then
     echo "berth test summary: ALL TESTS PASSED in ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
 else
-    echo "berth test summary: FAILED (nextest exit ${status}) after ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
+    echo "berth test summary: FAILED (exit ${status}: tests, leak check or benchmark smoke run) after ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
 fi
 exit "$status"
