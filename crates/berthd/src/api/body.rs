@@ -5,6 +5,9 @@ use super::ApiError;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
+/// Bodies of JSON requests (create, update, network…) larger than this are refused.
+const MAX_JSON_BODY: usize = 64 << 20;
+
 /// Like `axum::Json`, but tolerant of a missing Content-Type (docker-py and curl users omit it) and
 /// answering Docker-shaped errors. An empty body is `T::default()`-like only where the caller says.
 pub struct JsonBody<T>(pub T);
@@ -13,7 +16,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
+        let _ = state;
+        // Read whole (up to a generous bound) so an oversized value gets a JSON answer after its
+        // body, instead of a connection closed under a client still writing.
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
             .await
             .map_err(|e| ApiError::bad_request(format!("failed to read request body: {e}")))?;
         let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) { axum::body::Bytes::from_static(b"{}") } else { bytes };

@@ -30,6 +30,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         return Err(name_conflict(&name, &other));
     }
     validate_host_config(&host)?;
+    validate_labels(config.labels.as_ref())?;
     let image_ref = config.image.clone().unwrap_or_default();
     if image_ref.is_empty() {
         return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
@@ -178,8 +179,10 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     Ok((id, vec![]))
 }
 
-/// Undoes what create did before the record existed: storage and the reserved address.
+/// Undoes what create did before the record existed: storage, the reserved address and the
+/// container's directory (its /etc files).
 async fn rollback(d: &Arc<Daemon>, c: &Container) {
+    let _ = std::fs::remove_dir_all(d.store.dir_of(&c.id));
     if let Ok(driver) = d.driver(&c.options.storage_driver) {
         let cid = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
@@ -203,6 +206,25 @@ fn name_conflict(name: &str, other: &str) -> ApiError {
     ApiError::conflict(format!(
         "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
     ))
+}
+
+/// Labels are metadata shown by every `ps` and `inspect`: one larger than this is refused.
+const MAX_LABEL: usize = 64 * 1024;
+
+fn validate_labels(labels: Option<&std::collections::BTreeMap<String, String>>) -> Result<(), ApiError> {
+    for (k, v) in labels.into_iter().flatten() {
+        if k.is_empty() {
+            return Err(ApiError::bad_request("invalid label: the key must not be empty"));
+        }
+        if k.len() + v.len() > MAX_LABEL {
+            return Err(ApiError::bad_request(format!(
+                "invalid label {}: a label (key and value) may be at most 64 KiB, this one is {} bytes",
+                &k[..k.len().min(64)],
+                k.len() + v.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {

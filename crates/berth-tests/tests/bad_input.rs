@@ -1,0 +1,103 @@
+//! Bad input (issue 3): malformed bodies, fields of the wrong type, absurd values and hostile names
+//! get Docker-shaped JSON errors (`{"message": …}`) with the status Docker uses; the daemon never
+//! panics and never leaves a half-created container (or anything else) behind.
+
+use berth_tests::converge::{assert_converged, listed};
+use berth_tests::{DaemonOpts, TestDaemon};
+
+fn post_json(d: &TestDaemon, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let r = d.api("POST", path, Some(("application/json", body.as_bytes())));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", r.text()));
+    (r.status, v)
+}
+
+fn create(d: &TestDaemon, name: Option<&str>, body: &str) -> (u16, String) {
+    let path = match name {
+        Some(n) => format!("/v1.47/containers/create?name={n}"),
+        None => "/v1.47/containers/create".to_string(),
+    };
+    let (status, v) = post_json(d, &path, body);
+    if status >= 400 {
+        let msg = v["message"].as_str().unwrap_or_else(|| panic!("{path}: error without a message: {v}")).to_string();
+        assert!(!msg.is_empty());
+        (status, msg)
+    } else {
+        (status, v["Id"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+#[test]
+fn malformed_and_absurd_create_requests_are_refused_and_leave_nothing() {
+    let mut d = TestDaemon::start(DaemonOpts::new("bad-create"));
+    d.busybox_image();
+    let huge_label = "x".repeat(10 * 1024 * 1024);
+    let cases: Vec<(Option<&str>, String, u16, &str)> = vec![
+        (None, "{not json".into(), 400, "invalid JSON"),
+        (None, r#"{"Image": 42}"#.into(), 400, "invalid JSON"),
+        (None, r#"{"Image": "busybox", "Cmd": "true", "HostConfig": {"Memory": "lots"}}"#.into(), 400, "invalid JSON"),
+        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": -5}}"#.into(), 400, "memory"),
+        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NanoCpus": -1}}"#.into(), 400, "CPU"),
+        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}"#.into(), 400, "restart policy"),
+        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}}"#.into(), 400, "hostPort"),
+        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"eighty/tcp": [{}]}}}"#.into(), 400, "containerPort"),
+        (None, r#"{"Image": "nosuchimage:1", "Cmd": ["true"]}"#.into(), 404, "No such image"),
+        (None, r#"{"Image": "busybox"}"#.into(), 400, "No command specified"),
+        (Some("../evil"), r#"{"Image": "busybox", "Cmd": ["true"]}"#.into(), 400, "Invalid container name"),
+        (Some("a/b"), r#"{"Image": "busybox", "Cmd": ["true"]}"#.into(), 400, "Invalid container name"),
+        (Some("x"), r#"{"Image": "busybox", "Cmd": ["true"]}"#.into(), 400, "Invalid container name"),
+        (None, format!(r#"{{"Image": "busybox", "Cmd": ["true"], "Labels": {{"big": "{huge_label}"}}}}"#), 400, "label"),
+    ];
+    for (name, body, want, words) in &cases {
+        let (status, msg) = create(&d, *name, body);
+        assert_eq!(status, *want, "{name:?} {}: {msg}", &body[..body.len().min(120)]);
+        assert!(msg.contains(words), "{name:?} {}: {msg:?} should mention {words:?}", &body[..body.len().min(120)]);
+    }
+    assert!(listed(&d).is_empty(), "nothing half-created: {:?}", listed(&d));
+    assert!(d.ping(), "still serving");
+    // A name in use: 409, Docker's wording, and the first container untouched.
+    let (s, _) = create(&d, Some("taken"), r#"{"Image": "busybox", "Cmd": ["true"]}"#);
+    assert_eq!(s, 201);
+    let (s, msg) = create(&d, Some("taken"), r#"{"Image": "busybox", "Cmd": ["true"]}"#);
+    assert_eq!(s, 409);
+    assert!(msg.contains("is already in use by container"), "{msg}");
+    assert_eq!(listed(&d).len(), 1);
+    d.docker_ok(&["rm", "taken"]);
+    assert_converged(&d, &[]);
+}
+
+#[test]
+fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
+    let mut d = TestDaemon::start(DaemonOpts::new("bad-params"));
+    d.busybox_image();
+    d.docker_ok(&["run", "-d", "--name", "live", "busybox", "sleep", "100"]);
+    let cases: Vec<(&str, &str, Option<&str>, u16, &str)> = vec![
+        ("GET", "/v1.47/containers/nosuch/json", None, 404, "No such container: nosuch"),
+        ("POST", "/v1.47/containers/nosuch/start", None, 404, "No such container"),
+        ("POST", "/v1.47/containers/live/kill?signal=SIGNOPE", None, 400, "Invalid signal"),
+        ("DELETE", "/v1.47/containers/live", None, 409, "container is running"),
+        ("DELETE", "/v1.47/images/busybox", None, 409, "(must force) - container"),
+        ("GET", "/v1.47/images/nosuch/json", None, 404, "No such image"),
+        ("GET", "/v1.47/networks/nosuch", None, 404, "network nosuch not found"),
+        ("POST", "/v1.47/networks/create", Some(r#"{"Name": "n1", "IPAM": {"Config": [{"Subnet": "not-a-subnet"}]}}"#), 400, "invalid subnet"),
+        ("POST", "/v1.47/networks/create", Some(r#"{"Name": 7}"#), 400, "invalid JSON"),
+        ("GET", "/v1.47/containers/json?filters=%7Bbroken", None, 400, ""),
+        ("GET", "/v99.0/version", None, 400, "client version 99.0 is too new"),
+        ("GET", "/v1.12/version", None, 400, "client version 1.12 is too old"),
+    ];
+    for (method, path, body, want, words) in cases {
+        let r = d.api(method, path, body.map(|b| ("application/json", b.as_bytes())));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", r.text()));
+        let msg = v["message"].as_str().unwrap_or_else(|| panic!("{method} {path}: no message: {v}"));
+        assert_eq!(r.status, want, "{method} {path}: {msg}");
+        assert!(msg.contains(words), "{method} {path}: {msg:?} should mention {words:?}");
+    }
+    assert!(d.state("live").running, "the running container was not touched");
+    // Through the CLI: Docker's exit codes.
+    let (code, err) = d.docker_err(&["inspect", "nosuch"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("No such object: nosuch") || err.contains("No such container"), "{err}");
+    let (code, err) = d.docker_err(&["run", "--rm", "--memory", "-1", "busybox", "true"]);
+    assert_eq!(code, Some(125), "{err}");
+    d.docker_ok(&["rm", "-f", "live"]);
+    assert_converged(&d, &[]);
+}
