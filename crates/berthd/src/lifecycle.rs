@@ -176,7 +176,14 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
                 c.state.oom_killed = false;
                 c.state.stopped_by_user = false;
             })?;
-            emit(d, &e.snapshot(), "start");
+            // At the time the process started: a container quicker than this line must not show
+            // its `die` before its `start` in the history.
+            let c = e.snapshot();
+            let when = chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
+            match when {
+                Some(t) => d.events.emit_at("container", "start", &c.id, attrs(&c), t),
+                None => emit(d, &c, "start"),
+            }
             crate::watcher::spawn(d.clone(), e.clone());
             Ok(())
         }
