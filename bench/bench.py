@@ -155,7 +155,7 @@ def run_ports(args, factories, out):
     try:
         subprocess.run(["ip", "addr", "add", "10.213.77.1/24", "dev", br], check=True)
         subprocess.run(["ip", "link", "set", br, "up"], check=True)
-        w.bench_ports(args, [factories[0], lambda **kw: Docker(bridge=br, **kw)], out)
+        w.bench_ports(args, [factories[0], lambda **kw: Docker(bridge=br, gateway="10.213.77.1", **kw)], out)
     finally:
         subprocess.run(["ip", "link", "del", br], capture_output=True)
 

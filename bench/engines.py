@@ -215,6 +215,7 @@ class Berth(Engine):
         n = os.getpid() % 200 + Berth.count
         Berth.count += 1
         self.bridge, self.bip = f"bb{os.getpid() % 100000}x{Berth.count}", f"10.214.{n % 250}.1/24"
+        self.gateway = self.bip.split("/")[0]
         super().__init__(live_restore)
 
     def daemon_args(self):
@@ -269,9 +270,10 @@ class Docker(Engine):
     """dockerd 20.10 and its own containerd, both rooted under the temporary directory."""
     name = "docker"
 
-    def __init__(self, live_restore=True, bridge=None):
+    def __init__(self, live_restore=True, bridge=None, gateway=None):
         super().__init__(live_restore)
         self.bridge = bridge  # name of a bridge the caller created, for the ports workload
+        self.gateway = gateway  # the host's address on it
         self.ctr_sock = os.path.join(self.base, "containerd.sock")
         self.ctr = None
         self.start_containerd()

@@ -56,9 +56,15 @@ def rows(out):
         r.append((f"lines lost across {sig.upper()} outage", get(o, "berth", "lost"), get(o, "docker", "lost"), "0", lambda b, d: b == 0))
         r.append((f"lines duplicated across {sig.upper()} outage", get(o, "berth", "duplicated"), get(o, "docker", "duplicated"), "0", lambda b, d: b == 0))
     for sig, p in sorted(out.get("ports", {}).items()):
-        f = lambda e: None if e not in p else f"{p[e]['outage']['failed']}/{p[e]['outage']['failed'] + p[e]['outage']['ok']} + {p[e]['after']['failed']}/{p[e]['after']['failed'] + p[e]['after']['ok']}"
-        r.append((f"failed requests to 127.0.0.1 port, {sig.upper()}: outage + after restart", f("berth"), f("docker"), "0 + 0",
-                  lambda b, d: b.startswith("0/") and " + 0/" in b))
+        paths = sorted({path for e in p.values() for path in e})
+        for path in paths:
+            def f(e, path=path):
+                if e not in p or path not in p[e]:
+                    return None
+                c = p[e][path]
+                return f"{c['outage']['failed']}/{c['outage']['failed'] + c['outage']['ok']} + {c['after']['failed']}/{c['after']['failed'] + c['after']['ok']}"
+            r.append((f"failed requests, published port from {path}, {sig.upper()}: outage + after restart", f("berth"), f("docker"), "0 + 0",
+                      lambda b, d: b.startswith("0/") and " + 0/" in b))
     r.append(("shutdown w/o live restore, 6 ignoring TERM, --stop-timeout 10 (s)", get(out, "shutdown_6_ignoring_term_s", "berth"),
               get(out, "shutdown_6_ignoring_term_s", "docker"), "<= 10.5", lambda b, d: b <= 10.5))
     r.append(("start after crash w/o live restore: API answers (s)", get(out, "start_after_crash_no_live_restore_api_s", "berth"),

@@ -183,9 +183,10 @@ def bench_no_live_restore(args, factories, out):
 
 
 def bench_ports(args, factories, out):
-    """A port published on 127.0.0.1 served by busybox httpd; a client sends requests (every 20 ms,
-    bounded in count and time) through an outage (SIGKILL, then SIGTERM) and the restart; failed
-    requests are counted per phase."""
+    """A port published on the host, served by busybox httpd. Three clients send a request every
+    20 ms (bounded in count and time) through an outage (SIGKILL, then SIGTERM) and the restart:
+    from the host to 127.0.0.1, from the host to its address on the engine's bridge, and from
+    another container to that address (hairpin). Failed requests are counted per phase."""
     res = out.setdefault("ports", {})
     for i, f in enumerate(factories):
         port = 18080 + i
@@ -193,41 +194,77 @@ def bench_ports(args, factories, out):
         def go(engines):
             e = engines[0]
             e.run_flags = []
-            e.run("sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp", extra=["-p", f"127.0.0.1:{port}:80"])
+            e.run("sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp", extra=["-p", f"{port}:80"])
+            gw = getattr(e, "gateway", None)
+            probe = None
+            if gw:
+                probe = e.run("sh", "-c", f"while :; do if printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {gw} {port} "
+                                          "| grep -q ok; then r=ok; else r=fail; fi; echo \"$(date +%s) $r\"; sleep 0.02; done")
             time.sleep(1)
             for sig in (signal.SIGKILL, signal.SIGTERM):
-                res.setdefault(sig.name.lower(), {})[e.name] = port_client_through(e, port, sig, args.port_outage)
+                res.setdefault(sig.name.lower(), {})[e.name] = port_clients_through(e, port, gw, probe, sig, args.port_outage)
         with_engines([f], go)
 
 
-def port_client_through(e, port, sig, outage):
+def http_ok(addr, port):
+    try:
+        s = socket.create_connection((addr, port), timeout=2)
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        ok = s.recv(64).startswith(b"HTTP/1.")
+        s.close()
+        return ok
+    except OSError:
+        return False
+
+
+def port_clients_through(e, port, gw, probe, sig, outage):
     stop = threading.Event()
-    counts = {"before": [0, 0], "outage": [0, 0], "after": [0, 0]}
+    paths = ["127.0.0.1"] + ([gw] if gw else [])
+    counts = {a: {"before": [0, 0], "outage": [0, 0], "after": [0, 0]} for a in paths}
     phase = ["before"]
 
-    def client():
+    def client(addr):
         sent = 0
         while not stop.is_set() and sent < 200000:
             sent += 1
-            ok = False
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=2)
-                s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-                ok = s.recv(64).startswith(b"HTTP/1.")
-                s.close()
-            except OSError:
-                pass
-            counts[phase[0]][0 if ok else 1] += 1
+            counts[addr][phase[0]][0 if http_ok(addr, port) else 1] += 1
             time.sleep(0.02)
-    t = threading.Thread(target=client)
-    t.start()
+    threads = [threading.Thread(target=client, args=(a,)) for a in paths]
+    for t in threads:
+        t.start()
     time.sleep(2)
+    marks = {"outage": time.time()}
     phase[0] = "outage"
     e.kill(sig)
     time.sleep(outage)
     e.start()
+    marks["after"] = time.time()
     phase[0] = "after"
     time.sleep(3)
+    marks["end"] = time.time()
     stop.set()
-    t.join()
-    return {p: {"ok": c[0], "failed": c[1]} for p, c in counts.items()}
+    for t in threads:
+        t.join()
+    out = {("host 127.0.0.1" if a == "127.0.0.1" else "host bridge address"): {p: {"ok": c[0], "failed": c[1]} for p, c in v.items()}
+           for a, v in counts.items()}
+    if probe:
+        out["other container"] = container_counts(e, probe, marks)
+    return out
+
+
+def container_counts(e, cid, marks):
+    """ok/fail lines the in-container client printed, split by phase by the time the container
+    wrote on each (seconds: an engine that reads the log late must not move lines between phases)."""
+    text = e.docker("logs", cid, stdout=subprocess.PIPE).stdout.decode(errors="replace")
+    c = {"before": [0, 0], "outage": [0, 0], "after": [0, 0]}
+    for line in text.splitlines():
+        ts, _, word = line.partition(" ")
+        try:
+            t = int(ts)
+        except ValueError:
+            continue
+        if t >= marks["end"]:
+            continue
+        p = "before" if t < marks["outage"] else "outage" if t < marks["after"] else "after"
+        c[p][0 if word.strip() == "ok" else 1] += 1
+    return {p: {"ok": v[0], "failed": v[1]} for p, v in c.items()}

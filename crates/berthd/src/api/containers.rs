@@ -36,16 +36,27 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
                 }
             }
             "ancestor" => c.config.image.as_deref() == Some(v.as_str()) || c.image_id.contains(v.as_str()),
-            "network" => &c.options.network_mode == v,
+            "network" => &c.options.network_mode == v || c.endpoint_on(v).is_some(),
+            // Resolved to creation times by `list` before matching.
+            "before" => c.created.as_str() < v.as_str(),
+            "since" => c.created.as_str() > v.as_str(),
             _ => false,
         })
     })
 }
 
-const FILTER_KEYS: &[&str] = &["id", "name", "status", "exited", "label", "ancestor", "network"];
+const FILTER_KEYS: &[&str] = &["id", "name", "status", "exited", "label", "ancestor", "network", "before", "since"];
 
 pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let filters = parse_filters(q.get("filters"))?;
+    let mut filters = parse_filters(q.get("filters"))?;
+    // `before`/`since` name a container; they compare by its creation time.
+    for key in ["before", "since"] {
+        if let Some(vals) = filters.get_mut(key) {
+            for v in vals.iter_mut() {
+                *v = d.store.get(v)?.snapshot().created;
+            }
+        }
+    }
     for (k, vals) in &filters {
         if !FILTER_KEYS.contains(&k.as_str()) {
             return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
