@@ -255,7 +255,7 @@ def port_clients_through(e, port, gw, probe, sig, outage):
 def container_counts(e, cid, marks):
     """ok/fail lines the in-container client printed, split by phase by the time the container
     wrote on each (seconds: an engine that reads the log late must not move lines between phases)."""
-    text = e.docker("logs", cid, stdout=subprocess.PIPE).stdout.decode(errors="replace")
+    text = e.docker("logs", cid)
     c = {"before": [0, 0], "outage": [0, 0], "after": [0, 0]}
     for line in text.splitlines():
         ts, _, word = line.partition(" ")

@@ -31,9 +31,15 @@ pub enum Side {
     Monitor,
 }
 
-/// The protocol range `(min, max)` this side speaks: `[MIN_PROTOCOL, PROTOCOL]`. Debug (test)
-/// builds read `BERTH_TEST_DAEMON_PROTOCOL` / `BERTH_TEST_MONITOR_PROTOCOL` (`"min-max"`), so
-/// upgrade tests can play an older or newer peer without a second build of the other side.
+fn parse_range(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The protocol range `(min, max)` this side speaks: `[MIN_PROTOCOL, PROTOCOL]`, or for a monitor
+/// built with `BERTH_BUILD_PROTOCOL="min-max"` in its build environment, that (upgrade tests
+/// build an older or newer monitor this way). Debug builds also read
+/// `BERTH_TEST_DAEMON_PROTOCOL` / `BERTH_TEST_MONITOR_PROTOCOL` at run time.
 pub fn protocol_range(side: Side) -> (u32, u32) {
     #[cfg(debug_assertions)]
     {
@@ -41,24 +47,24 @@ pub fn protocol_range(side: Side) -> (u32, u32) {
             Side::Daemon => "BERTH_TEST_DAEMON_PROTOCOL",
             Side::Monitor => "BERTH_TEST_MONITOR_PROTOCOL",
         };
-        if let Some((a, b)) = std::env::var(var).ok().as_deref().and_then(|v| v.split_once('-')) {
-            if let (Ok(a), Ok(b)) = (a.trim().parse(), b.trim().parse()) {
-                return (a, b);
-            }
+        if let Some(r) = std::env::var(var).ok().as_deref().and_then(parse_range) {
+            return r;
         }
     }
-    let _ = side;
-    (MIN_PROTOCOL, PROTOCOL)
+    match (side, option_env!("BERTH_BUILD_PROTOCOL").and_then(parse_range)) {
+        (Side::Monitor, Some(r)) => r,
+        _ => (MIN_PROTOCOL, PROTOCOL),
+    }
 }
 
-/// The version stamp a monitor reports (its crate version; `BERTH_TEST_MONITOR_VERSION` in
-/// debug builds, for upgrade tests).
+/// The version stamp a monitor reports: its crate version, or `BERTH_BUILD_VERSION` from its
+/// build environment (`BERTH_TEST_MONITOR_VERSION` at run time in debug builds).
 pub fn monitor_version() -> String {
     #[cfg(debug_assertions)]
     if let Ok(v) = std::env::var("BERTH_TEST_MONITOR_VERSION") {
         return v;
     }
-    env!("CARGO_PKG_VERSION").to_string()
+    option_env!("BERTH_BUILD_VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_string()
 }
 
 /// Capabilities a v1 monitor offers; later minor features are announced here, never assumed.

@@ -1,9 +1,10 @@
 //! Upgrades (issue 5): a daemon restores every container whose monitor it can speak to, across
 //! versions in either direction; a monitor it cannot speak to leaves an orphan that is shown
 //! with the reason and never killed; installed binaries replaced under running monitors break
-//! nothing. The older/newer peer is played by a debug build told its protocol range and version
-//! stamp through BERTH_TEST_MONITOR_PROTOCOL / BERTH_TEST_DAEMON_PROTOCOL /
-//! BERTH_TEST_MONITOR_VERSION (monitors inherit the daemon's environment).
+//! nothing. The older/newer monitor is built by the test with another version stamp and protocol
+//! range (BERTH_BUILD_VERSION / BERTH_BUILD_PROTOCOL); the daemon's own range, and a monitor's
+//! unknown protocol, are set at run time in debug builds (BERTH_TEST_DAEMON_PROTOCOL /
+//! BERTH_TEST_MONITOR_PROTOCOL; monitors inherit the daemon's environment).
 
 use berth_tests::converge::assert_converged;
 use berth_tests::{wait_until, DaemonOpts, TestDaemon};
@@ -15,52 +16,79 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// Runs a ticking container under `first` (the environment of the old side), then kill -9 and a
-/// restart under `second`: the container is restored, same process, fully managed.
-fn restored_across(name: &str, first: &[(&str, &str)], second: &[(&str, &str)], monitor_version: &str, protocol: u64) {
+/// Builds the monitor (`berth-shim`) with another version stamp and protocol range, as an older
+/// or newer release would be, into its own target directory (cargo rebuilds only what the stamp
+/// changes on later runs).
+fn build_monitor(stamp: &str, protocol: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target").join(format!("monitor-{stamp}"));
+    let build = |offline: bool| {
+        let mut c = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.current_dir(&root)
+            .args(["build", "-p", "berth-shim", "--target-dir"])
+            .arg(&target)
+            .env("BERTH_BUILD_VERSION", stamp)
+            .env("BERTH_BUILD_PROTOCOL", protocol)
+            .env_remove("CARGO_TARGET_DIR");
+        if offline {
+            c.arg("--offline");
+        }
+        c.output().unwrap()
+    };
+    let mut out = build(true);
+    if !out.status.success() {
+        out = build(false);
+    }
+    assert!(out.status.success(), "building monitor {stamp}: {}", String::from_utf8_lossy(&out.stderr));
+    let bin = target.join("debug").join("berth-shim");
+    let v = std::process::Command::new(&bin).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&v.stdout).contains(stamp) || v.status.success(), "{bin:?}");
+    bin
+}
+
+/// Runs a ticking container under a monitor built as `stamp`/`protocol`, then kill -9 of the
+/// daemon and a restart with this build's monitor as the installed one: the container is restored,
+/// the same process, fully managed through its old monitor; new containers get the new monitor.
+fn restored_across(name: &str, stamp: &str, protocol: &str, daemon_env: &[(&str, &str)], negotiated: u64) {
+    let old = build_monitor(stamp, protocol);
     let mut opts = DaemonOpts::new(name).live_restore(true);
-    opts.env = env(first);
+    let mut first = vec![("BERTH_SHIM", old.to_str().unwrap())];
+    first.extend_from_slice(daemon_env);
+    opts.env = env(&first);
     let mut d = TestDaemon::start(opts);
     d.busybox_image();
     d.run_detached(&["--name", "tick", "busybox", "sh", "-c", TICK]);
     let pid = d.container_pid("tick");
     let mon = d.inspect("tick")["State"]["Berth"]["Monitor"].clone();
-    assert_eq!(mon["Version"], monitor_version, "{mon}");
-    assert_eq!(mon["Protocol"], protocol, "{mon}");
+    assert_eq!(mon["Version"], stamp, "{mon}");
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
-    d.opts.env = env(second);
+    d.opts.env = env(daemon_env);
     d.restart();
     assert!(wait_until(Duration::from_secs(5), || d.state("tick").status == "running"), "{:?}", d.inspect("tick")["State"]);
     assert_eq!(d.container_pid("tick"), pid, "the same process, restored");
     let before = d.docker_ok(&["logs", "tick"]).lines().count();
     assert!(wait_until(Duration::from_secs(3), || d.docker_ok(&["logs", "tick"]).lines().count() > before), "logs keep coming");
     d.docker_ok(&["exec", "tick", "true"]);
+    d.run_detached(&["--name", "fresh", "busybox", "sleep", "100"]);
+    assert_eq!(d.inspect("fresh")["State"]["Berth"]["Monitor"]["Version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d.inspect("fresh")["State"]["Berth"]["Monitor"]["Protocol"], negotiated.max(1));
     d.docker_ok(&["stop", "tick"]);
     assert_eq!(d.state("tick").exit_code, 3, "the true exit code through the old monitor");
+    d.docker_ok(&["rm", "-f", "fresh"]);
     assert_converged(&d, &[]);
 }
 
 #[test]
 fn newer_monitor_is_restored_by_an_older_daemon() {
-    restored_across(
-        "upg-newer-monitor",
-        &[("BERTH_TEST_MONITOR_PROTOCOL", "1-2"), ("BERTH_TEST_DAEMON_PROTOCOL", "1-2"), ("BERTH_TEST_MONITOR_VERSION", "0.2.0")],
-        &[],
-        "0.2.0",
-        2,
-    );
+    // A monitor of a later minor release speaking protocols 1–2; this daemon speaks 1.
+    restored_across("upg-newer-monitor", "0.2.0", "1-2", &[], 1);
 }
 
 #[test]
 fn older_monitor_is_restored_by_a_newer_daemon() {
-    restored_across(
-        "upg-older-monitor",
-        &[("BERTH_TEST_MONITOR_VERSION", "0.0.9")],
-        &[("BERTH_TEST_DAEMON_PROTOCOL", "1-3")],
-        "0.0.9",
-        1,
-    );
+    // A monitor of an earlier release (protocol 1) under a daemon that speaks 1–3.
+    restored_across("upg-older-monitor", "0.0.9", "1-1", &[("BERTH_TEST_DAEMON_PROTOCOL", "1-3")], 1);
 }
 
 /// A monitor speaking only a protocol the restarted daemon does not know: the container is shown
