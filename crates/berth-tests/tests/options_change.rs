@@ -83,3 +83,31 @@ fn default_runtime_change_keeps_old_containers_on_theirs() {
     assert!(d.state("old").running);
     d.docker_ok(&["rm", "-f", "old", "new"]);
 }
+
+/// Records written by an older release (without the fields later ones added) are still read:
+/// the container is listed, restored and managed. Fields are stripped from container.json while
+/// the daemon is down, as an older daemon would have written it.
+#[test]
+fn records_of_an_older_layout_are_still_read() {
+    let mut d = TestDaemon::start(DaemonOpts::new("opt-layout").live_restore(true));
+    d.busybox_image();
+    let id = d.run_detached(&["--name", "older", "-p", "127.0.0.1::80", "busybox", "sleep", "1000"]);
+    let pid = d.container_pid("older");
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    let path = d.data_root.join("containers").join(&id).join("container.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for k in ["restart_count", "extra_endpoints"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v["options"].as_object_mut().unwrap().remove("runtime_defaulted");
+    v["endpoint"].as_object_mut().unwrap().remove("iface");
+    v["endpoint"].as_object_mut().unwrap().remove("aliases");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    d.restart();
+    assert_eq!(d.container_pid("older"), pid, "listed and restored");
+    assert!(d.docker_ok(&["port", "older"]).contains("127.0.0.1:"));
+    d.docker_ok(&["stop", "-t", "1", "older"]);
+    d.docker_ok(&["start", "older"]);
+    d.docker_ok(&["rm", "-f", "older"]);
+}
