@@ -89,6 +89,17 @@ impl TestDaemon {
         run_with_timeout(&mut c, Duration::from_secs(120))
     }
 
+    /// Runs `body` after a prelude that imports docker-py and its error classes and opens `c`, a
+    /// `DockerClient` on this daemon; asserts that the script ran to its end; returns its stdout.
+    pub fn docker_py(&self, body: &str) -> String {
+        const PRELUDE: &str = "import os, time, docker\n\
+            from docker.errors import NotFound, APIError, ImageNotFound, ContainerError\n\
+            c = docker.DockerClient(base_url=\"unix://\" + os.environ[\"BERTH_SOCK\"], timeout=60)\n";
+        let out = self.python_ok(&format!("{PRELUDE}{body}\nprint('PY-OK')\n"));
+        assert!(out.lines().any(|l| l == "PY-OK"), "script did not finish: {out}");
+        out
+    }
+
     /// Runs a python script, asserting success; stdout trimmed.
     pub fn python_ok(&self, script: &str) -> String {
         let o = self.python(script);

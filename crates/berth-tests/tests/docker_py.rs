@@ -3,15 +3,8 @@
 use berth_tests::{wait_until, DaemonOpts, TestDaemon};
 use std::time::Duration;
 
-const PRELUDE: &str = r#"
-import os, docker
-c = docker.DockerClient(base_url="unix://" + os.environ["BERTH_SOCK"], timeout=60)
-"#;
-
 fn py(d: &TestDaemon, body: &str) -> String {
-    let out = d.python_ok(&format!("{PRELUDE}{body}\nprint('PY-OK')\n"));
-    assert!(out.lines().any(|l| l == "PY-OK"), "script did not finish: {out}");
-    out
+    d.docker_py(body)
 }
 
 #[test]

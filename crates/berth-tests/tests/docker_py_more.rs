@@ -4,16 +4,8 @@
 
 use berth_tests::{DaemonOpts, TestDaemon};
 
-const PRELUDE: &str = r#"
-import os, time, docker
-from docker.errors import NotFound, APIError, ImageNotFound, ContainerError
-c = docker.DockerClient(base_url="unix://" + os.environ["BERTH_SOCK"], timeout=60)
-"#;
-
 fn py(d: &TestDaemon, body: &str) -> String {
-    let out = d.python_ok(&format!("{PRELUDE}{body}\nprint('PY-OK')\n"));
-    assert!(out.lines().any(|l| l == "PY-OK"), "script did not finish: {out}");
-    out
+    d.docker_py(body)
 }
 
 #[test]

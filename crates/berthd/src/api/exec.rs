@@ -190,14 +190,20 @@ pub async fn start(
     let cmdline = x.config.cmd.clone().unwrap_or_default().join(" ");
     let paths = MonitorPaths::new(&d.config().exec_root, &x.container_id);
     let output = paths.state_dir.join(berth_proto::paths::EXECS).join(&id).join(berth_proto::paths::EXEC_OUTPUT);
-    let started = start_in_monitor(&d, &x).await;
-    if let Ok(pid) = started {
-        set(&d, &id, |x| {
-            x.running = true;
-            x.pid = pid;
-        });
-        d.events.emit("container", &format!("exec_start: {cmdline}"), &x.container_id, exec_attrs(&d, &x.container_id, &id));
-    }
+    let begin = {
+        let (d, x, id) = (d.clone(), x.clone(), id.clone());
+        move || async move {
+            let started = start_in_monitor(&d, &x).await;
+            if let Ok(pid) = started {
+                set(&d, &id, |x| {
+                    x.running = true;
+                    x.pid = pid;
+                });
+                d.events.emit("container", &format!("exec_start: {cmdline}"), &x.container_id, exec_attrs(&d, &x.container_id, &id));
+            }
+            started
+        }
+    };
     let finish = {
         let (d, id, cid, socket) = (d.clone(), id.clone(), x.container_id.clone(), paths.socket());
         move |started: Result<i32, String>| async move {
@@ -221,6 +227,7 @@ pub async fn start(
         }
     };
     if opts.detach {
+        let started = begin().await;
         if let Err(msg) = &started {
             set(&d, &id, |x| x.exit_code = Some(failed_code(msg)));
             return Err(ApiError::internal(format!("OCI runtime exec failed: {msg}")));
@@ -235,6 +242,9 @@ pub async fn start(
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else { return };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        // Started only now that the 101 answer is out: docker-py reads the raw socket after its
+        // HTTP parser, which swallows whatever arrived together with the headers.
+        let started = begin().await;
         let err = started.as_ref().err().cloned();
         let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
         let waiter = tokio::spawn(async move {
