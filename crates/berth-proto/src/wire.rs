@@ -25,6 +25,19 @@ pub enum Request {
     Exec { id: String, process: std::path::PathBuf, #[serde(default)] tty: bool },
     /// Blocks until the exec `id` has exited and its output is on disk; answers `Exited`.
     WaitExec { id: String },
+    /// Capability `attach`: after the `Ok` answer the connection carries raw bytes. From the
+    /// monitor: the container's output — as written for a terminal, else Docker's multiplexed
+    /// frames (8-byte header: stream 1|2, three zeros, big-endian length). To the monitor, when
+    /// `stdin`: bytes for the container's terminal or stdin; end of stream closes stdin (`-i`
+    /// without `-t`). `replay`: first send the output written since the start, for a client that
+    /// attached before the container started (`docker run -it`); the monitor keeps it until the
+    /// first attach (bounded). The monitor closes the connection once the container has exited.
+    Attach {
+        #[serde(default)]
+        stdin: bool,
+        #[serde(default)]
+        replay: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

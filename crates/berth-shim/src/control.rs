@@ -8,6 +8,9 @@ use std::os::unix::net::UnixStream;
 const MAX_LINE: usize = 64 * 1024;
 /// A client that stops reading its answers is dropped once this much is queued for it.
 const MAX_QUEUED: usize = 256 * 1024;
+/// An attached client that falls this far behind the container's output is dropped: the log has
+/// every byte, and the monitor never waits for anyone.
+const MAX_ATTACH_QUEUED: usize = 4 * 1024 * 1024;
 
 /// What the monitor does for requests; implemented by the event loop's state.
 pub trait Ops {
@@ -23,6 +26,12 @@ pub trait Ops {
     fn exec(&mut self, conn: u64, id: &str, process: &std::path::Path) -> Option<Response>;
     /// None: the exec still runs; the connection waits for it.
     fn wait_exec(&mut self, id: &str) -> Option<Response>;
+    /// Starts an attach: Ok(the output to replay first) or why not.
+    fn attach(&mut self, stdin: bool, replay: bool) -> Result<Vec<u8>, String>;
+    /// Bytes an attached client typed, for the container's terminal or stdin.
+    fn stdin(&mut self, data: &[u8]);
+    /// An attached client closed its side: the container's stdin ends (`-i` without `-t`).
+    fn stdin_eof(&mut self);
 }
 
 pub struct Conn {
@@ -42,6 +51,9 @@ pub struct Conn {
     pub read_closed: bool,
     close_after_flush: bool,
     pub dead: bool,
+    /// After a successful Attach: raw output out, raw stdin in (when `attach_stdin`).
+    pub attached: bool,
+    attach_stdin: bool,
 }
 
 impl Conn {
@@ -59,6 +71,8 @@ impl Conn {
             read_closed: false,
             close_after_flush: false,
             dead: false,
+            attached: false,
+            attach_stdin: false,
         })
     }
 
@@ -99,13 +113,58 @@ impl Conn {
                 }
             }
         }
-        if self.close_after_flush || (self.read_closed && !self.waiting && !self.busy && self.waiting_exec.is_none()) {
+        if self.close_after_flush || (self.read_closed && !self.attached && !self.waiting && !self.busy && self.waiting_exec.is_none()) {
             self.dead = true;
         }
     }
 
+    /// Container output for an attached client (already in the client's format).
+    pub fn push_output(&mut self, data: &[u8]) {
+        if !self.attached || self.dead {
+            return;
+        }
+        self.wbuf.extend_from_slice(data);
+        if self.wbuf.len() > MAX_ATTACH_QUEUED {
+            crate::diag!("attached client fell {} bytes behind: dropping it", self.wbuf.len());
+            self.dead = true;
+            return;
+        }
+        self.flush();
+    }
+
+    /// Reads stdin bytes from an attached client.
+    fn on_attached_readable(&mut self, ops: &mut dyn Ops) {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    if self.attach_stdin {
+                        ops.stdin_eof();
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    if self.attach_stdin {
+                        ops.stdin(&buf[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.dead = true;
+                    return;
+                }
+            }
+        }
+        self.flush();
+    }
+
     /// Reads what is available and answers every complete request line.
     pub fn on_readable(&mut self, ops: &mut dyn Ops) {
+        if self.attached {
+            return self.on_attached_readable(ops);
+        }
         let mut buf = [0u8; 4096];
         loop {
             match self.stream.read(&mut buf) {
@@ -134,7 +193,7 @@ impl Conn {
 
     /// Answers queued lines, stopping at a request whose answer is deferred.
     pub fn process(&mut self, ops: &mut dyn Ops) {
-        while !self.busy && !self.waiting && self.waiting_exec.is_none() && !self.close_after_flush {
+        while !self.attached && !self.busy && !self.waiting && self.waiting_exec.is_none() && !self.close_after_flush {
             let Some(i) = memchr::memchr(b'\n', &self.rbuf) else { break };
             let line: Vec<u8> = self.rbuf.drain(..=i).collect();
             let line = String::from_utf8_lossy(&line);
@@ -202,6 +261,21 @@ impl Conn {
                 }
                 r
             }
+            Request::Attach { stdin, replay } => match ops.attach(stdin, replay) {
+                Ok(first) => {
+                    self.send(&Response::Ok);
+                    self.attached = true;
+                    self.attach_stdin = stdin;
+                    // Bytes that followed the request line are already the client's stdin.
+                    let early: Vec<u8> = std::mem::take(&mut self.rbuf);
+                    if stdin && !early.is_empty() {
+                        ops.stdin(&early);
+                    }
+                    self.push_output(&first);
+                    None
+                }
+                Err(msg) => Some(error(msg)),
+            },
         }
     }
 

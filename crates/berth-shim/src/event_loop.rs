@@ -59,6 +59,8 @@ struct Core {
     adopted: bool,
     /// When this monitor (and so this incarnation) started: a restart back-off resets after 10 s.
     born: Instant,
+    /// The container's input (terminal or stdin) and what attached clients are sent.
+    io: crate::attach::AttachIo,
 }
 
 /// A `runtime kill --all` still running, and the connection waiting for its outcome.
@@ -73,8 +75,6 @@ pub struct Monitor {
     started_at: String,
     sigfd: SignalFd,
     outputs: Vec<Output>,
-    /// Held so the container's stdin stays open (`-i`); attach is not implemented yet.
-    _stdin: Option<OwnedFd>,
     listener: UnixListener,
     conns: Vec<Conn>,
     next_conn: u64,
@@ -94,12 +94,12 @@ impl Monitor {
         log: JsonLog,
         memcg: MemoryCgroup,
     ) -> Self {
+        let io = crate::attach::AttachIo::new(cfg.terminal, cfg.stdin_once, pty.as_ref(), stdin, cfg.terminal || cfg.open_stdin);
         Monitor {
-            core: Core { cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new(), adopted: false, born: Instant::now() },
+            core: Core { io, cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new(), adopted: false, born: Instant::now() },
             started_at,
             sigfd,
             outputs,
-            _stdin: stdin,
             listener,
             conns: Vec::new(),
             next_conn: 0,
@@ -139,8 +139,10 @@ impl Monitor {
                     let ms = d.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000);
                     PollTimeout::from(ms as u16)
                 }
-                // An adopted init sends no SIGCHLD: look at it a few times a second.
+                // An adopted init sends no SIGCHLD: look at it a few times a second; typed input
+                // the container has not taken yet is offered again soon.
                 None if self.core.adopted => PollTimeout::from(200u16),
+                None if self.core.io.flush() => PollTimeout::from(20u16),
                 None => PollTimeout::NONE,
             };
             let revents = {
@@ -199,7 +201,7 @@ impl Monitor {
             let exec = o.exec.as_ref().and_then(|id| self.core.execs.iter_mut().find(|e| &e.id == id));
             match exec {
                 Some(e) => {
-                    if read_output(o, &mut e.log, buf) {
+                    if read_output(o, buf, &mut |data| e.log.feed(o.stream, data, &crate::timefmt::now())) {
                         e.output_closed(o.stream);
                         closed.push(i);
                     }
@@ -207,7 +209,16 @@ impl Monitor {
                 }
                 None if o.exec.is_some() => closed.push(i),
                 None => {
-                    if read_output(o, &mut self.core.log, buf) {
+                    let (log, io, conns) = (&mut self.core.log, &mut self.core.io, &mut self.conns);
+                    let ended = read_output(o, buf, &mut |data| {
+                        // The log first: an attached client never comes before the record.
+                        log.feed(o.stream, data, &crate::timefmt::now());
+                        let out = io.format(o.stream, data);
+                        for c in conns.iter_mut().filter(|c| c.attached) {
+                            c.push_output(&out);
+                        }
+                    });
+                    if ended {
                         self.core.log.end_stream(o.stream, &crate::timefmt::now());
                         closed.push(i);
                     }
@@ -418,12 +429,12 @@ impl Monitor {
 }
 
 /// Reads what the output offers; true at EOF (EIO is how a pty says its last slave closed).
-fn read_output(o: &Output, log: &mut JsonLog, buf: &mut [u8]) -> bool {
+fn read_output(o: &Output, buf: &mut [u8], sink: &mut dyn FnMut(&[u8])) -> bool {
     for _ in 0..READS_PER_TURN {
         match nix::unistd::read(o.fd.as_raw_fd(), buf) {
             Ok(0) => return true,
             Ok(n) => {
-                log.feed(o.stream, &buf[..n], &crate::timefmt::now());
+                sink(&buf[..n]);
                 if n < buf.len() / 2 {
                     return false; // most likely empty now; poll will tell
                 }
@@ -442,7 +453,7 @@ fn read_output(o: &Output, log: &mut JsonLog, buf: &mut [u8]) -> bool {
 
 impl Ops for Core {
     fn capabilities(&self) -> Vec<String> {
-        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY];
+        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY, caps::ATTACH];
         if self.pty.is_some() {
             v.push(caps::RESIZE);
         }
@@ -542,6 +553,21 @@ impl Ops for Core {
                 }
             }
         }
+    }
+
+    fn attach(&mut self, _stdin: bool, replay: bool) -> Result<Vec<u8>, String> {
+        if self.exit.is_some() {
+            return Err(format!("container {} is not running", self.cfg.id));
+        }
+        Ok(self.io.attach(replay))
+    }
+
+    fn stdin(&mut self, data: &[u8]) {
+        self.io.write(data);
+    }
+
+    fn stdin_eof(&mut self) {
+        self.io.end();
     }
 
     fn reopen_log(&mut self) -> Response {

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 mod adopt;
+mod attach;
 mod control;
 mod event_loop;
 mod exec;

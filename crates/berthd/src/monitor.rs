@@ -118,6 +118,23 @@ impl MonitorConn {
         }
     }
 
+    /// Turns the connection into an attach (capability `attach`): the raw output stream to read
+    /// (bytes after the answer line stay in the buffer) and the writer for the container's input.
+    pub async fn attach(
+        mut self,
+        stdin: bool,
+        replay: bool,
+    ) -> Result<(BufReader<tokio::net::unix::OwnedReadHalf>, tokio::net::unix::OwnedWriteHalf), MonitorError> {
+        if !self.capabilities.iter().any(|c| c == berth_proto::caps::ATTACH) {
+            return Err(MonitorError::Refused(format!("monitor {} cannot attach", self.shim_version)));
+        }
+        match self.call(&Request::Attach { stdin, replay }).await? {
+            Response::Ok => Ok((self.reader, self.writer)),
+            Response::Error { message } => Err(MonitorError::Refused(message)),
+            other => Err(MonitorError::Unexpected(Box::new(other))),
+        }
+    }
+
     pub async fn call(&mut self, req: &Request) -> Result<Response, MonitorError> {
         self.writer.write_all(&encode(req)).await.map_err(WireError::from)?;
         let mut line = String::new();
@@ -150,6 +167,16 @@ impl MonitorConn {
 pub async fn signal(socket: &Path, sig: i32) -> Result<(), MonitorError> {
     let mut c = MonitorConn::connect(socket, Duration::from_secs(5)).await?;
     c.kill(sig, false).await
+}
+
+/// One-shot: the container's terminal size.
+pub async fn resize(socket: &Path, rows: u16, cols: u16) -> Result<(), MonitorError> {
+    let mut c = MonitorConn::connect(socket, Duration::from_secs(5)).await?;
+    match c.call(&Request::Resize { rows, cols }).await? {
+        Response::Ok => Ok(()),
+        Response::Error { message } => Err(MonitorError::Refused(message)),
+        other => Err(MonitorError::Unexpected(Box::new(other))),
+    }
 }
 
 /// Paths of one container's monitor.

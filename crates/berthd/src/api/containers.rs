@@ -151,8 +151,22 @@ pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q):
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn resize(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let _ = d.store.get(&id)?;
+/// `POST /containers/{id}/resize?h=&w=`: the terminal size, through the monitor that holds it.
+pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let c = e.snapshot();
+    let dim = |k: &str| q.get(k).map(|v| v.parse::<u16>().map_err(|_| ApiError::bad_request(format!("invalid {k}: {v}")))).transpose();
+    let (Some(h), Some(w)) = (dim("h")?, dim("w")?) else {
+        return Err(ApiError::bad_request("resize needs h and w"));
+    };
+    if !c.state.status.is_live() {
+        return Err(ApiError::conflict(format!("Container {} is not running", c.id)));
+    }
+    if !c.config.tty.unwrap_or(false) {
+        return Ok(StatusCode::OK.into_response()); // Docker ignores a resize without a terminal.
+    }
+    let p = crate::monitor::MonitorPaths::new(&d.config().exec_root, &c.id);
+    crate::monitor::resize(&p.socket(), h, w).await.map_err(|err| ApiError::internal(format!("resize: {err}")))?;
     Ok(StatusCode::OK.into_response())
 }
 

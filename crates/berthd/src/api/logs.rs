@@ -138,6 +138,20 @@ pub async fn attach(
     let f = Filter { stdout: qbool(q.get("stdout")), stderr: qbool(q.get("stderr")), ..Default::default() };
     let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
     let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
+    let want_stdin = qbool(q.get("stdin"));
+    if stream && (want_stdin || tty) {
+        // Input, or a terminal: the monitor that owns them is attached to.
+        let keys = super::attach::parse_detach_keys(q.get("detachKeys").map(String::as_str)).map_err(ApiError::bad_request)?;
+        let Some(on_upgrade) = on_upgrade else {
+            return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
+        };
+        let d2 = d.clone();
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else { return };
+            super::attach::relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, keys).await;
+        });
+        return Ok(hijacked(upgrade_asked, tty));
+    }
     let path = c.log_path.clone();
     let f2 = f.clone();
     let (past, pos) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f2)).await??;
@@ -177,6 +191,12 @@ pub async fn attach(
         }
         let _ = io.shutdown().await;
     });
+    Ok(hijacked(upgrade_asked, tty))
+}
+
+/// The answer that hands the connection over: 101 when the client asked to upgrade (as the CLI
+/// and docker-py do), else a plain 200 whose body is the stream.
+fn hijacked(upgrade_asked: bool, tty: bool) -> Response {
     let mut r = Response::new(Body::empty());
     if upgrade_asked {
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -184,5 +204,5 @@ pub async fn attach(
         r.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     }
     r.headers_mut().insert(header::CONTENT_TYPE, content_type(tty));
-    Ok(r)
+    r
 }

@@ -5,6 +5,7 @@ pub mod containers;
 pub mod error;
 pub mod exec;
 pub mod images;
+pub mod attach;
 pub mod logs;
 pub mod networks;
 pub mod system;

@@ -1,0 +1,189 @@
+//! Interactive attach (`docker run -it`, `docker attach`, `docker start -ai`, `-i` with piped
+//! input): the daemon relays between the hijacked client connection and the container's monitor,
+//! which owns the terminal or stdin. The daemon holds nothing the container needs: if it dies,
+//! the client loses its connection, the container keeps its terminal, and `docker attach` works
+//! again once the daemon is back.
+
+use crate::daemon::Daemon;
+use crate::logs::{Filter, LogLine};
+use crate::monitor::{MonitorConn, MonitorPaths};
+use crate::state::{Entry, Status};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Docker's default detach sequence: ctrl-p ctrl-q.
+const DEFAULT_DETACH: &[u8] = &[0x10, 0x11];
+
+/// Parses Docker's `detachKeys` (`ctrl-p,ctrl-q`, `ctrl-a,x`, …).
+pub fn parse_detach_keys(spec: Option<&str>) -> Result<Vec<u8>, String> {
+    let Some(spec) = spec.filter(|s| !s.is_empty()) else { return Ok(DEFAULT_DETACH.to_vec()) };
+    spec.split(',')
+        .map(|k| {
+            let k = k.trim();
+            match k.strip_prefix("ctrl-") {
+                Some(c) if c.len() == 1 => {
+                    let b = c.as_bytes()[0].to_ascii_lowercase();
+                    match b {
+                        b'a'..=b'z' => Ok(b - b'a' + 1),
+                        b'@' => Ok(0),
+                        b'[' | b'\\' | b']' | b'^' | b'_' => Ok(b - b'@'),
+                        _ => Err(format!("Invalid detach keys ({spec}) provided")),
+                    }
+                }
+                None if k.len() == 1 => Ok(k.as_bytes()[0]),
+                _ => Err(format!("Invalid detach keys ({spec}) provided")),
+            }
+        })
+        .collect()
+}
+
+/// Finds the detach sequence in typed input; bytes of a partial match are held back until it is
+/// clear they are not one.
+struct Detach<'a> {
+    keys: &'a [u8],
+    matched: usize,
+}
+
+impl Detach<'_> {
+    /// The bytes to forward, and whether the sequence was typed.
+    fn scan(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(data.len());
+        for &b in data {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return (out, true);
+                }
+            } else {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if b == self.keys[0] {
+                    self.matched = 1;
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        (out, false)
+    }
+}
+
+/// Waits until the container runs (the CLI attaches before it starts one); true when it had to
+/// wait, so that the output since the start is replayed. None if it went away.
+async fn wait_running(e: &Entry) -> Option<bool> {
+    let mut changed = e.changed.subscribe();
+    let mut waited = false;
+    loop {
+        match e.status() {
+            Status::Running | Status::Restoring | Status::Paused | Status::Orphaned => return Some(waited),
+            Status::Removing | Status::Dead => return None,
+            _ => {}
+        }
+        waited = true;
+        if tokio::time::timeout(Duration::from_secs(3600), changed.changed()).await.map(|r| r.is_err()).unwrap_or(true) {
+            return None;
+        }
+    }
+}
+
+/// Relays until the container ends, the client leaves or types the detach keys.
+pub async fn relay<IO>(d: Arc<Daemon>, e: Arc<Entry>, io: IO, stdin: bool, detach_keys: Vec<u8>)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let Some(replay) = wait_running(&e).await else { return };
+    let c = e.snapshot();
+    let tty = c.config.tty.unwrap_or(false);
+    let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    let (mut client_r, mut client_w) = tokio::io::split(io);
+    let attached = match MonitorConn::connect(&paths.socket(), Duration::from_secs(5)).await {
+        Ok(conn) => conn.attach(stdin, replay).await,
+        Err(err) => Err(err),
+    };
+    let (mut mon_r, mut mon_w) = match attached {
+        Ok(halves) => halves,
+        Err(err) => {
+            // Already over (a quick `docker run -it … echo hi`): its output is in the log.
+            tracing::debug!(id = %c.short_id(), "attach through the monitor: {err}; replaying the log");
+            replay_log(&c, tty, &mut client_w).await;
+            let _ = client_w.shutdown().await;
+            return;
+        }
+    };
+    let output = async move {
+        let _ = tokio::io::copy(&mut mon_r, &mut client_w).await;
+        let _ = client_w.shutdown().await;
+    };
+    let input = async move {
+        let mut det = Detach { keys: &detach_keys, matched: 0 };
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let n = match client_r.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = mon_w.shutdown().await; // the container's stdin ends
+                    return false;
+                }
+                Ok(n) => n,
+            };
+            let (fwd, detached) = det.scan(&buf[..n]);
+            if !fwd.is_empty() && mon_w.write_all(&fwd).await.is_err() {
+                return false;
+            }
+            if detached {
+                return true;
+            }
+        }
+    };
+    tokio::pin!(output, input);
+    tokio::select! {
+        _ = &mut output => {}
+        detached = &mut input => {
+            if detached {
+                tracing::debug!(id = %c.short_id(), "client detached");
+                return; // Dropping both ends closes the client's stream; the container runs on.
+            }
+            // Input over: output still flows until the container ends.
+            output.await;
+        }
+    }
+}
+
+/// The output of the current run, from the log (the container ended before the monitor could be
+/// reached).
+async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::state::Container, tty: bool, w: &mut W) {
+    let since = chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
+    let f = Filter { stdout: true, stderr: true, since_nanos: since, ..Default::default() };
+    let path = c.log_path.clone();
+    let Ok(Ok((lines, _))) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f)).await else { return };
+    for l in lines {
+        if w.write_all(&encode(&l, tty)).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn encode(l: &LogLine, tty: bool) -> Vec<u8> {
+    if tty {
+        l.log.clone().into_bytes()
+    } else {
+        crate::logs::frame(&l.stream, l.log.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_and_match() {
+        assert_eq!(parse_detach_keys(None).unwrap(), vec![0x10, 0x11]);
+        assert_eq!(parse_detach_keys(Some("ctrl-a,x")).unwrap(), vec![1, b'x']);
+        assert!(parse_detach_keys(Some("ctrl-ab")).is_err());
+        let keys = [0x10, 0x11];
+        let mut d = Detach { keys: &keys, matched: 0 };
+        assert_eq!(d.scan(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(d.scan(b"c"), (b"\x10c".to_vec(), false), "a partial match is forwarded once broken");
+        assert_eq!(d.scan(b"\x10\x10\x11rest"), (b"\x10".to_vec(), true));
+    }
+}
