@@ -102,6 +102,12 @@ impl Filter {
 /// Reads every stored line matching `f`; returns them with the position reached in the current file
 /// (for `follow` to continue from).
 pub fn read_all(path: &Path, f: &Filter) -> std::io::Result<(Vec<LogLine>, u64)> {
+    if let Some(n) = f.tail {
+        // `--tail N` of a long log: read the current file backwards instead of parsing it all.
+        if let Some(found) = tail_of_current(path, f, n)? {
+            return Ok(found);
+        }
+    }
     let mut out = Vec::new();
     let mut pos = 0;
     let files = log_files(path);
@@ -133,6 +139,64 @@ pub fn read_all(path: &Path, f: &Filter) -> std::io::Result<(Vec<LogLine>, u64)>
         }
     }
     Ok((out, pos))
+}
+
+/// The last `n` lines matching `f` in the current file alone, read from its end, with the end of
+/// its last complete line; None when the file holds fewer (older files must be read too).
+fn tail_of_current(path: &Path, f: &Filter, n: usize) -> std::io::Result<Option<(Vec<LogLine>, u64)>> {
+    use std::io::Read;
+    const CHUNK: u64 = 64 * 1024;
+    let mut fh = match std::fs::File::open(path) {
+        Ok(fh) => fh,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = fh.metadata()?.len();
+    let mut start = len;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut end_of_complete: Option<u64> = None;
+    let mut found: Vec<LogLine> = Vec::new();
+    while start > 0 && found.len() < n {
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; (start - from) as usize];
+        fh.seek(SeekFrom::Start(from))?;
+        fh.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        start = from;
+        // Everything after the first newline of the chunk is made of whole lines (unless the chunk
+        // starts the file, where the first line is whole too).
+        let cut = if from == 0 { 0 } else { chunk.iter().position(|&b| b == b'\n').map(|i| i + 1).unwrap_or(chunk.len()) };
+        let whole = &chunk[cut..];
+        let last_nl = whole.iter().rposition(|&b| b == b'\n');
+        if end_of_complete.is_none() {
+            if let Some(i) = last_nl {
+                end_of_complete = Some(start + cut as u64 + i as u64 + 1);
+            }
+        }
+        found.clear();
+        if let Some(i) = last_nl {
+            for raw in whole[..=i].split(|&b| b == b'\n').rev() {
+                if let Ok(l) = serde_json::from_slice::<LogLine>(raw) {
+                    if f.wants(&l) {
+                        found.push(l);
+                        if found.len() == n {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        tail = chunk;
+        if from == 0 || tail.len() > 4 << 20 {
+            // Few lines match (a stream filter): the plain forward read is as good.
+            break;
+        }
+    }
+    if found.len() < n {
+        return Ok(None);
+    }
+    found.reverse();
+    Ok(Some((found, end_of_complete.unwrap_or(0))))
 }
 
 /// Follows the current log file from `pos`: returns complete new lines and the new position. When
@@ -270,5 +334,31 @@ mod tests {
         std::fs::write(&p, line(2) + &line(3) + &line(4)).unwrap();
         assert_eq!(fol.poll(&f).unwrap()[0].log, "4\n");
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn tail_from_the_end_matches_a_full_read() {
+        let dir = std::env::temp_dir().join(format!("berthd-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c-json.log");
+        let mut text = String::new();
+        for i in 0..20_000 {
+            let stream = if i % 3 == 0 { "stderr" } else { "stdout" };
+            text.push_str(&format!("{{\"log\":\"line {i}\\n\",\"stream\":\"{stream}\",\"time\":\"2026-01-01T00:00:00.{i:09}Z\"}}\n"));
+        }
+        text.push_str("{\"log\":\"partial");
+        std::fs::write(&p, &text).unwrap();
+        for (tail, stdout, stderr) in [(5, true, true), (1, true, false), (700, false, true), (50_000, true, true)] {
+            let f = Filter { stdout, stderr, tail: Some(tail), ..Default::default() };
+            let fast = read_all(&p, &f).unwrap();
+            let all = Filter { stdout, stderr, ..Default::default() };
+            let (mut slow, pos) = read_all(&p, &all).unwrap();
+            if slow.len() > tail {
+                slow.drain(..slow.len() - tail);
+            }
+            assert_eq!(fast.0.iter().map(|l| &l.log).collect::<Vec<_>>(), slow.iter().map(|l| &l.log).collect::<Vec<_>>(), "tail {tail}");
+            assert_eq!(fast.1, pos, "follow position, tail {tail}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
