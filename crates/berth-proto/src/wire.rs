@@ -15,14 +15,28 @@ pub enum Request {
     Kill { signal: i32, #[serde(default)] all: bool },
     /// Blocks until the container has exited, then answers [`Response::Exited`].
     Wait,
-    /// Change the pty size (terminal containers).
-    Resize { rows: u16, cols: u16 },
+    /// Change the pty size (terminal containers; the exec `exec`'s terminal when given).
+    Resize {
+        rows: u16,
+        cols: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exec: Option<String>,
+    },
     /// Re-open the log file (after the daemon rotated or removed it).
     ReopenLog,
     /// Run another process in the container (capability `exec`): `process` is an OCI process
     /// JSON file; its output goes, json-file formatted, to `<state_dir>/execs/<id>/output.log`
     /// and its exit record to `<state_dir>/execs/<id>/exit.json`. Answered once it runs.
-    Exec { id: String, process: std::path::PathBuf, #[serde(default)] tty: bool },
+    /// `tty`: the process gets a terminal (its `process.terminal` is true) whose master the
+    /// monitor holds; `stdin`: a stdin pipe the monitor holds (capability `attach`).
+    Exec {
+        id: String,
+        process: std::path::PathBuf,
+        #[serde(default)]
+        tty: bool,
+        #[serde(default)]
+        stdin: bool,
+    },
     /// Blocks until the exec `id` has exited and its output is on disk; answers `Exited`.
     WaitExec { id: String },
     /// Capability `attach`: after the `Ok` answer the connection carries raw bytes. From the
@@ -37,6 +51,13 @@ pub enum Request {
         stdin: bool,
         #[serde(default)]
         replay: bool,
+    },
+    /// [`Request::Attach`] for the exec `id`: its output since it started, then live; the
+    /// monitor closes the connection once the exec has ended and its output is sent.
+    AttachExec {
+        id: String,
+        #[serde(default)]
+        stdin: bool,
     },
 }
 

@@ -20,18 +20,19 @@ pub trait Ops {
     fn kill(&mut self, conn: u64, signal: i32, all: bool) -> Option<Response>;
     /// None: the container is still running; the connection is marked waiting.
     fn wait(&mut self) -> Option<Response>;
-    fn resize(&mut self, rows: u16, cols: u16) -> Response;
+    fn resize(&mut self, rows: u16, cols: u16, exec: Option<&str>) -> Response;
     fn reopen_log(&mut self) -> Response;
     /// None: answered once the runtime has started the process.
-    fn exec(&mut self, conn: u64, id: &str, process: &std::path::Path) -> Option<Response>;
+    fn exec(&mut self, spec: &crate::exec::ExecSpec) -> Option<Response>;
     /// None: the exec still runs; the connection waits for it.
     fn wait_exec(&mut self, id: &str) -> Option<Response>;
-    /// Starts an attach: Ok(the output to replay first) or why not.
-    fn attach(&mut self, stdin: bool, replay: bool) -> Result<Vec<u8>, String>;
-    /// Bytes an attached client typed, for the container's terminal or stdin.
-    fn stdin(&mut self, data: &[u8]);
-    /// An attached client closed its side: the container's stdin ends (`-i` without `-t`).
-    fn stdin_eof(&mut self);
+    /// Starts an attach to the container (`exec` None) or an exec: Ok(the output to replay
+    /// first) or why not.
+    fn attach(&mut self, exec: Option<&str>, stdin: bool, replay: bool) -> Result<Vec<u8>, String>;
+    /// Bytes an attached client typed, for the terminal or stdin of the container or an exec.
+    fn stdin(&mut self, exec: Option<&str>, data: &[u8]);
+    /// An attached client closed its side: stdin ends (`-i` without `-t`).
+    fn stdin_eof(&mut self, exec: Option<&str>);
 }
 
 pub struct Conn {
@@ -54,6 +55,8 @@ pub struct Conn {
     /// After a successful Attach: raw output out, raw stdin in (when `attach_stdin`).
     pub attached: bool,
     attach_stdin: bool,
+    /// Attached to this exec rather than to the container.
+    pub attached_exec: Option<String>,
 }
 
 impl Conn {
@@ -73,6 +76,7 @@ impl Conn {
             dead: false,
             attached: false,
             attach_stdin: false,
+            attached_exec: None,
         })
     }
 
@@ -118,7 +122,13 @@ impl Conn {
         }
     }
 
-    /// Container output for an attached client (already in the client's format).
+    /// The exec this client is attached to ended and its output was sent: close after it.
+    pub fn end_attach(&mut self) {
+        self.close_after_flush = true;
+        self.flush();
+    }
+
+    /// Output for an attached client (already in the client's format).
     pub fn push_output(&mut self, data: &[u8]) {
         if !self.attached || self.dead {
             return;
@@ -140,13 +150,13 @@ impl Conn {
                 Ok(0) => {
                     self.read_closed = true;
                     if self.attach_stdin {
-                        ops.stdin_eof();
+                        ops.stdin_eof(self.attached_exec.as_deref());
                     }
                     break;
                 }
                 Ok(n) => {
                     if self.attach_stdin {
-                        ops.stdin(&buf[..n]);
+                        ops.stdin(self.attached_exec.as_deref(), &buf[..n]);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -247,10 +257,10 @@ impl Conn {
                 self.waiting = r.is_none();
                 r
             }
-            Request::Resize { rows, cols } => Some(ops.resize(rows, cols)),
+            Request::Resize { rows, cols, exec } => Some(ops.resize(rows, cols, exec.as_deref())),
             Request::ReopenLog => Some(ops.reopen_log()),
-            Request::Exec { id, process, tty: _ } => {
-                let r = ops.exec(self.id, &id, &process);
+            Request::Exec { id, process, tty, stdin } => {
+                let r = ops.exec(&crate::exec::ExecSpec { id: &id, process: &process, conn: self.id, tty, stdin });
                 self.busy = r.is_none();
                 r
             }
@@ -261,21 +271,27 @@ impl Conn {
                 }
                 r
             }
-            Request::Attach { stdin, replay } => match ops.attach(stdin, replay) {
-                Ok(first) => {
-                    self.send(&Response::Ok);
-                    self.attached = true;
-                    self.attach_stdin = stdin;
-                    // Bytes that followed the request line are already the client's stdin.
-                    let early: Vec<u8> = std::mem::take(&mut self.rbuf);
-                    if stdin && !early.is_empty() {
-                        ops.stdin(&early);
-                    }
-                    self.push_output(&first);
-                    None
+            Request::Attach { stdin, replay } => self.attach(ops, None, stdin, replay),
+            Request::AttachExec { id, stdin } => self.attach(ops, Some(id), stdin, true),
+        }
+    }
+
+    fn attach(&mut self, ops: &mut dyn Ops, exec: Option<String>, stdin: bool, replay: bool) -> Option<Response> {
+        match ops.attach(exec.as_deref(), stdin, replay) {
+            Ok(first) => {
+                self.send(&Response::Ok);
+                self.attached = true;
+                self.attach_stdin = stdin;
+                self.attached_exec = exec;
+                // Bytes that followed the request line are already the client's stdin.
+                let early: Vec<u8> = std::mem::take(&mut self.rbuf);
+                if stdin && !early.is_empty() {
+                    ops.stdin(self.attached_exec.as_deref(), &early);
                 }
-                Err(msg) => Some(error(msg)),
-            },
+                self.push_output(&first);
+                None
+            }
+            Err(msg) => Some(error(msg)),
         }
     }
 

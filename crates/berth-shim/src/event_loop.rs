@@ -1,15 +1,16 @@
 //! The monitor's single-threaded poll(2) loop: container output → log file, SIGCHLD → reaping,
 //! control connections → answers. Output is always drained first: nothing here waits on a client.
 
-use crate::control::{error, Conn, Ops};
+mod ops;
+
+use crate::control::{error, Conn};
 use crate::exec::ExecProc;
 use crate::exit::{self, MemoryCgroup, WaitOutcome};
 use crate::log::{JsonLog, Stream};
 use crate::runtime::{error_message, Runtime};
-use berth_proto::{caps, fsutil, paths, ExitRecord, InitStatus, Response, ShimConfig, StartReport};
+use berth_proto::{fsutil, paths, ExitRecord, Response, ShimConfig, StartReport};
 use berth_sys::ProcessIdentity;
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
@@ -61,6 +62,17 @@ struct Core {
     born: Instant,
     /// The container's input (terminal or stdin) and what attached clients are sent.
     io: crate::attach::AttachIo,
+}
+
+impl Core {
+    /// Offers typed input to the container and its execs again; true while some still waits.
+    fn flush_inputs(&mut self) -> bool {
+        let mut waiting = self.io.flush();
+        for e in &mut self.execs {
+            waiting |= e.io.flush();
+        }
+        waiting
+    }
 }
 
 /// A `runtime kill --all` still running, and the connection waiting for its outcome.
@@ -142,7 +154,7 @@ impl Monitor {
                 // An adopted init sends no SIGCHLD: look at it a few times a second; typed input
                 // the container has not taken yet is offered again soon.
                 None if self.core.adopted => PollTimeout::from(200u16),
-                None if self.core.io.flush() => PollTimeout::from(20u16),
+                None if self.core.flush_inputs() => PollTimeout::from(20u16),
                 None => PollTimeout::NONE,
             };
             let revents = {
@@ -201,7 +213,15 @@ impl Monitor {
             let exec = o.exec.as_ref().and_then(|id| self.core.execs.iter_mut().find(|e| &e.id == id));
             match exec {
                 Some(e) => {
-                    if read_output(o, buf, &mut |data| e.log.feed(o.stream, data, &crate::timefmt::now())) {
+                    let conns = &mut self.conns;
+                    let ended = read_output(o, buf, &mut |data| {
+                        e.log.feed(o.stream, data, &crate::timefmt::now());
+                        let out = e.io.format(o.stream, data);
+                        for c in conns.iter_mut().filter(|c| c.attached_exec.as_deref() == Some(e.id.as_str())) {
+                            c.push_output(&out);
+                        }
+                    });
+                    if ended {
                         e.output_closed(o.stream);
                         closed.push(i);
                     }
@@ -214,7 +234,7 @@ impl Monitor {
                         // The log first: an attached client never comes before the record.
                         log.feed(o.stream, data, &crate::timefmt::now());
                         let out = io.format(o.stream, data);
-                        for c in conns.iter_mut().filter(|c| c.attached) {
+                        for c in conns.iter_mut().filter(|c| c.attached && c.attached_exec.is_none()) {
                             c.push_output(&out);
                         }
                     });
@@ -320,6 +340,9 @@ impl Monitor {
                 for c in &mut self.conns {
                     c.finish_wait_exec(&id, &resp);
                     c.process(&mut self.core);
+                    if c.attached_exec.as_deref() == Some(id.as_str()) {
+                        c.end_attach();
+                    }
                 }
             }
         }
@@ -451,129 +474,3 @@ fn read_output(o: &Output, buf: &mut [u8], sink: &mut dyn FnMut(&[u8])) -> bool 
     false
 }
 
-impl Ops for Core {
-    fn capabilities(&self) -> Vec<String> {
-        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY, caps::ATTACH];
-        if self.pty.is_some() {
-            v.push(caps::RESIZE);
-        }
-        v.into_iter().map(String::from).collect()
-    }
-
-    fn state(&self) -> Response {
-        Response::State {
-            status: if self.exit.is_some() { InitStatus::Exited } else { InitStatus::Running },
-            pid: self.init.pid,
-            start_time: self.init.start_time,
-            exit: self.exit.clone(),
-        }
-    }
-
-    fn kill(&mut self, conn: u64, signal: i32, all: bool) -> Option<Response> {
-        if all {
-            if self.reaped.is_some() {
-                return Some(error("container is not running".into()));
-            }
-            self.kill_seq += 1;
-            let err_file = self.cfg.state_dir.join(format!(".kill-{}.err", self.kill_seq));
-            let rt = Runtime { spec: &self.cfg.runtime, id: &self.cfg.id };
-            let spawned = fs::File::create(&err_file).and_then(|f| rt.spawn_kill_all(signal, f));
-            return match spawned {
-                Ok(child) => {
-                    self.kills.push(PendingKill { pid: child.id() as i32, conn, err_file });
-                    None
-                }
-                Err(e) => Some(error(format!("cannot run {} kill: {e}", self.cfg.runtime.name))),
-            };
-        }
-        if self.reaped.is_some() {
-            return Some(error("container is not running".into()));
-        }
-        if self.adopted {
-            // Not our child: its pid could be reused once it ends, so the identity is checked.
-            return Some(match berth_sys::kill_verified(&self.init, signal) {
-                Ok(()) => Response::Ok,
-                Err(e) => error(format!("kill {} with signal {signal}: {e}", self.init.pid)),
-            });
-        }
-        // The init is our child and not yet reaped, so its pid cannot have been reused: signal it
-        // directly (through a pidfd, which also carries real-time signals nix has no name for).
-        let r = berth_sys::pidfd_open(self.init.pid).and_then(|fd| berth_sys::pidfd_send_signal(&fd, signal));
-        Some(match r {
-            Ok(()) => Response::Ok,
-            Err(e) => error(format!("kill {} with signal {signal}: {e}", self.init.pid)),
-        })
-    }
-
-    fn wait(&mut self) -> Option<Response> {
-        self.exit.clone().map(Response::Exited)
-    }
-
-    fn resize(&mut self, rows: u16, cols: u16) -> Response {
-        match &self.pty {
-            Some(fd) => match berth_sys::set_winsize(fd.as_fd(), rows, cols) {
-                Ok(()) => Response::Ok,
-                Err(e) => error(format!("resize: {e}")),
-            },
-            None => error("the container has no terminal".into()),
-        }
-    }
-
-    fn exec(&mut self, conn: u64, id: &str, process: &std::path::Path) -> Option<Response> {
-        if self.reaped.is_some() {
-            return Some(error(format!("container {} is not running", self.cfg.id)));
-        }
-        if self.execs.iter().any(|e| e.id == id) {
-            return Some(error(format!("exec {id} already exists")));
-        }
-        match crate::exec::spawn(&self.cfg, id, process, conn) {
-            Ok((e, pipes)) => {
-                for (fd, stream) in pipes {
-                    if let Err(err) = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
-                        crate::diag!("exec pipe: {err}");
-                    }
-                    self.new_outputs.push(Output { fd, stream, exec: Some(id.to_string()) });
-                }
-                self.execs.push(e);
-                None
-            }
-            Err(msg) => Some(error(msg)),
-        }
-    }
-
-    fn wait_exec(&mut self, id: &str) -> Option<Response> {
-        match self.execs.iter().find(|e| e.id == id) {
-            Some(e) => e.exit.clone().map(Response::Exited),
-            None => {
-                // Finished before this monitor's restart of the loop, or never ours: the record says.
-                let dir = self.cfg.state_dir.join(paths::EXECS).join(id);
-                match fsutil::read_json::<ExitRecord>(&dir.join(paths::EXIT_RECORD)) {
-                    Ok(Some(r)) => Some(Response::Exited(r)),
-                    _ => Some(error(format!("no such exec: {id}"))),
-                }
-            }
-        }
-    }
-
-    fn attach(&mut self, _stdin: bool, replay: bool) -> Result<Vec<u8>, String> {
-        if self.exit.is_some() {
-            return Err(format!("container {} is not running", self.cfg.id));
-        }
-        Ok(self.io.attach(replay))
-    }
-
-    fn stdin(&mut self, data: &[u8]) {
-        self.io.write(data);
-    }
-
-    fn stdin_eof(&mut self) {
-        self.io.end();
-    }
-
-    fn reopen_log(&mut self) -> Response {
-        match self.log.reopen() {
-            Ok(()) => Response::Ok,
-            Err(e) => error(format!("reopening {}: {e}", self.cfg.log.path.display())),
-        }
-    }
-}

@@ -7,7 +7,9 @@ use crate::exit::WaitOutcome;
 use crate::log::{JsonLog, Stream};
 use crate::runtime::{error_message, Runtime};
 use berth_proto::{fsutil, paths, ExitRecord, LogConfig, ShimConfig};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 pub struct ExecProc {
     pub id: String,
@@ -22,6 +24,10 @@ pub struct ExecProc {
     pub reaped: Option<ExitRecord>,
     /// Written to disk: waiters may be answered.
     pub exit: Option<ExitRecord>,
+    /// Its terminal (`-t`) or stdin (`-i`), and what attached clients are sent.
+    pub io: crate::attach::AttachIo,
+    /// The terminal's master, for resizes.
+    pub pty: Option<OwnedFd>,
 }
 
 /// Valid exec ids are what the daemon generates: hex, so they are safe as directory names.
@@ -29,13 +35,21 @@ pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// Starts the runtime for one exec; returns the exec and the read ends of its output pipes.
-pub fn spawn(
-    cfg: &ShimConfig,
-    id: &str,
-    process: &Path,
-    conn: u64,
-) -> Result<(ExecProc, Vec<(std::os::fd::OwnedFd, Stream)>), String> {
+/// What an exec is started with.
+pub struct ExecSpec<'a> {
+    pub id: &'a str,
+    pub process: &'a Path,
+    pub conn: u64,
+    /// A terminal whose master the monitor holds (`-t`).
+    pub tty: bool,
+    /// A stdin pipe the monitor holds (`-i`).
+    pub stdin: bool,
+}
+
+/// Starts the runtime for one exec; returns the exec and the read ends of its outputs (the
+/// terminal's master, or the stdout and stderr pipes).
+pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedFd, Stream)>), String> {
+    let id = spec.id;
     if !valid_id(id) {
         return Err(format!("invalid exec id {id:?}"));
     }
@@ -43,24 +57,52 @@ pub fn spawn(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let log = JsonLog::open(&LogConfig { path: dir.join(paths::EXEC_OUTPUT), max_size: 0, max_file: 1 })
         .map_err(|e| format!("exec output: {e}"))?;
-    let (out_r, out_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let (err_r, err_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
     let rt = Runtime { spec: &cfg.runtime, id: &cfg.id };
-    let child = rt
-        .spawn_exec(process, &dir.join("pid"), &dir.join("runtime.log"), out_w, err_w)
-        .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+    let (pid_file, err_log) = (dir.join("pid"), dir.join("runtime.log"));
+    let (child, outputs, stdin_w, pty) = if spec.tty {
+        // The runtime hands the terminal's master over a socket while `exec -d` runs (it is
+        // still our child, reaped by the event loop once it exits).
+        let console = dir.join("console.sock");
+        let _ = std::fs::remove_file(&console);
+        let (_d, short) = fsutil::socket_path(&console).map_err(|e| format!("console socket: {e}"))?;
+        let l = std::os::unix::net::UnixListener::bind(&short).map_err(|e| format!("console socket: {e}"))?;
+        let mut child = rt
+            .spawn_exec(spec.process, &pid_file, &err_log, Some(&console), [Stdio::null(), Stdio::null(), Stdio::null()])
+            .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+        let master = crate::launch::receive_console(&l, &mut child);
+        let _ = std::fs::remove_file(&console);
+        let master = master?;
+        let out = master.try_clone().map_err(|e| format!("dup: {e}"))?;
+        (child, vec![(out, Stream::Stdout)], None, Some(master))
+    } else {
+        let (out_r, out_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (err_r, err_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (stdin_child, stdin_w) = if spec.stdin {
+            let (r, w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+            (Stdio::from(r), Some(w))
+        } else {
+            (Stdio::null(), None)
+        };
+        let child = rt
+            .spawn_exec(spec.process, &pid_file, &err_log, None, [stdin_child, Stdio::from(out_w), Stdio::from(err_w)])
+            .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+        (child, vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)], stdin_w, None)
+    };
+    let io = crate::attach::AttachIo::new(spec.tty, true, pty.as_ref(), stdin_w, spec.tty || spec.stdin);
     let e = ExecProc {
         id: id.to_string(),
         dir,
         runtime_pid: Some(child.id() as i32),
-        starter: Some(conn),
+        starter: Some(spec.conn),
         pid: None,
         log,
-        open_outputs: 2,
+        open_outputs: outputs.len(),
         reaped: None,
         exit: None,
+        io,
+        pty,
     };
-    Ok((e, vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)]))
+    Ok((e, outputs))
 }
 
 impl ExecProc {

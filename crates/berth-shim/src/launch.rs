@@ -299,7 +299,7 @@ fn read_available(fd: &OwnedFd) -> Vec<u8> {
 
 /// Waits for the runtime to connect to the console socket and hand over the pty master, giving up
 /// if `create` exits first.
-fn receive_console(l: &UnixListener, child: &mut std::process::Child) -> Result<OwnedFd, String> {
+pub(crate) fn receive_console(l: &UnixListener, child: &mut std::process::Child) -> Result<OwnedFd, String> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -72,8 +72,8 @@ impl Runtime<'_> {
         process: &Path,
         pid_file: &Path,
         err_log: &Path,
-        stdout: std::os::fd::OwnedFd,
-        stderr: std::os::fd::OwnedFd,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
     ) -> std::io::Result<Child> {
         let mut c = Command::new(&self.spec.path);
         // This exec's errors get a log of their own: drop the monitor-wide --log for it.
@@ -88,9 +88,13 @@ impl Runtime<'_> {
         }
         args.extend(["--log".into(), err_log.display().to_string(), "--log-format".into(), "json".into()]);
         args.extend(["exec".into(), "-d".into(), "--process".into(), process.display().to_string()]);
+        if let Some(sock) = console_socket {
+            args.extend(["--console-socket".into(), sock.display().to_string()]);
+        }
         args.extend(["--pid-file".into(), pid_file.display().to_string(), self.id.to_string()]);
         c.args(args);
-        c.stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr));
+        let [i, o, e] = stdio;
+        c.stdin(i).stdout(o).stderr(e);
         berth_sys::spawn::reset_signals_on_exec(&mut c);
         c.spawn()
     }

@@ -77,7 +77,7 @@ fn protocol_hello_state_kill_wait() {
     assert!(matches!(c.recv(), Response::Error { .. }));
     c.w.write_all_line(b"not json at all");
     assert!(matches!(c.recv(), Response::Error { .. }));
-    assert!(matches!(c.call(&Request::Resize { rows: 10, cols: 10 }), Response::Error { .. }), "no tty");
+    assert!(matches!(c.call(&Request::Resize { rows: 10, cols: 10, exec: None }), Response::Error { .. }), "no tty");
     assert_eq!(c.call(&Request::ReopenLog), Response::Ok);
 
     // Two waiters, one slow client that never reads: none of them hold up the kill.
@@ -229,7 +229,7 @@ fn terminal_container_gets_a_pty_and_resize_works() {
     );
     f.started();
     let mut c = Client::hello(&f.socket());
-    assert_eq!(c.call(&Request::Resize { rows: 33, cols: 77 }), Response::Ok);
+    assert_eq!(c.call(&Request::Resize { rows: 33, cols: 77, exec: None }), Response::Ok);
     let exit = f.wait_shim_exit(Duration::from_secs(20));
     assert_eq!(exit.exit_code, 4);
     let logs: String = f.log_entries().iter().map(|v| v["log"].as_str().unwrap().to_string()).collect();

@@ -136,3 +136,35 @@ fn start_ai_and_attach_after_a_daemon_crash() {
     assert!(d.state("keep").running);
     d.docker_ok(&["rm", "-f", "keep", "later"]);
 }
+
+#[test]
+fn exec_with_stdin_and_with_a_terminal() {
+    let mut d = TestDaemon::start(DaemonOpts::new("int-exec"));
+    d.busybox_image();
+    d.docker_ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let mut child = d.docker_cmd(&["exec", "-i", "box", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"x\ny\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x\ny\n");
+    assert_eq!(out.status.code(), Some(0));
+    let (status, out) = in_pty(
+        &d,
+        &["exec", "-it", "box", "sh"],
+        serde_json::json!([
+            ["expect", "# ", 10],
+            ["send", "echo $((3*4))\n"],
+            ["expect", "12", 5],
+            ["resize", 21, 77],
+            ["sleep", 0.5],
+            ["send", "stty size; tty\n"],
+            ["expect", "21 77", 5],
+            ["expect", "/dev/pts/", 5],
+            ["send", "exit 6\n"],
+        ]),
+    );
+    assert_eq!(status, Some(6), "{out}");
+    assert!(d.state("box").running, "the container is not touched by the exec's end");
+    let py = d.docker_py("r = c.containers.get('box').exec_run('sh -c \"tty; echo $((2*21))\"', tty=True)\nprint(r.exit_code, r.output.decode().split())");
+    assert!(py.contains("0 ['/dev/pts/") && py.contains("'42']"), "{py}");
+    d.docker_ok(&["rm", "-f", "box"]);
+}

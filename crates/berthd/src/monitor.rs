@@ -121,14 +121,30 @@ impl MonitorConn {
     /// Turns the connection into an attach (capability `attach`): the raw output stream to read
     /// (bytes after the answer line stay in the buffer) and the writer for the container's input.
     pub async fn attach(
-        mut self,
+        self,
         stdin: bool,
         replay: bool,
+    ) -> Result<(BufReader<tokio::net::unix::OwnedReadHalf>, tokio::net::unix::OwnedWriteHalf), MonitorError> {
+        self.attach_to(Request::Attach { stdin, replay }).await
+    }
+
+    /// [`MonitorConn::attach`] to the exec `id`.
+    pub async fn attach_exec(
+        self,
+        id: &str,
+        stdin: bool,
+    ) -> Result<(BufReader<tokio::net::unix::OwnedReadHalf>, tokio::net::unix::OwnedWriteHalf), MonitorError> {
+        self.attach_to(Request::AttachExec { id: id.to_string(), stdin }).await
+    }
+
+    async fn attach_to(
+        mut self,
+        req: Request,
     ) -> Result<(BufReader<tokio::net::unix::OwnedReadHalf>, tokio::net::unix::OwnedWriteHalf), MonitorError> {
         if !self.capabilities.iter().any(|c| c == berth_proto::caps::ATTACH) {
             return Err(MonitorError::Refused(format!("monitor {} cannot attach", self.shim_version)));
         }
-        match self.call(&Request::Attach { stdin, replay }).await? {
+        match self.call(&req).await? {
             Response::Ok => Ok((self.reader, self.writer)),
             Response::Error { message } => Err(MonitorError::Refused(message)),
             other => Err(MonitorError::Unexpected(Box::new(other))),
@@ -169,10 +185,10 @@ pub async fn signal(socket: &Path, sig: i32) -> Result<(), MonitorError> {
     c.kill(sig, false).await
 }
 
-/// One-shot: the container's terminal size.
-pub async fn resize(socket: &Path, rows: u16, cols: u16) -> Result<(), MonitorError> {
+/// One-shot: the terminal size of the container, or of its exec `exec`.
+pub async fn resize(socket: &Path, rows: u16, cols: u16, exec: Option<String>) -> Result<(), MonitorError> {
     let mut c = MonitorConn::connect(socket, Duration::from_secs(5)).await?;
-    match c.call(&Request::Resize { rows, cols }).await? {
+    match c.call(&Request::Resize { rows, cols, exec }).await? {
         Response::Ok => Ok(()),
         Response::Error { message } => Err(MonitorError::Refused(message)),
         other => Err(MonitorError::Unexpected(Box::new(other))),

@@ -5,7 +5,7 @@
 //! again once the daemon is back.
 
 use crate::daemon::Daemon;
-use crate::logs::{Filter, LogLine};
+use crate::logs::Filter;
 use crate::monitor::{MonitorConn, MonitorPaths};
 use crate::state::{Entry, Status};
 use std::sync::Arc;
@@ -96,12 +96,12 @@ where
     let c = e.snapshot();
     let tty = c.config.tty.unwrap_or(false);
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
-    let (mut client_r, mut client_w) = tokio::io::split(io);
+    let (client_r, mut client_w) = tokio::io::split(io);
     let attached = match MonitorConn::connect(&paths.socket(), Duration::from_secs(5)).await {
         Ok(conn) => conn.attach(stdin, replay).await,
         Err(err) => Err(err),
     };
-    let (mut mon_r, mut mon_w) = match attached {
+    let (mon_r, mon_w) = match attached {
         Ok(halves) => halves,
         Err(err) => {
             // Already over (a quick `docker run -it … echo hi`): its output is in the log.
@@ -111,12 +111,27 @@ where
             return;
         }
     };
+    if pump(client_r, client_w, mon_r, mon_w, &detach_keys).await {
+        tracing::debug!(id = %c.short_id(), "client detached");
+    }
+}
+
+/// Moves bytes both ways between a hijacked client and an attached monitor connection until the
+/// output ends (the process ended) or the client types the detach keys (true). The client's end
+/// of input ends the process's stdin; output keeps flowing until the process ends.
+pub async fn pump<CR, CW, MR, MW>(mut client_r: CR, mut client_w: CW, mut mon_r: MR, mut mon_w: MW, detach_keys: &[u8]) -> bool
+where
+    CR: AsyncRead + Unpin,
+    CW: AsyncWrite + Unpin,
+    MR: AsyncRead + Unpin,
+    MW: AsyncWrite + Unpin,
+{
     let output = async move {
         let _ = tokio::io::copy(&mut mon_r, &mut client_w).await;
         let _ = client_w.shutdown().await;
     };
     let input = async move {
-        let mut det = Detach { keys: &detach_keys, matched: 0 };
+        let mut det = Detach { keys: detach_keys, matched: 0 };
         let mut buf = vec![0u8; 8192];
         loop {
             let n = match client_r.read(&mut buf).await {
@@ -137,14 +152,14 @@ where
     };
     tokio::pin!(output, input);
     tokio::select! {
-        _ = &mut output => {}
+        _ = &mut output => false,
         detached = &mut input => {
             if detached {
-                tracing::debug!(id = %c.short_id(), "client detached");
-                return; // Dropping both ends closes the client's stream; the container runs on.
+                return true; // Dropping both ends closes the client's stream; the process runs on.
             }
-            // Input over: output still flows until the container ends.
+            // Input over: output still flows until the process ends.
             output.await;
+            false
         }
     }
 }
@@ -157,17 +172,9 @@ async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::state::Container, tty: boo
     let path = c.log_path.clone();
     let Ok(Ok((lines, _))) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f)).await else { return };
     for l in lines {
-        if w.write_all(&encode(&l, tty)).await.is_err() {
+        if w.write_all(&super::logs::encode(&l, tty, false)).await.is_err() {
             return;
         }
-    }
-}
-
-fn encode(l: &LogLine, tty: bool) -> Vec<u8> {
-    if tty {
-        l.log.clone().into_bytes()
-    } else {
-        crate::logs::frame(&l.stream, l.log.as_bytes())
     }
 }
 

@@ -166,7 +166,7 @@ pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q):
         return Ok(StatusCode::OK.into_response()); // Docker ignores a resize without a terminal.
     }
     let p = crate::monitor::MonitorPaths::new(&d.config().exec_root, &c.id);
-    crate::monitor::resize(&p.socket(), h, w).await.map_err(|err| ApiError::internal(format!("resize: {err}")))?;
+    crate::monitor::resize(&p.socket(), h, w, None).await.map_err(|err| ApiError::internal(format!("resize: {err}")))?;
     Ok(StatusCode::OK.into_response())
 }
 

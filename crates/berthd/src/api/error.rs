@@ -25,9 +25,6 @@ impl ApiError {
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
     }
-    pub fn not_implemented(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_IMPLEMENTED, m)
-    }
 }
 
 impl IntoResponse for ApiError {

@@ -80,9 +80,8 @@ pub async fn create(
     if cfg.cmd.as_ref().is_none_or(|v| v.is_empty()) {
         return Err(ApiError::bad_request("No exec command specified"));
     }
-    if cfg.tty || cfg.attach_stdin {
-        // The pty and stdin side of exec arrive with the attach work; refuse rather than hang.
-        return Err(ApiError::not_implemented("interactive exec (-i/-t) is not supported by this Berth build yet"));
+    if let Err(msg) = super::attach::parse_detach_keys(cfg.detach_keys.as_deref()) {
+        return Err(ApiError::bad_request(msg));
     }
     let eid = crate::state::new_id();
     let cmdline = cfg.cmd.clone().unwrap_or_default().join(" ");
@@ -120,7 +119,7 @@ fn process_file(d: &crate::daemon::Daemon, x: &ExecInfo) -> Result<std::path::Pa
         .ok_or("the container's runtime spec is missing")?;
     let mut p = spec["process"].clone();
     p["args"] = serde_json::json!(x.config.cmd.clone().unwrap_or_default());
-    p["terminal"] = serde_json::json!(false);
+    p["terminal"] = serde_json::json!(x.config.tty);
     let mut env: Vec<String> = serde_json::from_value(p["env"].clone()).unwrap_or_default();
     for kv in x.config.env.clone().unwrap_or_default() {
         let k = kv.split('=').next().unwrap_or("").to_string();
@@ -149,7 +148,7 @@ async fn start_in_monitor(d: &crate::daemon::Daemon, x: &ExecInfo) -> Result<i32
     if !conn.capabilities.iter().any(|c| c == berth_proto::caps::EXEC) {
         return Err("this container's monitor does not support exec".into());
     }
-    match conn.call(&ShimRequest::Exec { id: x.id.clone(), process, tty: false }).await.map_err(|e| e.to_string())? {
+    match conn.call(&ShimRequest::Exec { id: x.id.clone(), process, tty: x.config.tty, stdin: x.config.attach_stdin }).await.map_err(|e| e.to_string())? {
         ShimResponse::ExecStarted { pid } => Ok(pid),
         ShimResponse::Error { message } => Err(message),
         other => Err(format!("unexpected monitor reply {other:?}")),
@@ -239,6 +238,9 @@ pub async fn start(
         return Err(ApiError::bad_request("exec start needs a connection that can be hijacked"));
     };
     let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
+    let interactive = x.config.tty || x.config.attach_stdin;
+    let tty = x.config.tty;
+    let d2 = d.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else { return };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
@@ -253,13 +255,15 @@ pub async fn start(
         });
         if let Some(msg) = err {
             let _ = io.write_all(&frame("stdout", format!("OCI runtime exec failed: {msg}\r\n").as_bytes())).await;
+        } else if interactive && relay_exec(&d2, &x, &mut io).await {
+            // Relayed through the monitor, which holds the exec's terminal or stdin.
         } else {
             let f = Filter { stdout: x.config.attach_stdout, stderr: x.config.attach_stderr, ..Default::default() };
             let mut fol = Follower::new(&output, 0);
             loop {
                 let done = done_rx.try_recv().is_ok();
                 for l in fol.poll(&f).unwrap_or_default() {
-                    if io.write_all(&frame(&l.stream, l.log.as_bytes())).await.is_err() {
+                    if io.write_all(&super::logs::encode(&l, tty, false)).await.is_err() {
                         return;
                     }
                 }
@@ -271,7 +275,7 @@ pub async fn start(
                     _ = &mut done_rx => {
                         // One more turn reads what was written before the exit was recorded.
                         for l in fol.poll(&f).unwrap_or_default() {
-                            let _ = io.write_all(&frame(&l.stream, l.log.as_bytes())).await;
+                            let _ = io.write_all(&super::logs::encode(&l, tty, false)).await;
                         }
                         break;
                     }
@@ -310,7 +314,33 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Resul
     })))
 }
 
-pub async fn resize(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    get(&d, &id)?;
+/// `POST /exec/{id}/resize?h=&w=`: the exec's terminal size, through the monitor that holds it.
+pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> Result<Response, ApiError> {
+    let x = get(&d, &id)?;
+    let dim = |k: &str| q.get(k).map(|v| v.parse::<u16>().map_err(|_| ApiError::bad_request(format!("invalid {k}: {v}")))).transpose();
+    let (Some(h), Some(w)) = (dim("h")?, dim("w")?) else {
+        return Err(ApiError::bad_request("resize needs h and w"));
+    };
+    if !x.config.tty || !x.running {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let p = MonitorPaths::new(&d.config().exec_root, &x.container_id);
+    crate::monitor::resize(&p.socket(), h, w, Some(x.id.clone())).await.map_err(|err| ApiError::internal(format!("resize: {err}")))?;
     Ok(StatusCode::OK.into_response())
 }
+
+/// Attaches the hijacked connection to the running exec through its monitor; false when the exec
+/// was already over (its output is then streamed from its log like a plain exec's).
+async fn relay_exec<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(d: &crate::daemon::Daemon, x: &ExecInfo, io: &mut IO) -> bool {
+    let paths = MonitorPaths::new(&d.config().exec_root, &x.container_id);
+    let halves = match MonitorConn::connect(&paths.socket(), Duration::from_secs(5)).await {
+        Ok(conn) => conn.attach_exec(&x.id, x.config.attach_stdin).await,
+        Err(e) => Err(e),
+    };
+    let Ok((mon_r, mon_w)) = halves else { return false };
+    let keys = super::attach::parse_detach_keys(x.config.detach_keys.as_deref()).unwrap_or_default();
+    let (client_r, client_w) = tokio::io::split(io);
+    super::attach::pump(client_r, client_w, mon_r, mon_w, &keys).await;
+    true
+}
+

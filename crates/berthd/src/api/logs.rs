@@ -16,7 +16,8 @@ use tokio::io::AsyncWriteExt;
 
 const POLL: Duration = Duration::from_millis(50);
 
-fn encode(l: &LogLine, tty: bool, timestamps: bool) -> Vec<u8> {
+/// A log line as a client reads it: raw on a terminal, else a multiplexed frame.
+pub(crate) fn encode(l: &LogLine, tty: bool, timestamps: bool) -> Vec<u8> {
     let payload = if timestamps { format!("{} {}", l.time, l.log).into_bytes() } else { l.log.clone().into_bytes() };
     if tty { payload } else { frame(&l.stream, &payload) }
 }
