@@ -25,6 +25,7 @@ pub struct Daemon {
     /// When this daemon came up: files older than this that no record claims were left by a
     /// previous daemon's interrupted operation; newer ones may belong to one in flight.
     pub booted: std::time::SystemTime,
+    pub volumes: crate::volumes::Volumes,
 }
 
 /// Finds a sibling binary of berthd (installed side by side), or one named by an environment
@@ -87,7 +88,9 @@ impl Daemon {
             execs: Mutex::new(HashMap::new()),
             net: crate::network::Network::new(&data_root, &exec_root),
             booted,
+            volumes: crate::volumes::Volumes::new(&data_root),
         };
+        d.volumes.sweep();
         // The default driver must work before we accept containers on it.
         let def = d.config().storage_driver.clone();
         d.driver(&def)?;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod create;
+pub mod mounts;
 mod restart;
 mod spec;
 
@@ -101,6 +102,10 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         None
     };
     let c = e.snapshot();
+    if c.mounts.iter().any(|m| m.copy_up) {
+        let (d2, mounts, root) = (d.clone(), c.mounts.clone(), rootfs.clone());
+        tokio::task::spawn_blocking(move || mounts::copy_up(&d2, &mounts, &root)).await?;
+    }
     let spec = match spec::build(&c, &rootfs, netns.as_deref()) {
         Ok(s) => s,
         Err(msg) => {
@@ -372,7 +377,7 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     if c.host_config.auto_remove.unwrap_or(false) {
         let (d2, e2) = (d.clone(), e.clone());
         tokio::spawn(async move {
-            if let Err(err) = remove(&d2, &e2, true).await {
+            if let Err(err) = remove(&d2, &e2, true, true).await {
                 tracing::warn!("auto-remove failed: {}", err.message);
             }
         });
@@ -401,8 +406,23 @@ pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
     }
 }
 
-/// `docker rm`: refuses a running container unless forced; then removes its storage, records and logs.
-pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), ApiError> {
+/// The anonymous volumes made for `c` (`-v /path`, the image's VOLUMEs) that no other container
+/// mounts: `rm -v` and `--rm` remove them, as Docker does.
+pub fn remove_anonymous_volumes(d: &Daemon, c: &Container) {
+    for name in c.mounts.iter().filter_map(|m| m.name.as_ref()) {
+        let anonymous = d.volumes.get(name).is_some_and(|v| v.anonymous);
+        let shared = d.store.all().iter().map(|e| e.snapshot()).any(|o| o.id != c.id && o.mounts.iter().any(|m| m.name.as_ref() == Some(name)));
+        if anonymous && !shared {
+            if let Err(err) = d.volumes.remove(name) {
+                tracing::warn!(id = %c.short_id(), "removing volume {name}: {err}");
+            }
+        }
+    }
+}
+
+/// `docker rm`: refuses a running container unless forced; then removes its storage, records and
+/// logs (and with `volumes`, its anonymous volumes).
+pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool) -> Result<(), ApiError> {
     let _op = e.op.lock().await;
     let c = e.snapshot();
     if c.state.status == Status::Removing {
@@ -433,6 +453,9 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool) -> Result<(), 
     }
     d.store.remove(&c.id);
     std::fs::remove_dir_all(&e.dir)?;
+    if volumes {
+        remove_anonymous_volumes(d, &c);
+    }
     emit(d, &c, "destroy");
     e.changed.send_modify(|n| *n += 1);
     Ok(())

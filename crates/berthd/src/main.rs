@@ -21,6 +21,7 @@ mod shutdown;
 mod state;
 mod sweep;
 mod usernets;
+mod volumes;
 mod watcher;
 
 use anyhow::Context;

@@ -140,6 +140,9 @@ pub struct Container {
     /// Networks joined with `docker network connect`, as `eth1`, `eth2`… (`eth0` is `endpoint`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_endpoints: Vec<crate::network::NetEndpoint>,
+    /// Binds, volumes and tmpfs mounts, resolved at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<crate::lifecycle::mounts::MountPoint>,
 }
 
 impl Container {

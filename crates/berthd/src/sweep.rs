@@ -75,7 +75,7 @@ pub async fn finish_removals(d: &Arc<Daemon>) {
         let id = e.snapshot().id;
         tracing::info!(id = %&id[..12], "finishing a removal the previous daemon did not complete");
         e.set_mem(|c| c.state.status = Status::Dead);
-        if let Err(err) = crate::lifecycle::remove(d, &e, true).await {
+        if let Err(err) = crate::lifecycle::remove(d, &e, true, false).await {
             tracing::warn!(id = %&id[..12], "finishing the removal: {}", err.message);
         }
     }

@@ -98,7 +98,7 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> Result<
     if let Err(err) = lifecycle::start(&d, &e).instrument(span).await {
         // dockerd removes an auto-remove container whose start failed (the CLI waits for that).
         if e.snapshot().host_config.auto_remove.unwrap_or(false) {
-            let _ = lifecycle::remove(&d, &e, true).await;
+            let _ = lifecycle::remove(&d, &e, true, true).await;
         }
         return Err(err);
     }
@@ -147,7 +147,7 @@ pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, Query(q)
 
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
-    lifecycle::remove(&d, &e, qbool(q.get("force"))).await?;
+    lifecycle::remove(&d, &e, qbool(q.get("force")), qbool(q.get("v"))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

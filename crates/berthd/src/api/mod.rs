@@ -11,6 +11,7 @@ pub mod networks;
 pub mod system;
 pub mod types;
 pub mod views;
+pub mod volumes;
 
 use crate::daemon::Daemon;
 use axum::extract::Request;
@@ -52,6 +53,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/forget", post(containers::forget))
         .route("/containers/{id}/adopt", post(containers::adopt))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(networks::prune))

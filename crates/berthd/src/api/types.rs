@@ -65,11 +65,37 @@ pub struct LogConfig {
     pub config: Option<BTreeMap<String, String>>,
 }
 
+/// One `--mount` (`HostConfig.Mounts[]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountRequest {
+    #[serde(default)]
+    pub r#type: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binds: Option<Vec<String>>,
+    /// `--mount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<MountRequest>>,
+    /// `--tmpfs /path:opts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_config: Option<LogConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -112,6 +112,9 @@ fn network_settings(c: &Container) -> Value {
 }
 
 fn mounts(c: &Container) -> Value {
+    if !c.mounts.is_empty() {
+        return Value::Array(c.mounts.iter().map(crate::lifecycle::mounts::to_json).collect());
+    }
     let v: Vec<Value> = c
         .host_config
         .binds

@@ -104,26 +104,22 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     let extra = match parse_extra_hosts(&host, endpoint.as_ref().map(|e| e.gateway)) {
         Ok(x) => x,
         Err(err) => {
-            if let Some(ep) = &endpoint {
-                d.net.release(&id, ep);
-            }
-            let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
-            let cid = id.clone();
-            let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+            undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
             return Err(err);
         }
     };
     let dns = host.dns.clone().unwrap_or_default();
     if let Err(err) = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns) {
-        if let Some(ep) = &endpoint {
-            d.net.release(&id, ep);
-        }
-        let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
-        let cid = id.clone();
-        let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
         return Err(err.into());
     }
+    let mounts = match super::mounts::resolve(d, &config, &host) {
+        Ok((mounts, _)) => mounts,
+        Err(err) => {
+            undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
+            return Err(err);
+        }
+    };
     let c = Container {
         name: name.clone(),
         created: state::now_rfc3339(),
@@ -155,6 +151,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         host_config: host,
         endpoint,
         extra_endpoints: vec![],
+        mounts,
     };
     if let Err(e) = crate::network::port_mappings(&c) {
         rollback(d, &c).await;
@@ -179,10 +176,24 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     Ok((id, vec![]))
 }
 
-/// Undoes what create did before the record existed: storage, the reserved address and the
-/// container's directory (its /etc files).
+/// Undoes a create that failed before its container was assembled: the reserved address, the
+/// storage and the container's directory.
+async fn undo_prepared(d: &Arc<Daemon>, id: &str, endpoint: Option<&crate::network::NetEndpoint>, driver: &str) {
+    if let Some(ep) = endpoint {
+        d.net.release(id, ep);
+    }
+    if let Ok(driver) = d.driver(driver) {
+        let cid = id.to_string();
+        let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
+    }
+    let _ = std::fs::remove_dir_all(d.store.dir_of(id));
+}
+
+/// Undoes what create did before the record existed: storage, the reserved address, the
+/// container's directory (its /etc files) and the anonymous volumes made for it.
 async fn rollback(d: &Arc<Daemon>, c: &Container) {
     let _ = std::fs::remove_dir_all(d.store.dir_of(&c.id));
+    super::remove_anonymous_volumes(d, c);
     if let Ok(driver) = d.driver(&c.options.storage_driver) {
         let cid = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
@@ -271,18 +282,6 @@ fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
             return Err(ApiError::bad_request("can't create 'AutoRemove' container with restart policy"));
         }
     }
-    for b in h.binds.iter().flatten() {
-        let parts: Vec<&str> = b.split(':').collect();
-        if parts.len() < 2 || parts.len() > 3 || parts[1].is_empty() || !parts[1].starts_with('/') {
-            return Err(ApiError::bad_request(format!("invalid volume specification: '{b}'")));
-        }
-        if parts[0].starts_with('/') && !Path::new(parts[0]).exists() {
-            return Err(ApiError::bad_request(format!(
-                "invalid mount config for type \"bind\": bind source path does not exist: {}",
-                parts[0]
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -319,6 +318,13 @@ fn merge_image_config(c: &mut ContainerConfig, img: &berth_image::ImageConfig) {
     let mut labels = ic.labels.clone().unwrap_or_default();
     labels.extend(c.labels.clone().unwrap_or_default());
     c.labels = Some(labels.into_iter().collect());
+    // The image's VOLUMEs join the container's own (`-v /path`): an anonymous volume each.
+    if let Some(img_vols) = ic.volumes.as_ref().filter(|v| !v.is_empty()) {
+        let vols = c.volumes.get_or_insert_with(Default::default);
+        for k in img_vols.keys() {
+            vols.entry(k.clone()).or_insert_with(|| serde_json::json!({}));
+        }
+    }
     // The image's EXPOSE joins the container's own `--expose` (what `-P` publishes).
     if let Some(img_ports) = ic.exposed_ports.as_ref().filter(|p| !p.is_empty()) {
         let ports = c.exposed_ports.get_or_insert_with(Default::default);

@@ -22,10 +22,33 @@ pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde
         bind(&c.hosts_path, "/etc/hosts", false),
         bind(&c.resolv_conf_path, "/etc/resolv.conf", false),
     ];
-    for b in h.binds.iter().flatten() {
-        let parts: Vec<&str> = b.split(':').collect();
-        let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
-        mounts.push(bind(Path::new(parts[0]), parts[1], ro));
+    if c.mounts.is_empty() {
+        // Containers recorded before mounts were resolved at create: their binds as given.
+        for b in h.binds.iter().flatten() {
+            let parts: Vec<&str> = b.split(':').collect();
+            let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            mounts.push(bind(Path::new(parts[0]), parts[1], ro));
+        }
+    }
+    for m in &c.mounts {
+        mounts.push(match m.kind.as_str() {
+            "tmpfs" => {
+                let mut options: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+                options.extend(m.options.iter().filter(|o| !matches!(o.as_str(), "rw" | "ro")).cloned());
+                if !m.rw {
+                    options.push("ro".into());
+                }
+                MountSpec { destination: m.destination.clone(), source: "tmpfs".into(), kind: "tmpfs".into(), options }
+            }
+            _ => {
+                let mut b = bind(&m.source, &m.destination, !m.rw);
+                if !m.propagation.is_empty() && m.propagation != "rprivate" {
+                    b.options.retain(|o| o != "rprivate");
+                    b.options.push(m.propagation.clone());
+                }
+                b
+            }
+        });
     }
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());

@@ -1,0 +1,123 @@
+//! `/volumes`: create, list (filters name/label/dangling), inspect, remove (refused while in use),
+//! prune, with Docker's shapes and wording.
+
+use super::body::{parse_filters, qbool, JsonBody};
+use super::{ApiError, AppState};
+use crate::volumes::{to_json, Volume};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Ids of the containers that mount `name`.
+fn users(d: &AppState, name: &str) -> Vec<String> {
+    d.store
+        .all()
+        .iter()
+        .map(|e| e.snapshot())
+        .filter(|c| c.mounts.iter().any(|m| m.name.as_deref() == Some(name)))
+        .map(|c| c.id)
+        .collect()
+}
+
+pub async fn create(State(d): State<AppState>, JsonBody(req): JsonBody<CreateRequest>) -> Result<Response, ApiError> {
+    if let Some(drv) = req.driver.as_deref().filter(|v| !v.is_empty() && *v != "local") {
+        return Err(ApiError::not_found(format!("error looking up volume plugin {drv}: plugin \"{drv}\" not found")));
+    }
+    let v = d.volumes.create(req.name.as_deref(), req.labels.unwrap_or_default(), req.driver_opts.unwrap_or_default()).map_err(ApiError::bad_request)?;
+    let mut attrs = BTreeMap::new();
+    attrs.insert("driver".to_string(), "local".to_string());
+    d.events.emit("volume", "create", &v.name, attrs);
+    Ok((StatusCode::CREATED, Json(to_json(&d.volumes, &v))).into_response())
+}
+
+fn matches(d: &AppState, v: &Volume, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, ApiError> {
+    for (k, vals) in filters {
+        let ok = vals.iter().any(|f| match k.as_str() {
+            "name" => v.name.contains(f.as_str()),
+            "driver" => f == "local",
+            "dangling" => (f == "true" || f == "1") == users(d, &v.name).is_empty(),
+            "label" => match f.split_once('=') {
+                Some((lk, lv)) => v.labels.get(lk).map(String::as_str) == Some(lv),
+                None => v.labels.contains_key(f.as_str()),
+            },
+            "all" => true,
+            _ => false,
+        });
+        if !["name", "driver", "dangling", "label", "all"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub async fn list(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    let filters = parse_filters(q.get("filters"))?;
+    let mut out = Vec::new();
+    for v in d.volumes.list() {
+        if matches(&d, &v, &filters)? {
+            out.push(to_json(&d.volumes, &v));
+        }
+    }
+    Ok(Json(json!({"Volumes": out, "Warnings": []})))
+}
+
+pub async fn inspect(State(d): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let v = d.volumes.get(&name).ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))?;
+    Ok(Json(to_json(&d.volumes, &v)))
+}
+
+fn remove_one(d: &AppState, name: &str) -> Result<u64, ApiError> {
+    d.volumes.get(name).ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))?;
+    let users = users(d, name);
+    if !users.is_empty() {
+        return Err(ApiError::conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
+    }
+    let size = d.volumes.remove(name).map_err(ApiError::internal)?;
+    d.events.emit("volume", "destroy", name, BTreeMap::new());
+    Ok(size)
+}
+
+pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<StatusCode, ApiError> {
+    match remove_one(&d, &name) {
+        Err(e) if e.status == StatusCode::NOT_FOUND && qbool(q.get("force")) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(e),
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// Unused volumes go; by default only anonymous ones, as Docker ≥ 23 does (`all=true` for all).
+pub async fn prune(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    let mut filters = parse_filters(q.get("filters"))?;
+    let all = filters.remove("all").is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for v in d.volumes.list() {
+        if (!all && !v.anonymous) || !users(&d, &v.name).is_empty() || !matches(&d, &v, &filters)? {
+            continue;
+        }
+        if let Ok(size) = remove_one(&d, &v.name) {
+            reclaimed += size;
+            deleted.push(v.name);
+        }
+    }
+    Ok(Json(json!({"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed})))
+}
