@@ -95,4 +95,8 @@ pub mod paths {
     pub const RESTARTS: &str = "restarts.jsonl";
     /// In the container's directory while a monitor hands over to the next incarnation's.
     pub const RESTARTING: &str = "restarting";
+    /// In the container's directory: the restart policy `docker update` set after the monitor was
+    /// started (JSON `Option<RestartSpec>`, null for `no`). It overrides the monitor's config
+    /// until the daemon starts the container again with a config that carries it.
+    pub const RESTART_POLICY: &str = "restart-policy.json";
 }

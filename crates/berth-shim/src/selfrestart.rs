@@ -27,7 +27,11 @@ pub fn decide(cfg: &ShimConfig, rec: &ExitRecord, daemon_waiting: bool, ran_for:
     if daemon_waiting || rec.unknown {
         return None;
     }
-    let spec = cfg.restart.as_ref()?;
+    let updated = fs::read(cfg.container_dir.join(paths::RESTART_POLICY)).ok().and_then(|b| serde_json::from_slice::<Option<berth_proto::RestartSpec>>(&b).ok());
+    let spec = match updated {
+        Some(spec) => spec?,
+        None => cfg.restart.clone()?,
+    };
     let past = history(cfg);
     let count = spec.count + past.len() as u32;
     let wanted = match spec.name.as_str() {

@@ -72,3 +72,25 @@ pub fn identity(pid: i32) -> Option<berth_sys::ProcessIdentity> {
 
 #[cfg(test)]
 mod selftest;
+
+/// The cgroup directory of `pid` for `controller` (v1), or its v2 directory; true when v2.
+pub fn cgroup_dir(pid: i32, controller: &str) -> (std::path::PathBuf, bool) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        if ctrls.split(',').any(|c| c == controller) {
+            let rel = path.trim_start_matches('/');
+            for dir in [root.join(ctrls).join(rel), root.join(controller).join(rel)] {
+                if dir.is_dir() {
+                    return (dir, false);
+                }
+            }
+        }
+    }
+    let v2 = text.lines().find_map(|l| l.strip_prefix("0::")).expect("no cgroup v2 line either");
+    let rel = v2.trim_start_matches('/');
+    let unified = if root.join("unified").is_dir() { root.join("unified") } else { root.to_path_buf() };
+    (unified.join(rel), true)
+}

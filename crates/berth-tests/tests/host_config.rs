@@ -1,33 +1,13 @@
 //! HostConfig that reaches the kernel: resource limits in the cgroup files, network modes, and an
 //! external OCI runtime (runc) registered in daemon.json.
 
-use berth_tests::{identity, wait_until, DaemonOpts, TestDaemon};
+use berth_tests::{cgroup_dir, identity, wait_until, DaemonOpts, TestDaemon};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Directory of `controller` for `pid`: the v1 hierarchy when that controller is mounted as v1,
 /// else the unified (v2) one.
-fn cgroup_dir(pid: i32, controller: &str) -> (PathBuf, bool) {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
-    let root = Path::new("/sys/fs/cgroup");
-    for line in text.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, ctrls, path) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
-        if ctrls.split(',').any(|c| c == controller) {
-            let rel = path.trim_start_matches('/');
-            for dir in [root.join(ctrls).join(rel), root.join(controller).join(rel)] {
-                if dir.is_dir() {
-                    return (dir, false);
-                }
-            }
-        }
-    }
-    let v2 = text.lines().find_map(|l| l.strip_prefix("0::")).expect("no cgroup v2 line either");
-    let rel = v2.trim_start_matches('/');
-    let unified = if root.join("unified").is_dir() { root.join("unified") } else { root.to_path_buf() };
-    (unified.join(rel), true)
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())).trim().to_string()

@@ -132,3 +132,23 @@ fn oom_kill_during_the_outage_is_replayed_with_its_true_time() {
     assert!(lines.windows(2).all(|w| w[0].2 <= w[1].2), "in order: {ev}");
     d.docker_ok(&["rm", "hog", "quits"]);
 }
+
+#[test]
+fn a_policy_set_by_update_reaches_the_running_monitor() {
+    let dir = state_dir("update");
+    let mut d = TestDaemon::start(DaemonOpts::new("restart-update").live_restore(true));
+    d.busybox_image();
+    let vol = format!("{}:/state", dir.0.display());
+    // Started without a policy: its monitor's config says "no".
+    d.run_detached(&["--name", "late", "-v", &vol, "busybox", "sh", "-c", &format!("sleep 1; {}", flaky(1))]);
+    d.docker_ok(&["update", "--restart", "on-failure:2", "late"]);
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "2")), "the monitor restarted it under the updated policy");
+    d.restart();
+    assert!(wait_until(Duration::from_secs(5), || d.state("late").running), "{}", d.inspect("late")["State"]);
+    assert_eq!(d.inspect("late")["RestartCount"], 1);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "late"]), "on-failure");
+    d.docker_ok(&["rm", "-f", "late"]);
+    assert_converged(&d, &[]);
+}

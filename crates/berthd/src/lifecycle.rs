@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub mod create;
 pub mod mounts;
-mod restart;
+pub(crate) mod restart;
 mod spec;
 
 pub use create::create;
@@ -138,6 +138,8 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);
     }
+    // The config below carries the current policy: an override from an earlier `update` is stale.
+    let _ = std::fs::remove_file(e.dir.join(berth_proto::paths::RESTART_POLICY));
     berth_proto::fsutil::write_json_atomic(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
     berth_proto::crashpoint::hit("start.after-prepare");
     e.update(|x| {
@@ -234,6 +236,11 @@ pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), ApiError> {
         Status::Running | Status::Restoring | Status::Paused | Status::Restarting => {
             let p = MonitorPaths::new(&d.config().exec_root, &c.id);
             match monitor::signal(&p.socket(), sig).await {
+                Ok(()) if c.state.status == Status::Paused && sig == libc::SIGKILL => {
+                    // A frozen process dies of SIGKILL only once thawed (dockerd thaws too).
+                    let _ = crate::cgroupctl::freeze(&c.options.cgroups_path, false);
+                    Ok(())
+                }
                 Ok(()) => Ok(()),
                 Err(err) => {
                     // Monitor unreachable: signal the verified process directly; never a bare pid.
@@ -295,6 +302,14 @@ pub(crate) async fn stop_locked(
     }
     if by_user {
         e.update(|c| c.state.stopped_by_user = true)?;
+    }
+    if c.state.status == Status::Paused {
+        // A frozen process cannot act on its stop signal: thaw it first, as dockerd does.
+        let path = c.options.cgroups_path.clone();
+        if let Err(err) = tokio::task::spawn_blocking(move || crate::cgroupctl::freeze(&path, false)).await? {
+            tracing::warn!(id = %c.short_id(), "unpausing before the stop: {err}");
+        }
+        e.update(|x| x.state.status = Status::Running)?;
     }
     let t = timeout.unwrap_or_else(|| stop_timeout(&c));
     let sig = sig.unwrap_or_else(|| stop_signal(&c));

@@ -4,6 +4,7 @@
 
 mod adopt;
 mod api;
+mod cgroupctl;
 mod cgroups;
 mod config;
 mod daemon;

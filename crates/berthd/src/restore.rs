@@ -103,8 +103,9 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
     }
     match MonitorConn::connect(&paths.socket(), HANDSHAKE).await {
         Ok(conn) => {
-            // On disk it was recorded running all along: no write needed.
-            e.set_mem(|c| c.state.status = Status::Running);
+            // On disk it was recorded running (or paused) all along: no write needed.
+            let paused = crate::cgroupctl::is_frozen(&c.options.cgroups_path);
+            e.set_mem(|x| x.state.status = if paused { Status::Paused } else { Status::Running });
             crate::watcher::spawn_with(d, e, Some(conn));
         }
         Err(MonitorError::Wire(WireError::Version { theirs, min, max })) => {

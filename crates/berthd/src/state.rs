@@ -256,6 +256,19 @@ impl Store {
         Ok(e)
     }
 
+    /// Gives container `id` the name `new` in memory, unless another container has it (Err: its id).
+    /// The caller persists the record.
+    pub fn rename(&self, id: &str, new: &str) -> Result<(), String> {
+        let map = self.by_id.write().expect("store lock");
+        if let Some(other) = map.values().map(|e| e.rec.lock().expect("lock")).find(|c| c.name == new && c.id != id) {
+            return Err(other.id.clone());
+        }
+        if let Some(e) = map.get(id) {
+            e.rec.lock().expect("lock").name = new.to_string();
+        }
+        Ok(())
+    }
+
     pub fn remove(&self, id: &str) {
         self.by_id.write().expect("store lock").remove(id);
     }

@@ -138,7 +138,9 @@ pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, Query(q)
     let e = d.store.get(&id)?;
     let t = timeout_param(&q)?;
     let _op = e.op.lock().await;
-    lifecycle::stop_locked(&d, &e, t, None, false).await?;
+    // Stopped by the user, so that the restart policy does not race this start with its own;
+    // the start clears the mark again.
+    lifecycle::stop_locked(&d, &e, t, None, true).await?;
     lifecycle::start_locked(&d, &e).await?;
     let c = e.snapshot();
     d.events.emit("container", "restart", &c.id, lifecycle::attrs(&c));

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod networks;
 pub mod system;
 pub mod types;
+pub mod verbs;
 pub mod views;
 pub mod volumes;
 
@@ -52,6 +53,11 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/forget", post(containers::forget))
+        .route("/containers/{id}/rename", post(verbs::rename))
+        .route("/containers/{id}/pause", post(verbs::pause))
+        .route("/containers/{id}/unpause", post(verbs::unpause))
+        .route("/containers/{id}/top", get(verbs::top))
+        .route("/containers/{id}/update", post(verbs::update))
         .route("/containers/{id}/adopt", post(containers::adopt))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))

@@ -238,7 +238,7 @@ fn validate_labels(labels: Option<&std::collections::BTreeMap<String, String>>) 
     Ok(())
 }
 
-fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
+pub(crate) fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
     let mem = h.memory.unwrap_or(0);
     if mem < 0 {
         return Err(ApiError::bad_request("invalid memory limit: must be a positive value"));

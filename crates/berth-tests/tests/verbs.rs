@@ -1,0 +1,113 @@
+//! `rename`, `pause`/`unpause`, `top`, `update` (issue 3), through the docker CLI, with their
+//! error cases, and their state kept across a daemon crash.
+
+use berth_tests::{cgroup_dir, wait_until, DaemonOpts, TestDaemon};
+use std::time::Duration;
+
+#[test]
+fn rename_with_conflicts_and_event() {
+    let mut d = TestDaemon::start(DaemonOpts::new("verbs-rename"));
+    d.busybox_image();
+    d.docker_ok(&["run", "-d", "--name", "old", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["run", "-d", "--name", "other", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["rename", "old", "new"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Name}}", "new"]), "/new");
+    let (code, err) = d.docker_err(&["rename", "new", "other"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("The container name \"/other\" is already in use by container"), "{err}");
+    let (_, err) = d.docker_err(&["rename", "nosuch", "x2"]);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    let (_, err) = d.docker_err(&["rename", "new", "bad/name"]);
+    assert!(err.contains("Invalid container name"), "{err}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let ev = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "event=rename", "--format", "{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}"]);
+    assert_eq!(ev, "/old new");
+    d.docker_ok(&["rm", "-f", "new", "other"]);
+}
+
+#[test]
+fn pause_unpause_survive_a_crash_and_stop() {
+    let mut d = TestDaemon::start(DaemonOpts::new("verbs-pause").live_restore(true));
+    d.busybox_image();
+    d.docker_ok(&["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done"]);
+    std::thread::sleep(Duration::from_millis(300));
+    d.docker_ok(&["pause", "ticker"]);
+    assert!(d.docker_ok(&["ps", "--format", "{{.Status}}"]).ends_with("(Paused)"));
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "ticker"]), "paused true");
+    let (_, err) = d.docker_err(&["pause", "ticker"]);
+    assert!(err.contains("is already paused"), "{err}");
+    let n1 = d.docker_ok(&["logs", "ticker"]).lines().count();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(d.docker_ok(&["logs", "ticker"]).lines().count(), n1, "frozen: no output while paused");
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    d.restart();
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "ticker"]), "paused", "still paused after the restart");
+    assert_eq!(d.docker_ok(&["info", "-f", "{{.ContainersPaused}}"]), "1");
+    d.docker_ok(&["unpause", "ticker"]);
+    assert!(wait_until(Duration::from_secs(3), || d.docker_ok(&["logs", "ticker"]).lines().count() > n1), "resumed");
+    let (_, err) = d.docker_err(&["unpause", "ticker"]);
+    assert!(err.contains("is not paused"), "{err}");
+    d.docker_ok(&["pause", "ticker"]);
+    d.docker_ok(&["stop", "-t", "1", "ticker"]);
+    assert_eq!(d.state("ticker").status, "exited", "a paused container stops");
+    d.docker_ok(&["run", "-d", "--name", "p2", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["pause", "p2"]);
+    d.docker_ok(&["kill", "p2"]);
+    assert!(wait_until(Duration::from_secs(5), || d.state("p2").status == "exited"), "a paused container dies of kill");
+    let (_, err) = d.docker_err(&["pause", "p2"]);
+    assert!(err.contains("is not running"), "{err}");
+    d.docker_ok(&["rm", "ticker", "p2"]);
+}
+
+#[test]
+fn top_lists_the_containers_processes() {
+    let mut d = TestDaemon::start(DaemonOpts::new("verbs-top"));
+    d.busybox_image();
+    d.docker_ok(&["run", "-d", "--name", "tp", "busybox", "sh", "-c", "sleep 1001 & sleep 1002"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = d.docker_ok(&["top", "tp"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("PID") && lines[0].contains("CMD"), "{out}");
+    assert!(out.contains("sleep 1001") && out.contains("sleep 1002"), "{out}");
+    // busybox sh execs its last command: two sleeps, one the parent of the other, nothing else.
+    assert_eq!(lines.len(), 3, "two sleeps and nothing of the host: {out}");
+    let custom = d.docker_ok(&["top", "tp", "-o", "pid,comm"]);
+    assert!(custom.lines().next().unwrap().split_whitespace().collect::<Vec<_>>() == ["PID", "COMMAND"], "{custom}");
+    d.docker_ok(&["stop", "-t", "0", "tp"]);
+    let (_, err) = d.docker_err(&["top", "tp"]);
+    assert!(err.contains("is not running"), "{err}");
+    d.docker_ok(&["rm", "tp"]);
+}
+
+#[test]
+fn update_changes_limits_live_and_keeps_them() {
+    let mut d = TestDaemon::start(DaemonOpts::new("verbs-update").live_restore(true));
+    d.busybox_image();
+    d.docker_ok(&["run", "-d", "--name", "up", "-m", "32m", "busybox", "sleep", "1000"]);
+    let pid = d.container_pid("up");
+    d.docker_ok(&["update", "--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5", "--pids-limit", "20", "--restart", "on-failure:3", "up"]);
+    let (mem, v2) = cgroup_dir(pid, "memory");
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap().trim().to_string();
+    assert_eq!(read(mem.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" })), "67108864");
+    let (pids, _) = cgroup_dir(pid, "pids");
+    assert_eq!(read(pids.join("pids.max")), "20");
+    if !v2 {
+        let (cpu, _) = cgroup_dir(pid, "cpu");
+        assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "50000");
+    }
+    let hc = d.docker_ok(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "up"]);
+    assert_eq!(hc, "67108864 500000000 20 on-failure:3");
+    let (code, err) = d.docker_err(&["update", "--memory", "-5", "up"]);
+    assert_ne!(code, Some(0));
+    assert!(!err.is_empty());
+    // Recorded: a crash, a restart of the container, and the limits are those of the update.
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    d.restart();
+    d.docker_ok(&["restart", "-t", "0", "up"]);
+    let pid = d.container_pid("up");
+    let (mem, v2) = cgroup_dir(pid, "memory");
+    assert_eq!(read(mem.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" })), "67108864");
+    d.docker_ok(&["rm", "-f", "up"]);
+}
