@@ -53,7 +53,7 @@ pub fn extract_layer(r: impl Read, dest: &Path) -> Result<LayerStats, ImageError
         let mut ar = tar::Archive::new(&mut hr);
         for entry in ar.entries().map_err(tar_err)? {
             let mut e = entry.map_err(tar_err)?;
-            size += apply_entry(&mut root, &mut e)?;
+            size += apply_entry(&mut root, &mut e, &Mode::LAYER)?;
         }
     }
     // The diff id covers the whole stream, trailing zero blocks included.
@@ -63,6 +63,34 @@ pub fn extract_layer(r: impl Read, dest: &Path) -> Result<LayerStats, ImageError
         diff_id: hr.finish(),
         size,
     })
+}
+
+/// `docker cp` into a container: the archive read from `r` (plain or gzip) lands in `dest` as
+/// is (`.wh.` names are ordinary files here), owned by `owner` when given (Docker's default,
+/// the container's root) or as archived (`cp -a`). The same refusals as [`extract_layer`]:
+/// nothing is written outside `dest`. Returns the bytes of file content written.
+pub fn extract_copy(r: impl Read, dest: &Path, owner: Option<(u32, u32)>) -> Result<u64, ImageError> {
+    let mut root = SafeRoot::open(dest)?;
+    let mut size = 0u64;
+    let mode = Mode { whiteouts: false, owner };
+    let mut ar = tar::Archive::new(decompress(r)?);
+    for entry in ar.entries().map_err(tar_err)? {
+        let mut e = entry.map_err(tar_err)?;
+        size += apply_entry(&mut root, &mut e, &mode)?;
+    }
+    root.finish()?;
+    Ok(size)
+}
+
+/// How entries are applied: as an image layer (whiteouts to overlayfs form, owners as archived)
+/// or as a copy.
+struct Mode {
+    whiteouts: bool,
+    owner: Option<(u32, u32)>,
+}
+
+impl Mode {
+    const LAYER: Mode = Mode { whiteouts: true, owner: None };
 }
 
 fn tar_err(e: io::Error) -> ImageError {
@@ -127,7 +155,7 @@ fn check_symlink(rel: &Path, target: &Path) -> Result<(), ImageError> {
 }
 
 /// Applies one entry; returns the bytes of regular file content written.
-fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>) -> Result<u64, ImageError> {
+fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>, mode: &Mode) -> Result<u64, ImageError> {
     use tar::EntryType as T;
     let kind = e.header().entry_type();
     if matches!(
@@ -138,9 +166,12 @@ fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>) -> Result<u6
     }
     let raw = e.path().map_err(tar_err)?.into_owned();
     let rel = clean_entry_path(&raw)?;
-    let m = meta_of(e)?;
+    let mut m = meta_of(e)?;
+    if let Some((uid, gid)) = mode.owner {
+        (m.uid, m.gid) = (uid, gid);
+    }
 
-    if let Some(name) = rel.file_name().and_then(|n| n.to_str()) {
+    if let Some(name) = rel.file_name().and_then(|n| n.to_str()).filter(|_| mode.whiteouts) {
         if let Some(hidden) = name.strip_prefix(".wh.") {
             let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
             if hidden == ".wh..opq" {

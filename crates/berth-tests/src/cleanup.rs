@@ -129,6 +129,11 @@ fn contains(h: &[u8], n: &[u8]) -> bool {
     !n.is_empty() && h.windows(n.len()).any(|w| w == n)
 }
 
+/// True when `p` is a mount point.
+pub fn is_mountpoint(p: &Path) -> bool {
+    mounts_under(p).iter().any(|m| m == p)
+}
+
 /// Mount points at or below `base`, from /proc/self/mountinfo (octal escapes decoded).
 fn mounts_under(base: &Path) -> Vec<PathBuf> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

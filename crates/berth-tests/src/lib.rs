@@ -17,6 +17,7 @@ mod http;
 mod rootfs;
 
 pub use bins::{berth_bin, bin_dir, cache_dir, docker_bin};
+pub use cleanup::is_mountpoint;
 pub use cmd::{output_text, run_with_timeout, Watchdog, DEFAULT_CMD_TIMEOUT};
 pub use client::ContainerState;
 pub use daemon::{DaemonOpts, TestDaemon};

@@ -164,7 +164,7 @@ impl Container {
 /// counter that `wait` and `logs -f` watch.
 pub struct Entry {
     pub rec: Mutex<Container>,
-    pub op: tokio::sync::Mutex<()>,
+    pub op: Arc<tokio::sync::Mutex<()>>,
     pub changed: watch::Sender<u64>,
     pub dir: PathBuf,
 }
@@ -310,7 +310,7 @@ impl Store {
 }
 
 fn new_entry(c: Container, dir: PathBuf) -> Entry {
-    Entry { rec: Mutex::new(c), op: tokio::sync::Mutex::new(()), changed: watch::channel(0).0, dir }
+    Entry { rec: Mutex::new(c), op: Arc::new(tokio::sync::Mutex::new(())), changed: watch::channel(0).0, dir }
 }
 
 /// A new random 64-hex container id.

@@ -1,7 +1,10 @@
 //! Storage drivers: how a container's rootfs is built from the shared, read-only layer dirs.
 
+mod changes;
 mod overlay;
 mod vfs;
+
+pub use changes::{Change, ChangeKind};
 
 pub use overlay::Overlay2Driver;
 pub use vfs::VfsDriver;
@@ -27,6 +30,9 @@ pub trait StorageDriver: Send + Sync {
     fn exists(&self, container_id: &str) -> bool;
     /// Where the rootfs is (or will be once mounted).
     fn rootfs_path(&self, container_id: &str) -> PathBuf;
+    /// What the container changed against `layers` (its image's diff dirs, lowest first),
+    /// sorted by path. A vfs rootfs must be there; an overlay2 one need not be mounted.
+    fn changes(&self, container_id: &str, layers: &[PathBuf]) -> Result<Vec<Change>, ImageError>;
 }
 
 /// The driver called `name` (`overlay2` or `vfs`) keeping its data under

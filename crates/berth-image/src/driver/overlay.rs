@@ -225,4 +225,9 @@ impl StorageDriver for Overlay2Driver {
     fn rootfs_path(&self, id: &str) -> PathBuf {
         self.dir(id).join("merged")
     }
+
+    fn changes(&self, id: &str, layers: &[PathBuf]) -> Result<Vec<super::Change>, ImageError> {
+        check_container_id(id)?;
+        super::changes::from_upper(&self.dir(id).join("upper"), layers)
+    }
 }

@@ -175,4 +175,9 @@ impl StorageDriver for VfsDriver {
     fn rootfs_path(&self, id: &str) -> PathBuf {
         self.dir(id).join("rootfs")
     }
+
+    fn changes(&self, id: &str, layers: &[PathBuf]) -> Result<Vec<super::Change>, ImageError> {
+        check_container_id(id)?;
+        super::changes::from_full(&self.rootfs_path(id), layers)
+    }
 }

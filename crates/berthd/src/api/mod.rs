@@ -5,6 +5,7 @@ pub mod containers;
 pub mod error;
 pub mod exec;
 pub mod images;
+pub mod archive;
 pub mod attach;
 pub mod logs;
 pub mod networks;
@@ -59,6 +60,9 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/top", get(verbs::top))
         .route("/containers/{id}/update", post(verbs::update))
         .route("/containers/{id}/adopt", post(containers::adopt))
+        .route("/containers/{id}/archive", get(archive::get).head(archive::stat).put(archive::put))
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/changes", get(archive::changes))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
