@@ -111,3 +111,79 @@ fn update_changes_limits_live_and_keeps_them() {
     assert_eq!(read(mem.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" })), "67108864");
     d.docker_ok(&["rm", "-f", "up"]);
 }
+
+#[test]
+fn stats_no_stream_reports_the_cgroup() {
+    let mut d = TestDaemon::start(DaemonOpts::new("verbs-stats"));
+    d.busybox_image();
+    // A busy loop and 8 MiB held in a tmpfs-free way: a shell variable grown in memory.
+    d.docker_ok(&["run", "-d", "--name", "busy", "-m", "64m", "--pids-limit", "50", "busybox", "sh", "-c", "while :; do :; done"]);
+    d.docker_ok(&["run", "-d", "--name", "idle", "busybox", "sleep", "1000"]);
+    let out = d.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", "busy", "idle"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let busy: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(busy[0], "busy");
+    let cpu: f64 = busy[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 30.0, "a busy loop shows its CPU: {out}");
+    assert_eq!(busy[4], "64MiB", "the memory limit: {out}");
+    assert_eq!(busy[5], "1", "{out}");
+    let idle: Vec<&str> = lines[1].split_whitespace().collect();
+    assert!(idle[1].trim_end_matches('%').parse::<f64>().unwrap() < 5.0, "{out}");
+    // Through docker-py, the raw document.
+    let py = d.docker_py(
+        r#"s = c.containers.get("idle").stats(stream=False)
+print(s["pids_stats"]["current"], s["memory_stats"]["usage"] > 0, "eth0" in s.get("networks", {}))"#,
+    );
+    assert!(py.starts_with("1 True True"), "{py}");
+    d.docker_ok(&["rm", "-f", "busy", "idle"]);
+}
+
+#[test]
+fn prune_and_system_df() {
+    let mut d = TestDaemon::start(DaemonOpts::new("verbs-prune"));
+    d.busybox_image();
+    d.docker_ok(&["tag", "busybox", "spare:1"]);
+    d.docker_ok(&["run", "--name", "done1", "--label", "keep=yes", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /big"]);
+    d.docker_ok(&["run", "--name", "done2", "busybox", "true"]);
+    d.docker_ok(&["run", "-d", "--name", "live", "-v", "dfvol:/v", "busybox", "sleep", "1000"]);
+    let df = d.docker_ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}"]);
+    assert!(df.contains("Images 1 1") && df.contains("Containers 3 1") && df.contains("Local Volumes 1 1"), "{df}");
+    let v = d.docker_ok(&["system", "df", "-v", "--format", "{{json .}}"]);
+    assert!(v.contains("done1") && v.contains("dfvol"), "{v}");
+    // Filters: the labelled one stays.
+    let out = d.docker_ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert!(out.contains(&d.docker_ok(&["inspect", "-f", "{{.Id}}", "live"])) == false && out.contains("Total reclaimed space"), "{out}");
+    let names = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(names.contains("done1") && !names.contains("done2") && names.contains("live"), "{names}");
+    let out = d.docker_ok(&["container", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space: 100"), "the container's own layer is counted: {out}");
+    assert_eq!(d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]), "live");
+    // Images: nothing dangling; with -a the unused ones go and the used one stays.
+    let out = d.docker_ok(&["image", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space: 0B"), "{out}");
+    let tarfile = d.base.join("live.tar");
+    d.docker_ok(&["export", "-o", tarfile.to_str().unwrap(), "live"]);
+    d.docker_ok(&["import", tarfile.to_str().unwrap(), "other:1"]);
+    d.docker_ok(&["import", tarfile.to_str().unwrap()]);
+    assert_eq!(d.docker_ok(&["images", "-q", "--filter", "dangling=true"]).lines().count(), 1);
+    let out = d.docker_ok(&["image", "prune", "-f"]);
+    assert!(out.contains("deleted: sha256:"), "the dangling one: {out}");
+    assert!(d.docker_ok(&["images", "--format", "{{.Repository}}"]).contains("other"));
+    let out = d.docker_ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: other:1"), "{out}");
+    let left = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(left.contains("busybox:latest") && left.contains("spare:1") && !left.contains("other"), "an image a container uses stays: {left}");
+    // system prune: stopped containers, unused networks, dangling images; volumes only with --volumes.
+    d.docker_ok(&["run", "--name", "done3", "busybox", "true"]);
+    d.docker_ok(&["network", "create", "unusednet"]);
+    d.docker_ok(&["rm", "-f", "live"]);
+    let out = d.docker_ok(&["system", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:") && out.contains("Deleted Networks:") && out.contains("unusednet"), "{out}");
+    assert_eq!(d.docker_ok(&["volume", "ls", "-q"]), "dfvol");
+    d.docker_ok(&["system", "prune", "-f", "-a", "--volumes"]);
+    assert_eq!(d.docker_ok(&["ps", "-aq"]), "");
+    assert_eq!(d.docker_ok(&["images", "-q"]), "", "nothing uses busybox any more");
+    let (_, err) = d.docker_err(&["container", "prune", "-f", "--filter", "color=red"]);
+    assert!(err.contains("invalid filter 'color'"), "{err}");
+}

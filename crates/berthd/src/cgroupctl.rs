@@ -8,12 +8,12 @@ fn root() -> &'static Path {
     Path::new("/sys/fs/cgroup")
 }
 
-fn is_v2() -> bool {
+pub(crate) fn is_v2() -> bool {
     root().join("cgroup.controllers").exists()
 }
 
 /// The container's directory for `controller` (v1), or its one directory (v2).
-fn dir(cgroups_path: &str, controller: &str) -> PathBuf {
+pub(crate) fn dir(cgroups_path: &str, controller: &str) -> PathBuf {
     let rel = cgroups_path.trim_start_matches('/');
     if is_v2() {
         root().join(rel)

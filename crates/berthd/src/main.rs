@@ -5,6 +5,7 @@
 mod adopt;
 mod api;
 mod cgroupctl;
+mod cgroupstats;
 mod cgroups;
 mod config;
 mod daemon;

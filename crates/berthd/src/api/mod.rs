@@ -9,6 +9,7 @@ pub mod archive;
 pub mod attach;
 pub mod logs;
 pub mod networks;
+pub mod prune;
 pub mod system;
 pub mod types;
 pub mod verbs;
@@ -39,6 +40,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/events", get(system::events))
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
+        .route("/images/prune", post(prune::images))
+        .route("/containers/prune", post(prune::containers))
+        .route("/build/prune", post(prune::build_cache))
+        .route("/system/df", get(prune::df))
         .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
@@ -58,6 +63,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/pause", post(verbs::pause))
         .route("/containers/{id}/unpause", post(verbs::unpause))
         .route("/containers/{id}/top", get(verbs::top))
+        .route("/containers/{id}/stats", get(verbs::stats))
         .route("/containers/{id}/update", post(verbs::update))
         .route("/containers/{id}/adopt", post(containers::adopt))
         .route("/containers/{id}/archive", get(archive::get).head(archive::stat).put(archive::put))

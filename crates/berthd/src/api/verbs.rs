@@ -198,3 +198,46 @@ pub async fn update(State(d): State<AppState>, Path(id): Path<String>, JsonBody(
     d.events.emit("container", "update", &c.id, crate::lifecycle::attrs(&c));
     Ok(Json(json!({"Warnings": []})).into_response())
 }
+
+fn stats_sample(e: &crate::state::Entry) -> Option<crate::cgroupstats::Sample> {
+    let c = e.snapshot();
+    (c.state.status.is_live() && c.state.pid > 0).then(|| crate::cgroupstats::sample(&c.options.cgroups_path, c.state.pid))
+}
+
+/// `docker stats`: one document a second, or one only (`stream=false`), which waits a second for
+/// the CPU figures unless `one-shot`, as dockerd.
+pub async fn stats(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let stream = q.get("stream").is_none_or(|v| super::body::qbool(Some(v)));
+    let doc = |now: Option<&crate::cgroupstats::Sample>, before: Option<&crate::cgroupstats::Sample>| {
+        let c = e.snapshot();
+        crate::cgroupstats::document(&c.id, &c.name, now, before)
+    };
+    if !stream {
+        let mut before = None;
+        if !super::body::qbool(q.get("one-shot")) {
+            before = stats_sample(&e);
+            if before.is_some() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+        return Ok(Json(doc(stats_sample(&e).as_ref(), before.as_ref())).into_response());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
+    tokio::spawn(async move {
+        let mut before = None;
+        loop {
+            let now = stats_sample(&e);
+            let c = e.snapshot();
+            let mut line = serde_json::to_vec(&crate::cgroupstats::document(&c.id, &c.name, now.as_ref(), before.as_ref())).unwrap_or_default();
+            line.push(b'\n');
+            if tx.send(line.into()).await.is_err() {
+                return;
+            }
+            before = now;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok::<_, std::io::Error>));
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
