@@ -4,6 +4,7 @@
 use crate::digest::HashingReader;
 use crate::error::{ImageError, IoContext};
 use crate::safe::{clean_entry_path, Meta, SafeRoot};
+use crate::tarsplit::Recorder;
 use rustix::fs::FileType;
 use std::ffi::OsString;
 use std::io::{self, Cursor, Read};
@@ -46,23 +47,42 @@ pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>
 /// of the root, a hard link to anything outside, and a path that goes through a symlink are all
 /// refused with `ImageError::InvalidInput`. Absolute paths are taken relative to `dest`.
 pub fn extract_layer(r: impl Read, dest: &Path) -> Result<LayerStats, ImageError> {
-    let mut hr = HashingReader::new(decompress(r)?);
+    extract_recorded(r, dest, None)
+}
+
+/// [`extract_layer`], keeping what `docker save` needs to write the same tarball again in
+/// `split` (see [`crate::tarsplit`]).
+pub(crate) fn extract_recorded(r: impl Read, dest: &Path, split: Option<&Path>) -> Result<LayerStats, ImageError> {
+    let rec = split.map(Recorder::create).transpose()?;
+    let stream: Box<dyn Read> = match &rec {
+        Some(rec) => Box::new(rec.wrap(decompress(r)?)),
+        None => decompress(r)?,
+    };
+    let mut hr = HashingReader::new(stream);
     let mut root = SafeRoot::open(dest)?;
     let mut size = 0u64;
     {
         let mut ar = tar::Archive::new(&mut hr);
         for entry in ar.entries().map_err(tar_err)? {
             let mut e = entry.map_err(tar_err)?;
+            if let Some(rec) = &rec {
+                let kind = e.header().entry_type();
+                if matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous) && e.size() > 0 {
+                    let rel = clean_entry_path(&e.path().map_err(tar_err)?)?;
+                    rec.file(e.raw_file_position(), e.size(), &rel)?;
+                }
+            }
             size += apply_entry(&mut root, &mut e, &Mode::LAYER)?;
         }
     }
     // The diff id covers the whole stream, trailing zero blocks included.
     io::copy(&mut hr, &mut io::sink()).ctx(|| "reading the archive".into())?;
     root.finish()?;
-    Ok(LayerStats {
-        diff_id: hr.finish(),
-        size,
-    })
+    let diff_id = hr.finish();
+    if let Some(rec) = rec {
+        rec.finish()?;
+    }
+    Ok(LayerStats { diff_id, size })
 }
 
 /// `docker cp` into a container: the archive read from `r` (plain or gzip) lands in `dest` as

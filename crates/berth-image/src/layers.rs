@@ -4,7 +4,7 @@
 
 use crate::digest::{chain_id, hex_part, is_full_hex};
 use crate::error::{ImageError, IoContext};
-use crate::extract::extract_layer;
+use crate::extract::extract_recorded;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Read;
@@ -104,7 +104,7 @@ impl LayerStore {
                 diff_dir: PathBuf::new(),
             },
         };
-        let stats = extract_layer(r, &diff)?;
+        let stats = extract_recorded(r, &diff, Some(&prepared.tmp.join(crate::tarsplit::FILE)))?;
         prepared.info.chain_id = chain_id(parent, &stats.diff_id);
         prepared.info.diff_id = stats.diff_id;
         prepared.info.size = stats.size;
@@ -132,6 +132,30 @@ impl LayerStore {
         }
         drop(prepared);
         self.get(&chain)
+    }
+
+    /// The layer's tarball as it was imported (length, writer), byte for byte, checked against
+    /// its diff id.
+    pub(crate) fn tarball(&self, chain: &str) -> Result<(u64, impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError>), ImageError> {
+        let info = self.get(chain)?;
+        let split = self.layer_dir(chain).join(crate::tarsplit::FILE);
+        if !split.is_file() {
+            return Err(ImageError::Other(format!(
+                "layer {} was stored by a Berth that did not keep tar metadata: it cannot be saved; import the image again",
+                info.diff_id
+            )));
+        }
+        let len = crate::tarsplit::tar_len(&split)?;
+        let write = move |w: &mut dyn std::io::Write| {
+            let mut hw = crate::digest::HashingWriter::new(w);
+            crate::tarsplit::write_tar(&split, &info.diff_dir, &mut hw)?;
+            let got = hw.finish();
+            if got != info.diff_id {
+                return Err(ImageError::Other(format!("layer {} changed on disk: it now hashes to {got}", info.diff_id)));
+            }
+            Ok(())
+        };
+        Ok((len, write))
     }
 
     pub(crate) fn list(&self) -> Vec<String> {

@@ -28,6 +28,7 @@ mod pack;
 mod reference;
 mod safe;
 mod store;
+mod tarsplit;
 
 pub use busybox::busybox_rootfs_tar;
 pub use changes::apply_changes;
@@ -39,7 +40,7 @@ pub use extract::{extract_copy, extract_layer, LayerStats};
 pub use pack::{open_in_root, PathStat, Source};
 pub use layers::LayerInfo;
 pub use reference::normalize_reference;
-pub use store::{ContainerUse, DeleteItem, ImageId, ImageInfo, ImageStore, ImportOptions};
+pub use store::{ContainerUse, DeleteItem, HistoryItem, ImageId, ImageInfo, ImageStore, ImportOptions, LoadProgress};
 
 #[cfg(test)]
 mod tests {

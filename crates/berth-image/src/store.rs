@@ -258,19 +258,33 @@ impl ImageStore {
         reference: Option<String>,
     ) -> Result<ImageId, ImageError> {
         let bytes = serde_json::to_vec(&config).map_err(|e| ImageError::Other(e.to_string()))?;
-        let id = sha256_digest(&bytes);
+        self.commit_bytes_locked(config, &bytes, reference.into_iter().collect())
+    }
+
+    /// Stores `bytes` (the config `config` was parsed from) as they are: the image id is their
+    /// digest, so an image loaded from an archive keeps the id it had where it was saved.
+    pub(crate) fn commit_bytes_locked(&self, config: ImageConfig, bytes: &[u8], references: Vec<String>) -> Result<ImageId, ImageError> {
+        let id = sha256_digest(bytes);
         let blob = self.blobs.join(hex_part(&id));
         if !blob.exists() {
-            fsutil::write_atomic(&blob, &bytes).ctx(|| format!("writing {}", blob.display()))?;
+            fsutil::write_atomic(&blob, bytes).ctx(|| format!("writing {}", blob.display()))?;
         }
         let img = Arc::new(self.image_from_config(config));
         let mut st = self.state_mut();
         st.images.insert(id.clone(), img);
-        if let Some(r) = reference {
-            st.refs.insert(r, id.clone());
+        if !references.is_empty() {
+            for r in references {
+                st.refs.insert(r, id.clone());
+            }
             self.save_refs(&st)?;
         }
         Ok(id)
+    }
+
+    /// The config blob of an image, byte for byte.
+    pub(crate) fn config_bytes(&self, id: &str) -> Result<Vec<u8>, ImageError> {
+        let blob = self.blobs.join(hex_part(id));
+        fs::read(&blob).ctx(|| format!("reading {}", blob.display()))
     }
 
     pub(crate) fn save_refs(&self, st: &State) -> Result<(), ImageError> {
@@ -447,4 +461,7 @@ impl ImageStore {
     }
 }
 
+mod archive;
 mod remove;
+
+pub use archive::{HistoryItem, LoadProgress};

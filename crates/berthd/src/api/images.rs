@@ -66,7 +66,7 @@ pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Res
     Err(ApiError::bad_request("fromSrc or fromImage is required"))
 }
 
-fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+pub(crate) fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|s| !s.is_empty())
         .map(|kv| {
@@ -137,7 +137,12 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ser
                     None => labels.contains_key(l.as_str()),
                 })
             }),
-            "before" | "since" => {}
+            "before" | "since" => {
+                for r in vals {
+                    let pivot = d.images.resolve(r).map_err(image_error)?.created;
+                    v.retain(|i| if k == "before" { i.created < pivot } else { i.created > pivot });
+                }
+            }
             other => return Err(ApiError::bad_request(format!("invalid filter '{other}'"))),
         }
     }
@@ -176,10 +181,10 @@ pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -
         return Ok(Json(inspect(&i)).into_response());
     }
     if let Some(name) = rest.strip_suffix("/history") {
-        let i = d.images.resolve(name).map_err(image_error)?;
-        let created = i.created_unix();
-        let hist = serde_json::json!([{"Id": i.id.to_string(), "Created": created, "CreatedBy": "", "Tags": i.repo_tags, "Size": i.size, "Comment": ""}]);
-        return Ok(Json(hist).into_response());
+        return super::imagearchive::history(&d, name).await;
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return super::imagearchive::save(d, vec![name.to_string()]).await;
     }
     Err(ApiError::not_found(format!("page not found: /images/{rest}")))
 }

@@ -4,6 +4,7 @@ pub mod body;
 pub mod containers;
 pub mod error;
 pub mod exec;
+pub mod imagearchive;
 pub mod images;
 pub mod archive;
 pub mod attach;
@@ -41,6 +42,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(prune::images))
+        .route("/images/get", get(imagearchive::save_many))
+        .route("/images/load", post(imagearchive::load))
         .route("/containers/prune", post(prune::containers))
         .route("/build/prune", post(prune::build_cache))
         .route("/system/df", get(prune::df))

@@ -1,0 +1,220 @@
+//! `docker load`, `docker save` and `docker history` (issue 3): Docker's archive format and OCI
+//! image layouts, multi-layer with whiteouts and opaque directories, gzip'd layers, ids kept
+//! across a save/load round trip, shared layers stored once, corrupt and hostile archives
+//! refused with nothing left behind; the CLI and docker-py.
+
+use berth_tests::{busybox_tar_path, DaemonOpts, TestDaemon};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+
+fn digest(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(b)))
+}
+
+fn tar_of(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, text) in entries {
+        let mut h = tar::Header::new_gnu();
+        let dir = path.ends_with('/');
+        h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+        h.set_mode(if dir { 0o755 } else { 0o644 });
+        h.set_size(text.len() as u64);
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        b.append_data(&mut h, path, text.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Three layers: busybox; /data with two files; a whiteout of /data/b and of /bin/cat, an opaque
+/// /etc/extra.d replacing what layer 2 put there.
+fn layers() -> Vec<Vec<u8>> {
+    vec![
+        fs::read(busybox_tar_path()).unwrap(),
+        tar_of(&[("data/", ""), ("data/a", "first\n"), ("data/b", "gone soon\n"), ("etc/extra.d/", ""), ("etc/extra.d/old", "old\n")]),
+        tar_of(&[("data/.wh.b", ""), ("bin/.wh.cat", ""), ("etc/extra.d/", ""), ("etc/extra.d/.wh..wh..opq", ""), ("etc/extra.d/new", "new\n")]),
+    ]
+}
+
+fn config(diff_ids: &[String], arch: &str) -> Vec<u8> {
+    let hist: Vec<_> = ["busybox base", "add data", "delete and replace"].iter().map(|c| json!({"created": "2026-01-02T03:04:05Z", "created_by": c})).collect();
+    serde_json::to_vec(&json!({
+        "architecture": arch, "os": "linux", "created": "2026-01-02T03:04:05Z",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Labels": {"made": "by-test"}},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": hist,
+    }))
+    .unwrap()
+}
+
+fn docker_archive(tag: &str, layers: &[Vec<u8>]) -> Vec<u8> {
+    let ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
+    docker_archive_with(tag, &config(&ids, "amd64"), layers)
+}
+
+/// Docker's format with the config given: it may promise other layers than those archived.
+fn docker_archive_with(tag: &str, cfg: &[u8], layers: &[Vec<u8>]) -> Vec<u8> {
+    let ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
+    let cfg_name = format!("{}.json", &digest(&cfg)[7..]);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| add_file(&mut b, name, data);
+    let mut paths = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let p = format!("{}/layer.tar", &ids[i][7..19]);
+        add(&p, l);
+        paths.push(p);
+    }
+    add(&cfg_name, cfg);
+    add("manifest.json", &serde_json::to_vec(&json!([{"Config": cfg_name, "RepoTags": [tag], "Layers": paths}])).unwrap());
+    b.into_inner().unwrap()
+}
+
+fn add_file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    b.append_data(&mut h, name, data).unwrap();
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+/// An OCI layout with gzip'd layers behind an index of two platforms: this host's and arm64.
+fn oci_archive(name: &str, layers: &[Vec<u8>]) -> Vec<u8> {
+    let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
+    let ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
+    let gz: Vec<Vec<u8>> = layers.iter().map(|l| gzip(l)).collect();
+    let manifest_for = |arch: &str, blobs: &mut Vec<(String, Vec<u8>)>| {
+        let cfg = config(&ids, arch);
+        let ls: Vec<_> = gz.iter().map(|g| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(g), "size": g.len()})).collect();
+        let m = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&cfg), "size": cfg.len()}, "layers": ls})).unwrap();
+        blobs.push((digest(&cfg), cfg));
+        let d = digest(&m);
+        blobs.push((d.clone(), m.clone()));
+        json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": m.len(), "platform": {"architecture": arch, "os": "linux"}})
+    };
+    let here = manifest_for("amd64", &mut blobs);
+    let other = manifest_for("arm64", &mut blobs);
+    for g in &gz {
+        blobs.push((digest(g), g.clone()));
+    }
+    let idx = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [other, here]})).unwrap();
+    blobs.push((digest(&idx), idx.clone()));
+    let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest(&idx), "size": idx.len(),
+        "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": "2"}}]});
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| add_file(&mut b, name, data);
+    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    add("index.json", &serde_json::to_vec(&top).unwrap());
+    for (d, data) in &blobs {
+        add(&format!("blobs/sha256/{}", &d[7..]), data);
+    }
+    b.into_inner().unwrap()
+}
+
+fn check_layers_applied(d: &TestDaemon, image: &str) {
+    let out = d.docker_ok(&["run", "--rm", image, "sh", "-c", "cat /data/a; ls /data; ls /etc/extra.d; test -e /bin/cat || echo nocat"]);
+    assert_eq!(out, "first\na\nnew\nnocat", "{image}: whiteouts and the opaque dir applied");
+}
+
+#[test]
+fn load_both_formats_and_save_round_trip_keeps_the_id() {
+    if std::env::consts::ARCH != "x86_64" {
+        return; // the archives below describe amd64 images
+    }
+    let d = TestDaemon::start(DaemonOpts::new("img-archive"));
+    let ls = layers();
+    let docker_tar = d.base.join("docker.tar");
+    fs::write(&docker_tar, docker_archive("multi:1", &ls)).unwrap();
+    let out = d.docker_ok(&["load", "-i", docker_tar.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: multi:1"), "{out}");
+    check_layers_applied(&d, "multi:1");
+    // The OCI layout: gzip'd layers, the host's platform picked from the index.
+    let oci_tar = d.base.join("oci.tar");
+    fs::write(&oci_tar, oci_archive("example.com/team/multi:2", &ls)).unwrap();
+    let out = d.docker_ok(&["load", "-i", oci_tar.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: example.com/team/multi:2"), "{out}");
+    check_layers_applied(&d, "example.com/team/multi:2");
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", "example.com/team/multi:2"]), "amd64");
+    // Same layers: stored once (three layer dirs for two images).
+    let layer_dirs = fs::read_dir(d.data_root.join("storage/layers")).unwrap().filter(|e| e.as_ref().unwrap().file_name().len() == 64).count();
+    assert_eq!(layer_dirs, 3);
+    // history, newest first, with the layers' sizes.
+    let h = d.docker_ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "multi:1"]);
+    let rows: Vec<&str> = h.lines().collect();
+    assert_eq!(rows.len(), 3, "{h}");
+    assert!(rows[0].starts_with("delete and replace|") && rows[2].starts_with("busybox base|"), "{h}");
+    assert_eq!(rows[1], "add data|20B", "{h}");
+    // save → rmi → load: same id, and the archive is an OCI layout too.
+    let id = d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "multi:1"]);
+    let saved = d.base.join("saved.tar");
+    d.docker_ok(&["save", "-o", saved.to_str().unwrap(), "multi:1"]);
+    let names: Vec<String> = tar::Archive::new(fs::File::open(&saved).unwrap()).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    for n in ["oci-layout", "index.json", "manifest.json"] {
+        assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+    }
+    d.docker_ok(&["rmi", "multi:1", "example.com/team/multi:2"]);
+    assert_eq!(d.docker_ok(&["images", "-q"]), "");
+    let out = d.docker_ok(&["load", "-i", saved.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: multi:1"), "{out}");
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "multi:1"]), id, "the id survives the round trip");
+    check_layers_applied(&d, "multi:1");
+    // Through docker-py: save to bytes, remove, load back.
+    let py = d.docker_py(
+        r#"img = c.images.get("multi:1")
+data = b"".join(img.save(named=True))
+c.images.remove("multi:1")
+loaded = c.images.load(data)
+print(loaded[0].id == img.id, loaded[0].tags)"#,
+    );
+    assert!(py.starts_with("True ['multi:1']"), "{py}");
+    // Errors as Docker words them.
+    let (_, err) = d.docker_err(&["save", "-o", saved.to_str().unwrap(), "nosuch:1"]);
+    assert!(err.contains("No such image: nosuch:1"), "{err}");
+}
+
+#[test]
+fn corrupt_and_hostile_archives_leave_nothing() {
+    let d = TestDaemon::start(DaemonOpts::new("img-archive-bad"));
+    let mut ls = layers();
+    let good_ids: Vec<String> = ls.iter().map(|l| digest(l)).collect();
+    // The config promises one layer, the archive holds another: refused, no image.
+    ls[1] = tar_of(&[("data/", ""), ("data/a", "tampered\n")]);
+    let arch = docker_archive_with("bad:1", &config(&good_ids, "amd64"), &ls);
+    let f = d.base.join("bad.tar");
+    fs::write(&f, &arch).unwrap();
+    let (code, err) = d.docker_err(&["load", "-i", f.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("invalid diffID"), "{err}");
+    assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image from a failed load");
+    // A layer that climbs out of its root.
+    let mut evil = tar::Builder::new(Vec::new());
+    let mut hh = tar::Header::new_gnu();
+    hh.set_mode(0o644);
+    hh.set_size(5);
+    hh.set_uid(0);
+    hh.set_gid(0);
+    hh.set_mtime(0);
+    hh.as_gnu_mut().unwrap().name[..11].copy_from_slice(b"../../evil\0");
+    hh.set_cksum();
+    evil.append(&hh, &b"owned"[..]).unwrap();
+    let evil = evil.into_inner().unwrap();
+    let f = d.base.join("evil.tar");
+    fs::write(&f, docker_archive("evil:1", &[evil])).unwrap();
+    let (_, err) = d.docker_err(&["load", "-i", f.to_str().unwrap()]);
+    assert!(err.contains(".."), "{err}");
+    assert!(!d.data_root.join("storage/evil").exists() && !d.base.join("evil").exists());
+    assert_eq!(d.docker_ok(&["images", "-q"]), "");
+    // Not an archive at all.
+    fs::write(&f, b"this is not a tarball").unwrap();
+    let (code, _) = d.docker_err(&["load", "-i", f.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let leftovers: Vec<_> = fs::read_dir(d.data_root.join("image")).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

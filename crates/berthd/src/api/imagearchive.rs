@@ -1,0 +1,109 @@
+//! `docker save`, `docker load` and `docker history`.
+
+use super::body::qbool;
+use super::images::image_error;
+use super::{ApiError, AppState};
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_image::LoadProgress;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// `GET /images/{name}/get` and `GET /images/get?names=…`: the archive, streamed as it is
+/// written. Every name is resolved first, so an unknown one is a clean 404, not a cut stream.
+pub async fn save(d: AppState, names: Vec<String>) -> Result<Response, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no images to save"));
+    }
+    for n in &names {
+        d.images.resolve(n).map_err(image_error)?;
+    }
+    let (w, r) = tokio::io::duplex(256 * 1024);
+    let images = d.images.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(err) = images.save(&names, tokio_util::io::SyncIoBridge::new(w)) {
+            tracing::warn!("docker save ended early: {err}");
+        }
+    });
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(r));
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
+}
+
+/// `names` may repeat in the query string.
+pub fn names_param(raw_query: &str) -> Vec<String> {
+    super::images::form_urlencoded_pairs(raw_query).into_iter().filter(|(k, _)| k == "names").map(|(_, v)| v).collect()
+}
+
+pub async fn save_many(State(d): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let names = names_param(req.uri().query().unwrap_or(""));
+    save(d, names).await
+}
+
+fn progress_bar(current: u64, total: u64) -> String {
+    let width = 50u64;
+    let filled = (current * width).checked_div(total).unwrap_or(width).min(width);
+    let arrow = if filled < width { ">" } else { "" };
+    format!("[{}{}{}] {}/{}", "=".repeat(filled as usize), arrow, " ".repeat((width - filled).saturating_sub(arrow.len() as u64) as usize), human(current), human(total))
+}
+
+fn human(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.3}GB", n as f64 / 1e9),
+        n if n >= 1 << 20 => format!("{:.3}MB", n as f64 / 1e6),
+        n if n >= 1 << 10 => format!("{:.3}kB", n as f64 / 1e3),
+        n => format!("{n}B"),
+    }
+}
+
+/// `POST /images/load`: JSON messages as the layers go in (bars on a terminal), then
+/// `Loaded image: …` per tag; an error mid-way is the stream's last message.
+pub async fn load(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>, req: Request) -> Result<Response, ApiError> {
+    let quiet = qbool(q.get("quiet"));
+    let stream = futures_util::TryStreamExt::map_err(req.into_body().into_data_stream(), std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let d2 = d.clone();
+    tokio::task::spawn_blocking(move || {
+        let send = |v: serde_json::Value| {
+            let _ = tx.send(v);
+        };
+        let mut on_progress = |p: LoadProgress| match p {
+            LoadProgress::Layer(diff_id, len) if !quiet => {
+                let id = diff_id.trim_start_matches("sha256:")[..12].to_string();
+                send(json!({"status": "Loading layer", "progressDetail": {"current": len, "total": len}, "progress": progress_bar(len, len), "id": id}));
+            }
+            LoadProgress::Layer(..) => {}
+            LoadProgress::Loaded(id, tags) => {
+                if tags.is_empty() {
+                    send(json!({"stream": format!("Loaded image ID: {id}\n")}));
+                }
+                for t in &tags {
+                    send(json!({"stream": format!("Loaded image: {t}\n")}));
+                }
+                let mut attrs = std::collections::BTreeMap::new();
+                attrs.insert("name".to_string(), tags.first().cloned().unwrap_or_default());
+                d2.events.emit("image", "load", &id, attrs);
+            }
+        };
+        let sync = tokio_util::io::SyncIoBridge::new(reader);
+        if let Err(err) = d2.images.load(sync, &mut on_progress) {
+            let m = err.to_string();
+            send(json!({"errorDetail": {"message": m}, "error": m}));
+        }
+    });
+    let lines = futures_util::StreamExt::map(tokio_stream::wrappers::UnboundedReceiverStream::new(rx), |v| {
+        let mut b = serde_json::to_vec(&v).unwrap_or_default();
+        b.extend_from_slice(b"\r\n");
+        Ok::<_, std::io::Error>(bytes::Bytes::from(b))
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(lines)).into_response())
+}
+
+/// `GET /images/{name}/history`.
+pub async fn history(d: &AppState, name: &str) -> Result<Response, ApiError> {
+    let items = d.images.history(name).map_err(image_error)?;
+    Ok(Json(items).into_response())
+}
