@@ -218,3 +218,27 @@ fn corrupt_and_hostile_archives_leave_nothing() {
     let leftovers: Vec<_> = fs::read_dir(d.data_root.join("image")).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".tmp")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// On a terminal, `docker load` and `docker import` draw per-layer progress bars; piped, they
+/// print only the result.
+#[test]
+fn load_and_import_show_progress_on_a_terminal() {
+    let d = TestDaemon::start(DaemonOpts::new("img-progress"));
+    let ls = layers();
+    let f = d.base.join("p.tar");
+    fs::write(&f, docker_archive("prog:1", &ls)).unwrap();
+    let in_pty = |args: &[&str]| {
+        let script = format!(
+            "import pty, sys, os\nout = b''\ndef rd(fd):\n    global out\n    b = os.read(fd, 4096)\n    out += b\n    return b\nst = pty.spawn({:?}, rd)\nsys.stdout.write(out.decode(errors='replace'))\nsys.exit(os.waitstatus_to_exitcode(st))\n",
+            [vec![berth_tests::docker_bin().display().to_string()], args.iter().map(|s| s.to_string()).collect()].concat()
+        );
+        String::from_utf8_lossy(&d.python(&script).stdout).into_owned()
+    };
+    let out = in_pty(&["load", "-i", f.to_str().unwrap()]);
+    assert!(out.contains("Loading layer") && out.contains("MB/2.129MB") && out.contains("Loaded image: prog:1"), "{out}");
+    let piped = d.docker_ok(&["load", "-i", f.to_str().unwrap()]);
+    assert!(!piped.contains("Loading layer") && piped.contains("Loaded image: prog:1"), "{piped}");
+    let out = in_pty(&["import", busybox_tar_path().to_str().unwrap(), "imp:1"]);
+    assert!(out.contains("Importing") && out.contains("sha256:"), "{out}");
+    assert!(d.docker_ok(&["images", "--format", "{{.Repository}}"]).contains("imp"));
+}

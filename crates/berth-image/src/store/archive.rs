@@ -34,8 +34,9 @@ pub struct HistoryItem {
 /// What `load` reports as it goes.
 #[derive(Debug, Clone)]
 pub enum LoadProgress {
-    /// A layer is being read in: (diff id, its length in the archive).
-    Layer(String, u64),
+    /// A layer is being read in: (diff id, bytes read so far, its length in the archive); sent
+    /// at its start, every MiB, and at its end.
+    Layer(String, u64, u64),
     /// An image is in the store, with its tags.
     Loaded(ImageId, Vec<String>),
 }
@@ -184,9 +185,12 @@ impl ImageStore {
                 let chain = chain_id(parent.as_deref(), want);
                 if !self.layers.exists(&chain) {
                     let p = files.path(layer)?;
-                    progress(LoadProgress::Layer(want.clone(), fs::metadata(&p).map(|m| m.len()).unwrap_or(0)));
+                    let total = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                    progress(LoadProgress::Layer(want.clone(), 0, total));
                     let f = File::open(&p).ctx(|| format!("opening {layer}"))?;
-                    let info = self.add_layer(f, parent.as_deref())?;
+                    let counted = Counting { inner: f, read: 0, next: 1 << 20, tell: &mut |n| progress(LoadProgress::Layer(want.clone(), n, total)) };
+                    let info = self.add_layer(counted, parent.as_deref())?;
+                    progress(LoadProgress::Layer(want.clone(), total, total));
                     if &info.diff_id != want {
                         return Err(ImageError::InvalidInput(format!("invalid diffID for layer {layer}: expected {want}, got {}", info.diff_id)));
                     }
@@ -202,6 +206,26 @@ impl ImageStore {
             loaded.push((id, tags));
         }
         Ok(loaded)
+    }
+}
+
+/// Tells how far a read has come, every MiB.
+struct Counting<'a, R> {
+    inner: R,
+    read: u64,
+    next: u64,
+    tell: &'a mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read >= self.next {
+            (self.tell)(self.read);
+            self.next = self.read + (1 << 20);
+        }
+        Ok(n)
     }
 }
 

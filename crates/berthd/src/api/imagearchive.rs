@@ -71,9 +71,9 @@ pub async fn load(State(d): State<AppState>, Query(q): Query<HashMap<String, Str
             let _ = tx.send(v);
         };
         let mut on_progress = |p: LoadProgress| match p {
-            LoadProgress::Layer(diff_id, len) if !quiet => {
+            LoadProgress::Layer(diff_id, current, total) if !quiet => {
                 let id = diff_id.trim_start_matches("sha256:")[..12].to_string();
-                send(json!({"status": "Loading layer", "progressDetail": {"current": len, "total": len}, "progress": progress_bar(len, len), "id": id}));
+                send(json!({"status": "Loading layer", "progressDetail": {"current": current, "total": total}, "progress": progress_bar(current, total), "id": id}));
             }
             LoadProgress::Layer(..) => {}
             LoadProgress::Loaded(id, tags) => {
@@ -94,12 +94,60 @@ pub async fn load(State(d): State<AppState>, Query(q): Query<HashMap<String, Str
             send(json!({"errorDetail": {"message": m}, "error": m}));
         }
     });
+    Ok(([(header::CONTENT_TYPE, "application/json")], json_lines(rx)).into_response())
+}
+
+/// Counts what the import reads and says so every MiB.
+struct Progress<R> {
+    inner: R,
+    read: u64,
+    next: u64,
+    total: u64,
+    tx: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read >= self.next || (n == 0 && self.read > 0) {
+            let detail = if self.total > 0 { json!({"current": self.read, "total": self.total}) } else { json!({"current": self.read}) };
+            let bar = if self.total > 0 { progress_bar(self.read, self.total) } else { human(self.read) };
+            let _ = self.tx.send(json!({"status": "Importing", "progressDetail": detail, "progress": bar}));
+            self.next = self.read + (1 << 20);
+        }
+        Ok(n)
+    }
+}
+
+fn json_lines(rx: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) -> Body {
     let lines = futures_util::StreamExt::map(tokio_stream::wrappers::UnboundedReceiverStream::new(rx), |v| {
         let mut b = serde_json::to_vec(&v).unwrap_or_default();
         b.extend_from_slice(b"\r\n");
         Ok::<_, std::io::Error>(bytes::Bytes::from(b))
     });
-    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(lines)).into_response())
+    Body::from_stream(lines)
+}
+
+/// `docker import`: progress while the tarball comes in (bars on a terminal), then the id.
+pub fn import_streamed<R: tokio::io::AsyncRead + Unpin + Send + 'static>(d: AppState, reader: R, opts: berth_image::ImportOptions, reference: Option<String>, total: u64) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    tokio::task::spawn_blocking(move || {
+        let counted = Progress { inner: tokio_util::io::SyncIoBridge::new(reader), read: 0, next: 1 << 20, total, tx: tx.clone() };
+        match d.images.import(counted, opts) {
+            Ok(id) => {
+                let mut attrs = std::collections::BTreeMap::new();
+                attrs.insert("name".to_string(), reference.unwrap_or_default());
+                d.events.emit("image", "import", &id, attrs);
+                let _ = tx.send(json!({"status": id}));
+            }
+            Err(err) => {
+                let e = image_error(err);
+                let _ = tx.send(json!({"errorDetail": {"message": e.message}, "error": e.message}));
+            }
+        }
+    });
+    ([(header::CONTENT_TYPE, "application/json")], json_lines(rx)).into_response()
 }
 
 /// `GET /images/{name}/history`.

@@ -30,6 +30,7 @@ pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Res
     // `changes` may repeat: read them from the raw query.
     let raw = req.uri().query().unwrap_or("").to_string();
     let changes: Vec<String> = form_urlencoded_pairs(&raw).into_iter().filter(|(k, _)| k == "changes").map(|(_, v)| v).collect();
+    let req_len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if let Some(src) = q.get("fromSrc") {
         if src != "-" {
             return Err(ApiError::bad_request("importing from a URL is not supported: send the tarball as the request body (fromSrc=-)"));
@@ -44,18 +45,13 @@ pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Res
         let opts = ImportOptions { reference: reference.clone(), changes, message: q.get("message").cloned() };
         let stream = futures_util::TryStreamExt::map_err(req.into_body().into_data_stream(), std::io::Error::other);
         let reader = tokio_util::io::StreamReader::new(stream);
-        let images = d.images.clone();
-        let id = tokio::task::spawn_blocking(move || {
-            let sync = tokio_util::io::SyncIoBridge::new(reader);
-            images.import(sync, opts)
-        })
-        .await?
-        .map_err(image_error)?;
-        let mut attrs = std::collections::BTreeMap::new();
-        attrs.insert("name".to_string(), reference.unwrap_or_default());
-        d.events.emit("image", "import", &id.to_string(), attrs);
-        let body = format!("{{\"status\":\"{id}\"}}\r\n");
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        // What can be refused before a byte is read gets its own status, not a stream error.
+        berth_image::apply_changes(&mut berth_image::ContainerConfig::default(), &opts.changes).map_err(image_error)?;
+        if let Some(r) = &opts.reference {
+            berth_image::normalize_reference(r).map_err(image_error)?;
+        }
+        let total: u64 = req_len.unwrap_or(0);
+        return Ok(super::imagearchive::import_streamed(d, reader, opts, reference, total));
     }
     if let Some(img) = q.get("fromImage") {
         let tag = q.get("tag").map(|t| format!(":{t}")).unwrap_or_default();
