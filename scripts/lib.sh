@@ -67,6 +67,16 @@ ensure_test_tools() {
         python3 -m pip install -q docker==7.1.0 \
             || python3 -m pip install -q --break-system-packages docker==7.1.0
     fi
+    if ! pkg_installed docker-registry || ! pkg_installed apache2-utils; then
+        # The registry tests start their own registry on 127.0.0.1 (issue 7); the package's
+        # service must not start on the machine's :5000, so service starts are refused meanwhile.
+        local policy=/usr/sbin/policy-rc.d own_policy=0
+        if [ ! -e "$policy" ] && is_root; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+        fi
+        apt_install docker-registry apache2-utils
+        if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+    fi
     if ! cargo nextest --version >/dev/null 2>&1; then
         say "installing cargo-nextest (prebuilt)"
         curl -LsSf https://get.nexte.st/latest/linux | tar -xz -C "${CARGO_HOME:-$HOME/.cargo}/bin"

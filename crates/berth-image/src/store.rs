@@ -281,8 +281,33 @@ impl ImageStore {
         Ok(id)
     }
 
+    /// Stores an image from its config's exact bytes (a pull: the registry's config blob, whose
+    /// digest is the image id), tagged with `references`. Its layers must be in the store.
+    pub fn create_image_from_bytes(&self, bytes: &[u8], references: &[String]) -> Result<ImageId, ImageError> {
+        let config: ImageConfig = serde_json::from_slice(bytes).map_err(|e| ImageError::InvalidInput(format!("invalid image config: {e}")))?;
+        let refs = references.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>, _>>()?;
+        let _g = self.lock();
+        for c in chain_ids(&config.rootfs.diff_ids) {
+            if !self.layers.exists(&c) {
+                return Err(ImageError::NotFound(format!("layer {c} does not exist")));
+            }
+        }
+        self.commit_bytes_locked(config, bytes, refs)
+    }
+
+    /// Whether the layer with this chain id is in the store.
+    pub fn has_layer(&self, chain_id: &str) -> bool {
+        self.layers.exists(chain_id)
+    }
+
+    /// The layer's tarball as imported: its length, and a writer of its bytes that checks them
+    /// against the diff id.
+    pub fn layer_tarball(&self, chain_id: &str) -> Result<(u64, impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError>), ImageError> {
+        self.layers.tarball(chain_id)
+    }
+
     /// The config blob of an image, byte for byte.
-    pub(crate) fn config_bytes(&self, id: &str) -> Result<Vec<u8>, ImageError> {
+    pub fn config_bytes(&self, id: &str) -> Result<Vec<u8>, ImageError> {
         let blob = self.blobs.join(hex_part(id));
         fs::read(&blob).ctx(|| format!("reading {}", blob.display()))
     }

@@ -7,6 +7,7 @@
 //! binary is under the test's own base directory.
 #![deny(unsafe_code)]
 
+pub mod archive;
 mod bins;
 mod cleanup;
 mod client;
@@ -14,6 +15,7 @@ mod cmd;
 pub mod converge;
 mod daemon;
 mod http;
+pub mod registry;
 mod rootfs;
 
 pub use bins::{berth_bin, bin_dir, cache_dir, docker_bin};

@@ -81,6 +81,18 @@ pub struct Flags {
     /// Enable IP forwarding
     #[arg(long = "ip-forward", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub ip_forward: Option<bool>,
+    /// Registry reached over plain HTTP (host:port); loopback ones always are
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub insecure_registries: Vec<String>,
+    /// Preferred mirror for Docker Hub pulls (URL)
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    pub registry_mirrors: Vec<String>,
+    /// Layers downloaded at once per pull (default 3)
+    #[arg(long = "max-concurrent-downloads", value_name = "N")]
+    pub max_concurrent_downloads: Option<usize>,
+    /// Layers uploaded at once per push (default 5)
+    #[arg(long = "max-concurrent-uploads", value_name = "N")]
+    pub max_concurrent_uploads: Option<usize>,
 }
 
 /// One entry of `default-address-pools`.
@@ -132,6 +144,10 @@ pub struct FileConfig {
     pub iptables: Option<bool>,
     pub ip_forward: Option<bool>,
     pub default_address_pools: Option<Vec<AddressPool>>,
+    pub insecure_registries: Option<Vec<String>>,
+    pub registry_mirrors: Option<Vec<String>>,
+    pub max_concurrent_downloads: Option<usize>,
+    pub max_concurrent_uploads: Option<usize>,
 }
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
@@ -139,6 +155,7 @@ const KNOWN_KEYS: &[&str] = &[
     "live-restore", "debug", "data-root", "exec-root", "hosts", "pidfile", "storage-driver",
     "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
     "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
+    "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
 ];
 
 /// The configuration in force: flags over file over defaults.
@@ -164,6 +181,10 @@ pub struct Config {
     pub iptables: bool,
     pub ip_forward: bool,
     pub default_address_pools: Vec<AddressPool>,
+    pub insecure_registries: Vec<String>,
+    pub registry_mirrors: Vec<String>,
+    pub max_concurrent_downloads: usize,
+    pub max_concurrent_uploads: usize,
 }
 
 /// Default bridge and subnet: apart from docker0 (172.17.0.0/16) and Podman (10.88.0.0/16), so
@@ -242,6 +263,10 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("fixed-cidr", flags.fixed_cidr.clone(), file.fixed_cidr.clone());
     check("iptables", flags.iptables.map(|b| b.to_string()), file.iptables.map(|b| b.to_string()));
     check("ip-forward", flags.ip_forward.map(|b| b.to_string()), file.ip_forward.map(|b| b.to_string()));
+    check("insecure-registries", list(&flags.insecure_registries), file.insecure_registries.as_ref().map(|v| format!("[{}]", v.join(" "))));
+    check("registry-mirrors", list(&flags.registry_mirrors), file.registry_mirrors.as_ref().map(|v| format!("[{}]", v.join(" "))));
+    check("max-concurrent-downloads", flags.max_concurrent_downloads.map(|v| v.to_string()), file.max_concurrent_downloads.map(|v| v.to_string()));
+    check("max-concurrent-uploads", flags.max_concurrent_uploads.map(|v| v.to_string()), file.max_concurrent_uploads.map(|v| v.to_string()));
     out
 }
 
@@ -315,7 +340,25 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
             return Err(ConfigError::Invalid(format!("invalid value for fixed-cidr: \"{f}\"")));
         }
     }
+    let concurrency = |key: &str, v: Option<usize>, default: usize| match v {
+        Some(0) => Err(ConfigError::Invalid(format!("invalid value for {key}: 0 (at least 1)"))),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    let max_concurrent_downloads = concurrency("max-concurrent-downloads", flags.max_concurrent_downloads.or(file.max_concurrent_downloads), 3)?;
+    let max_concurrent_uploads = concurrency("max-concurrent-uploads", flags.max_concurrent_uploads.or(file.max_concurrent_uploads), 5)?;
+    let insecure_registries = if !flags.insecure_registries.is_empty() { flags.insecure_registries.clone() } else { file.insecure_registries.clone().unwrap_or_default() };
+    let registry_mirrors = if !flags.registry_mirrors.is_empty() { flags.registry_mirrors.clone() } else { file.registry_mirrors.clone().unwrap_or_default() };
+    for m in &registry_mirrors {
+        if !(m.starts_with("http://") || m.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!("invalid mirror: unsupported scheme \"{m}\" in registry-mirrors (http:// or https://)")));
+        }
+    }
     Ok(Config {
+        insecure_registries,
+        registry_mirrors,
+        max_concurrent_downloads,
+        max_concurrent_uploads,
         bridge,
         bip,
         fixed_cidr,

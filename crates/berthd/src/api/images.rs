@@ -53,11 +53,9 @@ pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Res
         let total: u64 = req_len.unwrap_or(0);
         return Ok(super::imagearchive::import_streamed(d, reader, opts, reference, total));
     }
-    if let Some(img) = q.get("fromImage") {
-        let tag = q.get("tag").map(|t| format!(":{t}")).unwrap_or_default();
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {img}{tag}: pulling from registries is not available in this Berth build; import the image instead"
-        )));
+    if q.contains_key("fromImage") {
+        let headers = req.headers().clone();
+        return super::registry::pull(d, &q, &headers).await;
     }
     Err(ApiError::bad_request("fromSrc or fromImage is required"))
 }
@@ -207,7 +205,10 @@ fn inspect(i: &ImageInfo) -> serde_json::Value {
     })
 }
 
-pub async fn post_dispatch(State(d): State<AppState>, Path(rest): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+pub async fn post_dispatch(State(d): State<AppState>, Path(rest): Path<String>, Query(q): Q, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    if let Some(name) = rest.strip_suffix("/push") {
+        return super::registry::push(d, name, &q, &headers).await;
+    }
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.get("repo").cloned().unwrap_or_default();
         if repo.is_empty() {

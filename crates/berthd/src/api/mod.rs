@@ -11,6 +11,7 @@ pub mod attach;
 pub mod logs;
 pub mod networks;
 pub mod prune;
+pub mod registry;
 pub mod system;
 pub mod types;
 pub mod verbs;
@@ -43,6 +44,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/json", get(images::list))
         .route("/images/prune", post(prune::images))
         .route("/images/get", get(imagearchive::save_many))
+        .route("/images/search", get(registry::search))
+        .route("/auth", post(registry::login))
         .route("/images/load", post(imagearchive::load))
         .route("/containers/prune", post(prune::containers))
         .route("/build/prune", post(prune::build_cache))

@@ -1,0 +1,188 @@
+//! Registries (issue 7), against Debian's docker-registry on 127.0.0.1 with its own storage:
+//! push a multi-layer image, remove it, pull it back and run it (same id); `docker run` of a
+//! missing image pulls it; docker-py; login/logout against htpasswd auth; a corrupted blob
+//! refused with the layer named and nothing stored; a stalling registry times out; an index of
+//! two platforms gives this host's, and `--platform` the other.
+
+use berth_tests::archive::{config, digest, docker_archive, docker_archive_with, layers};
+use berth_tests::registry::Registry;
+use berth_tests::{DaemonOpts, TestDaemon};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn load(d: &TestDaemon, archive: Vec<u8>) {
+    let f = d.base.join(format!("load-{}.tar", rand_suffix()));
+    std::fs::write(&f, archive).unwrap();
+    d.docker_ok(&["load", "-i", f.to_str().unwrap()]);
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+fn layer_dirs(d: &TestDaemon) -> usize {
+    std::fs::read_dir(d.data_root.join("storage/layers")).unwrap().filter(|e| e.as_ref().unwrap().file_name().len() == 64).count()
+}
+
+#[test]
+fn push_pull_run_and_docker_py() {
+    let reg = Registry::start("push", None);
+    let d = TestDaemon::start(DaemonOpts::new("reg-push").config(r#"{"max-concurrent-downloads": 2, "max-concurrent-uploads": 2}"#));
+    load(&d, docker_archive("multi:1", &layers()));
+    let name = format!("{}/team/multi:1", reg.addr);
+    d.docker_ok(&["tag", "multi:1", &name]);
+    let id = d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &name]);
+    let out = d.docker_ok(&["push", &name]);
+    assert!(out.contains("1: digest: sha256:") && out.contains("Pushed"), "{out}");
+    let again = d.docker_ok(&["push", &name]);
+    assert!(again.contains("Layer already exists"), "{again}");
+    d.docker_ok(&["rmi", &name, "multi:1"]);
+    assert_eq!(d.docker_ok(&["images", "-q"]), "");
+    let out = d.docker_ok(&["pull", &name]);
+    assert!(out.contains("Downloaded newer image for") && out.contains("Digest: sha256:"), "{out}");
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &name]), id, "the same image id");
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "head", "/data/a"]), "first");
+    let out = d.docker_ok(&["pull", &name]);
+    assert!(out.contains("Image is up to date"), "{out}");
+    // `docker run` of an image that is not there: the CLI pulls it on the daemon's 404.
+    d.docker_ok(&["rmi", &name]);
+    let o = d.docker(&["run", "--rm", &name, "head", "/data/a"]);
+    assert!(o.status.success(), "{}", berth_tests::output_text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Unable to find image"), "{}", berth_tests::output_text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "first");
+    // docker-py: pull by repository and tag, push under a new tag.
+    d.docker_ok(&["rmi", &name]);
+    let py = d.docker_py(&format!(
+        r#"img = c.images.pull("{addr}/team/multi", tag="1")
+print(img.id)
+img.tag("{addr}/team/multi", tag="py")
+for line in c.images.push("{addr}/team/multi", tag="py", stream=True, decode=True):
+    if "error" in line: raise SystemExit(line["error"])
+print("pushed")"#,
+        addr = reg.addr
+    ));
+    assert!(py.starts_with(&format!("{id}\npushed")), "{py}");
+    let (_, err) = d.docker_err(&["pull", &format!("{}/team/nosuch:1", reg.addr)]);
+    assert!(err.contains("not found") || err.contains("manifest unknown"), "{err}");
+    let (_, err) = d.docker_err(&["search", "busybox"]);
+    assert!(err.contains("not supported"), "{err}");
+    let (_, err) = d.docker_err(&["push", &format!("{}/team/absent:1", reg.addr)]);
+    assert!(err.contains("An image does not exist locally"), "{err}");
+}
+
+#[test]
+fn login_logout_against_htpasswd() {
+    let reg = Registry::start("auth", Some(("alice", "s3cret")));
+    let mut d = TestDaemon::start(DaemonOpts::new("reg-auth"));
+    d.busybox_image();
+    let name = format!("{}/alice/bb:1", reg.addr);
+    d.docker_ok(&["tag", "busybox", &name]);
+    let (_, err) = d.docker_err(&["push", &name]);
+    assert!(err.to_lowercase().contains("unauthorized") || err.contains("authentication required"), "{err}");
+    let (_, err) = d.docker_err(&["login", "-u", "alice", "-p", "wrong", &reg.addr]);
+    assert!(err.to_lowercase().contains("unauthorized"), "{err}");
+    let out = d.docker_ok(&["login", "-u", "alice", "-p", "s3cret", &reg.addr]);
+    assert!(out.contains("Login Succeeded"), "{out}");
+    d.docker_ok(&["push", &name]);
+    d.docker_ok(&["rmi", &name]);
+    d.docker_ok(&["pull", &name]);
+    d.docker_ok(&["logout", &reg.addr]);
+    d.docker_ok(&["rmi", &name]);
+    let (_, err) = d.docker_err(&["pull", &name]);
+    assert!(err.to_lowercase().contains("unauthorized") || err.contains("authentication required"), "{err}");
+}
+
+#[test]
+fn a_corrupted_blob_is_refused_and_nothing_is_stored() {
+    let reg = Registry::start("corrupt", None);
+    let d = TestDaemon::start(DaemonOpts::new("reg-corrupt"));
+    load(&d, docker_archive("multi:1", &layers()));
+    let name = format!("{}/team/multi:1", reg.addr);
+    d.docker_ok(&["tag", "multi:1", &name]);
+    d.docker_ok(&["push", &name]);
+    d.docker_ok(&["rmi", &name, "multi:1"]);
+    let before = layer_dirs(&d);
+    // The largest blob is the busybox layer: flip bytes in the middle of it.
+    let big = reg.blob_files().into_iter().max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).unwrap();
+    let mut data = std::fs::read(&big).unwrap();
+    let mid = data.len() / 2;
+    data[mid..mid + 16].iter_mut().for_each(|b| *b ^= 0xff);
+    std::fs::write(&big, data).unwrap();
+    let digest_hex = big.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
+    let (code, err) = d.docker_err(&["pull", &name]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("verification failed") && err.contains(&digest_hex), "names the layer: {err}");
+    assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image");
+    assert_eq!(layer_dirs(&d), before, "no layer stored");
+    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
+    assert!(tmp.is_empty(), "no download left behind");
+}
+
+#[test]
+fn a_stalling_registry_times_out() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let d = TestDaemon::start(DaemonOpts::new("reg-stall").env("BERTH_REGISTRY_TIMEOUT_SECS", "2"));
+    let t0 = Instant::now();
+    let (code, err) = d.docker_err(&["pull", &format!("{addr}/x/y:1")]);
+    assert_eq!(code, Some(1));
+    assert!(t0.elapsed() < Duration::from_secs(20), "no hang: {:?}", t0.elapsed());
+    assert!(err.to_lowercase().contains("timed out") || err.to_lowercase().contains("timeout"), "{err}");
+}
+
+/// GET or PUT on the registry with HTTP/1.0; (status, body).
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&out[..split]).split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+#[test]
+fn an_index_of_two_platforms_gives_this_hosts_and_platform_picks_the_other() {
+    if std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    let reg = Registry::start("index", None);
+    let d = TestDaemon::start(DaemonOpts::new("reg-index"));
+    let ls = layers();
+    let ids: Vec<String> = ls.iter().map(|l| digest(l)).collect();
+    load(&d, docker_archive("multi:amd", &ls));
+    load(&d, docker_archive_with("multi:arm", &config(&ids, "arm64"), &ls));
+    let mut descs = Vec::new();
+    for (tag, arch) in [("amd", "amd64"), ("arm", "arm64")] {
+        let name = format!("{}/team/multi:{tag}", reg.addr);
+        d.docker_ok(&["tag", &format!("multi:{tag}"), &name]);
+        d.docker_ok(&["push", &name]);
+        let (st, m) = http(&reg.addr, "GET", &format!("/v2/team/multi/manifests/{tag}"), &[("Accept", "application/vnd.docker.distribution.manifest.v2+json")], b"");
+        assert_eq!(st, 200);
+        descs.push(serde_json::json!({"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": digest(&m), "size": m.len(), "platform": {"architecture": arch, "os": "linux"}}));
+    }
+    descs.reverse(); // arm64 first: the pick must not be "the first one"
+    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs})).unwrap();
+    let (st, body) = http(&reg.addr, "PUT", "/v2/team/multi/manifests/both", &[("Content-Type", "application/vnd.oci.image.index.v1+json")], &index);
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+    let both = format!("{}/team/multi:both", reg.addr);
+    d.docker_ok(&["pull", &both]);
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", &both]), "amd64");
+    d.docker_ok(&["rmi", &both]);
+    d.docker_ok(&["pull", "--platform", "linux/arm64", &both]);
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", &both]), "arm64");
+}
