@@ -31,7 +31,7 @@ pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>
         [0x1f, 0x8b, ..] => return Ok(Box::new(flate2::read::MultiGzDecoder::new(head))),
         [0xfd, b'7', b'z', b'X', b'Z', 0x00] => "xz",
         [b'B', b'Z', b'h', ..] => "bzip2",
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => "zstd",
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => return Ok(Box::new(Zstd::new(head)?)),
         _ => return Ok(Box::new(head)),
     };
     Err(ImageError::InvalidInput(format!(
@@ -39,7 +39,38 @@ pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>
     )))
 }
 
-/// Extracts the layer tarball read from `r` (plain or gzip) into the existing directory `dest`,
+/// A zstd stream of one or more frames (the format allows several back to back).
+struct Zstd<R: Read> {
+    dec: Option<ruzstd::decoding::StreamingDecoder<io::BufReader<R>, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: Read> Zstd<R> {
+    fn new(r: R) -> Result<Self, ImageError> {
+        let dec = ruzstd::decoding::StreamingDecoder::new(io::BufReader::new(r))
+            .map_err(|e| ImageError::InvalidInput(format!("invalid zstd stream: {e}")))?;
+        Ok(Zstd { dec: Some(dec) })
+    }
+}
+
+impl<R: Read> Read for Zstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(dec) = self.dec.as_mut() else { return Ok(0) };
+            let n = dec.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This frame is done: another may follow.
+            let mut src = self.dec.take().expect("decoder").into_inner();
+            if io::BufRead::fill_buf(&mut src)?.is_empty() {
+                return Ok(0);
+            }
+            self.dec = Some(ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("invalid zstd frame: {e}")))?);
+        }
+    }
+}
+
+/// Extracts the layer tarball read from `r` (plain, gzip or zstd) into the existing directory `dest`,
 /// in overlayfs format: OCI whiteouts `.wh.<name>` become character devices 0/0 and
 /// `.wh..wh..opq` marks its directory `trusted.overlay.opaque=y`.
 ///

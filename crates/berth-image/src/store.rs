@@ -108,6 +108,12 @@ impl ImageStore {
         let blobs = data_root.join("image").join("blobs").join("sha256");
         fs::create_dir_all(&blobs).ctx(|| format!("creating {}", blobs.display()))?;
         let layers = LayerStore::open(data_root)?;
+        // Spooled loads and downloads a dead daemon left: nothing refers to them.
+        for e in fs::read_dir(data_root.join("image")).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
         let repos_file = data_root.join("image").join("repositories.json");
         let store = ImageStore {
             data_root: data_root.to_path_buf(),

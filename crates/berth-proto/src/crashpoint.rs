@@ -16,6 +16,8 @@ pub const POINTS: &[&str] = &[
     "rm.after-storage",
     "import.after-layer",
     "restore.midway",
+    "pull.after-download",
+    "pull.after-layer",
 ];
 
 /// Dies here with SIGKILL when `BERTH_CRASH_AT` names this point (debug builds only).

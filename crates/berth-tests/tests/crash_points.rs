@@ -1,5 +1,5 @@
-//! The crash-point matrix (issue 5): for every named point inside create, start, stop, rm,
-//! import and restore, the daemon is killed exactly there (a SIGKILL it raises itself, armed by
+//! The crash-point matrix (issues 5 and 7): for every named point inside create, start, stop, rm,
+//! import, restore and pull, the daemon is killed exactly there (a SIGKILL it raises itself, armed by
 //! `BERTH_CRASH_AT` in debug builds), restarted, and the engine must converge: the operation is
 //! finished or rolled back, no container is lost or duplicated, nothing leaks.
 
@@ -169,6 +169,36 @@ fn restore_midway_is_finished_by_the_next_start() {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     assert!(out.contains("hi"), "{out}");
+}
+
+#[test]
+fn pull_crashes_leave_no_download_layer_or_image() {
+    for point in ["pull.after-download", "pull.after-layer"] {
+        let reg = berth_tests::registry::Registry::start("crash-pull", None);
+        let mut d = daemon("crash-pull");
+        let name = format!("{}/crash/bb:1", reg.addr);
+        d.docker_ok(&["tag", "busybox", &name]);
+        d.docker_ok(&["push", &name]);
+        d.docker_ok(&["rmi", &name, "busybox"]);
+        arm(&mut d, point);
+        // The CLI takes a progress stream that stops short for a finished one: the daemon's
+        // death is what is checked.
+        let _ = d.docker(&["pull", &name]);
+        let st = d.wait_exit(Duration::from_secs(10)).expect("the daemon died at the crash point");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(st.signal(), Some(9), "{point}");
+        assert!(d.log_text().contains(&format!("crash point {point}")));
+        d.opts.env.clear();
+        d.restart();
+        assert_eq!(d.docker_ok(&["images", "-q"]), "", "{point}: no image");
+        let left = |sub: &str, keep: fn(&str) -> bool| -> Vec<String> {
+            std::fs::read_dir(d.data_root.join(sub)).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| keep(n)).collect()).unwrap_or_default()
+        };
+        assert!(left("image", |n| n.starts_with(".tmp")).is_empty(), "{point}: downloads swept");
+        assert!(left("storage/layers", |_| true).is_empty(), "{point}: unreferenced layers swept");
+        d.docker_ok(&["pull", &name]);
+        assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "ok"]), "ok", "{point}: the pull works again");
+    }
 }
 
 /// Every point in the daemon's list has a test here.

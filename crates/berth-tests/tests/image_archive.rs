@@ -1,5 +1,5 @@
 //! `docker load`, `docker save` and `docker history` (issue 3): Docker's archive format and OCI
-//! image layouts, multi-layer with whiteouts and opaque directories, gzip'd layers, ids kept
+//! image layouts, multi-layer with whiteouts and opaque directories, gzip and zstd layers, ids kept
 //! across a save/load round trip, shared layers stored once, corrupt and hostile archives
 //! refused with nothing left behind; the CLI and docker-py.
 
@@ -12,10 +12,11 @@ use std::fs;
 fn oci_archive(name: &str, layers: &[Vec<u8>]) -> Vec<u8> {
     let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
     let ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
-    let gz: Vec<Vec<u8>> = layers.iter().map(|l| gzip(l)).collect();
+    // The middle layer zstd, the others gzip: both as registries and tools produce them.
+    let gz: Vec<Vec<u8>> = layers.iter().enumerate().map(|(i, l)| if i == 1 { ruzstd::encoding::compress_to_vec(&l[..], ruzstd::encoding::CompressionLevel::Fastest) } else { gzip(l) }).collect();
     let manifest_for = |arch: &str, blobs: &mut Vec<(String, Vec<u8>)>| {
         let cfg = config(&ids, arch);
-        let ls: Vec<_> = gz.iter().map(|g| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(g), "size": g.len()})).collect();
+        let ls: Vec<_> = gz.iter().enumerate().map(|(i, g)| json!({"mediaType": if i == 1 { "application/vnd.oci.image.layer.v1.tar+zstd" } else { "application/vnd.oci.image.layer.v1.tar+gzip" }, "digest": digest(g), "size": g.len()})).collect();
         let m = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&cfg), "size": cfg.len()}, "layers": ls})).unwrap();
         blobs.push((digest(&cfg), cfg));

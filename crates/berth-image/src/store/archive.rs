@@ -339,10 +339,6 @@ impl Spool {
                 .unwrap_or_default()
                 .iter()
                 .map(|l| {
-                    let mt = l["mediaType"].as_str().unwrap_or("");
-                    if mt.contains("zstd") {
-                        return Err(ImageError::InvalidInput(format!("layer {} is zstd-compressed: not supported by this Berth", l["digest"])));
-                    }
                     Self::blob(l["digest"].as_str().unwrap_or(""))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
