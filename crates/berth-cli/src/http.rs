@@ -59,8 +59,16 @@ impl Client {
 
     /// Sends a request; returns the response with its body unread.
     pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>, upgrade: bool) -> Result<Response, ApiError> {
+        self.send_with(method, path, body, upgrade, &[])
+    }
+
+    /// [`Client::send`] with extra request headers (`X-Registry-Auth`).
+    pub fn send_with(&self, method: &str, path: &str, body: Option<&[u8]>, upgrade: bool, extra: &[(&str, String)]) -> Result<Response, ApiError> {
         let mut s = self.connect()?;
         let mut head = format!("{method} /v{}{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\n", berth_api::API_VERSION, env!("CARGO_PKG_VERSION"));
+        for (k, v) in extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
         if upgrade {
             head.push_str("Connection: Upgrade\r\nUpgrade: tcp\r\n");
         } else {

@@ -4,6 +4,7 @@
 mod containers;
 mod http;
 mod images;
+mod registry;
 mod run;
 mod table;
 mod template;
@@ -32,6 +33,10 @@ enum Cmd {
     Images(images::ImagesArgs),
     /// Remove one or more images
     Rmi(images::RmiArgs),
+    /// Download an image from a registry, with a progress bar per layer
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry, with a progress bar per layer
+    Push(registry::PushArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag { source: String, target: String },
     /// Image commands
@@ -121,6 +126,8 @@ fn run(c: &http::Client, cmd: Cmd) -> Result<i32, http::ApiError> {
         Cmd::Import(a) => images::import(c, a),
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::list(c, a),
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => images::rmi(c, a),
+        Cmd::Pull(a) => registry::pull(c, a),
+        Cmd::Push(a) => registry::push(c, a),
         Cmd::Tag { source, target } => images::tag(c, &source, &target),
         Cmd::Image(ImageCmd::Inspect(a)) => containers::inspect(c, a, Some("image")),
         Cmd::Run(a) => run::run(c, a, true),

@@ -186,3 +186,32 @@ fn an_index_of_two_platforms_gives_this_hosts_and_platform_picks_the_other() {
     d.docker_ok(&["pull", "--platform", "linux/arm64", &both]);
     assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", &both]), "arm64");
 }
+
+/// `berth pull`/`berth push`: credentials from flags, plain status lines when piped, a bar per
+/// layer on a terminal.
+#[test]
+fn berth_cli_pull_and_push_with_progress() {
+    let reg = Registry::start("berthcli", Some(("bob", "pw")));
+    let mut d = TestDaemon::start(DaemonOpts::new("reg-berthcli"));
+    d.busybox_image();
+    let name = format!("{}/bob/bb:1", reg.addr);
+    d.docker_ok(&["tag", "busybox", &name]);
+    let out = d.berth_ok(&["push", "-u", "bob", "--password", "pw", &name]);
+    assert!(out.contains(": Pushed") && out.contains("1: digest: sha256:"), "{out}");
+    d.docker_ok(&["rmi", &name, "busybox"]);
+    let o = d.berth(&["pull", &name]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pull access denied"), "{}", berth_tests::output_text(&o));
+    let out = d.berth_ok(&["pull", "-u", "bob", "--password", "pw", &name]);
+    assert!(out.contains(": Pull complete") && out.contains("Downloaded newer image"), "{out}");
+    d.docker_ok(&["rmi", &name]);
+    // On a terminal: bars with byte counts.
+    let script = format!(
+        "import pty, sys, os\nout = b''\ndef rd(fd):\n    global out\n    b = os.read(fd, 4096)\n    out += b\n    return b\nst = pty.spawn({:?}, rd)\nsys.stdout.write(out.decode(errors='replace'))\n",
+        [berth_tests::berth_bin().display().to_string(), "pull".into(), "-u".into(), "bob".into(), "--password".into(), "pw".into(), name.clone()]
+    );
+    let o = d.python(&script);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains("MiB") && shown.contains("Pull complete"), "{shown}");
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "ok"]), "ok");
+}

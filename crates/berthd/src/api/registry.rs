@@ -92,16 +92,18 @@ async fn relay<T: Send + 'static>(
     }));
     let mut early = Vec::new();
     let mut handle = Some(handle);
-    // Hold the first messages back until a layer shows up or the job ends.
+    let mut closed = false;
+    // Hold the first messages back until a layer shows up or the job ends (its result decides:
+    // the channel closing first says nothing).
     loop {
         tokio::select! {
-            ev = rx.recv() => match ev {
+            ev = rx.recv(), if !closed => match ev {
                 Some(ev) => {
                     let is_layer = matches!(ev, Event::Layer { .. });
                     early.push(ev);
                     if is_layer { break; }
                 }
-                None => break,
+                None => closed = true,
             },
             res = handle.as_mut().expect("handle"), if handle.is_some() => {
                 match res.map_err(|e| ApiError::internal(e.to_string()))? {
