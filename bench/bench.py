@@ -5,7 +5,7 @@ Usage (as root):
     python3 bench/bench.py                 # Berth and dockerd 20.10 (installs Debian's docker.io if missing)
     python3 bench/bench.py --berth-only    # machines without dockerd
     python3 bench/bench.py --quick         # CI smoke run: small N, one repetition, Berth only, < ~60 s
-    options: --bin-dir DIR  --out FILE  --reps K  --restore-1000  --ports
+    options: --bin-dir DIR  --out FILE  --reps K  --restore-1000  --ports  --registry  --only LIST
 
 Every daemon gets its own data-root, exec-root, socket and pid file under a temporary directory, removed
 at the end; dockerd and containerd never use the host's defaults. Figures are reported, never asserted: a
@@ -16,6 +16,7 @@ import argparse, json, os, shutil, signal, subprocess, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from engines import Berth, Docker, HostPaths  # noqa: E402
 import workloads as w  # noqa: E402
+from registry import bench_registry  # noqa: E402
 from report import report  # noqa: E402
 
 
@@ -75,7 +76,8 @@ def main():
     p.add_argument("--reps", type=int, default=3, help="repetitions of the restore measurements (alternating)")
     p.add_argument("--restore-1000", action="store_true", help="also restore with N=1000")
     p.add_argument("--ports", action="store_true", help="published-port workload (skipped if berthd lacks --bip)")
-    p.add_argument("--only", default="", help="comma-separated workloads to run: run,restore,outage,no-live-restore,ports")
+    p.add_argument("--registry", action="store_true", help="push and pull of a 200 MB 5-layer image through a loopback registry (issue 7)")
+    p.add_argument("--only", default="", help="comma-separated workloads to run: run,restore,outage,no-live-restore,ports,registry")
     p.add_argument("--out", default="bench-result.json")
     args = p.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,12 +86,14 @@ def main():
         args.runs_d, args.runs_rm, args.restore_n, args.window, args.outage, args.reps = 3, 2, [0, 5], 1, 2, 1
         args.mem_n = 5
         args.port_outage = 2
+        args.registry_layer_mb, args.registry_reps = 2, 1
     else:
         # The writer's rate before the outage is taken over as long a window as the outage itself: a
         # 5 s window swung the ratio between 0.93 and 1.41 under other people's builds.
         args.runs_d, args.runs_rm, args.restore_n, args.window, args.outage = 30, 20, [0, 50, 200], 20, 20
         args.port_outage = 10
         args.mem_n = 50
+        args.registry_layer_mb, args.registry_reps = 40, 3
         if args.restore_1000:
             args.restore_n.append(1000)
 
@@ -119,6 +123,8 @@ def main():
             steps.append(("ports", lambda: run_ports(args, factories, out)))
         else:
             notes.append("ports workload skipped: berthd --help has no --bip (Berth's bridge networking is not built yet)")
+    if args.registry or "registry" in args.only:
+        steps.append(("registry", lambda: bench_registry(args, factories, out, w.up)))
     if args.only:
         wanted = {x.strip() for x in args.only.split(",")}
         key = lambda n: "no-live-restore" if n == "no live restore" else n.split(" ")[0]

@@ -65,6 +65,11 @@ def rows(out):
                 return f"{c['outage']['failed']}/{c['outage']['failed'] + c['outage']['ok']} + {c['after']['failed']}/{c['after']['failed'] + c['after']['ok']}"
             r.append((f"failed requests, published port from {path}, {sig.upper()}: outage + after restart", f("berth"), f("docker"), "0 + 0",
                       lambda b, d: b.startswith("0/") and " + 0/" in b))
+    mb = out.get("registry_mb", 200)
+    r.append((f"docker push, {mb} MB in 5 layers, loopback registry (s)", get(out, "push_s", "berth"), get(out, "push_s", "docker"), "<= dockerd",
+              lambda b, d: scalar(b) <= scalar(d)))
+    r.append((f"docker pull, {mb} MB in 5 layers, loopback registry (s)", get(out, "pull_s", "berth"), get(out, "pull_s", "docker"), "<= dockerd",
+              lambda b, d: scalar(b) <= scalar(d)))
     r.append(("shutdown w/o live restore, 6 ignoring TERM, --stop-timeout 10 (s)", get(out, "shutdown_6_ignoring_term_s", "berth"),
               get(out, "shutdown_6_ignoring_term_s", "docker"), "<= 10.5", lambda b, d: b <= 10.5))
     r.append(("start after crash w/o live restore: API answers (s)", get(out, "start_after_crash_no_live_restore_api_s", "berth"),

@@ -35,8 +35,8 @@ rm -f "$leak_before"
 # The benchmark's smoke run (issue 6): small N, one repetition, Berth only. It keeps the benchmark
 # working (a workload that breaks fails CI); its figures are reported, never asserted.
 if [ "$#" -eq 0 ]; then
-    say "python3 bench/bench.py --quick (smoke run of the benchmark)"
-    if ! python3 bench/bench.py --quick --bin-dir "${CARGO_TARGET_DIR:-target}/debug" --out "${CARGO_TARGET_DIR:-target}/bench-smoke.json"; then
+    say "python3 bench/bench.py --quick --registry (smoke run of the benchmark)"
+    if ! python3 bench/bench.py --quick --registry --bin-dir "${CARGO_TARGET_DIR:-target}/debug" --out "${CARGO_TARGET_DIR:-target}/bench-smoke.json"; then
         echo "berth test summary: the benchmark smoke run failed"
         [ "$status" -eq 0 ] && status=1
     fi
