@@ -1,7 +1,7 @@
 #!/bin/bash
 # Lists what Berth's tests may leave in the kernel and on disk: test bridges and veths, nftables
 # tables, network namespaces, mounts and directories under /tmp/bt-*, container cgroups, monitor
-# processes. `snapshot FILE` records the current set; `compare FILE` prints what is new since and
+# processes, test registries (process and /tmp/berth-registry-* directory). `snapshot FILE` records the current set; `compare FILE` prints what is new since and
 # exits 1 if anything is.
 set -euo pipefail
 
@@ -10,12 +10,13 @@ current() {
     nft list tables 2>/dev/null | awk '{print $3}' | grep -E '^berth_(bt|bb|br_)' | sed 's/^/nft-table /' || true
     ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^bt' | sed 's/^/netns /' || true
     awk '{print $5}' /proc/self/mountinfo | grep -E '^/tmp/bt-' | sed 's/^/mount /' || true
-    ls -d /tmp/bt-* 2>/dev/null | sed 's/^/dir /' || true
+    ls -d /tmp/bt-* /tmp/berth-registry-* 2>/dev/null | sed 's/^/dir /' || true
     for h in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
         [ -d "$h" ] && find "$h" -mindepth 1 -maxdepth 1 -type d | sed 's/^/cgroup /'
     done || true
     for p in /proc/[0-9]*; do
         tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q '^[^ ]*berth-shim --config /tmp/bt-' && echo "monitor ${p#/proc/}"
+        tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q '^[^ ]*docker-registry serve /tmp/berth-registry-' && echo "registry ${p#/proc/}"
     done || true
 }
 
