@@ -133,30 +133,32 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
         ev(Event::Layer { id: short(&l.digest), status, current: 0, total: 0 });
     }
     let tmp = TempDir::new(&store, "pull")?;
-    let downloads = futures_util::stream::iter(missing.clone().into_iter().map(|i| download(&client, &source, &manifest.layers[i], tmp.0.join(i.to_string()), ev)))
-        .buffer_unordered(opts.max_downloads.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    downloads.into_iter().collect::<Result<Vec<()>, _>>()?;
-    berth_proto::crashpoint::hit("pull.after-download");
-    // In order: each layer goes on top of the one before it.
-    for &i in &missing {
-        let (layer, want) = (&manifest.layers[i], diff_ids[i].clone());
-        let id = short(&layer.digest);
-        ev(Event::Layer { id: id.clone(), status: "Extracting", current: 0, total: layer.size.max(0) as u64 });
-        let (file, st, parent) = (tmp.0.join(i.to_string()), store.clone(), if i == 0 { None } else { Some(chains[i - 1].clone()) });
-        let info = tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&file).map_err(|e| berth_image::ImageError::Other(format!("opening {}: {e}", file.display())))?;
-            st.add_layer(f, parent.as_deref())
-        })
-        .await
-        .map_err(|e| RegistryError::Other(e.to_string()))??;
-        if info.diff_id != want {
-            return Err(RegistryError::Digest(format!("layer {}: its content hashes to {}, the image config says {want}", layer.digest, info.diff_id)));
+    // Downloads run `max_downloads` at a time and come out in layer order; each layer is
+    // extracted as soon as it and those below it are in, while the next ones still download.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<usize, RegistryError>>();
+    let downloader = async {
+        let mut done = futures_util::stream::iter(missing.clone().into_iter().map(|i| {
+            let (client, source, tmp, layer) = (&client, &source, &tmp, &manifest.layers[i]);
+            async move { download(client, source, layer, tmp.0.join(i.to_string()), ev).await.map(|_| i) }
+        }))
+        .buffered(opts.max_downloads.max(1));
+        while let Some(r) = done.next().await {
+            let failed = r.is_err();
+            if tx.send(r).is_err() || failed {
+                break;
+            }
         }
-        ev(Event::Layer { id, status: "Pull complete", current: 0, total: 0 });
-        berth_proto::crashpoint::hit("pull.after-layer");
-    }
+    };
+    let extractor = async {
+        for _ in 0..missing.len() {
+            let i = rx.recv().await.ok_or_else(|| RegistryError::Other("the download stopped".into()))??;
+            berth_proto::crashpoint::hit("pull.after-download");
+            extract(&store, &tmp, &manifest.layers[i], &diff_ids[i], if i == 0 { None } else { Some(chains[i - 1].clone()) }, i, ev).await?;
+        }
+        Ok::<(), RegistryError>(())
+    };
+    let ((), extracted) = tokio::join!(downloader, extractor);
+    extracted?;
     let image_id = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config)));
     let had = store.resolve(&image_id).is_ok() && tag.as_ref().is_none_or(|t| store.resolve(t).is_ok_and(|i| i.id == image_id));
     let id = store.create_image_from_bytes(&config, &tag.clone().into_iter().collect::<Vec<_>>())?;
@@ -165,6 +167,28 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
     let downloaded = !missing.is_empty() || !had;
     ev(Event::Status(if downloaded { format!("Status: Downloaded newer image for {shown}") } else { format!("Status: Image is up to date for {shown}") }));
     Ok(Pulled { id, tag, digest, downloaded })
+}
+
+/// Layer `i` (downloaded to `<tmp>/<i>`) into the store on top of `parent`, checked against the
+/// config's diff id.
+async fn extract(store: &Arc<ImageStore>, tmp: &TempDir, layer: &OciDescriptor, want: &str, parent: Option<String>, i: usize, ev: &(dyn Fn(Event) + Send + Sync)) -> Result<(), RegistryError> {
+    let id = short(&layer.digest);
+    ev(Event::Layer { id: id.clone(), status: "Extracting", current: 0, total: layer.size.max(0) as u64 });
+    let (file, st) = (tmp.0.join(i.to_string()), store.clone());
+    let info = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&file).map_err(|e| berth_image::ImageError::Other(format!("opening {}: {e}", file.display())))?;
+        let info = st.add_layer(f, parent.as_deref());
+        let _ = std::fs::remove_file(&file);
+        info
+    })
+    .await
+    .map_err(|e| RegistryError::Other(e.to_string()))??;
+    if info.diff_id != want {
+        return Err(RegistryError::Digest(format!("layer {}: its content hashes to {}, the image config says {want}", layer.digest, info.diff_id)));
+    }
+    ev(Event::Layer { id, status: "Pull complete", current: 0, total: 0 });
+    berth_proto::crashpoint::hit("pull.after-layer");
+    Ok(())
 }
 
 /// One blob into `to`, its digest checked by the client as the bytes arrive.

@@ -215,3 +215,19 @@ fn berth_cli_pull_and_push_with_progress() {
     assert!(shown.contains("MiB") && shown.contains("Pull complete"), "{shown}");
     assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "ok"]), "ok");
 }
+
+/// `registry-mirrors`: a Docker Hub name is asked of the mirror first (no internet here: the
+/// mirror is the only way the pull can work).
+#[test]
+fn docker_hub_names_are_pulled_through_a_mirror() {
+    let reg = Registry::start("mirror", None);
+    let mut d = TestDaemon::start(DaemonOpts::new("reg-mirror").config(&format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, reg.addr)));
+    d.busybox_image();
+    let on_mirror = format!("{}/library/mirrored:1", reg.addr);
+    d.docker_ok(&["tag", "busybox", &on_mirror]);
+    d.docker_ok(&["push", &on_mirror]);
+    d.docker_ok(&["rmi", &on_mirror, "busybox"]);
+    let out = d.docker_ok(&["pull", "mirrored:1"]);
+    assert!(out.contains("Downloaded newer image for mirrored:1"), "{out}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "mirrored:1", "echo", "ok"]), "ok");
+}

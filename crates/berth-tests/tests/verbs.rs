@@ -57,6 +57,9 @@ fn pause_unpause_survive_a_crash_and_stop() {
     assert!(wait_until(Duration::from_secs(5), || d.state("p2").status == "exited"), "a paused container dies of kill");
     let (_, err) = d.docker_err(&["pause", "p2"]);
     assert!(err.contains("is not running"), "{err}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let ev = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "container=ticker", "--filter", "event=pause", "--filter", "event=unpause", "--format", "{{.Action}}"]);
+    assert_eq!(ev, "pause\nunpause\npause", "pause and unpause events");
     d.docker_ok(&["rm", "ticker", "p2"]);
 }
 
