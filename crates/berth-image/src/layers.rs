@@ -84,6 +84,18 @@ impl LayerStore {
         r: impl Read,
         parent: Option<&str>,
     ) -> Result<Prepared, ImageError> {
+        self.prepare_with(r, parent, true)
+    }
+
+    /// [`LayerStore::prepare`]; without `sync` the caller syncs once for several layers before
+    /// anything refers to them (a layer nothing refers to is swept at the next start, so one
+    /// that a power loss left half-written is never used).
+    pub(crate) fn prepare_with(
+        &self,
+        r: impl Read,
+        parent: Option<&str>,
+        sync: bool,
+    ) -> Result<Prepared, ImageError> {
         if let Some(p) = parent {
             if !self.exists(p) {
                 return Err(ImageError::NotFound(format!(
@@ -111,8 +123,10 @@ impl LayerStore {
         berth_proto::fsutil::write_json_atomic(&prepared.tmp.join("layer.json"), &prepared.info)
             .ctx(|| "writing layer.json".into())?;
         // Everything extracted must be on disk before the layer becomes visible.
-        let fd = fs::File::open(&prepared.tmp).ctx(|| "opening layer dir".into())?;
-        rustix::fs::syncfs(&fd).ctx(|| "syncfs".into())?;
+        if sync {
+            let fd = fs::File::open(&prepared.tmp).ctx(|| "opening layer dir".into())?;
+            rustix::fs::syncfs(&fd).ctx(|| "syncfs".into())?;
+        }
         Ok(prepared)
     }
 

@@ -236,6 +236,20 @@ impl ImageStore {
     /// Extracts a layer on top of `parent` (a chain id) into the layer store. Layers no image
     /// references are swept at the next `open`, so make an image of it with
     /// [`ImageStore::create_image`] soon.
+    /// [`ImageStore::add_layer`] without the sync to disk: for several layers of one image, then
+    /// [`ImageStore::sync`] once before the image is created.
+    pub fn add_layer_unsynced(&self, r: impl Read, parent: Option<&str>) -> Result<LayerInfo, ImageError> {
+        let prepared = self.layers.prepare_with(r, parent, false)?;
+        let _g = self.lock();
+        self.layers.commit(prepared)
+    }
+
+    /// Everything written to the store's filesystem reaches the disk.
+    pub fn sync(&self) -> Result<(), ImageError> {
+        let fd = fs::File::open(&self.data_root).ctx(|| "opening the data root".into())?;
+        rustix::fs::syncfs(&fd).ctx(|| "syncfs".into())
+    }
+
     pub fn add_layer(&self, r: impl Read, parent: Option<&str>) -> Result<LayerInfo, ImageError> {
         let prepared = self.layers.prepare(r, parent)?;
         let _g = self.lock();

@@ -159,6 +159,9 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
     };
     let ((), extracted) = tokio::join!(downloader, extractor);
     extracted?;
+    // One sync for all the layers, before the image refers to them (see add_layer_unsynced).
+    let st = store.clone();
+    tokio::task::spawn_blocking(move || st.sync()).await.map_err(|e| RegistryError::Other(e.to_string()))??;
     let image_id = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config)));
     let had = store.resolve(&image_id).is_ok() && tag.as_ref().is_none_or(|t| store.resolve(t).is_ok_and(|i| i.id == image_id));
     let id = store.create_image_from_bytes(&config, &tag.clone().into_iter().collect::<Vec<_>>())?;
@@ -177,7 +180,7 @@ async fn extract(store: &Arc<ImageStore>, tmp: &TempDir, layer: &OciDescriptor, 
     let (file, st) = (tmp.0.join(i.to_string()), store.clone());
     let info = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(&file).map_err(|e| berth_image::ImageError::Other(format!("opening {}: {e}", file.display())))?;
-        let info = st.add_layer(f, parent.as_deref());
+        let info = st.add_layer_unsynced(f, parent.as_deref());
         let _ = std::fs::remove_file(&file);
         info
     })

@@ -189,7 +189,7 @@ impl ImageStore {
                     progress(LoadProgress::Layer(want.clone(), 0, total));
                     let f = File::open(&p).ctx(|| format!("opening {layer}"))?;
                     let counted = Counting { inner: f, read: 0, next: 1 << 20, tell: &mut |n| progress(LoadProgress::Layer(want.clone(), n, total)) };
-                    let info = self.add_layer(counted, parent.as_deref())?;
+                    let info = self.add_layer_unsynced(counted, parent.as_deref())?;
                     progress(LoadProgress::Layer(want.clone(), total, total));
                     if &info.diff_id != want {
                         return Err(ImageError::InvalidInput(format!("invalid diffID for layer {layer}: expected {want}, got {}", info.diff_id)));
@@ -198,6 +198,8 @@ impl ImageStore {
                 parent = Some(chain);
             }
             let tags = img.tags.iter().map(|t| normalize_reference(t)).collect::<Result<Vec<_>, _>>()?;
+            // The layers reach the disk before the image that refers to them exists.
+            self.sync()?;
             let id = {
                 let _g = self.lock();
                 self.commit_bytes_locked(config, &bytes, tags.clone())?
