@@ -82,7 +82,8 @@ pub fn import(c: &Client, a: ImportArgs) -> Result<i32, ApiError> {
         if let Some(e) = v["error"].as_str() {
             return Err(ApiError { status: 500, message: e.to_string() });
         }
-        if let Some(s) = v["status"].as_str() {
+        // Progress messages are for terminals that draw them; the result is the image id.
+        if let Some(s) = v["status"].as_str().filter(|_| v.get("progressDetail").is_none()) {
             println!("{s}");
         }
     }
