@@ -129,6 +129,9 @@ pub fn extract_copy(r: impl Read, dest: &Path, owner: Option<(u32, u32)>) -> Res
         let mut e = entry.map_err(tar_err)?;
         size += apply_entry(&mut root, &mut e, &mode)?;
     }
+    // Tar writers pad past the end blocks (to 10 KiB records): read it all, so that a client
+    // still sending the padding is not cut off by the answer.
+    io::copy(&mut ar.into_inner(), &mut io::sink()).ctx(|| "reading the archive".into())?;
     root.finish()?;
     Ok(size)
 }

@@ -280,6 +280,8 @@ impl Spool {
                 _ => {}
             }
         }
+        // Padding after the end blocks: read to the end so the client is never cut off.
+        std::io::copy(&mut ar.into_inner(), &mut std::io::sink()).map_err(tar_err)?;
         Ok(self)
     }
 
