@@ -112,12 +112,23 @@ impl Ipam {
         let mut out = Vec::new();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
-            let Some(key) = name.strip_prefix("ipam-").and_then(|n| n.strip_suffix(".json")) else { continue };
+            let Some(key) = name
+                .strip_prefix("ipam-")
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
             let path = ent.path();
             if let Some(f) = berth_proto::fsutil::read_json::<IpamFile>(&path)
                 .map_err(io_err(format!("reading {}", path.display())))?
             {
-                out.push((key.to_string(), Ipam { path, state: Mutex::new(f) }));
+                out.push((
+                    key.to_string(),
+                    Ipam {
+                        path,
+                        state: Mutex::new(f),
+                    },
+                ));
             }
         }
         Ok(out)

@@ -48,7 +48,9 @@ mod nft_state;
 pub mod ports;
 
 pub use bridge::{enable_ip_forward, Bridge};
-pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, mac_for_ip, Endpoint, NetnsRef};
+pub use endpoint::{
+    attach, attach_iface, detach, detach_iface, host_veth_name, mac_for_ip, Endpoint, NetnsRef,
+};
 pub use hosts::{write_hosts, HostsEntry};
 pub use ipam::Ipam;
 pub use nft::{reconcile, remove_table, Desired, DesiredEndpoint, DesiredNetwork, ReconcileReport};

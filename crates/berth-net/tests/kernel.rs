@@ -8,6 +8,7 @@ use berth_net::{
     PortMapping,
 };
 use common::{client_here, client_in, sh, unique, Netns, Server};
+use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
 fn cidr(s: &str) -> Ipv4Net {
@@ -94,6 +95,20 @@ fn bridge_and_veth_reach_the_gateway() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    // `ip netns exec` enters the namespace after it starts: attaching by pid before that would
+    // move the peer into this test's namespace instead (seen once in CI).
+    let target = std::fs::metadata(c2.path()).unwrap().ino();
+    let in_ns = || {
+        std::fs::metadata(format!("/proc/{}/ns/net", sleeper.id())).is_ok_and(|m| m.ino() == target)
+    };
+    let t0 = std::time::Instant::now();
+    while !in_ns() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "sleeper never entered its netns"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let id2 = "fedcba98765432100000";
     let r = attach(
         &NetnsRef::Pid(sleeper.id()),
