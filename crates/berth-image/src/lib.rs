@@ -39,7 +39,7 @@ pub use error::ImageError;
 pub use extract::{extract_copy, extract_layer, LayerStats};
 pub use pack::{open_in_root, PathStat, Source};
 pub use layers::LayerInfo;
-pub use reference::normalize_reference;
+pub use reference::{is_digest_reference, normalize_any_reference, normalize_digest_reference, normalize_reference};
 pub use store::{ContainerUse, DeleteItem, HistoryItem, ImageId, ImageInfo, ImageStore, ImportOptions, LoadProgress};
 
 #[cfg(test)]

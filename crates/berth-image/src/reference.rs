@@ -48,20 +48,59 @@ fn valid_tag(t: &str) -> bool {
 }
 
 /// Normalizes a tagged reference to Docker's familiar `name:tag` (tag `latest` by default;
-/// `docker.io/` and `library/` dropped). Digest references are not supported.
+/// `docker.io/` and `library/` dropped). Digest references are refused here: see
+/// [`normalize_digest_reference`].
 pub fn normalize_reference(reference: &str) -> Result<String, ImageError> {
     if reference.contains('@') {
         return Err(ImageError::InvalidInput(format!(
-            "digest references are not supported: {reference}"
+            "refusing to create a tag with a digest reference: {reference}"
         )));
     }
-    let (name, tag) = match reference.rfind(':') {
-        Some(i) if !reference[i + 1..].contains('/') => (&reference[..i], &reference[i + 1..]),
-        _ => (reference, "latest"),
-    };
+    let (name, tag) = split_tag(reference);
     if !valid_tag(tag) {
         return Err(invalid(""));
     }
+    Ok(format!("{}:{tag}", familiar_name(name)?))
+}
+
+/// Normalizes `name[:tag]@sha256:<hex>` to Docker's familiar `name@sha256:<hex>` (a tag beside
+/// a digest is ignored, as Docker does).
+pub fn normalize_digest_reference(reference: &str) -> Result<String, ImageError> {
+    let Some((named, digest)) = reference.split_once('@') else {
+        return Err(invalid("no digest"));
+    };
+    let hex = digest
+        .strip_prefix("sha256:")
+        .ok_or_else(|| invalid("unsupported digest algorithm"))?;
+    if !is_full_hex(hex) {
+        return Err(invalid("invalid checksum digest format"));
+    }
+    let (name, tag) = split_tag(named);
+    if !valid_tag(tag) {
+        return Err(invalid(""));
+    }
+    Ok(format!("{}@sha256:{hex}", familiar_name(name)?))
+}
+
+/// Either form, as Docker's `ParseNormalizedNamed` accepts both.
+pub fn normalize_any_reference(reference: &str) -> Result<String, ImageError> {
+    if reference.contains('@') {
+        normalize_digest_reference(reference)
+    } else {
+        normalize_reference(reference)
+    }
+}
+
+/// `name` and its tag (`latest` when none); a `:` followed by a `/` is a registry's port.
+fn split_tag(reference: &str) -> (&str, &str) {
+    match reference.rfind(':') {
+        Some(i) if !reference[i + 1..].contains('/') => (&reference[..i], &reference[i + 1..]),
+        _ => (reference, "latest"),
+    }
+}
+
+/// A repository name in Docker's familiar form (`docker.io/library/` dropped).
+fn familiar_name(name: &str) -> Result<String, ImageError> {
     if name.is_empty() || name.len() > 255 {
         return Err(invalid(""));
     }
@@ -83,7 +122,7 @@ pub fn normalize_reference(reference: &str) -> Result<String, ImageError> {
             "invalid repository name ({name}), cannot specify 64-byte hexadecimal strings"
         )));
     }
-    let familiar = match domain {
+    Ok(match domain {
         Some("docker.io") | Some("index.docker.io") | None => {
             if parts.len() == 2 && parts[0] == "library" {
                 parts[1..].join("/")
@@ -92,12 +131,19 @@ pub fn normalize_reference(reference: &str) -> Result<String, ImageError> {
             }
         }
         Some(d) => format!("{d}/{}", parts.join("/")),
-    };
-    Ok(format!("{familiar}:{tag}"))
+    })
 }
 
-/// The repository part of a familiar `name:tag`.
+/// Whether a normalized reference names a digest (`name@sha256:…`) rather than a tag.
+pub fn is_digest_reference(normalized: &str) -> bool {
+    normalized.contains('@')
+}
+
+/// The repository part of a familiar `name:tag` or `name@sha256:…`.
 pub(crate) fn repository_of(familiar: &str) -> &str {
+    if let Some((name, _)) = familiar.split_once('@') {
+        return name;
+    }
     match familiar.rfind(':') {
         Some(i) if !familiar[i + 1..].contains('/') => &familiar[..i],
         _ => familiar,
@@ -139,6 +185,19 @@ mod tests {
         assert!(normalize_reference("a:b:c").is_err());
         assert!(normalize_reference("-a").is_err());
         assert!(normalize_reference("a@sha256:00").is_err());
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            normalize_digest_reference(&format!("docker.io/library/busybox@sha256:{hex}")).unwrap(),
+            format!("busybox@sha256:{hex}")
+        );
+        assert_eq!(
+            normalize_digest_reference(&format!("localhost:5000/a:v1@sha256:{hex}")).unwrap(),
+            format!("localhost:5000/a@sha256:{hex}")
+        );
+        assert_eq!(repository_of(&format!("localhost:5000/a@sha256:{hex}")), "localhost:5000/a");
+        assert!(normalize_digest_reference("a@sha256:00").is_err());
+        assert!(normalize_digest_reference(&format!("a@md5:{hex}")).is_err());
+        assert!(normalize_any_reference("a:b").is_ok());
         assert!(normalize_reference(&"a".repeat(64)).is_err());
     }
 }

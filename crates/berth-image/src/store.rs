@@ -6,7 +6,7 @@ use crate::config::{host_architecture, ContainerConfig, History, ImageConfig, Ro
 use crate::digest::{chain_ids, hex_part, is_full_hex, sha256_digest};
 use crate::error::{ImageError, IoContext};
 use crate::layers::{LayerInfo, LayerStore};
-use crate::reference::{normalize_reference, repository_of};
+use crate::reference::{is_digest_reference, normalize_digest_reference, normalize_reference, repository_of};
 use berth_proto::fsutil;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,6 +34,8 @@ pub struct ImageInfo {
     pub id: ImageId,
     /// Familiar `name:tag` references, sorted.
     pub repo_tags: Vec<String>,
+    /// `name@sha256:…` of the manifests it was pulled or pushed as.
+    pub repo_digests: Vec<String>,
     /// RFC 3339, from the config.
     pub created: String,
     /// Sum of the layers' sizes.
@@ -350,7 +352,13 @@ impl ImageStore {
             repo_tags: st
                 .refs
                 .iter()
-                .filter(|(_, v)| *v == id)
+                .filter(|(k, v)| *v == id && !is_digest_reference(k))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            repo_digests: st
+                .refs
+                .iter()
+                .filter(|(k, v)| *v == id && is_digest_reference(k))
                 .map(|(k, _)| k.clone())
                 .collect(),
             created: img.config.created.clone().unwrap_or_default(),
@@ -392,6 +400,14 @@ impl ImageStore {
             };
             ImageError::no_such_image(&shown)
         };
+        if reference.contains('@') {
+            let name = normalize_digest_reference(reference)?;
+            return st
+                .refs
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| ImageError::no_such_image(&name));
+        }
         let hexpart = reference.strip_prefix("sha256:");
         if hexpart.is_none() && !is_full_hex(reference) {
             if let Ok(name) = normalize_reference(reference) {
@@ -428,6 +444,20 @@ impl ImageStore {
         let id = Self::resolve_id(&st, source)?;
         st.refs.insert(target, id);
         self.save_refs(&st)
+    }
+
+    /// Records that `repository` at the manifest `digest` is this image (`RepoDigests`), as a
+    /// pull or a push learns it.
+    pub fn add_repo_digest(&self, id: &str, repository: &str, digest: &str) -> Result<String, ImageError> {
+        let name = normalize_digest_reference(&format!("{repository}@{digest}"))?;
+        let _g = self.lock();
+        let mut st = self.state_mut();
+        if !st.images.contains_key(id) {
+            return Err(ImageError::no_such_image(id));
+        }
+        st.refs.insert(name.clone(), id.to_string());
+        self.save_refs(&st)?;
+        Ok(name)
     }
 
     /// The image's config.

@@ -163,10 +163,15 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
     let st = store.clone();
     tokio::task::spawn_blocking(move || st.sync()).await.map_err(|e| RegistryError::Other(e.to_string()))??;
     let image_id = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config)));
-    let had = store.resolve(&image_id).is_ok() && tag.as_ref().is_none_or(|t| store.resolve(t).is_ok_and(|i| i.id == image_id));
+    let repo = format!("{}/{}", reference.registry(), reference.repository());
+    let named = tag.clone().unwrap_or_else(|| format!("{repo}@{digest}"));
+    let had = store.resolve(&named).is_ok_and(|i| i.id == image_id);
     let id = store.create_image_from_bytes(&config, &tag.clone().into_iter().collect::<Vec<_>>())?;
+    // The digest the reference resolved to (the index's, for a multi-platform image), as
+    // dockerd records it: `docker run name@digest` and `images --digests` use it.
+    let repo_digest = store.add_repo_digest(&id, &repo, &digest)?;
     ev(Event::Status(format!("Digest: {digest}")));
-    let shown = tag.clone().unwrap_or_else(|| name.to_string());
+    let shown = tag.clone().unwrap_or(repo_digest);
     let downloaded = !missing.is_empty() || !had;
     ev(Event::Status(if downloaded { format!("Status: Downloaded newer image for {shown}") } else { format!("Status: Image is up to date for {shown}") }));
     Ok(Pulled { id, tag, digest, downloaded })

@@ -124,6 +124,10 @@ pub async fn push(store: Arc<ImageStore>, opts: &Options, name: &str, creds: &Cr
         .push_manifest_raw(&reference, manifest, http::HeaderValue::from_static(MANIFEST))
         .await
         .map_err(|e| RegistryError::from_oci("pushing the manifest", e))?;
+    // As dockerd: the pushed manifest's digest becomes one of the image's RepoDigests.
+    if let Err(e) = store.add_repo_digest(&info.id, &format!("{}/{}", reference.registry(), reference.repository()), &digest) {
+        tracing::warn!(error = %e, "recording the pushed digest");
+    }
     ev(Event::Status(format!("{tag}: digest: {digest} size: {size}")));
     Ok(Pushed { tag, digest, size })
 }

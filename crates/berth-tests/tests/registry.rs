@@ -1,11 +1,13 @@
 //! Registries (issue 7), against Debian's docker-registry on 127.0.0.1 with its own storage:
-//! push a multi-layer image, remove it, pull it back and run it (same id); `docker run` of a
-//! missing image pulls it; docker-py; login/logout against htpasswd auth; a corrupted blob
+//! push a multi-layer image, remove it, pull it back and run it (same id), by tag and by digest
+//! (RepoDigests recorded as dockerd does); `docker run` of a
+//! missing image pulls it; docker-py; login/logout against htpasswd auth and against bearer
+//! tokens from a token server; a corrupted blob
 //! refused with the layer named and nothing stored; a stalling registry times out; an index of
 //! two platforms gives this host's, and `--platform` the other.
 
 use berth_tests::archive::{config, digest, docker_archive, docker_archive_with, layers};
-use berth_tests::registry::Registry;
+use berth_tests::registry::{Auth, Registry};
 use berth_tests::{DaemonOpts, TestDaemon};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -72,6 +74,54 @@ print("pushed")"#,
 }
 
 #[test]
+fn pull_by_digest_and_repo_digests() {
+    let reg = Registry::start("digest", None);
+    let d = TestDaemon::start(DaemonOpts::new("reg-digest"));
+    load(&d, docker_archive("multi:1", &layers()));
+    let repo = format!("{}/team/multi", reg.addr);
+    let name = format!("{repo}:1");
+    d.docker_ok(&["tag", "multi:1", &name]);
+    let out = d.docker_ok(&["push", &name]);
+    let digest = out.split("digest: ").nth(1).and_then(|r| r.split_whitespace().next()).expect("push prints the digest").to_string();
+    let by_digest = format!("{repo}@{digest}");
+    let digests = |r: &str| d.docker_ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", r]);
+    assert_eq!(digests(&name), format!("[\"{by_digest}\"]"), "a push records the digest");
+    // Untagging the repository's last tag takes its digest along; the other tag keeps the image.
+    let out = d.docker_ok(&["rmi", &name]);
+    assert!(out.contains(&format!("Untagged: {by_digest}")), "{out}");
+    assert_eq!(digests("multi:1"), "[]");
+    d.docker_ok(&["rmi", "multi:1"]);
+    assert_eq!(d.docker_ok(&["images", "-q"]), "");
+
+    let out = d.docker_ok(&["pull", &by_digest]);
+    assert!(out.contains(&format!("Downloaded newer image for {by_digest}")), "{out}");
+    let row = d.docker_ok(&["images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}"]);
+    assert_eq!(row, format!("{repo} <none> {digest}"));
+    assert_eq!(digests(&by_digest), format!("[\"{by_digest}\"]"));
+    assert_eq!(d.docker_ok(&["run", "--rm", &by_digest, "head", "/data/a"]), "first");
+    let out = d.docker_ok(&["pull", &by_digest]);
+    assert!(out.contains("Image is up to date"), "{out}");
+    let out = d.docker_ok(&["rmi", &by_digest]);
+    assert!(out.contains(&format!("Untagged: {by_digest}")) && out.contains("Deleted: sha256:"), "{out}");
+
+    // A missing image named by digest is pulled by `docker run`; a tag pull records the digest too.
+    let o = d.docker(&["run", "--rm", &by_digest, "head", "/data/a"]);
+    assert!(o.status.success(), "{}", berth_tests::output_text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "first");
+    d.docker_ok(&["pull", &name]);
+    let both = digests(&name);
+    assert_eq!(both, format!("[\"{by_digest}\"]"), "one digest for the repository, tag or not");
+    let (code, err) = d.docker_err(&["pull", &format!("{repo}@sha256:{}", "0".repeat(64))]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not found") || err.contains("manifest unknown"), "{err}");
+    let (_, err) = d.docker_err(&["tag", &name, &by_digest]);
+    assert!(err.contains("digest"), "{err}");
+    let (code, err) = d.docker_err(&["image", "inspect", &format!("{repo}@sha256:{}", "1".repeat(64))]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("No such image"), "{err}");
+}
+
+#[test]
 fn login_logout_against_htpasswd() {
     let reg = Registry::start("auth", Some(("alice", "s3cret")));
     let mut d = TestDaemon::start(DaemonOpts::new("reg-auth"));
@@ -91,6 +141,38 @@ fn login_logout_against_htpasswd() {
     d.docker_ok(&["rmi", &name]);
     let (_, err) = d.docker_err(&["pull", &name]);
     assert!(err.to_lowercase().contains("unauthorized") || err.contains("authentication required"), "{err}");
+}
+
+#[test]
+fn bearer_token_auth_through_a_token_server() {
+    let reg = Registry::start_with("token", Auth::Token("bob", "t0ken-pw"));
+    let mut d = TestDaemon::start(DaemonOpts::new("reg-token"));
+    d.busybox_image();
+    let name = format!("{}/bob/bb:1", reg.addr);
+    d.docker_ok(&["tag", "busybox", &name]);
+    // Anonymous tokens grant nothing: refused, without the CLI prompting.
+    let (code, err) = d.docker_err(&["push", &name]);
+    assert_eq!(code, Some(1));
+    assert!(err.to_lowercase().contains("unauthorized") || err.contains("authentication required"), "{err}");
+    let (_, err) = d.docker_err(&["login", "-u", "bob", "-p", "wrong", &reg.addr]);
+    assert!(err.to_lowercase().contains("unauthorized") || err.contains("incorrect"), "{err}");
+    let out = d.docker_ok(&["login", "-u", "bob", "-p", "t0ken-pw", &reg.addr]);
+    assert!(out.contains("Login Succeeded"), "{out}");
+    d.docker_ok(&["push", &name]);
+    d.docker_ok(&["rmi", &name]);
+    d.docker_ok(&["pull", &name]);
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "via-token"]), "via-token");
+    let asked = reg.token_requests();
+    assert!(
+        asked.iter().any(|r| r["auth"] == true && r["scope"].to_string().contains("repository:bob/bb:pull,push")),
+        "the push asked for a push token with credentials: {asked:?}"
+    );
+    assert!(asked.iter().any(|r| r["auth"] == true && r["scope"].to_string().contains("repository:bob/bb:pull")), "{asked:?}");
+    d.docker_ok(&["logout", &reg.addr]);
+    d.docker_ok(&["rmi", &name]);
+    let (code, err) = d.docker_err(&["pull", &name]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("pull access denied"), "{err}");
 }
 
 #[test]

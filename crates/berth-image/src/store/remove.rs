@@ -3,7 +3,7 @@
 use super::{ContainerUse, DeleteItem, ImageStore};
 use crate::digest::{hex_part, short_id};
 use crate::error::ImageError;
-use crate::reference::normalize_reference;
+use crate::reference::{is_digest_reference, normalize_any_reference, repository_of};
 
 struct Conflict {
     hard: bool,
@@ -66,9 +66,22 @@ fn is_id_prefix(id: &str, reference: &str) -> bool {
     id.starts_with(reference) || hex_part(id).starts_with(reference)
 }
 
-/// Docker's `isSingleReference` without digest references: exactly one tag.
+/// Docker's `isSingleReference`: at most one tag, and every reference in that one repository
+/// (digests of the tagged repository do not count as more references).
 fn single_repository(refs: &[String]) -> bool {
-    refs.len() == 1
+    let tags: Vec<&String> = refs.iter().filter(|r| !is_digest_reference(r)).collect();
+    let digest_repos: std::collections::BTreeSet<&str> = refs
+        .iter()
+        .filter(|r| is_digest_reference(r))
+        .map(|r| repository_of(r))
+        .collect();
+    match (tags.as_slice(), digest_repos.len()) {
+        ([], 0) => false,
+        ([_], 0) => true,
+        ([], 1) => true,
+        ([t], 1) => digest_repos.contains(repository_of(t)),
+        _ => false,
+    }
 }
 
 impl ImageStore {
@@ -106,15 +119,32 @@ impl ImageStore {
                     )));
                 }
             }
-            let name = normalize_reference(reference)?;
+            let name = normalize_any_reference(reference)?;
             {
                 let mut st = self.write_state();
                 if st.refs.remove(&name).is_none() {
                     return Err(ImageError::no_such_image(&name));
                 }
+                records.push(DeleteItem::Untagged(name.clone()));
+                // The last tag of a repository takes that repository's digests with it.
+                let repo = repository_of(&name).to_string();
+                let tag_left = st.refs.iter().any(|(k, v)| {
+                    *v == id && !is_digest_reference(k) && repository_of(k) == repo
+                });
+                if !is_digest_reference(&name) && !tag_left {
+                    let digests: Vec<String> = st
+                        .refs
+                        .iter()
+                        .filter(|(k, v)| **v == id && is_digest_reference(k) && repository_of(k) == repo)
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for dg in digests {
+                        st.refs.remove(&dg);
+                        records.push(DeleteItem::Untagged(dg));
+                    }
+                }
                 self.save_refs(&st)?;
             }
-            records.push(DeleteItem::Untagged(name));
             if !refs_of(self).is_empty() {
                 return Ok(records);
             }

@@ -98,7 +98,7 @@ fn summary(i: &ImageInfo, containers: i64) -> serde_json::Value {
         "Id": i.id.to_string(),
         "ParentId": "",
         "RepoTags": i.repo_tags,
-        "RepoDigests": [],
+        "RepoDigests": i.repo_digests,
         "Created": i.created_unix(),
         "Size": i.size,
         "SharedSize": -1,
@@ -188,7 +188,7 @@ fn inspect(i: &ImageInfo) -> serde_json::Value {
     serde_json::json!({
         "Id": i.id.to_string(),
         "RepoTags": i.repo_tags,
-        "RepoDigests": [],
+        "RepoDigests": i.repo_digests,
         "Parent": "",
         "Comment": c.history.first().and_then(|h| h.comment.clone()).unwrap_or_default(),
         "Created": c.created,

@@ -171,7 +171,7 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
             // Layers this image shares with another one.
             let shared: u64 = i.chain_ids.iter().filter(|c| images.iter().any(|o| o.id != i.id && o.chain_ids.contains(c))).filter_map(|c| layers.get(c)).sum();
             json!({
-                "Id": i.id, "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": [], "Created": i.created_unix(),
+                "Id": i.id, "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests, "Created": i.created_unix(),
                 "Size": i.size, "SharedSize": shared, "VirtualSize": i.size, "Labels": i.labels, "Containers": n,
             })
         })
