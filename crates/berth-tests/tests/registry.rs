@@ -1,10 +1,12 @@
 //! Registries (issue 7), against Debian's docker-registry on 127.0.0.1 with its own storage:
-//! push a multi-layer image, remove it, pull it back and run it (same id), by tag and by digest
-//! (RepoDigests recorded as dockerd does); `docker run` of a
-//! missing image pulls it; docker-py; login/logout against htpasswd auth and against bearer
-//! tokens from a token server; a corrupted blob
-//! refused with the layer named and nothing stored; a stalling registry times out; an index of
-//! two platforms gives this host's, and `--platform` the other.
+//! - push a multi-layer image, remove it, pull it back and run it (same id), by tag and by
+//!   digest (RepoDigests recorded as dockerd does); `docker run` of a missing image pulls it;
+//!   docker-py;
+//! - login/logout against htpasswd auth, and against bearer tokens from a token server;
+//! - a corrupted blob is refused with the layer named and nothing stored; a connection dropped
+//!   mid-layer fails the pull with nothing stored and the next pull completes; a stalling
+//!   registry times out;
+//! - an index of two platforms gives this host's, and `--platform` the other.
 
 use berth_tests::archive::{config, digest, docker_archive, docker_archive_with, layers};
 use berth_tests::registry::{Auth, Registry};
@@ -199,6 +201,75 @@ fn a_corrupted_blob_is_refused_and_nothing_is_stored() {
     assert_eq!(layer_dirs(&d), before, "no layer stored");
     let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
     assert!(tmp.is_empty(), "no download left behind");
+}
+
+/// A loopback proxy to `upstream` that, while `cut` is set, drops each connection once it has
+/// passed 200 kB towards the client (in the middle of the first big layer).
+fn cutting_proxy(upstream: String, cut: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else { continue };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let cut = cut.clone();
+            std::thread::spawn(move || {
+                let (mut s_in, mut c_out) = (server, client);
+                let (mut buf, mut passed) = ([0u8; 16384], 0usize);
+                loop {
+                    let n = match s_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    passed += n;
+                    if cut.load(Ordering::SeqCst) && passed > 200_000 {
+                        break;
+                    }
+                }
+                let _ = c_out.shutdown(std::net::Shutdown::Both);
+                let _ = s_in.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_dropped_connection_fails_the_pull_cleanly_and_the_next_pull_completes() {
+    let reg = Registry::start("drop", None);
+    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let proxy = cutting_proxy(reg.addr.clone(), cut.clone());
+    let d = TestDaemon::start(DaemonOpts::new("reg-drop"));
+    load(&d, docker_archive("multi:1", &layers()));
+    let direct = format!("{}/team/multi:1", reg.addr);
+    d.docker_ok(&["tag", "multi:1", &direct]);
+    let id = d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &direct]);
+    d.docker_ok(&["push", &direct]);
+    d.docker_ok(&["rmi", &direct, "multi:1"]);
+    let before = layer_dirs(&d);
+
+    let via = format!("{proxy}/team/multi:1");
+    let (code, err) = d.docker_err(&["pull", &via]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("downloading layer sha256:"), "names the layer: {err}");
+    assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image");
+    assert_eq!(layer_dirs(&d), before, "no layer stored");
+    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
+    assert!(tmp.is_empty(), "no download left behind");
+
+    cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    let out = d.docker_ok(&["pull", &via]);
+    assert!(out.contains("Downloaded newer image for"), "{out}");
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &via]), id);
+    assert_eq!(d.docker_ok(&["run", "--rm", &via, "head", "/data/a"]), "first");
 }
 
 #[test]
