@@ -110,6 +110,14 @@ impl Options {
             connect_timeout: Some(Duration::from_secs(10)),
             ..Default::default()
         };
+        // As dockerd (Go's ProxyFromEnvironment): the environment's proxies, never for loopback.
+        // Naming them here also stops reqwest applying them on its own, without that exception.
+        let env = |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).ok().filter(|v| !v.is_empty());
+        cfg.https_proxy = env("HTTPS_PROXY");
+        cfg.http_proxy = env("HTTP_PROXY");
+        let mut no_proxy = env("NO_PROXY").unwrap_or_default();
+        no_proxy.push_str(",localhost,127.0.0.0/8,::1");
+        cfg.no_proxy = Some(no_proxy.trim_start_matches(',').to_string());
         if let Some((os, arch)) = platform {
             cfg.platform_resolver = Some(Box::new(move |entries: &[oci_client::manifest::ImageIndexEntry]| {
                 entries

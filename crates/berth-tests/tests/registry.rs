@@ -78,7 +78,10 @@ print("pushed")"#,
 #[test]
 fn pull_by_digest_and_repo_digests() {
     let reg = Registry::start("digest", None);
-    let d = TestDaemon::start(DaemonOpts::new("reg-digest"));
+    // A proxy in the daemon's environment that nothing answers: as with dockerd, loopback
+    // registries are reached directly all the same.
+    let dead = "http://127.0.0.1:9";
+    let d = TestDaemon::start(DaemonOpts::new("reg-digest").env("HTTP_PROXY", dead).env("HTTPS_PROXY", dead));
     load(&d, docker_archive("multi:1", &layers()));
     let repo = format!("{}/team/multi", reg.addr);
     let name = format!("{repo}:1");
