@@ -42,6 +42,10 @@ if [ "$#" -eq 0 ]; then
     fi
 fi
 
+if [ "$status" -ne 0 ]; then
+    say "why the failed tests failed (from the JUnit file)"
+    python3 scripts/junit_failures.py "${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml" || true
+fi
 secs=$(( $(date +%s) - start ))
 if [ "$status" -eq 0 ]; then
     echo "berth test summary: ALL TESTS PASSED in ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"

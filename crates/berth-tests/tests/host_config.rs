@@ -97,11 +97,11 @@ fn runc_registered_in_daemon_json_runs_and_survives_restore() {
     d.kill9();
     d.wait_exit(Duration::from_secs(5)).expect("daemon survived SIGKILL");
     std::thread::sleep(Duration::from_secs(1));
-    assert!(id.is_alive(), "runc container died with the daemon");
+    assert!(id.is_alive(), "runc container died with the daemon: {}", d.log_text());
     d.restart();
-    assert!(wait_until(Duration::from_secs(15), || d.state("rr").status == "running"));
+    assert!(wait_until(Duration::from_secs(15), || d.state("rr").status == "running"), "{:?}\n{}", d.inspect("rr")["State"], d.log_text());
     assert_eq!(d.container_pid("rr"), id.pid);
     d.docker_ok(&["stop", "-t", "1", "rr"]);
-    assert_eq!(d.state("rr").exit_code, 137);
-    assert!(!id.is_alive());
+    assert_eq!(d.state("rr").exit_code, 137, "{:?}", d.inspect("rr")["State"]);
+    assert!(wait_until(Duration::from_secs(5), || !id.is_alive()), "the container process outlived its stop");
 }
