@@ -6,7 +6,8 @@
 //! - a corrupted blob is refused with the layer named and nothing stored; a connection dropped
 //!   mid-layer fails the pull with nothing stored and the next pull completes; a stalling
 //!   registry times out;
-//! - an index of two platforms gives this host's, and `--platform` the other.
+//! - an index of two platforms gives this host's, and `--platform` the other; an OCI manifest
+//!   with a plain, a gzip and a zstd layer is pulled and its whiteouts applied.
 
 use berth_tests::archive::{config, digest, docker_archive, docker_archive_with, layers};
 use berth_tests::registry::{Auth, Registry};
@@ -296,6 +297,12 @@ fn a_stalling_registry_times_out() {
 
 /// GET or PUT on the registry with HTTP/1.0; (status, body).
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_full(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// The same with the response's header block.
+fn http_full(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
@@ -307,8 +314,52 @@ fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let status = String::from_utf8_lossy(&out[..split]).split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, out[split + 4..].to_vec())
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
+/// A blob into `repo` by the distribution API's two-step upload; its digest.
+fn upload_blob(addr: &str, repo: &str, data: &[u8]) -> String {
+    let (st, head, _) = http_full(addr, "POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
+    assert_eq!(st, 202, "{head}");
+    let location = head.lines().find_map(|l| l.strip_prefix("Location: ")).expect("an upload location").trim();
+    let path = location.strip_prefix(&format!("http://{addr}")).unwrap_or(location);
+    let dg = digest(data);
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, head, _) = http_full(addr, "PUT", &format!("{path}{sep}digest={dg}"), &[("Content-Type", "application/octet-stream")], data);
+    assert_eq!(st, 201, "{head}");
+    dg
+}
+
+#[test]
+fn an_oci_manifest_with_plain_gzip_and_zstd_layers_is_pulled() {
+    let reg = Registry::start("media", None);
+    let d = TestDaemon::start(DaemonOpts::new("reg-media"));
+    let ls = layers();
+    let diff_ids: Vec<String> = ls.iter().map(|l| digest(l)).collect();
+    let cfg = config(&diff_ids, std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64").as_str());
+    let blobs = [
+        ("application/vnd.oci.image.layer.v1.tar", ls[0].clone()),
+        ("application/vnd.oci.image.layer.v1.tar+gzip", berth_tests::archive::gzip(&ls[1])),
+        ("application/vnd.oci.image.layer.v1.tar+zstd", ruzstd::encoding::compress_to_vec(&ls[2][..], ruzstd::encoding::CompressionLevel::Fastest)),
+    ];
+    let descs: Vec<_> = blobs.iter().map(|(mt, b)| serde_json::json!({"mediaType": mt, "digest": upload_blob(&reg.addr, "team/media", b), "size": b.len()})).collect();
+    let cfg_digest = upload_blob(&reg.addr, "team/media", &cfg);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_digest, "size": cfg.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    let (st, body) = http(&reg.addr, "PUT", "/v2/team/media/manifests/v1", &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")], &manifest);
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+    let name = format!("{}/team/media:v1", reg.addr);
+    let out = d.docker_ok(&["pull", &name]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &name]), cfg_digest, "the id is the config's digest");
+    // The whiteouts of the zstd layer applied over the gzip one.
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "sh", "-c", "cat /data/a /etc/extra.d/new; ls /data; ls /etc/extra.d"]), "first\nnew\na\nnew");
 }
 
 #[test]
