@@ -63,8 +63,14 @@ impl Daemon {
         let exec_root = config.exec_root.clone();
         std::fs::create_dir_all(&data_root)?;
         std::fs::create_dir_all(config.exec_root.join("shims"))?;
-        let store = Store::load(&data_root)?;
-        let images = Arc::new(ImageStore::open(&data_root)?);
+        // The two biggest reads before the API can answer (a record per container; the layer
+        // store's sweep reads every container layer's parents): side by side, on two threads.
+        let (store, images) = std::thread::scope(|s| {
+            let images = s.spawn(|| ImageStore::open(&data_root));
+            let store = Store::load(&data_root);
+            let images = images.join().map_err(|_| anyhow::anyhow!("opening the image store panicked"))?;
+            anyhow::Ok((store?, Arc::new(images?)))
+        })?;
         let id_file = data_root.join("engine-id");
         let id = match std::fs::read_to_string(&id_file) {
             Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
