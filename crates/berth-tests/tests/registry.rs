@@ -30,6 +30,14 @@ fn layer_dirs(d: &TestDaemon) -> usize {
     std::fs::read_dir(d.data_root.join("storage/layers")).unwrap().filter(|e| e.as_ref().unwrap().file_name().len() == 64).count()
 }
 
+/// After a failed pull: no image, no new layer, no download in progress.
+fn assert_failed_pull_left_nothing(d: &TestDaemon, layers_before: usize) {
+    assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image");
+    assert_eq!(layer_dirs(d), layers_before, "no layer stored");
+    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
+    assert!(tmp.is_empty(), "no download left behind");
+}
+
 #[test]
 fn push_pull_run_and_docker_py() {
     let reg = Registry::start("push", None);
@@ -201,10 +209,7 @@ fn a_corrupted_blob_is_refused_and_nothing_is_stored() {
     let (code, err) = d.docker_err(&["pull", &name]);
     assert_eq!(code, Some(1));
     assert!(err.contains("verification failed") && err.contains(&digest_hex), "names the layer: {err}");
-    assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image");
-    assert_eq!(layer_dirs(&d), before, "no layer stored");
-    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
-    assert!(tmp.is_empty(), "no download left behind");
+    assert_failed_pull_left_nothing(&d, before);
 }
 
 /// A loopback proxy to `upstream` that, while `cut` is set, drops each connection once it has
@@ -264,10 +269,7 @@ fn a_dropped_connection_fails_the_pull_cleanly_and_the_next_pull_completes() {
     let (code, err) = d.docker_err(&["pull", &via]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("downloading layer sha256:"), "names the layer: {err}");
-    assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image");
-    assert_eq!(layer_dirs(&d), before, "no layer stored");
-    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
-    assert!(tmp.is_empty(), "no download left behind");
+    assert_failed_pull_left_nothing(&d, before);
 
     cut.store(false, std::sync::atomic::Ordering::SeqCst);
     let out = d.docker_ok(&["pull", &via]);

@@ -94,14 +94,20 @@ fn stat_header(st: &berth_image::PathStat) -> HeaderValue {
     HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json)).expect("base64 is a valid header")
 }
 
-/// `HEAD /containers/{id}/archive`: the path's stat, in the header the CLI reads.
-pub async fn stat(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
-    let e = d.store.get(&id)?;
-    let inner = path_param(&q)?;
-    let root = root_for(&d, &e, &inner).await?;
+/// The `path` of the query opened inside the container's root (kept while the source is used).
+async fn open_source(d: &AppState, id: &str, q: &HashMap<String, String>) -> Result<(Root, berth_image::Source), ApiError> {
+    let e = d.store.get(id)?;
+    let inner = path_param(q)?;
+    let root = root_for(d, &e, &inner).await?;
     let c = e.snapshot();
     let (dir, rel) = (root.dir.clone(), root.inner.clone());
     let src = tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, &rel, false)).await?.map_err(not_found(&c, &inner))?;
+    Ok((root, src))
+}
+
+/// `HEAD /containers/{id}/archive`: the path's stat, in the header the CLI reads.
+pub async fn stat(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let (_root, src) = open_source(&d, &id, &q).await?;
     Ok(([("X-Docker-Container-Path-Stat", stat_header(&src.stat()))], StatusCode::OK).into_response())
 }
 
@@ -119,12 +125,7 @@ fn tar_body(produce: impl FnOnce(tokio_util::io::SyncIoBridge<tokio::io::DuplexS
 
 /// `GET /containers/{id}/archive`: a tar of the path, named by its base name.
 pub async fn get(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
-    let e = d.store.get(&id)?;
-    let inner = path_param(&q)?;
-    let root = root_for(&d, &e, &inner).await?;
-    let c = e.snapshot();
-    let (dir, rel) = (root.dir.clone(), root.inner.clone());
-    let src = tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, &rel, false)).await?.map_err(not_found(&c, &inner))?;
+    let (root, src) = open_source(&d, &id, &q).await?;
     let st = src.stat();
     let name = st.name.clone();
     let body = tar_body(move |w| {

@@ -147,6 +147,11 @@ async fn relay<T: Send + 'static>(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// An image event's attributes: the name it was pulled or pushed as.
+fn name_attr(name: String) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([("name".to_string(), name)])
+}
+
 /// `POST /images/create?fromImage=…&tag=…&platform=…`.
 pub async fn pull(d: AppState, q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Response, ApiError> {
     let image = q.get("fromImage").cloned().unwrap_or_default();
@@ -172,11 +177,7 @@ pub async fn pull(d: AppState, q: &HashMap<String, String>, headers: &HeaderMap)
             })
         },
         shown_tag,
-        move |p: &berth_registry::Pulled| {
-            let mut attrs = std::collections::BTreeMap::new();
-            attrs.insert("name".to_string(), p.tag.clone().unwrap_or(name));
-            d2.events.emit("image", "pull", &p.id, attrs);
-        },
+        move |p: &berth_registry::Pulled| d2.events.emit("image", "pull", &p.id, name_attr(p.tag.clone().unwrap_or(name))),
     )
     .await
     // As dockerd: refused credentials are a "not found" with a hint, never a 401, which would
@@ -208,11 +209,7 @@ pub async fn push(d: AppState, name: &str, q: &HashMap<String, String>, headers:
             })
         },
         String::new(),
-        move |_p: &berth_registry::Pushed| {
-            let mut attrs = std::collections::BTreeMap::new();
-            attrs.insert("name".to_string(), full);
-            d2.events.emit("image", "push", &resolved.id, attrs);
-        },
+        move |_p: &berth_registry::Pushed| d2.events.emit("image", "push", &resolved.id, name_attr(full)),
     )
     .await
     // A 401 would make the CLI prompt for a password; dockerd reports it as a failed push.

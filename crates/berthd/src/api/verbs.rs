@@ -123,23 +123,15 @@ fn split_n(line: &str, n: usize) -> Vec<String> {
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct UpdateRequest {
-    #[serde(default)]
     pub memory: Option<i64>,
-    #[serde(default)]
     pub memory_swap: Option<i64>,
-    #[serde(default)]
     pub nano_cpus: Option<i64>,
-    #[serde(default)]
     pub cpu_shares: Option<i64>,
-    #[serde(default)]
     pub cpu_quota: Option<i64>,
-    #[serde(default)]
     pub cpu_period: Option<i64>,
-    #[serde(default)]
     pub pids_limit: Option<i64>,
-    #[serde(default)]
     pub restart_policy: Option<crate::api::types::RestartPolicy>,
 }
 
