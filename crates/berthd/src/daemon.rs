@@ -63,13 +63,15 @@ impl Daemon {
         let exec_root = config.exec_root.clone();
         std::fs::create_dir_all(&data_root)?;
         std::fs::create_dir_all(config.exec_root.join("shims"))?;
-        // The two biggest reads before the API can answer (a record per container; the layer
-        // store's sweep reads every container layer's parents): side by side, on two threads.
-        let (store, images) = std::thread::scope(|s| {
+        // What must be read before the API can answer (a record per container, the image
+        // configs, the events journal), side by side: the API's first answer waits for all three.
+        let (store, images, events) = std::thread::scope(|s| {
             let images = s.spawn(|| ImageStore::open(&data_root));
+            let events = s.spawn(|| Events::open(Some(data_root.join("events.jsonl"))));
             let store = Store::load(&data_root);
             let images = images.join().map_err(|_| anyhow::anyhow!("opening the image store panicked"))?;
-            anyhow::Ok((store?, Arc::new(images?)))
+            let events = events.join().map_err(|_| anyhow::anyhow!("reading the events journal panicked"))?;
+            anyhow::Ok((store?, Arc::new(images?), events))
         })?;
         let id_file = data_root.join("engine-id");
         let id = match std::fs::read_to_string(&id_file) {
@@ -80,7 +82,6 @@ impl Daemon {
                 id
             }
         };
-        let events = Events::open(Some(data_root.join("events.jsonl")));
         let d = Daemon {
             config: RwLock::new(config),
             store,

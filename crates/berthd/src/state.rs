@@ -218,22 +218,22 @@ impl Store {
     pub fn load(data_root: &Path) -> std::io::Result<Store> {
         let root = data_root.join("containers");
         std::fs::create_dir_all(&root)?;
-        let mut map = HashMap::new();
+        let mut dirs = Vec::new();
         for ent in std::fs::read_dir(&root)? {
             let ent = ent?;
             // Dot-directories are forgotten containers and temporaries, not containers.
-            if ent.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let dir = ent.path();
-            match fsutil::read_json::<Container>(&dir.join("container.json")) {
-                Ok(Some(c)) => {
-                    map.insert(c.id.clone(), Arc::new(new_entry(c, dir)));
-                }
-                Ok(None) => tracing::warn!(dir = %dir.display(), "container directory without a record; left alone"),
-                Err(e) => tracing::error!(dir = %dir.display(), error = %e, "unreadable container record; left alone"),
+            if !ent.file_name().to_string_lossy().starts_with('.') {
+                dirs.push(ent.path());
             }
         }
+        // The API answers only once every record is read (a request may name any container):
+        // with 1000 containers that is 1000 files read and parsed, split over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let chunk = dirs.len().div_ceil(threads).max(64);
+        let map = std::thread::scope(|s| {
+            let parts: Vec<_> = dirs.chunks(chunk).map(|part| s.spawn(move || read_records(part))).collect();
+            parts.into_iter().flat_map(|h| h.join().expect("reading container records panicked")).collect::<HashMap<_, _>>()
+        });
         Ok(Store { root, by_id: RwLock::new(map) })
     }
 
@@ -307,6 +307,18 @@ impl Store {
             _ => Err(LookupError::NotFound(key.to_string())),
         }
     }
+}
+
+fn read_records(dirs: &[PathBuf]) -> Vec<(String, Arc<Entry>)> {
+    let mut out = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        match fsutil::read_json::<Container>(&dir.join("container.json")) {
+            Ok(Some(c)) => out.push((c.id.clone(), Arc::new(new_entry(c, dir.clone())))),
+            Ok(None) => tracing::warn!(dir = %dir.display(), "container directory without a record; left alone"),
+            Err(e) => tracing::error!(dir = %dir.display(), error = %e, "unreadable container record; left alone"),
+        }
+    }
+    out
 }
 
 fn new_entry(c: Container, dir: PathBuf) -> Entry {
