@@ -15,8 +15,10 @@ current() {
         [ -d "$h" ] && find "$h" -mindepth 1 -maxdepth 1 -type d | sed 's/^/cgroup /'
     done || true
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q '^[^ ]*berth-shim --config /tmp/bt-' && echo "monitor ${p#/proc/}"
-        tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q '^[^ ]*docker-registry serve /tmp/berth-registry-' && echo "registry ${p#/proc/}"
+        # A process may end between the glob and the read: the redirection's error is silenced too.
+        cmd=$( { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null ) || continue
+        grep -q '^[^ ]*berth-shim --config /tmp/bt-' <<< "$cmd" && echo "monitor ${p#/proc/}"
+        grep -q '^[^ ]*docker-registry serve /tmp/berth-registry-' <<< "$cmd" && echo "registry ${p#/proc/}"
     done || true
 }
 

@@ -8,24 +8,48 @@ use std::path::Path;
 
 /// Atomically replaces `path` with `data`.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, true)
+}
+
+/// Atomically writes `value` as pretty JSON.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    replace(path, &data, true)
+}
+
+/// Atomically writes `value` as JSON under the exec-root, without fsync. The exec-root is a tmpfs
+/// that no more outlives the machine than the processes its files describe: the rename is atomic
+/// for every process on the machine, including a daemon restarted after a kill, and an fsync
+/// (two per file, ~0.5 ms each on a disk) would only guard against a power loss, after which
+/// these files describe nothing. Everything under the data-root goes through
+/// [`write_json_atomic`].
+pub fn write_json_runtime<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    replace(path, &data, false)
+}
+
+/// [`write_json_runtime`] for bytes.
+pub fn write_runtime(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, false)
+}
+
+fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent"))?;
     let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
     {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
     }
     fs::rename(&tmp, path)?;
-    // The rename is durable only once the directory entry is on disk.
-    File::open(dir)?.sync_all()?;
+    if durable {
+        // The rename is durable only once the directory entry is on disk.
+        File::open(dir)?.sync_all()?;
+    }
     Ok(())
-}
-
-/// Atomically writes `value` as pretty JSON.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    write_atomic(path, &data)
 }
 
 /// Reads a JSON file; `Ok(None)` when it does not exist.

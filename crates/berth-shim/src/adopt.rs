@@ -76,7 +76,7 @@ fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, String> {
         .map(|m| m.started_at)
         .unwrap_or_else(crate::timefmt::now);
     let record = monitor_record(&cfg, &init, &started_at);
-    fsutil::write_json_atomic(&cfg.state_dir.join(paths::MONITOR_RECORD), &record)
+    fsutil::write_json_runtime(&cfg.state_dir.join(paths::MONITOR_RECORD), &record)
         .map_err(|e| format!("writing the monitor record: {e}"))?;
     let socket = cfg.state_dir.join(paths::SOCKET);
     let listener = bind_control(&socket).map_err(|e| format!("control socket {}: {e}", socket.display()))?;

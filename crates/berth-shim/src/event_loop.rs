@@ -430,6 +430,10 @@ impl Monitor {
             }
             let _ = fs::remove_file(&k.err_file);
         }
+        // A daemon connecting from now on (its watcher, just after a very short container's
+        // start) finds no socket and reads the exit record at once, instead of queueing behind
+        // the runtime's clean-up until this process exits.
+        let _ = fs::remove_file(core.cfg.state_dir.join(paths::SOCKET));
         let rt = Runtime { spec: &core.cfg.runtime, id: &core.cfg.id };
         if let Err(e) = rt.delete(false) {
             crate::diag!("runtime delete: {e}; forcing");
@@ -443,7 +447,6 @@ impl Monitor {
             let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
             c.flush();
         }
-        let _ = fs::remove_file(core.cfg.state_dir.join(paths::SOCKET));
         if let (Some(delay), Some(rec)) = (restart, core.exit.clone()) {
             crate::selfrestart::relaunch(&core.cfg, &rec, delay);
         }

@@ -206,7 +206,7 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
         }
         _ => {}
     }
-    if let Err(e) = fsutil::write_json_atomic(&cfg.state_dir.join(paths::MONITOR_RECORD), &record) {
+    if let Err(e) = fsutil::write_json_runtime(&cfg.state_dir.join(paths::MONITOR_RECORD), &record) {
         return fail(format!("writing the monitor record: {e}"));
     }
     let listener = match bind_control(&socket) {

@@ -114,9 +114,10 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         }
     };
     std::fs::create_dir_all(&paths.state_dir)?;
-    berth_proto::fsutil::write_json_atomic(&paths.state_dir.join("config.json"), &spec)?;
+    berth_proto::fsutil::write_json_runtime(&paths.state_dir.join("config.json"), &spec)?;
     // A stale exit record from the previous run must never be taken for this one's.
     let _ = std::fs::remove_file(e.dir.join(berth_proto::paths::EXIT_RECORD));
+    previous_monitor_gone(d, &c.id).await?;
     let _ = std::fs::remove_file(paths.record());
     let cfg = d.config();
     let runtime_root = cfg.exec_root.join("runtime").join(&c.options.runtime);
@@ -140,7 +141,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
     }
     // The config below carries the current policy: an override from an earlier `update` is stale.
     let _ = std::fs::remove_file(e.dir.join(berth_proto::paths::RESTART_POLICY));
-    berth_proto::fsutil::write_json_atomic(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
+    berth_proto::fsutil::write_json_runtime(&paths.state_dir.join(berth_proto::paths::CONFIG), &shim_cfg)?;
     berth_proto::crashpoint::hit("start.after-prepare");
     e.update(|x| {
         x.state.before_start = Some(c.state.status);
@@ -156,7 +157,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
             Err(err) => format!("fail: network set-up task failed: {err}"),
         };
         berth_proto::crashpoint::hit("start.before-gate");
-        if let Err(err) = berth_proto::fsutil::write_atomic(&gate, verdict.as_bytes()) {
+        if let Err(err) = berth_proto::fsutil::write_runtime(&gate, verdict.as_bytes()) {
             tracing::error!("writing the start gate: {err}");
         }
     };
@@ -203,6 +204,25 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
             Err(fail_start(e, err.to_string()))
         }
     }
+}
+
+/// The previous run's monitor reports the exit before it runs `runtime delete` and leaves: a
+/// start that follows at once (`restart`, a restart policy, a quick `docker start`) must not have
+/// the runtime create a container whose namesake is still being deleted.
+async fn previous_monitor_gone(d: &Daemon, id: &str) -> Result<(), ApiError> {
+    let Some(m) = crate::watcher::read_monitor(d, id) else { return Ok(()) };
+    let old = berth_sys::ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time };
+    let t0 = std::time::Instant::now();
+    while old.is_alive() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            return Err(ApiError::conflict(format!(
+                "the previous monitor of this container (pid {}) has not exited yet; try again",
+                m.shim_pid
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
 }
 
 /// A start that failed leaves the container as Docker does: its error recorded, exit code 128

@@ -141,7 +141,7 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
     let shim_cfg = berth_proto::fsutil::read_json::<berth_proto::ShimConfig>(&paths.state_dir.join(berth_proto::paths::CONFIG));
     if let Some(gate) = shim_cfg.ok().flatten().and_then(|s| s.start_gate) {
         if std::fs::read_to_string(&gate).map(|s| s.trim() != "ok").unwrap_or(true) {
-            let _ = berth_proto::fsutil::write_atomic(&gate, b"fail: the daemon restarted during the start");
+            let _ = berth_proto::fsutil::write_runtime(&gate, b"fail: the daemon restarted during the start");
         }
     }
     let mut rec = crate::watcher::read_monitor(d, &c.id);

@@ -136,7 +136,7 @@ fn process_file(d: &crate::daemon::Daemon, x: &ExecInfo) -> Result<std::path::Pa
         p["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": extra});
     }
     let f = paths.state_dir.join(format!("exec-{}.json", x.id));
-    berth_proto::fsutil::write_json_atomic(&f, &p).map_err(|e| e.to_string())?;
+    berth_proto::fsutil::write_json_runtime(&f, &p).map_err(|e| e.to_string())?;
     Ok(f)
 }
 
