@@ -251,3 +251,20 @@ fn errors_use_dockers_status_codes_and_messages() {
     assert_eq!(d.api_get("/v1.41/containers/json").status, 200);
     d.docker_ok(&["rm", "-f", "xx"]);
 }
+
+/// Fifteen starts, each right after the previous run's exit: all run and all output is kept.
+/// (The previous run's monitor may still be running `runtime delete` when the exit is reported;
+/// the start waits for it. Without that wait this test did not fail here: the daemon's own
+/// steps before `runtime create` outlast the delete on this machine.)
+#[test]
+fn start_at_once_after_each_exit() {
+    let d = daemon("ctr-again");
+    d.docker_ok(&["create", "--name", "again", "busybox", "sh", "-c", "echo run"]);
+    for i in 0..15 {
+        let out = d.docker(&["start", "-a", "again"]);
+        assert!(out.status.success(), "start #{i}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(d.docker_ok(&["logs", "again"]).lines().count(), 15);
+    assert_eq!(d.inspect("again")["State"]["ExitCode"], 0);
+    d.docker_ok(&["rm", "again"]);
+}
