@@ -34,7 +34,7 @@ pub use busybox::busybox_rootfs_tar;
 pub use changes::apply_changes;
 pub use config::{ContainerConfig, Empty, History, ImageConfig, RootFs};
 pub use digest::{chain_id, chain_ids, sha256_digest, short_id};
-pub use driver::{driver, Change, ChangeKind, Overlay2Driver, StorageDriver, VfsDriver};
+pub use driver::{driver, Change, ChangeKind, CreateOpts, Overlay2Driver, StorageDriver, VfsDriver};
 pub use error::ImageError;
 pub use extract::{extract_copy, extract_layer, LayerStats};
 pub use pack::{open_in_root, PathStat, Source};

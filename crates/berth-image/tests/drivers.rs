@@ -280,3 +280,41 @@ fn unknown_driver_and_bad_ids() {
     o.unmount("nope").unwrap();
     o.remove("nope").unwrap();
 }
+
+/// The super options of the mount at `target`, from mountinfo.
+fn super_options(target: &Path) -> Option<String> {
+    let target = fs::canonicalize(target).unwrap();
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (Path::new(f[4]) == target).then(|| f.last().unwrap().to_string())
+    })
+}
+
+#[test]
+fn overlay2_ephemeral_storage_is_mounted_volatile_and_mounts_again() {
+    let tmp = TempDir::new("ovl-eph");
+    let store = ImageStore::open(tmp.path()).unwrap();
+    store
+        .import(&busybox_tar()[..], ImportOptions { reference: Some("busybox".into()), ..Default::default() })
+        .unwrap();
+    let layers = store.layer_dirs("busybox").unwrap();
+    let d = driver("overlay2", tmp.path()).unwrap();
+    let _e = Ctr(d.as_ref(), "eph");
+    let _k = Ctr(d.as_ref(), "kept");
+    d.create_with("eph", &layers, berth_image::CreateOpts { ephemeral: true }).unwrap();
+    d.create("kept", &layers).unwrap();
+    let kept = d.mount("kept").unwrap();
+    assert!(!super_options(&kept).unwrap().contains("volatile"), "only ephemeral storage skips the sync");
+    // Twice: overlayfs refuses a second volatile mount over the same work dir unless the driver
+    // clears what the first one left.
+    for round in 0..2 {
+        let root = d.mount("eph").unwrap();
+        let opts = super_options(&root).unwrap();
+        assert!(opts.contains("volatile"), "round {round}: {opts}");
+        fs::write(root.join("written"), round.to_string()).unwrap();
+        d.unmount("eph").unwrap();
+        assert!(super_options(&root).is_none());
+    }
+    assert_eq!(fs::read_to_string(d.rootfs_path("eph").parent().unwrap().join("upper/written")).unwrap(), "1");
+}

@@ -268,3 +268,26 @@ fn start_at_once_after_each_exit() {
     assert_eq!(d.inspect("again")["State"]["ExitCode"], 0);
     d.docker_ok(&["rm", "again"]);
 }
+
+/// `--rm` containers' root filesystems skip the sync of the whole disk when they are unmounted;
+/// the others keep it.
+#[test]
+fn only_auto_removed_containers_get_a_volatile_rootfs() {
+    let d = daemon("ctr-volatile");
+    let root_opts = |out: String| -> String {
+        out.lines().find(|l| l.split(' ').nth(4) == Some("/")).map(|l| l.rsplit(' ').next().unwrap().to_string()).unwrap_or_else(|| panic!("no / in {out}"))
+    };
+    let eph = root_opts(d.docker_ok(&["run", "--rm", "busybox", "cat", "/proc/self/mountinfo"]));
+    assert!(eph.contains("volatile"), "{eph}");
+    let kept = root_opts(d.docker_ok(&["run", "--name", "kept", "busybox", "cat", "/proc/self/mountinfo"]));
+    assert!(!kept.contains("volatile"), "{kept}");
+    // Created with --rm, copied into (a mount and an unmount), then started: mounted again.
+    d.docker_ok(&["create", "--name", "twice", "--rm", "busybox", "cat", "/hello"]);
+    let src = std::env::temp_dir().join(format!("berth-volatile-{}", std::process::id()));
+    std::fs::write(&src, "hello\n").unwrap();
+    d.docker_ok(&["cp", src.to_str().unwrap(), "twice:/hello"]);
+    let _ = std::fs::remove_file(&src);
+    assert_eq!(d.docker_ok(&["start", "-a", "twice"]), "hello");
+    assert!(wait_until(Duration::from_secs(5), || !d.docker(&["inspect", "twice"]).status.success()), "removed");
+    d.docker_ok(&["rm", "kept"]);
+}

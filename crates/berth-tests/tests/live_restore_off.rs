@@ -30,7 +30,10 @@ fn sigterm_stops_all_containers_within_their_stop_timeout() {
     let st = d.wait_exit(Duration::from_secs(timeout + 30)).expect("daemon never exited after SIGTERM");
     let took = t0.elapsed();
     eprintln!("SIGTERM without live restore: daemon gone after {took:?} ({st}), stop timeout {timeout}s");
-    let limit = Duration::from_secs(timeout) + Duration::from_millis(500);
+    // In series the six stops would take six timeouts; in parallel, one plus the daemon's own
+    // work, which on two cores shared with the rest of the suite once passed 500 ms. The figure
+    // itself is the benchmark's (10.03 s for a 10 s timeout).
+    let limit = Duration::from_secs(timeout) + Duration::from_secs(2);
     assert!(took <= limit, "shutdown took {took:?}, limit {limit:?}: containers must be stopped in parallel");
     assert!(took >= Duration::from_secs(timeout) - Duration::from_millis(300), "stop timeout not honoured: {took:?}");
     assert!(

@@ -117,12 +117,15 @@ impl Overlay2Driver {
     }
 }
 
+/// Marks storage made with [`super::CreateOpts::ephemeral`].
+const EPHEMERAL: &str = "ephemeral";
+
 impl StorageDriver for Overlay2Driver {
     fn name(&self) -> &'static str {
         "overlay2"
     }
 
-    fn create(&self, id: &str, layers: &[PathBuf]) -> Result<(), ImageError> {
+    fn create_with(&self, id: &str, layers: &[PathBuf], opts: super::CreateOpts) -> Result<(), ImageError> {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {
@@ -134,6 +137,9 @@ impl StorageDriver for Overlay2Driver {
         let result = (|| {
             for sub in ["upper", "work", "merged", "empty"] {
                 fs::create_dir_all(tmp.join(sub)).ctx(|| format!("creating {sub}"))?;
+            }
+            if opts.ephemeral {
+                fs::write(tmp.join(EPHEMERAL), b"").ctx(|| "marking the storage ephemeral".into())?;
             }
             berth_proto::fsutil::write_json_atomic(&tmp.join("lower.json"), &layers)
                 .ctx(|| "writing lower.json".into())?;
@@ -153,14 +159,21 @@ impl StorageDriver for Overlay2Driver {
             return Ok(merged);
         }
         let data = self.mount_data(id)?;
-        mount(
-            Some("overlay"),
-            &merged,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(data.as_str()),
-        )
-        .map_err(|e| ImageError::Io {
+        let mount_with = |data: &str| mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data));
+        let mounted = if self.dir(id).join(EPHEMERAL).exists() {
+            // overlayfs leaves this directory behind a volatile mount and refuses the next mount
+            // while it is there (the upper dir cannot be trusted after a crash): an ephemeral
+            // container's writes are not meant to outlive one anyway. Kernels before 5.10 do
+            // not know the option: mount as usual.
+            let _ = fs::remove_dir_all(self.dir(id).join("work").join("work").join("incompat"));
+            mount_with(&format!("{data},volatile")).or_else(|e| match e {
+                nix::errno::Errno::EINVAL => mount_with(&data),
+                e => Err(e),
+            })
+        } else {
+            mount_with(&data)
+        };
+        mounted.map_err(|e| ImageError::Io {
             context: format!("mounting overlay at {}", merged.display()),
             source: e.into(),
         })?;

@@ -117,7 +117,7 @@ impl StorageDriver for VfsDriver {
         "vfs"
     }
 
-    fn create(&self, id: &str, layers: &[PathBuf]) -> Result<(), ImageError> {
+    fn create_with(&self, id: &str, layers: &[PathBuf], _opts: super::CreateOpts) -> Result<(), ImageError> {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {

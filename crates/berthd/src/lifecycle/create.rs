@@ -67,7 +67,8 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
     let layers = d.images.layer_dirs(&image.id).map_err(|e| crate::api::images::image_error(e))?;
     let cid = id.clone();
-    tokio::task::spawn_blocking(move || driver.create(&cid, &layers))
+    let opts = berth_image::CreateOpts { ephemeral: host.auto_remove.unwrap_or(false) };
+    tokio::task::spawn_blocking(move || driver.create_with(&cid, &layers, opts))
         .await?
         .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
     // The address is reserved now (so it is never handed out twice); ports are bound at start.
