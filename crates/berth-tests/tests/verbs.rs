@@ -120,7 +120,7 @@ fn stats_no_stream_reports_the_cgroup() {
     let mut d = TestDaemon::start(DaemonOpts::new("verbs-stats"));
     d.busybox_image();
     // A busy loop and 8 MiB held in a tmpfs-free way: a shell variable grown in memory.
-    d.docker_ok(&["run", "-d", "--name", "busy", "-m", "64m", "--pids-limit", "50", "busybox", "sh", "-c", "while :; do :; done"]);
+    d.docker_ok(&["run", "-d", "--name", "busy", "-m", "64m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"]);
     d.docker_ok(&["run", "-d", "--name", "idle", "busybox", "sleep", "1000"]);
     let out = d.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", "busy", "idle"]);
     let lines: Vec<&str> = out.lines().collect();
@@ -155,16 +155,28 @@ print(s["pids_stats"]["current"], s["memory_stats"]["usage"] > 0, "eth0" in s.ge
             std::fs::read_to_string(cg.join("cpuacct.usage")).unwrap().trim().parse().unwrap()
         }
     };
+    // The quota's periods and throttles (`--cpus 0.5`), from the cpu controller's cpu.stat.
+    let (cpu_dir, _) = cgroup_dir(d.container_pid("busy"), "cpu");
+    let throttled = || -> (u64, u64) {
+        let stat = std::fs::read_to_string(cpu_dir.join("cpu.stat")).unwrap();
+        let get = |k: &str| stat.lines().find_map(|l| l.strip_prefix(k)).map_or(0, |v| v.trim().parse().unwrap());
+        (get("nr_periods "), get("nr_throttled "))
+    };
     let before = usage_ns();
+    let (periods0, throttled0) = throttled();
     let py = d.docker_py(
         r#"s = c.containers.get("busy").stats(stream=False)
-print(s["precpu_stats"]["cpu_usage"]["total_usage"], s["cpu_stats"]["cpu_usage"]["total_usage"])"#,
+t = s["cpu_stats"]["throttling_data"]
+print(s["precpu_stats"]["cpu_usage"]["total_usage"], s["cpu_stats"]["cpu_usage"]["total_usage"], t["periods"], t["throttled_periods"])"#,
     );
     let after = usage_ns();
-    let nums: Vec<u64> = py.split_whitespace().take(2).map(|n| n.parse().unwrap_or_else(|e| panic!("{e}: {py}"))).collect();
+    let (periods1, throttled1) = throttled();
+    let nums: Vec<u64> = py.split_whitespace().take(4).map(|n| n.parse().unwrap_or_else(|e| panic!("{e}: {py}"))).collect();
     assert!(nums[0] < nums[1], "the loop ran between the samples: {py}");
     // v2 counts in microseconds: allow the rounding on the lower bound.
     assert!(before <= nums[1] + 1000 && nums[1] <= after, "{before} <= {} <= {after}", nums[1]);
+    assert!(periods0 > 0 && periods0 <= nums[2] && nums[2] <= periods1, "periods {periods0} <= {} <= {periods1}", nums[2]);
+    assert!(throttled0 <= nums[3] && nums[3] <= throttled1, "throttled {throttled0} <= {} <= {throttled1}", nums[3]);
     d.docker_ok(&["rm", "-f", "busy", "idle"]);
 }
 

@@ -47,22 +47,26 @@ fn host_memory() -> u64 {
 }
 
 fn cpu(cgroups_path: &str) -> Value {
-    let (total, user, kernel) = if is_v2() {
+    let get = |s: &Map<String, Value>, k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (total, user, kernel, throttling) = if is_v2() {
         let s = flat_keyed(dir(cgroups_path, "").join("cpu.stat"));
-        let us = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0) * 1000;
-        (us("usage_usec"), us("user_usec"), us("system_usec"))
+        let us = |k: &str| get(&s, k) * 1000;
+        let throttling = (get(&s, "nr_periods"), get(&s, "nr_throttled"), us("throttled_usec"));
+        (us("usage_usec"), us("user_usec"), us("system_usec"), throttling)
     } else {
         let d = dir(cgroups_path, "cpuacct");
         let s = flat_keyed(d.join("cpuacct.stat"));
-        // cpuacct.stat is in USER_HZ ticks.
-        let t = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0) * 10_000_000;
-        (read_u64(d.join("cpuacct.usage")).unwrap_or(0), t("user"), t("system"))
+        // cpuacct.stat is in USER_HZ ticks; the cpu controller's cpu.stat counts nanoseconds.
+        let t = |k: &str| get(&s, k) * 10_000_000;
+        let c = flat_keyed(dir(cgroups_path, "cpu").join("cpu.stat"));
+        let throttling = (get(&c, "nr_periods"), get(&c, "nr_throttled"), get(&c, "throttled_time"));
+        (read_u64(d.join("cpuacct.usage")).unwrap_or(0), t("user"), t("system"), throttling)
     };
     json!({
         "cpu_usage": {"total_usage": total, "usage_in_usermode": user, "usage_in_kernelmode": kernel},
         "system_cpu_usage": system_cpu_ns(),
         "online_cpus": online_cpus(),
-        "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+        "throttling_data": {"periods": throttling.0, "throttled_periods": throttling.1, "throttled_time": throttling.2},
     })
 }
 
