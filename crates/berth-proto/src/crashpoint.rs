@@ -13,6 +13,7 @@ pub const POINTS: &[&str] = &[
     "start.before-gate",
     "start.after-launch",
     "stop.after-signal",
+    "exit.before-auto-remove",
     "rm.after-storage",
     "import.after-layer",
     "restore.midway",

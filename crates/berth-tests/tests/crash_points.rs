@@ -215,3 +215,13 @@ fn berth_proto_points() -> Vec<String> {
     let list = src.split("pub const POINTS").nth(1).and_then(|s| s.split("];").next()).unwrap_or_default();
     list.lines().filter_map(|l| l.trim().strip_prefix('"').and_then(|l| l.split('"').next())).map(String::from).collect()
 }
+
+#[test]
+fn exit_before_auto_remove_is_finished() {
+    let mut d = daemon("crash-autorm");
+    arm(&mut d, "exit.before-auto-remove");
+    crash_during(&mut d, "exit.before-auto-remove", &["run", "--name", "brief", "--rm", "busybox", "true"]);
+    // The exit was recorded, the removal never started: the restarted daemon does it.
+    assert!(wait_until(Duration::from_secs(10), || d.docker(&["inspect", "brief"]).status.code() == Some(1)), "--rm container kept");
+    assert_converged(&d, &[]);
+}

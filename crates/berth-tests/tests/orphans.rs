@@ -106,14 +106,24 @@ fn container_gone_with_its_monitor_during_the_outage_has_an_unknown_exit() {
     let mut d = TestDaemon::start(DaemonOpts::new("orphan-unknown").live_restore(true));
     d.busybox_image();
     d.run_detached(&["--name", "gone", "busybox", "sleep", "1000"]);
+    // The same with --rm (a reboot does this to every container): removed as dockerd does.
+    d.run_detached(&["--name", "gone-rm", "--rm", "busybox", "sleep", "1000"]);
+    let rm_id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "gone-rm"]);
     let (pid, mon) = (d.container_pid("gone"), monitor_pid(&d, "gone"));
+    let (rm_pid, rm_mon) = (d.container_pid("gone-rm"), monitor_pid(&d, "gone-rm"));
+    let since = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 1).to_string();
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
-    kill9(mon);
-    kill9(pid);
-    assert!(wait_until(Duration::from_secs(5), || !alive(pid)));
+    for p in [mon, pid, rm_mon, rm_pid] {
+        kill9(p);
+    }
+    assert!(wait_until(Duration::from_secs(5), || !alive(pid) && !alive(rm_pid)));
     d.restart();
     assert!(wait_until(Duration::from_secs(5), || d.state("gone").status == "exited"), "{}", d.inspect("gone")["State"]);
+    assert!(wait_until(Duration::from_secs(5), || d.docker(&["inspect", "gone-rm"]).status.code() == Some(1)), "--rm container kept");
+    let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1).to_string();
+    let events = d.docker_ok(&["events", "--since", &since, "--until", &until, "--filter", &format!("container={rm_id}"), "--format", "{{.Action}}"]);
+    assert!(events.lines().any(|l| l == "destroy"), "{events}");
     let st = d.inspect("gone")["State"].clone();
     assert_eq!(st["ExitCode"], -1, "{st}");
     assert!(st["Error"].as_str().unwrap().contains("exit status unknown"), "{st}");

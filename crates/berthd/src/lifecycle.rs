@@ -409,16 +409,27 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     if d.is_shutting_down() {
         return;
     }
-    if c.host_config.auto_remove.unwrap_or(false) {
-        let (d2, e2) = (d.clone(), e.clone());
-        tokio::spawn(async move {
-            if let Err(err) = remove(&d2, &e2, true, true).await {
-                tracing::warn!("auto-remove failed: {}", err.message);
-            }
-        });
+    berth_proto::crashpoint::hit("exit.before-auto-remove");
+    if auto_remove(&d, &e) {
         return;
     }
     restart::after_exit(d, e).await;
+}
+
+/// Removes an exited `--rm` container (and its anonymous volumes) in the background; false if it
+/// is not one or the daemon is shutting down.
+pub fn auto_remove(d: &Arc<Daemon>, e: &Arc<Entry>) -> bool {
+    if !e.snapshot().host_config.auto_remove.unwrap_or(false) || d.is_shutting_down() {
+        return false;
+    }
+    let (d2, e2) = (d.clone(), e.clone());
+    tokio::spawn(async move {
+        // Not forced: a container started again in the meantime is left running.
+        if let Err(err) = remove(&d2, &e2, false, true).await {
+            tracing::warn!("auto-remove failed: {}", err.message);
+        }
+    });
+    true
 }
 
 /// Unmounts the rootfs of a container that no longer runs and takes down its network endpoint.

@@ -178,9 +178,15 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
 async fn cleanup_exited(d: &Arc<Daemon>, stopped: Vec<Arc<Entry>>) {
     for e in stopped {
         // A container someone is operating on (start, rm) is left to that operation.
-        let Ok(_op) = e.op.try_lock() else { continue };
-        if matches!(e.status(), Status::Created | Status::Exited | Status::Dead) {
+        let Ok(op) = e.op.try_lock() else { continue };
+        let status = e.status();
+        if matches!(status, Status::Created | Status::Exited | Status::Dead) {
             crate::lifecycle::release_resources(d, &e).await;
+        }
+        drop(op);
+        // A `--rm` container whose exit was recorded by a daemon that died before removing it.
+        if matches!(status, Status::Exited | Status::Dead) {
+            crate::lifecycle::auto_remove(d, &e);
         }
     }
 }

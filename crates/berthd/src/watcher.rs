@@ -112,6 +112,9 @@ async fn judge_lost_inner(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) {
     // No monitor ran `runtime delete` for this one.
     crate::cgroups::remove(&e.snapshot().options.cgroups_path);
     crate::lifecycle::release_resources(&d, &e).await;
+    // `--rm` is honoured for an exit nobody saw, as dockerd does for containers it finds dead
+    // on start (after a reboot, say).
+    crate::lifecycle::auto_remove(&d, &e);
 }
 
 pub fn mark_orphaned(d: &Daemon, e: &Entry, reason: String) {
