@@ -253,9 +253,9 @@ fn errors_use_dockers_status_codes_and_messages() {
 }
 
 /// Fifteen starts, each right after the previous run's exit: all run and all output is kept.
-/// (The previous run's monitor may still be running `runtime delete` when the exit is reported;
-/// the start waits for it. Without that wait this test did not fail here: the daemon's own
-/// steps before `runtime create` outlast the delete on this machine.)
+/// The previous run's monitor may still be running `runtime delete` when the exit is reported,
+/// and the start waits for it to be gone. The race is too narrow to lose here, so the wait is
+/// proven with a previous monitor that lingers: its record points at a live process of the test.
 #[test]
 fn start_at_once_after_each_exit() {
     let d = daemon("ctr-again");
@@ -266,6 +266,22 @@ fn start_at_once_after_each_exit() {
     }
     assert_eq!(d.docker_ok(&["logs", "again"]).lines().count(), 15);
     assert_eq!(d.inspect("again")["State"]["ExitCode"], 0);
+
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "again"]);
+    let record = d.exec_root.join("shims").join(&id).join("monitor.json");
+    let mut rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let mut lingering = std::process::Command::new("sleep").arg("1.5").spawn().unwrap();
+    let ident = identity(lingering.id() as i32).unwrap();
+    rec["shim_pid"] = ident.pid.into();
+    rec["shim_start_time"] = ident.start_time.into();
+    std::fs::write(&record, rec.to_string()).unwrap();
+    let t0 = Instant::now();
+    let reaper = std::thread::spawn(move || lingering.wait());
+    d.docker_ok(&["start", "-a", "again"]);
+    let waited = t0.elapsed();
+    reaper.join().unwrap().unwrap();
+    assert!(waited >= Duration::from_millis(1200), "the start did not wait for the previous monitor: {waited:?}");
+    assert_eq!(d.docker_ok(&["logs", "again"]).lines().count(), 16);
     d.docker_ok(&["rm", "again"]);
 }
 

@@ -145,7 +145,8 @@ print(s["pids_stats"]["current"], s["memory_stats"]["usage"] > 0, "eth0" in s.ge
     assert!(py.starts_with("1 True True"), "{py}");
     // The busy loop's cumulative CPU time is the cgroup's own counter, read between two reads of
     // it by the test, and it grew between the two samples the daemon took.
-    let (cg, v2) = cgroup_dir(d.container_pid("busy"), "cpuacct");
+    let busy_pid = d.container_pid("busy");
+    let (cg, v2) = cgroup_dir(busy_pid, "cpuacct");
     let usage_ns = || -> u64 {
         if v2 {
             let stat = std::fs::read_to_string(cg.join("cpu.stat")).unwrap();
@@ -156,7 +157,7 @@ print(s["pids_stats"]["current"], s["memory_stats"]["usage"] > 0, "eth0" in s.ge
         }
     };
     // The quota's periods and throttles (`--cpus 0.5`), from the cpu controller's cpu.stat.
-    let (cpu_dir, _) = cgroup_dir(d.container_pid("busy"), "cpu");
+    let (cpu_dir, _) = cgroup_dir(busy_pid, "cpu");
     let throttled = || -> (u64, u64) {
         let stat = std::fs::read_to_string(cpu_dir.join("cpu.stat")).unwrap();
         let get = |k: &str| stat.lines().find_map(|l| l.strip_prefix(k)).map_or(0, |v| v.trim().parse().unwrap());

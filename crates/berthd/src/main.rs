@@ -124,7 +124,7 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
         data_root = %cfg.data_root.display(),
         live_restore = cfg.live_restore,
         storage_driver = %cfg.storage_driver,
-        containers = d.store.all().len(),
+        containers = d.store.len(),
         load_ms = d.booted.elapsed().map_or(0, |t| t.as_millis()),
         "berthd {} listening",
         env!("CARGO_PKG_VERSION")

@@ -273,6 +273,10 @@ impl Store {
         self.by_id.write().expect("store lock").remove(id);
     }
 
+    pub fn len(&self) -> usize {
+        self.by_id.read().expect("store lock").len()
+    }
+
     pub fn all(&self) -> Vec<Arc<Entry>> {
         self.by_id.read().expect("store lock").values().cloned().collect()
     }
