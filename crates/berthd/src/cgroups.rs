@@ -31,12 +31,3 @@ pub fn remove(path: &str) {
         }
     }
 }
-
-/// The parent of container cgroups, once empty (clean shutdown without live restore).
-pub fn remove_parent(container_path: &str) {
-    if let Some((parent, _)) = container_path.rsplit_once('/') {
-        if !parent.is_empty() {
-            remove(parent);
-        }
-    }
-}

@@ -32,11 +32,8 @@ pub async fn shutdown(d: Arc<Daemon>) {
         crate::lifecycle::release_resources(&d, e).await;
         crate::cgroups::remove(&e.snapshot().options.cgroups_path);
     }
-    if let Some(c) = d.store.all().first().map(|e| e.snapshot()) {
-        crate::cgroups::remove_parent(&c.options.cgroups_path);
-    } else {
-        crate::cgroups::remove_parent(&crate::oci::cgroups_path("x"));
-    }
+    // The parent (`/berth`) is left, as dockerd leaves `/docker`: another daemon on the host may
+    // be creating a container under it, and an rmdir between its mkdirs fails that start.
     tracing::info!("all containers stopped");
 }
 
