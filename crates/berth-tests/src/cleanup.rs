@@ -10,8 +10,7 @@ use std::time::Duration;
 
 pub(crate) fn cleanup(d: &mut TestDaemon) {
     if let Some(mut child) = d.take_child() {
-        let _ = child.kill();
-        let _ = child.wait();
+        end_daemon_and_helpers(&mut child);
     }
     let ids = container_ids(d);
     for _ in 0..3 {
@@ -55,6 +54,24 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
         let _ = std::fs::remove_dir_all(&d.base);
     } else {
         eprintln!("cleanup: mounts remain under {}; not removing it", d.base.display());
+    }
+}
+
+/// Kills the daemon's whole process group (it leads one: `daemon_command`), then reaps it and waits
+/// until no helper of the group is left. The group is signalled only while the daemon is still
+/// unreaped (alive or a zombie): its pid, which is the group id, cannot have been reused then.
+fn end_daemon_and_helpers(child: &mut std::process::Child) {
+    use nix::sys::signal::{killpg, Signal};
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let unreaped = matches!(child.try_wait(), Ok(None));
+    if unreaped {
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if unreaped {
+        // Members still alive keep the group id reserved, so probing it names no one else.
+        crate::wait_until(Duration::from_secs(2), || killpg(pgid, None).is_err());
     }
 }
 

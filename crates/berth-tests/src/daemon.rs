@@ -218,6 +218,10 @@ impl TestDaemon {
         let args = self.daemon_args();
         let _ = writeln!(f, "==== {banner} at {:.3}: berthd {} ====", crate::unix_now(), args.join(" "));
         let mut cmd = Command::new(daemon_bin(&self.opts));
+        // Its own process group, so that the drop guard can end the helpers (`ip`, `nft`) a killed
+        // daemon leaves running: one of them finishing after the guard deleted the bridge would
+        // leave the bridge behind. Monitors leave the group (setsid) and are found otherwise.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("clone log fd"))
