@@ -17,7 +17,9 @@ fn describe(prog: &str, args: &[&str]) -> String {
 pub(crate) fn run_with_stdin(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
     let what = describe(prog, args);
     tracing::debug!(cmd = %what, "net command");
-    let mut child = Command::new(prog)
+    let mut command = Command::new(prog);
+    berth_sys::spawn::die_with_parent(&mut command);
+    let mut child = command
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
