@@ -1,7 +1,8 @@
 #!/bin/bash
 # Lists what Berth's tests may leave in the kernel and on disk: test bridges and veths, nftables
-# tables, network namespaces, mounts and directories under /tmp/bt-*, container cgroups, monitor
-# processes, test registries (process and /tmp/berth-registry-* directory). `snapshot FILE` records the current set; `compare FILE` prints what is new since and
+# tables, network namespaces, mounts and directories under /tmp/bt-*, container cgroups, test
+# daemons' cgroup parents, monitor processes, test registries (process and /tmp/berth-registry-*
+# directory). `snapshot FILE` records the current set; `compare FILE` prints what is new since and
 # exits 1 if anything is.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ current() {
     for h in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
         [ -d "$h" ] && find "$h" -mindepth 1 -maxdepth 1 -type d | sed 's/^/cgroup /'
     done || true
+    # Test daemons' own cgroup parents (--cgroup-parent /bt<8 hex>).
+    find /sys/fs/cgroup /sys/fs/cgroup/*/ -regextype posix-extended -mindepth 1 -maxdepth 1 -type d -regex '.*/bt[0-9a-f]{8}' 2>/dev/null | sed 's/^/cgroup-parent /' || true
     for p in /proc/[0-9]*; do
         # A process may end between the glob and the read: the redirection's error is silenced too.
         cmd=$( { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null ) || continue

@@ -15,8 +15,9 @@ cargo build --workspace
 
 leak_before=$(mktemp)
 bash scripts/leakcheck.sh snapshot "$leak_before"
-# The test daemons share the cgroup parent /berth; it is removed after the suite, once empty, in
-# the hierarchies where it was not there before (a daemon of the host's own keeps its parent).
+# Each test daemon has a cgroup parent of its own, removed by its drop guard. The default parent
+# /berth (a daemon binary without --cgroup-parent, the benchmark) is removed after the suite, once
+# empty, in the hierarchies where it was not there before (a daemon of the host's own keeps it).
 parents_before=$(ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/null || true)
 
 say "cargo nextest run --workspace --profile ci"

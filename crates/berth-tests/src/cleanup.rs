@@ -25,9 +25,12 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
     }
     unmount_under(&d.base);
     remove_cgroups(&ids);
-    // The daemons' shared cgroup parent (`/berth`) stays: removing it once empty raced with
-    // another test's daemon creating a container under it (CI saw the runtime's mkdir of
-    // `devices/berth/<id>` fail with ENOENT). scripts/test.sh removes it after the suite.
+    // The daemon's own cgroup parent goes once empty. A shared one (`/berth`, a daemon built
+    // without --cgroup-parent) stays: removing it raced with another test's daemon creating a
+    // container under it. scripts/test.sh removes that one after the suite.
+    if d.cgroup_parent.is_some() {
+        remove_parent(d.cgroup_parent_name());
+    }
     if let Some((name, _)) = &d.bridge {
         if Path::new("/sys/class/net").join(name).exists() {
             let _ = std::process::Command::new("ip").args(["link", "del", name]).output();
@@ -210,6 +213,28 @@ fn remove_cgroups(ids: &BTreeSet<String>) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Removes `<hierarchy>/<parent>` and everything under it (containers given `--cgroup-parent
+/// <parent>/sub`), deepest first, in every hierarchy. The parent is this test's alone, and rmdir
+/// only ever removes empty cgroups.
+fn remove_parent(parent: &str) {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut tops = vec![root.join(parent)];
+    if let Ok(rd) = std::fs::read_dir(root) {
+        tops.extend(rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path().join(parent)));
+    }
+    let mut found = Vec::new();
+    for t in tops.into_iter().filter(|p| p.is_dir()) {
+        collect_all(&t, &mut found);
+        found.push(t);
+    }
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in found {
+        if let Err(e) = std::fs::remove_dir(&p) {
+            eprintln!("cleanup: cgroup {} not removed: {e}", p.display());
+        }
     }
 }
 

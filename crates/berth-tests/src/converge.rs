@@ -106,7 +106,7 @@ pub fn leaks(d: &TestDaemon, gone: &[String]) -> Vec<String> {
             leaks.push(format!("a monitor process for {id}, which is not running"));
         }
         for h in dir_names(Path::new("/sys/fs/cgroup")) {
-            let p = Path::new("/sys/fs/cgroup").join(&h).join("berth").join(id.as_str());
+            let p = Path::new("/sys/fs/cgroup").join(&h).join(d.cgroup_parent_name()).join(id.as_str());
             if p.exists() {
                 leaks.push(format!("cgroup {} of {id}, which is not running", p.display()));
             }

@@ -89,6 +89,8 @@ pub struct TestDaemon {
     pub log_file: PathBuf,
     pub(crate) docker_config: PathBuf,
     pub bridge: Option<(String, String)>,
+    /// The daemon's `--cgroup-parent` (absolute), when this build has the flag.
+    pub cgroup_parent: Option<String>,
     child: Option<Child>,
     exit_status: Option<ExitStatus>,
     /// How long the last start took until `/_ping` answered.
@@ -147,16 +149,20 @@ impl TestDaemon {
         let docker_config = base.join("docker-config");
         std::fs::create_dir_all(&docker_config).expect("create docker config dir");
         let help = daemon_help(&daemon_bin(&opts));
-        let bridge = (opts.own_bridge && help.contains("--bip")).then(|| {
-            // Concurrent tests run in separate processes: (pid, base) is unique among them.
+        // Concurrent tests run in separate processes: (pid, base) is unique among them.
+        let h = {
             use std::hash::{Hash, Hasher};
             let mut hs = std::collections::hash_map::DefaultHasher::new();
             (std::process::id(), &base).hash(&mut hs);
-            let h = hs.finish();
+            hs.finish()
+        };
+        let bridge = (opts.own_bridge && help.contains("--bip")).then(|| {
             let name = format!("bt{:08x}", h as u32);
             let cidr = format!("10.{}.{}.1/24", 100 + (h >> 32) % 100, (h >> 40) % 256);
             (name, cidr)
         });
+        // A cgroup parent of its own: no test can remove a parent another test's daemon is using.
+        let cgroup_parent = help.contains("--cgroup-parent").then(|| format!("/bt{:08x}", h as u32));
         let mut d = TestDaemon {
             data_root: base.join("lib"),
             exec_root: base.join("run"),
@@ -166,6 +172,7 @@ impl TestDaemon {
             log_file: base.join("daemon.log"),
             docker_config,
             bridge,
+            cgroup_parent,
             base,
             opts,
             child: None,
@@ -209,8 +216,18 @@ impl TestDaemon {
             }
             a.extend(["--bip".into(), cidr.clone()]);
         }
+        if let Some(p) = &self.cgroup_parent {
+            if !self.opts.extra_args.iter().any(|x| x.starts_with("--cgroup-parent")) {
+                a.extend(["--cgroup-parent".into(), p.clone()]);
+            }
+        }
         a.extend(self.opts.extra_args.iter().cloned());
         a
+    }
+
+    /// The cgroup parent this daemon's containers get by default, without slashes around it.
+    pub fn cgroup_parent_name(&self) -> &str {
+        self.cgroup_parent.as_deref().unwrap_or("/berth").trim_matches('/')
     }
 
     fn daemon_command(&self, log: &Path, banner: &str) -> Command {

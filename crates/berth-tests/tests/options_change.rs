@@ -111,3 +111,51 @@ fn records_of_an_older_layout_are_still_read() {
     d.docker_ok(&["start", "older"]);
     d.docker_ok(&["rm", "-f", "older"]);
 }
+
+/// The cgroup a container's memory limit lives in, relative to the hierarchy (`/parent/<id>`).
+fn memory_cgroup(d: &TestDaemon, name: &str) -> String {
+    let (dir, v2) = berth_tests::cgroup_dir(d.container_pid(name), "memory");
+    let root = if v2 && std::path::Path::new("/sys/fs/cgroup/unified").is_dir() { "/sys/fs/cgroup/unified" } else if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/memory" };
+    format!("/{}", dir.strip_prefix(root).unwrap().display())
+}
+
+/// `--cgroup-parent` of the daemon and of `docker run`, and a restart with another daemon parent:
+/// each container stays in the cgroup it was created in and is still paused, limited, measured
+/// and stopped there.
+#[test]
+fn cgroup_parent_of_daemon_and_container_and_a_restart_with_another() {
+    let mut d = TestDaemon::start(DaemonOpts::new("opt-cgparent").live_restore(true));
+    d.busybox_image();
+    let parent = format!("/{}", d.cgroup_parent_name());
+    let a = d.run_detached(&["--name", "ca", "busybox", "sleep", "1000"]);
+    assert_eq!(memory_cgroup(&d, "ca"), format!("{parent}/{a}"));
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.HostConfig.CgroupParent}}", "ca"]), "");
+    let own = format!("{parent}/mine//");
+    let b = d.run_detached(&["--name", "cb", "--cgroup-parent", &own, "busybox", "sleep", "1000"]);
+    assert_eq!(memory_cgroup(&d, "cb"), format!("{parent}/mine/{b}"));
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.HostConfig.CgroupParent}}", "cb"]), own);
+    let (code, err) = d.docker_err(&["run", "-d", "--cgroup-parent", "/x/../y", "busybox", "true"]);
+    assert_eq!(code, Some(125), "{err}");
+    assert!(err.contains("invalid cgroup parent \"/x/../y\""), "{err}");
+
+    // Another daemon parent after a restart: new containers go there, old ones stay managed.
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    d.opts.extra_args.extend(["--cgroup-parent".to_string(), format!("{parent}/v2")]);
+    d.restart();
+    let c = d.run_detached(&["--name", "cc", "busybox", "sleep", "1000"]);
+    assert_eq!(memory_cgroup(&d, "cc"), format!("{parent}/v2/{c}"));
+    for name in ["ca", "cb"] {
+        d.docker_ok(&["pause", name]);
+        assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Status}}", name]), "paused");
+        d.docker_ok(&["unpause", name]);
+        d.docker_ok(&["update", "--memory", "64m", "--memory-swap", "-1", name]);
+        let (dir, v2) = berth_tests::cgroup_dir(d.container_pid(name), "memory");
+        let limit = std::fs::read_to_string(dir.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" })).unwrap();
+        assert_eq!(limit.trim(), "67108864", "{name}'s limit is set in its own cgroup");
+        let usage = d.docker_ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", name]);
+        assert!(usage.ends_with("64MiB") && !usage.starts_with("0B"), "{name}: {usage}");
+    }
+    d.docker_ok(&["stop", "-t", "1", "ca", "cb", "cc"]);
+    d.docker_ok(&["rm", "ca", "cb", "cc"]);
+}

@@ -90,6 +90,9 @@ pub struct Flags {
     /// Layers downloaded at once per pull (default 3)
     #[arg(long = "max-concurrent-downloads", value_name = "N")]
     pub max_concurrent_downloads: Option<usize>,
+    /// Parent cgroup of all containers (default /berth; relative: under the daemon's cgroup)
+    #[arg(long = "cgroup-parent", value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
     /// Layers uploaded at once per push (default 5)
     #[arg(long = "max-concurrent-uploads", value_name = "N")]
     pub max_concurrent_uploads: Option<usize>,
@@ -148,6 +151,7 @@ pub struct FileConfig {
     pub registry_mirrors: Option<Vec<String>>,
     pub max_concurrent_downloads: Option<usize>,
     pub max_concurrent_uploads: Option<usize>,
+    pub cgroup_parent: Option<String>,
 }
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
@@ -156,6 +160,7 @@ const KNOWN_KEYS: &[&str] = &[
     "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
     "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
+    "cgroup-parent",
 ];
 
 /// The configuration in force: flags over file over defaults.
@@ -185,6 +190,7 @@ pub struct Config {
     pub registry_mirrors: Vec<String>,
     pub max_concurrent_downloads: usize,
     pub max_concurrent_uploads: usize,
+    pub cgroup_parent: String,
 }
 
 /// Default bridge and subnet: apart from docker0 (172.17.0.0/16) and Podman (10.88.0.0/16), so
@@ -267,6 +273,7 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("registry-mirrors", list(&flags.registry_mirrors), file.registry_mirrors.as_ref().map(|v| format!("[{}]", v.join(" "))));
     check("max-concurrent-downloads", flags.max_concurrent_downloads.map(|v| v.to_string()), file.max_concurrent_downloads.map(|v| v.to_string()));
     check("max-concurrent-uploads", flags.max_concurrent_uploads.map(|v| v.to_string()), file.max_concurrent_uploads.map(|v| v.to_string()));
+    check("cgroup-parent", flags.cgroup_parent.clone(), file.cgroup_parent.clone());
     out
 }
 
@@ -354,7 +361,13 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
             return Err(ConfigError::Invalid(format!("invalid mirror: unsupported scheme \"{m}\" in registry-mirrors (http:// or https://)")));
         }
     }
+    let cgroup_parent = flags.cgroup_parent.clone().or(file.cgroup_parent.clone());
+    let cgroup_parent = match cgroup_parent {
+        Some(p) => crate::cgroups::normalize_parent(&p).map_err(|e| ConfigError::Invalid(format!("invalid value for cgroup-parent: {e}")))?,
+        None => crate::cgroups::DEFAULT_PARENT.to_string(),
+    };
     Ok(Config {
+        cgroup_parent,
         insecure_registries,
         registry_mirrors,
         max_concurrent_downloads,
@@ -431,6 +444,7 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     fixed!(bip, "bip");
     fixed!(fixed_cidr, "fixed-cidr");
     fixed!(iptables, "iptables");
+    fixed!(cgroup_parent, "cgroup-parent");
     out
 }
 

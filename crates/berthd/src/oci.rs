@@ -94,12 +94,6 @@ fn caps(input: &SpecInput) -> Vec<String> {
     v
 }
 
-/// cgroup path of a container: one fixed layout, recorded at create time, so that a daemon started
-/// with other defaults still finds it.
-pub fn cgroups_path(id: &str) -> String {
-    format!("/berth/{id}")
-}
-
 fn default_mounts(input: &SpecInput) -> Vec<Value> {
     let mut m = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
@@ -257,7 +251,7 @@ mod tests {
             privileged: false,
             cap_add: vec!["net_admin".into()],
             cap_drop: vec!["CAP_KILL".into()],
-            cgroups_path: cgroups_path("abc"),
+            cgroups_path: "/berth/abc".into(),
         }
     }
 

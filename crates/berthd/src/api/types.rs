@@ -124,6 +124,9 @@ pub struct HostConfig {
     pub runtime: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// `--cgroup-parent`: this container's parent cgroup instead of the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_parent: Option<String>,
     // Resources are flattened into HostConfig in Docker's JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<i64>,

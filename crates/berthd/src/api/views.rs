@@ -135,7 +135,7 @@ pub fn inspect(d: &Daemon, c: &Container) -> Value {
     let mut host_config = serde_json::to_value(&c.host_config).unwrap_or(json!({}));
     if let Some(h) = host_config.as_object_mut() {
         h.insert("NetworkMode".into(), json!(c.options.network_mode));
-        h.entry("Runtime").or_insert(json!(c.options.runtime));
+        h.entry("CgroupParent").or_insert(json!(""));
         h.insert("Runtime".into(), json!(c.options.runtime));
     }
     json!({

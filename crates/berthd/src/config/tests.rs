@@ -93,3 +93,22 @@ fn bad_address_pool_is_named() {
     let e = read_file(&p, true).unwrap_err().to_string();
     assert!(e.contains("default-address-pools") || e.contains("size"), "{e}");
 }
+
+#[test]
+fn cgroup_parent_defaults_is_checked_and_needs_a_restart() {
+    let c = merge(&Flags::default(), &FileConfig::default()).unwrap();
+    assert_eq!(c.cgroup_parent, "/berth");
+    let p = tmpfile("cgparent", r#"{"cgroup-parent": "/ci//jobs/"}"#);
+    let c = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap()).unwrap();
+    assert_eq!(c.cgroup_parent, "/ci/jobs");
+    let e = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--cgroup-parent", "/x"]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("cgroup-parent: (from flag: /x, from file: /ci//jobs/)"), "{e}");
+    let bad = tmpfile("cgparentbad", r#"{"cgroup-parent": "/a/../b"}"#);
+    let e = load(&Flags::try_parse_from(["berthd", "--config-file", bad.to_str().unwrap()]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("cgroup-parent") && e.contains("'..'"), "{e}");
+    let mut cur = c.clone();
+    let new = merge(&Flags { cgroup_parent: Some("/other".into()), ..Default::default() }, &FileConfig::default()).unwrap();
+    let out = apply_reload(&mut cur, &new);
+    assert_eq!(out.needs_restart, vec!["cgroup-parent".to_string()]);
+    assert_eq!(cur.cgroup_parent, "/ci/jobs");
+}

@@ -48,6 +48,10 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     let (runtime_path, runtime_args) = d
         .runtime(&runtime)
         .ok_or_else(|| ApiError::bad_request(format!("unknown or invalid runtime name: {runtime}")))?;
+    let cgroup_parent = match host.cgroup_parent.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => crate::cgroups::normalize_parent(p).map_err(ApiError::bad_request)?,
+        None => cfg.cgroup_parent.clone(),
+    };
     let network_mode = network_mode(d, &host)?;
     let (log_max_size, log_max_file) = log_options(&cfg, &host)?;
     // Inspect shows the log driver in force, defaults filled in, as dockerd does.
@@ -140,7 +144,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
             network_mode,
             log_max_size,
             log_max_file,
-            cgroups_path: crate::oci::cgroups_path(&id),
+            cgroups_path: crate::cgroups::container_path(&cgroup_parent, &id),
             runtime_defaulted,
         },
         log_path: dir.join(format!("{id}-json.log")),
