@@ -63,6 +63,46 @@ pub fn read_json<T: for<'de> serde::Deserialize<'de>>(path: &Path) -> io::Result
     }
 }
 
+/// Whether `path` is the root of a mount. statx's `STATX_ATTR_MOUNT_ROOT` (Linux 5.8) answers in
+/// one syscall; a read of /proc/self/mountinfo costs in proportion to every mount on the host (3 ms
+/// with 240 containers' overlays here), and is only the fallback for older kernels.
+pub fn is_mount_point(path: &Path) -> bool {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
+    let flags = AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW;
+    match statx(CWD, path, flags, StatxFlags::empty()) {
+        Ok(st) if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
+        }
+        Ok(_) | Err(rustix::io::Errno::NOSYS) => listed_in_mountinfo(path),
+        Err(_) => false,
+    }
+}
+
+fn listed_in_mountinfo(path: &Path) -> bool {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.to_string_lossy();
+    info.lines().any(|l| l.split(' ').nth(4).is_some_and(|mp| unescape_mountinfo(mp) == want))
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +117,27 @@ mod tests {
         assert_eq!(read_json::<Vec<i32>>(&p).unwrap(), Some(vec![4]));
         assert_eq!(read_json::<Vec<i32>>(&d.join("missing")).unwrap(), None);
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp file left behind");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn mount_points_are_told_apart_as_mountinfo_would() {
+        use nix::mount::{mount, umount, MsFlags};
+        let d = std::env::temp_dir().join(format!("berth-proto-mnt-{}", std::process::id()));
+        let inner = d.join("sub dir");
+        fs::create_dir_all(&inner).unwrap();
+        assert!(is_mount_point(Path::new("/proc")) && listed_in_mountinfo(Path::new("/proc")));
+        assert!(!is_mount_point(&inner) && !listed_in_mountinfo(&inner));
+        assert!(!is_mount_point(&d.join("missing")));
+        mount(Some("tmpfs"), &inner, Some("tmpfs"), MsFlags::empty(), None::<&str>).expect("mount tmpfs (tests run as root)");
+        // A path with a space: mountinfo escapes it as \040.
+        let (by_statx, by_scan) = (is_mount_point(&inner), listed_in_mountinfo(&inner));
+        fs::create_dir(inner.join("x")).unwrap();
+        let below = is_mount_point(&inner.join("x"));
+        umount(&inner).unwrap();
+        assert!(by_statx && by_scan, "a tmpfs mounted on {}: statx {by_statx}, mountinfo {by_scan}", inner.display());
+        assert!(!below, "a directory inside a mount is not a mount point");
+        assert!(!is_mount_point(&inner), "unmounted again");
         fs::remove_dir_all(&d).unwrap();
     }
 }

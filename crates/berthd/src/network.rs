@@ -522,7 +522,5 @@ fn port_taken(p: &PortMapping) -> String {
 
 /// True when `p` is a mounted network namespace file (not just an empty placeholder).
 fn is_netns(p: &Path) -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(&*p.to_string_lossy())))
-        .unwrap_or(false)
+    berth_proto::fsutil::is_mount_point(p)
 }
