@@ -39,20 +39,59 @@ pub enum RegistryError {
     Other(String),
 }
 
+/// What kind of failure an oci-client error is, from its structure (status codes, the registry's
+/// error codes) rather than its text: a URL may hold "404" in its port.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    NotFound,
+    Unauthorized,
+    Other,
+}
+
+fn kind_of_status(code: u16) -> Kind {
+    match code {
+        404 => Kind::NotFound,
+        401 | 403 => Kind::Unauthorized,
+        _ => Kind::Other,
+    }
+}
+
+fn kind_of(e: &oci_client::errors::OciDistributionError) -> Kind {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
+    match e {
+        E::ImageManifestNotFoundError(_) => Kind::NotFound,
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => Kind::Unauthorized,
+        E::ServerError { code, .. } => kind_of_status(*code),
+        E::RequestError(r) => r.status().map_or(Kind::Other, |s| kind_of_status(s.as_u16())),
+        E::RegistryError { envelope, .. } => {
+            let codes: Vec<&C> = envelope.errors.iter().map(|x| &x.code).collect();
+            if codes.iter().any(|c| matches!(c, C::Unauthorized | C::Denied)) {
+                Kind::Unauthorized
+            } else if codes.iter().any(|c| matches!(c, C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound)) {
+                Kind::NotFound
+            } else {
+                Kind::Other
+            }
+        }
+        _ => Kind::Other,
+    }
+}
+
 impl RegistryError {
     fn from_oci(what: &str, e: oci_client::errors::OciDistributionError) -> RegistryError {
         use oci_client::errors::OciDistributionError as E;
-        let text = e.to_string();
-        match e {
-            E::DigestError(d) => RegistryError::Digest(format!("{what}: verification failed: {d}")),
-            E::AuthenticationFailure(m) => RegistryError::Unauthorized(format!("{what}: unauthorized: {m}")),
-            E::UnauthorizedError { url } => RegistryError::Unauthorized(format!("{what}: unauthorized: authentication required ({url})")),
-            E::ImageManifestNotFoundError(m) => RegistryError::NotFound(format!("{what}: manifest unknown: {m}")),
-            _ if text.contains("404") || text.to_lowercase().contains("manifest unknown") || text.to_lowercase().contains("not found") => {
-                RegistryError::NotFound(format!("{what}: not found: {text}"))
+        let kind = kind_of(&e);
+        let text = chain(&e);
+        match (e, kind) {
+            (E::DigestError(d), _) => RegistryError::Digest(format!("{what}: verification failed: {d}")),
+            (E::AuthenticationFailure(m), _) => RegistryError::Unauthorized(format!("{what}: unauthorized: {m}")),
+            (E::UnauthorizedError { url }, _) => {
+                RegistryError::Unauthorized(format!("{what}: unauthorized: authentication required ({url})"))
             }
-            _ if text.contains("401") || text.to_lowercase().contains("unauthorized") => RegistryError::Unauthorized(format!("{what}: unauthorized: {text}")),
-            _ => RegistryError::Other(format!("{what}: {}", chain(&e))),
+            (E::ImageManifestNotFoundError(m), _) => RegistryError::NotFound(format!("{what}: manifest unknown: {m}")),
+            (_, Kind::NotFound) => RegistryError::NotFound(format!("{what}: not found: {text}")),
+            (_, Kind::Unauthorized) => RegistryError::Unauthorized(format!("{what}: unauthorized: {text}")),
+            (_, Kind::Other) => RegistryError::Other(format!("{what}: {text}")),
         }
     }
 }
@@ -215,5 +254,25 @@ mod tests {
         assert!(super::is_loopback("localhost:5000"));
         assert!(!super::is_loopback("registry.example.com"));
         assert_eq!(super::short("sha256:0123456789abcdef"), "0123456789ab");
+    }
+
+    #[test]
+    fn errors_are_classified_by_status_and_code_not_by_text() {
+        use super::RegistryError as R;
+        use oci_client::errors::{OciDistributionError as E, OciEnvelope, OciError, OciErrorCode as C};
+        let server = |code: u16| E::ServerError { code, url: "http://127.0.0.1:40404/v2/x/manifests/1".into(), message: "m".into() };
+        // CI saw a stall on port 40407 reported as "not found": the port held "404".
+        assert!(matches!(R::from_oci("pull", server(500)), R::Other(m) if m.contains("code: 500")));
+        assert!(matches!(R::from_oci("pull", server(404)), R::NotFound(_)));
+        assert!(matches!(R::from_oci("pull", server(401)), R::Unauthorized(_)));
+        let envelope = |code| E::RegistryError {
+            envelope: OciEnvelope { errors: vec![OciError { code, message: "x".into(), detail: serde_json::Value::Null }] },
+            url: "http://127.0.0.1:40404/v2/".into(),
+        };
+        assert!(matches!(R::from_oci("pull", envelope(C::ManifestUnknown)), R::NotFound(_)));
+        assert!(matches!(R::from_oci("pull", envelope(C::Denied)), R::Unauthorized(_)));
+        assert!(matches!(R::from_oci("pull", envelope(C::Unsupported)), R::Other(_)));
+        let plain = E::GenericError(Some("not found at :40404".into()));
+        assert!(matches!(R::from_oci("pull", plain), R::Other(_)));
     }
 }
