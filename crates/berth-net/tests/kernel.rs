@@ -87,6 +87,23 @@ fn bridge_and_veth_reach_the_gateway() {
     )
     .unwrap();
     assert_eq!(ifindex_in(&c1, "eth0").unwrap(), before);
+    // A host side taken off the bridge and down (hairpin goes with the bridge) is put back.
+    common::sh("ip", &["link", "set", "dev", &ep.host_veth, "nomaster"]);
+    common::sh("ip", &["link", "set", "dev", &ep.host_veth, "down"]);
+    attach(
+        &NetnsRef::Path(c1.path()),
+        &br,
+        id1,
+        cidr("10.201.0.2/24"),
+        gw.addr(),
+    )
+    .unwrap();
+    let host = link_json(&ep.host_veth).expect("host veth exists");
+    assert_eq!(host["master"], br.as_str());
+    assert!(host["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
+    let hairpin = std::fs::read_to_string(format!("/sys/class/net/{}/brport/hairpin_mode", ep.host_veth)).unwrap();
+    assert_eq!(hairpin.trim(), "1");
+    assert_eq!(ifindex_in(&c1, "eth0").unwrap(), before);
 
     // By pid, the way the daemon attaches a started container.
     let c2 = Netns::new("bnc");

@@ -387,7 +387,12 @@ impl Network {
                 continue;
             }
             let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-            berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
+            // Once per bridge and gateway, not once per container (two process spawns each).
+            let bridge_key = format!("bridge:{}:{gw_cidr}", ep.bridge);
+            if !self.ensured.lock().expect("ensured lock").contains(&bridge_key) {
+                berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
+                self.ensured.lock().expect("ensured lock").insert(bridge_key);
+            }
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway) {
                 tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");

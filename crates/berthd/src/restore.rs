@@ -61,8 +61,9 @@ pub async fn restore_all(d: Arc<Daemon>) {
     }
     // Kernel networking is brought to the recorded state in one transaction (invariant 7).
     let d2 = d.clone();
+    let t_net = std::time::Instant::now();
     match tokio::task::spawn_blocking(move || d2.net.restore(&d2)).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => tracing::info!(elapsed_ms = t_net.elapsed().as_millis() as u64, "network restore finished"),
         Ok(Err(e)) => tracing::error!("network restore: {e}"),
         Err(e) => tracing::error!("network restore task: {e}"),
     }
