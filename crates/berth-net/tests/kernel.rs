@@ -78,26 +78,22 @@ fn bridge_and_veth_reach_the_gateway() {
 
     // Idempotent: the same eth0 (same ifindex) stays.
     let before = ifindex_in(&c1, "eth0").unwrap();
-    attach(
-        &NetnsRef::Path(c1.path()),
-        &br,
-        id1,
-        cidr("10.201.0.2/24"),
-        gw.addr(),
-    )
-    .unwrap();
+    let reattach_c1 = || {
+        attach(
+            &NetnsRef::Path(c1.path()),
+            &br,
+            id1,
+            cidr("10.201.0.2/24"),
+            gw.addr(),
+        )
+        .unwrap()
+    };
+    reattach_c1();
     assert_eq!(ifindex_in(&c1, "eth0").unwrap(), before);
     // A host side taken off the bridge and down (hairpin goes with the bridge) is put back.
     common::sh("ip", &["link", "set", "dev", &ep.host_veth, "nomaster"]);
     common::sh("ip", &["link", "set", "dev", &ep.host_veth, "down"]);
-    attach(
-        &NetnsRef::Path(c1.path()),
-        &br,
-        id1,
-        cidr("10.201.0.2/24"),
-        gw.addr(),
-    )
-    .unwrap();
+    reattach_c1();
     let host = link_json(&ep.host_veth).expect("host veth exists");
     assert_eq!(host["master"], br.as_str());
     assert!(host["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
@@ -157,14 +153,7 @@ fn bridge_and_veth_reach_the_gateway() {
         .exec(&["ip", "addr", "flush", "dev", "eth0"])
         .status
         .success());
-    attach(
-        &NetnsRef::Path(c1.path()),
-        &br,
-        id1,
-        cidr("10.201.0.2/24"),
-        gw.addr(),
-    )
-    .unwrap();
+    reattach_c1();
     assert!(c1
         .exec(&["busybox", "ping", "-c", "1", "-W", "3", "10.201.0.1"])
         .status
