@@ -168,11 +168,6 @@ pub fn detach_iface(container_id: &str, index: u8) -> Result<()> {
     }
 }
 
-/// Puts the host side on the bridge, in hairpin mode, and up.
-///
-/// Hairpin: with `br_netfilter` loaded (Docker hosts, this one), a container's connection to its
-/// own published port on a host address is DNATed at the bridge layer and must leave by the port
-/// it came in on, which a bridge refuses unless the port is in hairpin mode.
 /// True when sysfs shows `host` up, on `bridge`, with hairpin mode on: what [`enslave`] sets.
 fn enslaved(host: &str, bridge: &str) -> bool {
     let dir = std::path::Path::new("/sys/class/net").join(host);
@@ -186,6 +181,11 @@ fn enslaved(host: &str, bridge: &str) -> bool {
     on_bridge && hairpin && up
 }
 
+/// Puts the host side on the bridge, in hairpin mode, and up.
+///
+/// Hairpin: with `br_netfilter` loaded (Docker hosts, this one), a container's connection to its
+/// own published port on a host address is DNATed at the bridge layer and must leave by the port
+/// it came in on, which a bridge refuses unless the port is in hairpin mode.
 fn enslave(host: &str, bridge: &str) -> Result<()> {
     ip(&["link", "set", "dev", host, "master", bridge])?;
     ip(&[
