@@ -15,20 +15,12 @@ cargo build --workspace
 
 leak_before=$(mktemp)
 bash scripts/leakcheck.sh snapshot "$leak_before"
-# Each test daemon has a cgroup parent of its own, removed by its drop guard. The default parent
-# /berth (a daemon binary without --cgroup-parent, the benchmark) is removed after the suite, once
-# empty, in the hierarchies where it was not there before (a daemon of the host's own keeps it).
-parents_before=$(ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/null || true)
 
 say "cargo nextest run --workspace --profile ci"
 set +e
 cargo nextest run --workspace --no-fail-fast --profile ci "$@"
 status=$?
 set -e
-
-for p in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-    [ -d "$p" ] && ! grep -qxF "$p" <<< "$parents_before" && rmdir "$p" 2>/dev/null || true
-done
 
 # After the whole suite nothing may be left: no bridge, veth, nftables table, netns, mount,
 # cgroup, monitor or directory that was not there before. (Skipped when the caller passed a filter.)

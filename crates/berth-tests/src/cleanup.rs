@@ -27,7 +27,7 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
     remove_cgroups(&ids);
     // The daemon's own cgroup parent goes once empty. A shared one (`/berth`, a daemon built
     // without --cgroup-parent) stays: removing it raced with another test's daemon creating a
-    // container under it. scripts/test.sh removes that one after the suite.
+    // container under it.
     if d.cgroup_parent.is_some() {
         remove_parent(d.cgroup_parent_name());
     }

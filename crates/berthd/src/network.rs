@@ -365,6 +365,17 @@ impl Network {
         Ok(())
     }
 
+    /// The bridge exists, up, with the gateway address: checked once per bridge and gateway until
+    /// the next restore (two process spawns each), not on every container start or restore.
+    fn ensure_bridge(&self, bridge: &str, gw_cidr: Ipv4Net) -> Result<(), NetError> {
+        let key = format!("bridge:{bridge}:{gw_cidr}");
+        if !self.ensured.lock().expect("ensured lock").contains(&key) {
+            berth_net::Bridge::ensure(bridge, gw_cidr)?;
+            self.ensured.lock().expect("ensured lock").insert(key);
+        }
+        Ok(())
+    }
+
     /// On daemon start: the default bridge exists with the current `--bip`, every running
     /// container's endpoint is in place (attach leaves intact ones alone), and the table matches.
     pub fn restore(&self, d: &Daemon) -> Result<(), NetError> {
@@ -375,7 +386,7 @@ impl Network {
             berth_net::enable_ip_forward();
         }
         let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
-        berth_net::Bridge::ensure(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
+        self.ensure_bridge(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
         let mut old_ranges = std::collections::BTreeMap::<Ipv4Net, Vec<String>>::new();
         let live: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()).collect();
         for (c, ep) in live.iter().flat_map(|c| c.endpoints().map(move |ep| (c, ep))) {
@@ -387,12 +398,7 @@ impl Network {
                 continue;
             }
             let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-            // Once per bridge and gateway, not once per container (two process spawns each).
-            let bridge_key = format!("bridge:{}:{gw_cidr}", ep.bridge);
-            if !self.ensured.lock().expect("ensured lock").contains(&bridge_key) {
-                berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
-                self.ensured.lock().expect("ensured lock").insert(bridge_key);
-            }
+            self.ensure_bridge(&ep.bridge, gw_cidr)?;
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway) {
                 tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");
@@ -458,11 +464,7 @@ impl Network {
         let short = &id[..12.min(id.len())];
         let ns = ns.to_path_buf();
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        let bridge_key = format!("bridge:{}:{gw_cidr}", ep.bridge);
-        if !self.ensured.lock().expect("ensured lock").contains(&bridge_key) {
-            berth_net::Bridge::ensure(&ep.bridge, gw_cidr)?;
-            self.ensured.lock().expect("ensured lock").insert(bridge_key);
-        }
+        self.ensure_bridge(&ep.bridge, gw_cidr)?;
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         if let Err(first) = berth_net::attach_iface(&NetnsRef::Path(ns.clone()), &ep.bridge, id, ep.iface, addr, ep.gateway) {
             tracing::warn!(id = %short, "attaching the endpoint failed: {first}");
