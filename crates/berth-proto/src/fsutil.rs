@@ -78,10 +78,15 @@ pub fn write_runtime(path: &Path, data: &[u8]) -> io::Result<()> {
 fn replace(path: &Path, data: &[u8], durable: bool, mode: u32) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent"))?;
     let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    // Unique per write, not only per process: two threads replacing the same file at once (a
+    // container's record, updated by its watcher and by a start) would otherwise share the
+    // temporary, and the second rename would find it gone.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.tmp{}-{seq}", name.to_string_lossy(), std::process::id()));
     {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
-        // A temporary a crashed process of the same pid left keeps the mode it was made with
+        // A temporary a crashed process with the same pid left keeps the mode it was made with
         // (`mode` applies only to a new file): set it on what is open, before any byte is in it.
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(data)?;
@@ -186,16 +191,35 @@ mod tests {
     }
 
     #[test]
+    fn threads_replacing_one_file_at_once_all_succeed() {
+        let d = std::env::temp_dir().join(format!("berth-proto-race-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join("container.json");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let p = &p;
+                s.spawn(move || (0..50).for_each(|i| write_json_runtime(p, &(t, i)).unwrap()));
+            }
+        });
+        assert!(read_json::<(u32, u32)>(&p).unwrap().is_some());
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temporary left");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn writes_are_private_unless_told_otherwise() {
         use std::os::unix::fs::PermissionsExt;
         let d = std::env::temp_dir().join(format!("berth-proto-modes-{}", std::process::id()));
         fs::create_dir_all(&d).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         let (a, b, c) = (d.join("a.json"), d.join("b"), d.join("hosts"));
-        // A stale temporary of this pid, world-readable, as a crash of an older release left it.
-        let stale = d.join(format!(".a.json.tmp{}", std::process::id()));
-        fs::write(&stale, b"old").unwrap();
-        fs::set_permissions(&stale, fs::Permissions::from_mode(0o666)).unwrap();
+        // Stale world-readable temporaries under every name this process's next writes can
+        // take, as a crash of a process with the same pid could leave them.
+        for seq in 0..64 {
+            let stale = d.join(format!(".a.json.tmp{}-{seq}", std::process::id()));
+            fs::write(&stale, b"old").unwrap();
+            fs::set_permissions(&stale, fs::Permissions::from_mode(0o666)).unwrap();
+        }
         write_json_atomic(&a, &"secret").unwrap();
         write_runtime(&b, b"x").unwrap();
         write_atomic_mode(&c, b"127.0.0.1 localhost\n", 0o644).unwrap();
