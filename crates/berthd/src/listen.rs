@@ -101,11 +101,13 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
             }
             "group" if !value.is_empty() => spec.group = Some(value.to_string()),
             "group" => return Err(format!("invalid host '{h}': empty group")),
-            "mode" => spec.mode = Some(parse_mode(value).ok_or_else(|| {
-                format!(
+            "mode" => {
+                spec.mode = Some(parse_mode(value).ok_or_else(|| {
+                    format!(
                     "invalid host '{h}': mode \"{value}\" is not an octal mode from 000 to 0777"
                 )
-            })?),
+                })?)
+            }
             other => {
                 return Err(format!(
                     "invalid host '{h}': unknown option \"{other}\" (known: role, group, mode)"

@@ -4,47 +4,64 @@
 //! owner, group and mode, a read-only socket probed with the docker CLI and raw requests shaped
 //! to slip past its check, and an older Berth's 0755 data-root fixed at start.
 
-use berth_tests::{output_text, unix_http_request, wait_until, DaemonOpts, TestDaemon};
+use berth_tests::{output_text, wait_until, DaemonOpts, TestDaemon};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-const NOBODY: u32 = 65534;
+mod sockets;
 
-fn mode(p: &Path) -> u32 {
-    std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("stat {}: {e}", p.display())).permissions().mode() & 0o7777
+pub(super) const NOBODY: u32 = 65534;
+
+pub(super) fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     let mut b = [0u8; 6];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .unwrap();
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Runs `argv` as uid nobody with the given primary gid and no other groups (or `extra` only).
-fn as_user(gid: u32, extra: Option<u32>, argv: &[&str]) -> Output {
+pub(super) fn as_user(gid: u32, extra: Option<u32>, argv: &[&str]) -> Output {
     let mut c = Command::new("setpriv");
-    c.arg(format!("--reuid={NOBODY}")).arg(format!("--regid={gid}"));
+    c.arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={gid}"));
     match extra {
         Some(g) => c.arg(format!("--groups={g}")),
         None => c.arg("--clear-groups"),
     };
-    c.arg("--").args(argv).env("HOME", "/").env_remove("DOCKER_HOST");
+    c.arg("--")
+        .args(argv)
+        .env("HOME", "/")
+        .env_remove("DOCKER_HOST");
     berth_tests::run_with_timeout(&mut c, Duration::from_secs(60))
 }
 
 /// What a user with that primary gid finds of `needle` in every file it can read under `roots`.
-fn readable_hits(gid: u32, roots: &[&Path], needle: &str) -> String {
+pub(super) fn readable_hits(gid: u32, roots: &[&Path], needle: &str) -> String {
     let mut argv = vec!["grep", "-rlF", "--", needle];
     let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
     argv.extend(roots.iter().map(String::as_str));
     let out = as_user(gid, None, &argv);
-    assert_ne!(out.status.code(), None, "grep was killed: {}", output_text(&out));
+    assert_ne!(
+        out.status.code(),
+        None,
+        "grep was killed: {}",
+        output_text(&out)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn assert_modes(what: &[(&Path, u32)]) {
+pub(super) fn assert_modes(what: &[(&Path, u32)]) {
     let wrong: Vec<String> = what
         .iter()
         .filter(|(p, m)| mode(p) != *m)
@@ -55,9 +72,12 @@ fn assert_modes(what: &[(&Path, u32)]) {
 
 /// Restarts the daemon with more arguments (paths under its base directory, known only once it
 /// was spawned); waits for its first one to go.
-fn restart_with(d: &mut TestDaemon, args: &[String]) {
+pub(super) fn restart_with(d: &mut TestDaemon, args: &[String]) {
     d.term();
-    assert!(d.wait_exit(Duration::from_secs(30)).is_some(), "daemon did not stop");
+    assert!(
+        d.wait_exit(Duration::from_secs(30)).is_some(),
+        "daemon did not stop"
+    );
     d.opts.extra_args.extend(args.iter().cloned());
     d.restart();
 }
@@ -66,16 +86,42 @@ fn restart_with(d: &mut TestDaemon, args: &[String]) {
 fn modes_are_dockers_and_no_secret_is_readable_by_another_user() {
     let mut d = TestDaemon::start(DaemonOpts::new("sec-host-modes"));
     d.busybox_image();
-    let (secret, exec_secret) = (format!("run-secret-{}", random_hex()), format!("exec-secret-{}", random_hex()));
+    let (secret, exec_secret) = (
+        format!("run-secret-{}", random_hex()),
+        format!("exec-secret-{}", random_hex()),
+    );
     let id = d.run_detached(&[
-        "--name", "sec", "-e", &format!("SECRET={secret}"), "-v", "secvol:/vol", "busybox", "sh", "-c", "echo started; exec sleep 1000",
+        "--name",
+        "sec",
+        "-e",
+        &format!("SECRET={secret}"),
+        "-v",
+        "secvol:/vol",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec sleep 1000",
     ]);
-    d.docker_ok(&["exec", "-e", &format!("EXSECRET={exec_secret}"), "sec", "true"]);
+    d.docker_ok(&[
+        "exec",
+        "-e",
+        &format!("EXSECRET={exec_secret}"),
+        "sec",
+        "true",
+    ]);
     let (data, exec) = (d.data_root.clone(), d.exec_root.clone());
     let cdir = data.join("containers").join(&id);
     let shim = exec.join("shims").join(&id);
-    let layer = std::fs::read_dir(data.join("storage/layers")).unwrap().flatten().next().expect("a layer").path();
-    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(cdir.join(format!("{id}-json.log"))).is_ok_and(|l| l.contains("started"))));
+    let layer = std::fs::read_dir(data.join("storage/layers"))
+        .unwrap()
+        .flatten()
+        .next()
+        .expect("a layer")
+        .path();
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(cdir.join(format!("{id}-json.log")))
+            .is_ok_and(|l| l.contains("started"))
+    }));
     assert_modes(&[
         (&data, 0o710),
         (&exec, 0o700),
@@ -103,11 +149,21 @@ fn modes_are_dockers_and_no_secret_is_readable_by_another_user() {
         (&data.join("engine-id"), 0o600),
     ]);
     // The secrets are on disk (root finds them), so the searches below are not vacuous.
-    let root_hits = Command::new("grep").args(["-rlF", "--", &secret]).arg(&data).arg(&exec).output().unwrap();
+    let root_hits = Command::new("grep")
+        .args(["-rlF", "--", &secret])
+        .arg(&data)
+        .arg(&exec)
+        .output()
+        .unwrap();
     let root_hits = String::from_utf8_lossy(&root_hits.stdout);
-    assert!(root_hits.contains("container.json") && root_hits.contains("config.json"), "{root_hits}");
+    assert!(
+        root_hits.contains("container.json") && root_hits.contains("config.json"),
+        "{root_hits}"
+    );
     // The base directory above is open to everyone: what stops a user is Berth's own modes.
-    assert!(as_user(NOBODY, None, &["ls", d.base.to_str().unwrap()]).status.success());
+    assert!(as_user(NOBODY, None, &["ls", d.base.to_str().unwrap()])
+        .status
+        .success());
     // Another user, and one in the root group (which Docker also lets traverse its 0710 dirs).
     for gid in [NOBODY, 0] {
         for s in [&secret, &exec_secret] {
@@ -115,9 +171,20 @@ fn modes_are_dockers_and_no_secret_is_readable_by_another_user() {
             assert!(hits.is_empty(), "gid {gid} reads {s} in:\n{hits}");
         }
     }
-    let listed = as_user(NOBODY, None, &["find", data.to_str().unwrap(), exec.to_str().unwrap()]);
-    let found: Vec<&str> = std::str::from_utf8(&listed.stdout).unwrap().lines().collect();
-    assert_eq!(found.len(), 2, "another user lists nothing below the roots: {found:?}");
+    let listed = as_user(
+        NOBODY,
+        None,
+        &["find", data.to_str().unwrap(), exec.to_str().unwrap()],
+    );
+    let found: Vec<&str> = std::str::from_utf8(&listed.stdout)
+        .unwrap()
+        .lines()
+        .collect();
+    assert_eq!(
+        found.len(),
+        2,
+        "another user lists nothing below the roots: {found:?}"
+    );
 }
 
 /// A setuid-root program and busybox, planted by a container in its upper layer and in a named
@@ -130,21 +197,51 @@ fn a_setuid_binary_a_container_plants_is_out_of_reach() {
     std::fs::create_dir_all(&probe_dir).unwrap();
     let src = probe_dir.join("euid.c");
     std::fs::write(&src, "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"euid=%d\\n\",(int)geteuid());return 0;}\n").unwrap();
-    let cc = Command::new("cc").args(["-static", "-O2", "-o"]).arg(probe_dir.join("euid")).arg(&src).output().unwrap();
+    let cc = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(probe_dir.join("euid"))
+        .arg(&src)
+        .output()
+        .unwrap();
     assert!(cc.status.success(), "cc: {}", output_text(&cc));
     let plant = "cp /probe/euid /suid-euid && cp /bin/busybox /suid-bb && chmod 4755 /suid-euid /suid-bb \
                  && cp /suid-euid /suid-bb /vol/ && chmod 4755 /vol/suid-euid /vol/suid-bb && touch /ready && exec sleep 1000";
-    let id = d.run_detached(&["--name", "plant", "-v", &format!("{}:/probe:ro", probe_dir.display()), "-v", "plantvol:/vol", "busybox", "sh", "-c", plant]);
-    assert!(wait_until(Duration::from_secs(10), || d.docker(&["exec", "plant", "test", "-e", "/ready"]).status.success()));
+    let id = d.run_detached(&[
+        "--name",
+        "plant",
+        "-v",
+        &format!("{}:/probe:ro", probe_dir.display()),
+        "-v",
+        "plantvol:/vol",
+        "busybox",
+        "sh",
+        "-c",
+        plant,
+    ]);
+    assert!(wait_until(Duration::from_secs(10), || d
+        .docker(&["exec", "plant", "test", "-e", "/ready"])
+        .status
+        .success()));
     let pid = d.container_pid("plant");
     let storage = d.data_root.join("storage/overlay2").join(&id);
     let vol = d.data_root.join("volumes/plantvol/_data");
     let mut planted: Vec<PathBuf> = Vec::new();
-    for dir in [storage.join("upper"), storage.join("merged"), vol.clone(), PathBuf::from(format!("/proc/{pid}/root"))] {
+    for dir in [
+        storage.join("upper"),
+        storage.join("merged"),
+        vol.clone(),
+        PathBuf::from(format!("/proc/{pid}/root")),
+    ] {
         for f in ["suid-euid", "suid-bb"] {
             let p = dir.join(f);
-            let md = std::fs::metadata(&p).unwrap_or_else(|e| panic!("root sees the plant {}: {e}", p.display()));
-            assert_eq!((md.uid(), md.mode() & 0o7777), (0, 0o4755), "{} is a setuid-root file", p.display());
+            let md = std::fs::metadata(&p)
+                .unwrap_or_else(|e| panic!("root sees the plant {}: {e}", p.display()));
+            assert_eq!(
+                (md.uid(), md.mode() & 0o7777),
+                (0, 0o4755),
+                "{} is a setuid-root file",
+                p.display()
+            );
             planted.push(p);
         }
     }
@@ -152,237 +249,44 @@ fn a_setuid_binary_a_container_plants_is_out_of_reach() {
     // root. Only the path stands between that user and euid 0.
     for p in [storage.join("upper/suid-euid"), vol.join("suid-euid")] {
         let script = format!("exec 3<'{}'; exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups -- sh -c 'id -u; exec /proc/self/fd/3'", p.display());
-        let ran = berth_tests::run_with_timeout(Command::new("sh").args(["-c", &script]), Duration::from_secs(30));
-        assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), format!("{NOBODY}\neuid=0"), "{}", output_text(&ran));
+        let ran = berth_tests::run_with_timeout(
+            Command::new("sh").args(["-c", &script]),
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout).trim(),
+            format!("{NOBODY}\neuid=0"),
+            "{}",
+            output_text(&ran)
+        );
     }
     for p in &planted {
         let path = p.to_str().unwrap();
         let stat = as_user(NOBODY, None, &["stat", "-c", "%a", path]);
-        assert!(!stat.status.success(), "another user reaches {path}: {}", output_text(&stat));
-        assert!(output_text(&stat).contains("Permission denied"), "{path}: {}", output_text(&stat));
+        assert!(
+            !stat.status.success(),
+            "another user reaches {path}: {}",
+            output_text(&stat)
+        );
+        assert!(
+            output_text(&stat).contains("Permission denied"),
+            "{path}: {}",
+            output_text(&stat)
+        );
         // Run by a shell of that user (setpriv itself resolves its program before it drops
         // root, so it must not be the one to exec the plant).
         let run = as_user(NOBODY, None, &["sh", "-c", "exec \"$0\"", path]);
-        assert!(!run.status.success() && !output_text(&run).contains("euid=0"), "{path} ran: {}", output_text(&run));
-        assert!(output_text(&run).contains("Permission denied"), "{path}: {}", output_text(&run));
+        assert!(
+            !run.status.success() && !output_text(&run).contains("euid=0"),
+            "{path} ran: {}",
+            output_text(&run)
+        );
+        assert!(
+            output_text(&run).contains("Permission denied"),
+            "{path}: {}",
+            output_text(&run)
+        );
     }
-}
-
-/// Group guard: a test group removed on drop.
-struct TestGroup(String, u32);
-
-impl TestGroup {
-    fn new() -> TestGroup {
-        let name = format!("berth-test-{}", random_hex());
-        // groupadd takes a lock on /etc/group; another test's groupadd may hold it a moment.
-        assert!(wait_until(Duration::from_secs(10), || Command::new("groupadd").arg(&name).status().is_ok_and(|s| s.success())), "groupadd {name}");
-        let gid = nix::unistd::Group::from_name(&name).unwrap().expect("group just added").gid.as_raw();
-        TestGroup(name, gid)
-    }
-}
-
-impl Drop for TestGroup {
-    fn drop(&mut self) {
-        let _ = Command::new("groupdel").arg(&self.0).status();
-    }
-}
-
-/// `GET /_ping` on `sock` as that user: the answer's body, or the connect error's name.
-fn ping_as(sock: &Path, gid: u32, extra: Option<u32>) -> String {
-    const PING: &str = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1])\nexcept OSError as e:\n    print(type(e).__name__)\n    sys.exit(0)\ns.sendall(b'GET /_ping HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\nd = b''\nwhile True:\n    c = s.recv(4096)\n    if not c:\n        break\n    d += c\nprint(d.split(b'\\r\\n\\r\\n', 1)[-1].decode())\n";
-    // Debian's python3: another user cannot reach a toolchain under /root.
-    let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
-    let out = as_user(gid, extra, &[python, "-c", PING, sock.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-#[test]
-fn sockets_are_root_and_their_group_0660_and_a_missing_group_stops_the_start() {
-    let group = TestGroup::new();
-    // A group that does not exist, named explicitly: the daemon refuses to start, naming it,
-    // before it creates anything.
-    let missing = format!("berth-missing-{}", random_hex());
-    let mut bad = TestDaemon::spawn(DaemonOpts::new("sec-host-nogroup").arg("-G").arg(&missing));
-    assert!(bad.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()), "started without group {missing}");
-    assert!(bad.log_text().contains(&format!("group {missing} not found")), "{}", bad.log_tail(5));
-    assert!(!bad.socket.exists() && !bad.data_root.exists(), "nothing is created before the group is known");
-    // Without --group: root:berth when a `berth` group exists, else root:root.
-    let mut d = TestDaemon::start(DaemonOpts::new("sec-host-sock"));
-    let md = std::fs::metadata(&d.socket).unwrap();
-    let default_gid = nix::unistd::Group::from_name("berth").unwrap().map_or(0, |g| g.gid.as_raw());
-    assert_eq!((md.uid(), md.gid(), md.mode() & 0o7777), (0, default_gid, 0o660));
-    // -G, a socket of its own mode, and a read-only one everyone may use, inside the exec-root.
-    let own = d.base.join("own.sock");
-    let ro = d.exec_root.join("ro.sock");
-    let hosts = [format!("berth+unix://{}?mode=0600", own.display()), format!("berth+unix://{}?role=read-only&mode=0666&group=root", ro.display())];
-    restart_with(&mut d, &["-G".into(), group.0.clone(), "-H".into(), hosts[0].clone(), "-H".into(), hosts[1].clone()]);
-    let st = |p: &Path| {
-        let m = std::fs::metadata(p).unwrap();
-        (m.uid(), m.gid(), m.mode() & 0o7777)
-    };
-    assert_eq!(st(&d.socket), (0, group.1, 0o660));
-    assert_eq!(st(&own), (0, group.1, 0o600));
-    assert_eq!(st(&ro), (0, 0, 0o666));
-    assert_eq!(mode(&d.exec_root), 0o711, "a socket in the exec-root: traversable, not listable");
-    assert_modes(&[(&d.exec_root.join("shims"), 0o700), (&d.exec_root.join("netns"), 0o700), (&d.exec_root.join("runtime"), 0o700)]);
-    // A member of the group connects; anyone else is refused by the kernel.
-    assert_eq!(ping_as(&d.socket, NOBODY, Some(group.1)), "OK");
-    assert_eq!(ping_as(&d.socket, NOBODY, None), "PermissionError");
-    assert_eq!(ping_as(&own, NOBODY, Some(group.1)), "PermissionError", "mode 0600: the group is out too");
-    assert_eq!(ping_as(&ro, NOBODY, None), "OK");
-    let ls = as_user(NOBODY, None, &["ls", d.exec_root.to_str().unwrap()]);
-    assert!(!ls.status.success(), "the exec-root is not listable: {}", output_text(&ls));
-    // The same group from daemon.json.
-    d.term();
-    assert!(d.wait_exit(Duration::from_secs(30)).is_some());
-    d.opts.extra_args.clear();
-    d.write_config(&format!("{{\"group\": \"{}\"}}", group.0));
-    d.restart();
-    assert_eq!(st(&d.socket), (0, group.1, 0o660));
-    assert_eq!(mode(&d.exec_root), 0o700, "no socket in the exec-root any more");
-}
-
-/// Raw requests to the read-only socket that must all be refused with 403, whatever their
-/// spelling; `{id}` is the container, `{exec}` an exec instance made on the full socket.
-const REFUSED: &[(&str, &str)] = &[
-    ("POST", "/containers/create"),
-    ("POST", "/v1.51/containers/create"),
-    ("POST", "/v1.24/containers/create"),
-    ("POST", "//containers/create"),
-    ("POST", "/containers//create"),
-    ("POST", "/containers/create/"),
-    ("POST", "/containers/%63reate"),
-    ("POST", "/v1.51/containers/%2e%2e/containers/create"),
-    ("post", "/containers/create"),
-    ("PUT", "/containers/create"),
-    ("POST", "http://localhost/containers/create"),
-    ("POST", "/containers/{id}/start"),
-    ("POST", "/containers/{id}/kill?signal=KILL"),
-    ("POST", "/containers/{id}/stop"),
-    ("POST", "/containers/{id}/exec"),
-    ("POST", "/v1.51/exec/{exec}/start"),
-    ("POST", "/containers/{id}/attach?stream=1&stdin=1&stdout=1"),
-    ("GET", "/containers/{id}/attach/ws?stream=1"),
-    ("DELETE", "/containers/{id}?force=1"),
-    ("DELETE", "/v1.51/containers/{id}/?force=1"),
-    ("PUT", "/containers/{id}/archive?path=/tmp"),
-    ("GET", "/containers/{id}/archive?path=/etc/passwd"),
-    ("HEAD", "/containers/{id}/archive?path=/etc/passwd"),
-    ("GET", "/containers/{id}/export"),
-    ("HEAD", "/containers/{id}/export"),
-    ("POST", "/containers/{id}/wait"),
-    ("POST", "/containers/{id}/update"),
-    ("POST", "/containers/{id}/rename?name=x"),
-    ("POST", "/containers/{id}/pause"),
-    ("GET", "/images/get?names=busybox"),
-    ("GET", "/images/busybox/get"),
-    ("GET", "/images/busybox%2Fget"),
-    ("GET", "/v1.51/images/busybox%252Fget"),
-    ("POST", "/images/create?fromImage=busybox"),
-    ("POST", "/images/load"),
-    ("POST", "/images/busybox/tag?repo=x"),
-    ("DELETE", "/images/busybox"),
-    ("POST", "/build"),
-    ("POST", "/commit?container={id}"),
-    ("POST", "/auth"),
-    ("POST", "/session"),
-    ("POST", "/grpc"),
-    ("GET", "/plugins"),
-    ("POST", "/containers/prune"),
-    ("POST", "/volumes/create"),
-    ("DELETE", "/volumes/rovol"),
-    ("POST", "/networks/create"),
-    ("OPTIONS", "/containers/json"),
-    ("GET", "/v1.51//containers/json"),
-];
-
-#[test]
-fn a_read_only_socket_serves_reads_and_refuses_everything_else() {
-    let mut d = TestDaemon::start(DaemonOpts::new("sec-host-ro"));
-    let ro = d.base.join("ro.sock");
-    restart_with(&mut d, &["-H".into(), format!("berth+unix://{}?role=read-only", ro.display())]);
-    d.busybox_image();
-    let t0 = berth_tests::unix_now() - 1.0;
-    let id = d.run_detached(&["--name", "watched", "-v", "rovol:/vol", "busybox", "sh", "-c", "echo hello-ro; exec sleep 1000"]);
-    let pid = d.container_pid("watched");
-    let host = format!("unix://{}", ro.display());
-    let cli = |args: &[&str]| d.docker(&[&["-H", host.as_str()], args].concat());
-    let ok = |args: &[&str]| {
-        let o = cli(args);
-        assert!(o.status.success(), "read-only docker {args:?}: {}", output_text(&o));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    assert!(ok(&["ps"]).contains("watched"));
-    assert_eq!(ok(&["inspect", "-f", "{{.Id}}", "watched"]).trim(), id);
-    assert!(wait_until(Duration::from_secs(10), || ok(&["logs", "watched"]).contains("hello-ro")));
-    let until = format!("{:.0}", berth_tests::unix_now() + 1.0);
-    assert!(ok(&["events", "--since", &format!("{t0:.0}"), "--until", &until]).contains("container start"));
-    for args in [&["images"][..], &["info"], &["version"], &["network", "ls"], &["volume", "ls"], &["system", "df"], &["top", "watched"], &["stats", "--no-stream", "watched"], &["image", "inspect", "busybox"], &["diff", "watched"]] {
-        ok(args);
-    }
-    let file = d.base.join("in.txt");
-    std::fs::write(&file, "in").unwrap();
-    let f = file.to_str().unwrap();
-    let refused: &[&[&str]] = &[
-        &["run", "--rm", "busybox", "true"],
-        &["create", "busybox"],
-        &["exec", "watched", "touch", "/tmp/pwned"],
-        &["rm", "-f", "watched"],
-        &["cp", f, "watched:/tmp/in.txt"],
-        &["cp", "watched:/etc/passwd", "-"],
-        &["export", "watched"],
-        &["save", "busybox"],
-        &["stop", "watched"],
-        &["kill", "watched"],
-        &["pause", "watched"],
-        &["attach", "watched"],
-        &["tag", "busybox", "stolen"],
-        &["rmi", "-f", "busybox"],
-        &["network", "create", "ronet"],
-        &["volume", "rm", "rovol"],
-        &["container", "prune", "-f"],
-    ];
-    for args in refused {
-        let o = cli(args);
-        let text = output_text(&o);
-        assert!(!o.status.success(), "read-only socket let docker {args:?} through: {text}");
-        assert!(text.contains("this API socket is read-only") || text.contains("403"), "docker {args:?}: {text}");
-    }
-    // Raw, as an attacker would shape them. An exec instance made on the full socket cannot be
-    // started through the read-only one.
-    let ex = d.api_post(&format!("/containers/{id}/exec"), r#"{"Cmd": ["touch", "/tmp/pwned"]}"#).json();
-    let exec_id = ex["Id"].as_str().expect("exec id").to_string();
-    for (method, path) in REFUSED {
-        let path = path.replace("{id}", &id).replace("{exec}", &exec_id);
-        let r = unix_http_request(&ro, method, &path, Some(("application/json", b"{}")), Duration::from_secs(30)).unwrap();
-        assert_eq!(r.status, 403, "{method} {path} on the read-only socket: {}", r.text());
-        if *method != "HEAD" {
-            let msg = r.json()["message"].as_str().unwrap_or_default().to_string();
-            assert!(msg.contains("read-only"), "{method} {path}: {msg}");
-        }
-    }
-    // The capture of /images/{*rest} is decoded before dispatch: on the full socket, an encoded
-    // slash does reach `save`, which is why the role judges the decoded capture, not the path.
-    assert_eq!(d.api_get("/images/busybox%2Fget").status, 200);
-    for (method, path) in [("GET", "/_ping"), ("HEAD", "/_ping"), ("GET", "/v1.51/containers/json?all=1"), ("GET", "/images/busybox%2Fjson"), ("GET", &format!("/exec/{exec_id}/json"))] {
-        let r = unix_http_request(&ro, method, path, None, Duration::from_secs(30)).unwrap();
-        assert_eq!(r.status, 200, "{method} {path}: {}", r.text());
-    }
-    // Nothing changed.
-    assert_eq!(d.ps(true).len(), 1, "{:?}", d.ps(true));
-    assert_eq!(d.container_pid("watched"), pid);
-    for p in ["/tmp/pwned", "/tmp/in.txt"] {
-        assert!(!d.docker(&["exec", "watched", "test", "-e", p]).status.success(), "{p} was made through the read-only socket");
-    }
-    let images = d.docker_ok(&["images", "--format", "{{.Repository}}"]);
-    assert_eq!(images.trim(), "busybox");
-    assert!(d.docker(&["volume", "inspect", "rovol"]).status.success());
-    assert!(!d.docker(&["network", "inspect", "ronet"]).status.success());
-    // An unknown role stops the start, naming it.
-    let mut bad = TestDaemon::spawn(DaemonOpts::new("sec-host-badrole").arg("-H").arg("berth+unix:///nonexistent-berth/x.sock?role=admin"));
-    assert!(bad.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()));
-    assert!(bad.log_text().contains("unknown role \"admin\""), "{}", bad.log_tail(5));
 }
 
 /// An older Berth left every directory 0755 and every file 0644. The start that finds such a
@@ -393,7 +297,18 @@ fn an_older_data_roots_open_modes_are_closed_at_start_under_live_restore() {
     let mut d = TestDaemon::start(DaemonOpts::new("sec-host-upgrade").live_restore(true));
     d.busybox_image();
     let secret = format!("old-secret-{}", random_hex());
-    let id = d.run_detached(&["--name", "old", "-e", &format!("SECRET={secret}"), "-v", "oldvol:/vol", "busybox", "sh", "-c", "echo started; exec sleep 1000"]);
+    let id = d.run_detached(&[
+        "--name",
+        "old",
+        "-e",
+        &format!("SECRET={secret}"),
+        "-v",
+        "oldvol:/vol",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec sleep 1000",
+    ]);
     let pid = d.container_pid("old");
     d.kill9();
     assert!(d.wait_exit(Duration::from_secs(10)).is_some());
@@ -402,20 +317,35 @@ fn an_older_data_roots_open_modes_are_closed_at_start_under_live_restore() {
         // What the container controls, mounts and network namespaces stay as they are.
         let widen = Command::new("find")
             .arg(root)
-            .args(["-xdev", "(", "-name", "upper", "-o", "-name", "merged", "-o", "-name", "_data", "-o", "-name", "diff", "-o", "-name", "netns", ")", "-prune"])
-            .args(["-o", "-type", "d", "-exec", "chmod", "0755", "{}", "+", "-o", "-type", "f", "-exec", "chmod", "0644", "{}", "+"])
+            .args([
+                "-xdev", "(", "-name", "upper", "-o", "-name", "merged", "-o", "-name", "_data",
+                "-o", "-name", "diff", "-o", "-name", "netns", ")", "-prune",
+            ])
+            .args([
+                "-o", "-type", "d", "-exec", "chmod", "0755", "{}", "+", "-o", "-type", "f",
+                "-exec", "chmod", "0644", "{}", "+",
+            ])
             .output()
             .unwrap();
         assert!(widen.status.success(), "{}", output_text(&widen));
     }
-    assert!(!readable_hits(NOBODY, &[&data, &exec], &secret).is_empty(), "the older modes expose the secret");
+    assert!(
+        !readable_hits(NOBODY, &[&data, &exec], &secret).is_empty(),
+        "the older modes expose the secret"
+    );
     d.restart();
     assert!(
-        wait_until(Duration::from_secs(20), || d.log_text().contains("modes of an older data-root tightened")),
+        wait_until(Duration::from_secs(20), || d
+            .log_text()
+            .contains("modes of an older data-root tightened")),
         "{}",
         d.log_tail(20)
     );
-    assert_eq!((d.container_pid("old"), d.state("old").running), (pid, true), "restored live, the same process");
+    assert_eq!(
+        (d.container_pid("old"), d.state("old").running),
+        (pid, true),
+        "restored live, the same process"
+    );
     let cdir = data.join("containers").join(&id);
     assert_modes(&[
         (&data, 0o710),
@@ -433,7 +363,10 @@ fn an_older_data_roots_open_modes_are_closed_at_start_under_live_restore() {
     ]);
     for gid in [NOBODY, 0] {
         let hits = readable_hits(gid, &[&data, &exec], &secret);
-        assert!(hits.is_empty(), "gid {gid} still reads the secret in:\n{hits}");
+        assert!(
+            hits.is_empty(),
+            "gid {gid} still reads the secret in:\n{hits}"
+        );
     }
     d.docker_ok(&["exec", "old", "true"]);
     assert!(d.docker_ok(&["logs", "old"]).contains("started"));
@@ -441,5 +374,10 @@ fn an_older_data_roots_open_modes_are_closed_at_start_under_live_restore() {
     d.kill9();
     assert!(d.wait_exit(Duration::from_secs(10)).is_some());
     d.restart();
-    assert_eq!(d.log_text().matches("modes of an older data-root tightened").count(), 1);
+    assert_eq!(
+        d.log_text()
+            .matches("modes of an older data-root tightened")
+            .count(),
+        1
+    );
 }
