@@ -103,8 +103,9 @@ fn replace(path: &Path, data: &[u8], durable: bool, mode: u32) -> io::Result<()>
 }
 
 /// Creates `path` and its missing parents with `mode` (a directory that exists keeps its mode:
-/// one `mkdir` per missing component, nothing more on a path that is there). The mode is exact
-/// whatever the umask, since `mkdir` only ever clears bits of it and the daemon's umask is 022.
+/// one `mkdir` per missing component, nothing more on a path that is there). `mkdir` clears the
+/// umask's bits from `mode`; the daemon's umask, 022, leaves the modes used here (0700, 0701,
+/// 0710) as they are.
 pub fn create_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
     fs::DirBuilder::new().recursive(true).mode(mode).create(path)
 }

@@ -106,10 +106,13 @@ fn lock(cfg: &config::Config) -> anyhow::Result<Locks> {
 
 async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) -> anyhow::Result<()> {
     let gids = listen::resolve_groups(&cfg.listeners, cfg.group.as_deref()).map_err(anyhow::Error::msg)?;
+    // The modes are set once the locks are held: a second daemon started by mistake on the same
+    // roots must not change the first one's (its exec-root's mode depends on where its sockets are).
+    berth_proto::fsutil::create_dir_mode(&cfg.data_root, berth_proto::fsutil::modes::DATA_ROOT)?;
+    let _locks = lock(&cfg)?;
     let socket_in_exec_root = cfg.listeners.iter().any(|l| l.path.starts_with(&cfg.exec_root));
     let older_modes = perms::secure_roots(&cfg.data_root, &cfg.exec_root, socket_in_exec_root)
         .with_context(|| format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display()))?;
-    let _locks = lock(&cfg)?;
     let listeners = listen::bind_all(&cfg.listeners, &gids)?;
     let sockets: Vec<std::path::PathBuf> = listeners.iter().map(|(s, _)| s.path.clone()).collect();
     let socket = cfg.socket_path();
