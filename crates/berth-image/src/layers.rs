@@ -48,7 +48,8 @@ fn tmp_name(prefix: &str) -> String {
 impl LayerStore {
     pub(crate) fn open(data_root: &Path) -> Result<Self, ImageError> {
         let dir = data_root.join("storage").join("layers");
-        fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
+        berth_proto::fsutil::create_dir_mode(&dir, berth_proto::fsutil::modes::STORAGE_DIR)
+            .ctx(|| format!("creating {}", dir.display()))?;
         // Leftovers of extractions or deletions a crash interrupted.
         for e in fs::read_dir(&dir)
             .ctx(|| format!("reading {}", dir.display()))?
@@ -105,7 +106,11 @@ impl LayerStore {
         }
         let tmp = self.dir.join(tmp_name("layer"));
         let diff = tmp.join("diff");
-        fs::create_dir_all(&diff).ctx(|| format!("creating {}", diff.display()))?;
+        // The layer's directory keeps others out (its files include the images' setuid
+        // binaries); `diff` is the layer's root and gets the mode its tarball gives it.
+        berth_proto::fsutil::create_dir_mode(&tmp, berth_proto::fsutil::modes::STORAGE_DIR)
+            .and_then(|()| fs::create_dir(&diff))
+            .ctx(|| format!("creating {}", diff.display()))?;
         let mut prepared = Prepared {
             tmp,
             info: LayerInfo {

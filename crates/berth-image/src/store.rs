@@ -108,7 +108,8 @@ impl ImageStore {
         let data_root =
             &fs::canonicalize(data_root).ctx(|| format!("resolving {}", data_root.display()))?;
         let blobs = data_root.join("image").join("blobs").join("sha256");
-        fs::create_dir_all(&blobs).ctx(|| format!("creating {}", blobs.display()))?;
+        // Owner-only, as Docker's image store: configs carry the images' environment.
+        fsutil::create_dir_mode(&blobs, 0o700).ctx(|| format!("creating {}", blobs.display()))?;
         let layers = LayerStore::open(data_root)?;
         // Spooled loads and downloads a dead daemon left: nothing refers to them.
         for e in fs::read_dir(data_root.join("image")).into_iter().flatten().flatten() {

@@ -49,7 +49,14 @@ pub(crate) struct Recording<R> {
 
 impl Recorder {
     pub(crate) fn create(path: &Path) -> Result<Recorder, ImageError> {
-        let f = File::create(path).ctx(|| format!("creating {}", path.display()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .ctx(|| format!("creating {}", path.display()))?;
         let out = GzEncoder::new(BufWriter::new(f), flate2::Compression::fast());
         Ok(Recorder(Rc::new(RefCell::new(State { out, pending: Vec::new(), skip: 0, pos: 0 }))))
     }

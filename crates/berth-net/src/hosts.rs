@@ -65,7 +65,8 @@ pub fn write_hosts(
             .map_err(io_err(format!("syncing {}", path.display())))?;
         Ok(())
     } else {
-        berth_proto::fsutil::write_atomic(path, data.as_bytes())
+        // Readable by every user inside the container, as Docker's.
+        berth_proto::fsutil::write_atomic_mode(path, data.as_bytes(), 0o644)
             .map_err(io_err(format!("writing {}", path.display())))
     }
 }

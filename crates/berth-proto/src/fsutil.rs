@@ -1,20 +1,62 @@
 //! Crash-consistent file writes (invariant 5): write a temporary file, fsync it, rename it over the
 //! target, fsync the directory. A crash at any point leaves either the old or the new content.
+//!
+//! Every file written here is owner-only (0600) unless the caller names another mode: records
+//! carry a container's environment (`-e` secrets), and a file is private from the moment it
+//! exists, never chmodded after its content is in it.
 
 use serde::Serialize;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-/// Atomically replaces `path` with `data`.
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    replace(path, data, true)
+/// The mode of every file this module writes unless the caller names another.
+pub const PRIVATE_FILE: u32 = modes::PRIVATE_FILE;
+
+/// The modes of what Berth keeps on the host, as Docker's (`setupDaemonRoot`, overlay2 after
+/// CVE-2021-41091, `containers/<id>` 0710, `config.v2.json` 0600, json-file logs 0640): no other
+/// local user can list, traverse or read any of it. Group bits are the root group's (gid 0),
+/// which Docker also lets traverse.
+pub mod modes {
+    /// `<data-root>`: traversable by the owner's group only, never listable.
+    pub const DATA_ROOT: u32 = 0o710;
+    /// `<exec-root>`: monitor sockets, OCI specs (the environment), network namespaces.
+    pub const EXEC_ROOT: u32 = 0o700;
+    /// `<exec-root>` when an API socket lies in it (the default `/run/berth/berth.sock`): others
+    /// may traverse it to reach the socket (guarded by its own mode and group), and nothing
+    /// else, since every other entry in it is owner-only.
+    pub const EXEC_ROOT_WITH_SOCKET: u32 = 0o711;
+    /// Owner-only directories: `<exec-root>/{shims,netns,runtime}`, `<data-root>/{image,network}`.
+    pub const PRIVATE_DIR: u32 = 0o700;
+    /// `containers/`, `containers/<id>/`.
+    pub const CONTAINER_DIR: u32 = 0o710;
+    /// `storage/`, each driver's home, each layer's and each container's storage directory.
+    pub const STORAGE_DIR: u32 = 0o710;
+    /// `volumes/` (Docker's): others may traverse but not list it; the data-root above it
+    /// keeps them out anyway.
+    pub const VOLUMES_DIR: u32 = 0o701;
+    /// Records, specs, journals: anything that may carry a secret.
+    pub const PRIVATE_FILE: u32 = 0o600;
+    /// A container's json-file log.
+    pub const LOG_FILE: u32 = 0o640;
 }
 
-/// Atomically writes `value` as pretty JSON.
+/// Atomically replaces `path` with `data` (mode 0600).
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace(path, data, true, PRIVATE_FILE)
+}
+
+/// [`write_atomic`] with another mode: for the few files that must stay readable by others, such
+/// as a container's `/etc/hosts`, bind-mounted for processes of any user inside it.
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    replace(path, data, true, mode)
+}
+
+/// Atomically writes `value` as pretty JSON (mode 0600).
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    replace(path, &data, true)
+    replace(path, &data, true, PRIVATE_FILE)
 }
 
 /// Atomically writes `value` as JSON under the exec-root, without fsync. The exec-root is a tmpfs
@@ -25,20 +67,28 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()>
 /// [`write_json_atomic`].
 pub fn write_json_runtime<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let data = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    replace(path, &data, false)
+    replace(path, &data, false, PRIVATE_FILE)
 }
 
 /// [`write_json_runtime`] for bytes.
 pub fn write_runtime(path: &Path, data: &[u8]) -> io::Result<()> {
-    replace(path, data, false)
+    replace(path, data, false, PRIVATE_FILE)
 }
 
-fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
+fn replace(path: &Path, data: &[u8], durable: bool, mode: u32) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent"))?;
     let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    // Unique per write, not only per process: two threads replacing the same file at once (a
+    // container's record, updated by its watcher and by a start) would otherwise share the
+    // temporary, and the second rename would find it gone.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.tmp{}-{seq}", name.to_string_lossy(), std::process::id()));
     {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        // A temporary a crashed process with the same pid left keeps the mode it was made with
+        // (`mode` applies only to a new file): set it on what is open, before any byte is in it.
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(data)?;
         if durable {
             f.sync_all()?;
@@ -50,6 +100,27 @@ fn replace(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Creates `path` and its missing parents with `mode` (a directory that exists keeps its mode:
+/// one `mkdir` per missing component, nothing more on a path that is there). `mkdir` clears the
+/// umask's bits from `mode`; the daemon's umask, 022, leaves the modes used here (0700, 0701,
+/// 0710) as they are.
+pub fn create_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(mode).create(path)
+}
+
+/// [`create_dir_mode`], and a directory that exists with another mode gets `mode`: for the
+/// directories whose mode guards everything below them (the data-root, the exec-root, the
+/// stores), which an older release made 0755. Returns the mode found, when it was changed.
+pub fn ensure_dir_mode(path: &Path, mode: u32) -> io::Result<Option<u32>> {
+    create_dir_mode(path, mode)?;
+    let found = fs::metadata(path)?.permissions().mode() & 0o7777;
+    if found == mode {
+        return Ok(None);
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    Ok(Some(found))
 }
 
 /// Reads a JSON file; `Ok(None)` when it does not exist.
@@ -117,6 +188,50 @@ mod tests {
         assert_eq!(read_json::<Vec<i32>>(&p).unwrap(), Some(vec![4]));
         assert_eq!(read_json::<Vec<i32>>(&d.join("missing")).unwrap(), None);
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp file left behind");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn threads_replacing_one_file_at_once_all_succeed() {
+        let d = std::env::temp_dir().join(format!("berth-proto-race-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join("container.json");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let p = &p;
+                s.spawn(move || (0..50).for_each(|i| write_json_runtime(p, &(t, i)).unwrap()));
+            }
+        });
+        assert!(read_json::<(u32, u32)>(&p).unwrap().is_some());
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temporary left");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn writes_are_private_unless_told_otherwise() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("berth-proto-modes-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let (a, b, c) = (d.join("a.json"), d.join("b"), d.join("hosts"));
+        // Stale world-readable temporaries under every name this process's next writes can
+        // take, as a crash of a process with the same pid could leave them.
+        for seq in 0..64 {
+            let stale = d.join(format!(".a.json.tmp{}-{seq}", std::process::id()));
+            fs::write(&stale, b"old").unwrap();
+            fs::set_permissions(&stale, fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        write_json_atomic(&a, &"secret").unwrap();
+        write_runtime(&b, b"x").unwrap();
+        write_atomic_mode(&c, b"127.0.0.1 localhost\n", 0o644).unwrap();
+        assert_eq!((mode(&a), mode(&b), mode(&c)), (0o600, 0o600, 0o644));
+        let sub = d.join("x/y");
+        create_dir_mode(&sub, 0o710).unwrap();
+        assert_eq!((mode(&d.join("x")), mode(&sub)), (0o710, 0o710));
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(ensure_dir_mode(&sub, 0o710).unwrap(), Some(0o755));
+        assert_eq!(ensure_dir_mode(&sub, 0o710).unwrap(), None);
+        assert_eq!(mode(&sub), 0o710);
         fs::remove_dir_all(&d).unwrap();
     }
 

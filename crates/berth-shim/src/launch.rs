@@ -13,7 +13,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::Stdio;
@@ -244,6 +244,7 @@ pub(crate) fn detach(cfg: &ShimConfig) -> Result<(), String> {
     let null = OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|e| e.to_string())?;
     let diag = OpenOptions::new()
         .create(true)
+        .mode(fsutil::PRIVATE_FILE)
         .append(true)
         .open(cfg.state_dir.join("shim.log"))
         .map_err(|e| format!("shim.log: {e}"))?;

@@ -9,7 +9,12 @@ use berth_proto::LogConfig;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+/// Docker's json-file mode: the root group may read a log, no one else (it holds what the
+/// container prints).
+const LOG_MODE: u32 = berth_proto::fsutil::modes::LOG_FILE;
 
 /// Docker's copier buffer: a line without newline is flushed once it reaches this size.
 pub const MAX_PARTIAL: usize = 16 * 1024;
@@ -64,7 +69,7 @@ impl JsonLog {
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let f = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let f = OpenOptions::new().create(true).append(true).mode(LOG_MODE).open(&self.path)?;
         self.size = f.metadata()?.len();
         self.file = Some(f);
         Ok(())
@@ -170,7 +175,7 @@ impl JsonLog {
         }
         fs::rename(&self.path, rotated(&self.path, 1))?;
         self.file = None;
-        let f = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let f = OpenOptions::new().create(true).append(true).mode(LOG_MODE).open(&self.path)?;
         self.size = f.metadata()?.len();
         self.file = Some(f);
         Ok(())

@@ -7,6 +7,7 @@
 use berth_proto::{fsutil, paths, ExitRecord, RestartRecord, ShimConfig, StartReport};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -82,6 +83,7 @@ pub fn relaunch(cfg: &ShimConfig, rec: &ExitRecord, delay: Duration) -> bool {
             };
             let appended = OpenOptions::new()
                 .create(true)
+                .mode(fsutil::PRIVATE_FILE)
                 .append(true)
                 .open(cfg.container_dir.join(paths::RESTARTS))
                 .and_then(|mut f| {

@@ -36,9 +36,13 @@ pub struct Flags {
     /// Root directory of execution state (sockets, monitor records)
     #[arg(long = "exec-root", value_name = "DIR")]
     pub exec_root: Option<PathBuf>,
-    /// Daemon socket(s) to connect to (unix:///path)
+    /// Daemon socket(s) to listen on: unix:///path, or
+    /// berth+unix:///path?role=read-only&group=NAME&mode=0660 (README: least-privilege sockets)
     #[arg(short = 'H', long = "host", value_name = "ADDR")]
     pub hosts: Vec<String>,
+    /// Group of the unix sockets (default berth, when that group exists; else root)
+    #[arg(short = 'G', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
     /// Path to use for the daemon PID file
     #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
@@ -132,6 +136,7 @@ pub struct FileConfig {
     pub data_root: Option<PathBuf>,
     pub exec_root: Option<PathBuf>,
     pub hosts: Option<Vec<String>>,
+    pub group: Option<String>,
     pub pidfile: Option<PathBuf>,
     pub storage_driver: Option<String>,
     pub default_runtime: Option<String>,
@@ -156,7 +161,7 @@ pub struct FileConfig {
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
 const KNOWN_KEYS: &[&str] = &[
-    "live-restore", "debug", "data-root", "exec-root", "hosts", "pidfile", "storage-driver",
+    "live-restore", "debug", "data-root", "exec-root", "hosts", "group", "pidfile", "storage-driver",
     "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
     "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
@@ -172,6 +177,10 @@ pub struct Config {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
     pub hosts: Vec<String>,
+    /// The API sockets `hosts` describes, parsed (path, role, own group and mode).
+    pub listeners: Vec<crate::listen::HostSpec>,
+    /// `--group`/`"group"`; None: Docker's default (here `berth`, root when it does not exist).
+    pub group: Option<String>,
     pub pidfile: PathBuf,
     pub storage_driver: String,
     pub default_runtime: String,
@@ -207,10 +216,9 @@ pub fn parse_cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
 }
 
 impl Config {
-    /// Socket path of the first `unix://` host.
+    /// Socket path of the first host.
     pub fn socket_path(&self) -> PathBuf {
-        let h = self.hosts.first().map(String::as_str).unwrap_or("unix:///run/berth/berth.sock");
-        PathBuf::from(h.strip_prefix("unix://").unwrap_or(h))
+        self.listeners.first().map(|l| l.path.clone()).unwrap_or_else(|| PathBuf::from("/run/berth/berth.sock"))
     }
 }
 
@@ -257,6 +265,7 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("data-root", s(&flags.data_root), s(&file.data_root));
     check("exec-root", s(&flags.exec_root), s(&file.exec_root));
     check("hosts", list(&flags.hosts), file.hosts.as_ref().map(|v| format!("[{}]", v.join(" "))));
+    check("group", flags.group.clone(), file.group.clone());
     check("pidfile", s(&flags.pidfile), s(&file.pidfile));
     check("storage-driver", flags.storage_driver.clone(), file.storage_driver.clone());
     check("default-runtime", flags.default_runtime.clone(), file.default_runtime.clone());
@@ -304,11 +313,7 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     let exec_root = flags.exec_root.clone().or(file.exec_root.clone()).unwrap_or_else(|| "/run/berth".into());
     let hosts = if !flags.hosts.is_empty() { flags.hosts.clone() } else { file.hosts.clone().unwrap_or_default() };
     let hosts = if hosts.is_empty() { vec!["unix:///run/berth/berth.sock".to_string()] } else { hosts };
-    for h in &hosts {
-        if !h.starts_with("unix://") && !h.starts_with('/') {
-            return Err(ConfigError::Invalid(format!("unsupported host '{h}': berthd listens on unix:// sockets only")));
-        }
-    }
+    let listeners = crate::listen::parse_hosts(&hosts).map_err(ConfigError::Invalid)?;
     let mut runtimes = file.runtimes.clone().unwrap_or_default();
     for (name, path) in kv_list(&flags.add_runtime, "runtime")? {
         runtimes.insert(name, RuntimeConf { path: path.into(), runtime_args: vec![] });
@@ -384,6 +389,8 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         data_root: flags.data_root.clone().or(file.data_root.clone()).unwrap_or_else(|| "/var/lib/berth".into()),
         exec_root,
         hosts,
+        listeners,
+        group: flags.group.clone().or(file.group.clone()),
         storage_driver,
         default_runtime: flags.default_runtime.clone().or(file.default_runtime.clone()).unwrap_or_else(|| "berth".into()),
         runtimes,
@@ -438,6 +445,7 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     fixed!(data_root, "data-root");
     fixed!(exec_root, "exec-root");
     fixed!(hosts, "hosts");
+    fixed!(group, "group");
     fixed!(pidfile, "pidfile");
     fixed!(storage_driver, "storage-driver");
     fixed!(bridge, "bridge");

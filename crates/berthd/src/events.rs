@@ -100,7 +100,9 @@ impl Events {
         };
         tracing::debug!(kind, action, id, "event");
         if let Some(p) = &self.journal {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            use std::os::unix::fs::OpenOptionsExt;
+            let journal = std::fs::OpenOptions::new().create(true).append(true).mode(berth_proto::fsutil::PRIVATE_FILE).open(p);
+            if let Ok(mut f) = journal {
                 let _ = f.write_all((serde_json::to_string(&ev).unwrap_or_default() + "\n").as_bytes());
             }
         }

@@ -113,7 +113,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
             return Err(fail_start(e, msg));
         }
     };
-    std::fs::create_dir_all(&paths.state_dir)?;
+    berth_proto::fsutil::create_dir_mode(&paths.state_dir, berth_proto::fsutil::modes::PRIVATE_DIR)?;
     berth_proto::fsutil::write_json_runtime(&paths.state_dir.join("config.json"), &spec)?;
     // A stale exit record from the previous run must never be taken for this one's.
     let _ = std::fs::remove_file(e.dir.join(berth_proto::paths::EXIT_RECORD));

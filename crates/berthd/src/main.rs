@@ -12,11 +12,13 @@ mod daemon;
 mod events;
 mod incarnations;
 mod lifecycle;
+mod listen;
 mod logs;
 mod monitor;
 mod netconnect;
 mod network;
 mod oci;
+mod perms;
 mod restore;
 mod rootfs;
 mod shutdown;
@@ -28,7 +30,7 @@ mod watcher;
 
 use anyhow::Context;
 use clap::Parser;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use tracing_subscriber::{reload, EnvFilter};
@@ -40,6 +42,10 @@ fn filter_for(debug: bool) -> EnvFilter {
 }
 
 fn main() {
+    // Docker's umask, whatever the caller's, set while the process is still single-threaded:
+    // files that must be private get their mode explicitly, and everything else (a container's
+    // /etc/hosts, extracted image files, the container's own umask) comes out as under dockerd.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let flags = config::Flags::parse();
     let cfg = match config::load(&flags) {
         Ok(c) => c,
@@ -67,12 +73,12 @@ struct Locks {
     _data: nix::fcntl::Flock<std::fs::File>,
 }
 
-fn take_lock(path: &Path, what: &str) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+fn take_lock(path: &Path, what: &str, mode: u32) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
     use nix::fcntl::{Flock, FlockArg};
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p)?;
     }
-    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(mode).open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(f, _)| {
         let holder = std::fs::read_to_string(path).unwrap_or_default();
@@ -87,8 +93,9 @@ fn take_lock(path: &Path, what: &str) -> anyhow::Result<nix::fcntl::Flock<std::f
 
 fn lock(cfg: &config::Config) -> anyhow::Result<Locks> {
     use std::io::Write;
-    let pid = take_lock(&cfg.pidfile, "pid file")?;
-    let data = take_lock(&cfg.data_root.join("berthd.lock"), "data-root")?;
+    // The pid file is world-readable as dockerd's; the data-root's lock is not.
+    let pid = take_lock(&cfg.pidfile, "pid file", 0o644)?;
+    let data = take_lock(&cfg.data_root.join("berthd.lock"), "data-root", 0o600)?;
     for l in [&pid, &data] {
         let mut f: &std::fs::File = l;
         f.set_len(0)?;
@@ -97,28 +104,22 @@ fn lock(cfg: &config::Config) -> anyhow::Result<Locks> {
     Ok(Locks { _pid: pid, _data: data })
 }
 
-/// Binds the API socket, refusing one that another live daemon answers on.
-fn bind(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            anyhow::bail!("another daemon is already serving {}", path.display());
-        }
-        std::fs::remove_file(path)?;
-    }
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p)?;
-    }
-    let l = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    Ok(l)
-}
-
 async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_root)?;
+    let gids = listen::resolve_groups(&cfg.listeners, cfg.group.as_deref()).map_err(anyhow::Error::msg)?;
+    // The modes are set once the locks are held: a second daemon started by mistake on the same
+    // roots must not change the first one's (its exec-root's mode depends on where its sockets are).
+    berth_proto::fsutil::create_dir_mode(&cfg.data_root, berth_proto::fsutil::modes::DATA_ROOT)?;
     let _locks = lock(&cfg)?;
+    let socket_in_exec_root = cfg.listeners.iter().any(|l| l.path.starts_with(&cfg.exec_root));
+    let older_modes = perms::secure_roots(&cfg.data_root, &cfg.exec_root, socket_in_exec_root)
+        .with_context(|| format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display()))?;
+    let listeners = listen::bind_all(&cfg.listeners, &gids)?;
+    let sockets: Vec<std::path::PathBuf> = listeners.iter().map(|(s, _)| s.path.clone()).collect();
     let socket = cfg.socket_path();
-    let listener = bind(&socket)?;
     let d = Arc::new(daemon::Daemon::new(cfg.clone())?);
+    if older_modes {
+        perms::tighten_below_in_background(cfg.data_root.clone());
+    }
     tracing::info!(
         socket = %socket.display(),
         data_root = %cfg.data_root.display(),
@@ -131,15 +132,26 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
     );
     // The API answers before restore finishes (invariant 6): restore runs beside the server.
     tokio::spawn(restore::restore_all(d.clone()));
-    tokio::spawn(signals(d.clone(), flags, filter, socket.clone()));
-    // The version prefix is stripped before routing: the middleware wraps the whole router
-    // (a router's own layers run after a route is chosen).
-    let app = tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone()));
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).await?;
+    tokio::spawn(signals(d.clone(), flags, filter, sockets));
+    let mut servers = tokio::task::JoinSet::new();
+    for (spec, listener) in listeners {
+        if spec.role != api::roles::Role::Full {
+            tracing::info!(socket = %spec.path.display(), role = spec.role.name(), "API socket with a role");
+        }
+        // The version prefix is stripped before routing: the middleware wraps the whole router
+        // (a router's own layers, the role's check among them, run after a route is chosen).
+        let app = tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
+        servers.spawn(async move {
+            axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).await
+        });
+    }
+    if let Some(ended) = servers.join_next().await {
+        ended??;
+    }
     Ok(())
 }
 
-async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle, socket: std::path::PathBuf) {
+async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle, sockets: Vec<std::path::PathBuf>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
@@ -152,7 +164,9 @@ async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHan
         }
     }
     shutdown::shutdown(d.clone()).await;
-    let _ = std::fs::remove_file(&socket);
+    for socket in &sockets {
+        let _ = std::fs::remove_file(socket);
+    }
     let _ = std::fs::remove_file(&d.config().pidfile);
     std::process::exit(0);
 }

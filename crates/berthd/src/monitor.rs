@@ -4,6 +4,7 @@
 use berth_proto::{
     encode, negotiate, ExitRecord, Request, Response, ShimConfig, StartReport, WireError, protocol_range, Side,
 };
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub async fn launch_with(shim_binary: &Path, cfg: &ShimConfig, pre_args: &[Strin
     let stderr_path = cfg.state_dir.join("shim.stderr");
     let stderr = std::fs::OpenOptions::new()
         .create(true)
+        .mode(berth_proto::fsutil::PRIVATE_FILE)
         .append(true)
         .open(&stderr_path)
         .map_err(|e| MonitorError::Spawn(format!("{}: {e}", stderr_path.display())))?;

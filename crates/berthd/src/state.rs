@@ -217,7 +217,7 @@ impl Store {
     /// with a log line, never deleted: the user may repair them.
     pub fn load(data_root: &Path) -> std::io::Result<Store> {
         let root = data_root.join("containers");
-        std::fs::create_dir_all(&root)?;
+        fsutil::create_dir_mode(&root, fsutil::modes::CONTAINER_DIR)?;
         let mut dirs = Vec::new();
         for ent in std::fs::read_dir(&root)? {
             let ent = ent?;
@@ -249,7 +249,7 @@ impl Store {
             return Err((other_id, std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
         }
         let dir = self.root.join(&c.id);
-        std::fs::create_dir_all(&dir).map_err(|e| (String::new(), e))?;
+        fsutil::create_dir_mode(&dir, fsutil::modes::CONTAINER_DIR).map_err(|e| (String::new(), e))?;
         fsutil::write_json_atomic(&dir.join("container.json"), &c).map_err(|e| (String::new(), e))?;
         let e = Arc::new(new_entry(c.clone(), dir));
         map.insert(c.id, e.clone());

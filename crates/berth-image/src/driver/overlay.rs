@@ -5,6 +5,7 @@ use super::{check_container_id, sweep_tmp, tmp_name, StorageDriver};
 use crate::error::{ImageError, IoContext};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -31,7 +32,8 @@ impl Overlay2Driver {
             ));
         }
         let home = data_root.join("storage").join("overlay2");
-        fs::create_dir_all(&home).ctx(|| format!("creating {}", home.display()))?;
+        berth_proto::fsutil::create_dir_mode(&home, berth_proto::fsutil::modes::STORAGE_DIR)
+            .ctx(|| format!("creating {}", home.display()))?;
         // mountinfo shows canonical paths: compare against the same.
         let home = fs::canonicalize(&home).ctx(|| format!("resolving {}", home.display()))?;
         sweep_tmp(&home);
@@ -110,8 +112,14 @@ impl StorageDriver for Overlay2Driver {
         }
         let tmp = self.home.join(tmp_name(id));
         let result = (|| {
-            for sub in ["upper", "work", "merged", "empty"] {
-                fs::create_dir_all(tmp.join(sub)).ctx(|| format!("creating {sub}"))?;
+            // What the container writes (upper) is reached only through this directory, which
+            // others cannot traverse (CVE-2021-41091). `upper` is the root of the container's
+            // file system and keeps the usual 0755, or the container's `/` would shut out its
+            // own non-root users; `empty` is a lower layer, its mode hidden by the upper's.
+            berth_proto::fsutil::create_dir_mode(&tmp, berth_proto::fsutil::modes::STORAGE_DIR)
+                .ctx(|| format!("creating {}", tmp.display()))?;
+            for (sub, mode) in [("upper", 0o755), ("work", 0o700), ("merged", 0o700), ("empty", 0o755)] {
+                fs::DirBuilder::new().mode(mode).create(tmp.join(sub)).ctx(|| format!("creating {sub}"))?;
             }
             if opts.ephemeral {
                 fs::write(tmp.join(EPHEMERAL), b"").ctx(|| "marking the storage ephemeral".into())?;

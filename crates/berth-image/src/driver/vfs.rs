@@ -17,7 +17,8 @@ pub struct VfsDriver {
 impl VfsDriver {
     pub fn new(data_root: &Path) -> Result<Self, ImageError> {
         let home = data_root.join("storage").join("vfs");
-        fs::create_dir_all(&home).ctx(|| format!("creating {}", home.display()))?;
+        berth_proto::fsutil::create_dir_mode(&home, berth_proto::fsutil::modes::STORAGE_DIR)
+            .ctx(|| format!("creating {}", home.display()))?;
         sweep_tmp(&home);
         Ok(VfsDriver { home })
     }
@@ -128,7 +129,11 @@ impl StorageDriver for VfsDriver {
         let tmp = self.home.join(tmp_name(id));
         let result = (|| {
             let rootfs = tmp.join("rootfs");
-            fs::create_dir_all(&rootfs).ctx(|| format!("creating {}", rootfs.display()))?;
+            // Others cannot reach the container's files (CVE-2021-41091): the copy's own root
+            // keeps the image's mode.
+            berth_proto::fsutil::create_dir_mode(&tmp, berth_proto::fsutil::modes::STORAGE_DIR)
+                .and_then(|()| fs::create_dir(&rootfs))
+                .ctx(|| format!("creating {}", rootfs.display()))?;
             let mut root = SafeRoot::open(&rootfs)?;
             for layer in layers {
                 apply_layer_dir(layer, &mut root)?;

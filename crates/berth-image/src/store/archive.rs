@@ -255,7 +255,7 @@ impl Drop for Spool {
 impl Spool {
     fn new(data_root: &Path) -> Result<Spool, ImageError> {
         let dir = data_root.join("image").join(format!(".tmp-load-{:016x}", rand::random::<u64>()));
-        fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
+        berth_proto::fsutil::create_dir_mode(&dir, 0o700).ctx(|| format!("creating {}", dir.display()))?;
         Ok(Spool { dir, files: BTreeMap::new(), links: BTreeMap::new() })
     }
 

@@ -169,18 +169,35 @@ fn glob(p: &str, s: &str) -> bool {
     }
 }
 
-pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -> Result<Response, ApiError> {
+/// What a `GET /images/{name}/…` asks for (names may hold slashes, so the route captures all).
+/// The read-only role judges a request by this same parse (`roles::allows`).
+#[derive(Debug, PartialEq)]
+pub enum ImageGet<'a> {
+    Inspect(&'a str),
+    History(&'a str),
+    Save(&'a str),
+}
+
+pub fn parse_image_get(rest: &str) -> Option<ImageGet<'_>> {
     if let Some(name) = rest.strip_suffix("/json") {
-        let i = d.images.resolve(name).map_err(image_error)?;
-        return Ok(Json(inspect(&i)).into_response());
+        return Some(ImageGet::Inspect(name));
     }
     if let Some(name) = rest.strip_suffix("/history") {
-        return super::imagearchive::history(&d, name).await;
+        return Some(ImageGet::History(name));
     }
-    if let Some(name) = rest.strip_suffix("/get") {
-        return super::imagearchive::save(d, vec![name.to_string()]).await;
+    rest.strip_suffix("/get").map(ImageGet::Save)
+}
+
+pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -> Result<Response, ApiError> {
+    match parse_image_get(&rest) {
+        Some(ImageGet::Inspect(name)) => {
+            let i = d.images.resolve(name).map_err(image_error)?;
+            Ok(Json(inspect(&i)).into_response())
+        }
+        Some(ImageGet::History(name)) => super::imagearchive::history(&d, name).await,
+        Some(ImageGet::Save(name)) => super::imagearchive::save(d, vec![name.to_string()]).await,
+        None => Err(ApiError::not_found(format!("page not found: /images/{rest}"))),
     }
-    Err(ApiError::not_found(format!("page not found: /images/{rest}")))
 }
 
 fn inspect(i: &ImageInfo) -> serde_json::Value {

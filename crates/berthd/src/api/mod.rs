@@ -12,6 +12,7 @@ pub mod logs;
 pub mod networks;
 pub mod prune;
 pub mod registry;
+pub mod roles;
 pub mod system;
 pub mod types;
 pub mod verbs;
@@ -34,7 +35,18 @@ pub const MIN_API_VERSION: &str = "1.24";
 
 pub type AppState = Arc<Daemon>;
 
-pub fn router(d: Arc<Daemon>) -> Router {
+/// The API for one socket. A socket with a role gets the role's check as a layer: it runs once
+/// the route is chosen, before any handler, fallback and wrong methods included (`roles`).
+pub fn router(d: Arc<Daemon>, role: roles::Role) -> Router {
+    let r = routes();
+    let r = match role {
+        roles::Role::Full => r,
+        _ => r.layer(axum::middleware::from_fn_with_state(role, roles::enforce)),
+    };
+    r.with_state(d)
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
@@ -89,7 +101,6 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
         .fallback(not_found)
-        .with_state(d)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -97,7 +97,9 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     } else {
         None
     };
-    std::fs::create_dir_all(&dir)?;
+    // Docker's 0710: its records are 0600, its log 0640, its /etc files 0644 (bind-mounted for
+    // the container's users).
+    berth_proto::fsutil::create_dir_mode(&dir, berth_proto::fsutil::modes::CONTAINER_DIR)?;
     // With the host's network a container also takes the host's name, as in Docker.
     let default_hostname = if network_mode == "host" {
         nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| id[..12].to_string())

@@ -1,0 +1,4 @@
+//! Containment (issue 13): each module is one part of it, driven through the docker CLI and raw
+//! HTTP with real attacks and probes.
+
+mod host;

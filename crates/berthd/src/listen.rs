@@ -1,0 +1,287 @@
+//! The API sockets: what `-H`/`"hosts"` name, with the group and mode each socket gets, and
+//! the role it serves (`api::roles`).
+//!
+//! Docker's host strings keep Docker's meaning: `unix:///path` is a full-access socket at that
+//! exact path (Docker takes everything after `unix://` as the path, a `?` included). A socket
+//! with a role, or with a group or mode of its own, is written with a scheme Docker refuses, so
+//! no string Docker accepts changes meaning:
+//!
+//! `berth+unix:///run/berth/ro.sock?role=read-only&group=monitoring&mode=0660`
+//!
+//! Each socket is `root:<group> 0660` by default, the group being `-G/--group`/`"group"`,
+//! `berth` when unset and that group exists, root otherwise (Docker's rule with its `docker`
+//! group). A group named explicitly that does not exist stops the start, naming it.
+
+use crate::api::roles::Role;
+use anyhow::Context;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_GROUP: &str = "berth";
+const EXTENDED: &str = "berth+unix://";
+
+/// One API socket, as its host string describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostSpec {
+    /// The host string as given.
+    pub text: String,
+    pub path: PathBuf,
+    pub role: Role,
+    /// `group=`: this socket's own group, over `--group`.
+    pub group: Option<String>,
+    /// `mode=`: this socket's own mode, over 0660.
+    pub mode: Option<u32>,
+}
+
+impl HostSpec {
+    pub fn mode(&self) -> u32 {
+        self.mode.unwrap_or(0o660)
+    }
+}
+
+/// Parses every host, refusing one that names a socket another already names.
+pub fn parse_hosts(hosts: &[String]) -> Result<Vec<HostSpec>, String> {
+    let mut out: Vec<HostSpec> = Vec::new();
+    for h in hosts {
+        let spec = parse_host(h)?;
+        if let Some(other) = out.iter().find(|o| o.path == spec.path) {
+            return Err(format!(
+                "hosts \"{}\" and \"{h}\" name the same socket {}",
+                other.text,
+                spec.path.display()
+            ));
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+pub fn parse_host(h: &str) -> Result<HostSpec, String> {
+    let plain = |path: &str| HostSpec {
+        text: h.to_string(),
+        path: PathBuf::from(if path.is_empty() {
+            "/run/berth/berth.sock"
+        } else {
+            path
+        }),
+        role: Role::Full,
+        group: None,
+        mode: None,
+    };
+    if let Some(path) = h.strip_prefix("unix://") {
+        return Ok(plain(path));
+    }
+    if h.starts_with('/') {
+        return Ok(plain(h));
+    }
+    let Some(rest) = h.strip_prefix(EXTENDED) else {
+        return Err(format!(
+            "unsupported host '{h}': berthd listens on unix:// (or berth+unix://) sockets only"
+        ));
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if !path.starts_with('/') {
+        return Err(format!(
+            "invalid host '{h}': {EXTENDED} needs an absolute socket path"
+        ));
+    }
+    let mut spec = plain(path);
+    let mut seen = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
+        };
+        if seen.contains(&key) {
+            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
+        }
+        seen.push(key);
+        match key {
+            "role" => {
+                spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?
+            }
+            "group" if !value.is_empty() => spec.group = Some(value.to_string()),
+            "group" => return Err(format!("invalid host '{h}': empty group")),
+            "mode" => {
+                spec.mode = Some(parse_mode(value).ok_or_else(|| {
+                    format!(
+                    "invalid host '{h}': mode \"{value}\" is not an octal mode from 000 to 0777"
+                )
+                })?)
+            }
+            other => {
+                return Err(format!(
+                    "invalid host '{h}': unknown option \"{other}\" (known: role, group, mode)"
+                ))
+            }
+        }
+    }
+    // Connecting takes write permission on the socket.
+    if spec.role == Role::Full && spec.mode() & 0o002 != 0 {
+        return Err(format!(
+            "invalid host '{h}': mode {:04o} would let every local user drive the engine as root; give such a socket a role (role=read-only) or drop the others' write bit",
+            spec.mode()
+        ));
+    }
+    Ok(spec)
+}
+
+fn parse_mode(s: &str) -> Option<u32> {
+    let ok = (3..=4).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    let m = u32::from_str_radix(s, 8).ok().filter(|_| ok)?;
+    (m <= 0o777).then_some(m)
+}
+
+/// The gid a socket's group names: None for root's group. A group given explicitly must exist
+/// (a number is taken as a gid, as Docker does); the default one may be missing.
+pub fn resolve_group(name: &str, explicit: bool) -> Result<Option<u32>, String> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => return Ok(Some(g.gid.as_raw())),
+        Ok(None) => {}
+        Err(e) => return Err(format!("looking up group {name}: {e}")),
+    }
+    if let Ok(gid) = name.parse::<u32>() {
+        if !matches!(nix::unistd::Group::from_gid(gid.into()), Ok(Some(_))) {
+            tracing::warn!(
+                "no group with gid {gid} in the group database: the API socket gets it anyway"
+            );
+        }
+        return Ok(Some(gid));
+    }
+    if explicit {
+        return Err(format!("group {name} not found: it is the group of the API socket (--group, \"group\" in daemon.json, or group= in a host)"));
+    }
+    tracing::info!("group {name} not found: the API sockets are root:root (create the group to let its members use the API)");
+    Ok(None)
+}
+
+/// The gid of each socket's group, in order: resolved before anything is created, so a group
+/// that does not exist stops the start with nothing touched.
+pub fn resolve_groups(specs: &[HostSpec], group: Option<&str>) -> Result<Vec<Option<u32>>, String> {
+    let default = match specs.iter().any(|s| s.group.is_none()) {
+        true => resolve_group(group.unwrap_or(DEFAULT_GROUP), group.is_some())?,
+        false => None,
+    };
+    specs
+        .iter()
+        .map(|s| {
+            s.group
+                .as_deref()
+                .map_or(Ok(default), |g| resolve_group(g, true))
+        })
+        .collect()
+}
+
+/// Binds every socket with its group and mode, refusing one that a live daemon answers on.
+pub fn bind_all(
+    specs: &[HostSpec],
+    gids: &[Option<u32>],
+) -> anyhow::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
+    specs
+        .iter()
+        .zip(gids)
+        .map(|(s, gid)| Ok((s.clone(), bind(&s.path, *gid, s.mode())?)))
+        .collect()
+}
+
+fn bind(path: &Path, gid: Option<u32>, mode: u32) -> anyhow::Result<tokio::net::UnixListener> {
+    if path.symlink_metadata().is_ok() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("another daemon is already serving {}", path.display());
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing the stale socket {}", path.display()))?;
+    }
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    // The daemon's umask (022) makes the socket 0755 at bind: no one but root can connect
+    // (connecting takes write permission) until the group and mode below are in place.
+    let l = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::os::unix::fs::chown(path, None, gid.or(Some(0)))
+        .with_context(|| format!("chown {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockers_host_strings_keep_their_meaning() {
+        let s = parse_host("unix:///run/x.sock?role=read-only").unwrap();
+        assert_eq!(
+            (s.path.to_str().unwrap(), s.role),
+            ("/run/x.sock?role=read-only", Role::Full),
+            "Docker's literal path"
+        );
+        assert_eq!(
+            parse_host("unix://").unwrap().path,
+            PathBuf::from("/run/berth/berth.sock")
+        );
+        assert!(parse_host("tcp://0.0.0.0:2375")
+            .unwrap_err()
+            .contains("unix://"));
+    }
+
+    #[test]
+    fn extended_hosts_carry_role_group_and_mode() {
+        let s = parse_host("berth+unix:///run/berth/ro.sock?role=read-only&group=mon&mode=0640")
+            .unwrap();
+        assert_eq!(s.path, PathBuf::from("/run/berth/ro.sock"));
+        assert_eq!(
+            (s.role, s.group.as_deref(), s.mode()),
+            (Role::ReadOnly, Some("mon"), 0o640)
+        );
+        let s = parse_host("berth+unix:///run/a.sock").unwrap();
+        assert_eq!(
+            (s.role, s.group.as_deref(), s.mode()),
+            (Role::Full, None, 0o660)
+        );
+        let s = parse_host("berth+unix:///run/ro.sock?role=read-only&mode=666").unwrap();
+        assert_eq!(s.mode(), 0o666, "a read-only socket may be everyone's");
+    }
+
+    #[test]
+    fn bad_extended_hosts_are_refused_by_name() {
+        let err = |h: &str| parse_host(h).unwrap_err();
+        assert!(err("berth+unix:///r.sock?role=admin").contains("unknown role \"admin\""));
+        assert!(err("berth+unix:///r.sock?colour=red").contains("unknown option \"colour\""));
+        assert!(
+            err("berth+unix:///r.sock?role=read-only&role=full").contains("\"role\" given twice")
+        );
+        assert!(err("berth+unix:///r.sock?mode=0888").contains("mode \"0888\""));
+        assert!(err("berth+unix:///r.sock?mode=04660").contains("mode \"04660\""));
+        assert!(err("berth+unix:///r.sock?mode=0666").contains("every local user"));
+        assert!(err("berth+unix://r.sock").contains("absolute"));
+        assert!(err("berth+unix:///r.sock?group=").contains("empty group"));
+        let dup = parse_hosts(&[
+            "unix:///a.sock".into(),
+            "berth+unix:///a.sock?role=read-only".into(),
+        ])
+        .unwrap_err();
+        assert!(dup.contains("same socket"), "{dup}");
+    }
+
+    #[test]
+    fn groups_resolve_as_dockers() {
+        assert_eq!(resolve_group("root", true).unwrap(), Some(0));
+        assert_eq!(resolve_group("", true).unwrap(), None);
+        assert_eq!(
+            resolve_group("4242", true).unwrap(),
+            Some(4242),
+            "a number is a gid"
+        );
+        let missing = "berth-no-such-group-x";
+        assert!(resolve_group(missing, true).unwrap_err().contains(missing));
+        assert_eq!(
+            resolve_group(missing, false).unwrap(),
+            None,
+            "the default group may be missing"
+        );
+    }
+}
