@@ -3,7 +3,10 @@
 //! reads it. The daemon itself never creates a namespace or forks a container.
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod user;
+pub use user::resolve_user;
 
 /// Network namespace choice.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,93 +192,5 @@ pub fn spec(input: &SpecInput) -> Value {
     })
 }
 
-/// Resolves Docker's `--user` forms (`uid`, `uid:gid`, `name`, `name:group`) against the image's
-/// /etc/passwd and /etc/group. Returns (uid, gid, supplementary gids).
-pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
-    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
-    let (u, g) = match user.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (user, None),
-    };
-    let u = if u.is_empty() { "0" } else { u };
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
-    let (uid, mut gid, name) = match (u.parse::<u32>(), entry) {
-        (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(f[0].to_string())),
-        (Ok(n), None) => (n, n.min(0), None),
-        (Err(_), None) => return Err(format!("unable to find user {u}: no matching entries in passwd file")),
-    };
-    if let Some(g) = g {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() >= 3 && f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?,
-        };
-    }
-    let extra = match name {
-        Some(n) => group
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == n))
-            .filter_map(|f| f[2].parse().ok())
-            .filter(|g| *g != gid)
-            .collect(),
-        None => vec![],
-    };
-    Ok((uid, gid, extra))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input() -> SpecInput {
-        SpecInput {
-            args: vec!["sh".into()],
-            env: vec![],
-            cwd: String::new(),
-            uid: 0,
-            gid: 0,
-            additional_gids: vec![],
-            hostname: "abc".into(),
-            tty: false,
-            rootfs: "/r".into(),
-            readonly_rootfs: false,
-            net: NetNs::New,
-            resources: Resources { memory: 64 << 20, nano_cpus: 500_000_000, pids_limit: 50, ..Default::default() },
-            mounts: vec![],
-            privileged: false,
-            cap_add: vec!["net_admin".into()],
-            cap_drop: vec!["CAP_KILL".into()],
-            cgroups_path: "/berth/abc".into(),
-        }
-    }
-
-    #[test]
-    fn resources_and_caps() {
-        let s = spec(&input());
-        assert_eq!(s["linux"]["resources"]["memory"]["limit"], 64 << 20);
-        assert_eq!(s["linux"]["resources"]["cpu"]["quota"], 50_000);
-        assert_eq!(s["linux"]["resources"]["pids"]["limit"], 50);
-        let caps: Vec<String> = serde_json::from_value(s["process"]["capabilities"]["bounding"].clone()).unwrap();
-        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
-        assert!(!caps.contains(&"CAP_KILL".to_string()));
-        assert_eq!(s["process"]["cwd"], "/");
-    }
-
-    #[test]
-    fn users() {
-        let d = std::env::temp_dir().join(format!("berthd-oci-{}", std::process::id()));
-        std::fs::create_dir_all(d.join("etc")).unwrap();
-        std::fs::write(d.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n").unwrap();
-        std::fs::write(d.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nwheel:x:10:nobody\n").unwrap();
-        assert_eq!(resolve_user(&d, "nobody").unwrap(), (65534, 65534, vec![10]));
-        assert_eq!(resolve_user(&d, "1000:wheel").unwrap(), (1000, 10, vec![]));
-        assert!(resolve_user(&d, "ghost").unwrap_err().contains("unable to find user ghost"));
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-}
+mod tests;
