@@ -3,7 +3,8 @@
 use std::path::Path;
 
 /// Resolves Docker's `--user` forms (`uid`, `uid:gid`, `name`, `name:group`) against the image's
-/// /etc/passwd and /etc/group. Returns (uid, gid, supplementary gids).
+/// /etc/passwd and /etc/group. Returns (uid, gid, supplementary gids); as in Docker the
+/// supplementary groups start with the primary one, then the user's groups in /etc/group.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
@@ -39,5 +40,25 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
             .collect(),
         None => vec![],
     };
-    Ok((uid, gid, extra))
+    Ok((uid, gid, std::iter::once(gid).chain(extra).collect()))
+}
+
+/// `--group-add`: each entry a group name or number of the image's /etc/group, or a number it
+/// does not list (Docker's `GetAdditionalGroupsPath`).
+pub fn group_add(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, String> {
+    let text = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let entries: Vec<Vec<&str>> = text.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 3).collect();
+    groups
+        .iter()
+        .map(|g| {
+            if let Some(f) = entries.iter().find(|f| f[0] == g || f[2] == g) {
+                return f[2].parse::<u32>().map_err(|_| format!("invalid gid {:?} of group {} in the image's /etc/group", f[2], f[0]));
+            }
+            match g.parse::<i64>() {
+                Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => Ok(n as u32),
+                Ok(_) => Err(format!("Invalid GID {g}: out of range 0 to 2147483647")),
+                Err(_) => Err(format!("Unable to find group {g}: no matching entries in group file")),
+            }
+        })
+        .collect()
 }
