@@ -445,9 +445,9 @@ fn resolv_conf(host: &str, net: &str, dns: &Resolver) -> String {
     let kind = |l: &str, k: &str| l.split_whitespace().next() == Some(k);
     let mut out: Vec<String> = host
         .lines()
-        .filter(|l| !(!dns.servers.is_empty() && kind(l, "nameserver")))
-        .filter(|l| !(!dns.search.is_empty() && (kind(l, "search") || kind(l, "domain"))))
-        .filter(|l| !(!dns.options.is_empty() && kind(l, "options")))
+        .filter(|l| dns.servers.is_empty() || !kind(l, "nameserver"))
+        .filter(|l| dns.search.is_empty() || !(kind(l, "search") || kind(l, "domain")))
+        .filter(|l| dns.options.is_empty() || !kind(l, "options"))
         // Loopback resolvers of the host are unreachable from a private network namespace.
         .filter(|l| net == "host" || !(kind(l, "nameserver") && (l.contains("127.") || l.contains("::1"))))
         .map(str::to_string)

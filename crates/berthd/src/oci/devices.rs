@@ -5,11 +5,22 @@
 //! urandom, console, ptmx, pts, net/tun), which is Docker's effective list too.
 
 use crate::api::types::DeviceMapping;
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType};
+use oci_spec::runtime::{
+    LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+};
 use std::path::{Component, Path, PathBuf};
 
-fn rule(allow: bool, typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
-    let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).typ(typ).access(access);
+fn rule(
+    allow: bool,
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .typ(typ)
+        .access(access);
     if let Some(m) = major {
         b = b.major(m);
     }
@@ -51,7 +62,9 @@ pub fn valid_permissions(p: &str) -> bool {
 pub fn parse_rule(text: &str) -> Result<LinuxDeviceCgroup, String> {
     let bad = || format!("invalid device cgroup rule format: '{text}'");
     let mut parts = text.split(' ');
-    let (Some(typ), Some(nums), Some(access), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(typ), Some(nums), Some(access), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(bad());
     };
     let typ = match typ {
@@ -63,7 +76,9 @@ pub fn parse_rule(text: &str) -> Result<LinuxDeviceCgroup, String> {
     let num = |s: &str| -> Result<Option<i64>, String> {
         match s {
             "*" => Ok(None),
-            _ if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().map(Some).map_err(|_| bad()),
+            _ if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse().map(Some).map_err(|_| bad())
+            }
             _ => Err(bad()),
         }
     };
@@ -78,7 +93,10 @@ pub fn parse_rule(text: &str) -> Result<LinuxDeviceCgroup, String> {
 /// nodes only there, on the container's own /dev tmpfs, so an image's symlinks never steer it).
 fn container_path(p: &str) -> Result<PathBuf, String> {
     let path = Path::new(p);
-    let plain = path.is_absolute() && path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    let plain = path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
     if !plain || !path.starts_with("/dev") || path == Path::new("/dev") {
         return Err(format!("invalid device path in container {p:?}: an absolute path under /dev, without '.' or '..'"));
     }
@@ -96,10 +114,16 @@ pub fn check_mapping(m: &mut DeviceMapping) -> Result<(), String> {
         m.cgroup_permissions = "rwm".into();
     }
     if !valid_permissions(&m.cgroup_permissions) {
-        return Err(format!("invalid device mode {:?} for {}: r, w and m each at most once", m.cgroup_permissions, m.path_on_host));
+        return Err(format!(
+            "invalid device mode {:?} for {}: r, w and m each at most once",
+            m.cgroup_permissions, m.path_on_host
+        ));
     }
     if !Path::new(&m.path_on_host).is_absolute() {
-        return Err(format!("invalid device path on host {:?}: must be absolute", m.path_on_host));
+        return Err(format!(
+            "invalid device path on host {:?}: must be absolute",
+            m.path_on_host
+        ));
     }
     container_path(&m.path_in_container)?;
     from_mapping(m).map(|_| ())
@@ -132,11 +156,18 @@ fn cgroup_rule(d: &LinuxDevice, access: &str) -> LinuxDeviceCgroup {
 
 /// The nodes and rules of one `--device`, read from the host now (numbers can change across
 /// reboots, so this runs at every start): a device, or every device under a directory.
-pub fn from_mapping(m: &DeviceMapping) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), String> {
+pub fn from_mapping(
+    m: &DeviceMapping,
+) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), String> {
     let host = Path::new(&m.path_on_host);
     let resolved = std::fs::canonicalize(host).unwrap_or_else(|_| host.to_path_buf());
     let inside = container_path(&m.path_in_container)?;
-    let err = |e: &dyn std::fmt::Display| format!("error gathering device information while adding custom device {:?}: {e}", m.path_on_host);
+    let err = |e: &dyn std::fmt::Display| {
+        format!(
+            "error gathering device information while adding custom device {:?}: {e}",
+            m.path_on_host
+        )
+    };
     let found: Vec<(PathBuf, LinuxDevice)> = match device_of(&resolved).map_err(|e| err(&e))? {
         Some(d) => vec![(inside, d)],
         None if resolved.is_dir() => {
@@ -164,7 +195,9 @@ pub fn from_mapping(m: &DeviceMapping) -> Result<(Vec<LinuxDevice>, Vec<LinuxDev
 
 /// Every device node under `dir`, symlinks not followed.
 fn walk(dir: &Path, out: &mut dyn FnMut(&Path, LinuxDevice)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         match e.file_type() {
@@ -184,13 +217,18 @@ fn walk(dir: &Path, out: &mut dyn FnMut(&Path, LinuxDevice)) {
 /// lxc/lxd/udev private directories.
 pub fn host_devices() -> Vec<LinuxDevice> {
     fn visit(dir: &Path, out: &mut Vec<LinuxDevice>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
             match e.file_type() {
                 Ok(t) if t.is_dir() => {
-                    if !matches!(name.as_ref(), "pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev") {
+                    if !matches!(
+                        name.as_ref(),
+                        "pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev"
+                    ) {
                         visit(&e.path(), out);
                     }
                 }

@@ -19,14 +19,22 @@ pub const IN_CONTAINER: &str = "/sbin/docker-init";
 
 /// Looked for, in order, when daemon.json has no `init-path`: Debian's `tini` package, then
 /// Docker's own names.
-const CANDIDATES: &[&str] = &["/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/local/bin/docker-init", "/usr/bin/docker-init"];
+const CANDIDATES: &[&str] = &[
+    "/usr/bin/tini-static",
+    "/usr/libexec/docker/docker-init",
+    "/usr/local/bin/docker-init",
+    "/usr/bin/docker-init",
+];
 
 /// The init binary on the host: `init-path`, else the first candidate present.
 pub fn lookup(configured: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = configured {
         return match p.is_file() {
             true => Ok(p.to_path_buf()),
-            false => Err(format!("--init: the init binary {} (daemon.json init-path) does not exist", p.display())),
+            false => Err(format!(
+                "--init: the init binary {} (daemon.json init-path) does not exist",
+                p.display()
+            )),
         };
     }
     CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
@@ -44,7 +52,8 @@ pub fn private_copy(src: &Path, dir: &Path) -> Result<PathBuf, String> {
     let err = |what: &str, e: std::io::Error| format!("--init: {what} {}: {e}", src.display());
     let _ = std::fs::remove_file(&tmp);
     std::fs::copy(src, &tmp).map_err(|e| err("copying", e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o555)).map_err(|e| err("setting the mode of the copy of", e))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o555))
+        .map_err(|e| err("setting the mode of the copy of", e))?;
     std::fs::rename(&tmp, &dst).map_err(|e| err("installing the copy of", e))?;
     Ok(dst)
 }
