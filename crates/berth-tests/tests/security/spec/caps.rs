@@ -47,6 +47,17 @@ fn capabilities_follow_dockers_rules() {
         caps_of(&d, &["--cap-add", "ALL", "--cap-drop", "net_raw"])[0],
         daemon_caps & !(1 << 13)
     );
+    // `docker exec --privileged` gets every capability, a plain exec the container's.
+    d.run_detached(&["--name", "execs", "busybox", "sleep", "1000"]);
+    let exec_caps = |flags: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(flags);
+        a.extend(["execs", "cat", "/proc/self/status"]);
+        mask(&status_field(&d.docker_ok(&a), "CapEff"))
+    };
+    assert_eq!(exec_caps(&[]), DOCKER_DEFAULT);
+    assert_eq!(exec_caps(&["--privileged"]), daemon_caps);
+    d.docker_ok(&["rm", "-f", "execs"]);
     // Lower case, no CAP_ prefix, as Docker takes them; SYS_ADMIN is bit 21, KILL bit 5.
     assert_eq!(
         caps_of(&d, &["--cap-add", "sys_admin", "--cap-drop", "Cap_Kill"])[0],

@@ -227,6 +227,27 @@ fn group_add_by_name_and_number() {
         created(&d, &["--group-add", "1234"])["HostConfig"]["GroupAdd"],
         json!(["1234"])
     );
+    // Execs get them too, with -u as without.
+    d.run_detached(&[
+        "--name",
+        "grp",
+        "--group-add",
+        "1234",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    for user in [&[][..], &["-u", "nobody"][..]] {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(user);
+        a.extend(["grp", "id", "-G"]);
+        let ids = d.docker_ok(&a);
+        assert!(
+            ids.split_whitespace().any(|g| g == "1234"),
+            "exec {user:?}: {ids}"
+        );
+    }
+    d.docker_ok(&["rm", "-f", "grp"]);
     let (_, err) = d.docker_err(&[
         "run",
         "--rm",
