@@ -4,13 +4,14 @@
 //!
 //! The init is a host binary that runs inside the container, the CVE-2019-5736 shape: a process
 //! in the container can reach it as `/proc/1/exe` or `/sbin/docker-init`, and a hostile one would
-//! try to open it for writing and so plant code the host runs next time. Three things stand in
-//! the way. The container never sees the host's file: each container gets its own copy in its
-//! directory, refreshed at every start, so even a container that gets write access (one given
-//! CAP_SYS_ADMIN can remount its bind mounts read-write) only spoils its own copy. The copy is
-//! bind-mounted read-only (a write open is EROFS). And while PID 1 runs it, a write open is
-//! ETXTBSY. The binary should be static (tini-static is): a dynamic one would load the image's
-//! loader and libraries, which cannot reach the host but would not run in most images either.
+//! open it for writing to plant code that the host, or the next container, runs. Three things
+//! stand in the way. The container never sees the host's file: each container gets its own copy
+//! in its directory (checked against the host's at every start), so even a container that could
+//! write it would spoil only itself. The copy is bind-mounted read-only, so a write open is EROFS
+//! (a container given CAP_SYS_ADMIN can remount it read-write). And the init is PID 1 from the
+//! container's first instruction to its end, so a write open is ETXTBSY for as long as anything
+//! of the container runs. The binary should be static (tini-static is): a dynamic one would load
+//! the image's loader and libraries, which cannot reach the host but would not run in most images.
 
 use std::path::{Path, PathBuf};
 
@@ -43,15 +44,24 @@ pub fn lookup(configured: Option<&Path>) -> Result<PathBuf, String> {
 }
 
 /// Copies the init into `dir` (the container's own directory) as a read-only, executable file
-/// and returns its path. Written to a temporary name and renamed, so a start never mounts a
-/// half-written copy.
+/// and returns its path. A copy already there with the same bytes is kept (a read costs less than
+/// a write; nothing in the container can have changed it, see above, but it is compared all the
+/// same). A new copy is written to a temporary name and renamed, so a start never mounts a
+/// half-written one.
 pub fn private_copy(src: &Path, dir: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let dst = dir.join("docker-init");
-    let tmp = dir.join(".docker-init.tmp");
     let err = |what: &str, e: std::io::Error| format!("--init: {what} {}: {e}", src.display());
+    let want = std::fs::read(src).map_err(|e| err("reading", e))?;
+    let mode_ok = |m: &std::fs::Metadata| m.permissions().mode() & 0o7777 == 0o555;
+    if std::fs::metadata(&dst).is_ok_and(|m| m.is_file() && mode_ok(&m))
+        && std::fs::read(&dst).is_ok_and(|b| b == want)
+    {
+        return Ok(dst);
+    }
+    let tmp = dir.join(".docker-init.tmp");
     let _ = std::fs::remove_file(&tmp);
-    std::fs::copy(src, &tmp).map_err(|e| err("copying", e))?;
+    std::fs::write(&tmp, &want).map_err(|e| err("copying", e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o555))
         .map_err(|e| err("setting the mode of the copy of", e))?;
     std::fs::rename(&tmp, &dst).map_err(|e| err("installing the copy of", e))?;
