@@ -106,6 +106,10 @@ fn namespace_modes(d: &Daemon, config: &ContainerConfig, host: &mut HostConfig) 
         "host" if config.hostname.as_deref().is_some_and(|h| !h.is_empty()) => {
             return Err(bad("conflicting options: hostname and the UTS mode"));
         }
+        // Without a UTS namespace of its own the runtime would drop the name silently.
+        "host" if config.domainname.as_deref().is_some_and(|h| !h.is_empty()) => {
+            return Err(bad("conflicting options: domainname and the UTS mode"));
+        }
         "host" => {}
         m => return Err(bad(format!("invalid UTS mode: {m}"))),
     }

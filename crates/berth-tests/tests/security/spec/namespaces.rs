@@ -72,6 +72,20 @@ fn pid_uts_ipc_host_share_the_hosts_namespaces() {
         err.contains("conflicting options: hostname and the UTS mode"),
         "{err}"
     );
+    // --domainname reaches the container's own UTS namespace.
+    assert_eq!(
+        run(
+            &d,
+            &[
+                "--domainname",
+                "example.org",
+                "busybox",
+                "cat",
+                "/proc/sys/kernel/domainname"
+            ]
+        ),
+        "example.org"
+    );
     // --ipc host: the host's /dev/shm too.
     let probe = format!("/dev/shm/berth-sec-{me}");
     std::fs::write(&probe, "from the host").unwrap();
@@ -194,6 +208,11 @@ fn cgroupns_and_userns_modes() {
         &d,
         &json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"IpcMode": "shareable"}}),
         &["IpcMode", "shareable"],
+    );
+    assert_refused(
+        &d,
+        &json!({"Image": "busybox", "Cmd": ["true"], "Domainname": "example.org", "HostConfig": {"UTSMode": "host"}}),
+        &["domainname and the UTS mode"],
     );
     assert_refused(
         &d,
