@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod containers;
+pub use containers::ContainerDefaults;
+
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,8 @@ pub struct Flags {
     /// Layers uploaded at once per push (default 5)
     #[arg(long = "max-concurrent-uploads", value_name = "N")]
     pub max_concurrent_uploads: Option<usize>,
+    #[command(flatten)]
+    pub containers: containers::ContainerFlags,
 }
 
 /// One entry of `default-address-pools`.
@@ -157,6 +162,8 @@ pub struct FileConfig {
     pub max_concurrent_downloads: Option<usize>,
     pub max_concurrent_uploads: Option<usize>,
     pub cgroup_parent: Option<String>,
+    #[serde(flatten)]
+    pub containers: containers::ContainerFile,
 }
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
@@ -200,6 +207,8 @@ pub struct Config {
     pub max_concurrent_downloads: usize,
     pub max_concurrent_uploads: usize,
     pub cgroup_parent: String,
+    /// Defaults of every container's spec (ulimits, init, namespace modes).
+    pub containers: ContainerDefaults,
 }
 
 /// Default bridge and subnet: apart from docker0 (172.17.0.0/16) and Podman (10.88.0.0/16), so
@@ -237,7 +246,7 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError>
     }
     let map: Map<String, Value> = serde_json::from_str(&text)
         .map_err(|e| err(format!("invalid JSON: {e}")))?;
-    let unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k)).collect();
+    let unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k) && !containers::KEYS.contains(k)).collect();
     if !unknown.is_empty() {
         return Err(err(format!("the following directives don't match any configuration option: {}", unknown.join(", "))));
     }
@@ -283,6 +292,7 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("max-concurrent-downloads", flags.max_concurrent_downloads.map(|v| v.to_string()), file.max_concurrent_downloads.map(|v| v.to_string()));
     check("max-concurrent-uploads", flags.max_concurrent_uploads.map(|v| v.to_string()), file.max_concurrent_uploads.map(|v| v.to_string()));
     check("cgroup-parent", flags.cgroup_parent.clone(), file.cgroup_parent.clone());
+    containers::conflicts(&flags.containers, &file.containers, &mut out);
     out
 }
 
@@ -371,7 +381,9 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         Some(p) => crate::cgroups::normalize_parent(&p).map_err(|e| ConfigError::Invalid(format!("invalid value for cgroup-parent: {e}")))?,
         None => crate::cgroups::DEFAULT_PARENT.to_string(),
     };
+    let containers = containers::merge(&flags.containers, &file.containers)?;
     Ok(Config {
+        containers,
         cgroup_parent,
         insecure_registries,
         registry_mirrors,
@@ -435,6 +447,7 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     reload!(runtimes, "runtimes");
     reload!(default_runtime, "default-runtime");
     reload!(log_opts, "log-opts");
+    reload!(containers, "default-ulimits/init/init-path/default-cgroupns-mode/default-ipc-mode");
     macro_rules! fixed {
         ($field:ident, $key:expr) => {
             if cur.$field != new.$field {

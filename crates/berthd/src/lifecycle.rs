@@ -15,6 +15,7 @@ pub mod create;
 pub mod mounts;
 pub(crate) mod restart;
 mod spec;
+mod validate;
 
 pub use create::create;
 pub use restart::apply_restart_policies;
@@ -106,7 +107,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         let (d2, mounts, root) = (d.clone(), c.mounts.clone(), rootfs.clone());
         tokio::task::spawn_blocking(move || mounts::copy_up(&d2, &mounts, &root)).await?;
     }
-    let spec = match spec::build(&c, &rootfs, netns.as_deref()) {
+    let spec = match spec::build(&c, &rootfs, netns.as_deref(), &d.config()) {
         Ok(s) => s,
         Err(msg) => {
             let _ = release_resources(d, e).await;

@@ -1,4 +1,5 @@
 //! Containment (issue 13): each module is one part of it, driven through the docker CLI and raw
-//! HTTP with real attacks and probes.
+//! HTTP with real attacks and probes from inside containers.
 
 mod host;
+mod spec;

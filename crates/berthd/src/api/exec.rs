@@ -132,8 +132,15 @@ fn process_file(d: &crate::daemon::Daemon, x: &ExecInfo) -> Result<std::path::Pa
     }
     if let Some(u) = x.config.user.as_ref().filter(|u| !u.is_empty()) {
         let rootfs = std::path::PathBuf::from(spec["root"]["path"].as_str().unwrap_or("/nonexistent"));
-        let (uid, gid, extra) = crate::oci::resolve_user(&rootfs, u)?;
+        let (uid, gid, mut extra) = crate::oci::resolve_user(&rootfs, u)?;
+        // The container's `--group-add` applies to its execs too, as in Docker.
+        extra.extend(crate::oci::group_add(&rootfs, c.host_config.group_add.as_deref().unwrap_or_default())?);
         p["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": extra});
+    }
+    if x.config.privileged {
+        // `docker exec --privileged`: every capability the daemon has, as dockerd gives it.
+        let all = crate::oci::caps::available();
+        p["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all, "inheritable": [], "ambient": []});
     }
     let f = paths.state_dir.join(format!("exec-{}.json", x.id));
     berth_proto::fsutil::write_json_runtime(&f, &p).map_err(|e| e.to_string())?;

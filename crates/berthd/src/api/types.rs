@@ -1,9 +1,18 @@
-//! Request types of the container endpoints, with Docker's field names. Unknown fields are
-//! ignored (clients send more than Berth uses); a field of the wrong type is a 400.
+//! Request types of the container endpoints, with Docker's field names. A field of the wrong type
+//! is a 400. Fields these types do not name are kept aside (`other`) and checked against the
+//! fields of API 1.51 Berth does not implement (`unsupported.rs`): one of those set to anything
+//! but its default is a 400 naming it (invariant 10); keys the API does not define are ignored,
+//! as dockerd ignores them.
 // TODO(berth-api): move into the shared berth-api crate once its container types settle.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+mod unsupported;
+pub use unsupported::refuse_unsupported;
+
+/// Keys of a request object that its type does not name; never written back (inspect, records).
+pub type Other = BTreeMap<String, serde_json::Value>;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -46,6 +55,8 @@ pub struct ContainerConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    #[serde(flatten, skip_serializing)]
+    pub other: Other,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -146,6 +157,85 @@ pub struct HostConfig {
     pub cpuset_cpus: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_mems: Option<String>,
+    /// `--oom-score-adj`, -1000..=1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
+    /// `--shm-size` in bytes; 0 is Docker's 64 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_options: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_search: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// `[height, width]` of the terminal; the CLI resizes it right after the start too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u64>>,
+    /// `--ulimit name=soft[:hard]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// `--device host[:container[:perms]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Vec<DeviceMapping>>,
+    /// `--device-cgroup-rule 'c 1:3 mr'`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_cgroup_rules: Option<Vec<String>>,
+    /// `--group-add`: group names (looked up in the image's /etc/group) or numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_add: Option<Vec<String>>,
+    /// `--pid`: "" (private), "host" or "container:<id>".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_mode: Option<String>,
+    /// `--uts`: "" or "host".
+    #[serde(rename = "UTSMode", default, skip_serializing_if = "Option::is_none")]
+    pub uts_mode: Option<String>,
+    /// `--ipc`: "" (the daemon's default), "private", "none" or "host".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc_mode: Option<String>,
+    /// `--cgroupns`: "" (the daemon's default), "private" or "host".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroupns_mode: Option<String>,
+    /// `--userns`: "" or "host".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
+    /// `--sysctl key=value`: namespaced keys only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// Replace Docker's masked paths (an empty list masks nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_paths: Option<Vec<String>>,
+    /// Replace Docker's read-only paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readonly_paths: Option<Vec<String>>,
+    #[serde(flatten, skip_serializing)]
+    pub other: Other,
+}
+
+/// One `--ulimit`; -1 is unlimited.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub soft: i64,
+    #[serde(default)]
+    pub hard: i64,
+}
+
+/// One `--device`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    #[serde(default)]
+    pub path_on_host: String,
+    #[serde(default)]
+    pub path_in_container: String,
+    #[serde(default)]
+    pub cgroup_permissions: String,
 }
 
 /// `POST /containers/create` body: the container config with `HostConfig` and

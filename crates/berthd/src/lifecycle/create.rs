@@ -53,6 +53,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         None => cfg.cgroup_parent.clone(),
     };
     let network_mode = network_mode(d, &host)?;
+    super::validate::security_options(d, &config, &mut host, &network_mode)?;
     let (log_max_size, log_max_file) = log_options(&cfg, &host)?;
     // Inspect shows the log driver in force, defaults filled in, as dockerd does.
     let mut lc = host.log_config.clone().unwrap_or_default();
@@ -101,7 +102,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     // the container's users).
     berth_proto::fsutil::create_dir_mode(&dir, berth_proto::fsutil::modes::CONTAINER_DIR)?;
     // With the host's network a container also takes the host's name, as in Docker.
-    let default_hostname = if network_mode == "host" {
+    let default_hostname = if network_mode == "host" || host.uts_mode.as_deref() == Some("host") {
         nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| id[..12].to_string())
     } else {
         id[..12].to_string()
@@ -115,7 +116,11 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
             return Err(err);
         }
     };
-    let dns = host.dns.clone().unwrap_or_default();
+    let dns = Resolver {
+        servers: host.dns.clone().unwrap_or_default(),
+        search: host.dns_search.clone().unwrap_or_default(),
+        options: host.dns_options.clone().unwrap_or_default(),
+    };
     if let Err(err) = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns) {
         undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
         return Err(err.into());
@@ -408,13 +413,20 @@ fn parse_extra_hosts(h: &HostConfig, gateway: Option<std::net::Ipv4Addr>) -> Res
     Ok(out)
 }
 
+/// `--dns`, `--dns-search`, `--dns-option`: each replaces the host's lines of its kind.
+struct Resolver {
+    servers: Vec<String>,
+    search: Vec<String>,
+    options: Vec<String>,
+}
+
 fn write_etc_files(
     dir: &Path,
     hostname: &str,
     net: &str,
     ip: Option<std::net::Ipv4Addr>,
     extra: &[(String, String)],
-    dns: &[String],
+    dns: &Resolver,
 ) -> std::io::Result<()> {
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
     let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -427,18 +439,29 @@ fn write_etc_files(
         None => {}
     }
     std::fs::write(dir.join("hosts"), hosts)?;
-    if !dns.is_empty() {
-        let body: String = dns.iter().map(|s| format!("nameserver {s}\n")).collect();
-        std::fs::write(dir.join("resolv.conf"), body)?;
-        return Ok(());
-    }
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    // Loopback resolvers of the host are unreachable from a private network namespace.
-    let resolv: String = if net == "host" {
-        host_resolv
-    } else {
-        host_resolv.lines().filter(|l| !(l.starts_with("nameserver") && (l.contains("127.") || l.contains("::1")))).map(|l| format!("{l}\n")).collect()
-    };
-    std::fs::write(dir.join("resolv.conf"), resolv)?;
+    std::fs::write(dir.join("resolv.conf"), resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(), net, dns))?;
     Ok(())
+}
+
+fn resolv_conf(host: &str, net: &str, dns: &Resolver) -> String {
+    let kind = |l: &str, k: &str| l.split_whitespace().next() == Some(k);
+    let mut out: Vec<String> = host
+        .lines()
+        .filter(|l| dns.servers.is_empty() || !kind(l, "nameserver"))
+        .filter(|l| dns.search.is_empty() || !(kind(l, "search") || kind(l, "domain")))
+        .filter(|l| dns.options.is_empty() || !kind(l, "options"))
+        // Loopback resolvers of the host are unreachable from a private network namespace.
+        .filter(|l| net == "host" || !(kind(l, "nameserver") && (l.contains("127.") || l.contains("::1"))))
+        .map(str::to_string)
+        .collect();
+    out.extend(dns.servers.iter().map(|s| format!("nameserver {s}")));
+    // Docker: `--dns-search .` means no search domain at all.
+    let search: Vec<&str> = dns.search.iter().map(String::as_str).filter(|s| *s != ".").collect();
+    if !search.is_empty() {
+        out.push(format!("search {}", search.join(" ")));
+    }
+    if !dns.options.is_empty() {
+        out.push(format!("options {}", dns.options.join(" ")));
+    }
+    out.iter().map(|l| format!("{l}\n")).collect()
 }

@@ -1,22 +1,158 @@
-//! From a container record to the OCI spec its runtime gets.
+//! From a container record to the OCI spec its runtime gets. What depends on the host or the
+//! image (users and groups, device numbers, the other container's pid, the init binary) is
+//! looked up here, at every start; everything else was validated at create (`validate.rs`).
 
-use crate::oci::{self, MountSpec, NetNs, Resources, SpecInput};
+use crate::config::Config;
+use crate::oci::{self, devices, init, ulimits, Ipc, MountSpec, NetNs, Ns, Resources, SpecInput};
 use crate::state::Container;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde_json::Value, String> {
+pub fn build(
+    c: &Container,
+    rootfs: &Path,
+    netns: Option<&Path>,
+    cfg: &Config,
+) -> Result<oci_spec::runtime::Spec, String> {
     let h = &c.host_config;
-    let (uid, gid, additional_gids) = oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
+    let (uid, gid, mut additional_gids) =
+        oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
+    for g in oci::group_add(rootfs, h.group_add.as_deref().unwrap_or_default())? {
+        if !additional_gids.contains(&g) {
+            additional_gids.push(g);
+        }
+    }
     let cwd = c.config.working_dir.clone().unwrap_or_default();
-    crate::rootfs::ensure_workdir(rootfs, &cwd, uid, gid).map_err(|e| format!("creating working directory {cwd}: {e}"))?;
-    let net = match c.options.network_mode.as_str() {
+    crate::rootfs::ensure_workdir(rootfs, &cwd, uid, gid)
+        .map_err(|e| format!("creating working directory {cwd}: {e}"))?;
+    let mode = c.options.network_mode.as_str();
+    let net = match mode {
         "host" => NetNs::Host,
-        m if m.starts_with("container:") => NetNs::Join(format!("/proc/{}/ns/net", joined_pid(c)?).into()),
+        m if m.starts_with("container:") => {
+            NetNs::Join(format!("/proc/{}/ns/net", joined_pid(c, m, "network")?).into())
+        }
         _ => match netns {
             Some(p) => NetNs::Join(p.to_path_buf()),
             None => NetNs::New,
         },
     };
+    let pid = match h.pid_mode.as_deref().unwrap_or("") {
+        "host" => Ns::Host,
+        m if m.starts_with("container:") => {
+            Ns::Join(format!("/proc/{}/ns/pid", joined_pid(c, m, "PID")?).into())
+        }
+        _ => Ns::New,
+    };
+    let ipc = match h.ipc_mode.as_deref().unwrap_or("") {
+        "host" => Ipc::Host,
+        "none" => Ipc::None,
+        _ => Ipc::Private,
+    };
+    let cgroupns = h
+        .cgroupns_mode
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .unwrap_or(&cfg.containers.default_cgroupns_mode);
+    let privileged = h.privileged.unwrap_or(false);
+    let (devs, device_rules) = devices_of(c, privileged)?;
+    let limits = ulimits::merged(
+        h.ulimits.as_deref().unwrap_or_default(),
+        &cfg.containers.default_ulimits,
+    );
+    // Docker adds the init only where it is PID 1: not in the host's or another container's PID namespace.
+    let wants_init = h.init.unwrap_or(cfg.containers.init) && pid == Ns::New;
+    let init = match wants_init {
+        true => Some(init::private_copy(
+            &init::lookup(cfg.containers.init_path.as_deref())?,
+            &container_dir(c),
+        )?),
+        false => None,
+    };
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    let input = SpecInput {
+        args,
+        env: c.config.env.clone().unwrap_or_default(),
+        cwd,
+        uid,
+        gid,
+        additional_gids,
+        hostname: c.config.hostname.clone().unwrap_or_default(),
+        domainname: c.config.domainname.clone().unwrap_or_default(),
+        tty: c.config.tty.unwrap_or(false),
+        rootfs: rootfs.to_path_buf(),
+        readonly_rootfs: h.readonly_rootfs.unwrap_or(false),
+        net_own: mode != "host" && !mode.starts_with("container:"),
+        net,
+        pid,
+        ipc,
+        uts_host: h.uts_mode.as_deref() == Some("host"),
+        cgroupns_private: cgroupns == "private",
+        resources: Resources {
+            memory: h.memory.unwrap_or(0),
+            memory_swap: h.memory_swap.unwrap_or(0),
+            memory_reservation: h.memory_reservation.unwrap_or(0),
+            nano_cpus: h.nano_cpus.unwrap_or(0),
+            cpu_shares: h.cpu_shares.unwrap_or(0),
+            cpu_quota: h.cpu_quota.unwrap_or(0),
+            cpu_period: h.cpu_period.unwrap_or(0),
+            pids_limit: h.pids_limit.unwrap_or(0),
+            cpuset_cpus: h.cpuset_cpus.clone().unwrap_or_default(),
+            cpuset_mems: h.cpuset_mems.clone().unwrap_or_default(),
+        },
+        mounts: mounts(c),
+        privileged,
+        cap_add: h.cap_add.clone().unwrap_or_default(),
+        cap_drop: h.cap_drop.clone().unwrap_or_default(),
+        devices: devs,
+        device_rules,
+        masked_paths: h.masked_paths.clone(),
+        readonly_paths: h.readonly_paths.clone(),
+        sysctls: h.sysctls.clone().unwrap_or_default(),
+        rlimits: ulimits::to_rlimits(&limits)?,
+        oom_score_adj: h.oom_score_adj.unwrap_or(0),
+        shm_size: h.shm_size.unwrap_or(0),
+        init,
+        annotations: h.annotations.clone().unwrap_or_default(),
+        cgroups_path: c.options.cgroups_path.clone(),
+    };
+    oci::spec(&input)
+}
+
+/// `--device`s and `--device-cgroup-rule`s; `--privileged`: every host device, plus the
+/// `--device`s that put a node at another path (Docker's rule).
+fn devices_of(
+    c: &Container,
+    privileged: bool,
+) -> Result<
+    (
+        Vec<oci_spec::runtime::LinuxDevice>,
+        Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    ),
+    String,
+> {
+    let h = &c.host_config;
+    let mut devs = if privileged {
+        devices::host_devices()
+    } else {
+        vec![]
+    };
+    let mut rules = vec![];
+    for m in h.devices.iter().flatten() {
+        if privileged && m.path_in_container == m.path_on_host {
+            continue;
+        }
+        let (d, r) = devices::from_mapping(m)?;
+        devs.extend(d);
+        rules.extend(r);
+    }
+    for r in h.device_cgroup_rules.iter().flatten() {
+        rules.push(devices::parse_rule(r)?);
+    }
+    Ok((devs, rules))
+}
+
+fn mounts(c: &Container) -> Vec<MountSpec> {
+    let h = &c.host_config;
     let mut mounts = vec![
         bind(&c.hostname_path, "/etc/hostname", false),
         bind(&c.hosts_path, "/etc/hosts", false),
@@ -26,19 +162,32 @@ pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde
         // Containers recorded before mounts were resolved at create: their binds as given.
         for b in h.binds.iter().flatten() {
             let parts: Vec<&str> = b.split(':').collect();
-            let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            let ro = parts
+                .get(2)
+                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
             mounts.push(bind(Path::new(parts[0]), parts[1], ro));
         }
     }
     for m in &c.mounts {
         mounts.push(match m.kind.as_str() {
             "tmpfs" => {
-                let mut options: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
-                options.extend(m.options.iter().filter(|o| !matches!(o.as_str(), "rw" | "ro")).cloned());
+                let mut options: Vec<String> =
+                    vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+                options.extend(
+                    m.options
+                        .iter()
+                        .filter(|o| !matches!(o.as_str(), "rw" | "ro"))
+                        .cloned(),
+                );
                 if !m.rw {
                     options.push("ro".into());
                 }
-                MountSpec { destination: m.destination.clone(), source: "tmpfs".into(), kind: "tmpfs".into(), options }
+                MountSpec {
+                    destination: m.destination.clone(),
+                    source: "tmpfs".into(),
+                    kind: "tmpfs".into(),
+                    options,
+                }
             }
             _ => {
                 let mut b = bind(&m.source, &m.destination, !m.rw);
@@ -50,37 +199,7 @@ pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde
             }
         });
     }
-    let mut args = vec![c.path.clone()];
-    args.extend(c.args.iter().cloned());
-    let input = SpecInput {
-        args,
-        env: c.config.env.clone().unwrap_or_default(),
-        cwd: c.config.working_dir.clone().unwrap_or_default(),
-        uid,
-        gid,
-        additional_gids,
-        hostname: c.config.hostname.clone().unwrap_or_default(),
-        tty: c.config.tty.unwrap_or(false),
-        rootfs: rootfs.to_path_buf(),
-        readonly_rootfs: h.readonly_rootfs.unwrap_or(false),
-        net,
-        resources: Resources {
-            memory: h.memory.unwrap_or(0),
-            memory_swap: h.memory_swap.unwrap_or(0),
-            nano_cpus: h.nano_cpus.unwrap_or(0),
-            cpu_shares: h.cpu_shares.unwrap_or(0),
-            cpu_quota: h.cpu_quota.unwrap_or(0),
-            cpu_period: h.cpu_period.unwrap_or(0),
-            pids_limit: h.pids_limit.unwrap_or(0),
-            cpuset_cpus: h.cpuset_cpus.clone().unwrap_or_default(),
-        },
-        mounts,
-        privileged: h.privileged.unwrap_or(false),
-        cap_add: h.cap_add.clone().unwrap_or_default(),
-        cap_drop: h.cap_drop.clone().unwrap_or_default(),
-        cgroups_path: c.options.cgroups_path.clone(),
-    };
-    Ok(oci::spec(&input))
+    mounts
 }
 
 fn bind(src: &Path, dst: &str, ro: bool) -> MountSpec {
@@ -88,17 +207,46 @@ fn bind(src: &Path, dst: &str, ro: bool) -> MountSpec {
     if ro {
         options.push("ro".into());
     }
-    MountSpec { destination: dst.into(), source: src.display().to_string(), kind: "bind".into(), options }
+    MountSpec {
+        destination: dst.into(),
+        source: src.display().to_string(),
+        kind: "bind".into(),
+        options,
+    }
 }
 
-fn joined_pid(c: &Container) -> Result<i32, String> {
-    let target = c.options.network_mode.trim_start_matches("container:");
-    let rec: Option<Container> =
-        berth_proto::fsutil::read_json(&Path::new(&c.log_path).parent().and_then(|p| p.parent()).unwrap_or(Path::new("/")).join(target).join("container.json"))
-            .ok()
-            .flatten();
+/// `<data-root>/containers/<id>`.
+fn container_dir(c: &Container) -> PathBuf {
+    Path::new(&c.log_path)
+        .parent()
+        .unwrap_or(Path::new("/nonexistent"))
+        .to_path_buf()
+}
+
+/// The pid of the running container a `container:<id>` mode names (`what`: its namespace),
+/// checked by its identity (invariant 4) where the record has one: a pid reused by another
+/// process must never hand its namespace to this container.
+fn joined_pid(c: &Container, mode: &str, what: &str) -> Result<i32, String> {
+    let target = mode.trim_start_matches("container:");
+    let dir = container_dir(c);
+    let rec: Option<Container> = berth_proto::fsutil::read_json(
+        &dir.parent()
+            .unwrap_or(Path::new("/"))
+            .join(target)
+            .join("container.json"),
+    )
+    .ok()
+    .flatten();
+    let alive = |t: &Container| {
+        t.state.pid > 0
+            && (t.state.pid_start_time == 0
+                || berth_sys::ProcessIdentity::of(t.state.pid)
+                    .is_some_and(|i| i.start_time == t.state.pid_start_time))
+    };
     match rec {
-        Some(t) if t.state.pid > 0 => Ok(t.state.pid),
-        _ => Err(format!("cannot join network of a non running container: {target}")),
+        Some(t) if alive(&t) => Ok(t.state.pid),
+        _ => Err(format!(
+            "cannot join {what} namespace of a non running container: {target}"
+        )),
     }
 }

@@ -1,0 +1,135 @@
+//! Nothing accepted and ignored (invariant 10): every field of API 1.51's `Config` and
+//! `HostConfig` that Berth does not implement is a 400 naming it when set, and leaves no
+//! container; the bodies real clients send for a plain run still pass.
+
+use super::*;
+use serde_json::json;
+
+/// (section, field, a value a user would set).
+fn refused() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "Config",
+            "Healthcheck",
+            json!({"Test": ["CMD", "true"], "Interval": 1_000_000_000}),
+        ),
+        ("Config", "ArgsEscaped", json!(true)),
+        ("Config", "NetworkDisabled", json!(true)),
+        ("Config", "MacAddress", json!("02:42:ac:11:00:09")),
+        ("Config", "OnBuild", json!(["RUN true"])),
+        ("Config", "Shell", json!(["/bin/bash", "-c"])),
+        ("HostConfig", "VolumeDriver", json!("convoy")),
+        ("HostConfig", "VolumesFrom", json!(["other"])),
+        ("HostConfig", "Links", json!(["other:alias"])),
+        ("HostConfig", "Cgroup", json!("container:other")),
+        ("HostConfig", "StorageOpt", json!({"size": "10G"})),
+        ("HostConfig", "Isolation", json!("hyperv")),
+        ("HostConfig", "BlkioWeight", json!(300)),
+        (
+            "HostConfig",
+            "BlkioWeightDevice",
+            json!([{"Path": "/dev/sda", "Weight": 300}]),
+        ),
+        (
+            "HostConfig",
+            "BlkioDeviceReadBps",
+            json!([{"Path": "/dev/sda", "Rate": 1024}]),
+        ),
+        (
+            "HostConfig",
+            "BlkioDeviceWriteBps",
+            json!([{"Path": "/dev/sda", "Rate": 1024}]),
+        ),
+        (
+            "HostConfig",
+            "BlkioDeviceReadIOps",
+            json!([{"Path": "/dev/sda", "Rate": 10}]),
+        ),
+        (
+            "HostConfig",
+            "BlkioDeviceWriteIOps",
+            json!([{"Path": "/dev/sda", "Rate": 10}]),
+        ),
+        ("HostConfig", "CpuRealtimePeriod", json!(1_000_000)),
+        ("HostConfig", "CpuRealtimeRuntime", json!(950_000)),
+        (
+            "HostConfig",
+            "DeviceRequests",
+            json!([{"Count": -1, "Capabilities": [["gpu"]]}]),
+        ),
+        ("HostConfig", "KernelMemory", json!(64 << 20)),
+        ("HostConfig", "KernelMemoryTCP", json!(64 << 20)),
+        ("HostConfig", "MemorySwappiness", json!(0)),
+        ("HostConfig", "OomKillDisable", json!(true)),
+        ("HostConfig", "CpuCount", json!(2)),
+        ("HostConfig", "CpuPercent", json!(50)),
+        ("HostConfig", "IOMaximumIOps", json!(100)),
+        ("HostConfig", "IOMaximumBandwidth", json!(1024)),
+    ]
+}
+
+fn body_with(section: &str, field: &str, value: &Value) -> Value {
+    let mut body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {}});
+    match section {
+        "Config" => body[field] = value.clone(),
+        _ => body["HostConfig"][field] = value.clone(),
+    }
+    body
+}
+
+#[test]
+fn every_unimplemented_field_is_refused_by_name() {
+    let d = daemon("sec-refuse");
+    for (section, field, value) in refused() {
+        assert_refused(
+            &d,
+            &body_with(section, field, &value),
+            &[&format!("{section}.{field} is not supported by Berth")],
+        );
+    }
+    // Through the CLI too, for the flags that map to them.
+    for (flags, field) in [
+        (&["--oom-kill-disable"][..], "HostConfig.OomKillDisable"),
+        (&["--blkio-weight", "300"][..], "HostConfig.BlkioWeight"),
+        (
+            &["--memory-swappiness", "0"][..],
+            "HostConfig.MemorySwappiness",
+        ),
+        (&["--health-cmd", "true"][..], "Config.Healthcheck"),
+        (&["--volumes-from", "x"][..], "HostConfig.VolumesFrom"),
+    ] {
+        let mut a = vec!["create"];
+        a.extend_from_slice(flags);
+        a.extend(["busybox", "true"]);
+        let (_, err) = d.docker_err(&a);
+        assert!(err.contains(field), "docker {a:?}: {err}");
+    }
+    assert_eq!(containers(&d), 0, "a refused create left a container");
+}
+
+#[test]
+fn real_clients_default_bodies_pass() {
+    let d = daemon("sec-passes");
+    for fixture in ["docker-cli-28-run.json", "docker-cli-28-run-it-rm.json"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/security/spec/fixtures")
+            .join(fixture);
+        let body: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let r = create_raw(&d, &body);
+        assert_eq!(r.status, 201, "{fixture}: {}", r.text());
+        d.docker_ok(&["rm", "-f", r.json()["Id"].as_str().unwrap()]);
+    }
+    // The defaults themselves, field by field: each is what some client sends.
+    let defaults = json!({"VolumeDriver": "local", "Isolation": "default", "MemorySwappiness": -1, "OomKillDisable": false,
+        "BlkioWeightDevice": [], "DeviceRequests": null, "ConsoleSize": [24, 80], "ContainerIDFile": "/tmp/cid", "SecurityOpt": []});
+    let r = create_raw(
+        &d,
+        &json!({"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["NONE"]}, "HostConfig": defaults}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    d.docker_ok(&["rm", "-f", r.json()["Id"].as_str().unwrap()]);
+    assert_eq!(run(&d, &["busybox", "echo", "plain"]), "plain");
+    let out =
+        d.docker_py("print(c.containers.run('busybox', 'echo py', remove=True).decode().strip())");
+    assert!(out.lines().any(|l| l == "py"), "{out}");
+}
