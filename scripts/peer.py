@@ -180,7 +180,7 @@ def group_alive(pgid):
 
 
 def pytest_command(args, junit):
-    targets = [a for a in args.pytest_args if not a.startswith("-")]
+    targets = [a for a in args.pytest_args if a.startswith("tests/")]
     cmd = [sys.executable, "-m", "pytest"]
     if not targets:
         cmd.append("tests/integration")
@@ -249,14 +249,36 @@ def run(args, hexid, base, netns, sweep):
     daemon.start()
     sweep.mnt_ns = daemon.mnt_ns()
     import_images(daemon.sock, rootfs)
-    print(f"peer: berthd pid {daemon.proc.pid} on {daemon.sock}, netns {netns}, images imported in"
-          f" {time.monotonic() - t0:.1f}s; running docker-py's suite (log: {peer_results.shown(pytest_log)})", flush=True)
+    print(f"peer: berthd pid {daemon.proc.pid} on {daemon.sock}, netns {netns}, images imported"
+          f" in {time.monotonic() - t0:.1f}s; running docker-py's suite"
+          f" (log: {peer_results.shown(pytest_log)})", flush=True)
     start = time.monotonic()
     rc = run_pytest(args, suite, daemon, netns, base, junit, pytest_log)
     secs = int(time.monotonic() - start)
     print(f"peer: pytest exit {rc} after {secs}s: {last_line(pytest_log)}", flush=True)
-    shutil.copyfile(daemon.log_path, os.path.join(args.out_dir, "daemon.log"))
     return junit, secs
+
+
+def finish(sweep, out_dir, status):
+    """Stops the daemon, keeps its log, removes everything; True when nothing is left."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    t0 = time.monotonic()
+    if sweep.daemon is not None:
+        try:
+            sweep.daemon.stop()
+        except OSError as e:
+            print(f"peer: stopping the daemon: {e}")
+        try:
+            shutil.copyfile(sweep.daemon.log_path, os.path.join(os.path.abspath(out_dir), "daemon.log"))
+        except OSError as e:
+            print(f"peer: daemon log not kept: {e}")
+        if status != 0:
+            print("peer: daemon log tail:\n" + sweep.daemon.log_tail(), flush=True)
+    clean = sweep.run()
+    what = "everything removed" if clean else "clean-up incomplete"
+    print(f"peer: daemon stopped, {what} in {time.monotonic() - t0:.1f}s", flush=True)
+    return clean
 
 
 def netns_inode(name):
@@ -266,24 +288,24 @@ def netns_inode(name):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin-dir", required=True, help="where berthd, berth-shim, berth-runtime are")
-    p.add_argument("--tarball", required=True, help="docker-py-7.1.0-tests.tar.gz (unpacked into the base directory)")
-    p.add_argument("--base", help="the base directory to create (default /tmp/bt-peer-<hex>)")
+    p.add_argument("--tarball", required=True, help="docker-py-7.1.0-tests.tar.gz, unpacked afresh each run")
     p.add_argument("--out-dir", required=True, help="JUnit file and logs go here")
     p.add_argument("--expected", default=peer_results.DEFAULT_EXPECTED)
     p.add_argument("--update-expected", action="store_true")
-    p.add_argument("pytest_args", nargs="*", help="extra pytest arguments; test ids replace tests/integration")
+    p.add_argument("pytest_args", nargs="*",
+                   help="extra pytest arguments; test paths (tests/...) replace tests/integration")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("peer: must run as root (network namespace, cgroups, mounts)")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     hexid = secrets.token_hex(4)
-    base = args.base or f"/tmp/bt-peer-{hexid}"
+    base = f"/tmp/bt-peer-{hexid}"
     netns = f"bt-peer-{hexid}"
-    os.mkdir(base, 0o700)
     sweep = Sweep(base=base, netns=netns, cgroup_parent=f"bt{hexid}")
     status, junit, secs = 1, None, None
     try:
+        os.mkdir(base, 0o700)
         junit, secs = run(args, hexid, base, netns, sweep)
         status = 0
     except (Interrupted, RuntimeError, OSError, subprocess.SubprocessError) as e:
@@ -291,13 +313,7 @@ def main():
     except Exception as e:  # docker-py's errors while importing images, among others
         print(f"peer: run failed: {type(e).__name__}: {e}", flush=True)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if sweep.daemon is not None and status != 0:
-            print("peer: daemon log tail:\n" + sweep.daemon.log_tail(), flush=True)
-        t0 = time.monotonic()
-        clean = sweep.run()
-        print(f"peer: daemon stopped and everything removed in {time.monotonic() - t0:.1f}s", flush=True)
+        clean = finish(sweep, args.out_dir, status)
     if junit is None or not os.path.exists(junit):
         print("peer: no JUnit file: the suite did not run")
         return 1

@@ -7,7 +7,7 @@
 #   --no-build          use the binaries as they are (scripts/test.sh has just built them)
 #   --update-expected   rewrite scripts/peer-expected.txt from this run (reasons kept, new failures
 #                       marked "berth: TODO"); exit 0
-#   PYTEST_ARGS         extra pytest arguments, e.g. -k exec, or test ids
+#   PYTEST_ARGS         extra pytest arguments, e.g. -k exec, or test paths and ids
 #                       (tests/integration/api_exec_test.py::ExecTest) instead of the whole suite
 # Results: target/peer/{junit.xml,pytest.log,daemon.log}. Environment: BERTH_BIN_DIR (default
 # target/debug), BERTH_PEER_TARBALL (default ../shared/peer/docker-py-7.1.0-tests.tar.gz).
