@@ -82,3 +82,25 @@ ensure_test_tools() {
         curl -LsSf https://get.nexte.st/latest/linux | tar -xz -C "${CARGO_HOME:-$HOME/.cargo}/bin"
     fi
 }
+
+# What docker-py's own suite needs (scripts/peer.sh): docker-py 7.1 and pytest with the plugins and
+# extras the suite imports, pinned to the versions scripts/peer-expected.txt was measured with.
+PEER_PY_PKGS=(docker==7.1.0 pytest==9.2.0 pytest-timeout==2.4.0 paramiko==5.1.0 websocket-client==1.9.2)
+ensure_peer_tools() {
+    if python3 - "${PEER_PY_PKGS[@]}" <<'PY'
+import sys, importlib.metadata as md
+def have(spec):
+    name, ver = spec.split("==")
+    try:
+        return md.version(name) == ver
+    except md.PackageNotFoundError:
+        return False
+sys.exit(0 if all(have(s) for s in sys.argv[1:]) else 1)
+PY
+    then return 0; fi
+    is_root || die "python packages missing (${PEER_PY_PKGS[*]}); run as root"
+    say "pip install ${PEER_PY_PKGS[*]}"
+    if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+    python3 -m pip install -q --root-user-action=ignore "${PEER_PY_PKGS[@]}" \
+        || python3 -m pip install -q --root-user-action=ignore --break-system-packages "${PEER_PY_PKGS[@]}"
+}
