@@ -19,6 +19,7 @@ mod network;
 mod oci;
 mod restore;
 mod rootfs;
+mod seccomp;
 mod shutdown;
 mod state;
 mod sweep;

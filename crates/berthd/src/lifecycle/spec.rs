@@ -80,7 +80,10 @@ pub fn build(c: &Container, rootfs: &Path, netns: Option<&Path>) -> Result<serde
         cap_drop: h.cap_drop.clone().unwrap_or_default(),
         cgroups_path: c.options.cgroups_path.clone(),
     };
-    Ok(oci::spec(&input))
+    let mut spec = oci::spec(&input);
+    // Issue 13 (seccomp): the recorded filter, resolved for the spec's final capabilities.
+    crate::seccomp::apply_to_spec(&mut spec, &c.options.seccomp, c.options.no_new_privileges)?;
+    Ok(spec)
 }
 
 fn bind(src: &Path, dst: &str, ro: bool) -> MountSpec {
