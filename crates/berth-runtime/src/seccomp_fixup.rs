@@ -10,9 +10,16 @@
 
 use serde_json::Value;
 
-/// Swaps `value` and `valueTwo` of every masked comparison in `linux.seccomp`; true when
-/// something changed.
+/// Set on a spec once its operands are swapped: the monitor creates a restarted container
+/// again from the same bundle, and a second swap would undo the first.
+const SWAPPED: &str = "org.berth.runtime.seccomp-masked-eq";
+
+/// Swaps `value` and `valueTwo` of every masked comparison in `linux.seccomp`, once per spec;
+/// true when something changed.
 pub fn swap_masked_eq_operands(spec: &mut Value) -> bool {
+    if spec.pointer(&format!("/annotations/{SWAPPED}")).is_some() {
+        return false;
+    }
     let Some(rules) = spec
         .pointer_mut("/linux/seccomp/syscalls")
         .and_then(Value::as_array_mut)
@@ -31,6 +38,12 @@ pub fn swap_masked_eq_operands(spec: &mut Value) -> bool {
         arg["valueTwo"] = mask;
         changed = true;
     }
+    if changed {
+        match spec.get_mut("annotations").and_then(Value::as_object_mut) {
+            Some(a) => drop(a.insert(SWAPPED.into(), "libcontainer-0.7.0".into())),
+            None => spec["annotations"] = serde_json::json!({ SWAPPED: "libcontainer-0.7.0" }),
+        }
+    }
     changed
 }
 
@@ -46,6 +59,10 @@ mod tests {
             {"names": ["read"], "action": "SCMP_ACT_ALLOW"}
         ]}}});
         assert!(swap_masked_eq_operands(&mut spec));
+        assert!(
+            !swap_masked_eq_operands(&mut spec),
+            "a second pass (same bundle) changes nothing"
+        );
         let rules = &spec["linux"]["seccomp"]["syscalls"];
         assert_eq!(
             rules[0]["args"][0],

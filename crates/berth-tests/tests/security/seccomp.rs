@@ -368,11 +368,59 @@ fn no_new_privileges_stops_a_setuid_binary() {
         "1000",
     ]);
     let st = parse_status(&d.docker_ok(&["exec", "nn", "cat", "/proc/self/status"]));
-    assert_eq!(
+    let got = (
         st.get("NoNewPrivs").map(String::as_str),
-        Some("1"),
-        "exec: {st:?}"
+        st.get("Seccomp").map(String::as_str),
     );
+    assert_eq!(got, (Some("1"), Some("2")), "exec: {st:?}");
+}
+
+#[test]
+fn a_restart_by_the_monitor_keeps_the_filter() {
+    // While the daemon is down the monitor restarts a container from the same bundle: the
+    // runtime's fixes to the spec must hold on the second create too.
+    let mut d = with_image(TestDaemon::start(
+        DaemonOpts::new("sc-selfrestart").live_restore(true),
+    ));
+    let script = "/probe clone_newuser keyctl; sleep 1000";
+    let id = d.run_detached(&[
+        "--name",
+        "rs",
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let log = d
+        .data_root
+        .join("containers")
+        .join(&id)
+        .join(format!("{id}-json.log"));
+    let runs = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("clone_newuser=")
+            .count()
+    };
+    assert!(wait_until(Duration::from_secs(10), || runs() == 1));
+    let pid = d.container_pid("rs");
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5)).expect("daemon gone");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(15), || runs() == 2),
+        "the monitor did not restart it"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("clone_newuser=1").count(), 2, "{text}");
+    assert_eq!(text.matches("keyctl=1").count(), 2, "{text}");
+    d.restart();
 }
 
 #[test]
@@ -536,4 +584,37 @@ fn bad_daemon_values_are_refused_with_the_key() {
     );
     assert!(d.is_running());
     assert_eq!(security_options(&d), vec!["name=seccomp,profile=builtin"]);
+}
+
+/// Not a check: the cost of the filter per start, for the report (`-- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn start_cost_of_the_filter() {
+    // BERTH_COST_BIN_DIR=target/release measures release binaries.
+    let mut opts = DaemonOpts::new("sc-cost");
+    if let Some(dir) = std::env::var_os("BERTH_COST_BIN_DIR").map(std::path::PathBuf::from) {
+        opts.daemon_binary = Some(dir.join("berthd"));
+        opts = opts.env("BERTH_RUNTIME", dir.join("berth-runtime").to_str().unwrap());
+        opts = opts.env("BERTH_SHIM", dir.join("berth-shim").to_str().unwrap());
+    }
+    let d = with_image(TestDaemon::start(opts));
+    let time = |opts: &[&str]| {
+        let t = std::time::Instant::now();
+        run(&d, opts, &["true"]);
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let (mut with, mut without) = (vec![], vec![]);
+    for _ in 0..20 {
+        with.push(time(&[]));
+        without.push(time(&["--security-opt", "seccomp=unconfined"]));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "run --rm: builtin profile {:.1} ms, unconfined {:.1} ms (medians of 20)",
+        median(&mut with),
+        median(&mut without)
+    );
 }

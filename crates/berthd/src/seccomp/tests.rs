@@ -287,3 +287,61 @@ fn resolve_cost() {
         t.elapsed() / n
     );
 }
+
+#[test]
+fn daemon_keys_as_flags_and_in_the_file() {
+    use crate::config::{load, Flags};
+    use clap::Parser;
+    let dir = std::env::temp_dir().join(format!("berthd-seccomp-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("p.json");
+    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    let file = dir.join("daemon.json");
+    let cfg = |body: String, extra: &[&str]| {
+        std::fs::write(&file, body).unwrap();
+        let mut args = vec!["berthd", "--config-file", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        load(&Flags::try_parse_from(args).unwrap())
+    };
+    let c = cfg(
+        format!(
+            r#"{{"seccomp-profile": "{}", "no-new-privileges": true}}"#,
+            profile.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.seccomp_profile.name(), profile.display().to_string());
+    assert!(c.no_new_privileges);
+    let c = cfg(
+        "{}".into(),
+        &["--seccomp-profile", "unconfined", "--no-new-privileges"],
+    )
+    .unwrap();
+    assert_eq!(
+        (c.seccomp_profile, c.no_new_privileges),
+        (DaemonSeccomp::Unconfined, true)
+    );
+    assert_eq!(
+        cfg("{}".into(), &[]).unwrap().seccomp_profile,
+        DaemonSeccomp::Builtin
+    );
+    let both = cfg(
+        r#"{"no-new-privileges": false}"#.into(),
+        &["--no-new-privileges"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        both.contains("no-new-privileges: (from flag: true, from file: false)"),
+        "{both}"
+    );
+    let bad = cfg(r#"{"seccomp-profile": "/nonexistent/p.json"}"#.into(), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("invalid value for seccomp-profile") && bad.contains("/nonexistent/p.json"),
+        "{bad}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,4 +1,4 @@
-/* Seccomp probe for crates/berth-tests/tests/security/seccomp.rs, built by seccomp/probe.rs with gcc -static.
+/* Seccomp probe for crates/berth-tests/tests/security/seccomp.rs, built by seccomp/probe.rs with cc -static.
  *
  * `probe OP...` performs each raw syscall in a child of its own (so that unshare, personality
  * and new processes do not affect the next one) and prints one line per OP: `OP=0` when the

@@ -22,7 +22,7 @@ pub fn probe_tar() -> PathBuf {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/security/seccomp/probe.c"
     );
-    let out = std::process::Command::new("gcc")
+    let out = std::process::Command::new("cc")
         .args(["-static", "-O2", "-o"])
         .arg(&tmp)
         .arg(src)
@@ -30,7 +30,7 @@ pub fn probe_tar() -> PathBuf {
         .expect("run gcc");
     assert!(
         out.status.success(),
-        "gcc -static failed (libc6-dev installed?): {}",
+        "cc -static failed (libc6-dev installed?): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let probe = std::fs::read(&tmp).unwrap();
