@@ -15,6 +15,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
 use crate::cli::{Command, GlobalOpts};
+use crate::exec_seccomp;
 use crate::spec_fixup;
 
 /// Runs one command; the returned code is this process's exit status.
@@ -259,7 +260,10 @@ fn exec(
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", process.display()))?;
     // A clamped copy lives in the container's own directory, which delete removes.
     let tmp = dir.join(format!("exec-process-{}.json", std::process::id()));
-    let process_path = if spec_fixup::clamp_process(&mut proc_json) {
+    // Issue 13 (seccomp): libcontainer gives exec'd processes no filter; this executor does.
+    let seccomp = exec_seccomp::prepare(load(g, id)?.bundle(), &mut proc_json)?;
+    let lends = seccomp.as_ref().is_some_and(|s| s.lends());
+    let process_path = if spec_fixup::clamp_process(&mut proc_json) | lends {
         std::fs::write(&tmp, serde_json::to_vec(&proc_json)?)?;
         tmp.clone()
     } else {
@@ -267,7 +271,11 @@ fn exec(
     };
     let pid_file = pid_file.map(|p| absolute(&p)).transpose()?;
     let console_socket = console_socket.map(|p| absolute(&p)).transpose()?;
-    let built = ContainerBuilder::new(id.to_string(), SyscallType::default())
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default());
+    if let Some(executor) = seccomp {
+        builder = builder.with_executor(executor);
+    }
+    let built = builder
         .with_root_path(root)?
         .with_pid_file(pid_file)?
         .with_console_socket(console_socket)

@@ -7,7 +7,9 @@
 
 mod cli;
 mod commands;
+mod exec_seccomp;
 mod logging;
+mod seccomp_fixup;
 mod spec_fixup;
 
 use std::process::ExitCode;

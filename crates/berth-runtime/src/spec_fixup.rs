@@ -95,10 +95,12 @@ pub fn fixup_bundle(bundle: &Path) -> Result<()> {
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut spec: Value =
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let changed = match spec.get_mut("process") {
+    let mut changed = match spec.get_mut("process") {
         Some(p) => clamp_process(p),
         None => false,
     };
+    // Issue 13 (seccomp): libcontainer's reversed masked-comparison operands.
+    changed |= crate::seccomp_fixup::swap_masked_eq_operands(&mut spec);
     if changed {
         let tmp = bundle.join(".config.json.berth-runtime.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&spec)?)

@@ -105,6 +105,12 @@ pub struct Flags {
     pub max_concurrent_uploads: Option<usize>,
     #[command(flatten)]
     pub containers: containers::ContainerFlags,
+    /// Seccomp profile of new containers: builtin, unconfined or an absolute path to a JSON profile
+    #[arg(long = "seccomp-profile", value_name = "PROFILE")]
+    pub seccomp_profile: Option<String>,
+    /// Set no-new-privileges by default for new containers
+    #[arg(long = "no-new-privileges", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub no_new_privileges: Option<bool>,
 }
 
 /// One entry of `default-address-pools`.
@@ -164,6 +170,8 @@ pub struct FileConfig {
     pub cgroup_parent: Option<String>,
     #[serde(flatten)]
     pub containers: containers::ContainerFile,
+    pub seccomp_profile: Option<String>,
+    pub no_new_privileges: Option<bool>,
 }
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
@@ -172,7 +180,7 @@ const KNOWN_KEYS: &[&str] = &[
     "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
     "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
-    "cgroup-parent",
+    "cgroup-parent", "seccomp-profile", "no-new-privileges",
 ];
 
 /// The configuration in force: flags over file over defaults.
@@ -209,6 +217,9 @@ pub struct Config {
     pub cgroup_parent: String,
     /// Defaults of every container's spec (ulimits, init, namespace modes).
     pub containers: ContainerDefaults,
+    /// `seccomp-profile`, a profile file read and checked at load and reload.
+    pub seccomp_profile: crate::seccomp::DaemonSeccomp,
+    pub no_new_privileges: bool,
 }
 
 /// Default bridge and subnet: apart from docker0 (172.17.0.0/16) and Podman (10.88.0.0/16), so
@@ -292,6 +303,8 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("max-concurrent-downloads", flags.max_concurrent_downloads.map(|v| v.to_string()), file.max_concurrent_downloads.map(|v| v.to_string()));
     check("max-concurrent-uploads", flags.max_concurrent_uploads.map(|v| v.to_string()), file.max_concurrent_uploads.map(|v| v.to_string()));
     check("cgroup-parent", flags.cgroup_parent.clone(), file.cgroup_parent.clone());
+    check("seccomp-profile", flags.seccomp_profile.clone(), file.seccomp_profile.clone());
+    check("no-new-privileges", flags.no_new_privileges.map(|b| b.to_string()), file.no_new_privileges.map(|b| b.to_string()));
     containers::conflicts(&flags.containers, &file.containers, &mut out);
     out
 }
@@ -382,8 +395,13 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         None => crate::cgroups::DEFAULT_PARENT.to_string(),
     };
     let containers = containers::merge(&flags.containers, &file.containers)?;
+    let seccomp_profile = flags.seccomp_profile.as_deref().or(file.seccomp_profile.as_deref()).unwrap_or("builtin");
+    let seccomp_profile = crate::seccomp::DaemonSeccomp::from_setting(seccomp_profile)
+        .map_err(|e| ConfigError::Invalid(format!("invalid value for seccomp-profile: {e}")))?;
     Ok(Config {
         containers,
+        seccomp_profile,
+        no_new_privileges: flags.no_new_privileges.or(file.no_new_privileges).unwrap_or(false),
         cgroup_parent,
         insecure_registries,
         registry_mirrors,
@@ -448,6 +466,8 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     reload!(default_runtime, "default-runtime");
     reload!(log_opts, "log-opts");
     reload!(containers, "default-ulimits/init/init-path/default-cgroupns-mode/default-ipc-mode");
+    reload!(seccomp_profile, "seccomp-profile");
+    reload!(no_new_privileges, "no-new-privileges");
     macro_rules! fixed {
         ($field:ident, $key:expr) => {
             if cur.$field != new.$field {

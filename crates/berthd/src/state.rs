@@ -113,6 +113,12 @@ pub struct CreateOptions {
     /// it an "old option" worth naming.
     #[serde(default)]
     pub runtime_defaulted: bool,
+    /// The seccomp filter chosen at create; records from before seccomp mean the builtin one.
+    #[serde(default)]
+    pub seccomp: crate::seccomp::SeccompRecord,
+    /// `no-new-privileges`, from the option or the daemon's default at create.
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

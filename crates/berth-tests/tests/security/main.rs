@@ -2,4 +2,5 @@
 //! HTTP with real attacks and probes from inside containers.
 
 mod host;
+mod seccomp;
 mod spec;

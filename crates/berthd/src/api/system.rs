@@ -74,6 +74,27 @@ fn mem_total() -> u64 {
         .unwrap_or(0)
 }
 
+/// `SecurityOptions` in dockerd's order: apparmor, seccomp, selinux, userns, rootless,
+/// cgroupns, no-new-privileges (Berth applies neither AppArmor nor SELinux).
+fn security_options(cfg: &crate::config::Config) -> Vec<String> {
+    let mut v = vec![format!("name=seccomp,profile={}", cfg.seccomp_profile.name())];
+    // name=userns (root remapped) goes here.
+    // name=cgroupns (private cgroup namespaces by default) goes here.
+    if cfg.no_new_privileges {
+        v.push("name=no-new-privileges".into());
+    }
+    v
+}
+
+/// dockerd's warnings about the security settings.
+fn security_warnings(cfg: &crate::config::Config) -> Vec<String> {
+    let mut v = vec![];
+    if cfg.seccomp_profile != crate::seccomp::DaemonSeccomp::Builtin {
+        v.push("WARNING: daemon is not using the default seccomp profile".to_string());
+    }
+    v
+}
+
 pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
     let cfg = d.config();
     let all = d.store.all();
@@ -128,10 +149,10 @@ pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
         "PidsLimit": true,
         "IPv4Forwarding": true,
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
-        "SecurityOptions": [],
+        "SecurityOptions": security_options(&cfg),
         "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
         "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
-        "Warnings": old_driver.into_iter().chain(orphans).collect::<Vec<_>>(),
+        "Warnings": security_warnings(&cfg).into_iter().chain(old_driver).chain(orphans).collect::<Vec<_>>(),
         "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "Containerd": null,
         "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",

@@ -129,6 +129,9 @@ pub struct HostConfig {
     pub extra_hosts: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
+    /// `--security-opt`: `seccomp=`, `no-new-privileges`, ... (parsed in `crate::seccomp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_opt: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly_rootfs: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

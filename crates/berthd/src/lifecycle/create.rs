@@ -30,6 +30,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         return Err(name_conflict(&name, &other));
     }
     validate_host_config(&host)?;
+    let security = crate::seccomp::parse_security_opts(host.security_opt.as_deref().unwrap_or_default()).map_err(ApiError::bad_request)?;
     validate_labels(config.labels.as_ref())?;
     let image_ref = config.image.clone().unwrap_or_default();
     if image_ref.is_empty() {
@@ -54,6 +55,8 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     };
     let network_mode = network_mode(d, &host)?;
     super::validate::security_options(d, &config, &mut host, &network_mode)?;
+    let seccomp_choice = crate::seccomp::choose(&security, host.privileged.unwrap_or(false), &cfg.seccomp_profile);
+    let no_new_privileges = security.no_new_privileges.unwrap_or(cfg.no_new_privileges);
     let (log_max_size, log_max_file) = log_options(&cfg, &host)?;
     // Inspect shows the log driver in force, defaults filled in, as dockerd does.
     let mut lc = host.log_config.clone().unwrap_or_default();
@@ -125,6 +128,13 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
         return Err(err.into());
     }
+    let seccomp = match seccomp_choice.record(&dir) {
+        Ok(r) => r,
+        Err(err) => {
+            undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
+            return Err(ApiError::internal(format!("recording the container's seccomp profile: {err}")));
+        }
+    };
     let mounts = match super::mounts::resolve(d, &config, &host) {
         Ok((mounts, _)) => mounts,
         Err(err) => {
@@ -153,6 +163,8 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
             log_max_file,
             cgroups_path: crate::cgroups::container_path(&cgroup_parent, &id),
             runtime_defaulted,
+            seccomp,
+            no_new_privileges,
         },
         log_path: dir.join(format!("{id}-json.log")),
         hostname_path: dir.join("hostname"),

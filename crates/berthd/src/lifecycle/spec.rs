@@ -115,7 +115,10 @@ pub fn build(
         annotations: h.annotations.clone().unwrap_or_default(),
         cgroups_path: c.options.cgroups_path.clone(),
     };
-    oci::spec(&input)
+    let mut spec = oci::spec(&input)?;
+    // The recorded filter, resolved for the spec's final capabilities.
+    crate::seccomp::apply_to_spec(&mut spec, &c.options.seccomp, c.options.no_new_privileges)?;
+    Ok(spec)
 }
 
 /// `--device`s and `--device-cgroup-rule`s; `--privileged`: every host device, plus the

@@ -326,7 +326,6 @@ fn process(input: &SpecInput) -> Result<oci_spec::runtime::Process> {
         })
         .capabilities(capabilities(input)?)
         .rlimits(input.rlimits.clone())
-        .no_new_privileges(false)
         .oom_score_adj(input.oom_score_adj as i32)
         .build()
         .map_err(oci_err)
