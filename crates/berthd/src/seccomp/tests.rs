@@ -228,10 +228,22 @@ fn kernel_and_architecture_conditions() {
     );
 }
 
+/// [`apply_to_spec`] on a spec given as JSON, read back as JSON.
+fn apply_json(
+    spec: &mut serde_json::Value,
+    record: &SeccompRecord,
+    no_new_privileges: bool,
+) -> Result<(), String> {
+    let mut typed: oci_spec::runtime::Spec = serde_json::from_value(spec.clone()).unwrap();
+    let r = apply_to_spec(&mut typed, record, no_new_privileges);
+    *spec = serde_json::to_value(&typed).unwrap();
+    r
+}
+
 #[test]
 fn the_spec_gets_the_section_and_no_new_privileges() {
-    let mut spec = serde_json::json!({"process": {"capabilities": {"bounding": DOCKER_CAPS}, "noNewPrivileges": false}, "linux": {}});
-    apply_to_spec(&mut spec, &SeccompRecord::Builtin, true).unwrap();
+    let mut spec = serde_json::json!({"ociVersion": "1.0.2", "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "capabilities": {"bounding": DOCKER_CAPS}, "noNewPrivileges": false}, "linux": {}});
+    apply_json(&mut spec, &SeccompRecord::Builtin, true).unwrap();
     assert_eq!(spec["process"]["noNewPrivileges"], true);
     assert_eq!(spec["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
     assert_eq!(
@@ -249,8 +261,8 @@ fn the_spec_gets_the_section_and_no_new_privileges() {
         clone["args"][0],
         serde_json::json!({"index": 0, "value": 0x7E02_0000u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"})
     );
-    let mut spec = serde_json::json!({"process": {"noNewPrivileges": false}, "linux": {}});
-    apply_to_spec(&mut spec, &SeccompRecord::Unconfined, false).unwrap();
+    let mut spec = serde_json::json!({"ociVersion": "1.0.2", "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "noNewPrivileges": false}, "linux": {}});
+    apply_json(&mut spec, &SeccompRecord::Unconfined, false).unwrap();
     assert!(spec["linux"].get("seccomp").is_none());
     assert!(
         spec["process"].get("noNewPrivileges").is_none(),
@@ -260,7 +272,7 @@ fn the_spec_gets_the_section_and_no_new_privileges() {
         profile: "/nonexistent/seccomp.json".into(),
         origin: "api".into(),
     };
-    assert!(apply_to_spec(&mut spec, &missing, false)
+    assert!(apply_json(&mut spec, &missing, false)
         .unwrap_err()
         .contains("/nonexistent/seccomp.json"));
 }
