@@ -264,7 +264,7 @@ fn exec(
     let seccomp = exec_seccomp::prepare(load(g, id)?.bundle(), &mut proc_json)?;
     let lends = seccomp.as_ref().is_some_and(|s| s.lends());
     let process_path = if spec_fixup::clamp_process(&mut proc_json) | lends {
-        std::fs::write(&tmp, serde_json::to_vec(&proc_json)?)?;
+        spec_fixup::write_private(&tmp, &serde_json::to_vec(&proc_json)?)?;
         tmp.clone()
     } else {
         absolute(process)?

@@ -103,9 +103,26 @@ pub fn fixup_bundle(bundle: &Path) -> Result<()> {
     changed |= crate::seccomp_fixup::swap_masked_eq_operands(&mut spec);
     if changed {
         let tmp = bundle.join(".config.json.berth-runtime.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&spec)?)
+        write_private(&tmp, &serde_json::to_vec_pretty(&spec)?)
             .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Writes `data` to a new or truncated `path` at 0600. The bundle's `config.json` and an exec's
+/// process file carry the container's environment (`-e` secrets): the daemon writes them 0600,
+/// and a rewrite here must not leave them readable by every user of the host.
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // A file left by an earlier run keeps the mode it was made with.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(data)
 }
