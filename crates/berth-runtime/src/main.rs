@@ -5,6 +5,7 @@
 //! single-threaded: no async runtime, no threads, one short-lived process per command (like runc).
 #![deny(unsafe_code)]
 
+mod cgroup_fixup;
 mod clean_signals;
 mod cli;
 mod commands;

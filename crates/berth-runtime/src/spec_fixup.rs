@@ -101,6 +101,8 @@ pub fn fixup_bundle(bundle: &Path) -> Result<()> {
     };
     // Issue 13 (seccomp): libcontainer's reversed masked-comparison operands.
     changed |= crate::seccomp_fixup::swap_masked_eq_operands(&mut spec);
+    // Issue 13: libcontainer mounts the v1 hierarchies read-write despite `ro`.
+    changed |= crate::cgroup_fixup::readonly_v1_hierarchies(&mut spec);
     if changed {
         let tmp = bundle.join(".config.json.berth-runtime.tmp");
         write_private(&tmp, &serde_json::to_vec_pretty(&spec)?)
