@@ -8,8 +8,40 @@
 //! from libcontainer itself: after the mounts it binds each path onto itself and remounts that
 //! read-only (nosuid, nodev, noexec), the tmpfs first, then the hierarchies over it.
 
+use anyhow::{bail, Result};
 use libcgroups::common::CgroupSetup;
+use nix::sys::resource::{getrlimit, Resource};
 use serde_json::Value;
+
+/// What libcgroups 0.7.0 sets RLIMIT_MEMLOCK to (soft and hard) before it loads the v2 device
+/// program; it fails the container when it cannot.
+const BPF_MEMLOCK: u64 = 128 << 20;
+
+/// On a cgroup v2 host the device rules are a BPF program, which libcgroups loads only after
+/// setting RLIMIT_MEMLOCK to 128 MiB: without CAP_SYS_RESOURCE that needs a hard limit already
+/// that high. Fails closed (no container without its device filter) with the remedy, instead of
+/// libcontainer's bare "Failed to increase rlimit".
+pub fn check_v2_device_filter() -> Result<()> {
+    if !matches!(
+        libcgroups::common::get_cgroup_setup(),
+        Ok(CgroupSetup::Unified)
+    ) {
+        return Ok(());
+    }
+    let Ok((_, hard)) = getrlimit(Resource::RLIMIT_MEMLOCK) else {
+        return Ok(());
+    };
+    if hard >= BPF_MEMLOCK || crate::spec_fixup::can_raise_limits() {
+        return Ok(());
+    }
+    bail!(
+        "cannot load the container's cgroup v2 device filter: it needs RLIMIT_MEMLOCK of {} MiB \
+         and the hard limit is {} KiB without CAP_SYS_RESOURCE; start berthd with a higher \
+         memlock limit (LimitMEMLOCK=128M, ulimit -l 131072) or with CAP_SYS_RESOURCE",
+        BPF_MEMLOCK >> 20,
+        hard >> 10
+    )
+}
 
 /// Adds the read-only paths when the spec's cgroup mount is `ro` on a v1 host; true when the
 /// spec changed. Paths already listed are kept, so a re-create from the same bundle (a restart
@@ -27,7 +59,9 @@ pub fn readonly_v1_hierarchies(spec: &mut Value) -> bool {
     let hierarchies = match libcgroups::v1::util::list_subsystem_mount_points() {
         Ok(h) => h,
         Err(e) => {
-            tracing::warn!("listing the cgroup v1 hierarchies: {e}; /sys/fs/cgroup stays as mounted");
+            tracing::warn!(
+                "listing the cgroup v1 hierarchies: {e}; /sys/fs/cgroup stays as mounted"
+            );
             return false;
         }
     };
@@ -98,9 +132,16 @@ mod tests {
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
-            assert_eq!(list[..2], ["/proc/bus", "/sys/fs/cgroup"], "the tmpfs before the hierarchies");
+            assert_eq!(
+                list[..2],
+                ["/proc/bus", "/sys/fs/cgroup"],
+                "the tmpfs before the hierarchies"
+            );
             assert!(list.contains(&"/sys/fs/cgroup/memory"), "{list:?}");
-            assert!(!readonly_v1_hierarchies(&mut ro), "a second pass changes nothing");
+            assert!(
+                !readonly_v1_hierarchies(&mut ro),
+                "a second pass changes nothing"
+            );
         }
     }
 }

@@ -77,7 +77,7 @@ pub fn clamp_process(process: &mut Value) -> bool {
     changed
 }
 
-fn can_raise_limits() -> bool {
+pub(crate) fn can_raise_limits() -> bool {
     // CAP_SYS_RESOURCE is capability 24 in the effective set.
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -91,6 +91,7 @@ fn can_raise_limits() -> bool {
 
 /// Clamps the bundle's config.json in place when needed.
 pub fn fixup_bundle(bundle: &Path) -> Result<()> {
+    crate::cgroup_fixup::check_v2_device_filter()?;
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut spec: Value =
