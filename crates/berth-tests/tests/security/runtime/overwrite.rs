@@ -164,7 +164,17 @@ fn cve_2019_5736_cannot_overwrite_the_runtime() {
     let copy = dir.0.join("berth-runtime");
     std::fs::copy(bin("berth-runtime"), &copy).unwrap();
     let before = sha256(&copy);
-    let mut opts = DaemonOpts::new("rt-cve5736").env("BERTH_RUNTIME", copy.to_str().unwrap());
+    // A second copy registered as another runtime: the daemon hands monitors no sealed copy
+    // for it, so berth-runtime has to seal itself (the fallback).
+    let other = dir.0.join("other").join("berth-runtime");
+    std::fs::create_dir(other.parent().unwrap()).unwrap();
+    std::fs::copy(bin("berth-runtime"), &other).unwrap();
+    let mut opts = DaemonOpts::new("rt-cve5736")
+        .env("BERTH_RUNTIME", copy.to_str().unwrap())
+        .config(format!(
+            r#"{{"runtimes": {{"selfsealed": {{"path": "{}"}}}}}}"#,
+            other.display()
+        ));
     if std::env::var_os("BERTH_SEC_BIN_DIR").is_some() {
         opts.daemon_binary = Some(bin("berthd"));
         opts = opts.env("BERTH_SHIM", bin("berth-shim").to_str().unwrap());
@@ -192,6 +202,33 @@ fn cve_2019_5736_cannot_overwrite_the_runtime() {
         log(&out, "run")
     );
     assert_contained(&out, "run", &copy);
+
+    // The same from a host file: berth-runtime seals itself before entering the container.
+    d.docker_timeout(
+        &[
+            "run",
+            "--rm",
+            "--runtime",
+            "selfsealed",
+            "-e",
+            "TAG=fallback",
+            "-v",
+            &vol,
+            IMAGE,
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        log(&out, "fallback").contains("done=1"),
+        "fallback: the payload did not finish:\n{}",
+        log(&out, "fallback")
+    );
+    assert_eq!(
+        sha256(&other),
+        before,
+        "the self-sealing runtime was changed"
+    );
+    assert_contained(&out, "fallback", &other);
 
     // docker exec, with a second process of the container watching for the runtime.
     d.run_detached(&[
