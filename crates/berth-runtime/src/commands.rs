@@ -14,6 +14,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
+use crate::clean_signals::CleanSignals;
 use crate::cli::{Command, GlobalOpts};
 use crate::exec_seccomp;
 use crate::spec_fixup;
@@ -115,6 +116,7 @@ fn create(
     // No with_stdin/stdout/stderr: the init inherits this process's stdio, so the monitor's pipes
     // become the container's. Detached: this process exits while the init waits for `start`.
     ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_executor(CleanSignals::wrap(None))
         .with_root_path(root)?
         .with_pid_file(pid_file)?
         .with_console_socket(console_socket)
@@ -271,11 +273,9 @@ fn exec(
     };
     let pid_file = pid_file.map(|p| absolute(&p)).transpose()?;
     let console_socket = console_socket.map(|p| absolute(&p)).transpose()?;
-    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default());
-    if let Some(executor) = seccomp {
-        builder = builder.with_executor(executor);
-    }
-    let built = builder
+    let executor = CleanSignals::wrap(seccomp.map(|s| Box::new(s) as Box<_>));
+    let built = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_executor(executor)
         .with_root_path(root)?
         .with_pid_file(pid_file)?
         .with_console_socket(console_socket)

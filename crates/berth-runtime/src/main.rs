@@ -5,10 +5,13 @@
 //! single-threaded: no async runtime, no threads, one short-lived process per command (like runc).
 #![deny(unsafe_code)]
 
+mod cgroup_fixup;
+mod clean_signals;
 mod cli;
 mod commands;
 mod exec_seccomp;
 mod logging;
+mod sealed;
 mod seccomp_fixup;
 mod spec_fixup;
 
@@ -18,6 +21,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let Err(err) = sealed::ensure(&cli.command) {
+        eprintln!("berth-runtime: {err:#}");
+        return ExitCode::from(1);
+    }
     let log = match logging::init(&cli.global) {
         Ok(log) => log,
         Err(err) => {

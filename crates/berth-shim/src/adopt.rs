@@ -36,7 +36,8 @@ pub fn run(config_path: &Path, init: ProcessIdentity) -> i32 {
     // As at a start: the runtime's own messages go to its log file, not to our diagnostics.
     let rt_log = cfg.state_dir.join("runtime.log");
     cfg.runtime.args.extend(["--log".into(), rt_log.display().to_string(), "--log-format".into(), "json".into()]);
-    close_inherited_fds();
+    let sealed = crate::runtime::use_sealed_copy(&mut cfg.runtime);
+    close_inherited_fds(sealed);
     fork_monitor("adoption", || prepare(cfg, init))
 }
 

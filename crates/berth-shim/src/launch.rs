@@ -30,7 +30,8 @@ pub fn run(config_path: &Path) -> i32 {
     // stdio, which its `create` hands to the init.
     let rt_log = cfg.state_dir.join("runtime.log");
     cfg.runtime.args.extend(["--log".into(), rt_log.display().to_string(), "--log-format".into(), "json".into()]);
-    close_inherited_fds();
+    let sealed = crate::runtime::use_sealed_copy(&mut cfg.runtime);
+    close_inherited_fds(sealed);
     fork_monitor("start", || start(cfg))
 }
 
@@ -91,9 +92,9 @@ pub(crate) fn report_and_exit(r: &StartReport) -> i32 {
 }
 
 /// Descriptors the daemon leaked into us would otherwise be held for the container's lifetime.
-pub(crate) fn close_inherited_fds() {
+pub(crate) fn close_inherited_fds(keep: Option<i32>) {
     let fds: Vec<i32> = match fs::read_dir("/proc/self/fd") {
-        Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect(),
+        Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2 && Some(fd) != keep).collect(),
         Err(_) => return,
     };
     for fd in fds {

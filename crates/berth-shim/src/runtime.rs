@@ -5,6 +5,23 @@ use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+/// The environment variable naming the daemon's sealed copy of the built-in runtime, a descriptor
+/// this monitor inherits (and its successors after a restart by the monitor, which inherit both).
+pub const SEALED_FD_ENV: &str = "BERTH_RUNTIME_FD";
+
+/// Runs the runtime from the daemon's sealed copy when we were given one (CVE-2019-5736: the
+/// runtime enters the container's namespaces, where `/proc/<pid>/exe` must not reach a host
+/// file). Returns the descriptor to keep open. The copy outlives the daemon that made it, so a
+/// live-restored container keeps the runtime it was created with until its monitor ends.
+pub fn use_sealed_copy(spec: &mut RuntimeSpec) -> Option<i32> {
+    let fd = std::env::var(SEALED_FD_ENV).ok()?.parse::<i32>().ok()?;
+    if fd <= 2 || !berth_sys::sealed::raw_fd_is_sealed(fd) {
+        return None;
+    }
+    spec.path = format!("/proc/self/fd/{fd}").into();
+    Some(fd)
+}
+
 pub struct Runtime<'a> {
     pub spec: &'a RuntimeSpec,
     pub id: &'a str,

@@ -5,6 +5,8 @@ use std::io;
 
 pub mod fdpass;
 pub mod identity;
+pub mod sealed;
+pub mod signals;
 pub mod spawn;
 
 pub use identity::{process_start_time, ProcessIdentity};

@@ -18,7 +18,7 @@ mod http;
 pub mod registry;
 mod rootfs;
 
-pub use bins::{berth_bin, bin_dir, cache_dir, docker_bin};
+pub use bins::{berth_bin, bin_dir, cache_dir, docker_bin, workspace_bin};
 pub use cleanup::is_mountpoint;
 pub use cmd::{output_text, run_with_timeout, Watchdog, DEFAULT_CMD_TIMEOUT};
 pub use client::ContainerState;

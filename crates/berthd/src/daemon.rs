@@ -97,6 +97,7 @@ impl Daemon {
             booted,
             volumes: crate::volumes::Volumes::new(&data_root),
         };
+        crate::sealed_runtime::init(&d.builtin_runtime);
         d.volumes.sweep();
         // The default driver must work before we accept containers on it.
         let def = d.config().storage_driver.clone();

@@ -21,6 +21,7 @@ mod oci;
 mod perms;
 mod restore;
 mod rootfs;
+mod sealed_runtime;
 mod seccomp;
 mod shutdown;
 mod state;

@@ -46,7 +46,9 @@ pub async fn launch_with(shim_binary: &Path, cfg: &ShimConfig, pre_args: &[Strin
         .append(true)
         .open(&stderr_path)
         .map_err(|e| MonitorError::Spawn(format!("{}: {e}", stderr_path.display())))?;
-    let mut child = tokio::process::Command::new(shim_binary)
+    let mut cmd = tokio::process::Command::new(shim_binary);
+    crate::sealed_runtime::attach(cmd.as_std_mut(), &cfg.runtime.path);
+    let mut child = cmd
         .args(pre_args)
         .arg("--config")
         .arg(&cfg_path)

@@ -2,5 +2,6 @@
 //! HTTP with real attacks and probes from inside containers.
 
 mod host;
+mod runtime;
 mod seccomp;
 mod spec;
