@@ -6,6 +6,7 @@ use std::io;
 pub mod fdpass;
 pub mod identity;
 pub mod spawn;
+pub mod userns;
 
 pub use identity::{process_start_time, ProcessIdentity};
 

@@ -61,6 +61,9 @@ impl Overlay2Driver {
             // overlayfs needs one lower layer: an image without layers (scratch) gets an empty one.
             lowers.push(dir.join("empty").to_string_lossy().into_owned());
         }
+        if let Some(maps) = super::idmap::read(&dir)? {
+            lowers = super::idmap::lowers(&dir, &lowers, &maps)?;
+        }
         for p in lowers
             .iter()
             .chain([dir.to_string_lossy().into_owned()].iter())
@@ -102,7 +105,7 @@ impl StorageDriver for Overlay2Driver {
         "overlay2"
     }
 
-    fn create_with(&self, id: &str, layers: &[PathBuf], opts: super::CreateOpts) -> Result<(), ImageError> {
+    fn create_with(&self, id: &str, layers: &[PathBuf], opts: &super::CreateOpts) -> Result<(), ImageError> {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {
@@ -123,6 +126,13 @@ impl StorageDriver for Overlay2Driver {
             }
             if opts.ephemeral {
                 fs::write(tmp.join(EPHEMERAL), b"").ctx(|| "marking the storage ephemeral".into())?;
+            }
+            if let Some(maps) = &opts.idmap {
+                // The upper's root is the container's `/`: its root owns it.
+                let (uid, gid) = maps.root();
+                std::os::unix::fs::chown(tmp.join("upper"), Some(uid), Some(gid)).ctx(|| "chown upper".into())?;
+                berth_proto::fsutil::write_json_atomic(&tmp.join(super::idmap::IDMAP_FILE), maps)
+                    .ctx(|| "recording the id mappings".into())?;
             }
             berth_proto::fsutil::write_json_atomic(&tmp.join("lower.json"), &layers)
                 .ctx(|| "writing lower.json".into())?;
@@ -156,6 +166,7 @@ impl StorageDriver for Overlay2Driver {
         } else {
             mount_with(&data)
         };
+        super::idmap::detach(&self.dir(id).join("idmapped"));
         mounted.map_err(|e| ImageError::Io {
             context: format!("mounting overlay at {}", merged.display()),
             source: e.into(),

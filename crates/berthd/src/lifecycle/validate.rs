@@ -36,6 +36,13 @@ pub fn security_options(
         ulimits::check(u).map_err(bad)?;
     }
     namespace_modes(d, config, host)?;
+    crate::userns::check_create(
+        &d.config(),
+        host.userns_mode.as_deref().unwrap_or(""),
+        privileged,
+        network_mode,
+        host.pid_mode.as_deref().unwrap_or(""),
+    )?;
     let own_net = own_network(d, network_mode);
     let own = sysctl::OwnNamespaces {
         ipc: host.ipc_mode.as_deref() != Some("host"),
