@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{Command, GlobalOpts};
 use crate::exec_seccomp;
+use crate::exec_userns;
 use crate::spec_fixup;
 
 /// Runs one command; the returned code is this process's exit status.
@@ -263,7 +264,9 @@ fn exec(
     // Issue 13 (seccomp): libcontainer gives exec'd processes no filter; this executor does.
     let seccomp = exec_seccomp::prepare(load(g, id)?.bundle(), &mut proc_json)?;
     let lends = seccomp.as_ref().is_some_and(|s| s.lends());
-    let process_path = if spec_fixup::clamp_process(&mut proc_json) | lends {
+    // Issue 13 (userns): libcontainer's exec does not join the user namespace; this executor does.
+    let userns = exec_userns::hook(&load(g, id)?, &mut proc_json, seccomp.clone())?;
+    let process_path = if spec_fixup::clamp_process(&mut proc_json) | lends | userns.is_some() {
         spec_fixup::write_private(&tmp, &serde_json::to_vec(&proc_json)?)?;
         tmp.clone()
     } else {
@@ -272,7 +275,9 @@ fn exec(
     let pid_file = pid_file.map(|p| absolute(&p)).transpose()?;
     let console_socket = console_socket.map(|p| absolute(&p)).transpose()?;
     let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default());
-    if let Some(executor) = seccomp {
+    if let Some(executor) = userns {
+        builder = builder.with_executor(executor);
+    } else if let Some(executor) = seccomp {
         builder = builder.with_executor(executor);
     }
     let built = builder

@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod exec_seccomp;
+mod exec_userns;
 mod logging;
 mod seccomp_fixup;
 mod spec_fixup;

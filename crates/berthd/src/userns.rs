@@ -173,6 +173,16 @@ pub fn apply_to_spec(cfg: &Config, c: &Container, spec: &mut Spec) -> Result<(),
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())
     };
+    // Docker's default `ping_group_range` ("0 2147483647") names gids the namespace does not
+    // map, which the kernel refuses from inside it: the same meaning is every mapped gid.
+    if let Some(sysctl) = linux.sysctl_mut().as_mut() {
+        if let Some(v) = sysctl.get_mut("net.ipv4.ping_group_range") {
+            if v == "0 2147483647" {
+                let last = maps.gids.iter().map(|r| r.container_id as u64 + r.size as u64).max().unwrap_or(1);
+                *v = format!("0 {}", last.saturating_sub(1));
+            }
+        }
+    }
     linux.set_uid_mappings(Some(conv(&maps.uids)?));
     linux.set_gid_mappings(Some(conv(&maps.gids)?));
     Ok(())

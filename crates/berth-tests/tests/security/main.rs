@@ -4,3 +4,4 @@
 mod host;
 mod seccomp;
 mod spec;
+mod userns;

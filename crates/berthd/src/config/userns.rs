@@ -104,6 +104,10 @@ fn ranges(file: &Path, name: &str) -> std::io::Result<Vec<(u32, u32)>> {
 /// Makes the `dockremap` user and group (as Docker: `useradd --system`) and gives them a range
 /// of 65536 subordinate ids after every range already given, when they have none.
 fn ensure_default(subuid: &Path, subgid: &Path) -> Result<(), ConfigError> {
+    // Two daemons started at once must not both add a range.
+    let _ = std::fs::create_dir_all("/run/lock");
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open("/run/lock/berth-dockremap.lock");
+    let _held = lock.ok().and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
     if nix::unistd::User::from_name(DEFAULT_NAME).ok().flatten().is_none() {
         let out = std::process::Command::new("useradd")
             .args(["--system", "--user-group", "--no-create-home", "--shell", "/bin/false", DEFAULT_NAME])

@@ -1,0 +1,208 @@
+//! `--userns-remap` (issue 13, point 8), through the docker CLI: the container's root is a
+//! subordinate uid on the host, seen from inside (`/proc/self/uid_map`) and from the host (what
+//! it can read and what it writes in a bind mount); image files are root's inside, copy-up and
+//! exec work, `--userns=host` opts out, the idmapped and the copied layers both, a daemon
+//! killed with a remapped container running, and bad settings.
+
+use berth_tests::{DaemonOpts, TestDaemon};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
+
+mod restore;
+
+/// dockremap's first range, as `default` reads it from /etc/subuid and /etc/subgid.
+fn default_root() -> (u32, u32) {
+    let first = |f: &str| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                let mut p = l.split(':');
+                (p.next()? == "dockremap").then_some(())?;
+                p.next()?.parse::<u32>().ok()
+            })
+            .unwrap_or_else(|| panic!("no dockremap range in {f}"))
+    };
+    (first("/etc/subuid"), first("/etc/subgid"))
+}
+
+fn remapped(name: &str) -> DaemonOpts {
+    DaemonOpts::new(name).arg("--userns-remap=default")
+}
+
+fn daemon_with(opts: DaemonOpts) -> TestDaemon {
+    let mut d = TestDaemon::start(opts);
+    d.busybox_image();
+    d
+}
+
+fn run(d: &TestDaemon, args: &[&str]) -> String {
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(args);
+    d.docker_ok(&a)
+}
+
+fn uid_map_line(uid: u32) -> String {
+    format!("0 {uid} 65536")
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn container_root_is_a_subordinate_uid() {
+    let d = daemon_with(remapped("userns-basic"));
+    let (uid, gid) = default_root();
+    let info = d.docker_ok(&["info", "--format", "{{json .SecurityOptions}} {{.DockerRootDir}}"]);
+    assert!(info.contains("name=userns"), "{info}");
+    assert!(info.ends_with(&format!("{}/{uid}.{gid}", d.data_root.display())), "{info}");
+    let out = run(&d, &["busybox", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u:%g /bin/busybox /etc/passwd /"]);
+    let lines: Vec<String> = out.lines().map(squash).collect();
+    assert_eq!(lines[0], uid_map_line(uid), "{out}");
+    assert_eq!(lines[1], uid_map_line(gid), "{out}");
+    assert_eq!(lines[2], "0");
+    assert_eq!(&lines[3..], ["0:0", "0:0", "0:0"], "image files are root's inside: {out}");
+    // Writes to the image's files (copy-up), new files, a user of the image, the network.
+    let out = run(&d, &["busybox", "sh", "-c", "echo x >> /etc/passwd && tail -c 2 /etc/passwd && mkdir /new && touch /new/f && stat -c %u /new/f && echo 1 > /etc/hostname && ip -4 addr show eth0 | grep -c inet && echo ok"]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["x", "0", "1", "ok"], "{out}");
+    let out = run(&d, &["-u", "1000:1000", "-w", "/made", "busybox", "sh", "-c", "id -u; touch /tmp/u-file; stat -c %u:%g /tmp/u-file .; cat /proc/self/status | grep ^Uid"]);
+    assert_eq!(out.lines().take(3).collect::<Vec<_>>(), ["1000", "1000:1000", "1000:1000"], "{out}");
+}
+
+#[test]
+fn bind_mounts_keep_host_files_from_container_root() {
+    let d = daemon_with(remapped("userns-bind"));
+    let (uid, _) = default_root();
+    let dir = d.base.join("bind");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), "host root only\n").unwrap();
+    std::fs::set_permissions(dir.join("secret"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let v = format!("{}:/m", dir.display());
+    let out = d.docker(&["run", "--rm", "-v", &v, "busybox", "sh", "-c", "cat /m/secret; echo rc=$?; touch /m/made; stat -c %u /m/secret"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("host root only"), "container root read a host root-only file: {text}");
+    assert!(text.contains("rc=1"), "{text}");
+    assert!(text.trim_end().ends_with("65534"), "host root shows as nobody inside: {text}");
+    let made = std::fs::metadata(dir.join("made")).unwrap();
+    assert_eq!(made.uid(), uid, "a file container root makes is the subordinate uid's on the host");
+}
+
+#[test]
+fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
+    let d = daemon_with(remapped("userns-exec"));
+    let (uid, _) = default_root();
+    let id = d.run_detached(&["busybox", "sleep", "300"]);
+    let pid = d.container_pid(&id);
+    let init_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    let host_ns = std::fs::read_link("/proc/self/ns/user").unwrap();
+    assert_ne!(init_ns, host_ns);
+    let out = d.docker_ok(&["exec", &id, "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u"]);
+    let lines: Vec<String> = out.lines().map(squash).collect();
+    assert_eq!(lines[0], init_ns.display().to_string(), "exec runs in the container's user namespace");
+    assert_eq!(lines[1], uid_map_line(uid));
+    assert_eq!(lines[2], "0");
+    d.docker_ok(&["rm", "-f", &id]);
+    let out = run(&d, &["--userns=host", "busybox", "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map"]);
+    let lines: Vec<String> = out.lines().map(squash).collect();
+    assert_eq!(lines[0], host_ns.display().to_string(), "--userns=host opts out");
+    assert_eq!(lines[1], "0 0 4294967295");
+    // Docker's refusals: what would need the host's user namespace.
+    for args in [&["--privileged"][..], &["--net=host"], &["--pid=host"], &["--userns=private"]] {
+        let mut a = vec!["create"];
+        a.extend_from_slice(args);
+        a.extend(["busybox", "true"]);
+        let (_, err) = d.docker_err(&a);
+        assert!(err.contains("400") || err.contains("user namespace") || err.contains("UsernsMode"), "{args:?}: {err}");
+    }
+    run(&d, &["--privileged", "--userns=host", "busybox", "true"]);
+    // Ports published from a remapped container answer.
+    let id = d.run_detached(&["-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let port = d.docker_ok(&["port", &id, "80"]);
+    let port = port.rsplit(':').next().unwrap().trim().to_string();
+    let ok = berth_tests::wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok_and(|mut s| {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /hostname HTTP/1.0\r\n\r\n");
+            let mut b = String::new();
+            let _ = s.read_to_string(&mut b);
+            b.contains("200")
+        })
+    });
+    assert!(ok, "published port of a remapped container");
+    d.docker_ok(&["rm", "-f", &id]);
+}
+
+/// The layers' mode: idmapped mounts (no copy) or the chowned copy; both give the same view.
+fn layers_case(name: &str, force_copy: bool) {
+    let mut opts = remapped(name);
+    if force_copy {
+        opts = opts.env("BERTH_STORAGE_NO_IDMAP", "1");
+    }
+    let d = daemon_with(opts);
+    let (uid, gid) = default_root();
+    let id = d.run_detached(&["busybox", "sh", "-c", "echo y > /etc/group; stat -c %u:%g /bin/busybox /etc/group; sleep 300"]);
+    let storage = d.data_root.join(format!("{uid}.{gid}")).join("storage/overlay2").join(&id);
+    assert_eq!(storage.join("shifted").exists(), force_copy, "shifted copy present only when forced");
+    assert!(berth_tests::wait_until(Duration::from_secs(10), || d.docker_ok(&["logs", &id]).lines().count() == 2));
+    assert_eq!(d.docker_ok(&["logs", &id]).lines().collect::<Vec<_>>(), ["0:0", "0:0"]);
+    let up = std::fs::metadata(storage.join("upper/etc/group")).unwrap();
+    assert_eq!((up.uid(), up.gid()), (uid, gid), "the copied-up file is the remapped root's");
+    // The image's layer itself is untouched.
+    let layers = d.data_root.join(format!("{uid}.{gid}")).join("storage/layers");
+    let owners: Vec<u32> = std::fs::read_dir(&layers).unwrap().flatten().filter_map(|e| std::fs::metadata(e.path().join("diff/bin/busybox")).ok()).map(|m| m.uid()).collect();
+    assert!(!owners.is_empty() && owners.iter().all(|&u| u == 0), "{owners:?}");
+    d.docker_ok(&["rm", "-f", &id]);
+    assert!(!storage.exists());
+}
+
+#[test]
+fn layers_are_idmapped_without_a_copy() {
+    layers_case("userns-idmap", false);
+}
+
+#[test]
+fn layers_copied_and_chowned_when_idmap_is_off() {
+    layers_case("userns-copy", true);
+}
+
+#[test]
+fn default_creates_dockremap_with_ranges() {
+    let d = TestDaemon::start(remapped("userns-default"));
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(passwd.lines().any(|l| l.starts_with("dockremap:")), "no dockremap user");
+    let group = std::fs::read_to_string("/etc/group").unwrap();
+    assert!(group.lines().any(|l| l.starts_with("dockremap:")), "no dockremap group");
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("dockremap:")).collect();
+        assert_eq!(lines.len(), 1, "{f}: one range, not one per start: {text}");
+        assert!(lines[0].ends_with(":65536"), "{f}: {text}");
+    }
+    let (uid, gid) = default_root();
+    let root = d.data_root.join(format!("{uid}.{gid}"));
+    for p in [&d.data_root, &root, &root.join("containers")] {
+        let m = std::fs::metadata(p).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o710, 0, gid), "{}", p.display());
+    }
+}
+
+#[test]
+fn bad_settings_stop_the_daemon_naming_the_key() {
+    for (setting, want) in [("no-such-user-zz", "no such user"), ("daemon", "no subuid ranges")] {
+        let mut d = TestDaemon::spawn(DaemonOpts::new("userns-bad").arg(&format!("--userns-remap={setting}")));
+        assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()), "{setting}: the daemon started");
+        let log = d.log_text();
+        assert!(log.contains("userns-remap") && log.contains(want), "{setting}: {log}");
+    }
+    let mut d = TestDaemon::spawn(DaemonOpts::new("userns-bad-json").config(r#"{"userns-remap": "no-such-user-zz"}"#));
+    assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()));
+    assert!(d.log_text().contains("userns-remap"), "{}", d.log_text());
+}
+
+#[allow(dead_code)]
+fn exists(p: &Path) -> bool {
+    p.exists()
+}

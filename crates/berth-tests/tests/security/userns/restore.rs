@@ -1,0 +1,40 @@
+//! A remapped container survives a SIGKILLed daemon (live restore) and stays manageable; a
+//! daemon started without the remapping sees the other state root, as Docker's.
+
+use super::*;
+
+#[test]
+fn live_restore_keeps_a_remapped_container_manageable() {
+    let remap = r#"{"userns-remap": "default"}"#;
+    let mut d = daemon_with(DaemonOpts::new("userns-restore").live_restore(true).config(remap));
+    let id = d.run_detached(&["busybox", "sleep", "600"]);
+    let pid = d.container_pid(&id);
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    d.kill9();
+    d.restart();
+    assert!(
+        berth_tests::wait_until(Duration::from_secs(15), || d.state(&id).status == "running"),
+        "not restored: {:?}",
+        d.state(&id)
+    );
+    assert_eq!(d.container_pid(&id), pid, "the same process");
+    let out = d.docker_ok(&["exec", &id, "readlink", "/proc/self/ns/user"]);
+    assert_eq!(out, ns.display().to_string(), "exec after the restore joins the user namespace");
+    d.docker_ok(&["stop", "-t", "1", &id]);
+    d.docker_ok(&["rm", &id]);
+    assert!(!d.exec_root.join("userns").join(&id).exists(), "the pinned user namespace is released");
+    // Another remapping setting is another state root (Docker's): a daemon started without it
+    // does not see the remapped daemon's containers, and one started with it again does.
+    let kept = d.docker_ok(&["create", "busybox", "true"]);
+    d.term();
+    assert!(d.wait_exit(Duration::from_secs(30)).is_some());
+    d.write_config("{}");
+    d.restart();
+    assert!(!d.docker_ok(&["ps", "-aq", "--no-trunc"]).contains(&kept), "a plain daemon shows the remapped root's container");
+    d.term();
+    assert!(d.wait_exit(Duration::from_secs(30)).is_some());
+    d.write_config(remap);
+    d.restart();
+    assert!(d.docker_ok(&["ps", "-aq", "--no-trunc"]).contains(&kept));
+    d.docker_ok(&["rm", &kept]);
+}
