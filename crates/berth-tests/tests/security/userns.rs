@@ -110,13 +110,18 @@ fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
     assert_eq!(lines[0], host_ns.display().to_string(), "--userns=host opts out");
     assert_eq!(lines[1], "0 0 4294967295");
     // Docker's refusals: what would need the host's user namespace.
-    for args in [&["--privileged"][..], &["--net=host"], &["--pid=host"], &["--userns=private"]] {
-        let mut a = vec!["create"];
-        a.extend_from_slice(args);
-        a.extend(["busybox", "true"]);
-        let (_, err) = d.docker_err(&a);
-        assert!(err.contains("400") || err.contains("user namespace") || err.contains("UsernsMode"), "{args:?}: {err}");
+    for (arg, want) in [
+        ("--privileged", "privileged mode is incompatible with user namespaces"),
+        ("--net=host", "cannot share the host's network namespace"),
+        ("--pid=host", "cannot share the host PID namespace"),
+    ] {
+        let (_, err) = d.docker_err(&["create", arg, "busybox", "true"]);
+        assert!(err.contains(want), "{arg}: {err}");
     }
+    let r = d.api_post("/containers/create", r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("UsernsMode"), "{}", r.text());
+    assert!(d.docker_ok(&["ps", "-aq"]).is_empty(), "a refused create left a container");
     run(&d, &["--privileged", "--userns=host", "busybox", "true"]);
     // Ports published from a remapped container answer.
     let id = d.run_detached(&["-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
