@@ -66,6 +66,7 @@ pub async fn unclaimed(d: &Arc<Daemon>) {
     for id in stale_unclaimed(d, &shims, &known) {
         let _ = std::fs::remove_dir_all(shims.join(id));
     }
+    crate::userns::sweep(&cfg, &known);
 }
 
 /// Containers whose `rm` was cut short are removed now, as their owner asked.

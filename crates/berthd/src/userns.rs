@@ -210,3 +210,19 @@ pub fn check_ancestors(cfg: &Config) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Pinned user namespaces no record claims (a start or a removal cut short), only under
+/// remapping: a daemon started without it shares the exec-root but not the records.
+pub fn sweep(cfg: &Config, known: &std::collections::HashSet<String>) {
+    if cfg.userns_remap.is_none() {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(cfg.exec_root.join("userns")) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !known.contains(&name) {
+            tracing::info!("releasing a user namespace no container records: {name}");
+            unpin(&e.path());
+        }
+    }
+}

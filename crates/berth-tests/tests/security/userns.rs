@@ -104,6 +104,27 @@ fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
     assert_eq!(lines[0], init_ns.display().to_string(), "exec runs in the container's user namespace");
     assert_eq!(lines[1], uid_map_line(uid));
     assert_eq!(lines[2], "0");
+    // Joining the user namespace gives every capability in it: the exec'd process keeps only
+    // the container's, and a non-root user none.
+    let field = |status: &str, f: &str| status.lines().find(|l| l.starts_with(f)).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
+    let init_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let exec_status = d.docker_ok(&["exec", &id, "cat", "/proc/self/status"]);
+    for f in ["CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:", "Seccomp:"] {
+        assert_eq!(field(&exec_status, f), field(&init_status, f), "{f} of an exec'd process");
+    }
+    let user_status = d.docker_ok(&["exec", "-u", "1000:1000", &id, "cat", "/proc/self/status"]);
+    assert_eq!(field(&user_status, "Uid:"), "1000");
+    assert_eq!(field(&user_status, "Gid:"), "1000");
+    assert_eq!(field(&user_status, "CapEff:"), "0000000000000000");
+    let host_view = d.docker_ok(&["exec", "-d", &id, "sleep", "77"]);
+    let _ = host_view;
+    let sleeper = berth_tests::wait_until(Duration::from_secs(5), || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c == "sleep\077\0")
+                && std::fs::metadata(e.path()).is_ok_and(|m| m.uid() == uid)
+        })
+    });
+    assert!(sleeper, "an exec'd process runs as the subordinate uid on the host");
     d.docker_ok(&["rm", "-f", &id]);
     let out = run(&d, &["--userns=host", "busybox", "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map"]);
     let lines: Vec<String> = out.lines().map(squash).collect();
