@@ -27,7 +27,10 @@ fn to_host(ranges: &[IdRange], id: u32) -> Option<u32> {
 }
 
 fn map_text(ranges: &[IdRange]) -> String {
-    ranges.iter().map(|r| format!("{} {} {}\n", r.container_id, r.host_id, r.size)).collect()
+    ranges
+        .iter()
+        .map(|r| format!("{} {} {}\n", r.container_id, r.host_id, r.size))
+        .collect()
 }
 
 impl IdMaps {
@@ -37,13 +40,20 @@ impl IdMaps {
             let mut next = 0u32;
             v.iter()
                 .map(|&(host_id, size)| {
-                    let r = IdRange { container_id: next, host_id, size };
+                    let r = IdRange {
+                        container_id: next,
+                        host_id,
+                        size,
+                    };
                     next = next.saturating_add(size);
                     r
                 })
                 .collect()
         };
-        IdMaps { uids: number(uids), gids: number(gids) }
+        IdMaps {
+            uids: number(uids),
+            gids: number(gids),
+        }
     }
 
     /// The host uid of a container uid; None when it is not mapped.

@@ -15,7 +15,9 @@
 use anyhow::{Context, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use libcontainer::workload::default::DefaultExecutor;
-use libcontainer::workload::{Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError};
+use libcontainer::workload::{
+    Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
+};
 use oci_spec::runtime::Spec;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -39,8 +41,10 @@ pub struct UsernsExecutor {
 /// Whether the container of `bundle` has a user namespace of its own.
 fn has_userns(bundle: &Path) -> Result<bool> {
     let path = bundle.join("config.json");
-    let spec: Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
-        .with_context(|| format!("parsing {}", path.display()))?;
+    let spec: Value = serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", path.display()))?;
     Ok(spec
         .pointer("/linux/namespaces")
         .and_then(Value::as_array)
@@ -56,7 +60,8 @@ fn cap_set(process: &Value, name: &str) -> Result<CapsHashSet> {
         .iter()
         .map(|c| {
             let s = c.as_str().unwrap_or_default();
-            s.parse::<Capability>().map_err(|_| anyhow::anyhow!("unknown capability {s:?} in the process"))
+            s.parse::<Capability>()
+                .map_err(|_| anyhow::anyhow!("unknown capability {s:?} in the process"))
         })
         .collect()
 }
@@ -64,19 +69,29 @@ fn cap_set(process: &Value, name: &str) -> Result<CapsHashSet> {
 /// When the container has its own user namespace: rewrites `process` for libcontainer (uid 0,
 /// the bridge capabilities) and returns the executor that restores it inside the namespace,
 /// wrapping `inner`. The caller writes `process` out when this returns `Some`.
-pub fn prepare(bundle: &Path, init_pid: i32, process: &mut Value, inner: Box<dyn Executor>) -> Result<Option<UsernsExecutor>> {
+pub fn prepare(
+    bundle: &Path,
+    init_pid: i32,
+    process: &mut Value,
+    inner: Box<dyn Executor>,
+) -> Result<Option<UsernsExecutor>> {
     if !has_userns(bundle)? {
         return Ok(None);
     }
-    let userns = std::fs::File::open(format!("/proc/{init_pid}/ns/user"))
-        .with_context(|| format!("opening the user namespace of the container's init ({init_pid})"))?;
+    let userns = std::fs::File::open(format!("/proc/{init_pid}/ns/user")).with_context(|| {
+        format!("opening the user namespace of the container's init ({init_pid})")
+    })?;
     let user = &process["user"];
     let id = |k: &str| user.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
     let (uid, gid) = (id("uid"), id("gid"));
     let groups = user
         .get("additionalGids")
         .and_then(Value::as_array)
-        .map(|v| v.iter().filter_map(|g| g.as_u64().map(|g| g as u32)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|g| g.as_u64().map(|g| g as u32))
+                .collect()
+        })
         .unwrap_or_default();
     let mut sets = Vec::new();
     for (set, name) in [
@@ -94,7 +109,14 @@ pub fn prepare(bundle: &Path, init_pid: i32, process: &mut Value, inner: Box<dyn
     process["capabilities"] = serde_json::json!({
         "bounding": bridge, "effective": bridge, "permitted": bridge, "inheritable": [], "ambient": []
     });
-    Ok(Some(UsernsExecutor { userns: Arc::new(userns.into()), uid, gid, groups, sets, inner }))
+    Ok(Some(UsernsExecutor {
+        userns: Arc::new(userns.into()),
+        uid,
+        gid,
+        groups,
+        sets,
+        inner,
+    }))
 }
 
 impl UsernsExecutor {
@@ -111,12 +133,16 @@ impl UsernsExecutor {
         for (set, want) in &self.sets {
             if matches!(set, CapSet::Bounding) {
                 for c in caps::all() {
-                    if !want.contains(&c) && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false) {
-                        caps::drop(None, CapSet::Bounding, c).map_err(|e| format!("dropping {c} from the bounding set: {e}"))?;
+                    if !want.contains(&c)
+                        && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false)
+                    {
+                        caps::drop(None, CapSet::Bounding, c)
+                            .map_err(|e| format!("dropping {c} from the bounding set: {e}"))?;
                     }
                 }
             } else {
-                caps::set(None, *set, want).map_err(|e| format!("setting the {set:?} capabilities: {e}"))?;
+                caps::set(None, *set, want)
+                    .map_err(|e| format!("setting the {set:?} capabilities: {e}"))?;
             }
         }
         nix::sys::prctl::set_keepcaps(false).map_err(|e| format!("keepcaps: {e}"))?;
@@ -134,7 +160,10 @@ impl Executor for UsernsExecutor {
         self.inner.validate(spec)
     }
 
-    fn setup_envs(&self, envs: HashMap<String, String>) -> std::result::Result<(), ExecutorSetEnvsError> {
+    fn setup_envs(
+        &self,
+        envs: HashMap<String, String>,
+    ) -> std::result::Result<(), ExecutorSetEnvsError> {
         self.inner.setup_envs(envs)
     }
 }

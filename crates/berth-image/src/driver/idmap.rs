@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 pub(crate) const IDMAP_FILE: &str = "idmap.json";
 
 pub(crate) fn read(dir: &Path) -> Result<Option<IdMaps>, ImageError> {
-    berth_proto::fsutil::read_json(&dir.join(IDMAP_FILE)).ctx(|| format!("reading {}/{IDMAP_FILE}", dir.display()))
+    berth_proto::fsutil::read_json(&dir.join(IDMAP_FILE))
+        .ctx(|| format!("reading {}/{IDMAP_FILE}", dir.display()))
 }
 
 /// Whether the idmapped mounts are not to be tried (tests, or a file system known not to).
@@ -59,11 +60,17 @@ pub(crate) fn detach(base: &Path) {
 
 /// The lower directories to stack for a remapped container: idmapped mounts, or else chowned
 /// copies (`<dir>/shifted/<i>`).
-pub(crate) fn lowers(dir: &Path, lowers: &[String], maps: &IdMaps) -> Result<Vec<String>, ImageError> {
+pub(crate) fn lowers(
+    dir: &Path,
+    lowers: &[String],
+    maps: &IdMaps,
+) -> Result<Vec<String>, ImageError> {
     if !forced_copy() && !dir.join("shifted").exists() {
         match idmapped(dir, lowers, maps) {
             Ok(v) => return Ok(v),
-            Err(e) => tracing::warn!(dir = %dir.display(), "idmapped layers unavailable ({e}): using a chowned copy"),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "idmapped layers unavailable ({e}): using a chowned copy")
+            }
         }
     }
     let base = dir.join("shifted");
@@ -113,10 +120,12 @@ pub fn shift_tree(root: &Path, maps: &IdMaps) -> Result<(), ImageError> {
         let uid = maps.host_uid(md.uid()).unwrap_or(md.uid());
         let gid = maps.host_gid(md.gid()).unwrap_or(md.gid());
         if (uid, gid) != (md.uid(), md.gid()) {
-            std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).ctx(|| format!("chown {}", p.display()))?;
+            std::os::unix::fs::lchown(&p, Some(uid), Some(gid))
+                .ctx(|| format!("chown {}", p.display()))?;
             let mode = md.permissions().mode();
             if md.is_file() && mode & 0o6000 != 0 {
-                fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777)).ctx(|| format!("chmod {}", p.display()))?;
+                fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
+                    .ctx(|| format!("chmod {}", p.display()))?;
             }
         }
         if md.is_dir() {

@@ -55,20 +55,39 @@ fn squash(s: &str) -> String {
 fn container_root_is_a_subordinate_uid() {
     let d = daemon_with(remapped("userns-basic"));
     let (uid, gid) = default_root();
-    let info = d.docker_ok(&["info", "--format", "{{json .SecurityOptions}} {{.DockerRootDir}}"]);
+    let info = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{json .SecurityOptions}} {{.DockerRootDir}}",
+    ]);
     assert!(info.contains("name=userns"), "{info}");
-    assert!(info.ends_with(&format!("{}/{uid}.{gid}", d.data_root.display())), "{info}");
+    assert!(
+        info.ends_with(&format!("{}/{uid}.{gid}", d.data_root.display())),
+        "{info}"
+    );
     let out = run(&d, &["busybox", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u:%g /bin/busybox /etc/passwd /"]);
     let lines: Vec<String> = out.lines().map(squash).collect();
     assert_eq!(lines[0], uid_map_line(uid), "{out}");
     assert_eq!(lines[1], uid_map_line(gid), "{out}");
     assert_eq!(lines[2], "0");
-    assert_eq!(&lines[3..], ["0:0", "0:0", "0:0"], "image files are root's inside: {out}");
+    assert_eq!(
+        &lines[3..],
+        ["0:0", "0:0", "0:0"],
+        "image files are root's inside: {out}"
+    );
     // Writes to the image's files (copy-up), new files, a user of the image, the network.
     let out = run(&d, &["busybox", "sh", "-c", "echo x >> /etc/passwd && tail -c 2 /etc/passwd && mkdir /new && touch /new/f && stat -c %u /new/f && echo 1 > /etc/hostname && ip -4 addr show eth0 | grep -c inet && echo ok"]);
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["x", "0", "1", "ok"], "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["x", "0", "1", "ok"],
+        "{out}"
+    );
     let out = run(&d, &["-u", "1000:1000", "-w", "/made", "busybox", "sh", "-c", "id -u; touch /tmp/u-file; stat -c %u:%g /tmp/u-file .; cat /proc/self/status | grep ^Uid"]);
-    assert_eq!(out.lines().take(3).collect::<Vec<_>>(), ["1000", "1000:1000", "1000:1000"], "{out}");
+    assert_eq!(
+        out.lines().take(3).collect::<Vec<_>>(),
+        ["1000", "1000:1000", "1000:1000"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -78,16 +97,39 @@ fn bind_mounts_keep_host_files_from_container_root() {
     let dir = d.base.join("bind");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("secret"), "host root only\n").unwrap();
-    std::fs::set_permissions(dir.join("secret"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        dir.join("secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let v = format!("{}:/m", dir.display());
-    let out = d.docker(&["run", "--rm", "-v", &v, "busybox", "sh", "-c", "cat /m/secret; echo rc=$?; touch /m/made; stat -c %u /m/secret"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &v,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /m/secret; echo rc=$?; touch /m/made; stat -c %u /m/secret",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!text.contains("host root only"), "container root read a host root-only file: {text}");
+    assert!(
+        !text.contains("host root only"),
+        "container root read a host root-only file: {text}"
+    );
     assert!(text.contains("rc=1"), "{text}");
-    assert!(text.trim_end().ends_with("65534"), "host root shows as nobody inside: {text}");
+    assert!(
+        text.trim_end().ends_with("65534"),
+        "host root shows as nobody inside: {text}"
+    );
     let made = std::fs::metadata(dir.join("made")).unwrap();
-    assert_eq!(made.uid(), uid, "a file container root makes is the subordinate uid's on the host");
+    assert_eq!(
+        made.uid(),
+        uid,
+        "a file container root makes is the subordinate uid's on the host"
+    );
 }
 
 #[test]
@@ -99,18 +141,43 @@ fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
     let init_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
     let host_ns = std::fs::read_link("/proc/self/ns/user").unwrap();
     assert_ne!(init_ns, host_ns);
-    let out = d.docker_ok(&["exec", &id, "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u"]);
+    let out = d.docker_ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u",
+    ]);
     let lines: Vec<String> = out.lines().map(squash).collect();
-    assert_eq!(lines[0], init_ns.display().to_string(), "exec runs in the container's user namespace");
+    assert_eq!(
+        lines[0],
+        init_ns.display().to_string(),
+        "exec runs in the container's user namespace"
+    );
     assert_eq!(lines[1], uid_map_line(uid));
     assert_eq!(lines[2], "0");
     // Joining the user namespace gives every capability in it: the exec'd process keeps only
     // the container's, and a non-root user none.
-    let field = |status: &str, f: &str| status.lines().find(|l| l.starts_with(f)).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
+    let field = |status: &str, f: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(f))
+            .unwrap_or_default()
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
     let init_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let exec_status = d.docker_ok(&["exec", &id, "cat", "/proc/self/status"]);
-    for f in ["CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:", "Seccomp:"] {
-        assert_eq!(field(&exec_status, f), field(&init_status, f), "{f} of an exec'd process");
+    for f in [
+        "CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:", "Seccomp:",
+    ] {
+        assert_eq!(
+            field(&exec_status, f),
+            field(&init_status, f),
+            "{f} of an exec'd process"
+        );
     }
     let user_status = d.docker_ok(&["exec", "-u", "1000:1000", &id, "cat", "/proc/self/status"]);
     assert_eq!(field(&user_status, "Uid:"), "1000");
@@ -124,28 +191,63 @@ fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
                 && std::fs::metadata(e.path()).is_ok_and(|m| m.uid() == uid)
         })
     });
-    assert!(sleeper, "an exec'd process runs as the subordinate uid on the host");
+    assert!(
+        sleeper,
+        "an exec'd process runs as the subordinate uid on the host"
+    );
     d.docker_ok(&["rm", "-f", &id]);
-    let out = run(&d, &["--userns=host", "busybox", "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map"]);
+    let out = run(
+        &d,
+        &[
+            "--userns=host",
+            "busybox",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; cat /proc/self/uid_map",
+        ],
+    );
     let lines: Vec<String> = out.lines().map(squash).collect();
-    assert_eq!(lines[0], host_ns.display().to_string(), "--userns=host opts out");
+    assert_eq!(
+        lines[0],
+        host_ns.display().to_string(),
+        "--userns=host opts out"
+    );
     assert_eq!(lines[1], "0 0 4294967295");
     // Docker's refusals: what would need the host's user namespace.
     for (arg, want) in [
-        ("--privileged", "privileged mode is incompatible with user namespaces"),
+        (
+            "--privileged",
+            "privileged mode is incompatible with user namespaces",
+        ),
         ("--net=host", "cannot share the host's network namespace"),
         ("--pid=host", "cannot share the host PID namespace"),
     ] {
         let (_, err) = d.docker_err(&["create", arg, "busybox", "true"]);
         assert!(err.contains(want), "{arg}: {err}");
     }
-    let r = d.api_post("/containers/create", r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}}"#);
+    let r = d.api_post(
+        "/containers/create",
+        r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}}"#,
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("UsernsMode"), "{}", r.text());
-    assert!(d.docker_ok(&["ps", "-aq"]).is_empty(), "a refused create left a container");
+    assert!(
+        d.docker_ok(&["ps", "-aq"]).is_empty(),
+        "a refused create left a container"
+    );
     run(&d, &["--privileged", "--userns=host", "busybox", "true"]);
     // Ports published from a remapped container answer.
-    let id = d.run_detached(&["-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let id = d.run_detached(&[
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
     let port = d.docker_ok(&["port", &id, "80"]);
     let port = port.rsplit(':').next().unwrap().trim().to_string();
     let ok = berth_tests::wait_until(Duration::from_secs(10), || {
@@ -169,17 +271,52 @@ fn layers_case(name: &str, force_copy: bool) {
     }
     let d = daemon_with(opts);
     let (uid, gid) = default_root();
-    let id = d.run_detached(&["busybox", "sh", "-c", "echo y > /etc/group; stat -c %u:%g /bin/busybox /etc/group; sleep 300"]);
-    let storage = d.data_root.join(format!("{uid}.{gid}")).join("storage/overlay2").join(&id);
-    assert_eq!(storage.join("shifted").exists(), force_copy, "shifted copy present only when forced");
-    assert!(berth_tests::wait_until(Duration::from_secs(10), || d.docker_ok(&["logs", &id]).lines().count() == 2));
-    assert_eq!(d.docker_ok(&["logs", &id]).lines().collect::<Vec<_>>(), ["0:0", "0:0"]);
+    let id = d.run_detached(&[
+        "busybox",
+        "sh",
+        "-c",
+        "echo y > /etc/group; stat -c %u:%g /bin/busybox /etc/group; sleep 300",
+    ]);
+    let storage = d
+        .data_root
+        .join(format!("{uid}.{gid}"))
+        .join("storage/overlay2")
+        .join(&id);
+    assert_eq!(
+        storage.join("shifted").exists(),
+        force_copy,
+        "shifted copy present only when forced"
+    );
+    assert!(berth_tests::wait_until(Duration::from_secs(10), || d
+        .docker_ok(&["logs", &id])
+        .lines()
+        .count()
+        == 2));
+    assert_eq!(
+        d.docker_ok(&["logs", &id]).lines().collect::<Vec<_>>(),
+        ["0:0", "0:0"]
+    );
     let up = std::fs::metadata(storage.join("upper/etc/group")).unwrap();
-    assert_eq!((up.uid(), up.gid()), (uid, gid), "the copied-up file is the remapped root's");
+    assert_eq!(
+        (up.uid(), up.gid()),
+        (uid, gid),
+        "the copied-up file is the remapped root's"
+    );
     // The image's layer itself is untouched.
-    let layers = d.data_root.join(format!("{uid}.{gid}")).join("storage/layers");
-    let owners: Vec<u32> = std::fs::read_dir(&layers).unwrap().flatten().filter_map(|e| std::fs::metadata(e.path().join("diff/bin/busybox")).ok()).map(|m| m.uid()).collect();
-    assert!(!owners.is_empty() && owners.iter().all(|&u| u == 0), "{owners:?}");
+    let layers = d
+        .data_root
+        .join(format!("{uid}.{gid}"))
+        .join("storage/layers");
+    let owners: Vec<u32> = std::fs::read_dir(&layers)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::metadata(e.path().join("diff/bin/busybox")).ok())
+        .map(|m| m.uid())
+        .collect();
+    assert!(
+        !owners.is_empty() && owners.iter().all(|&u| u == 0),
+        "{owners:?}"
+    );
     d.docker_ok(&["rm", "-f", &id]);
     assert!(!storage.exists());
 }
@@ -198,12 +335,21 @@ fn layers_copied_and_chowned_when_idmap_is_off() {
 fn default_creates_dockremap_with_ranges() {
     let d = TestDaemon::start(remapped("userns-default"));
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    assert!(passwd.lines().any(|l| l.starts_with("dockremap:")), "no dockremap user");
+    assert!(
+        passwd.lines().any(|l| l.starts_with("dockremap:")),
+        "no dockremap user"
+    );
     let group = std::fs::read_to_string("/etc/group").unwrap();
-    assert!(group.lines().any(|l| l.starts_with("dockremap:")), "no dockremap group");
+    assert!(
+        group.lines().any(|l| l.starts_with("dockremap:")),
+        "no dockremap group"
+    );
     for f in ["/etc/subuid", "/etc/subgid"] {
         let text = std::fs::read_to_string(f).unwrap();
-        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("dockremap:")).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("dockremap:"))
+            .collect();
         assert_eq!(lines.len(), 1, "{f}: one range, not one per start: {text}");
         assert!(lines[0].ends_with(":65536"), "{f}: {text}");
     }
@@ -211,20 +357,41 @@ fn default_creates_dockremap_with_ranges() {
     let root = d.data_root.join(format!("{uid}.{gid}"));
     for p in [&d.data_root, &root, &root.join("containers")] {
         let m = std::fs::metadata(p).unwrap();
-        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o710, 0, gid), "{}", p.display());
+        assert_eq!(
+            (m.mode() & 0o7777, m.uid(), m.gid()),
+            (0o710, 0, gid),
+            "{}",
+            p.display()
+        );
     }
 }
 
 #[test]
 fn bad_settings_stop_the_daemon_naming_the_key() {
-    for (setting, want) in [("no-such-user-zz", "no such user"), ("daemon", "no subuid ranges")] {
-        let mut d = TestDaemon::spawn(DaemonOpts::new("userns-bad").arg(&format!("--userns-remap={setting}")));
-        assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()), "{setting}: the daemon started");
+    for (setting, want) in [
+        ("no-such-user-zz", "no such user"),
+        ("daemon", "no subuid ranges"),
+    ] {
+        let mut d = TestDaemon::spawn(
+            DaemonOpts::new("userns-bad").arg(&format!("--userns-remap={setting}")),
+        );
+        assert!(
+            d.wait_exit(Duration::from_secs(20))
+                .is_some_and(|s| !s.success()),
+            "{setting}: the daemon started"
+        );
         let log = d.log_text();
-        assert!(log.contains("userns-remap") && log.contains(want), "{setting}: {log}");
+        assert!(
+            log.contains("userns-remap") && log.contains(want),
+            "{setting}: {log}"
+        );
     }
-    let mut d = TestDaemon::spawn(DaemonOpts::new("userns-bad-json").config(r#"{"userns-remap": "no-such-user-zz"}"#));
-    assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()));
+    let mut d = TestDaemon::spawn(
+        DaemonOpts::new("userns-bad-json").config(r#"{"userns-remap": "no-such-user-zz"}"#),
+    );
+    assert!(d
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| !s.success()));
     assert!(d.log_text().contains("userns-remap"), "{}", d.log_text());
 }
 

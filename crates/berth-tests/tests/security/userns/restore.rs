@@ -6,7 +6,11 @@ use super::*;
 #[test]
 fn live_restore_keeps_a_remapped_container_manageable() {
     let remap = r#"{"userns-remap": "default"}"#;
-    let mut d = daemon_with(DaemonOpts::new("userns-restore").live_restore(true).config(remap));
+    let mut d = daemon_with(
+        DaemonOpts::new("userns-restore")
+            .live_restore(true)
+            .config(remap),
+    );
     let id = d.run_detached(&["busybox", "sleep", "600"]);
     let pid = d.container_pid(&id);
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
@@ -19,10 +23,17 @@ fn live_restore_keeps_a_remapped_container_manageable() {
     );
     assert_eq!(d.container_pid(&id), pid, "the same process");
     let out = d.docker_ok(&["exec", &id, "readlink", "/proc/self/ns/user"]);
-    assert_eq!(out, ns.display().to_string(), "exec after the restore joins the user namespace");
+    assert_eq!(
+        out,
+        ns.display().to_string(),
+        "exec after the restore joins the user namespace"
+    );
     d.docker_ok(&["stop", "-t", "1", &id]);
     d.docker_ok(&["rm", &id]);
-    assert!(!d.exec_root.join("userns").join(&id).exists(), "the pinned user namespace is released");
+    assert!(
+        !d.exec_root.join("userns").join(&id).exists(),
+        "the pinned user namespace is released"
+    );
     // Another remapping setting is another state root (Docker's): a daemon started without it
     // does not see the remapped daemon's containers, and one started with it again does.
     let kept = d.docker_ok(&["create", "busybox", "true"]);
@@ -30,7 +41,10 @@ fn live_restore_keeps_a_remapped_container_manageable() {
     assert!(d.wait_exit(Duration::from_secs(30)).is_some());
     d.write_config("{}");
     d.restart();
-    assert!(!d.docker_ok(&["ps", "-aq", "--no-trunc"]).contains(&kept), "a plain daemon shows the remapped root's container");
+    assert!(
+        !d.docker_ok(&["ps", "-aq", "--no-trunc"]).contains(&kept),
+        "a plain daemon shows the remapped root's container"
+    );
     d.term();
     assert!(d.wait_exit(Duration::from_secs(30)).is_some());
     d.write_config(remap);
