@@ -26,6 +26,13 @@ fn to_host(ranges: &[IdRange], id: u32) -> Option<u32> {
         .map(|r| r.host_id + (id - r.container_id))
 }
 
+fn to_container(ranges: &[IdRange], id: u32) -> Option<u32> {
+    ranges
+        .iter()
+        .find(|r| id >= r.host_id && id - r.host_id < r.size)
+        .map(|r| r.container_id + (id - r.host_id))
+}
+
 fn map_text(ranges: &[IdRange]) -> String {
     ranges
         .iter()
@@ -70,6 +77,15 @@ impl IdMaps {
         (self.host_uid(0).unwrap_or(0), self.host_gid(0).unwrap_or(0))
     }
 
+    /// The container uid a host uid is; None when it is outside the mapping.
+    pub fn container_uid(&self, uid: u32) -> Option<u32> {
+        to_container(&self.uids, uid)
+    }
+
+    pub fn container_gid(&self, gid: u32) -> Option<u32> {
+        to_container(&self.gids, gid)
+    }
+
     /// `/proc/<pid>/uid_map`'s text.
     pub fn uid_map(&self) -> String {
         map_text(&self.uids)
@@ -90,6 +106,8 @@ mod tests {
         assert_eq!(m.root(), (100000, 200000));
         assert_eq!(m.host_uid(65536), Some(300000));
         assert_eq!(m.host_uid(65546), None);
+        assert_eq!(m.container_uid(300001), Some(65537));
+        assert_eq!(m.container_gid(5), None);
         assert_eq!(m.uid_map(), "0 100000 65536\n65536 300000 10\n");
     }
 }

@@ -195,6 +195,28 @@ fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
         sleeper,
         "an exec'd process runs as the subordinate uid on the host"
     );
+    // cp and export show the owners as the container sees them; cp in gives them to its root.
+    let r = d.api_get(&format!("/containers/{id}/archive?path=/etc/passwd"));
+    assert_eq!(r.status, 200);
+    let octal = |b: &[u8]| {
+        u32::from_str_radix(
+            String::from_utf8_lossy(b).trim_matches(|c: char| c == '\0' || c == ' '),
+            8,
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        (octal(&r.body[108..116]), octal(&r.body[116..124])),
+        (0, 0),
+        "cp out: uid/gid of /etc/passwd in the tar"
+    );
+    let src = d.base.join("cp-in");
+    std::fs::write(&src, "in\n").unwrap();
+    d.docker_ok(&["cp", &src.display().to_string(), &format!("{id}:/cp-in")]);
+    assert_eq!(
+        d.docker_ok(&["exec", &id, "stat", "-c", "%u:%g", "/cp-in"]),
+        "0:0"
+    );
     d.docker_ok(&["rm", "-f", &id]);
     let out = run(
         &d,
