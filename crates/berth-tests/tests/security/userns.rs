@@ -88,6 +88,53 @@ fn container_root_is_a_subordinate_uid() {
         ["1000", "1000:1000", "1000:1000"],
         "{out}"
     );
+    // tmpfs, /dev/shm and a named volume are the container's root's; the volume's files land
+    // as the subordinate uid on the host.
+    let out = run(
+        &d,
+        &[
+            "--tmpfs",
+            "/t",
+            "-v",
+            "uvol:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /t/a /dev/shm/b /data/c && stat -c %u:%g /t /dev/shm /data /data/c",
+        ],
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["0:0", "0:0", "0:0", "0:0"],
+        "{out}"
+    );
+    let vol = d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "uvol"]);
+    let c = std::fs::metadata(Path::new(&vol).join("c")).unwrap();
+    assert_eq!((c.uid(), c.gid()), (uid, gid));
+    // Sharing another remapped container's network and PID namespaces shares its user namespace.
+    let donor = d.run_detached(&["busybox", "sleep", "300"]);
+    let dpid = d.container_pid(&donor);
+    let dns = std::fs::read_link(format!("/proc/{dpid}/ns/user")).unwrap();
+    let net = format!("container:{donor}");
+    let out = run(
+        &d,
+        &[
+            "--net",
+            &net,
+            "--pid",
+            &net,
+            "busybox",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; ps -o args | grep -cx 'sleep 300'",
+        ],
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [dns.display().to_string().as_str(), "1"],
+        "{out}"
+    );
+    d.docker_ok(&["rm", "-f", &donor]);
 }
 
 #[test]
