@@ -51,4 +51,56 @@ fn live_restore_keeps_a_remapped_container_manageable() {
     d.restart();
     assert!(d.docker_ok(&["ps", "-aq", "--no-trunc"]).contains(&kept));
     d.docker_ok(&["rm", &kept]);
+    berth_tests::converge::assert_converged(&d, &[]);
+}
+
+/// A remapped container whose monitor was SIGKILLed is an orphan like any other: adopted, exec
+/// still in its user namespace, stopped and removed, nothing left (mounts, pinned namespaces).
+#[test]
+fn a_remapped_orphan_is_adopted_stopped_and_removed() {
+    let d = daemon_with(remapped("userns-orphan").live_restore(true));
+    let id = d.run_detached(&[
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' PIPE; while :; do echo t; sleep 0.2; done",
+    ]);
+    let pid = d.container_pid(&id);
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.exec_root.join("shims").join(&id).join("monitor.json")).unwrap(),
+    )
+    .unwrap();
+    let shim = rec["shim_pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(berth_tests::wait_until(Duration::from_secs(10), || d
+        .inspect(&id)["State"]["Berth"]["Status"]
+        == "orphaned"));
+    let o = std::process::Command::new(berth_tests::berth_bin())
+        .args([
+            "-H",
+            &format!("unix://{}", d.socket.display()),
+            "container",
+            "adopt",
+            &id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "adopt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        d.docker_ok(&["exec", &id, "readlink", "/proc/self/ns/user"]),
+        ns.display().to_string()
+    );
+    d.docker_ok(&["stop", "-t", "1", &id]);
+    d.docker_ok(&["rm", &id]);
+    assert!(!d.exec_root.join("userns").join(&id).exists());
+    berth_tests::converge::assert_converged(&d, &[]);
 }
