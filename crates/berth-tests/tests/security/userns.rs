@@ -433,6 +433,22 @@ fn default_creates_dockremap_with_ranges() {
             p.display()
         );
     }
+    // The runtime opens the network namespace file from inside the container's user namespace.
+    for p in [&d.exec_root, &d.exec_root.join("netns")] {
+        let m = std::fs::metadata(p).unwrap();
+        assert_eq!(
+            (m.mode() & 0o7777, m.uid(), m.gid()),
+            (0o710, 0, gid),
+            "{}",
+            p.display()
+        );
+    }
+    let m = std::fs::metadata(d.exec_root.join("userns")).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.gid()),
+        (0o700, 0),
+        "pinned user namespaces: root only"
+    );
 }
 
 #[test]
@@ -464,7 +480,34 @@ fn bad_settings_stop_the_daemon_naming_the_key() {
     assert!(d.log_text().contains("userns-remap"), "{}", d.log_text());
 }
 
-#[allow(dead_code)]
-fn exists(p: &Path) -> bool {
-    p.exists()
+#[test]
+fn vfs_copies_are_shifted() {
+    let d = daemon_with(remapped("userns-vfs").storage_driver("vfs"));
+    let (uid, gid) = default_root();
+    let id = d.run_detached(&[
+        "busybox",
+        "sh",
+        "-c",
+        "touch /made; stat -c %u:%g /bin/busybox /made; sleep 300",
+    ]);
+    assert!(berth_tests::wait_until(Duration::from_secs(10), || d
+        .docker_ok(&["logs", &id])
+        .lines()
+        .count()
+        == 2));
+    assert_eq!(
+        d.docker_ok(&["logs", &id]).lines().collect::<Vec<_>>(),
+        ["0:0", "0:0"]
+    );
+    let rootfs = d
+        .data_root
+        .join(format!("{uid}.{gid}"))
+        .join("storage/vfs")
+        .join(&id)
+        .join("rootfs");
+    for f in ["bin/busybox", "made"] {
+        let m = std::fs::metadata(rootfs.join(f)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{f} on the host");
+    }
+    d.docker_ok(&["rm", "-f", &id]);
 }
