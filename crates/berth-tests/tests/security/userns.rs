@@ -511,3 +511,24 @@ fn vfs_copies_are_shifted() {
     }
     d.docker_ok(&["rm", "-f", &id]);
 }
+
+/// The cost of remapping on `run --rm` (ms per start): `cargo nextest run --run-ignored only
+/// -p berth-tests --test security start_cost`.
+#[test]
+#[ignore]
+fn start_cost() {
+    let time = |d: &TestDaemon| {
+        run(d, &["busybox", "true"]);
+        let t = std::time::Instant::now();
+        for _ in 0..10 {
+            run(d, &["busybox", "true"]);
+        }
+        t.elapsed().as_secs_f64() * 100.0
+    };
+    let plain = time(&daemon_with(DaemonOpts::new("userns-cost-plain")));
+    let idmap = time(&daemon_with(remapped("userns-cost-idmap")));
+    let copy = time(&daemon_with(
+        remapped("userns-cost-copy").env("BERTH_STORAGE_NO_IDMAP", "1"),
+    ));
+    eprintln!("run --rm: plain {plain:.1} ms, remapped (idmapped layers) {idmap:.1} ms, remapped (chowned copy) {copy:.1} ms");
+}
