@@ -35,6 +35,8 @@ pub struct UsernsExecutor {
     gid: u32,
     groups: Vec<u32>,
     sets: Vec<(CapSet, CapsHashSet)>,
+    /// The process brought no HOME: libcontainer derived one from uid 0; the user's is due.
+    home_of_user: bool,
     inner: Box<dyn Executor>,
 }
 
@@ -104,6 +106,15 @@ pub fn prepare(
     ] {
         sets.push((set, cap_set(process, name)?));
     }
+    let home_of_user = !process
+        .pointer("/env")
+        .and_then(Value::as_array)
+        .is_some_and(|v| {
+            v.iter().any(|e| {
+                e.as_str()
+                    .is_some_and(|e| e.starts_with("HOME=") && e.len() > 5)
+            })
+        });
     process["user"] = serde_json::json!({"uid": 0, "gid": 0});
     let bridge: Vec<Value> = BRIDGE_CAPS.iter().map(|c| Value::from(*c)).collect();
     process["capabilities"] = serde_json::json!({
@@ -115,6 +126,7 @@ pub fn prepare(
         gid,
         groups,
         sets,
+        home_of_user,
         inner,
     }))
 }
@@ -162,8 +174,18 @@ impl Executor for UsernsExecutor {
 
     fn setup_envs(
         &self,
-        envs: HashMap<String, String>,
+        mut envs: HashMap<String, String>,
     ) -> std::result::Result<(), ExecutorSetEnvsError> {
+        if self.home_of_user {
+            // Read from the container's /etc/passwd (this runs in its mount namespace), as
+            // libcontainer does for the process's own uid.
+            let home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(self.uid))
+                .ok()
+                .flatten()
+                .map(|u| u.dir.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "/".into());
+            envs.insert("HOME".into(), home);
+        }
         self.inner.setup_envs(envs)
     }
 }

@@ -230,6 +230,22 @@ fn exec_joins_the_user_namespace_and_userns_host_opts_out() {
     assert_eq!(field(&user_status, "Uid:"), "1000");
     assert_eq!(field(&user_status, "Gid:"), "1000");
     assert_eq!(field(&user_status, "CapEff:"), "0000000000000000");
+    // HOME is the exec user's (libcontainer was given uid 0: it is put right).
+    let want = d.docker_ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "grep '^nobody:' /etc/passwd | cut -d: -f6",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["exec", "-u", "nobody", &id, "sh", "-c", "echo $HOME"]),
+        want
+    );
+    assert_eq!(
+        d.docker_ok(&["exec", &id, "sh", "-c", "echo $HOME"]),
+        "/root"
+    );
     let host_view = d.docker_ok(&["exec", "-d", &id, "sleep", "77"]);
     let _ = host_view;
     let sleeper = berth_tests::wait_until(Duration::from_secs(5), || {
