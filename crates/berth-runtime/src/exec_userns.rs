@@ -204,3 +204,54 @@ pub fn hook<E: Executor + Clone + 'static>(
     };
     prepare(c.bundle(), pid.as_raw(), process, inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_the_process_only_for_a_container_with_its_own_user_namespace() {
+        let d = tempfile::tempdir().unwrap();
+        let spec = |nss: Value| serde_json::json!({"linux": {"namespaces": nss}}).to_string();
+        std::fs::write(
+            d.path().join("config.json"),
+            spec(serde_json::json!([{"type": "mount"}])),
+        )
+        .unwrap();
+        let original = serde_json::json!({
+            "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
+            "env": ["PATH=/bin"],
+            "capabilities": {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}
+        });
+        let me = std::process::id() as i32;
+        let mut p = original.clone();
+        assert!(prepare(d.path(), me, &mut p, Box::new(DefaultExecutor {}))
+            .unwrap()
+            .is_none());
+        assert_eq!(p, original, "untouched without a user namespace");
+        std::fs::write(
+            d.path().join("config.json"),
+            spec(serde_json::json!([{"type": "user", "path": "/proc/self/ns/user"}])),
+        )
+        .unwrap();
+        let e = prepare(d.path(), me, &mut p, Box::new(DefaultExecutor {}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (e.uid, e.gid, e.groups.clone(), e.home_of_user),
+            (1000, 1000, vec![5], true)
+        );
+        assert_eq!(p["user"], serde_json::json!({"uid": 0, "gid": 0}));
+        assert_eq!(
+            p["capabilities"]["bounding"],
+            serde_json::json!(BRIDGE_CAPS)
+        );
+        let bounding = &e
+            .sets
+            .iter()
+            .find(|(s, _)| matches!(s, CapSet::Bounding))
+            .unwrap()
+            .1;
+        assert!(bounding.contains(&Capability::CAP_CHOWN) && bounding.len() == 1);
+    }
+}
