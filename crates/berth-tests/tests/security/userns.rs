@@ -548,3 +548,64 @@ fn start_cost() {
     ));
     eprintln!("run --rm: plain {plain:.1} ms, remapped (idmapped layers) {idmap:.1} ms, remapped (chowned copy) {copy:.1} ms");
 }
+
+/// `user:group` with two subordinate ranges each: every line is a range, in file order, numbered
+/// from container id 0 (Docker's idtools).
+#[test]
+fn a_named_user_with_two_ranges() {
+    {
+        // The lock `default` takes to add dockremap's range: no line is appended twice.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/run/lock/berth-dockremap.lock")
+            .unwrap();
+        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            if !text.lines().any(|l| l.starts_with("daemon:")) {
+                use std::io::Write;
+                let mut w = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(f)
+                    .unwrap();
+                write!(w, "daemon:200000:1000\ndaemon:300000:65536\n").unwrap();
+            }
+        }
+    }
+    let d = daemon_with(DaemonOpts::new("userns-named").arg("--userns-remap=daemon:daemon"));
+    assert!(d.data_root.join("200000.200000").is_dir());
+    let out = run(
+        &d,
+        &[
+            "-u",
+            "5000:5000",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; touch /tmp/x; stat -c %u /tmp/x",
+        ],
+    );
+    let lines: Vec<String> = out.lines().map(squash).collect();
+    assert_eq!(
+        lines,
+        [
+            "0 200000 1000",
+            "1000 300000 65536",
+            "0 200000 1000",
+            "1000 300000 65536",
+            "5000"
+        ],
+        "{out}"
+    );
+    let id = d.run_detached(&["-u", "5000", "busybox", "sleep", "300"]);
+    let pid = d.container_pid(&id);
+    assert_eq!(
+        std::fs::metadata(format!("/proc/{pid}")).unwrap().uid(),
+        300000 + 4000,
+        "container uid 5000 on the host"
+    );
+    d.docker_ok(&["rm", "-f", &id]);
+}
