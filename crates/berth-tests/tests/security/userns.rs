@@ -111,6 +111,24 @@ fn container_root_is_a_subordinate_uid() {
     let vol = d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "uvol"]);
     let c = std::fs::metadata(Path::new(&vol).join("c")).unwrap();
     assert_eq!((c.uid(), c.gid()), (uid, gid));
+    // --read-only, --init and a sysctl of the container's own network namespace.
+    let out = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert!(!out.status.success(), "--read-only rootfs written");
+    let out = run(
+        &d,
+        &[
+            "--init",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '; echo; cat /proc/sys/net/ipv4/ip_forward",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("/sbin/docker-init"), "{out}");
+    assert_eq!(lines[1], "1", "{out}");
     // Sharing another remapped container's network and PID namespaces shares its user namespace.
     let donor = d.run_detached(&["busybox", "sleep", "300"]);
     let dpid = d.container_pid(&donor);
