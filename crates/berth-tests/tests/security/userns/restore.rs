@@ -104,3 +104,39 @@ fn a_remapped_orphan_is_adopted_stopped_and_removed() {
     assert!(!d.exec_root.join("userns").join(&id).exists());
     berth_tests::converge::assert_converged(&d, &[]);
 }
+
+/// A daemon killed in a remapped container's start, after its namespaces were pinned: the
+/// restart rolls the start back and releases them; the next start works.
+#[test]
+fn a_start_cut_short_releases_the_pinned_namespaces() {
+    let mut d = daemon_with(remapped("userns-crash").live_restore(true));
+    let id = d.docker_ok(&["create", "busybox", "sleep", "300"]);
+    d.term();
+    assert!(d.wait_exit(Duration::from_secs(10)).is_some());
+    d.opts.env = vec![("BERTH_CRASH_AT".into(), "start.after-prepare".into())];
+    d.restart();
+    assert!(!d.docker(&["start", &id]).status.success());
+    assert!(
+        d.wait_exit(Duration::from_secs(10)).is_some(),
+        "the daemon died at the crash point"
+    );
+    let pinned = d.exec_root.join("userns").join(&id);
+    let mounted = |p: &Path| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(p.to_str().unwrap()))
+    };
+    assert!(mounted(&pinned), "pinned before the crash point");
+    d.opts.env.clear();
+    d.restart();
+    assert!(
+        berth_tests::wait_until(Duration::from_secs(10), || !mounted(&pinned)),
+        "released by the restore's roll-back"
+    );
+    d.docker_ok(&["start", &id]);
+    assert_eq!(d.state(&id).status, "running");
+    d.docker_ok(&["rm", "-f", &id]);
+    assert!(!mounted(&pinned));
+    berth_tests::converge::assert_converged(&d, &[]);
+}
