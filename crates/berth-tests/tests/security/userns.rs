@@ -489,7 +489,7 @@ fn default_creates_dockremap_with_ranges() {
 fn bad_settings_stop_the_daemon_naming_the_key() {
     for (setting, want) in [
         ("no-such-user-zz", "no such user"),
-        ("daemon", "no subuid ranges"),
+        ("nobody", "no subuid ranges"),
     ] {
         let mut d = TestDaemon::spawn(
             DaemonOpts::new("userns-bad").arg(&format!("--userns-remap={setting}")),
