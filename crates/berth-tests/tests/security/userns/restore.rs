@@ -140,3 +140,28 @@ fn a_start_cut_short_releases_the_pinned_namespaces() {
     assert!(!mounted(&pinned));
     berth_tests::converge::assert_converged(&d, &[]);
 }
+
+/// Without live restore a stopping daemon stops its remapped containers and releases their
+/// namespaces; after the restart they start again.
+#[test]
+fn a_daemon_restart_without_live_restore_stops_and_restarts_cleanly() {
+    let mut d = daemon_with(remapped("userns-restart"));
+    let id = d.run_detached(&[
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 3' TERM; while :; do sleep 0.1; done",
+    ]);
+    d.term();
+    assert!(d.wait_exit(Duration::from_secs(30)).is_some());
+    assert!(
+        !d.exec_root.join("userns").join(&id).exists(),
+        "released at shutdown"
+    );
+    d.restart();
+    assert_eq!(d.state(&id).exit_code, 3);
+    d.docker_ok(&["start", &id]);
+    assert_eq!(d.docker_ok(&["exec", &id, "id", "-u"]), "0");
+    d.docker_ok(&["rm", "-f", &id]);
+    berth_tests::converge::assert_converged(&d, &[]);
+}
