@@ -10,6 +10,7 @@ mod clean_signals;
 mod cli;
 mod commands;
 mod exec_seccomp;
+mod exec_userns;
 mod logging;
 mod sealed;
 mod seccomp_fixup;

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod sealed;
 pub mod signals;
 pub mod spawn;
+pub mod userns;
 
 pub use identity::{process_start_time, ProcessIdentity};
 
