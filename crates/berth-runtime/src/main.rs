@@ -8,10 +8,9 @@
 mod clean_signals;
 mod cli;
 mod commands;
-mod exec_seccomp;
 mod logging;
 mod sealed;
-mod seccomp_fixup;
+mod seccomp;
 mod spec_fixup;
 
 use std::process::ExitCode;

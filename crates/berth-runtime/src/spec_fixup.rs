@@ -89,25 +89,23 @@ fn can_raise_limits() -> bool {
         .is_some_and(|caps| caps & (1 << 24) != 0)
 }
 
-/// Clamps the bundle's config.json in place when needed.
-pub fn fixup_bundle(bundle: &Path) -> Result<()> {
+/// Clamps the bundle's config.json in place when needed; returns the spec.
+pub fn fixup_bundle(bundle: &Path) -> Result<Value> {
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut spec: Value =
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let mut changed = match spec.get_mut("process") {
+    let changed = match spec.get_mut("process") {
         Some(p) => clamp_process(p),
         None => false,
     };
-    // Issue 13 (seccomp): libcontainer's reversed masked-comparison operands.
-    changed |= crate::seccomp_fixup::swap_masked_eq_operands(&mut spec);
     if changed {
         let tmp = bundle.join(".config.json.berth-runtime.tmp");
         write_private(&tmp, &serde_json::to_vec_pretty(&spec)?)
             .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
     }
-    Ok(())
+    Ok(spec)
 }
 
 /// Writes `data` to a new or truncated `path` at 0600. The bundle's `config.json` and an exec's
