@@ -154,7 +154,9 @@ fn a_tampered_or_foreign_cache_file_is_recompiled_not_loaded() {
 }
 
 /// Not a check: the filter's cost per `run --rm` and per `exec`, for the report
-/// (`-- --ignored --nocapture cost`; BERTH_COST_BIN_DIR=target/release for release binaries).
+/// (`-- --ignored --nocapture cost`; BERTH_COST_BIN_DIR=target/release for release binaries,
+/// BERTH_COST_RUNTIME for another berth-runtime binary, BERTH_SECCOMP_SPEC_OUT to keep the
+/// resolved spec).
 #[test]
 #[ignore]
 fn cost_of_the_filter_per_run_and_exec() {
@@ -164,9 +166,17 @@ fn cost_of_the_filter_per_run_and_exec() {
         opts = opts.env("BERTH_RUNTIME", dir.join("berth-runtime").to_str().unwrap());
         opts = opts.env("BERTH_SHIM", dir.join("berth-shim").to_str().unwrap());
     }
+    if let Some(rt) = std::env::var_os("BERTH_COST_RUNTIME") {
+        opts = opts.env("BERTH_RUNTIME", rt.to_str().unwrap());
+    }
     let d = with_image(TestDaemon::start(opts));
-    d.run_detached(&["--name", "f", IMAGE, "sleep", "1000"]);
-    let unconfined = ["--name", "u", "--security-opt", "seccomp=unconfined"];
+    let id = d.run_detached(&["--name", "cf", IMAGE, "sleep", "1000"]);
+    // The resolved spec, for berth-runtime's own measurement (seccomp::tests).
+    if let Some(out) = std::env::var_os("BERTH_SECCOMP_SPEC_OUT") {
+        let spec = d.exec_root.join("shims").join(&id).join("config.json");
+        std::fs::copy(spec, out).unwrap();
+    }
+    let unconfined = ["--name", "cu", "--security-opt", "seccomp=unconfined"];
     d.run_detached(&[&unconfined[..], &[IMAGE, "sleep", "1000"]].concat());
     let ms = |f: &dyn Fn()| {
         let t = std::time::Instant::now();
@@ -188,8 +198,8 @@ fn cost_of_the_filter_per_run_and_exec() {
                 &["true"],
             ))
         }));
-        r[2].push(ms(&|| drop(d.docker_ok(&["exec", "f", "true"]))));
-        r[3].push(ms(&|| drop(d.docker_ok(&["exec", "u", "true"]))));
+        r[2].push(ms(&|| drop(d.docker_ok(&["exec", "cf", "true"]))));
+        r[3].push(ms(&|| drop(d.docker_ok(&["exec", "cu", "true"]))));
     }
     let [a, b, c, e] = r.map(median);
     eprintln!(
