@@ -115,7 +115,8 @@ fn a_tampered_or_foreign_cache_file_is_recompiled_not_loaded() {
             "exec, {what}"
         );
     };
-    let cases: [(&str, Box<dyn Fn()>); 4] = [
+    type Spoil<'a> = Box<dyn Fn() + 'a>;
+    let cases: [(&str, Spoil); 4] = [
         (
             "same length, an allow-all instruction in front, checksum left",
             Box::new(|| {
