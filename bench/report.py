@@ -38,6 +38,8 @@ def rows(out):
                   lambda b, d: scalar(b) <= 0.25 * (scalar(d) if d is not None else base)))
     rel("run_d_s", f"docker run -d bb sleep 1000 (s)")
     rel("run_rm_s", f"docker run --rm bb true (s)")
+    r.append(("seccomp filter's share of run --rm (s, filtered - unconfined)", get(out, "seccomp_cost_s", "berth"),
+              get(out, "seccomp_cost_s", "docker"), "reported", lambda b, d: None))
     for n, v in sorted(out.get("restore", {}).items(), key=lambda kv: int(kv[0])):
         r.append((f"restore N={n}: start -> API answers (s)", get(v, "berth", "api_answers_s"), get(v, "docker", "api_answers_s"),
                   "<= 0.05", lambda b, d: scalar(b) <= 0.05))
@@ -98,7 +100,8 @@ def report(out):
             verdict = "n/a"
         else:
             try:
-                verdict = "ok" if check(b, d) else "MISS"
+                c = check(b, d)
+                verdict = "-" if c is None else "ok" if c else "MISS"
             except (TypeError, ValueError):
                 verdict = "n/a"
         table.append((label, fmt(b), fmt(d) if "docker" in out["engines"] else "-", ratio(b, d), target, verdict))

@@ -46,8 +46,18 @@ def bench_run(args, factories, out):
         for _ in range(args.runs_rm):
             for e in engines:
                 t0 = now(); e.run("true", detach=False, extra=["--rm"]); rm[e.name].append(now() - t0)
+        # The seccomp filter's share of a start (issue 13): the same start without it, alternated
+        # with a filtered one so that the machine's drift hits both alike.
+        filt = {e.name: [] for e in engines}
+        unconf = {e.name: [] for e in engines}
+        for _ in range(args.runs_rm):
+            for e in engines:
+                t0 = now(); e.run("true", detach=False, extra=["--rm"]); filt[e.name].append(now() - t0)
+                t0 = now(); e.run("true", detach=False, extra=["--rm", "--security-opt", "seccomp=unconfined"])
+                unconf[e.name].append(now() - t0)
         out["run_d_s"] = {k: stats(v) for k, v in d.items()}
         out["run_rm_s"] = {k: stats(v) for k, v in rm.items()}
+        out["seccomp_cost_s"] = {k: statistics.median(filt[k]) - statistics.median(unconf[k]) for k in filt}
     with_engines(factories, go)
 
 

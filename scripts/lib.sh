@@ -29,7 +29,7 @@ apt_install() {
 
 # Packages for building and running Berth (the demo needs nothing more).
 ensure_base() {
-    local pkgs=(busybox-static libseccomp-dev libc6-dev nftables iptables runc pkg-config tmux ca-certificates openssl curl iproute2 procps tini)
+    local pkgs=(busybox-static libseccomp-dev libc6-dev libelf-dev zlib1g-dev make nftables iptables runc pkg-config tmux ca-certificates openssl curl iproute2 procps tini)
     command -v cc >/dev/null 2>&1 || pkgs+=(build-essential)
     command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
     command -v git >/dev/null 2>&1 || pkgs+=(git)

@@ -139,12 +139,33 @@ impl Source {
     }
 }
 
+thread_local! {
+    /// Set by [`Source::pack_unshifted`] for the duration of one synchronous `pack`.
+    static UNSHIFT: std::cell::RefCell<Option<berth_proto::idmap::IdMaps>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Source {
+    /// [`Source::pack`] of a remapped container's files: owners written as the container sees
+    /// them (host ids mapped back through `maps`; an unmapped one is nobody), as Docker's
+    /// `cp` and `export` under `--userns-remap`.
+    pub fn pack_unshifted(&self, prefix: &str, w: impl Write, maps: &berth_proto::idmap::IdMaps) -> Result<(), ImageError> {
+        UNSHIFT.with(|u| *u.borrow_mut() = Some(maps.clone()));
+        let r = self.pack(prefix, w);
+        UNSHIFT.with(|u| *u.borrow_mut() = None);
+        r
+    }
+}
+
 fn header(st: &Stat, kind: tar::EntryType) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(st.st_mode & 0o7777);
-    h.set_uid(st.st_uid as u64);
-    h.set_gid(st.st_gid as u64);
+    let (uid, gid) = UNSHIFT.with(|u| match &*u.borrow() {
+        Some(m) => (m.container_uid(st.st_uid).unwrap_or(65534), m.container_gid(st.st_gid).unwrap_or(65534)),
+        None => (st.st_uid, st.st_gid),
+    });
+    h.set_uid(uid as u64);
+    h.set_gid(gid as u64);
     h.set_mtime(st.st_mtime.max(0) as u64);
     h.set_size(0);
     h

@@ -302,7 +302,7 @@ fn overlay2_ephemeral_storage_is_mounted_volatile_and_mounts_again() {
     let d = driver("overlay2", tmp.path()).unwrap();
     let _e = Ctr(d.as_ref(), "eph");
     let _k = Ctr(d.as_ref(), "kept");
-    d.create_with("eph", &layers, berth_image::CreateOpts { ephemeral: true }).unwrap();
+    d.create_with("eph", &layers, &berth_image::CreateOpts { ephemeral: true, ..Default::default() }).unwrap();
     d.create("kept", &layers).unwrap();
     let kept = d.mount("kept").unwrap();
     assert!(!super_options(&kept).unwrap().contains("volatile"), "only ephemeral storage skips the sync");

@@ -27,6 +27,10 @@ pub mod modes {
     /// may traverse it to reach the socket (guarded by its own mode and group), and nothing
     /// else, since every other entry in it is owner-only.
     pub const EXEC_ROOT_WITH_SOCKET: u32 = 0o711;
+    /// `<exec-root>` and `<exec-root>/netns` under `--userns-remap` (group: the remapped
+    /// root's), so the runtime can open the network namespace file from the container's user
+    /// namespace.
+    pub const EXEC_ROOT_REMAPPED: u32 = 0o710;
     /// Owner-only directories: `<exec-root>/{shims,netns,runtime}`, `<data-root>/{image,network}`.
     pub const PRIVATE_DIR: u32 = 0o700;
     /// `containers/`, `containers/<id>/`.
@@ -107,7 +111,36 @@ fn replace(path: &Path, data: &[u8], durable: bool, mode: u32) -> io::Result<()>
 /// umask's bits from `mode`; the daemon's umask, 022, leaves the modes used here (0700, 0701,
 /// 0710) as they are.
 pub fn create_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(mode).create(path)
+    fs::DirBuilder::new().recursive(true).mode(mode).create(path)?;
+    traversable_by_remapped_root(path, mode)
+}
+
+/// The host ids of the remapped root under `--userns-remap`; set once at start-up.
+static REMAPPED_ROOT: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+
+/// Under `--userns-remap` the directories that are `0710` (the data-roots, `containers/` and
+/// each container's, the stores and each storage directory) become `root:<remapped gid>`, as
+/// Docker's: the container's root, a plain user on the host, must traverse them to reach its
+/// rootfs, its `/etc/hosts` and its volumes, and nobody else may.
+pub fn set_remapped_root(uid: u32, gid: u32) {
+    let _ = REMAPPED_ROOT.set((uid, gid));
+}
+
+/// `(uid, gid)` of the remapped root, when the daemon remaps.
+pub fn remapped_root() -> Option<(u32, u32)> {
+    REMAPPED_ROOT.get().copied()
+}
+
+pub fn traverse_group() -> Option<u32> {
+    remapped_root().map(|(_, g)| g)
+}
+
+fn traversable_by_remapped_root(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match traverse_group() {
+        Some(gid) if mode == 0o710 && fs::metadata(path)?.gid() != gid => std::os::unix::fs::chown(path, None, Some(gid)),
+        _ => Ok(()),
+    }
 }
 
 /// [`create_dir_mode`], and a directory that exists with another mode gets `mode`: for the
@@ -116,6 +149,7 @@ pub fn create_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
 pub fn ensure_dir_mode(path: &Path, mode: u32) -> io::Result<Option<u32>> {
     create_dir_mode(path, mode)?;
     let found = fs::metadata(path)?.permissions().mode() & 0o7777;
+    traversable_by_remapped_root(path, mode)?;
     if found == mode {
         return Ok(None);
     }

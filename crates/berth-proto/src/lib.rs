@@ -12,6 +12,7 @@
 pub mod config;
 pub mod crashpoint;
 pub mod fsutil;
+pub mod idmap;
 pub mod records;
 pub mod wire;
 

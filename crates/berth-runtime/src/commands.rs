@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::clean_signals::CleanSignals;
 use crate::cli::{Command, GlobalOpts};
+use crate::exec_userns;
 use crate::seccomp::executor::{self as seccomp_executor, SeccompExecutor};
 use crate::spec_fixup;
 
@@ -312,7 +313,9 @@ fn exec(
     // Issue 13 (seccomp): libcontainer gives exec'd processes no filter; this executor does.
     let seccomp = seccomp_executor::for_exec(&root, load(g, id)?.bundle(), &mut proc_json)?;
     let lends = seccomp.as_ref().is_some_and(|s| s.lends());
-    let process_path = if spec_fixup::clamp_process(&mut proc_json) | lends {
+    // Issue 13 (userns): libcontainer's exec does not join the user namespace; this executor does.
+    let userns = exec_userns::hook(&load(g, id)?, &mut proc_json, seccomp.clone())?;
+    let process_path = if spec_fixup::clamp_process(&mut proc_json) | lends | userns.is_some() {
         spec_fixup::write_private(&tmp, &serde_json::to_vec(&proc_json)?)?;
         tmp.clone()
     } else {
@@ -320,9 +323,15 @@ fn exec(
     };
     let pid_file = pid_file.map(|p| absolute(&p)).transpose()?;
     let console_socket = console_socket.map(|p| absolute(&p)).transpose()?;
-    let executor = CleanSignals::wrap(seccomp.map(|s: SeccompExecutor| Box::new(s) as Box<_>));
+    // Innermost first: the user namespace is joined (lending and taking back what joining needs),
+    // then the filter is loaded, then execve. The signal reset runs before both; neither of them
+    // ignores or blocks a signal.
+    let inner: Option<Box<dyn libcontainer::workload::Executor>> = match userns {
+        Some(u) => Some(Box::new(u)),
+        None => seccomp.map(|s: SeccompExecutor| Box::new(s) as Box<_>),
+    };
     let built = ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_executor(executor)
+        .with_executor(CleanSignals::wrap(inner))
         .with_root_path(root)?
         .with_pid_file(pid_file)?
         .with_console_socket(console_socket)

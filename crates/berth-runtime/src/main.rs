@@ -5,9 +5,11 @@
 //! single-threaded: no async runtime, no threads, one short-lived process per command (like runc).
 #![deny(unsafe_code)]
 
+mod cgroup_fixup;
 mod clean_signals;
 mod cli;
 mod commands;
+mod exec_userns;
 mod logging;
 mod sealed;
 mod seccomp;

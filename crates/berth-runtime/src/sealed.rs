@@ -7,8 +7,8 @@
 //! commands that enter the container re-execute themselves from a sealed copy first; that costs
 //! one copy of the binary per command.
 
-use anyhow::{bail, Context, Result};
 use crate::cli::Command;
+use anyhow::{bail, Context, Result};
 
 /// The environment variable naming the inherited descriptor of the daemon's sealed copy.
 pub const FD_ENV: &str = "BERTH_RUNTIME_FD";
@@ -17,7 +17,10 @@ const MARKER: &str = "_BERTH_RUNTIME_SEALED";
 
 pub fn ensure(cmd: &Command) -> Result<()> {
     // The copy we were executed from stays open here; it must not reach the container.
-    if let Some(fd) = std::env::var(FD_ENV).ok().and_then(|v| v.parse::<i32>().ok()) {
+    if let Some(fd) = std::env::var(FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
         if fd > 2 && berth_sys::sealed::raw_fd_is_sealed(fd) {
             berth_sys::sealed::set_cloexec(fd, true).context("closing the sealed copy on exec")?;
         }

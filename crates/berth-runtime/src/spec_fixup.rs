@@ -77,7 +77,7 @@ pub fn clamp_process(process: &mut Value) -> bool {
     changed
 }
 
-fn can_raise_limits() -> bool {
+pub(crate) fn can_raise_limits() -> bool {
     // CAP_SYS_RESOURCE is capability 24 in the effective set.
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -91,14 +91,17 @@ fn can_raise_limits() -> bool {
 
 /// Clamps the bundle's config.json in place when needed; returns the spec.
 pub fn fixup_bundle(bundle: &Path) -> Result<Value> {
+    crate::cgroup_fixup::check_v2_device_filter()?;
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut spec: Value =
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let changed = match spec.get_mut("process") {
+    let mut changed = match spec.get_mut("process") {
         Some(p) => clamp_process(p),
         None => false,
     };
+    // Issue 13: libcontainer mounts the v1 hierarchies read-write despite `ro`.
+    changed |= crate::cgroup_fixup::readonly_v1_hierarchies(&mut spec);
     if changed {
         let tmp = bundle.join(".config.json.berth-runtime.tmp");
         write_private(&tmp, &serde_json::to_vec_pretty(&spec)?)

@@ -9,6 +9,7 @@ pub mod sealed;
 pub mod seccomp;
 pub mod signals;
 pub mod spawn;
+pub mod userns;
 
 pub use identity::{process_start_time, ProcessIdentity};
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod containers;
+pub mod userns;
 pub use containers::ContainerDefaults;
 
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -111,6 +112,9 @@ pub struct Flags {
     /// Set no-new-privileges by default for new containers
     #[arg(long = "no-new-privileges", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub no_new_privileges: Option<bool>,
+    /// User/Group setting for user namespaces: default (dockremap) or user[:group]
+    #[arg(long = "userns-remap", value_name = "USER[:GROUP]")]
+    pub userns_remap: Option<String>,
 }
 
 /// One entry of `default-address-pools`.
@@ -172,6 +176,7 @@ pub struct FileConfig {
     pub containers: containers::ContainerFile,
     pub seccomp_profile: Option<String>,
     pub no_new_privileges: Option<bool>,
+    pub userns_remap: Option<String>,
 }
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
@@ -180,7 +185,7 @@ const KNOWN_KEYS: &[&str] = &[
     "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
     "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
-    "cgroup-parent", "seccomp-profile", "no-new-privileges",
+    "cgroup-parent", "seccomp-profile", "no-new-privileges", "userns-remap",
 ];
 
 /// The configuration in force: flags over file over defaults.
@@ -189,9 +194,15 @@ pub struct Config {
     pub config_file: PathBuf,
     pub live_restore: bool,
     pub debug: bool,
+    /// The daemon's state root: `--data-root`, or `<data-root>/<uid>.<gid>` under
+    /// `--userns-remap` (Docker's: each remapping sees its own images, containers and volumes).
     pub data_root: PathBuf,
+    /// `--data-root` as given.
+    pub data_root_top: PathBuf,
     pub exec_root: PathBuf,
     pub hosts: Vec<String>,
+    /// `--userns-remap`, resolved at load.
+    pub userns_remap: Option<userns::Remap>,
     /// The API sockets `hosts` describes, parsed (path, role, own group and mode).
     pub listeners: Vec<crate::listen::HostSpec>,
     /// `--group`/`"group"`; None: Docker's default (here `berth`, root when it does not exist).
@@ -305,6 +316,7 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("cgroup-parent", flags.cgroup_parent.clone(), file.cgroup_parent.clone());
     check("seccomp-profile", flags.seccomp_profile.clone(), file.seccomp_profile.clone());
     check("no-new-privileges", flags.no_new_privileges.map(|b| b.to_string()), file.no_new_privileges.map(|b| b.to_string()));
+    check("userns-remap", flags.userns_remap.clone(), file.userns_remap.clone());
     containers::conflicts(&flags.containers, &file.containers, &mut out);
     out
 }
@@ -398,7 +410,21 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     let seccomp_profile = flags.seccomp_profile.as_deref().or(file.seccomp_profile.as_deref()).unwrap_or("builtin");
     let seccomp_profile = crate::seccomp::DaemonSeccomp::from_setting(seccomp_profile)
         .map_err(|e| ConfigError::Invalid(format!("invalid value for seccomp-profile: {e}")))?;
+    let userns_remap = match flags.userns_remap.as_deref().or(file.userns_remap.as_deref()) {
+        Some(s) => Some(userns::resolve(s)?),
+        None => None,
+    };
+    let data_root_top: PathBuf = flags.data_root.clone().or(file.data_root.clone()).unwrap_or_else(|| "/var/lib/berth".into());
+    let data_root = match &userns_remap {
+        Some(r) => {
+            let (uid, gid) = r.maps.root();
+            data_root_top.join(format!("{uid}.{gid}"))
+        }
+        None => data_root_top.clone(),
+    };
     Ok(Config {
+        userns_remap,
+        data_root_top,
         containers,
         seccomp_profile,
         no_new_privileges: flags.no_new_privileges.or(file.no_new_privileges).unwrap_or(false),
@@ -416,7 +442,7 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         pidfile: flags.pidfile.clone().or(file.pidfile.clone()).unwrap_or_else(|| exec_root.join("berthd.pid")),
         live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
         debug: flags.debug.or(file.debug).unwrap_or(false),
-        data_root: flags.data_root.clone().or(file.data_root.clone()).unwrap_or_else(|| "/var/lib/berth".into()),
+        data_root,
         exec_root,
         hosts,
         listeners,
@@ -476,6 +502,7 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
         };
     }
     fixed!(data_root, "data-root");
+    fixed!(userns_remap, "userns-remap");
     fixed!(exec_root, "exec-root");
     fixed!(hosts, "hosts");
     fixed!(group, "group");

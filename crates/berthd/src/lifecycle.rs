@@ -77,6 +77,14 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         .await?
         .map_err(|e| ApiError::internal(format!("mounting the container's filesystem: {e}")))?;
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
+    if c.options.userns.is_some() {
+        let (d2, c2) = (d.clone(), c.clone());
+        let ns = c.endpoint.is_some().then(|| d.net.netns_path(&c.id));
+        if let Err(msg) = tokio::task::spawn_blocking(move || crate::userns::prepare(&d2, &c2, ns.as_deref())).await? {
+            release_resources(d, e).await;
+            return Err(fail_start(e, msg));
+        }
+    }
     let mut net_job = None;
     let netns = if c.endpoint.is_some() {
         let (d2, c2) = (d.clone(), c.clone());
@@ -107,7 +115,11 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         let (d2, mounts, root) = (d.clone(), c.mounts.clone(), rootfs.clone());
         tokio::task::spawn_blocking(move || mounts::copy_up(&d2, &mounts, &root)).await?;
     }
-    let spec = match spec::build(&c, &rootfs, netns.as_deref(), &d.config()) {
+    let spec = spec::build(&c, &rootfs, netns.as_deref(), &d.config()).and_then(|mut s| {
+        crate::userns::apply_to_spec(&d.config(), &c, &mut s)?;
+        Ok(s)
+    });
+    let spec = match spec {
         Ok(s) => s,
         Err(msg) => {
             let _ = release_resources(d, e).await;
@@ -442,6 +454,7 @@ pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
         let (d2, c2) = (d.clone(), c.clone());
         let _ = tokio::task::spawn_blocking(move || d2.net.teardown(&d2, &c2)).await;
     }
+    crate::userns::release(&d.config(), &c.id);
     if let Ok(driver) = d.driver(&c.options.storage_driver) {
         let id = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || {

@@ -27,6 +27,7 @@ mod shutdown;
 mod state;
 mod sweep;
 mod usernets;
+mod userns;
 mod volumes;
 mod watcher;
 
@@ -110,22 +111,33 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
     let gids = listen::resolve_groups(&cfg.listeners, cfg.group.as_deref()).map_err(anyhow::Error::msg)?;
     // The modes are set once the locks are held: a second daemon started by mistake on the same
     // roots must not change the first one's (its exec-root's mode depends on where its sockets are).
+    let remap_gid = cfg.userns_remap.as_ref().map(|r| r.maps.root().1);
+    if let Some(r) = &cfg.userns_remap {
+        let (uid, gid) = r.maps.root();
+        berth_proto::fsutil::set_remapped_root(uid, gid);
+    }
+    berth_proto::fsutil::create_dir_mode(&cfg.data_root_top, berth_proto::fsutil::modes::DATA_ROOT)?;
     berth_proto::fsutil::create_dir_mode(&cfg.data_root, berth_proto::fsutil::modes::DATA_ROOT)?;
     let _locks = lock(&cfg)?;
     let socket_in_exec_root = cfg.listeners.iter().any(|l| l.path.starts_with(&cfg.exec_root));
-    let older_modes = perms::secure_roots(&cfg.data_root, &cfg.exec_root, socket_in_exec_root)
+    let older_modes = perms::secure_roots(&cfg.data_root_top, &cfg.data_root, &cfg.exec_root, socket_in_exec_root, remap_gid)
         .with_context(|| format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display()))?;
+    userns::check_ancestors(&cfg).map_err(anyhow::Error::msg)?;
     let listeners = listen::bind_all(&cfg.listeners, &gids)?;
     let sockets: Vec<std::path::PathBuf> = listeners.iter().map(|(s, _)| s.path.clone()).collect();
     let socket = cfg.socket_path();
     let d = Arc::new(daemon::Daemon::new(cfg.clone())?);
     if older_modes {
         perms::tighten_below_in_background(cfg.data_root.clone());
+        if cfg.data_root_top != cfg.data_root {
+            perms::tighten_below_in_background(cfg.data_root_top.clone());
+        }
     }
     tracing::info!(
         socket = %socket.display(),
         data_root = %cfg.data_root.display(),
         live_restore = cfg.live_restore,
+        userns_remap = cfg.userns_remap.as_ref().map(|r| format!("{}:{}", r.user, r.group)),
         storage_driver = %cfg.storage_driver,
         containers = d.store.len(),
         load_ms = d.booted.elapsed().map_or(0, |t| t.as_millis()),

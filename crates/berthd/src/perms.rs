@@ -19,23 +19,47 @@ use std::path::{Path, PathBuf};
 /// Gives the data-root, the exec-root and the stores under them their modes, creating what is
 /// missing. Returns whether the data-root was found wider than [`modes::DATA_ROOT`], i.e. left by
 /// an older release (then [`tighten_below`] has work to do).
+///
+/// Under `--userns-remap` (`remap_gid`, the remapped root's host gid, also given to
+/// `fsutil::set_traverse_group`) `data_root` is `<top>/<uid>.<gid>`: both are `0710`
+/// `root:<remapped gid>` as Docker makes them, and the exec-root and its `netns/` `0710` of the
+/// same group, since the runtime opens the container's network namespace file from inside the
+/// container's user namespace. Without it the top goes back to `root:root`.
 pub fn secure_roots(
+    top: &Path,
     data_root: &Path,
     exec_root: &Path,
     socket_in_exec_root: bool,
+    remap_gid: Option<u32>,
 ) -> std::io::Result<bool> {
-    let exec_mode = if socket_in_exec_root {
-        modes::EXEC_ROOT_WITH_SOCKET
-    } else {
-        modes::EXEC_ROOT
+    let exec_mode = match (socket_in_exec_root, remap_gid) {
+        (true, _) => modes::EXEC_ROOT_WITH_SOCKET,
+        (false, Some(_)) => modes::EXEC_ROOT_REMAPPED,
+        (false, None) => modes::EXEC_ROOT,
     };
-    let widened =
-        ensure_dir_mode(data_root, modes::DATA_ROOT)?.is_some_and(|m| m & !modes::DATA_ROOT != 0);
+    let netns_mode = if remap_gid.is_some() { modes::EXEC_ROOT_REMAPPED } else { modes::PRIVATE_DIR };
+    let wider = |m: Option<u32>| m.is_some_and(|m| m & !modes::DATA_ROOT != 0);
+    let mut widened = wider(ensure_dir_mode(top, modes::DATA_ROOT)?);
+    if remap_gid.is_none() {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(top)?.gid() != 0 {
+            std::os::unix::fs::chown(top, None, Some(0))?;
+        }
+    }
+    if data_root != top {
+        widened |= wider(ensure_dir_mode(data_root, modes::DATA_ROOT)?);
+    }
     ensure_dir_mode(exec_root, exec_mode)?;
+    if socket_in_exec_root {
+        if let Some(gid) = remap_gid {
+            std::os::unix::fs::chown(exec_root, None, Some(gid))?;
+        }
+    }
     for (sub, mode) in [
         ("shims", modes::PRIVATE_DIR),
-        ("netns", modes::PRIVATE_DIR),
+        ("netns", netns_mode),
         ("runtime", modes::PRIVATE_DIR),
+        ("userns", modes::PRIVATE_DIR),
     ] {
         ensure_dir_mode(&exec_root.join(sub), mode)?;
     }
@@ -172,7 +196,7 @@ mod tests {
             chmod(d, 0o755);
         }
         assert!(
-            secure_roots(&data, &exec, false).unwrap(),
+            secure_roots(&data, &data, &exec, false, None).unwrap(),
             "0755 is wider than 0710"
         );
         assert_eq!(
@@ -211,7 +235,7 @@ mod tests {
             "a symlink is never followed"
         );
         assert!(
-            !secure_roots(&data, &exec, true).unwrap(),
+            !secure_roots(&data, &data, &exec, true, None).unwrap(),
             "already narrowed"
         );
         assert_eq!(

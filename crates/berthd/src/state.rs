@@ -119,6 +119,9 @@ pub struct CreateOptions {
     /// `no-new-privileges`, from the option or the daemon's default at create.
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// The user namespace's mappings (`--userns-remap`); None: the host's user namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns: Option<berth_proto::idmap::IdMaps>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

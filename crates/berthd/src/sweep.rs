@@ -64,8 +64,18 @@ pub async fn unclaimed(d: &Arc<Daemon>) {
     }
     let shims = cfg.exec_root.join("shims");
     for id in stale_unclaimed(d, &shims, &known) {
+        // The exec-root is shared by daemons of other `userns-remap` settings (each has its own
+        // state root): a live monitor is one of theirs, never ours to sweep.
+        let live = crate::watcher::read_monitor(d, &id).is_some_and(|m| {
+            berth_sys::identity::process_start_time(m.shim_pid) == Some(m.shim_start_time)
+        });
+        if live {
+            tracing::info!("keeping the monitor state of {id}: no record here, but its monitor runs (another userns-remap setting's container?)");
+            continue;
+        }
         let _ = std::fs::remove_dir_all(shims.join(id));
     }
+    crate::userns::sweep(&cfg, &known);
 }
 
 /// Containers whose `rm` was cut short are removed now, as their owner asked.

@@ -84,6 +84,10 @@ impl Volumes {
         }
         let v = Volume { name: name.clone(), created: crate::state::now_rfc3339(), labels, options, anonymous, populated: false };
         std::fs::create_dir_all(self.data_path(&name)).map_err(|e| format!("create {name}: {e}"))?;
+        // Docker's: under --userns-remap a volume's root belongs to the containers' root.
+        if let Some((uid, gid)) = berth_proto::fsutil::remapped_root() {
+            std::os::unix::fs::chown(self.data_path(&name), Some(uid), Some(gid)).map_err(|e| format!("create {name}: {e}"))?;
+        }
         berth_proto::fsutil::write_json_atomic(&self.dir(&name).join("volume.json"), &v).map_err(|e| format!("create {name}: {e}"))?;
         Ok(v)
     }

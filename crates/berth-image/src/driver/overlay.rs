@@ -61,6 +61,9 @@ impl Overlay2Driver {
             // overlayfs needs one lower layer: an image without layers (scratch) gets an empty one.
             lowers.push(dir.join("empty").to_string_lossy().into_owned());
         }
+        if let Some(maps) = super::idmap::read(&dir)? {
+            lowers = super::idmap::lowers(&dir, &lowers, &maps)?;
+        }
         for p in lowers
             .iter()
             .chain([dir.to_string_lossy().into_owned()].iter())
@@ -92,6 +95,27 @@ impl Overlay2Driver {
         }
         Ok(data)
     }
+
+    /// One overlay mount attempt with the lowers in force (idmapped, or the chowned copies).
+    fn mount_once(&self, id: &str, merged: &Path) -> Result<Result<(), nix::errno::Errno>, ImageError> {
+        let data = self.mount_data(id)?;
+        let mount_with = |data: &str| mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data));
+        let mounted = if self.dir(id).join(EPHEMERAL).exists() {
+            // overlayfs leaves this directory behind a volatile mount and refuses the next mount
+            // while it is there (the upper dir cannot be trusted after a crash): an ephemeral
+            // container's writes are not meant to outlive one anyway. Kernels before 5.10 do
+            // not know the option: mount as usual.
+            let _ = fs::remove_dir_all(self.dir(id).join("work").join("work").join("incompat"));
+            mount_with(&format!("{data},volatile")).or_else(|e| match e {
+                nix::errno::Errno::EINVAL => mount_with(&data),
+                e => Err(e),
+            })
+        } else {
+            mount_with(&data)
+        };
+        super::idmap::detach(&self.dir(id).join("idmapped"));
+        Ok(mounted)
+    }
 }
 
 /// Marks storage made with [`super::CreateOpts::ephemeral`].
@@ -102,7 +126,7 @@ impl StorageDriver for Overlay2Driver {
         "overlay2"
     }
 
-    fn create_with(&self, id: &str, layers: &[PathBuf], opts: super::CreateOpts) -> Result<(), ImageError> {
+    fn create_with(&self, id: &str, layers: &[PathBuf], opts: &super::CreateOpts) -> Result<(), ImageError> {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {
@@ -124,6 +148,13 @@ impl StorageDriver for Overlay2Driver {
             if opts.ephemeral {
                 fs::write(tmp.join(EPHEMERAL), b"").ctx(|| "marking the storage ephemeral".into())?;
             }
+            if let Some(maps) = &opts.idmap {
+                // The upper's root is the container's `/`: its root owns it.
+                let (uid, gid) = maps.root();
+                std::os::unix::fs::chown(tmp.join("upper"), Some(uid), Some(gid)).ctx(|| "chown upper".into())?;
+                berth_proto::fsutil::write_json_atomic(&tmp.join(super::idmap::IDMAP_FILE), maps)
+                    .ctx(|| "recording the id mappings".into())?;
+            }
             berth_proto::fsutil::write_json_atomic(&tmp.join("lower.json"), &layers)
                 .ctx(|| "writing lower.json".into())?;
             fs::rename(&tmp, &dest).ctx(|| format!("creating {}", dest.display()))
@@ -141,20 +172,17 @@ impl StorageDriver for Overlay2Driver {
         if is_mounted(&merged) {
             return Ok(merged);
         }
-        let data = self.mount_data(id)?;
-        let mount_with = |data: &str| mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data));
-        let mounted = if self.dir(id).join(EPHEMERAL).exists() {
-            // overlayfs leaves this directory behind a volatile mount and refuses the next mount
-            // while it is there (the upper dir cannot be trusted after a crash): an ephemeral
-            // container's writes are not meant to outlive one anyway. Kernels before 5.10 do
-            // not know the option: mount as usual.
-            let _ = fs::remove_dir_all(self.dir(id).join("work").join("work").join("incompat"));
-            mount_with(&format!("{data},volatile")).or_else(|e| match e {
-                nix::errno::Errno::EINVAL => mount_with(&data),
-                e => Err(e),
-            })
-        } else {
-            mount_with(&data)
+        let mounted = self.mount_once(id, &merged)?;
+        let idmapped = self.dir(id).join("idmapped");
+        let mounted = match mounted {
+            // A kernel with idmapped mounts but an overlayfs that refuses them as layers (before
+            // 5.19): the chowned copies from now on.
+            Err(nix::errno::Errno::EINVAL) if idmapped.is_dir() && !self.dir(id).join("shifted").exists() => {
+                tracing::warn!(id, "overlayfs refused idmapped layers: using a chowned copy");
+                fs::create_dir(self.dir(id).join("shifted")).ctx(|| "creating shifted".into())?;
+                self.mount_once(id, &merged)?
+            }
+            m => m,
         };
         mounted.map_err(|e| ImageError::Io {
             context: format!("mounting overlay at {}", merged.display()),

@@ -118,7 +118,7 @@ impl StorageDriver for VfsDriver {
         "vfs"
     }
 
-    fn create_with(&self, id: &str, layers: &[PathBuf], _opts: super::CreateOpts) -> Result<(), ImageError> {
+    fn create_with(&self, id: &str, layers: &[PathBuf], opts: &super::CreateOpts) -> Result<(), ImageError> {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {
@@ -139,6 +139,10 @@ impl StorageDriver for VfsDriver {
                 apply_layer_dir(layer, &mut root)?;
             }
             root.finish()?;
+            // A copy already: shifted once, here.
+            if let Some(maps) = &opts.idmap {
+                super::idmap::shift_tree(&rootfs, maps)?;
+            }
             fs::rename(&tmp, &dest).ctx(|| format!("creating {}", dest.display()))
         })();
         if result.is_err() {

@@ -5,3 +5,4 @@ mod host;
 mod runtime;
 mod seccomp;
 mod spec;
+mod userns;

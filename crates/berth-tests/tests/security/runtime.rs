@@ -5,6 +5,8 @@
 use berth_tests::{DaemonOpts, TestDaemon};
 
 mod cgroups;
+mod cost;
+mod devices_v2;
 mod leaked_fd;
 mod overwrite;
 mod signals;

@@ -128,9 +128,13 @@ pub async fn get(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q)
     let (root, src) = open_source(&d, &id, &q).await?;
     let st = src.stat();
     let name = st.name.clone();
+    let maps = d.store.get(&id)?.snapshot().options.userns;
     let body = tar_body(move |w| {
         let _root = root;
-        src.pack(&name, w)
+        match &maps {
+            Some(m) => src.pack_unshifted(&name, w, m),
+            None => src.pack(&name, w),
+        }
     });
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar")), (header::HeaderName::from_static("x-docker-container-path-stat"), stat_header(&st))], body).into_response())
 }
@@ -145,7 +149,9 @@ pub async fn put(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q,
         return Err(ApiError::new(StatusCode::FORBIDDEN, "container rootfs is marked read-only"));
     }
     let root = root_for(&d, &e, &inner).await?;
-    let owner = (!qbool(q.get("copyUIDGID"))).then_some((0, 0));
+    // The container's root: under --userns-remap, the host ids it maps to.
+    let root_ids = c.options.userns.as_ref().map_or((0, 0), |m| m.root());
+    let owner = (!qbool(q.get("copyUIDGID"))).then_some(root_ids);
     let (dir, rel) = (root.dir.clone(), root.inner.clone());
     let stream = futures_util::TryStreamExt::map_err(req.into_body().into_data_stream(), std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
@@ -184,9 +190,13 @@ pub async fn export(State(d): State<AppState>, Path(id): Path<String>) -> Result
     let dir = root.dir.clone();
     let src = tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, "/", false)).await?.map_err(image_error)?;
     d.events.emit("container", "export", &c.id, crate::lifecycle::attrs(&c));
+    let maps = c.options.userns.clone();
     let body = tar_body(move |w| {
         let _root = root;
-        src.pack("", w)
+        match &maps {
+            Some(m) => src.pack_unshifted("", w, m),
+            None => src.pack("", w),
+        }
     });
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }

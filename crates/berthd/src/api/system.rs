@@ -78,7 +78,9 @@ fn mem_total() -> u64 {
 /// cgroupns, no-new-privileges (Berth applies neither AppArmor nor SELinux).
 fn security_options(cfg: &crate::config::Config) -> Vec<String> {
     let mut v = vec![format!("name=seccomp,profile={}", cfg.seccomp_profile.name())];
-    // name=userns (root remapped) goes here.
+    if cfg.userns_remap.is_some() {
+        v.push("name=userns".into());
+    }
     // name=cgroupns (private cgroup namespaces by default) goes here.
     if cfg.no_new_privileges {
         v.push("name=no-new-privileges".into());

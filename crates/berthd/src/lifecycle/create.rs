@@ -75,8 +75,9 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
     let layers = d.images.layer_dirs(&image.id).map_err(|e| crate::api::images::image_error(e))?;
     let cid = id.clone();
-    let opts = berth_image::CreateOpts { ephemeral: host.auto_remove.unwrap_or(false) };
-    tokio::task::spawn_blocking(move || driver.create_with(&cid, &layers, opts))
+    let userns = crate::userns::for_new_container(&cfg, host.userns_mode.as_deref().unwrap_or(""));
+    let opts = berth_image::CreateOpts { ephemeral: host.auto_remove.unwrap_or(false), idmap: userns.clone() };
+    tokio::task::spawn_blocking(move || driver.create_with(&cid, &layers, &opts))
         .await?
         .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
     // The address is reserved now (so it is never handed out twice); ports are bound at start.
@@ -124,7 +125,9 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         search: host.dns_search.clone().unwrap_or_default(),
         options: host.dns_options.clone().unwrap_or_default(),
     };
-    if let Err(err) = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns) {
+    let written = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns)
+        .and_then(|()| userns.as_ref().map_or(Ok(()), |m| crate::userns::chown_etc_files(&dir, m)));
+    if let Err(err) = written {
         undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
         return Err(err.into());
     }
@@ -165,6 +168,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
             runtime_defaulted,
             seccomp,
             no_new_privileges,
+            userns,
         },
         log_path: dir.join(format!("{id}-json.log")),
         hostname_path: dir.join("hostname"),

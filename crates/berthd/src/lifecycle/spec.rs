@@ -22,7 +22,12 @@ pub fn build(
         }
     }
     let cwd = c.config.working_dir.clone().unwrap_or_default();
-    crate::rootfs::ensure_workdir(rootfs, &cwd, uid, gid)
+    // Made by the daemon: owned by the host ids the container's user maps to.
+    let (wuid, wgid) = match &c.options.userns {
+        Some(m) => (m.host_uid(uid).unwrap_or(uid), m.host_gid(gid).unwrap_or(gid)),
+        None => (uid, gid),
+    };
+    crate::rootfs::ensure_workdir(rootfs, &cwd, wuid, wgid)
         .map_err(|e| format!("creating working directory {cwd}: {e}"))?;
     let mode = c.options.network_mode.as_str();
     let net = match mode {

@@ -36,6 +36,13 @@ pub fn security_options(
         ulimits::check(u).map_err(bad)?;
     }
     namespace_modes(d, config, host)?;
+    crate::userns::check_create(
+        &d.config(),
+        host.userns_mode.as_deref().unwrap_or(""),
+        privileged,
+        network_mode,
+        host.pid_mode.as_deref().unwrap_or(""),
+    )?;
     let own_net = own_network(d, network_mode);
     let own = sysctl::OwnNamespaces {
         ipc: host.ipc_mode.as_deref() != Some("host"),
@@ -136,11 +143,12 @@ fn namespace_modes(d: &Daemon, config: &ContainerConfig, host: &mut HostConfig) 
     userns_mode(host.userns_mode.as_deref().unwrap_or(""))
 }
 
-/// Containers run in the host's user namespace: `host` (or nothing) is the only mode.
+/// Docker's modes: nothing (the daemon's `--userns-remap`, or the host's namespace without it)
+/// or `host`.
 pub fn userns_mode(m: &str) -> Result<()> {
     match m {
         "" | "host" => Ok(()),
-        m => Err(bad(format!("HostConfig.UsernsMode {m:?} is not supported by Berth: containers run in the host's user namespace (\"host\")"))),
+        m => Err(bad(format!("HostConfig.UsernsMode {m:?} is not supported by Berth: \"host\", or nothing for the daemon's userns-remap setting"))),
     }
 }
 

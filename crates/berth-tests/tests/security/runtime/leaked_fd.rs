@@ -10,7 +10,10 @@ use berth_tests::DaemonOpts;
 /// Reads the marker through `../` from the working directory (a host directory would reach the
 /// host's root and so `<marker>`); prints the cwd for the message.
 fn probe(marker: &str) -> String {
-    format!("readlink /proc/self/cwd; cat {}{marker} 2>/dev/null || true", "../".repeat(12))
+    format!(
+        "readlink /proc/self/cwd; cat {}{marker} 2>/dev/null || true",
+        "../".repeat(12)
+    )
 }
 
 #[test]
@@ -19,7 +22,11 @@ fn cve_2024_21626_workdir_through_a_leaked_fd_stays_in_the_container() {
     let token = format!("host-secret-{}", std::process::id());
     let marker = dir.0.join("marker");
     std::fs::write(&marker, &token).unwrap();
-    let rel = marker.display().to_string().trim_start_matches('/').to_string();
+    let rel = marker
+        .display()
+        .to_string()
+        .trim_start_matches('/')
+        .to_string();
     let d = daemon(DaemonOpts::new("rt-cve21626"));
     d.run_detached(&["--name", "fdc", "busybox", "sleep", "1000"]);
     for n in 3..=12 {
@@ -52,6 +59,10 @@ fn cve_2024_21626_workdir_through_a_leaked_fd_stays_in_the_container() {
     assert_eq!(fds(&["run", "--rm", "busybox"]), "0 1 2", "docker run");
     assert_eq!(fds(&["exec", "fdc"]), "0 1 2", "docker exec");
     let init = d.docker_ok(&["exec", "fdc", "ls", "/proc/1/fd"]);
-    assert_eq!(init.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"], "the init");
+    assert_eq!(
+        init.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2"],
+        "the init"
+    );
     d.docker_ok(&["rm", "-f", "fdc"]);
 }

@@ -38,7 +38,10 @@ fn run_exec_and_monitor_restart_start_with_clean_signals() {
     );
     let out = d.docker_ok(&["exec", "sig", "sh", "-c", "yes | head -n 3 | wc -l"]);
     assert_eq!(out, "3");
-    assert_clean(&d.docker_ok(&["exec", "sig", "cat", "/proc/1/status"]), "the init");
+    assert_clean(
+        &d.docker_ok(&["exec", "sig", "cat", "/proc/1/status"]),
+        "the init",
+    );
     d.docker_ok(&["rm", "-f", "sig"]);
     // With the daemon gone, the monitor restarts the container itself.
     let vol = format!("{}:/out", dir.0.display());
@@ -63,8 +66,14 @@ fn run_exec_and_monitor_restart_start_with_clean_signals() {
         "the monitor restarted the container"
     );
     std::thread::sleep(Duration::from_millis(200));
-    assert_clean(&std::fs::read_to_string(dir.0.join("st.0")).unwrap(), "first run");
-    assert_clean(&std::fs::read_to_string(&second).unwrap(), "restart by the monitor");
+    assert_clean(
+        &std::fs::read_to_string(dir.0.join("st.0")).unwrap(),
+        "first run",
+    );
+    assert_clean(
+        &std::fs::read_to_string(&second).unwrap(),
+        "restart by the monitor",
+    );
     d.restart();
     d.docker_ok(&["rm", "-f", "again"]);
 }
