@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::clean_signals::CleanSignals;
 use crate::cli::{Command, GlobalOpts};
-use crate::exec_seccomp;
 use crate::exec_userns;
+use crate::seccomp::executor::{self as seccomp_executor, SeccompExecutor};
 use crate::spec_fixup;
 
 /// Runs one command; the returned code is this process's exit status.
@@ -111,25 +111,72 @@ fn create(
     container_dir(g, id)?;
     let bundle =
         std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
-    spec_fixup::fixup_bundle(&bundle)?;
+    let mut spec = spec_fixup::fixup_bundle(&bundle)?;
+    let seccomp = seccomp_executor::for_init(&root, &mut spec)?;
+    // With a filter, libcontainer reads a copy of the spec without it (and with the CAP_SYS_ADMIN
+    // loan): the bundle's config.json stays the daemon's (exec and a restart read it again).
+    let view = match &seccomp {
+        Some(_) => Some(write_view(&root, id, &bundle, &mut spec)?),
+        None => None,
+    };
     let pid_file = pid_file.map(|p| absolute(&p)).transpose()?;
     let console_socket = console_socket.map(|p| absolute(&p)).transpose()?;
+    let executor = CleanSignals::wrap(seccomp.map(|s| Box::new(s) as Box<_>));
     // No with_stdin/stdout/stderr: the init inherits this process's stdio, so the monitor's pipes
     // become the container's. Detached: this process exits while the init waits for `start`.
-    ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_executor(CleanSignals::wrap(None))
-        .with_root_path(root)?
-        .with_pid_file(pid_file)?
-        .with_console_socket(console_socket)
-        .with_preserved_fds(preserve_fds)
-        .validate_id()?
-        .as_init(&bundle)
-        .with_systemd(g.systemd_cgroup)
-        .with_detach(true)
-        .with_no_pivot(no_pivot)
-        .build()
-        .with_context(|| format!("creating container {id}"))?;
+    let built = (|| {
+        ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_executor(executor)
+            .with_root_path(root.clone())?
+            .with_pid_file(pid_file)?
+            .with_console_socket(console_socket)
+            .with_preserved_fds(preserve_fds)
+            .validate_id()?
+            .as_init(view.as_deref().unwrap_or(&bundle))
+            .with_systemd(g.systemd_cgroup)
+            .with_detach(true)
+            .with_no_pivot(no_pivot)
+            .build()
+    })();
+    let built = built.with_context(|| format!("creating container {id}"));
+    if let Some(view) = &view {
+        let restored = built.and_then(|mut c| {
+            // The state names the real bundle: `state`, exec and a restart read config.json there.
+            c.state.bundle = bundle.clone();
+            c.save().context("saving the container's state")
+        });
+        let _ = std::fs::remove_dir_all(view);
+        restored?;
+    } else {
+        built?;
+    }
     Ok(())
+}
+
+/// Writes what libcontainer reads for a filtered container's create: `spec` (already without
+/// `linux.seccomp`) with an absolute `root.path`, in a directory of its own under the root.
+fn write_view(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    spec: &mut serde_json::Value,
+) -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    // `@` is no character of a container id: no container's directory can take this name.
+    let dir = root.join("@create").join(id);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(p) = spec.pointer("/root/path").and_then(|p| p.as_str()) {
+        let p = bundle.join(p);
+        spec["root"]["path"] = p.to_string_lossy().into_owned().into();
+    }
+    spec_fixup::write_private(&dir.join("config.json"), &serde_json::to_vec(spec)?)
+        .with_context(|| format!("writing {}/config.json", dir.display()))?;
+    Ok(dir)
 }
 
 /// The OCI state, with runc's extra fields.
@@ -264,7 +311,7 @@ fn exec(
     // A clamped copy lives in the container's own directory, which delete removes.
     let tmp = dir.join(format!("exec-process-{}.json", std::process::id()));
     // Issue 13 (seccomp): libcontainer gives exec'd processes no filter; this executor does.
-    let seccomp = exec_seccomp::prepare(load(g, id)?.bundle(), &mut proc_json)?;
+    let seccomp = seccomp_executor::for_exec(&root, load(g, id)?.bundle(), &mut proc_json)?;
     let lends = seccomp.as_ref().is_some_and(|s| s.lends());
     // Issue 13 (userns): libcontainer's exec does not join the user namespace; this executor does.
     let userns = exec_userns::hook(&load(g, id)?, &mut proc_json, seccomp.clone())?;
@@ -281,7 +328,7 @@ fn exec(
     // ignores or blocks a signal.
     let inner: Option<Box<dyn libcontainer::workload::Executor>> = match userns {
         Some(u) => Some(Box::new(u)),
-        None => seccomp.map(|s| Box::new(s) as Box<_>),
+        None => seccomp.map(|s: SeccompExecutor| Box::new(s) as Box<_>),
     };
     let built = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_executor(CleanSignals::wrap(inner))

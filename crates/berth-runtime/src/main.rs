@@ -9,11 +9,10 @@ mod cgroup_fixup;
 mod clean_signals;
 mod cli;
 mod commands;
-mod exec_seccomp;
 mod exec_userns;
 mod logging;
 mod sealed;
-mod seccomp_fixup;
+mod seccomp;
 mod spec_fixup;
 
 use std::process::ExitCode;

@@ -89,8 +89,8 @@ pub(crate) fn can_raise_limits() -> bool {
         .is_some_and(|caps| caps & (1 << 24) != 0)
 }
 
-/// Clamps the bundle's config.json in place when needed.
-pub fn fixup_bundle(bundle: &Path) -> Result<()> {
+/// Clamps the bundle's config.json in place when needed; returns the spec.
+pub fn fixup_bundle(bundle: &Path) -> Result<Value> {
     crate::cgroup_fixup::check_v2_device_filter()?;
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -100,8 +100,6 @@ pub fn fixup_bundle(bundle: &Path) -> Result<()> {
         Some(p) => clamp_process(p),
         None => false,
     };
-    // Issue 13 (seccomp): libcontainer's reversed masked-comparison operands.
-    changed |= crate::seccomp_fixup::swap_masked_eq_operands(&mut spec);
     // Issue 13: libcontainer mounts the v1 hierarchies read-write despite `ro`.
     changed |= crate::cgroup_fixup::readonly_v1_hierarchies(&mut spec);
     if changed {
@@ -110,7 +108,7 @@ pub fn fixup_bundle(bundle: &Path) -> Result<()> {
             .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
     }
-    Ok(())
+    Ok(spec)
 }
 
 /// Writes `data` to a new or truncated `path` at 0600. The bundle's `config.json` and an exec's

@@ -6,6 +6,7 @@ use std::io;
 pub mod fdpass;
 pub mod identity;
 pub mod sealed;
+pub mod seccomp;
 pub mod signals;
 pub mod spawn;
 pub mod userns;

@@ -2,6 +2,7 @@
 //! `no-new-privileges`, the daemon.json keys, `docker info`. Probed from inside containers with
 //! a static C program (`seccomp/probe.c`) that makes each raw syscall and prints its errno.
 
+mod cache;
 mod probe;
 
 use berth_tests::{wait_until, DaemonOpts, TestDaemon};

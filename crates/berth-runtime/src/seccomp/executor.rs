@@ -1,48 +1,78 @@
-//! The container's seccomp filter for `exec`'d processes.
-//!
-//! libcontainer 0.7.0 rebuilds the spec of an exec'd ("tenant") process without
-//! `linux.seccomp`, so `docker exec` would run unfiltered; runc gives exec'd processes the
-//! container's filter. berth-runtime loads it itself, from the executor: the last step inside
-//! the new process, after libcontainer dropped its capabilities and just before `execve`.
+//! Loads the container's compiled filter, as the last step inside the new process: after
+//! libcontainer set no_new_privs (when asked) and dropped the capabilities, just before `execve`;
+//! for the container's init and for every exec'd process (libcontainer 0.7.0 gives those none).
 //!
 //! Loading a filter needs no_new_privs or CAP_SYS_ADMIN. When the process has neither, it is
 //! lent CAP_SYS_ADMIN in its effective and permitted sets (never in the bounding set, so the
-//! exec'd program can never regain it) and gives it back right after the load; if that fails
-//! the exec fails, it never runs with the loan. The window is libcontainer's own code between
-//! its capability drop and `execve`, where it held every capability a moment before.
+//! program can never regain it) and gives it back right after the load; if that fails the
+//! process fails, it never runs with the loan. The window is libcontainer's own code between its
+//! capability drop and `execve`, where it held every capability a moment before.
 
 use anyhow::{Context, Result};
 use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{
     Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
 };
-use oci_spec::runtime::{LinuxSeccomp, Spec};
+use oci_spec::runtime::Spec;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
+
+use super::Filter;
 
 const SYS_ADMIN: &str = "CAP_SYS_ADMIN";
 
 #[derive(Clone)]
 pub struct SeccompExecutor {
-    seccomp: LinuxSeccomp,
+    filter: Filter,
     lent_sys_admin: bool,
 }
 
 /// The executor for an exec into the container of `bundle`, or None when the container runs
 /// without a filter. Adds the CAP_SYS_ADMIN loan to `process` (an OCI process object) when
 /// needed; the caller writes it out when this returns `Some` with `lends()`.
-pub fn prepare(bundle: &Path, process: &mut Value) -> Result<Option<SeccompExecutor>> {
+pub fn for_exec(
+    root: &Path,
+    bundle: &Path,
+    process: &mut Value,
+) -> Result<Option<SeccompExecutor>> {
     let path = bundle.join("config.json");
     let spec: Value = serde_json::from_slice(
         &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
     )
     .with_context(|| format!("parsing {}", path.display()))?;
-    let Some(section) = spec.pointer("/linux/seccomp").filter(|v| !v.is_null()) else {
+    let Some(filter) = super::of_spec(root, &spec)? else {
         return Ok(None);
     };
-    let seccomp: LinuxSeccomp =
-        serde_json::from_value(section.clone()).context("the container's linux.seccomp")?;
+    Ok(Some(SeccompExecutor {
+        filter,
+        lent_sys_admin: lend_if_needed(process),
+    }))
+}
+
+/// The executor for a container's init, or None when the container runs without a filter.
+/// Takes `linux.seccomp` out of `spec` (what libcontainer will read, so that it does not compile
+/// and load the filter too) and adds the CAP_SYS_ADMIN loan to its process when needed.
+pub fn for_init(root: &Path, spec: &mut Value) -> Result<Option<SeccompExecutor>> {
+    let Some(filter) = super::of_spec(root, spec)? else {
+        return Ok(None);
+    };
+    if let Some(linux) = spec.get_mut("linux").and_then(Value::as_object_mut) {
+        linux.remove("seccomp");
+    }
+    let lent_sys_admin = match spec.get_mut("process") {
+        Some(p) => lend_if_needed(p),
+        None => false,
+    };
+    Ok(Some(SeccompExecutor {
+        filter,
+        lent_sys_admin,
+    }))
+}
+
+/// Adds CAP_SYS_ADMIN to the effective and permitted sets of `process` when it has neither it
+/// nor no_new_privs; true when it did.
+fn lend_if_needed(process: &mut Value) -> bool {
     let nnp = process
         .get("noNewPrivileges")
         .and_then(Value::as_bool)
@@ -65,10 +95,7 @@ pub fn prepare(bundle: &Path, process: &mut Value) -> Result<Option<SeccompExecu
             }
         }
     }
-    Ok(Some(SeccompExecutor {
-        seccomp,
-        lent_sys_admin,
-    }))
+    lent_sys_admin
 }
 
 impl SeccompExecutor {
@@ -92,9 +119,9 @@ impl SeccompExecutor {
 
 impl Executor for SeccompExecutor {
     fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
-        libcontainer::seccomp::initialize_seccomp(&self.seccomp).map_err(|e| {
-            ExecutorError::Other(format!("loading the container's seccomp filter: {e}"))
-        })?;
+        berth_sys::seccomp::set_mode_filter(&self.filter.program, self.filter.flags).map_err(
+            |e| ExecutorError::Other(format!("loading the container's seccomp filter: {e}")),
+        )?;
         if self.lent_sys_admin {
             // Under the filter now: capget/capset must be allowed by it, or the exec fails here.
             self.give_back().map_err(ExecutorError::Other)?;
@@ -146,6 +173,8 @@ mod tests {
             serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}),
         );
         let mut p = serde_json::json!({"capabilities": {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}});
+        let root = tempfile::tempdir().unwrap();
+        let prepare = |b: &std::path::Path, p: &mut Value| for_exec(root.path(), b, p);
         let e = prepare(&b, &mut p).unwrap().unwrap();
         assert!(e.lends());
         assert_eq!(
