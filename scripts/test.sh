@@ -1,5 +1,6 @@
 #!/bin/bash
-# THE test command: installs what is missing, builds the workspace (debug) and runs every test
+# THE test command: installs what is missing, checks formatting and lints, builds the workspace
+# (debug) and runs every test
 # (unit tests and the end-to-end tests against real daemons) with cargo-nextest, then docker-py's
 # own suite (scripts/peer.sh).
 # Exit status: nextest's. Extra arguments go to `cargo nextest run` (e.g. a test filter).
@@ -11,6 +12,22 @@ start=$(date +%s)
 ensure_base
 ensure_test_tools
 ensure_peer_tools
+
+# Habits before tests (issue 14): formatting and lints fail the run like a test does. Where the
+# toolchain lacks the component (and this machine cannot fetch it), say so instead of passing.
+habits=0
+if cargo fmt --version >/dev/null 2>&1; then
+    say "cargo fmt --all -- --check"
+    cargo fmt --all -- --check || habits=1
+else
+    say "cargo fmt is not installed: formatting not checked"
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+    say "cargo clippy --workspace --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets -- -D warnings || habits=1
+else
+    say "cargo clippy is not installed: lints not checked"
+fi
 
 say "cargo build --workspace"
 cargo build --workspace
@@ -54,6 +71,11 @@ if [ "$#" -eq 0 ]; then
     fi
 fi
 
+if [ "$habits" -ne 0 ]; then
+    echo "berth test summary: cargo fmt --check or cargo clippy -D warnings failed (see above)"
+    [ "$status" -eq 0 ] && status=1
+fi
+
 if [ "$status" -ne 0 ]; then
     say "why the failed tests failed (from the JUnit file)"
     python3 scripts/junit_failures.py "${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml" || true
@@ -66,6 +88,6 @@ secs=$(( $(date +%s) - start ))
 if [ "$status" -eq 0 ]; then
     echo "berth test summary: ALL TESTS PASSED in ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
 else
-    echo "berth test summary: FAILED (exit ${status}: tests, docker-py suite, leak check or benchmark smoke run) after ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
+    echo "berth test summary: FAILED (exit ${status}: fmt/clippy, tests, docker-py suite, leak check or benchmark smoke run) after ${secs}s (JUnit: ${CARGO_TARGET_DIR:-target}/nextest/ci/junit.xml)"
 fi
 exit "$status"

@@ -92,13 +92,19 @@ mod tests {
     #[test]
     fn exec_bodies() {
         // docker CLI 28 `docker exec -e A=1 c sh -c 'echo hi'`
-        let c: ExecConfig = serde_json::from_str(r#"{"User":"","Privileged":false,"Tty":false,"ConsoleSize":[0,0],
+        let c: ExecConfig = serde_json::from_str(
+            r#"{"User":"","Privileged":false,"Tty":false,"ConsoleSize":[0,0],
             "AttachStdin":false,"AttachStderr":true,"AttachStdout":true,"Detach":false,"DetachKeys":"",
-            "Env":["A=1"],"WorkingDir":"","Cmd":["sh","-c","echo hi"]}"#).unwrap();
+            "Env":["A=1"],"WorkingDir":"","Cmd":["sh","-c","echo hi"]}"#,
+        )
+        .unwrap();
         assert_eq!(c.cmd.as_deref().unwrap(), ["sh", "-c", "echo hi"]);
         // docker-py sends null for unset strings.
-        let c: ExecConfig = serde_json::from_str(r#"{"AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,
-            "Privileged":false,"User":"","Cmd":"echo hi","Env":null,"WorkingDir":null}"#).unwrap();
+        let c: ExecConfig = serde_json::from_str(
+            r#"{"AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,
+            "Privileged":false,"User":"","Cmd":"echo hi","Env":null,"WorkingDir":null}"#,
+        )
+        .unwrap();
         assert_eq!(c.cmd.as_deref().unwrap(), ["echo hi"]);
         assert!(serde_json::from_str::<ExecConfig>(r#"{"Cmd":["x"],"Tty":"no"}"#).is_err());
         let s: ExecStartConfig = serde_json::from_str(r#"{"Detach":false,"Tty":false,"ConsoleSize":null}"#).unwrap();

@@ -180,14 +180,24 @@ mod tests {
 
     #[test]
     fn image_shapes() {
-        let d = vec![DeleteItem { untagged: Some("busybox:latest".into()), deleted: None }, DeleteItem { untagged: None, deleted: Some("sha256:1".into()) }];
+        let d = vec![
+            DeleteItem { untagged: Some("busybox:latest".into()), deleted: None },
+            DeleteItem { untagged: None, deleted: Some("sha256:1".into()) },
+        ];
         assert_eq!(serde_json::to_string(&d).unwrap(), r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:1"}]"#);
-        let i = ImageInspect { id: "sha256:1".into(), root_fs: RootFs { r#type: "layers".into(), layers: vec!["sha256:2".into()] }, ..Default::default() };
+        let i = ImageInspect {
+            id: "sha256:1".into(),
+            root_fs: RootFs { r#type: "layers".into(), layers: vec!["sha256:2".into()] },
+            ..Default::default()
+        };
         let v = serde_json::to_value(&i).unwrap();
         assert_eq!(v["RootFS"]["Type"], "layers");
         assert!(v.get("Config").is_none());
         assert_eq!(serde_json::from_value::<ImageInspect>(v).unwrap(), i);
-        let s: ImageSummary = serde_json::from_str(r#"{"Id":"sha256:1","RepoTags":null,"Created":5,"Size":7,"SharedSize":-1,"Containers":-1}"#).unwrap();
+        let s: ImageSummary = serde_json::from_str(
+            r#"{"Id":"sha256:1","RepoTags":null,"Created":5,"Size":7,"SharedSize":-1,"Containers":-1}"#,
+        )
+        .unwrap();
         assert!(s.repo_tags.is_empty());
         let p: ProgressMessage = serde_json::from_str(r#"{"errorDetail":{"message":"bad"},"error":"bad"}"#).unwrap();
         assert_eq!(p.error_detail.unwrap().message, "bad");

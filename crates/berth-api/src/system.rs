@@ -271,7 +271,11 @@ mod tests {
         assert_eq!(v["Runtimes"]["runc"], serde_json::json!({"path": "runc"}));
         assert_eq!(serde_json::from_value::<Info>(v).unwrap(), i);
 
-        let ver = Version { api_version: crate::API_VERSION.into(), min_api_version: crate::MIN_API_VERSION.into(), ..Default::default() };
+        let ver = Version {
+            api_version: crate::API_VERSION.into(),
+            min_api_version: crate::MIN_API_VERSION.into(),
+            ..Default::default()
+        };
         let v = serde_json::to_value(&ver).unwrap();
         assert_eq!(v["ApiVersion"], "1.51");
         assert_eq!(v["MinAPIVersion"], "1.24");

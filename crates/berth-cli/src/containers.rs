@@ -162,17 +162,31 @@ pub fn info(c: &Client, a: FormatArgs) -> Result<i32, ApiError> {
         return Ok(0);
     }
     for (k, label) in [
-        ("Containers", "Containers"), ("ContainersRunning", " Running"), ("ContainersPaused", " Paused"),
-        ("ContainersStopped", " Stopped"), ("Images", "Images"), ("ServerVersion", "Server Version"),
-        ("Driver", "Storage Driver"), ("LoggingDriver", "Logging Driver"), ("CgroupDriver", "Cgroup Driver"),
-        ("CgroupVersion", "Cgroup Version"), ("DefaultRuntime", "Default Runtime"), ("LiveRestoreEnabled", "Live Restore Enabled"),
-        ("KernelVersion", "Kernel Version"), ("OperatingSystem", "Operating System"), ("NCPU", "CPUs"),
-        ("DockerRootDir", "Berth Root Dir"), ("Debug", "Debug Mode"),
+        ("Containers", "Containers"),
+        ("ContainersRunning", " Running"),
+        ("ContainersPaused", " Paused"),
+        ("ContainersStopped", " Stopped"),
+        ("Images", "Images"),
+        ("ServerVersion", "Server Version"),
+        ("Driver", "Storage Driver"),
+        ("LoggingDriver", "Logging Driver"),
+        ("CgroupDriver", "Cgroup Driver"),
+        ("CgroupVersion", "Cgroup Version"),
+        ("DefaultRuntime", "Default Runtime"),
+        ("LiveRestoreEnabled", "Live Restore Enabled"),
+        ("KernelVersion", "Kernel Version"),
+        ("OperatingSystem", "Operating System"),
+        ("NCPU", "CPUs"),
+        ("DockerRootDir", "Berth Root Dir"),
+        ("Debug", "Debug Mode"),
     ] {
         let val = &v[k];
         println!("{label}: {}", val.as_str().map(String::from).unwrap_or_else(|| val.to_string()));
     }
-    println!("Runtimes: {}", v["Runtimes"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(" ")).unwrap_or_default());
+    println!(
+        "Runtimes: {}",
+        v["Runtimes"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    );
     for w in v["Warnings"].as_array().cloned().unwrap_or_default() {
         eprintln!("WARNING: {}", w.as_str().unwrap_or(""));
     }
@@ -183,7 +197,8 @@ pub fn start(c: &Client, a: StartArgs) -> Result<i32, ApiError> {
     if a.attach && a.containers.len() == 1 {
         let id = &a.containers[0];
         let raw = c.json("GET", &format!("/containers/{id}/json"), None)?["Config"]["Tty"].as_bool().unwrap_or(false);
-        let mut stream = c.send("POST", &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"), None, true)?.check()?;
+        let mut stream =
+            c.send("POST", &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"), None, true)?.check()?;
         c.call("POST", &format!("/containers/{id}/start"), None)?;
         let _ = copy_stream(&mut stream, raw, &mut std::io::stdout(), &mut std::io::stderr());
         let v = c.json("GET", &format!("/containers/{id}/json"), None)?;
@@ -199,7 +214,8 @@ pub fn start(c: &Client, a: StartArgs) -> Result<i32, ApiError> {
 pub fn ps(c: &Client, a: PsArgs) -> Result<i32, ApiError> {
     let mut filters: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| err(format!("bad format of filter (expected name=value): {f}")))?;
+        let (k, v) =
+            f.split_once('=').ok_or_else(|| err(format!("bad format of filter (expected name=value): {f}")))?;
         filters.entry(k.into()).or_default().push(v.into());
     }
     let mut q = vec![("all", a.all.to_string()), ("filters", serde_json::to_string(&filters).unwrap_or_default())];
@@ -219,7 +235,8 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<i32, ApiError> {
         if !a.no_trunc && cmd.chars().count() > 19 {
             cmd = format!("{}…", cmd.chars().take(19).collect::<String>());
         }
-        let ports = table::ports(&serde_json::from_value::<Vec<berth_api::Port>>(ct["Ports"].clone()).unwrap_or_default());
+        let ports =
+            table::ports(&serde_json::from_value::<Vec<berth_api::Port>>(ct["Ports"].clone()).unwrap_or_default());
         let names: Vec<String> = serde_json::from_value::<Vec<String>>(ct["Names"].clone())
             .unwrap_or_default()
             .into_iter()
@@ -257,7 +274,9 @@ pub fn inspect(c: &Client, a: InspectArgs, kind: Option<&str>) -> Result<i32, Ap
         let got = match kind {
             Some("image") => c.json("GET", &format!("/images/{n}/json"), None),
             Some(_) => c.json("GET", &format!("/containers/{n}/json"), None),
-            None => c.json("GET", &format!("/containers/{n}/json"), None).or_else(|_| c.json("GET", &format!("/images/{n}/json"), None)),
+            None => c
+                .json("GET", &format!("/containers/{n}/json"), None)
+                .or_else(|_| c.json("GET", &format!("/images/{n}/json"), None)),
         };
         match got {
             Ok(v) => all.push(v),
@@ -337,7 +356,11 @@ pub fn kill(c: &Client, id: &str, a: &KillArgs) -> Result<(), ApiError> {
 }
 
 pub fn rm(c: &Client, id: &str, a: &RmArgs) -> Result<(), ApiError> {
-    c.call("DELETE", &format!("/containers/{id}{}", query(&[("force", a.force.to_string()), ("v", a.volumes.to_string())])), None)?;
+    c.call(
+        "DELETE",
+        &format!("/containers/{id}{}", query(&[("force", a.force.to_string()), ("v", a.volumes.to_string())])),
+        None,
+    )?;
     println!("{id}");
     Ok(())
 }
@@ -371,7 +394,9 @@ pub fn berth_verb(c: &Client, id: &str, verb: &str) -> Result<i32, ApiError> {
     let v = c.json("POST", &format!("/containers/{id}/{verb}"), None)?;
     match &v {
         Value::Null => println!("{id}"),
-        Value::Object(o) if o.len() == 1 && o.contains_key("message") => println!("{}", v["message"].as_str().unwrap_or("")),
+        Value::Object(o) if o.len() == 1 && o.contains_key("message") => {
+            println!("{}", v["message"].as_str().unwrap_or(""))
+        }
         Value::String(s) => println!("{s}"),
         _ => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
     }

@@ -46,14 +46,21 @@ fn enc(s: &str) -> String {
 /// Builds a query string from pairs, percent-encoded.
 pub fn query(pairs: &[(&str, String)]) -> String {
     let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
-    if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) }
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
 }
 
 impl Client {
     fn connect(&self) -> Result<UnixStream, ApiError> {
         UnixStream::connect(&self.socket).map_err(|e| ApiError {
             status: 0,
-            message: format!("Cannot connect to the Berth daemon at unix://{}. Is the daemon running? ({e})", self.socket),
+            message: format!(
+                "Cannot connect to the Berth daemon at unix://{}. Is the daemon running? ({e})",
+                self.socket
+            ),
         })
     }
 
@@ -63,9 +70,20 @@ impl Client {
     }
 
     /// [`Client::send`] with extra request headers (`X-Registry-Auth`).
-    pub fn send_with(&self, method: &str, path: &str, body: Option<&[u8]>, upgrade: bool, extra: &[(&str, String)]) -> Result<Response, ApiError> {
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        upgrade: bool,
+        extra: &[(&str, String)],
+    ) -> Result<Response, ApiError> {
         let mut s = self.connect()?;
-        let mut head = format!("{method} /v{}{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\n", berth_api::API_VERSION, env!("CARGO_PKG_VERSION"));
+        let mut head = format!(
+            "{method} /v{}{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\n",
+            berth_api::API_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
         for (k, v) in extra {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -123,12 +141,18 @@ impl Client {
         Ok((r.status, out))
     }
 
-    pub fn json(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, ApiError> {
+    pub fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, ApiError> {
         let (_, b) = self.call(method, path, body)?;
         if b.is_empty() {
             return Ok(serde_json::Value::Null);
         }
-        serde_json::from_slice(&b).map_err(|e| ApiError { status: 0, message: format!("bad answer from the daemon: {e}") })
+        serde_json::from_slice(&b)
+            .map_err(|e| ApiError { status: 0, message: format!("bad answer from the daemon: {e}") })
     }
 }
 

@@ -104,7 +104,11 @@ pub fn list(c: &Client, a: ImagesArgs) -> Result<i32, ApiError> {
     if let Some(r) = &a.repository {
         f.push(format!("reference={r}"));
     }
-    let v = c.json("GET", &format!("/images/json{}", query(&[("filters", filters_json(&f)), ("all", a.all.to_string())])), None)?;
+    let v = c.json(
+        "GET",
+        &format!("/images/json{}", query(&[("filters", filters_json(&f)), ("all", a.all.to_string())])),
+        None,
+    )?;
     let mut rows = Vec::new();
     for img in v.as_array().cloned().unwrap_or_default() {
         let id = img["Id"].as_str().unwrap_or("").to_string();
@@ -121,7 +125,13 @@ pub fn list(c: &Client, a: ImagesArgs) -> Result<i32, ApiError> {
             if let Some(fmt) = &a.format {
                 println!("{}", crate::template::render(fmt, &row).map_err(|m| ApiError { status: 0, message: m })?);
             } else {
-                rows.push(vec![repo.to_string(), tag.to_string(), short.clone(), row["CreatedSince"].as_str().unwrap_or("").to_string(), row["Size"].as_str().unwrap_or("").to_string()]);
+                rows.push(vec![
+                    repo.to_string(),
+                    tag.to_string(),
+                    short.clone(),
+                    row["CreatedSince"].as_str().unwrap_or("").to_string(),
+                    row["Size"].as_str().unwrap_or("").to_string(),
+                ]);
             }
         }
     }

@@ -61,7 +61,10 @@ enum Cmd {
     /// Remove one or more containers
     Rm(containers::RmArgs),
     /// Block until containers stop, then print their exit codes
-    Wait { #[arg(required = true)] containers: Vec<String> },
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Restart one or more containers
     Restart(containers::StopArgs),
     /// Execute a command in a running container

@@ -47,12 +47,16 @@ impl AuthArgs {
 /// Draws the message stream; Err with the stream's error message if it ends with one.
 fn show(r: impl std::io::Read) -> Result<(), ApiError> {
     let tty = std::io::stdout().is_terminal();
-    let multi = MultiProgress::with_draw_target(if tty { ProgressDrawTarget::stdout() } else { ProgressDrawTarget::hidden() });
-    let style = ProgressStyle::with_template("{prefix:.bold} {msg:<20} {wide_bar} {bytes}/{total_bytes}").expect("template");
+    let multi =
+        MultiProgress::with_draw_target(if tty { ProgressDrawTarget::stdout() } else { ProgressDrawTarget::hidden() });
+    let style =
+        ProgressStyle::with_template("{prefix:.bold} {msg:<20} {wide_bar} {bytes}/{total_bytes}").expect("template");
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
     for line in BufReader::new(r).lines() {
         let line = line.map_err(|e| ApiError { status: 0, message: format!("reading the daemon's answer: {e}") })?;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
         if let Some(e) = v["error"].as_str() {
             multi.clear().ok();
             return Err(ApiError { status: 500, message: e.to_string() });
@@ -114,7 +118,9 @@ pub fn push(c: &Client, a: PushArgs) -> Result<i32, ApiError> {
         Some((n, t)) if !t.contains('/') => (n.to_string(), t.to_string()),
         _ => (a.image.clone(), "latest".to_string()),
     };
-    let r = c.send_with("POST", &format!("/images/{name}/push{}", query(&[("tag", tag)])), None, false, &a.auth.header())?.check()?;
+    let r = c
+        .send_with("POST", &format!("/images/{name}/push{}", query(&[("tag", tag)])), None, false, &a.auth.header())?
+        .check()?;
     show(r)?;
     Ok(0)
 }

@@ -125,9 +125,12 @@ pub fn parse_restart(r: &str) -> Result<RestartPolicy, ApiError> {
     if !["no", "always", "unless-stopped", "on-failure", ""].contains(&name) {
         return Err(err(format!("invalid restart policy '{name}'")));
     }
-    let maximum_retry_count = if n.is_empty() { 0 } else { n.parse().map_err(|_| err(format!("invalid restart policy format: {r}")))? };
+    let maximum_retry_count =
+        if n.is_empty() { 0 } else { n.parse().map_err(|_| err(format!("invalid restart policy format: {r}")))? };
     if maximum_retry_count != 0 && name != "on-failure" {
-        return Err(err(format!("invalid restart policy format: maximum retry count can only be used with 'on-failure': {r}")));
+        return Err(err(format!(
+            "invalid restart policy format: maximum retry count can only be used with 'on-failure': {r}"
+        )));
     }
     Ok(RestartPolicy { name: name.into(), maximum_retry_count })
 }
@@ -262,7 +265,9 @@ pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<i32, ApiError> {
     // Foreground: attach first, then ask for the exit, then start — as docker does, so no
     // output and no exit can be missed.
     let stdin = if a.interactive { "&stdin=1" } else { "" };
-    let attached = c.send("POST", &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"), None, true).and_then(|r| r.check());
+    let attached = c
+        .send("POST", &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"), None, true)
+        .and_then(|r| r.check());
     let mut stream = match attached {
         Ok(s) => s,
         Err(e) => {
@@ -271,13 +276,14 @@ pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<i32, ApiError> {
         }
     };
     let cond = if a.rm { "removed" } else { "next-exit" };
-    let mut waiter = match c.send("POST", &format!("/containers/{id}/wait?condition={cond}"), None, false).and_then(|r| r.check()) {
-        Ok(w) => w,
-        Err(e) => {
-            report(&e);
-            return Ok(125);
-        }
-    };
+    let mut waiter =
+        match c.send("POST", &format!("/containers/{id}/wait?condition={cond}"), None, false).and_then(|r| r.check()) {
+            Ok(w) => w,
+            Err(e) => {
+                report(&e);
+                return Ok(125);
+            }
+        };
     if let Err(e) = c.call("POST", &format!("/containers/{id}/start"), None) {
         report(&e);
         return Ok(start_failure_code(&e.message));

@@ -71,7 +71,14 @@ pub fn human_size(b: f64) -> String {
 /// The PORTS column: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp` (no range folding).
 pub fn ports(ps: &[berth_api::Port]) -> String {
     let mut ps: Vec<&berth_api::Port> = ps.iter().collect();
-    ps.sort_by(|a, b| (a.private_port, &a.type_, a.ip.contains(':'), &a.ip).cmp(&(b.private_port, &b.type_, b.ip.contains(':'), &b.ip)));
+    ps.sort_by(|a, b| {
+        (a.private_port, &a.type_, a.ip.contains(':'), &a.ip).cmp(&(
+            b.private_port,
+            &b.type_,
+            b.ip.contains(':'),
+            &b.ip,
+        ))
+    });
     ps.dedup();
     ps.iter()
         .map(|p| match p.public_port {
@@ -90,15 +97,28 @@ pub fn ports(ps: &[berth_api::Port]) -> String {
 mod tests {
     #[test]
     fn ports_column() {
-        let p = |ip: &str, private_port, public_port, t: &str| berth_api::Port { ip: ip.into(), private_port, public_port, type_: t.into() };
-        let got = super::ports(&[p("::", 80, Some(8080), "tcp"), p("0.0.0.0", 80, Some(8080), "tcp"), p("", 443, None, "tcp"), p("", 53, None, "udp")]);
+        let p = |ip: &str, private_port, public_port, t: &str| berth_api::Port {
+            ip: ip.into(),
+            private_port,
+            public_port,
+            type_: t.into(),
+        };
+        let got = super::ports(&[
+            p("::", 80, Some(8080), "tcp"),
+            p("0.0.0.0", 80, Some(8080), "tcp"),
+            p("", 443, None, "tcp"),
+            p("", 53, None, "udp"),
+        ]);
         assert_eq!(got, "53/udp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp");
         assert_eq!(super::ports(&[]), "");
     }
 
     #[test]
     fn table_layout() {
-        let out = super::render(&["CONTAINER ID", "NAMES"], &[vec!["abc".into(), "x".into()], vec!["0123456789abcdef".into(), "long".into()]]);
+        let out = super::render(
+            &["CONTAINER ID", "NAMES"],
+            &[vec!["abc".into(), "x".into()], vec!["0123456789abcdef".into(), "long".into()]],
+        );
         assert_eq!(out, "CONTAINER ID       NAMES\nabc                x\n0123456789abcdef   long\n");
     }
 

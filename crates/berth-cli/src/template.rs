@@ -19,7 +19,9 @@ fn go_fmt(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(a) => format!("[{}]", a.iter().map(go_fmt).collect::<Vec<_>>().join(" ")),
-        Value::Object(m) => format!("map[{}]", m.iter().map(|(k, v)| format!("{k}:{}", go_fmt(v))).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => {
+            format!("map[{}]", m.iter().map(|(k, v)| format!("{k}:{}", go_fmt(v))).collect::<Vec<_>>().join(" "))
+        }
     }
 }
 
@@ -36,7 +38,8 @@ pub fn render(tmpl: &str, v: &Value) -> Result<String, String> {
             serde_json::to_string(&x).unwrap_or_default()
         } else if let Some(arg) = action.strip_prefix("index ") {
             // {{index .Config.Labels "key"}}
-            let (path, key) = arg.trim().split_once(' ').ok_or_else(|| format!("template: index needs a key: {action:?}"))?;
+            let (path, key) =
+                arg.trim().split_once(' ').ok_or_else(|| format!("template: index needs a key: {action:?}"))?;
             let key = key.trim().trim_matches('"');
             let base = lookup(v, path.trim());
             let item = match base {

@@ -14,12 +14,7 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h.set_uid(0);
     h.set_gid(0);
     h.set_size(size);
-    h.set_mtime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
+    h.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
     h
 }
 
@@ -28,25 +23,15 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 /// 65534), empty `/etc/{hostname,hosts,resolv.conf}`, and `/tmp` (1777), `/proc`, `/sys`,
 /// `/dev`, `/root`, `/var`, `/home`.
 pub fn busybox_rootfs_tar(w: impl Write) -> Result<(), ImageError> {
-    let bin =
-        std::fs::read(BUSYBOX).ctx(|| format!("reading {BUSYBOX} (install busybox-static)"))?;
-    let out = Command::new(BUSYBOX)
-        .arg("--list")
-        .output()
-        .ctx(|| format!("running {BUSYBOX} --list"))?;
+    let bin = std::fs::read(BUSYBOX).ctx(|| format!("reading {BUSYBOX} (install busybox-static)"))?;
+    let out = Command::new(BUSYBOX).arg("--list").output().ctx(|| format!("running {BUSYBOX} --list"))?;
     if !out.status.success() {
-        return Err(ImageError::Other(format!(
-            "{BUSYBOX} --list failed: {}",
-            out.status
-        )));
+        return Err(ImageError::Other(format!("{BUSYBOX} --list failed: {}", out.status)));
     }
     let applets = String::from_utf8_lossy(&out.stdout).into_owned();
 
     let mut b = tar::Builder::new(w);
-    let io = |e: std::io::Error| ImageError::Io {
-        context: "writing busybox rootfs tar".into(),
-        source: e,
-    };
+    let io = |e: std::io::Error| ImageError::Io { context: "writing busybox rootfs tar".into(), source: e };
     for (dir, mode) in [
         ("bin", 0o755),
         ("dev", 0o755),
@@ -59,17 +44,11 @@ pub fn busybox_rootfs_tar(w: impl Write) -> Result<(), ImageError> {
         ("var", 0o755),
     ] {
         let mut h = header(tar::EntryType::Directory, mode, 0);
-        b.append_data(&mut h, format!("{dir}/"), std::io::empty())
-            .map_err(io)?;
+        b.append_data(&mut h, format!("{dir}/"), std::io::empty()).map_err(io)?;
     }
     let mut h = header(tar::EntryType::Regular, 0o755, bin.len() as u64);
-    b.append_data(&mut h, "bin/busybox", bin.as_slice())
-        .map_err(io)?;
-    let mut names: Vec<&str> = applets
-        .lines()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .collect();
+    b.append_data(&mut h, "bin/busybox", bin.as_slice()).map_err(io)?;
+    let mut names: Vec<&str> = applets.lines().map(str::trim).filter(|a| !a.is_empty()).collect();
     if !names.contains(&"sh") {
         names.push("sh");
     }
@@ -80,15 +59,10 @@ pub fn busybox_rootfs_tar(w: impl Write) -> Result<(), ImageError> {
             continue;
         }
         let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-        b.append_link(&mut h, Path::new("bin").join(applet), "busybox")
-            .map_err(io)?;
+        b.append_link(&mut h, Path::new("bin").join(applet), "busybox").map_err(io)?;
     }
     let files: [(&str, &[u8], u32); 5] = [
-        (
-            "etc/passwd",
-            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
-            0o644,
-        ),
+        ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n", 0o644),
         ("etc/group", b"root:x:0:\nnobody:x:65534:\n", 0o644),
         ("etc/hostname", b"", 0o644),
         ("etc/hosts", b"", 0o644),

@@ -39,11 +39,7 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result
             if !VALID.contains(&instr.to_ascii_lowercase().as_str()) {
                 return Err(invalid(format!("{instr} is not a valid change command")));
             }
-            lines.push((
-                instr.to_ascii_lowercase(),
-                instr.to_ascii_uppercase(),
-                rest.to_string(),
-            ));
+            lines.push((instr.to_ascii_lowercase(), instr.to_ascii_uppercase(), rest.to_string()));
         }
     }
     for (instr, upper, rest) in lines {
@@ -52,12 +48,7 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result
     Ok(())
 }
 
-fn apply_one(
-    c: &mut ContainerConfig,
-    instr: &str,
-    upper: &str,
-    rest: &str,
-) -> Result<(), ImageError> {
+fn apply_one(c: &mut ContainerConfig, instr: &str, upper: &str, rest: &str) -> Result<(), ImageError> {
     let need_arg = || {
         if rest.is_empty() {
             Err(invalid(format!("{upper} requires at least one argument")))
@@ -99,8 +90,7 @@ fn apply_one(
         "volume" => {
             need_arg()?;
             let vols = c.volumes.get_or_insert_with(BTreeMap::new);
-            let list = json_array(rest)
-                .unwrap_or_else(|| rest.split_whitespace().map(String::from).collect());
+            let list = json_array(rest).unwrap_or_else(|| rest.split_whitespace().map(String::from).collect());
             for v in list {
                 let v = v.trim().to_string();
                 if v.is_empty() {
@@ -115,11 +105,7 @@ fn apply_one(
             let joined = if dir.starts_with('/') {
                 dir
             } else {
-                let base = if c.working_dir.is_empty() {
-                    "/"
-                } else {
-                    &c.working_dir
-                };
+                let base = if c.working_dir.is_empty() { "/" } else { &c.working_dir };
                 format!("{}/{}", base.trim_end_matches('/'), dir)
             };
             c.working_dir = clean_path(&joined);
@@ -134,15 +120,9 @@ fn apply_one(
         }
         "onbuild" => {
             need_arg()?;
-            c.on_build
-                .get_or_insert_with(Vec::new)
-                .push(rest.to_string());
+            c.on_build.get_or_insert_with(Vec::new).push(rest.to_string());
         }
-        _ => {
-            return Err(invalid(format!(
-                "{upper} is not supported in changes by berth"
-            )))
-        }
+        _ => return Err(invalid(format!("{upper} is not supported in changes by berth"))),
     }
     Ok(())
 }
@@ -204,9 +184,7 @@ fn words(s: &str) -> Result<Vec<String>, ImageError> {
         }
     }
     if quote.is_some() {
-        return Err(invalid(format!(
-            "unexpected end of statement while looking for matching quote in {s:?}"
-        )));
+        return Err(invalid(format!("unexpected end of statement while looking for matching quote in {s:?}")));
     }
     if in_word {
         out.push(cur);
@@ -229,9 +207,7 @@ fn name_values(rest: &str, upper: &str) -> Result<Vec<(String, String)>, ImageEr
         .map(|w| match w.split_once('=') {
             Some(("", _)) => Err(invalid(format!("{upper} names can not be blank"))),
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
-            None => Err(invalid(format!(
-                "Syntax error - can't find = in {w:?}. Must be of the form: name=value"
-            ))),
+            None => Err(invalid(format!("Syntax error - can't find = in {w:?}. Must be of the form: name=value"))),
         })
         .collect()
 }
@@ -245,10 +221,7 @@ fn expand_port(word: &str) -> Result<Vec<String>, ImageError> {
         return Err(invalid(format!("invalid proto: {proto}")));
     }
     let parse = |p: &str| {
-        p.parse::<u16>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| invalid(format!("invalid containerPort: {ports}")))
+        p.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(|| invalid(format!("invalid containerPort: {ports}")))
     };
     let (lo, hi) = match ports.split_once('-') {
         Some((a, b)) => (parse(a)?, parse(b)?),
@@ -258,9 +231,7 @@ fn expand_port(word: &str) -> Result<Vec<String>, ImageError> {
         }
     };
     if hi < lo {
-        return Err(invalid(format!(
-            "invalid range specified for containerPort: {ports}"
-        )));
+        return Err(invalid(format!("invalid range specified for containerPort: {ports}")));
     }
     Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }
@@ -286,10 +257,7 @@ mod tests {
 
     fn apply(changes: &[&str]) -> Result<ContainerConfig, ImageError> {
         let mut c = ContainerConfig::default();
-        apply_changes(
-            &mut c,
-            &changes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        )?;
+        apply_changes(&mut c, &changes.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
         Ok(c)
     }
 
@@ -312,21 +280,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.cmd.unwrap(), vec!["/bin/sh", "-c", "echo hi"]);
-        assert_eq!(
-            c.entrypoint.unwrap(),
-            vec!["/bin/sh", "-c", "/bin/echo hello world"]
-        );
-        assert_eq!(
-            c.env.unwrap(),
-            vec!["A=replaced", "B=two words", "C=three words here"]
-        );
+        assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-c", "/bin/echo hello world"]);
+        assert_eq!(c.env.unwrap(), vec!["A=replaced", "B=two words", "C=three words here"]);
         assert_eq!(c.working_dir, "/srv/data");
         assert_eq!(c.user, "nobody:nogroup");
         let ports: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
-        assert_eq!(
-            ports,
-            vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]
-        );
+        assert_eq!(ports, vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]);
         let labels = c.labels.unwrap();
         assert_eq!(labels["com.example.a"], "x");
         assert_eq!(labels["com.example.b"], "y z");
@@ -352,9 +311,7 @@ mod tests {
         assert!(apply(&["EXPOSE 80/xyz"]).unwrap_err().is_invalid_input());
         assert!(apply(&["ENV"]).unwrap_err().is_invalid_input());
         assert!(apply(&["ENV =x"]).unwrap_err().is_invalid_input());
-        assert!(apply(&["LABEL a=\"unterminated"])
-            .unwrap_err()
-            .is_invalid_input());
+        assert!(apply(&["LABEL a=\"unterminated"]).unwrap_err().is_invalid_input());
         assert!(apply(&["USER"]).unwrap_err().is_invalid_input());
     }
 }

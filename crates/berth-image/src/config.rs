@@ -63,10 +63,7 @@ pub struct RootFs {
 
 impl Default for RootFs {
     fn default() -> Self {
-        RootFs {
-            kind: "layers".into(),
-            diff_ids: Vec::new(),
-        }
+        RootFs { kind: "layers".into(), diff_ids: Vec::new() }
     }
 }
 

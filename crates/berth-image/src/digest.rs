@@ -18,9 +18,7 @@ pub(crate) fn hex_part(id: &str) -> &str {
 }
 
 pub(crate) fn is_full_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// OCI chain id of a layer whose parent chain is `parent`: the diff id itself for a base layer,
@@ -52,11 +50,7 @@ pub(crate) struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        HashingReader { inner, hasher: Sha256::new(), count: 0 }
     }
     pub(crate) fn finish(self) -> String {
         format!("sha256:{}", hex::encode(self.hasher.finalize()))

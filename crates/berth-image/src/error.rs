@@ -47,18 +47,12 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for io::Result<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, ImageError> {
-        self.map_err(|source| ImageError::Io {
-            context: what(),
-            source,
-        })
+        self.map_err(|source| ImageError::Io { context: what(), source })
     }
 }
 
 impl<T> IoContext<T> for rustix::io::Result<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, ImageError> {
-        self.map_err(|e| ImageError::Io {
-            context: what(),
-            source: e.into(),
-        })
+        self.map_err(|e| ImageError::Io { context: what(), source: e.into() })
     }
 }

@@ -22,10 +22,7 @@ pub struct LayerStats {
 /// Wraps `r` in the decompressor its magic bytes call for.
 pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, ImageError> {
     let mut magic = Vec::with_capacity(6);
-    (&mut r)
-        .take(6)
-        .read_to_end(&mut magic)
-        .ctx(|| "reading the archive".into())?;
+    (&mut r).take(6).read_to_end(&mut magic).ctx(|| "reading the archive".into())?;
     let head = Cursor::new(magic.clone()).chain(r);
     let compression = match magic.as_slice() {
         [0x1f, 0x8b, ..] => return Ok(Box::new(flate2::read::MultiGzDecoder::new(head))),
@@ -34,9 +31,7 @@ pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>
         [0x28, 0xb5, 0x2f, 0xfd, ..] => return Ok(Box::new(Zstd::new(head)?)),
         _ => return Ok(Box::new(head)),
     };
-    Err(ImageError::InvalidInput(format!(
-        "unsupported compression: {compression}"
-    )))
+    Err(ImageError::InvalidInput(format!("unsupported compression: {compression}")))
 }
 
 /// A zstd stream of one or more frames (the format allows several back to back).
@@ -55,7 +50,9 @@ impl<R: Read> Zstd<R> {
 impl<R: Read> Read for Zstd<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let Some(dec) = self.dec.as_mut() else { return Ok(0) };
+            let Some(dec) = self.dec.as_mut() else {
+                return Ok(0);
+            };
             let n = dec.read(buf)?;
             if n > 0 || buf.is_empty() {
                 return Ok(n);
@@ -65,7 +62,10 @@ impl<R: Read> Read for Zstd<R> {
             if io::BufRead::fill_buf(&mut src)?.is_empty() {
                 return Ok(0);
             }
-            self.dec = Some(ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("invalid zstd frame: {e}")))?);
+            self.dec = Some(
+                ruzstd::decoding::StreamingDecoder::new(src)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("invalid zstd frame: {e}")))?,
+            );
         }
     }
 }
@@ -165,20 +165,11 @@ fn meta_of<R: Read>(e: &mut tar::Entry<R>) -> Result<Meta, ImageError> {
             let ext = ext.map_err(tar_err)?;
             let Ok(key) = ext.key() else { continue };
             if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                m.xattrs
-                    .push((OsString::from(name), ext.value_bytes().to_vec()));
+                m.xattrs.push((OsString::from(name), ext.value_bytes().to_vec()));
             } else if key == "uid" {
-                m.uid = ext
-                    .value()
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(m.uid);
+                m.uid = ext.value().ok().and_then(|v| v.parse().ok()).unwrap_or(m.uid);
             } else if key == "gid" {
-                m.gid = ext
-                    .value()
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(m.gid);
+                m.gid = ext.value().ok().and_then(|v| v.parse().ok()).unwrap_or(m.gid);
             }
         }
     }
@@ -212,10 +203,7 @@ fn check_symlink(rel: &Path, target: &Path) -> Result<(), ImageError> {
 fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>, mode: &Mode) -> Result<u64, ImageError> {
     use tar::EntryType as T;
     let kind = e.header().entry_type();
-    if matches!(
-        kind,
-        T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink
-    ) {
+    if matches!(kind, T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink) {
         return Ok(0);
     }
     let raw = e.path().map_err(tar_err)?.into_owned();
@@ -240,10 +228,7 @@ fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>, mode: &Mode)
     }
 
     if rel.as_os_str().is_empty() && kind != T::Directory {
-        return Err(ImageError::InvalidInput(format!(
-            "invalid entry {:?}: not a directory",
-            raw
-        )));
+        return Err(ImageError::InvalidInput(format!("invalid entry {:?}: not a directory", raw)));
     }
     match kind {
         T::Regular | T::Continuous | T::GNUSparse => root.write_file(&rel, e, &m),
@@ -261,15 +246,11 @@ fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>, mode: &Mode)
             let target = e
                 .link_name()
                 .map_err(tar_err)?
-                .ok_or_else(|| {
-                    ImageError::InvalidInput(format!("hard link {rel:?} without target"))
-                })?
+                .ok_or_else(|| ImageError::InvalidInput(format!("hard link {rel:?} without target")))?
                 .into_owned();
             let target = clean_entry_path(&target)?;
             if target.as_os_str().is_empty() {
-                return Err(ImageError::InvalidInput(format!(
-                    "invalid hard link {rel:?} to the root"
-                )));
+                return Err(ImageError::InvalidInput(format!("invalid hard link {rel:?} to the root")));
             }
             root.hardlink(&rel, &target).map(|_| 0)
         }
@@ -282,8 +263,7 @@ fn apply_entry<R: Read>(root: &mut SafeRoot, e: &mut tar::Entry<R>, mode: &Mode)
                 T::Block => FileType::BlockDevice,
                 _ => FileType::Fifo,
             };
-            root.mknod(&rel, ft, rustix::fs::makedev(major, minor), &m)
-                .map(|_| 0)
+            root.mknod(&rel, ft, rustix::fs::makedev(major, minor), &m).map(|_| 0)
         }
         other => {
             tracing::warn!(path = ?rel, kind = ?other, "skipping unsupported tar entry");

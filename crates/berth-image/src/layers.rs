@@ -51,10 +51,7 @@ impl LayerStore {
         berth_proto::fsutil::create_dir_mode(&dir, berth_proto::fsutil::modes::STORAGE_DIR)
             .ctx(|| format!("creating {}", dir.display()))?;
         // Leftovers of extractions or deletions a crash interrupted.
-        for e in fs::read_dir(&dir)
-            .ctx(|| format!("reading {}", dir.display()))?
-            .flatten()
-        {
+        for e in fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))?.flatten() {
             if e.file_name().to_string_lossy().starts_with(".tmp-") {
                 let _ = fs::remove_dir_all(e.path());
             }
@@ -80,28 +77,17 @@ impl LayerStore {
     }
 
     /// Extracts a layer on top of `parent` into a temporary directory.
-    pub(crate) fn prepare(
-        &self,
-        r: impl Read,
-        parent: Option<&str>,
-    ) -> Result<Prepared, ImageError> {
+    pub(crate) fn prepare(&self, r: impl Read, parent: Option<&str>) -> Result<Prepared, ImageError> {
         self.prepare_with(r, parent, true)
     }
 
     /// [`LayerStore::prepare`]; without `sync` the caller syncs once for several layers before
     /// anything refers to them (a layer nothing refers to is swept at the next start, so one
     /// that a power loss left half-written is never used).
-    pub(crate) fn prepare_with(
-        &self,
-        r: impl Read,
-        parent: Option<&str>,
-        sync: bool,
-    ) -> Result<Prepared, ImageError> {
+    pub(crate) fn prepare_with(&self, r: impl Read, parent: Option<&str>, sync: bool) -> Result<Prepared, ImageError> {
         if let Some(p) = parent {
             if !self.exists(p) {
-                return Err(ImageError::NotFound(format!(
-                    "parent layer {p} does not exist"
-                )));
+                return Err(ImageError::NotFound(format!("parent layer {p} does not exist")));
             }
         }
         let tmp = self.dir.join(tmp_name("layer"));
@@ -145,9 +131,7 @@ impl LayerStore {
                 fs::remove_dir_all(&dest).ctx(|| format!("removing {}", dest.display()))?;
             }
             fs::rename(&prepared.tmp, &dest).ctx(|| format!("publishing layer {chain}"))?;
-            fs::File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .ctx(|| "syncing layers dir".into())?;
+            fs::File::open(&self.dir).and_then(|d| d.sync_all()).ctx(|| "syncing layers dir".into())?;
         }
         drop(prepared);
         self.get(&chain)
@@ -155,7 +139,12 @@ impl LayerStore {
 
     /// The layer's tarball as it was imported (length, writer), byte for byte, checked against
     /// its diff id.
-    pub(crate) fn tarball(&self, chain: &str) -> Result<(u64, impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError>), ImageError> {
+    // An `impl FnOnce` cannot be named by a type alias on stable Rust.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn tarball(
+        &self,
+        chain: &str,
+    ) -> Result<(u64, impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError>), ImageError> {
         let info = self.get(chain)?;
         let split = self.layer_dir(chain).join(crate::tarsplit::FILE);
         if !split.is_file() {
@@ -170,7 +159,10 @@ impl LayerStore {
             crate::tarsplit::write_tar(&split, &info.diff_dir, &mut hw)?;
             let got = hw.finish();
             if got != info.diff_id {
-                return Err(ImageError::Other(format!("layer {} changed on disk: it now hashes to {got}", info.diff_id)));
+                return Err(ImageError::Other(format!(
+                    "layer {} changed on disk: it now hashes to {got}",
+                    info.diff_id
+                )));
             }
             Ok(())
         };

@@ -37,8 +37,8 @@ pub use digest::{chain_id, chain_ids, sha256_digest, short_id};
 pub use driver::{driver, Change, ChangeKind, CreateOpts, Overlay2Driver, StorageDriver, VfsDriver};
 pub use error::ImageError;
 pub use extract::{extract_copy, extract_layer, LayerStats};
-pub use pack::{open_in_root, PathStat, Source};
 pub use layers::LayerInfo;
+pub use pack::{open_in_root, PathStat, Source};
 pub use reference::{is_digest_reference, normalize_any_reference, normalize_digest_reference, normalize_reference};
 pub use store::{ContainerUse, DeleteItem, HistoryItem, ImageId, ImageInfo, ImageStore, ImportOptions, LoadProgress};
 

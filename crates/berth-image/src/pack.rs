@@ -120,8 +120,9 @@ impl Source {
         let name = PathBuf::from(prefix);
         match FileType::from_raw_mode(self.stat.st_mode) {
             FileType::Directory => {
-                let dir = rfs::openat(&self.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                    .map_err(io_err(self.name.clone()))?;
+                let dir =
+                    rfs::openat(&self.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                        .map_err(io_err(self.name.clone()))?;
                 if !prefix.is_empty() {
                     append_meta(&mut b, &name, &self.stat, tar::EntryType::Directory, None)?;
                 }
@@ -148,7 +149,12 @@ impl Source {
     /// [`Source::pack`] of a remapped container's files: owners written as the container sees
     /// them (host ids mapped back through `maps`; an unmapped one is nobody), as Docker's
     /// `cp` and `export` under `--userns-remap`.
-    pub fn pack_unshifted(&self, prefix: &str, w: impl Write, maps: &berth_proto::idmap::IdMaps) -> Result<(), ImageError> {
+    pub fn pack_unshifted(
+        &self,
+        prefix: &str,
+        w: impl Write,
+        maps: &berth_proto::idmap::IdMaps,
+    ) -> Result<(), ImageError> {
         UNSHIFT.with(|u| *u.borrow_mut() = Some(maps.clone()));
         let r = self.pack(prefix, w);
         UNSHIFT.with(|u| *u.borrow_mut() = None);
@@ -171,7 +177,13 @@ fn header(st: &Stat, kind: tar::EntryType) -> tar::Header {
     h
 }
 
-fn append_meta<W: Write>(b: &mut tar::Builder<W>, name: &Path, st: &Stat, kind: tar::EntryType, data: Option<&mut dyn Read>) -> Result<(), ImageError> {
+fn append_meta<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &Path,
+    st: &Stat,
+    kind: tar::EntryType,
+    data: Option<&mut dyn Read>,
+) -> Result<(), ImageError> {
     let mut h = header(st, kind);
     let res = match data {
         Some(r) => {
@@ -191,7 +203,12 @@ fn append_file<W: Write>(b: &mut tar::Builder<W>, name: &Path, f: File) -> Resul
     append_meta(b, name, &st, tar::EntryType::Regular, Some(&mut r))
 }
 
-fn append_other<W: Write>(b: &mut tar::Builder<W>, name: &Path, st: &Stat, fd: std::os::fd::BorrowedFd<'_>) -> Result<(), ImageError> {
+fn append_other<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &Path,
+    st: &Stat,
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), ImageError> {
     let kind = match FileType::from_raw_mode(st.st_mode) {
         FileType::Symlink => {
             let target = rfs::readlinkat(fd, "", Vec::new()).map_err(io_err(name.display().to_string()))?;
@@ -235,16 +252,22 @@ fn walk<W: Write>(b: &mut tar::Builder<W>, dir: OwnedFd, prefix: &Path) -> Resul
         let opened = |flags: OFlags| rfs::openat(&dir, os, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty());
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
-                let Ok(sub) = opened(OFlags::RDONLY | OFlags::DIRECTORY) else { continue };
+                let Ok(sub) = opened(OFlags::RDONLY | OFlags::DIRECTORY) else {
+                    continue;
+                };
                 append_meta(b, &name, &st, tar::EntryType::Directory, None)?;
                 walk(b, sub, &name)?;
             }
             FileType::RegularFile => {
-                let Ok(fd) = opened(OFlags::RDONLY | OFlags::NONBLOCK) else { continue };
+                let Ok(fd) = opened(OFlags::RDONLY | OFlags::NONBLOCK) else {
+                    continue;
+                };
                 append_file(b, &name, File::from(fd))?;
             }
             _ => {
-                let Ok(fd) = opened(OFlags::PATH) else { continue };
+                let Ok(fd) = opened(OFlags::PATH) else {
+                    continue;
+                };
                 append_other(b, &name, &st, fd.as_fd())?;
             }
         }
@@ -277,7 +300,10 @@ mod tests {
             let p = e.path().unwrap().display().to_string();
             let mut body = String::new();
             e.read_to_string(&mut body).unwrap();
-            seen.push(format!("{p}:{}:{body}", e.link_name().unwrap().map(|l| l.display().to_string()).unwrap_or_default()));
+            seen.push(format!(
+                "{p}:{}:{body}",
+                e.link_name().unwrap().map(|l| l.display().to_string()).unwrap_or_default()
+            ));
         }
         assert_eq!(seen, ["dir::", "dir/pw:/etc/passwd:", "dir/sub::", "dir/sub/f::hello"]);
         let st = open_in_root(&d, "/dir/pw", false).unwrap().stat();

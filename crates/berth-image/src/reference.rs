@@ -43,8 +43,7 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// Normalizes a tagged reference to Docker's familiar `name:tag` (tag `latest` by default;
@@ -52,9 +51,7 @@ fn valid_tag(t: &str) -> bool {
 /// [`normalize_digest_reference`].
 pub fn normalize_reference(reference: &str) -> Result<String, ImageError> {
     if reference.contains('@') {
-        return Err(ImageError::InvalidInput(format!(
-            "refusing to create a tag with a digest reference: {reference}"
-        )));
+        return Err(ImageError::InvalidInput(format!("refusing to create a tag with a digest reference: {reference}")));
     }
     let (name, tag) = split_tag(reference);
     if !valid_tag(tag) {
@@ -69,9 +66,7 @@ pub fn normalize_digest_reference(reference: &str) -> Result<String, ImageError>
     let Some((named, digest)) = reference.split_once('@') else {
         return Err(invalid("no digest"));
     };
-    let hex = digest
-        .strip_prefix("sha256:")
-        .ok_or_else(|| invalid("unsupported digest algorithm"))?;
+    let hex = digest.strip_prefix("sha256:").ok_or_else(|| invalid("unsupported digest algorithm"))?;
     if !is_full_hex(hex) {
         return Err(invalid("invalid checksum digest format"));
     }
@@ -108,8 +103,7 @@ fn familiar_name(name: &str) -> Result<String, ImageError> {
         return Err(invalid("repository name must be lowercase"));
     }
     let mut parts: Vec<&str> = name.split('/').collect();
-    let has_domain = parts.len() > 1
-        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost");
+    let has_domain = parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost");
     let mut domain = None;
     if has_domain {
         domain = Some(parts.remove(0));
@@ -158,26 +152,11 @@ mod tests {
     fn normalizes_like_docker() {
         assert_eq!(normalize_reference("busybox").unwrap(), "busybox:latest");
         assert_eq!(normalize_reference("busybox:1.36").unwrap(), "busybox:1.36");
-        assert_eq!(
-            normalize_reference("docker.io/library/busybox").unwrap(),
-            "busybox:latest"
-        );
-        assert_eq!(
-            normalize_reference("docker.io/me/app:v1").unwrap(),
-            "me/app:v1"
-        );
-        assert_eq!(
-            normalize_reference("localhost:5000/a/b").unwrap(),
-            "localhost:5000/a/b:latest"
-        );
-        assert_eq!(
-            normalize_reference("my-app_x.y").unwrap(),
-            "my-app_x.y:latest"
-        );
-        assert_eq!(
-            repository_of("localhost:5000/a/b:latest"),
-            "localhost:5000/a/b"
-        );
+        assert_eq!(normalize_reference("docker.io/library/busybox").unwrap(), "busybox:latest");
+        assert_eq!(normalize_reference("docker.io/me/app:v1").unwrap(), "me/app:v1");
+        assert_eq!(normalize_reference("localhost:5000/a/b").unwrap(), "localhost:5000/a/b:latest");
+        assert_eq!(normalize_reference("my-app_x.y").unwrap(), "my-app_x.y:latest");
+        assert_eq!(repository_of("localhost:5000/a/b:latest"), "localhost:5000/a/b");
         assert_eq!(
             normalize_reference("BusyBox").unwrap_err().to_string(),
             "invalid reference format: repository name must be lowercase"

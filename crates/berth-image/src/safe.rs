@@ -30,10 +30,7 @@ pub(crate) fn clean_entry_path(p: &Path) -> Result<PathBuf, ImageError> {
             Component::Normal(n) => out.push(n),
             Component::RootDir | Component::CurDir => {}
             Component::ParentDir | Component::Prefix(_) => {
-                return Err(ImageError::InvalidInput(format!(
-                    "invalid path in layer: {:?} contains \"..\"",
-                    p
-                )))
+                return Err(ImageError::InvalidInput(format!("invalid path in layer: {:?} contains \"..\"", p)))
             }
         }
     }
@@ -46,15 +43,9 @@ fn proc_path(fd: &impl AsRawFd) -> PathBuf {
 
 fn escape_err(rel: &Path, e: Errno) -> ImageError {
     if e == Errno::LOOP || e == Errno::NOTDIR {
-        ImageError::InvalidInput(format!(
-            "refusing to write {:?}: a parent is a symlink or not a directory",
-            rel
-        ))
+        ImageError::InvalidInput(format!("refusing to write {:?}: a parent is a symlink or not a directory", rel))
     } else {
-        ImageError::Io {
-            context: format!("opening parent of {rel:?}"),
-            source: e.into(),
-        }
+        ImageError::Io { context: format!("opening parent of {rel:?}"), source: e.into() }
     }
 }
 
@@ -66,25 +57,16 @@ pub(crate) struct SafeRoot {
 
 impl SafeRoot {
     pub(crate) fn open(path: &Path) -> Result<Self, ImageError> {
-        let root = rfs::open(
-            path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ctx(|| format!("opening {}", path.display()))?;
-        Ok(SafeRoot {
-            root,
-            path: path.to_path_buf(),
-            dir_times: Vec::new(),
-        })
+        let root = rfs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .ctx(|| format!("opening {}", path.display()))?;
+        Ok(SafeRoot { root, path: path.to_path_buf(), dir_times: Vec::new() })
     }
 
     /// Opens directory `rel` (normal components only), creating missing ones with 0755 when
     /// `create`. A symlink or non-directory on the way is an error, never followed.
     pub(crate) fn open_dir(&self, rel: &Path, create: bool) -> Result<OwnedFd, ImageError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut cur =
-            rfs::openat(&self.root, ".", flags, Mode::empty()).ctx(|| "reopening root".into())?;
+        let mut cur = rfs::openat(&self.root, ".", flags, Mode::empty()).ctx(|| "reopening root".into())?;
         for c in rel.components() {
             let Component::Normal(name) = c else {
                 return Err(ImageError::InvalidInput(format!("invalid path {rel:?}")));
@@ -107,9 +89,7 @@ impl SafeRoot {
 
     /// The parent directory fd of `rel` (created if missing) and the final name.
     fn parent(&self, rel: &Path) -> Result<(OwnedFd, OsString), ImageError> {
-        let name = rel
-            .file_name()
-            .ok_or_else(|| ImageError::InvalidInput(format!("invalid entry path {rel:?}")))?;
+        let name = rel.file_name().ok_or_else(|| ImageError::InvalidInput(format!("invalid entry path {rel:?}")))?;
         let parent = rel.parent().unwrap_or(Path::new(""));
         Ok((self.open_dir(parent, true)?, name.to_os_string()))
     }
@@ -127,11 +107,9 @@ impl SafeRoot {
                     return Ok(true);
                 }
                 if is_dir {
-                    std::fs::remove_dir_all(proc_path(dir).join(name))
-                        .ctx(|| format!("removing {name:?}"))?;
+                    std::fs::remove_dir_all(proc_path(dir).join(name)).ctx(|| format!("removing {name:?}"))?;
                 } else {
-                    rfs::unlinkat(dir, name, AtFlags::empty())
-                        .ctx(|| format!("removing {name:?}"))?;
+                    rfs::unlinkat(dir, name, AtFlags::empty()).ctx(|| format!("removing {name:?}"))?;
                 }
                 Ok(false)
             }
@@ -156,13 +134,8 @@ impl SafeRoot {
         .ctx(|| format!("chown {rel:?}"))?;
         if kind != FileType::Symlink {
             // The final component was just created by us and is not a symlink, so following is moot.
-            rfs::chmodat(
-                dir,
-                name,
-                Mode::from_raw_mode(m.mode & 0o7777),
-                AtFlags::empty(),
-            )
-            .ctx(|| format!("chmod {rel:?}"))?;
+            rfs::chmodat(dir, name, Mode::from_raw_mode(m.mode & 0o7777), AtFlags::empty())
+                .ctx(|| format!("chmod {rel:?}"))?;
         }
         let p = proc_path(dir).join(name);
         for (k, v) in &m.xattrs {
@@ -179,12 +152,7 @@ impl SafeRoot {
         Ok(())
     }
 
-    pub(crate) fn write_file(
-        &mut self,
-        rel: &Path,
-        data: &mut dyn Read,
-        m: &Meta,
-    ) -> Result<u64, ImageError> {
+    pub(crate) fn write_file(&mut self, rel: &Path, data: &mut dyn Read, m: &Meta) -> Result<u64, ImageError> {
         let (dir, name) = self.parent(rel)?;
         Self::make_room(&dir, &name, false)?;
         let fd = rfs::openat(
@@ -206,31 +174,20 @@ impl SafeRoot {
             // The layer root itself ("./" in the archive): only its metadata applies.
             let p = self.path.clone();
             let fd = self.open_dir(Path::new(""), false)?;
-            rfs::fchown(
-                &fd,
-                Some(rfs::Uid::from_raw(m.uid)),
-                Some(rfs::Gid::from_raw(m.gid)),
-            )
-            .ctx(|| format!("chown {}", p.display()))?;
-            rfs::fchmod(&fd, Mode::from_raw_mode(m.mode & 0o7777))
-                .ctx(|| format!("chmod {}", p.display()))?;
+            rfs::fchown(&fd, Some(rfs::Uid::from_raw(m.uid)), Some(rfs::Gid::from_raw(m.gid)))
+                .ctx(|| format!("chown {}", p.display()))?;
+            rfs::fchmod(&fd, Mode::from_raw_mode(m.mode & 0o7777)).ctx(|| format!("chmod {}", p.display()))?;
             self.dir_times.push((PathBuf::new(), m.mtime));
             return Ok(());
         }
         let (dir, name) = self.parent(rel)?;
         if !Self::make_room(&dir, &name, true)? {
-            rfs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700))
-                .ctx(|| format!("mkdir {rel:?}"))?;
+            rfs::mkdirat(&dir, &name, Mode::from_raw_mode(0o700)).ctx(|| format!("mkdir {rel:?}"))?;
         }
         self.apply_meta(&dir, &name, rel, m, FileType::Directory)
     }
 
-    pub(crate) fn symlink(
-        &mut self,
-        rel: &Path,
-        target: &Path,
-        m: &Meta,
-    ) -> Result<(), ImageError> {
+    pub(crate) fn symlink(&mut self, rel: &Path, target: &Path, m: &Meta) -> Result<(), ImageError> {
         let (dir, name) = self.parent(rel)?;
         Self::make_room(&dir, &name, false)?;
         rfs::symlinkat(target, &dir, &name).ctx(|| format!("symlink {rel:?}"))?;
@@ -240,11 +197,8 @@ impl SafeRoot {
     /// Hard link `rel` to `target` (both inside the root; the target's parents are resolved as
     /// safely as any other path, and a symlink target is linked itself, not followed).
     pub(crate) fn hardlink(&mut self, rel: &Path, target: &Path) -> Result<(), ImageError> {
-        let missing = || {
-            ImageError::InvalidInput(format!(
-                "invalid hard link {rel:?}: target {target:?} is not in the layer"
-            ))
-        };
+        let missing =
+            || ImageError::InvalidInput(format!("invalid hard link {rel:?}: target {target:?} is not in the layer"));
         // The target must already be in the layer: never create directories for it.
         let (tdir, tname) = self.parent_existing(target)?.ok_or_else(missing)?;
         if rel == target {
@@ -258,40 +212,24 @@ impl SafeRoot {
         }
     }
 
-    pub(crate) fn mknod(
-        &mut self,
-        rel: &Path,
-        kind: FileType,
-        dev: u64,
-        m: &Meta,
-    ) -> Result<(), ImageError> {
+    pub(crate) fn mknod(&mut self, rel: &Path, kind: FileType, dev: u64, m: &Meta) -> Result<(), ImageError> {
         let (dir, name) = self.parent(rel)?;
         Self::make_room(&dir, &name, false)?;
-        rfs::mknodat(&dir, &name, kind, Mode::from_raw_mode(m.mode & 0o7777), dev)
-            .ctx(|| format!("mknod {rel:?}"))?;
+        rfs::mknodat(&dir, &name, kind, Mode::from_raw_mode(m.mode & 0o7777), dev).ctx(|| format!("mknod {rel:?}"))?;
         self.apply_meta(&dir, &name, rel, m, kind)
     }
 
     /// An overlayfs whiteout: a character device 0/0.
     pub(crate) fn whiteout(&mut self, rel: &Path, m: &Meta) -> Result<(), ImageError> {
-        let m = Meta {
-            mode: 0,
-            xattrs: Vec::new(),
-            ..m.clone()
-        };
+        let m = Meta { mode: 0, xattrs: Vec::new(), ..m.clone() };
         self.mknod(rel, FileType::CharacterDevice, 0, &m)
     }
 
     /// Marks directory `rel` opaque for overlayfs (lower directories' content hidden).
     pub(crate) fn set_opaque(&mut self, rel: &Path) -> Result<(), ImageError> {
         let fd = self.open_dir(rel, true)?;
-        rfs::fsetxattr(
-            &fd,
-            "trusted.overlay.opaque",
-            b"y",
-            rfs::XattrFlags::empty(),
-        )
-        .ctx(|| format!("marking {rel:?} opaque"))
+        rfs::fsetxattr(&fd, "trusted.overlay.opaque", b"y", rfs::XattrFlags::empty())
+            .ctx(|| format!("marking {rel:?} opaque"))
     }
 
     /// Removes `rel` whatever it is; absent is fine.
@@ -310,9 +248,7 @@ impl SafeRoot {
         };
         match self.open_dir(rel.parent().unwrap_or(Path::new("")), false) {
             Ok(fd) => Ok(Some((fd, name))),
-            Err(ImageError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                Ok(None)
-            }
+            Err(ImageError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(ImageError::InvalidInput(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -346,14 +282,8 @@ impl SafeRoot {
 }
 
 fn timestamps(t: (i64, i64)) -> Timestamps {
-    let ts = Timespec {
-        tv_sec: t.0,
-        tv_nsec: t.1 as _,
-    };
-    Timestamps {
-        last_access: ts,
-        last_modification: ts,
-    }
+    let ts = Timespec { tv_sec: t.0, tv_nsec: t.1 as _ };
+    Timestamps { last_access: ts, last_modification: ts }
 }
 
 fn set_times(dir: &impl AsFd, name: &OsStr, t: (i64, i64)) -> rustix::io::Result<()> {
@@ -366,14 +296,8 @@ mod tests {
 
     #[test]
     fn clean_paths() {
-        assert_eq!(
-            clean_entry_path(Path::new("/etc/passwd")).unwrap(),
-            Path::new("etc/passwd")
-        );
-        assert_eq!(
-            clean_entry_path(Path::new("./a/./b")).unwrap(),
-            Path::new("a/b")
-        );
+        assert_eq!(clean_entry_path(Path::new("/etc/passwd")).unwrap(), Path::new("etc/passwd"));
+        assert_eq!(clean_entry_path(Path::new("./a/./b")).unwrap(), Path::new("a/b"));
         assert_eq!(clean_entry_path(Path::new("./")).unwrap(), Path::new(""));
         assert!(clean_entry_path(Path::new("a/../../b")).is_err());
     }

@@ -49,9 +49,7 @@ pub struct ImageInfo {
 impl ImageInfo {
     /// `created` as Unix seconds (0 if unparsable).
     pub fn created_unix(&self) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(&self.created)
-            .map(|t| t.timestamp())
-            .unwrap_or(0)
+        chrono::DateTime::parse_from_rfc3339(&self.created).map(|t| t.timestamp()).unwrap_or(0)
     }
 }
 
@@ -105,8 +103,7 @@ impl ImageStore {
     pub fn open(data_root: &Path) -> Result<ImageStore, ImageError> {
         fs::create_dir_all(data_root).ctx(|| format!("creating {}", data_root.display()))?;
         // Layer paths end up in mount options and in drivers' records: keep one spelling.
-        let data_root =
-            &fs::canonicalize(data_root).ctx(|| format!("resolving {}", data_root.display()))?;
+        let data_root = &fs::canonicalize(data_root).ctx(|| format!("resolving {}", data_root.display()))?;
         let blobs = data_root.join("image").join("blobs").join("sha256");
         // Owner-only, as Docker's image store: configs carry the images' environment.
         fsutil::create_dir_mode(&blobs, 0o700).ctx(|| format!("creating {}", blobs.display()))?;
@@ -127,10 +124,7 @@ impl ImageStore {
             write: Mutex::new(()),
         };
         let mut state = State::default();
-        for e in fs::read_dir(&store.blobs)
-            .ctx(|| "reading blobs".into())?
-            .flatten()
-        {
+        for e in fs::read_dir(&store.blobs).ctx(|| "reading blobs".into())?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !is_full_hex(&name) {
                 continue;
@@ -178,11 +172,7 @@ impl ImageStore {
                 }
             })
             .sum();
-        Image {
-            config,
-            chain_ids,
-            size,
-        }
+        Image { config, chain_ids, size }
     }
 
     fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -202,32 +192,18 @@ impl ImageStore {
     pub fn import(&self, r: impl Read, opts: ImportOptions) -> Result<ImageId, ImageError> {
         let mut cc = ContainerConfig::default();
         apply_changes(&mut cc, &opts.changes)?;
-        let reference = opts
-            .reference
-            .as_deref()
-            .map(normalize_reference)
-            .transpose()?;
+        let reference = opts.reference.as_deref().map(normalize_reference).transpose()?;
         let prepared = self.layers.prepare(r, None)?;
         let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        let message = opts
-            .message
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "Imported from -".into());
+        let message = opts.message.filter(|m| !m.is_empty()).unwrap_or_else(|| "Imported from -".into());
         let config = ImageConfig {
             architecture: host_architecture().into(),
             os: "linux".into(),
             created: Some(created.clone()),
             comment: Some(message.clone()),
             config: cc,
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: vec![prepared.info.diff_id.clone()],
-            },
-            history: vec![History {
-                created: Some(created),
-                comment: Some(message),
-                ..Default::default()
-            }],
+            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![prepared.info.diff_id.clone()] },
+            history: vec![History { created: Some(created), comment: Some(message), ..Default::default() }],
             ..Default::default()
         };
         let _g = self.lock();
@@ -260,11 +236,7 @@ impl ImageStore {
     }
 
     /// Stores `config` as an image (its layers, `rootfs.diff_ids`, must exist) and tags it.
-    pub fn create_image(
-        &self,
-        config: ImageConfig,
-        reference: Option<&str>,
-    ) -> Result<ImageId, ImageError> {
+    pub fn create_image(&self, config: ImageConfig, reference: Option<&str>) -> Result<ImageId, ImageError> {
         let reference = reference.map(normalize_reference).transpose()?;
         let _g = self.lock();
         for c in chain_ids(&config.rootfs.diff_ids) {
@@ -275,18 +247,19 @@ impl ImageStore {
         self.commit_locked(config, reference)
     }
 
-    fn commit_locked(
-        &self,
-        config: ImageConfig,
-        reference: Option<String>,
-    ) -> Result<ImageId, ImageError> {
+    fn commit_locked(&self, config: ImageConfig, reference: Option<String>) -> Result<ImageId, ImageError> {
         let bytes = serde_json::to_vec(&config).map_err(|e| ImageError::Other(e.to_string()))?;
         self.commit_bytes_locked(config, &bytes, reference.into_iter().collect())
     }
 
     /// Stores `bytes` (the config `config` was parsed from) as they are: the image id is their
     /// digest, so an image loaded from an archive keeps the id it had where it was saved.
-    pub(crate) fn commit_bytes_locked(&self, config: ImageConfig, bytes: &[u8], references: Vec<String>) -> Result<ImageId, ImageError> {
+    pub(crate) fn commit_bytes_locked(
+        &self,
+        config: ImageConfig,
+        bytes: &[u8],
+        references: Vec<String>,
+    ) -> Result<ImageId, ImageError> {
         let id = sha256_digest(bytes);
         let blob = self.blobs.join(hex_part(&id));
         if !blob.exists() {
@@ -307,7 +280,8 @@ impl ImageStore {
     /// Stores an image from its config's exact bytes (a pull: the registry's config blob, whose
     /// digest is the image id), tagged with `references`. Its layers must be in the store.
     pub fn create_image_from_bytes(&self, bytes: &[u8], references: &[String]) -> Result<ImageId, ImageError> {
-        let config: ImageConfig = serde_json::from_slice(bytes).map_err(|e| ImageError::InvalidInput(format!("invalid image config: {e}")))?;
+        let config: ImageConfig = serde_json::from_slice(bytes)
+            .map_err(|e| ImageError::InvalidInput(format!("invalid image config: {e}")))?;
         let refs = references.iter().map(|r| normalize_reference(r)).collect::<Result<Vec<_>, _>>()?;
         let _g = self.lock();
         for c in chain_ids(&config.rootfs.diff_ids) {
@@ -325,7 +299,11 @@ impl ImageStore {
 
     /// The layer's tarball as imported: its length, and a writer of its bytes that checks them
     /// against the diff id.
-    pub fn layer_tarball(&self, chain_id: &str) -> Result<(u64, impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError>), ImageError> {
+    #[allow(clippy::type_complexity)] // an `impl FnOnce` has no stable alias
+    pub fn layer_tarball(
+        &self,
+        chain_id: &str,
+    ) -> Result<(u64, impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError>), ImageError> {
         self.layers.tarball(chain_id)
     }
 
@@ -338,13 +316,9 @@ impl ImageStore {
     pub(crate) fn save_refs(&self, st: &State) -> Result<(), ImageError> {
         let mut file = RepoFile::default();
         for (r, id) in &st.refs {
-            file.repositories
-                .entry(repository_of(r).to_string())
-                .or_default()
-                .insert(r.clone(), id.clone());
+            file.repositories.entry(repository_of(r).to_string()).or_default().insert(r.clone(), id.clone());
         }
-        fsutil::write_json_atomic(&self.repos_file, &file)
-            .ctx(|| format!("writing {}", self.repos_file.display()))
+        fsutil::write_json_atomic(&self.repos_file, &file).ctx(|| format!("writing {}", self.repos_file.display()))
     }
 
     fn info(st: &State, id: &str, img: &Image) -> ImageInfo {
@@ -373,11 +347,7 @@ impl ImageStore {
     /// Every image, newest first.
     pub fn list(&self) -> Vec<ImageInfo> {
         let st = self.state();
-        let mut out: Vec<ImageInfo> = st
-            .images
-            .iter()
-            .map(|(id, img)| Self::info(&st, id, img))
-            .collect();
+        let mut out: Vec<ImageInfo> = st.images.iter().map(|(id, img)| Self::info(&st, id, img)).collect();
         out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
         out
     }
@@ -403,11 +373,7 @@ impl ImageStore {
         };
         if reference.contains('@') {
             let name = normalize_digest_reference(reference)?;
-            return st
-                .refs
-                .get(&name)
-                .cloned()
-                .ok_or_else(|| ImageError::no_such_image(&name));
+            return st.refs.get(&name).cloned().ok_or_else(|| ImageError::no_such_image(&name));
         }
         let hexpart = reference.strip_prefix("sha256:");
         if hexpart.is_none() && !is_full_hex(reference) {
@@ -420,17 +386,10 @@ impl ImageStore {
             }
         }
         let prefix = hexpart.unwrap_or(reference);
-        if prefix.is_empty()
-            || !prefix
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(not_found());
         }
-        let mut matches = st
-            .images
-            .keys()
-            .filter(|id| hex_part(id).starts_with(prefix));
+        let mut matches = st.images.keys().filter(|id| hex_part(id).starts_with(prefix));
         match (matches.next(), matches.next()) {
             (Some(id), None) => Ok(id.clone()),
             _ => Err(not_found()),
@@ -469,10 +428,7 @@ impl ImageStore {
     /// The image's layer diff dirs, lowest first (what storage drivers stack).
     pub fn layer_dirs(&self, reference: &str) -> Result<Vec<PathBuf>, ImageError> {
         let info = self.resolve(reference)?;
-        info.chain_ids
-            .iter()
-            .map(|c| self.layers.get(c).map(|l| l.diff_dir))
-            .collect()
+        info.chain_ids.iter().map(|c| self.layers.get(c).map(|l| l.diff_dir)).collect()
     }
 
     /// A layer by chain id.
@@ -488,13 +444,9 @@ impl ImageStore {
     /// uses (a used layer's parents are used too, as both list whole chains). Returns the deleted.
     pub(crate) fn sweep_layers(&self, candidates: Vec<String>) -> Result<Vec<String>, ImageError> {
         let st = self.state();
-        let used_by_images: std::collections::HashSet<&String> = st
-            .images
-            .values()
-            .flat_map(|i| i.chain_ids.iter())
-            .collect();
-        let candidates: Vec<String> =
-            candidates.into_iter().filter(|c| !used_by_images.contains(c)).collect();
+        let used_by_images: std::collections::HashSet<&String> =
+            st.images.values().flat_map(|i| i.chain_ids.iter()).collect();
+        let candidates: Vec<String> = candidates.into_iter().filter(|c| !used_by_images.contains(c)).collect();
         // Reading every container's lower.json costs a file per container (1000 at start-up with
         // 1000 containers, before the API answers): only done when an image does not keep a
         // candidate anyway, which at start-up is the rare case of a layer left by a crash.

@@ -2,9 +2,7 @@
 
 mod common;
 
-use berth_image::{
-    driver, ContainerUse, ImageConfig, ImageStore, ImportOptions, RootFs, StorageDriver,
-};
+use berth_image::{driver, ContainerUse, ImageConfig, ImageStore, ImportOptions, RootFs, StorageDriver};
 use common::{busybox_tar, no_users, Tar, TempDir};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,16 +34,8 @@ fn tree(root: &Path) -> Vec<String> {
 }
 
 fn chroot_sh(rootfs: &Path, script: &str) -> String {
-    let out = Command::new("chroot")
-        .arg(rootfs)
-        .args(["/bin/sh", "-c", script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "chroot sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("chroot").arg(rootfs).args(["/bin/sh", "-c", script]).output().unwrap();
+    assert!(out.status.success(), "chroot sh failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -54,13 +44,7 @@ fn overlay2_containers_share_the_layer_and_write_to_upper() {
     let tmp = TempDir::new("ovl");
     let store = ImageStore::open(tmp.path()).unwrap();
     store
-        .import(
-            &busybox_tar()[..],
-            ImportOptions {
-                reference: Some("busybox".into()),
-                ..Default::default()
-            },
-        )
+        .import(&busybox_tar()[..], ImportOptions { reference: Some("busybox".into()), ..Default::default() })
         .unwrap();
     let layers = store.layer_dirs("busybox").unwrap();
     let before = tree(&layers[0]);
@@ -77,22 +61,13 @@ fn overlay2_containers_share_the_layer_and_write_to_upper() {
     assert_eq!(d.mount("c1").unwrap(), r1, "mount is idempotent");
     let r2 = d.mount("c2").unwrap();
     assert_eq!(r1, d.rootfs_path("c1"));
-    assert_eq!(
-        chroot_sh(&r1, "echo hello > /root/f; rm /bin/ls; echo ok"),
-        "ok\n"
-    );
+    assert_eq!(chroot_sh(&r1, "echo hello > /root/f; rm /bin/ls; echo ok"), "ok\n");
     let upper = tmp.path().join("storage/overlay2/c1/upper");
     assert_eq!(fs::read_to_string(upper.join("root/f")).unwrap(), "hello\n");
     assert_eq!(tree(&layers[0]), before, "the shared layer is untouched");
     assert!(layers[0].join("bin/ls").exists());
-    assert!(
-        !r2.join("root/f").exists() && r2.join("bin/ls").exists(),
-        "c2 does not see c1's changes"
-    );
-    assert_eq!(
-        chroot_sh(&r2, "cat /etc/passwd | head -1"),
-        "root:x:0:0:root:/root:/bin/sh\n"
-    );
+    assert!(!r2.join("root/f").exists() && r2.join("bin/ls").exists(), "c2 does not see c1's changes");
+    assert_eq!(chroot_sh(&r2, "cat /etc/passwd | head -1"), "root:x:0:0:root:/root:/bin/sh\n");
 
     d.unmount("c1").unwrap();
     d.unmount("c1").unwrap();
@@ -104,17 +79,9 @@ fn overlay2_containers_share_the_layer_and_write_to_upper() {
     );
 
     // rmi -f while containers still stack on the layer: the layer stays.
-    let stopped = |_: &str| {
-        vec![ContainerUse {
-            id: "c1".into(),
-            running: false,
-        }]
-    };
+    let stopped = |_: &str| vec![ContainerUse { id: "c1".into(), running: false }];
     store.remove("busybox", true, &stopped).unwrap();
-    assert!(
-        layers[0].join("bin/busybox").exists(),
-        "layer kept for the containers"
-    );
+    assert!(layers[0].join("bin/busybox").exists(), "layer kept for the containers");
 
     d.remove("c1").unwrap();
     d.remove("c1").unwrap();
@@ -131,36 +98,19 @@ fn overlay2_containers_share_the_layer_and_write_to_upper() {
 fn two_layer_image(tmp: &TempDir) -> (ImageStore, Vec<PathBuf>) {
     let store = ImageStore::open(tmp.path()).unwrap();
     let mut t = Tar::default();
-    t.dir("a/")
-        .file("a/x", b"x")
-        .file("a/y", b"y")
-        .dir("b/")
-        .file("b/keep", b"k")
-        .file("c", b"c");
+    t.dir("a/").file("a/x", b"x").file("a/y", b"y").dir("b/").file("b/keep", b"k").file("c", b"c");
     t.dir("d/").file("d/inner", b"i").file("e", b"old");
     let l1 = store.add_layer(&t.finish()[..], None).unwrap();
     let mut t = Tar::default();
-    t.dir("a/")
-        .file("a/.wh..wh..opq", b"")
-        .file("a/z", b"z")
-        .file(".wh.c", b"")
-        .file(".wh.d", b"");
+    t.dir("a/").file("a/.wh..wh..opq", b"").file("a/z", b"z").file(".wh.c", b"").file(".wh.d", b"");
     t.file("e", b"new");
-    let l2 = store
-        .add_layer(&t.finish()[..], Some(&l1.chain_id))
-        .unwrap();
+    let l2 = store.add_layer(&t.finish()[..], Some(&l1.chain_id)).unwrap();
     assert_eq!(l2.parent.as_deref(), Some(l1.chain_id.as_str()));
-    assert_eq!(
-        l2.chain_id,
-        berth_image::chain_id(Some(&l1.chain_id), &l2.diff_id)
-    );
+    assert_eq!(l2.chain_id, berth_image::chain_id(Some(&l1.chain_id), &l2.diff_id));
     let config = ImageConfig {
         architecture: "amd64".into(),
         os: "linux".into(),
-        rootfs: RootFs {
-            kind: "layers".into(),
-            diff_ids: vec![l1.diff_id.clone(), l2.diff_id.clone()],
-        },
+        rootfs: RootFs { kind: "layers".into(), diff_ids: vec![l1.diff_id.clone(), l2.diff_id.clone()] },
         ..Default::default()
     };
     store.create_image(config, Some("two")).unwrap();
@@ -170,11 +120,7 @@ fn two_layer_image(tmp: &TempDir) -> (ImageStore, Vec<PathBuf>) {
 }
 
 fn check_view(root: &Path) {
-    assert_eq!(
-        tree(root),
-        ["a", "a/z", "b", "b/keep", "e"],
-        "whiteouts and the opaque dir applied"
-    );
+    assert_eq!(tree(root), ["a", "a/z", "b", "b/keep", "e"], "whiteouts and the opaque dir applied");
     assert_eq!(fs::read(root.join("e")).unwrap(), b"new");
 }
 
@@ -199,34 +145,15 @@ fn vfs_copies_layers_and_interprets_whiteouts() {
     let root = d.mount("v").unwrap();
     assert_eq!(root, tmp.path().join("storage/vfs/v/rootfs"));
     check_view(&root);
-    assert_eq!(
-        xattr::get(root.join("a"), "trusted.overlay.opaque").unwrap(),
-        None,
-        "no overlay metadata copied"
-    );
+    assert_eq!(xattr::get(root.join("a"), "trusted.overlay.opaque").unwrap(), None, "no overlay metadata copied");
     fs::write(root.join("b/keep"), b"changed").unwrap();
-    assert_eq!(
-        fs::read(dirs[0].join("b/keep")).unwrap(),
-        b"k",
-        "a copy: the layer is untouched"
-    );
+    assert_eq!(fs::read(dirs[0].join("b/keep")).unwrap(), b"k", "a copy: the layer is untouched");
 
     // A runnable busybox copy.
-    store
-        .import(
-            &busybox_tar()[..],
-            ImportOptions {
-                reference: Some("bb".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    store.import(&busybox_tar()[..], ImportOptions { reference: Some("bb".into()), ..Default::default() }).unwrap();
     let _c2 = Ctr(d.as_ref(), "bb");
     d.create("bb", &store.layer_dirs("bb").unwrap()).unwrap();
-    assert_eq!(
-        chroot_sh(&d.mount("bb").unwrap(), "id -u; ls -ld /tmp | cut -c1-10"),
-        "0\ndrwxrwxrwt\n"
-    );
+    assert_eq!(chroot_sh(&d.mount("bb").unwrap(), "id -u; ls -ld /tmp | cut -c1-10"), "0\ndrwxrwxrwt\n");
     d.unmount("bb").unwrap();
     d.remove("v").unwrap();
     assert!(!d.exists("v") && !tmp.path().join("storage/vfs/v").exists());
@@ -246,24 +173,15 @@ fn ten_layers_mount() {
         diff_ids.push(l.diff_id.clone());
         parent = Some(l.chain_id);
     }
-    let config = ImageConfig {
-        os: "linux".into(),
-        rootfs: RootFs {
-            kind: "layers".into(),
-            diff_ids,
-        },
-        ..Default::default()
-    };
+    let config =
+        ImageConfig { os: "linux".into(), rootfs: RootFs { kind: "layers".into(), diff_ids }, ..Default::default() };
     store.create_image(config, Some("ten")).unwrap();
     let d = driver("overlay2", tmp.path()).unwrap();
     let _c = Ctr(d.as_ref(), "t");
     d.create("t", &store.layer_dirs("ten").unwrap()).unwrap();
     let root = d.mount("t").unwrap();
     for i in 0..10 {
-        assert_eq!(
-            fs::read_to_string(root.join(format!("f{i}"))).unwrap(),
-            i.to_string()
-        );
+        assert_eq!(fs::read_to_string(root.join(format!("f{i}"))).unwrap(), i.to_string());
     }
 }
 

@@ -33,9 +33,7 @@ impl Bridge {
             // A fixed MAC: otherwise the bridge takes the lowest MAC of its ports and changes it
             // as containers come and go, leaving stale gateway entries in their ARP caches.
             let mac = crate::endpoint::mac_for_ip(gateway_cidr.addr());
-            match ip(&[
-                "link", "add", "name", name, "address", &mac, "type", "bridge",
-            ]) {
+            match ip(&["link", "add", "name", name, "address", &mac, "type", "bridge"]) {
                 Ok(_) => {}
                 // Lost a race with another caller: fine, it exists now.
                 Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => {}
@@ -99,10 +97,7 @@ pub fn enable_ip_forward() {
 
 pub(crate) fn sysctl(key: &str, value: &str) {
     let path = format!("/proc/sys/{key}");
-    if std::fs::read_to_string(&path)
-        .map(|v| v.trim() == value)
-        .unwrap_or(false)
-    {
+    if std::fs::read_to_string(&path).map(|v| v.trim() == value).unwrap_or(false) {
         return;
     }
     if let Err(e) = std::fs::write(&path, value) {
@@ -116,9 +111,7 @@ pub(crate) fn check_ifname(name: &str) -> Result<()> {
         && name.len() <= 15
         && name != "."
         && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':' && b != b'"');
+        && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':' && b != b'"');
     if ok {
         Ok(())
     } else {

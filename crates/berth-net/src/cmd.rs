@@ -21,11 +21,7 @@ pub(crate) fn run_with_stdin(prog: &str, args: &[&str], stdin: Option<&str>) -> 
     berth_sys::spawn::die_with_parent(&mut command);
     let mut child = command
         .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -33,12 +29,9 @@ pub(crate) fn run_with_stdin(prog: &str, args: &[&str], stdin: Option<&str>) -> 
     if let Some(input) = stdin {
         // Dropping the handle closes the pipe so the tool sees EOF.
         let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(input.as_bytes())
-            .map_err(io_err(format!("writing to `{what}`")))?;
+        pipe.write_all(input.as_bytes()).map_err(io_err(format!("writing to `{what}`")))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(io_err(format!("waiting for `{what}`")))?;
+    let out = child.wait_with_output().map_err(io_err(format!("waiting for `{what}`")))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {

@@ -46,11 +46,7 @@ pub fn host_veth_name(container_id: &str) -> String {
 /// Interface `index` of a container (`eth<index>` inside): index 0 keeps the historical name so
 /// endpoints made before multi-network support are still found; others get `x<index>` (≤ 15 bytes).
 fn iface_name(prefix: &str, container_id: &str, index: u8) -> String {
-    let short: String = container_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(10)
-        .collect();
+    let short: String = container_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
     match index {
         0 => format!("{prefix}{short}"),
         n => format!("{prefix}{short}x{n}"),
@@ -95,17 +91,9 @@ pub fn attach_iface(
     let tmp = iface_name("vp", container_id, index);
     let eth = format!("eth{index}");
     let ns = netns.path();
-    let ns_str = ns
-        .to_str()
-        .ok_or_else(|| Error::Invalid(format!("netns path {ns:?}")))?
-        .to_string();
+    let ns_str = ns.to_str().ok_or_else(|| Error::Invalid(format!("netns path {ns:?}")))?.to_string();
     let mac = mac_for_ip(addr.addr());
-    let endpoint = Endpoint {
-        host_veth: host.clone(),
-        mac: mac.clone(),
-        ip: addr,
-        gateway,
-    };
+    let endpoint = Endpoint { host_veth: host.clone(), mac: mac.clone(), ip: addr, gateway };
 
     if Bridge::exists(&host)? {
         if container_has_addr(&ns_str, &eth, addr)? {
@@ -175,9 +163,8 @@ fn enslaved(host: &str, bridge: &str) -> bool {
     let on_bridge = master.as_ref().and_then(|m| m.file_name()).is_some_and(|n| n == bridge);
     let hairpin = std::fs::read_to_string(dir.join("brport/hairpin_mode")).is_ok_and(|v| v.trim() == "1");
     let flags = std::fs::read_to_string(dir.join("flags")).ok();
-    let up = flags
-        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
-        .is_some_and(|f| f & 1 != 0);
+    let up =
+        flags.and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok()).is_some_and(|f| f & 1 != 0);
     on_bridge && hairpin && up
 }
 
@@ -188,16 +175,7 @@ fn enslaved(host: &str, bridge: &str) -> bool {
 /// it came in on, which a bridge refuses unless the port is in hairpin mode.
 fn enslave(host: &str, bridge: &str) -> Result<()> {
     ip(&["link", "set", "dev", host, "master", bridge])?;
-    ip(&[
-        "link",
-        "set",
-        "dev",
-        host,
-        "type",
-        "bridge_slave",
-        "hairpin",
-        "on",
-    ])?;
+    ip(&["link", "set", "dev", host, "type", "bridge_slave", "hairpin", "on"])?;
     ip(&["link", "set", "dev", host, "up"])?;
     Ok(())
 }
@@ -227,8 +205,7 @@ fn container_has_addr(ns: &str, eth: &str, addr: Ipv4Net) -> Result<bool> {
         #[serde(default)]
         prefixlen: u8,
     }
-    let links: Vec<Link> =
-        serde_json::from_str(&out).map_err(|e| Error::Invalid(format!("ip -j addr: {e}")))?;
+    let links: Vec<Link> = serde_json::from_str(&out).map_err(|e| Error::Invalid(format!("ip -j addr: {e}")))?;
     Ok(links
         .iter()
         .flat_map(|l| &l.addr_info)

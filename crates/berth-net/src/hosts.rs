@@ -16,10 +16,7 @@ pub struct HostsEntry {
 
 impl HostsEntry {
     pub fn new(ip: impl Into<IpAddr>, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        HostsEntry {
-            ip: ip.into(),
-            names: names.into_iter().map(Into::into).collect(),
-        }
+        HostsEntry { ip: ip.into(), names: names.into_iter().map(Into::into).collect() }
     }
 }
 
@@ -46,12 +43,7 @@ pub fn render_hosts(own: &HostsEntry, peers: &[HostsEntry], extra: &[HostsEntry]
 
 /// Writes the hosts file. An existing file is rewritten in place, not renamed over: it is
 /// bind-mounted into the running container, which would keep seeing the old inode.
-pub fn write_hosts(
-    path: &Path,
-    own: &HostsEntry,
-    peers: &[HostsEntry],
-    extra: &[HostsEntry],
-) -> Result<()> {
+pub fn write_hosts(path: &Path, own: &HostsEntry, peers: &[HostsEntry], extra: &[HostsEntry]) -> Result<()> {
     let data = render_hosts(own, peers, extra);
     if path.exists() {
         let mut f = OpenOptions::new()
@@ -59,10 +51,8 @@ pub fn write_hosts(
             .truncate(true)
             .open(path)
             .map_err(io_err(format!("opening {}", path.display())))?;
-        f.write_all(data.as_bytes())
-            .map_err(io_err(format!("writing {}", path.display())))?;
-        f.sync_all()
-            .map_err(io_err(format!("syncing {}", path.display())))?;
+        f.write_all(data.as_bytes()).map_err(io_err(format!("writing {}", path.display())))?;
+        f.sync_all().map_err(io_err(format!("syncing {}", path.display())))?;
         Ok(())
     } else {
         // Readable by every user inside the container, as Docker's.
@@ -87,19 +77,10 @@ mod tests {
         let peer = HostsEntry::new(Ipv4Addr::new(10, 77, 0, 3), ["db", "bad name", "pg"]);
         let extra = HostsEntry::new(Ipv4Addr::new(192, 0, 2, 9), ["gw.example"]);
         write_hosts(&p, &own, &[peer], &[extra]).unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().ino(),
-            ino,
-            "must rewrite in place"
-        );
+        assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino, "must rewrite in place");
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(text.contains("\n10.77.0.2\tweb abc123 www\n"));
-        assert!(
-            text.ends_with(
-                "\n192.0.2.9\tgw.example\n10.77.0.2\tweb abc123 www\n10.77.0.3\tdb pg\n"
-            ),
-            "{text}"
-        );
+        assert!(text.ends_with("\n192.0.2.9\tgw.example\n10.77.0.2\tweb abc123 www\n10.77.0.3\tdb pg\n"), "{text}");
     }
 }

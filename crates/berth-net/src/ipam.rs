@@ -56,18 +56,12 @@ impl Ipam {
         }
         let gateway = gateway.unwrap_or_else(|| first_host(subnet));
         if !subnet.contains(&gateway) {
-            return Err(Error::BadAddress {
-                addr: gateway,
-                subnet,
-                why: "gateway outside the subnet",
-            });
+            return Err(Error::BadAddress { addr: gateway, subnet, why: "gateway outside the subnet" });
         }
         let range = range.map(|r| r.trunc());
         if let Some(r) = range {
             if !subnet.contains(&r) {
-                return Err(Error::Invalid(format!(
-                    "fixed-cidr {r} is not inside {subnet}"
-                )));
+                return Err(Error::Invalid(format!("fixed-cidr {r} is not inside {subnet}")));
             }
         }
         std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
@@ -86,20 +80,12 @@ impl Ipam {
                 f
             }
             None => {
-                let f = IpamFile {
-                    subnet,
-                    gateway,
-                    range,
-                    allocations: BTreeMap::new(),
-                };
+                let f = IpamFile { subnet, gateway, range, allocations: BTreeMap::new() };
                 write(&path, &f)?;
                 f
             }
         };
-        Ok(Ipam {
-            path,
-            state: Mutex::new(state),
-        })
+        Ok(Ipam { path, state: Mutex::new(state) })
     }
 
     /// Every pool under `dir`, by network key (for a restore that frees what nobody records).
@@ -112,23 +98,14 @@ impl Ipam {
         let mut out = Vec::new();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
-            let Some(key) = name
-                .strip_prefix("ipam-")
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
+            let Some(key) = name.strip_prefix("ipam-").and_then(|n| n.strip_suffix(".json")) else {
                 continue;
             };
             let path = ent.path();
             if let Some(f) = berth_proto::fsutil::read_json::<IpamFile>(&path)
                 .map_err(io_err(format!("reading {}", path.display())))?
             {
-                out.push((
-                    key.to_string(),
-                    Ipam {
-                        path,
-                        state: Mutex::new(f),
-                    },
-                ));
+                out.push((key.to_string(), Ipam { path, state: Mutex::new(f) }));
             }
         }
         Ok(out)
@@ -160,15 +137,8 @@ impl Ipam {
         let addr = match preferred {
             Some(p) => {
                 check_usable(&s, p)?;
-                if let Some((owner, _)) = s
-                    .allocations
-                    .iter()
-                    .find(|(id, a)| **a == p && id.as_str() != container_id)
-                {
-                    return Err(Error::AddressInUse {
-                        addr: p,
-                        owner: owner.clone(),
-                    });
+                if let Some((owner, _)) = s.allocations.iter().find(|(id, a)| **a == p && id.as_str() != container_id) {
+                    return Err(Error::AddressInUse { addr: p, owner: owner.clone() });
                 }
                 p
             }
@@ -214,12 +184,7 @@ impl Ipam {
     pub fn reconcile<S: AsRef<str>>(&self, live: &[S]) -> Result<Vec<String>> {
         let live: HashSet<&str> = live.iter().map(|s| s.as_ref()).collect();
         let mut s = self.lock();
-        let gone: Vec<String> = s
-            .allocations
-            .keys()
-            .filter(|id| !live.contains(id.as_str()))
-            .cloned()
-            .collect();
+        let gone: Vec<String> = s.allocations.keys().filter(|id| !live.contains(id.as_str())).cloned().collect();
         if gone.is_empty() {
             return Ok(gone);
         }
@@ -254,13 +219,7 @@ fn first_host(subnet: Ipv4Net) -> Ipv4Addr {
 }
 
 fn check_usable(s: &IpamFile, a: Ipv4Addr) -> Result<()> {
-    let bad = |why| {
-        Err(Error::BadAddress {
-            addr: a,
-            subnet: s.subnet,
-            why,
-        })
-    };
+    let bad = |why| Err(Error::BadAddress { addr: a, subnet: s.subnet, why });
     if !s.subnet.contains(&a) {
         return bad("not in the subnet");
     }
@@ -274,6 +233,5 @@ fn check_usable(s: &IpamFile, a: Ipv4Addr) -> Result<()> {
 }
 
 fn write(path: &Path, f: &IpamFile) -> Result<()> {
-    berth_proto::fsutil::write_json_atomic(path, f)
-        .map_err(io_err(format!("writing {}", path.display())))
+    berth_proto::fsutil::write_json_atomic(path, f).map_err(io_err(format!("writing {}", path.display())))
 }

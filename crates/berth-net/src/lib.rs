@@ -48,9 +48,7 @@ mod nft_state;
 pub mod ports;
 
 pub use bridge::{enable_ip_forward, Bridge};
-pub use endpoint::{
-    attach, attach_iface, detach, detach_iface, host_veth_name, mac_for_ip, Endpoint, NetnsRef,
-};
+pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, mac_for_ip, Endpoint, NetnsRef};
 pub use hosts::{write_hosts, HostsEntry};
 pub use ipam::Ipam;
 pub use nft::{reconcile, remove_table, Desired, DesiredEndpoint, DesiredNetwork, ReconcileReport};
@@ -78,24 +76,13 @@ pub enum Error {
     PoolExhausted(Ipv4Net),
     /// The requested address belongs to another container.
     #[error("address {addr} is already in use by container {owner}")]
-    AddressInUse {
-        addr: std::net::Ipv4Addr,
-        owner: String,
-    },
+    AddressInUse { addr: std::net::Ipv4Addr, owner: String },
     /// The requested address cannot be handed out on this network.
     #[error("invalid address {addr} for network {subnet}: {why}")]
-    BadAddress {
-        addr: std::net::Ipv4Addr,
-        subnet: Ipv4Net,
-        why: &'static str,
-    },
+    BadAddress { addr: std::net::Ipv4Addr, subnet: Ipv4Net, why: &'static str },
     /// The IPAM file on disk describes another subnet than the one asked for.
     #[error("IPAM state {path} is for subnet {on_disk}, not {wanted}")]
-    SubnetMismatch {
-        path: String,
-        on_disk: Ipv4Net,
-        wanted: Ipv4Net,
-    },
+    SubnetMismatch { path: String, on_disk: Ipv4Net, wanted: Ipv4Net },
     /// Docker's message for a host port someone else already holds.
     #[error("Bind for {ip}:{port} failed: port is already allocated")]
     PortAllocated { ip: std::net::IpAddr, port: u16 },

@@ -52,10 +52,7 @@ impl Desired {
     /// The container already holding a host port that `m` wants, if any (Docker refuses it with
     /// "port is already allocated").
     pub fn port_conflict(&self, m: &PortMapping) -> Option<&str> {
-        self.endpoints
-            .iter()
-            .find(|e| e.ports.iter().any(|p| p.conflicts_with(m)))
-            .map(|e| e.container_id.as_str())
+        self.endpoints.iter().find(|e| e.ports.iter().any(|p| p.conflicts_with(m))).map(|e| e.container_id.as_str())
     }
 }
 
@@ -98,51 +95,17 @@ struct ChainSpec {
 
 const CHAINS: &[ChainSpec] = &[
     // Raw priority: before conntrack undoes any NAT, so only forged packets match.
-    ChainSpec {
-        name: "guard",
-        kind: "filter",
-        hook: "prerouting",
-        prio: -300,
-    },
-    ChainSpec {
-        name: "prerouting",
-        kind: "nat",
-        hook: "prerouting",
-        prio: -100,
-    },
-    ChainSpec {
-        name: "output",
-        kind: "nat",
-        hook: "output",
-        prio: -100,
-    },
-    ChainSpec {
-        name: "postrouting",
-        kind: "nat",
-        hook: "postrouting",
-        prio: 100,
-    },
+    ChainSpec { name: "guard", kind: "filter", hook: "prerouting", prio: -300 },
+    ChainSpec { name: "prerouting", kind: "nat", hook: "prerouting", prio: -100 },
+    ChainSpec { name: "output", kind: "nat", hook: "output", prio: -100 },
+    ChainSpec { name: "postrouting", kind: "nat", hook: "postrouting", prio: 100 },
     // Drops run first and are final; accepts only matter for hosts whose other tables drop.
-    ChainSpec {
-        name: "forward_drop",
-        kind: "filter",
-        hook: "forward",
-        prio: -10,
-    },
-    ChainSpec {
-        name: "forward",
-        kind: "filter",
-        hook: "forward",
-        prio: 0,
-    },
+    ChainSpec { name: "forward_drop", kind: "filter", hook: "forward", prio: -10 },
+    ChainSpec { name: "forward", kind: "filter", hook: "forward", prio: 0 },
 ];
 
 fn map_name(any: bool, proto: Proto) -> String {
-    format!(
-        "ports_{}_{}",
-        if any { "any" } else { "ip" },
-        proto.as_str()
-    )
+    format!("ports_{}_{}", if any { "any" } else { "ip" }, proto.as_str())
 }
 
 fn map_key_type(any: bool) -> &'static str {
@@ -173,18 +136,12 @@ fn model(d: &Desired) -> Result<Model> {
             rule(
                 chain,
                 format!("dnat-{tag}-any-{p}"),
-                format!(
-                    "fib daddr type local dnat ip to {p} dport map @{}",
-                    map_name(true, proto)
-                ),
+                format!("fib daddr type local dnat ip to {p} dport map @{}", map_name(true, proto)),
             );
             rule(
                 chain,
                 format!("dnat-{tag}-ip-{p}"),
-                format!(
-                    "fib daddr type local dnat ip to ip daddr . {p} dport map @{}",
-                    map_name(false, proto)
-                ),
+                format!("fib daddr type local dnat ip to ip daddr . {p} dport map @{}", map_name(false, proto)),
             );
         }
     }
@@ -195,36 +152,16 @@ fn model(d: &Desired) -> Result<Model> {
         nets.insert(n.name.as_str(), n);
         // Host → 127.0.0.1:published port is DNATed in `output`; its source must become the
         // bridge address or the container's reply would go to its own loopback.
-        rule(
-            "postrouting",
-            format!("localnet:{b}"),
-            format!("ip saddr 127.0.0.0/8 oifname \"{b}\" masquerade"),
-        );
+        rule("postrouting", format!("localnet:{b}"), format!("ip saddr 127.0.0.0/8 oifname \"{b}\" masquerade"));
         // route_localnet=1 on the bridge would also let a container reach services the host
         // binds on 127.0.0.1 (CVE-2020-8558): nothing legitimate comes in from a bridge for 127/8.
-        rule(
-            "guard",
-            format!("localnet-guard:{b}"),
-            format!("iifname \"{b}\" ip daddr 127.0.0.0/8 drop"),
-        );
+        rule("guard", format!("localnet-guard:{b}"), format!("iifname \"{b}\" ip daddr 127.0.0.0/8 drop"));
         if n.internal {
-            rule(
-                "forward_drop",
-                format!("internal-out:{b}"),
-                format!("iifname \"{b}\" oifname != \"{b}\" drop"),
-            );
-            rule(
-                "forward_drop",
-                format!("internal-in:{b}"),
-                format!("oifname \"{b}\" iifname != \"{b}\" drop"),
-            );
+            rule("forward_drop", format!("internal-out:{b}"), format!("iifname \"{b}\" oifname != \"{b}\" drop"));
+            rule("forward_drop", format!("internal-in:{b}"), format!("oifname \"{b}\" iifname != \"{b}\" drop"));
             continue;
         }
-        rule(
-            "postrouting",
-            format!("masq:{b}:{s}"),
-            format!("ip saddr {s} oifname != \"{b}\" masquerade"),
-        );
+        rule("postrouting", format!("masq:{b}:{s}"), format!("ip saddr {s} oifname != \"{b}\" masquerade"));
         // Hairpin: a container reaching a published port on the host's address, DNATed back
         // onto its own bridge, must see the reply come from the host, not from the peer.
         rule(
@@ -239,30 +176,15 @@ fn model(d: &Desired) -> Result<Model> {
             format!("isolate:{b}"),
             format!("oifname \"{b}\" iifname != \"{b}\" ct state new ct status & dnat == 0 drop"),
         );
-        rule(
-            "forward",
-            format!("fwd-out:{b}"),
-            format!("iifname \"{b}\" accept"),
-        );
-        rule(
-            "forward",
-            format!("fwd-in:{b}"),
-            format!("oifname \"{b}\" ct state established,related accept"),
-        );
-        rule(
-            "forward",
-            format!("fwd-dnat:{b}"),
-            format!("oifname \"{b}\" ct status dnat accept"),
-        );
+        rule("forward", format!("fwd-out:{b}"), format!("iifname \"{b}\" accept"));
+        rule("forward", format!("fwd-in:{b}"), format!("oifname \"{b}\" ct state established,related accept"));
+        rule("forward", format!("fwd-dnat:{b}"), format!("oifname \"{b}\" ct status dnat accept"));
     }
 
     let mut maps: BTreeMap<String, (String, BTreeMap<String, String>)> = BTreeMap::new();
     for any in [true, false] {
         for proto in [Proto::Tcp, Proto::Udp] {
-            maps.insert(
-                map_name(any, proto),
-                (map_key_type(any).to_string(), BTreeMap::new()),
-            );
+            maps.insert(map_name(any, proto), (map_key_type(any).to_string(), BTreeMap::new()));
         }
     }
     let mut endpoints: Vec<&DesiredEndpoint> = d.endpoints.iter().collect();
@@ -271,20 +193,14 @@ fn model(d: &Desired) -> Result<Model> {
     let mut conflicts = Vec::new();
     for e in endpoints {
         let Some(net) = nets.get(e.network.as_str()) else {
-            return Err(Error::Invalid(format!(
-                "endpoint {} on unknown network {}",
-                e.container_id, e.network
-            )));
+            return Err(Error::Invalid(format!("endpoint {} on unknown network {}", e.container_id, e.network)));
         };
         if net.internal {
             continue;
         }
         for p in &e.ports {
             if p.host_port == 0 {
-                return Err(Error::Invalid(format!(
-                    "container {}: host port not chosen",
-                    e.container_id
-                )));
+                return Err(Error::Invalid(format!("container {}: host port not chosen", e.container_id)));
             }
             if let Some((owner, _)) = taken.iter().find(|(_, q)| q.conflicts_with(p)) {
                 conflicts.push(format!(
@@ -302,28 +218,19 @@ fn model(d: &Desired) -> Result<Model> {
                 None => (map_name(true, p.proto), p.host_port.to_string()),
                 Some(ip) => (map_name(false, p.proto), format!("{ip} . {}", p.host_port)),
             };
-            maps.get_mut(&name)
-                .expect("all maps exist")
-                .1
-                .insert(key, value);
+            maps.get_mut(&name).expect("all maps exist").1.insert(key, value);
         }
     }
     for c in &conflicts {
         tracing::warn!(conflict = %c, "published port skipped");
     }
-    Ok(Model {
-        rules,
-        maps,
-        conflicts,
-    })
+    Ok(Model { rules, maps, conflicts })
 }
 
 fn check_table_name(table: &str) -> Result<()> {
     let ok = !table.is_empty()
         && table.len() <= 64
-        && table
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && table.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && table.as_bytes()[0].is_ascii_alphabetic();
     if ok {
         Ok(())
@@ -335,12 +242,7 @@ fn check_table_name(table: &str) -> Result<()> {
 fn schema_matches(st: &TableState) -> bool {
     let chains_ok = CHAINS.iter().all(|c| match st.chains.get(c.name) {
         None => true,
-        Some(ChainInfo {
-            kind,
-            hook,
-            prio,
-            policy,
-        }) => {
+        Some(ChainInfo { kind, hook, prio, policy }) => {
             kind.as_deref() == Some(c.kind)
                 && hook.as_deref() == Some(c.hook)
                 && *prio == Some(c.prio)
@@ -348,18 +250,12 @@ fn schema_matches(st: &TableState) -> bool {
         }
     });
     let maps_ok = [true, false].iter().all(|&any| {
-        [Proto::Tcp, Proto::Udp]
-            .iter()
-            .all(|&p| match st.maps.get(&map_name(any, p)) {
-                None => true,
-                Some(MapInfo {
-                    key_type,
-                    value_type,
-                    ..
-                }) => {
-                    key_type == map_key_type(any) && value_type.as_deref() == Some(MAP_VALUE_TYPE)
-                }
-            })
+        [Proto::Tcp, Proto::Udp].iter().all(|&p| match st.maps.get(&map_name(any, p)) {
+            None => true,
+            Some(MapInfo { key_type, value_type, .. }) => {
+                key_type == map_key_type(any) && value_type.as_deref() == Some(MAP_VALUE_TYPE)
+            }
+        })
     });
     chains_ok && maps_ok
 }
@@ -373,10 +269,7 @@ pub fn reconcile(table: &str, desired: &Desired) -> Result<ReconcileReport> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let m = model(desired)?;
-    let mut report = ReconcileReport {
-        conflicts: m.conflicts.clone(),
-        ..Default::default()
-    };
+    let mut report = ReconcileReport { conflicts: m.conflicts.clone(), ..Default::default() };
     let current = read_table(table)?;
     let mut batch = String::new();
     let st = match current {
@@ -386,10 +279,7 @@ pub fn reconcile(table: &str, desired: &Desired) -> Result<ReconcileReport> {
             TableState::default()
         }
         Some(st) if !schema_matches(&st) => {
-            tracing::warn!(
-                table,
-                "nft table has an unexpected shape: replacing it atomically"
-            );
+            tracing::warn!(table, "nft table has an unexpected shape: replacing it atomically");
             report.table_rebuilt = true;
             writeln!(batch, "delete table ip {table}\nadd table ip {table}").ok();
             TableState::default()
@@ -404,12 +294,7 @@ pub fn reconcile(table: &str, desired: &Desired) -> Result<ReconcileReport> {
         if m.rules.contains_key(&key) && !kept.contains(&key) {
             kept.insert(key);
         } else {
-            writeln!(
-                batch,
-                "delete rule ip {table} {} handle {}",
-                r.chain, r.handle
-            )
-            .ok();
+            writeln!(batch, "delete rule ip {table} {} handle {}", r.chain, r.handle).ok();
             report.rules_deleted += 1;
         }
     }
@@ -418,11 +303,7 @@ pub fn reconcile(table: &str, desired: &Desired) -> Result<ReconcileReport> {
         writeln!(batch, "delete set ip {table} {name}").ok();
         report.objects_deleted += 1;
     }
-    for name in st
-        .chains
-        .keys()
-        .filter(|n| !CHAINS.iter().any(|c| c.name == n.as_str()))
-    {
+    for name in st.chains.keys().filter(|n| !CHAINS.iter().any(|c| c.name == n.as_str())) {
         writeln!(batch, "delete chain ip {table} {name}").ok();
         report.objects_deleted += 1;
     }
@@ -438,53 +319,28 @@ pub fn reconcile(table: &str, desired: &Desired) -> Result<ReconcileReport> {
     for (name, (key_type, elems)) in &m.maps {
         let have = st.maps.get(name);
         if have.is_none() {
-            writeln!(
-                batch,
-                "add map ip {table} {name} {{ type {key_type} : {MAP_VALUE_TYPE}; }}"
-            )
-            .ok();
+            writeln!(batch, "add map ip {table} {name} {{ type {key_type} : {MAP_VALUE_TYPE}; }}").ok();
         }
         // 4. Elements: delete extra or changed, add missing or changed.
         let empty = BTreeMap::new();
         let have_elems = have.map(|h| &h.elems).unwrap_or(&empty);
-        let del: Vec<&String> = have_elems
-            .iter()
-            .filter(|(k, v)| elems.get(*k) != Some(*v))
-            .map(|(k, _)| k)
-            .collect();
-        let add: Vec<String> = elems
-            .iter()
-            .filter(|(k, v)| have_elems.get(*k) != Some(*v))
-            .map(|(k, v)| format!("{k} : {v}"))
-            .collect();
+        let del: Vec<&String> = have_elems.iter().filter(|(k, v)| elems.get(*k) != Some(*v)).map(|(k, _)| k).collect();
+        let add: Vec<String> =
+            elems.iter().filter(|(k, v)| have_elems.get(*k) != Some(*v)).map(|(k, v)| format!("{k} : {v}")).collect();
         if !del.is_empty() {
             let keys: Vec<&str> = del.iter().map(|s| s.as_str()).collect();
-            writeln!(
-                batch,
-                "delete element ip {table} {name} {{ {} }}",
-                keys.join(", ")
-            )
-            .ok();
+            writeln!(batch, "delete element ip {table} {name} {{ {} }}", keys.join(", ")).ok();
             report.elements_deleted += del.len();
         }
         if !add.is_empty() {
-            writeln!(
-                batch,
-                "add element ip {table} {name} {{ {} }}",
-                add.join(", ")
-            )
-            .ok();
+            writeln!(batch, "add element ip {table} {name} {{ {} }}", add.join(", ")).ok();
             report.elements_added += add.len();
         }
     }
     // 5. Missing rules.
     for ((chain, comment), body) in &m.rules {
         if !kept.contains(&(chain.clone(), comment.clone())) {
-            writeln!(
-                batch,
-                "add rule ip {table} {chain} {body} comment \"{comment}\""
-            )
-            .ok();
+            writeln!(batch, "add rule ip {table} {chain} {body} comment \"{comment}\"").ok();
             report.rules_added += 1;
         }
     }
@@ -500,9 +356,7 @@ pub fn reconcile(table: &str, desired: &Desired) -> Result<ReconcileReport> {
 pub fn remove_table(table: &str) -> Result<()> {
     check_table_name(table)?;
     match run_with_stdin("nft", &["delete", "table", "ip", table], None) {
-        Err(Error::Command { stderr, .. }) if stderr.contains("No such file or directory") => {
-            Ok(())
-        }
+        Err(Error::Command { stderr, .. }) if stderr.contains("No such file or directory") => Ok(()),
         other => other.map(drop),
     }
 }
@@ -512,11 +366,7 @@ pub fn remove_table(table: &str) -> Result<()> {
 pub fn snapshot(table: &str) -> Result<Option<Snapshot>> {
     check_table_name(table)?;
     Ok(read_table(table)?.map(|st| Snapshot {
-        rules: st
-            .rules
-            .into_iter()
-            .map(|r| (r.chain, r.handle, r.comment.unwrap_or_default()))
-            .collect(),
+        rules: st.rules.into_iter().map(|r| (r.chain, r.handle, r.comment.unwrap_or_default())).collect(),
         maps: st.maps.into_iter().map(|(k, v)| (k, v.elems)).collect(),
     }))
 }

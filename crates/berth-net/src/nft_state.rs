@@ -41,9 +41,7 @@ pub(crate) struct TableState {
 pub(crate) fn read_table(table: &str) -> Result<Option<TableState>> {
     let out = match run("nft", &["-j", "list", "table", "ip", table]) {
         Ok(o) => o,
-        Err(Error::Command { stderr, .. }) if stderr.contains("No such file or directory") => {
-            return Ok(None)
-        }
+        Err(Error::Command { stderr, .. }) if stderr.contains("No such file or directory") => return Ok(None),
         Err(e) => return Err(e),
     };
     parse(&out).map(Some)
@@ -55,10 +53,7 @@ fn bad(what: impl Into<String>) -> Error {
 
 pub(crate) fn parse(json: &str) -> Result<TableState> {
     let v: Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-    let items = v
-        .get("nftables")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no `nftables` array"))?;
+    let items = v.get("nftables").and_then(Value::as_array).ok_or_else(|| bad("no `nftables` array"))?;
     let mut st = TableState::default();
     for item in items {
         let Some((kind, body)) = item.as_object().and_then(|o| o.iter().next()) else {
@@ -73,10 +68,7 @@ pub(crate) fn parse(json: &str) -> Result<TableState> {
                         kind: body.get("type").and_then(Value::as_str).map(str::to_string),
                         hook: body.get("hook").and_then(Value::as_str).map(str::to_string),
                         prio: body.get("prio").and_then(Value::as_i64),
-                        policy: body
-                            .get("policy")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
+                        policy: body.get("policy").and_then(Value::as_str).map(str::to_string),
                     },
                 );
             }
@@ -85,12 +77,7 @@ pub(crate) fn parse(json: &str) -> Result<TableState> {
                 let key_type = type_str(body.get("type").ok_or_else(|| bad("set without type"))?)?;
                 let value_type = body.get("map").map(type_str).transpose()?;
                 let mut elems = BTreeMap::new();
-                for e in body
-                    .get("elem")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for e in body.get("elem").and_then(Value::as_array).into_iter().flatten() {
                     match e.as_array() {
                         Some(kv) if kv.len() == 2 => {
                             elems.insert(canonical(&kv[0])?, canonical(&kv[1])?);
@@ -100,25 +87,12 @@ pub(crate) fn parse(json: &str) -> Result<TableState> {
                         }
                     }
                 }
-                st.maps.insert(
-                    name,
-                    MapInfo {
-                        key_type,
-                        value_type,
-                        elems,
-                    },
-                );
+                st.maps.insert(name, MapInfo { key_type, value_type, elems });
             }
             "rule" => st.rules.push(RuleInfo {
                 chain: str_field(body, "chain")?,
-                handle: body
-                    .get("handle")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| bad("rule without handle"))?,
-                comment: body
-                    .get("comment")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                handle: body.get("handle").and_then(Value::as_u64).ok_or_else(|| bad("rule without handle"))?,
+                comment: body.get("comment").and_then(Value::as_str).map(str::to_string),
             }),
             _ => {}
         }
@@ -127,10 +101,7 @@ pub(crate) fn parse(json: &str) -> Result<TableState> {
 }
 
 fn str_field(body: &Value, f: &str) -> Result<String> {
-    body.get(f)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| bad(format!("no `{f}` in {body}")))
+    body.get(f).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad(format!("no `{f}` in {body}")))
 }
 
 fn type_str(v: &Value) -> Result<String> {
@@ -157,11 +128,7 @@ fn canonical(v: &Value) -> Result<String> {
                 // An element with options (timeout, comment) wraps its key.
                 canonical(inner)
             } else if let Some(p) = o.get("prefix") {
-                Ok(format!(
-                    "{}/{}",
-                    canonical(&p["addr"])?,
-                    canonical(&p["len"])?
-                ))
+                Ok(format!("{}/{}", canonical(&p["addr"])?, canonical(&p["len"])?))
             } else {
                 Err(bad(format!("element {v}")))
             }

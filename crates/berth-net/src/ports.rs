@@ -56,22 +56,13 @@ impl PortMapping {
             [c] => (None, 0, port(c, false)?),
             [h, c] => (None, port(h, true)?, port(c, false)?),
             [ip, h, c] => {
-                let ip = if ip.is_empty() {
-                    None
-                } else {
-                    Some(ip.parse().map_err(|_| bad())?)
-                };
+                let ip = if ip.is_empty() { None } else { Some(ip.parse().map_err(|_| bad())?) };
                 (ip, port(h, true)?, port(c, false)?)
             }
             _ => return Err(bad()),
         };
         let host_ip = host_ip.filter(|ip: &Ipv4Addr| !ip.is_unspecified());
-        Ok(PortMapping {
-            host_ip,
-            host_port,
-            container_port,
-            proto,
-        })
+        Ok(PortMapping { host_ip, host_port, container_port, proto })
     }
 
     /// The address the mapping listens on, 0.0.0.0 for "all".
@@ -101,9 +92,7 @@ pub fn check_port_free(host_ip: Option<Ipv4Addr>, port: u16, proto: Proto) -> Re
     };
     match r {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            Err(Error::PortAllocated { ip, port })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::PortAllocated { ip, port }),
         Err(e) => Err(io_err(format!("binding {addr}/{}", proto.as_str()))(e)),
     }
 }
@@ -128,21 +117,13 @@ mod tests {
     fn parses_docker_short_syntax() {
         let m = PortMapping::parse("127.0.0.1:8080:80/udp").unwrap();
         assert_eq!(m.host_ip, Some(Ipv4Addr::LOCALHOST));
-        assert_eq!(
-            (m.host_port, m.container_port, m.proto),
-            (8080, 80, Proto::Udp)
-        );
+        assert_eq!((m.host_port, m.container_port, m.proto), (8080, 80, Proto::Udp));
         let m = PortMapping::parse("8080:80").unwrap();
-        assert_eq!(
-            (m.host_ip, m.host_port, m.container_port, m.proto),
-            (None, 8080, 80, Proto::Tcp)
-        );
+        assert_eq!((m.host_ip, m.host_port, m.container_port, m.proto), (None, 8080, 80, Proto::Tcp));
         assert_eq!(PortMapping::parse("80").unwrap().host_port, 0);
         assert_eq!(PortMapping::parse("127.0.0.1::80").unwrap().host_port, 0);
         assert_eq!(PortMapping::parse("0.0.0.0:1:2").unwrap().host_ip, None);
-        for bad in [
-            "", "a:80", "80/sctp", "1:2:3:4", "70000:80", "8080:0", "x.y:1:2",
-        ] {
+        for bad in ["", "a:80", "80/sctp", "1:2:3:4", "70000:80", "8080:0", "x.y:1:2"] {
             assert!(PortMapping::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -163,10 +144,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let e = check_port_free(Some(Ipv4Addr::LOCALHOST), port, Proto::Tcp).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!("Bind for 127.0.0.1:{port} failed: port is already allocated")
-        );
+        assert_eq!(e.to_string(), format!("Bind for 127.0.0.1:{port} failed: port is already allocated"));
         drop(l);
         check_port_free(Some(Ipv4Addr::LOCALHOST), port, Proto::Tcp).unwrap();
     }

@@ -138,7 +138,9 @@ pub fn traverse_group() -> Option<u32> {
 fn traversable_by_remapped_root(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     match traverse_group() {
-        Some(gid) if mode == 0o710 && fs::metadata(path)?.gid() != gid => std::os::unix::fs::chown(path, None, Some(gid)),
+        Some(gid) if mode == 0o710 && fs::metadata(path)?.gid() != gid => {
+            std::os::unix::fs::chown(path, None, Some(gid))
+        }
         _ => Ok(()),
     }
 }
@@ -160,9 +162,9 @@ pub fn ensure_dir_mode(path: &Path, mode: u32) -> io::Result<Option<u32>> {
 /// Reads a JSON file; `Ok(None)` when it does not exist.
 pub fn read_json<T: for<'de> serde::Deserialize<'de>>(path: &Path) -> io::Result<Option<T>> {
     match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
-        }),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -206,6 +208,21 @@ fn unescape_mountinfo(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A unix socket address usable whatever the length of `path`: `sun_path` holds 108 bytes, and a
+/// deep exec-root overflows it. A long path is reached through `/proc/self/fd/<dir fd>/<name>`; the
+/// returned directory handle must stay open while the path is used (bind or connect).
+pub fn socket_path(path: &Path) -> io::Result<(Option<File>, std::path::PathBuf)> {
+    if path.as_os_str().len() < 100 {
+        return Ok((None, path.to_path_buf()));
+    }
+    let dir = path.parent().ok_or_else(|| io::Error::other("socket path has no parent"))?;
+    let name = path.file_name().ok_or_else(|| io::Error::other("socket path has no file name"))?;
+    let d = File::open(dir)?;
+    use std::os::fd::AsRawFd;
+    let short = std::path::PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd())).join(name);
+    Ok((Some(d), short))
 }
 
 #[cfg(test)]
@@ -278,7 +295,8 @@ mod tests {
         assert!(is_mount_point(Path::new("/proc")) && listed_in_mountinfo(Path::new("/proc")));
         assert!(!is_mount_point(&inner) && !listed_in_mountinfo(&inner));
         assert!(!is_mount_point(&d.join("missing")));
-        mount(Some("tmpfs"), &inner, Some("tmpfs"), MsFlags::empty(), None::<&str>).expect("mount tmpfs (tests run as root)");
+        mount(Some("tmpfs"), &inner, Some("tmpfs"), MsFlags::empty(), None::<&str>)
+            .expect("mount tmpfs (tests run as root)");
         // A path with a space: mountinfo escapes it as \040.
         let (by_statx, by_scan) = (is_mount_point(&inner), listed_in_mountinfo(&inner));
         fs::create_dir(inner.join("x")).unwrap();
@@ -289,19 +307,4 @@ mod tests {
         assert!(!is_mount_point(&inner), "unmounted again");
         fs::remove_dir_all(&d).unwrap();
     }
-}
-
-/// A unix socket address usable whatever the length of `path`: `sun_path` holds 108 bytes, and a
-/// deep exec-root overflows it. A long path is reached through `/proc/self/fd/<dir fd>/<name>`; the
-/// returned directory handle must stay open while the path is used (bind or connect).
-pub fn socket_path(path: &Path) -> io::Result<(Option<File>, std::path::PathBuf)> {
-    if path.as_os_str().len() < 100 {
-        return Ok((None, path.to_path_buf()));
-    }
-    let dir = path.parent().ok_or_else(|| io::Error::other("socket path has no parent"))?;
-    let name = path.file_name().ok_or_else(|| io::Error::other("socket path has no file name"))?;
-    let d = File::open(dir)?;
-    use std::os::fd::AsRawFd;
-    let short = std::path::PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd())).join(name);
-    Ok((Some(d), short))
 }

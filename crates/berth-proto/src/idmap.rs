@@ -27,17 +27,11 @@ fn to_host(ranges: &[IdRange], id: u32) -> Option<u32> {
 }
 
 fn to_container(ranges: &[IdRange], id: u32) -> Option<u32> {
-    ranges
-        .iter()
-        .find(|r| id >= r.host_id && id - r.host_id < r.size)
-        .map(|r| r.container_id + (id - r.host_id))
+    ranges.iter().find(|r| id >= r.host_id && id - r.host_id < r.size).map(|r| r.container_id + (id - r.host_id))
 }
 
 fn map_text(ranges: &[IdRange]) -> String {
-    ranges
-        .iter()
-        .map(|r| format!("{} {} {}\n", r.container_id, r.host_id, r.size))
-        .collect()
+    ranges.iter().map(|r| format!("{} {} {}\n", r.container_id, r.host_id, r.size)).collect()
 }
 
 impl IdMaps {
@@ -47,20 +41,13 @@ impl IdMaps {
             let mut next = 0u32;
             v.iter()
                 .map(|&(host_id, size)| {
-                    let r = IdRange {
-                        container_id: next,
-                        host_id,
-                        size,
-                    };
+                    let r = IdRange { container_id: next, host_id, size };
                     next = next.saturating_add(size);
                     r
                 })
                 .collect()
         };
-        IdMaps {
-            uids: number(uids),
-            gids: number(gids),
-        }
+        IdMaps { uids: number(uids), gids: number(gids) }
     }
 
     /// The host uid of a container uid; None when it is not mapped.

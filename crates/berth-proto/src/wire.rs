@@ -12,7 +12,11 @@ pub enum Request {
     /// Current status, pid and (after exit) the exit record.
     State,
     /// Signal the container init (`all`: every process in the container's cgroup).
-    Kill { signal: i32, #[serde(default)] all: bool },
+    Kill {
+        signal: i32,
+        #[serde(default)]
+        all: bool,
+    },
     /// Blocks until the container has exited, then answers [`Response::Exited`].
     Wait,
     /// Change the pty size (terminal containers; the exec `exec`'s terminal when given).
@@ -64,13 +68,28 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Response {
-    Hello { version: u32, capabilities: Vec<String>, shim_version: String, pid: i32 },
-    State { status: InitStatus, pid: i32, start_time: u64, #[serde(default)] exit: Option<ExitRecord> },
+    Hello {
+        version: u32,
+        capabilities: Vec<String>,
+        shim_version: String,
+        pid: i32,
+    },
+    State {
+        status: InitStatus,
+        pid: i32,
+        start_time: u64,
+        #[serde(default)]
+        exit: Option<ExitRecord>,
+    },
     Ok,
     Exited(ExitRecord),
     /// An exec is running with this pid.
-    ExecStarted { pid: i32 },
-    Error { message: String },
+    ExecStarted {
+        pid: i32,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// Framing errors on the control socket.

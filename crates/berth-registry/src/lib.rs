@@ -67,7 +67,10 @@ fn kind_of(e: &oci_client::errors::OciDistributionError) -> Kind {
             let codes: Vec<&C> = envelope.errors.iter().map(|x| &x.code).collect();
             if codes.iter().any(|c| matches!(c, C::Unauthorized | C::Denied)) {
                 Kind::Unauthorized
-            } else if codes.iter().any(|c| matches!(c, C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound)) {
+            } else if codes
+                .iter()
+                .any(|c| matches!(c, C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound))
+            {
                 Kind::NotFound
             } else {
                 Kind::Other
@@ -125,7 +128,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { insecure: Vec::new(), mirrors: Vec::new(), max_downloads: 3, max_uploads: 5, read_timeout: Duration::from_secs(30) }
+        Options {
+            insecure: Vec::new(),
+            mirrors: Vec::new(),
+            max_downloads: 3,
+            max_uploads: 5,
+            read_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -151,7 +160,8 @@ impl Options {
         };
         // As dockerd (Go's ProxyFromEnvironment): the environment's proxies, never for loopback.
         // Naming them here also stops reqwest applying them on its own, without that exception.
-        let env = |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).ok().filter(|v| !v.is_empty());
+        let env =
+            |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).ok().filter(|v| !v.is_empty());
         cfg.https_proxy = env("HTTPS_PROXY");
         cfg.http_proxy = env("HTTP_PROXY");
         let mut no_proxy = env("NO_PROXY").unwrap_or_default();
@@ -161,7 +171,11 @@ impl Options {
             cfg.platform_resolver = Some(Box::new(move |entries: &[oci_client::manifest::ImageIndexEntry]| {
                 entries
                     .iter()
-                    .find(|e| e.platform.as_ref().is_some_and(|p| p.os.to_string() == os && p.architecture.to_string() == arch))
+                    .find(|e| {
+                        e.platform
+                            .as_ref()
+                            .is_some_and(|p| p.os.to_string() == os && p.architecture.to_string() == arch)
+                    })
                     .map(|e| e.digest.clone())
             }));
         }
@@ -211,7 +225,10 @@ pub async fn check_login(opts: &Options, server: &str, creds: &Credentials) -> R
     let client = opts.client(server, None);
     let auth = creds.auth();
     let what = format!("login to {server}");
-    client.auth(&probe, &auth, oci_client::RegistryOperation::Pull).await.map_err(|e| RegistryError::from_oci(&what, e))?;
+    client
+        .auth(&probe, &auth, oci_client::RegistryOperation::Pull)
+        .await
+        .map_err(|e| RegistryError::from_oci(&what, e))?;
     // Basic auth is only checked by a request: a refused one is 401, an accepted one 404.
     match client.fetch_manifest_digest(&probe, &auth).await {
         Ok(_) => Ok(()),
@@ -260,13 +277,19 @@ mod tests {
     fn errors_are_classified_by_status_and_code_not_by_text() {
         use super::RegistryError as R;
         use oci_client::errors::{OciDistributionError as E, OciEnvelope, OciError, OciErrorCode as C};
-        let server = |code: u16| E::ServerError { code, url: "http://127.0.0.1:40404/v2/x/manifests/1".into(), message: "m".into() };
+        let server = |code: u16| E::ServerError {
+            code,
+            url: "http://127.0.0.1:40404/v2/x/manifests/1".into(),
+            message: "m".into(),
+        };
         // CI saw a stall on port 40407 reported as "not found": the port held "404".
         assert!(matches!(R::from_oci("pull", server(500)), R::Other(m) if m.contains("code: 500")));
         assert!(matches!(R::from_oci("pull", server(404)), R::NotFound(_)));
         assert!(matches!(R::from_oci("pull", server(401)), R::Unauthorized(_)));
         let envelope = |code| E::RegistryError {
-            envelope: OciEnvelope { errors: vec![OciError { code, message: "x".into(), detail: serde_json::Value::Null }] },
+            envelope: OciEnvelope {
+                errors: vec![OciError { code, message: "x".into(), detail: serde_json::Value::Null }],
+            },
             url: "http://127.0.0.1:40404/v2/".into(),
         };
         assert!(matches!(R::from_oci("pull", envelope(C::ManifestUnknown)), R::NotFound(_)));

@@ -43,7 +43,12 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, W> {
             self.done += n as u64;
             if self.done - self.reported >= 512 * 1024 || self.done == self.total {
                 self.reported = self.done;
-                (self.ev)(Event::Layer { id: self.id.clone(), status: "Downloading", current: self.done, total: self.total });
+                (self.ev)(Event::Layer {
+                    id: self.id.clone(),
+                    status: "Downloading",
+                    current: self.done,
+                    total: self.total,
+                });
             }
         }
         res
@@ -58,7 +63,9 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, W> {
 
 /// Parses `os/arch` (`linux/arm64`).
 fn platform(p: Option<&str>) -> Result<Option<(String, String)>, RegistryError> {
-    let Some(p) = p.filter(|p| !p.is_empty()) else { return Ok(None) };
+    let Some(p) = p.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
     match p.split('/').collect::<Vec<_>>()[..] {
         [os, arch] | [os, arch, _] => Ok(Some((os.to_string(), arch.to_string()))),
         _ => Err(RegistryError::Reference(format!("invalid platform {p:?}: expected os/arch such as linux/arm64"))),
@@ -92,7 +99,14 @@ fn familiar(name: &str, reference: &oci_client::Reference) -> Option<String> {
     berth_image::normalize_reference(name).ok()
 }
 
-pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_arg: Option<&str>, creds: &Credentials, ev: &(dyn Fn(Event) + Send + Sync)) -> Result<Pulled, RegistryError> {
+pub async fn pull(
+    store: Arc<ImageStore>,
+    opts: &Options,
+    name: &str,
+    platform_arg: Option<&str>,
+    creds: &Credentials,
+    ev: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Pulled, RegistryError> {
     let reference = crate::parse_reference(name)?;
     let plat = platform(platform_arg)?;
     let auth = creds.auth();
@@ -113,11 +127,22 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
         return Err(last_err.unwrap_or_else(|| RegistryError::Other(format!("pulling {name}: no registry to ask"))));
     };
     let mut config = Vec::new();
-    client.pull_blob(&source, &manifest.config, &mut config).await.map_err(|e| RegistryError::from_oci("image config", e))?;
-    let parsed: serde_json::Value = serde_json::from_slice(&config).map_err(|e| RegistryError::Other(format!("invalid image config: {e}")))?;
-    let diff_ids: Vec<String> = parsed["rootfs"]["diff_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+    client
+        .pull_blob(&source, &manifest.config, &mut config)
+        .await
+        .map_err(|e| RegistryError::from_oci("image config", e))?;
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&config).map_err(|e| RegistryError::Other(format!("invalid image config: {e}")))?;
+    let diff_ids: Vec<String> = parsed["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
     if diff_ids.len() != manifest.layers.len() {
-        return Err(RegistryError::Other(format!("image config names {} layers, the manifest {}", diff_ids.len(), manifest.layers.len())));
+        return Err(RegistryError::Other(format!(
+            "image config names {} layers, the manifest {}",
+            diff_ids.len(),
+            manifest.layers.len()
+        )));
     }
     let tag = familiar(name, &reference);
     let mut chains = Vec::new();
@@ -153,7 +178,16 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
         for _ in 0..missing.len() {
             let i = rx.recv().await.ok_or_else(|| RegistryError::Other("the download stopped".into()))??;
             berth_proto::crashpoint::hit("pull.after-download");
-            extract(&store, &tmp, &manifest.layers[i], &diff_ids[i], if i == 0 { None } else { Some(chains[i - 1].clone()) }, i, ev).await?;
+            extract(
+                &store,
+                &tmp,
+                &manifest.layers[i],
+                &diff_ids[i],
+                if i == 0 { None } else { Some(chains[i - 1].clone()) },
+                i,
+                ev,
+            )
+            .await?;
         }
         Ok::<(), RegistryError>(())
     };
@@ -173,18 +207,31 @@ pub async fn pull(store: Arc<ImageStore>, opts: &Options, name: &str, platform_a
     ev(Event::Status(format!("Digest: {digest}")));
     let shown = tag.clone().unwrap_or(repo_digest);
     let downloaded = !missing.is_empty() || !had;
-    ev(Event::Status(if downloaded { format!("Status: Downloaded newer image for {shown}") } else { format!("Status: Image is up to date for {shown}") }));
+    ev(Event::Status(if downloaded {
+        format!("Status: Downloaded newer image for {shown}")
+    } else {
+        format!("Status: Image is up to date for {shown}")
+    }));
     Ok(Pulled { id, tag, digest, downloaded })
 }
 
 /// Layer `i` (downloaded to `<tmp>/<i>`) into the store on top of `parent`, checked against the
 /// config's diff id.
-async fn extract(store: &Arc<ImageStore>, tmp: &TempDir, layer: &OciDescriptor, want: &str, parent: Option<String>, i: usize, ev: &(dyn Fn(Event) + Send + Sync)) -> Result<(), RegistryError> {
+async fn extract(
+    store: &Arc<ImageStore>,
+    tmp: &TempDir,
+    layer: &OciDescriptor,
+    want: &str,
+    parent: Option<String>,
+    i: usize,
+    ev: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), RegistryError> {
     let id = short(&layer.digest);
     ev(Event::Layer { id: id.clone(), status: "Extracting", current: 0, total: layer.size.max(0) as u64 });
     let (file, st) = (tmp.0.join(i.to_string()), store.clone());
     let info = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&file).map_err(|e| berth_image::ImageError::Other(format!("opening {}: {e}", file.display())))?;
+        let f = std::fs::File::open(&file)
+            .map_err(|e| berth_image::ImageError::Other(format!("opening {}: {e}", file.display())))?;
         let info = st.add_layer_unsynced(f, parent.as_deref());
         let _ = std::fs::remove_file(&file);
         info
@@ -192,7 +239,10 @@ async fn extract(store: &Arc<ImageStore>, tmp: &TempDir, layer: &OciDescriptor, 
     .await
     .map_err(|e| RegistryError::Other(e.to_string()))??;
     if info.diff_id != want {
-        return Err(RegistryError::Digest(format!("layer {}: its content hashes to {}, the image config says {want}", layer.digest, info.diff_id)));
+        return Err(RegistryError::Digest(format!(
+            "layer {}: its content hashes to {}, the image config says {want}",
+            layer.digest, info.diff_id
+        )));
     }
     ev(Event::Layer { id, status: "Pull complete", current: 0, total: 0 });
     berth_proto::crashpoint::hit("pull.after-layer");
@@ -200,13 +250,23 @@ async fn extract(store: &Arc<ImageStore>, tmp: &TempDir, layer: &OciDescriptor, 
 }
 
 /// One blob into `to`, its digest checked by the client as the bytes arrive.
-async fn download(client: &oci_client::Client, source: &oci_client::Reference, layer: &OciDescriptor, to: PathBuf, ev: &(dyn Fn(Event) + Send + Sync)) -> Result<(), RegistryError> {
+async fn download(
+    client: &oci_client::Client,
+    source: &oci_client::Reference,
+    layer: &OciDescriptor,
+    to: PathBuf,
+    ev: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), RegistryError> {
     let id = short(&layer.digest);
-    let file = tokio::fs::File::create(&to).await.map_err(|e| RegistryError::Other(format!("creating {}: {e}", to.display())))?;
+    let file = tokio::fs::File::create(&to)
+        .await
+        .map_err(|e| RegistryError::Other(format!("creating {}: {e}", to.display())))?;
     let mut out = Counted { inner: file, done: 0, reported: 0, total: layer.size.max(0) as u64, id: id.clone(), ev };
     ev(Event::Layer { id: id.clone(), status: "Downloading", current: 0, total: layer.size.max(0) as u64 });
     client.pull_blob(source, layer, &mut out).await.map_err(|e| match e {
-        oci_client::errors::OciDistributionError::DigestError(d) => RegistryError::Digest(format!("filesystem layer verification failed for digest {}: {d}", layer.digest)),
+        oci_client::errors::OciDistributionError::DigestError(d) => {
+            RegistryError::Digest(format!("filesystem layer verification failed for digest {}: {d}", layer.digest))
+        }
         other => RegistryError::Other(format!("downloading layer {}: {}", layer.digest, chain(&other))),
     })?;
     ev(Event::Layer { id: id.clone(), status: "Verifying Checksum", current: 0, total: 0 });

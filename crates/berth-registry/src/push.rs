@@ -51,7 +51,8 @@ impl<W: Write> Write for Hashing<W> {
 
 fn compress(store: &ImageStore, chain: &str, diff_id: &str, to: PathBuf) -> Result<Blob, RegistryError> {
     let (_, write) = store.layer_tarball(chain)?;
-    let file = std::fs::File::create(&to).map_err(|e| RegistryError::Other(format!("creating {}: {e}", to.display())))?;
+    let file =
+        std::fs::File::create(&to).map_err(|e| RegistryError::Other(format!("creating {}: {e}", to.display())))?;
     let mut hashed = Hashing { inner: std::io::BufWriter::new(file), hash: Sha256::new(), size: 0 };
     {
         let mut gz = flate2::write::GzEncoder::new(&mut hashed, flate2::Compression::fast());
@@ -63,15 +64,25 @@ fn compress(store: &ImageStore, chain: &str, diff_id: &str, to: PathBuf) -> Resu
     Ok(Blob { path: to, digest, size: hashed.size, diff_id: diff_id.to_string() })
 }
 
-pub async fn push(store: Arc<ImageStore>, opts: &Options, name: &str, creds: &Credentials, ev: &(dyn Fn(Event) + Send + Sync)) -> Result<Pushed, RegistryError> {
+pub async fn push(
+    store: Arc<ImageStore>,
+    opts: &Options,
+    name: &str,
+    creds: &Credentials,
+    ev: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Pushed, RegistryError> {
     let info = store.resolve(name)?;
     let reference = crate::parse_reference(name)?;
     let tag = reference.tag().unwrap_or("latest").to_string();
     let client = opts.client(reference.registry(), None);
     let auth = creds.auth();
     ev(Event::Status(format!("The push refers to repository [{}/{}]", reference.registry(), reference.repository())));
-    client.auth(&reference, &auth, oci_client::RegistryOperation::Push).await.map_err(|e| RegistryError::from_oci(&format!("pushing {name}"), e))?;
-    let layers: Vec<(String, String)> = info.chain_ids.iter().cloned().zip(info.config.rootfs.diff_ids.iter().cloned()).collect();
+    client
+        .auth(&reference, &auth, oci_client::RegistryOperation::Push)
+        .await
+        .map_err(|e| RegistryError::from_oci(&format!("pushing {name}"), e))?;
+    let layers: Vec<(String, String)> =
+        info.chain_ids.iter().cloned().zip(info.config.rootfs.diff_ids.iter().cloned()).collect();
     for (_, d) in layers.iter().rev() {
         ev(Event::Layer { id: short(d), status: "Preparing", current: 0, total: 0 });
     }
@@ -81,12 +92,16 @@ pub async fn push(store: Arc<ImageStore>, opts: &Options, name: &str, creds: &Cr
         let (client, reference) = (&client, &reference);
         async move {
             let id = short(&diff_id);
-            let blob = tokio::task::spawn_blocking(move || compress(&store, &chain, &diff_id, to)).await.map_err(|e| RegistryError::Other(e.to_string()))??;
+            let blob = tokio::task::spawn_blocking(move || compress(&store, &chain, &diff_id, to))
+                .await
+                .map_err(|e| RegistryError::Other(e.to_string()))??;
             if client.blob_exists(reference, &blob.digest).await.unwrap_or(false) {
                 ev(Event::Layer { id, status: "Layer already exists", current: 0, total: 0 });
                 return Ok(blob);
             }
-            let file = tokio::fs::File::open(&blob.path).await.map_err(|e| RegistryError::Other(format!("opening {}: {e}", blob.path.display())))?;
+            let file = tokio::fs::File::open(&blob.path)
+                .await
+                .map_err(|e| RegistryError::Other(format!("opening {}: {e}", blob.path.display())))?;
             let total = blob.size;
             let mut sent = 0u64;
             let id2 = id.clone();
@@ -109,7 +124,10 @@ pub async fn push(store: Arc<ImageStore>, opts: &Options, name: &str, creds: &Cr
     .await;
     let blobs = uploads.into_iter().collect::<Result<Vec<Blob>, _>>()?;
     let config = store.config_bytes(&info.id)?;
-    client.push_blob(&reference, config.clone(), &info.id).await.map_err(|e| RegistryError::from_oci("pushing the image config", e))?;
+    client
+        .push_blob(&reference, config.clone(), &info.id)
+        .await
+        .map_err(|e| RegistryError::from_oci("pushing the image config", e))?;
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST,
@@ -125,7 +143,9 @@ pub async fn push(store: Arc<ImageStore>, opts: &Options, name: &str, creds: &Cr
         .await
         .map_err(|e| RegistryError::from_oci("pushing the manifest", e))?;
     // As dockerd: the pushed manifest's digest becomes one of the image's RepoDigests.
-    if let Err(e) = store.add_repo_digest(&info.id, &format!("{}/{}", reference.registry(), reference.repository()), &digest) {
+    if let Err(e) =
+        store.add_repo_digest(&info.id, &format!("{}/{}", reference.registry(), reference.repository()), &digest)
+    {
         tracing::warn!(error = %e, "recording the pushed digest");
     }
     ev(Event::Status(format!("{tag}: digest: {digest} size: {size}")));
@@ -137,7 +157,11 @@ pub async fn push(store: Arc<ImageStore>, opts: &Options, name: &str, creds: &Cr
 async fn push_stream(
     client: &oci_client::Client,
     reference: &oci_client::Reference,
-    mut stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, oci_client::errors::OciDistributionError>> + Send + '_>>,
+    mut stream: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<Item = Result<bytes::Bytes, oci_client::errors::OciDistributionError>> + Send + '_,
+        >,
+    >,
     digest: &str,
     size: u64,
 ) -> Result<(), RegistryError> {
@@ -155,6 +179,8 @@ async fn push_stream(
     res.map(|_| ()).map_err(|e| RegistryError::from_oci(&format!("pushing layer {digest}"), e))
 }
 
-fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> + Send + 'static {
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -22,10 +22,7 @@ const BPF_MEMLOCK: u64 = 128 << 20;
 /// that high. Fails closed (no container without its device filter) with the remedy, instead of
 /// libcontainer's bare "Failed to increase rlimit".
 pub fn check_v2_device_filter() -> Result<()> {
-    if !matches!(
-        libcgroups::common::get_cgroup_setup(),
-        Ok(CgroupSetup::Unified)
-    ) {
+    if !matches!(libcgroups::common::get_cgroup_setup(), Ok(CgroupSetup::Unified)) {
         return Ok(());
     }
     let Ok((_, hard)) = getrlimit(Resource::RLIMIT_MEMLOCK) else {
@@ -50,18 +47,13 @@ pub fn readonly_v1_hierarchies(spec: &mut Value) -> bool {
     let Some(dest) = ro_cgroup_mount(spec) else {
         return false;
     };
-    if !matches!(
-        libcgroups::common::get_cgroup_setup(),
-        Ok(CgroupSetup::Legacy | CgroupSetup::Hybrid)
-    ) {
+    if !matches!(libcgroups::common::get_cgroup_setup(), Ok(CgroupSetup::Legacy | CgroupSetup::Hybrid)) {
         return false;
     }
     let hierarchies = match libcgroups::v1::util::list_subsystem_mount_points() {
         Ok(h) => h,
         Err(e) => {
-            tracing::warn!(
-                "listing the cgroup v1 hierarchies: {e}; /sys/fs/cgroup stays as mounted"
-            );
+            tracing::warn!("listing the cgroup v1 hierarchies: {e}; /sys/fs/cgroup stays as mounted");
             return false;
         }
     };
@@ -99,11 +91,7 @@ fn ro_cgroup_mount(spec: &Value) -> Option<String> {
         .as_array()?
         .iter()
         .find(|m| m.get("type").and_then(Value::as_str) == Some("cgroup"))
-        .filter(|m| {
-            m.get("options")
-                .and_then(Value::as_array)
-                .is_some_and(|o| o.iter().any(|x| x == "ro"))
-        })
+        .filter(|m| m.get("options").and_then(Value::as_array).is_some_and(|o| o.iter().any(|x| x == "ro")))
         .and_then(|m| m.get("destination")?.as_str().map(String::from))
 }
 
@@ -120,28 +108,14 @@ mod tests {
         let mut rw = mount(&["rw", "nosuid"]);
         assert!(!readonly_v1_hierarchies(&mut rw));
         let mut ro = mount(&["ro", "nosuid"]);
-        let v1 = matches!(
-            libcgroups::common::get_cgroup_setup(),
-            Ok(CgroupSetup::Legacy | CgroupSetup::Hybrid)
-        );
+        let v1 = matches!(libcgroups::common::get_cgroup_setup(), Ok(CgroupSetup::Legacy | CgroupSetup::Hybrid));
         assert_eq!(readonly_v1_hierarchies(&mut ro), v1);
         if v1 {
-            let list: Vec<&str> = ro["linux"]["readonlyPaths"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            assert_eq!(
-                list[..2],
-                ["/proc/bus", "/sys/fs/cgroup"],
-                "the tmpfs before the hierarchies"
-            );
+            let list: Vec<&str> =
+                ro["linux"]["readonlyPaths"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+            assert_eq!(list[..2], ["/proc/bus", "/sys/fs/cgroup"], "the tmpfs before the hierarchies");
             assert!(list.contains(&"/sys/fs/cgroup/memory"), "{list:?}");
-            assert!(
-                !readonly_v1_hierarchies(&mut ro),
-                "a second pass changes nothing"
-            );
+            assert!(!readonly_v1_hierarchies(&mut ro), "a second pass changes nothing");
         }
     }
 }

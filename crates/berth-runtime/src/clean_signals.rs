@@ -6,9 +6,7 @@
 //! process (the default, or the seccomp one for an exec) and resets the state just before it.
 
 use libcontainer::workload::default::DefaultExecutor;
-use libcontainer::workload::{
-    Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
-};
+use libcontainer::workload::{Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError};
 use oci_spec::runtime::Spec;
 use std::collections::HashMap;
 
@@ -19,9 +17,7 @@ pub struct CleanSignals {
 
 impl CleanSignals {
     pub fn wrap(inner: Option<Box<dyn Executor>>) -> CleanSignals {
-        CleanSignals {
-            inner: inner.unwrap_or_else(|| Box::new(DefaultExecutor {})),
-        }
+        CleanSignals { inner: inner.unwrap_or_else(|| Box::new(DefaultExecutor {})) }
     }
 }
 

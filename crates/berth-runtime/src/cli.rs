@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "berth-runtime",
-    version,
-    about = "Berth's built-in OCI runtime (runc-compatible CLI)"
-)]
+#[command(name = "berth-runtime", version, about = "Berth's built-in OCI runtime (runc-compatible CLI)")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,

@@ -23,35 +23,14 @@ use crate::spec_fixup;
 /// Runs one command; the returned code is this process's exit status.
 pub fn run(g: &GlobalOpts, cmd: Command) -> Result<u8> {
     match cmd {
-        Command::Create {
-            bundle,
-            pid_file,
-            console_socket,
-            no_pivot,
-            no_new_keyring: _,
-            preserve_fds,
-            id,
-        } => create(
-            g,
-            &id,
-            &bundle,
-            pid_file,
-            console_socket,
-            no_pivot,
-            preserve_fds,
-        )?,
+        Command::Create { bundle, pid_file, console_socket, no_pivot, no_new_keyring: _, preserve_fds, id } => {
+            create(g, &id, &bundle, pid_file, console_socket, no_pivot, preserve_fds)?
+        }
         Command::Start { id } => load(g, &id)?.start().context("start")?,
         Command::State { id } => state(g, &id)?,
         Command::Kill { all, id, signal } => kill(g, &id, &signal, all)?,
         Command::Delete { force, id } => delete(g, &id, force)?,
-        Command::Exec {
-            process,
-            pid_file,
-            detach,
-            console_socket,
-            tty: _,
-            id,
-        } => {
+        Command::Exec { process, pid_file, detach, console_socket, tty: _, id } => {
             return exec(g, &id, &process, pid_file, detach, console_socket);
         }
         Command::Pause { id } => load(g, &id)?.pause().context("pause")?,
@@ -85,17 +64,12 @@ fn load(g: &GlobalOpts, id: &str) -> Result<Container> {
         bail!("container {id} does not exist");
     }
     let mut c = Container::load(dir).with_context(|| format!("loading container {id}"))?;
-    c.refresh_status()
-        .with_context(|| format!("refreshing status of {id}"))?;
+    c.refresh_status().with_context(|| format!("refreshing status of {id}"))?;
     Ok(c)
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
-    Ok(if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(p)
-    })
+    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
 }
 
 fn create(
@@ -109,8 +83,7 @@ fn create(
 ) -> Result<()> {
     let root = root_dir(g)?;
     container_dir(g, id)?;
-    let bundle =
-        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let bundle = std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let mut spec = spec_fixup::fixup_bundle(&bundle)?;
     let seccomp = seccomp_executor::for_init(&root, &mut spec)?;
     // With a filter, libcontainer reads a copy of the spec without it (and with the CAP_SYS_ADMIN
@@ -155,12 +128,7 @@ fn create(
 
 /// Writes what libcontainer reads for a filtered container's create: `spec` (already without
 /// `linux.seccomp`) with an absolute `root.path`, in a directory of its own under the root.
-fn write_view(
-    root: &Path,
-    id: &str,
-    bundle: &Path,
-    spec: &mut serde_json::Value,
-) -> Result<PathBuf> {
+fn write_view(root: &Path, id: &str, bundle: &Path, spec: &mut serde_json::Value) -> Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     // `@` is no character of a container id: no container's directory can take this name.
     let dir = root.join("@create").join(id);
@@ -214,17 +182,11 @@ fn state(g: &GlobalOpts, id: &str) -> Result<()> {
         oci_version: "1.0.2".to_string(),
         id: c.id().to_string(),
         // runc reports 0 once the init is gone, so a stale pid is never acted upon.
-        pid: if status == ContainerStatus::Stopped {
-            0
-        } else {
-            c.pid().map(|p| p.as_raw()).unwrap_or(0)
-        },
+        pid: if status == ContainerStatus::Stopped { 0 } else { c.pid().map(|p| p.as_raw()).unwrap_or(0) },
         status: status_name(status),
         bundle: c.bundle().clone(),
         rootfs,
-        created: c
-            .created()
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        created: c.created().map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
         owner: String::new(),
         annotations: c.state.annotations.clone(),
     };
@@ -233,8 +195,7 @@ fn state(g: &GlobalOpts, id: &str) -> Result<()> {
 }
 
 fn root_path_of(bundle: &Path) -> Option<PathBuf> {
-    let spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()?;
+    let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()?;
     let p = PathBuf::from(spec.get("root")?.get("path")?.as_str()?);
     Some(if p.is_absolute() { p } else { bundle.join(p) })
 }
@@ -245,13 +206,8 @@ fn parse_signal(s: &str) -> Result<NixSignal> {
         NixSignal::try_from(n).map_err(|_| anyhow!("invalid signal {s:?}"))?
     } else {
         let up = s.to_ascii_uppercase();
-        let name = if up.starts_with("SIG") {
-            up
-        } else {
-            format!("SIG{up}")
-        };
-        name.parse::<NixSignal>()
-            .map_err(|_| anyhow!("invalid signal {s:?}"))?
+        let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+        name.parse::<NixSignal>().map_err(|_| anyhow!("invalid signal {s:?}"))?
     };
     Ok(sig)
 }
@@ -260,14 +216,11 @@ fn kill(g: &GlobalOpts, id: &str, signal: &str, all: bool) -> Result<()> {
     let sig = parse_signal(signal)?;
     let mut c = load(g, id)?;
     let before = c.status();
-    c.kill(Signal::from(sig), all)
-        .with_context(|| format!("killing {id}"))?;
+    c.kill(Signal::from(sig), all).with_context(|| format!("killing {id}"))?;
     // libcontainer marks the container stopped after any signal. A created or paused container
     // that got a non-fatal signal is still waiting for start/resume: keep saying so. (Once the
     // init is really gone, refresh_status reports stopped anyway.)
-    if matches!(before, ContainerStatus::Created | ContainerStatus::Paused)
-        && sig != NixSignal::SIGKILL
-    {
+    if matches!(before, ContainerStatus::Created | ContainerStatus::Paused) && sig != NixSignal::SIGKILL {
         c.set_status(before).save().context("saving state")?;
     }
     Ok(())
@@ -280,8 +233,7 @@ fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
         // cleans it up and succeeds, so a retrying monitor converges.
         if force {
             if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("removing {}", dir.display()))?;
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             }
             return Ok(());
         }
@@ -369,12 +321,8 @@ fn cgroup_manager(c: &Container) -> Result<libcgroups::common::AnyCgroupManager>
 
 fn ps(g: &GlobalOpts, id: &str, format: &str) -> Result<()> {
     let c = load(g, id)?;
-    let mut pids: Vec<i32> = cgroup_manager(&c)?
-        .get_all_pids()
-        .context("listing pids")?
-        .into_iter()
-        .map(|p| p.as_raw())
-        .collect();
+    let mut pids: Vec<i32> =
+        cgroup_manager(&c)?.get_all_pids().context("listing pids")?.into_iter().map(|p| p.as_raw()).collect();
     pids.sort_unstable();
     match format {
         "json" => println!("{}", serde_json::to_string(&pids)?),
@@ -400,12 +348,7 @@ fn update(g: &GlobalOpts, id: &str, resources: &Path) -> Result<()> {
     let res: LinuxResources = serde_json::from_slice(&text).context("parsing linux resources")?;
     let c = load(g, id)?;
     cgroup_manager(&c)?
-        .apply(&ControllerOpt {
-            resources: &res,
-            disable_oom_killer: false,
-            oom_score_adj: None,
-            freezer_state: None,
-        })
+        .apply(&ControllerOpt { resources: &res, disable_oom_killer: false, oom_score_adj: None, freezer_state: None })
         .context("applying resources")?;
     Ok(())
 }

@@ -15,9 +15,7 @@
 use anyhow::{Context, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use libcontainer::workload::default::DefaultExecutor;
-use libcontainer::workload::{
-    Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
-};
+use libcontainer::workload::{Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError};
 use oci_spec::runtime::Spec;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -43,10 +41,9 @@ pub struct UsernsExecutor {
 /// Whether the container of `bundle` has a user namespace of its own.
 fn has_userns(bundle: &Path) -> Result<bool> {
     let path = bundle.join("config.json");
-    let spec: Value = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", path.display()))?;
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
+            .with_context(|| format!("parsing {}", path.display()))?;
     Ok(spec
         .pointer("/linux/namespaces")
         .and_then(Value::as_array)
@@ -62,8 +59,7 @@ fn cap_set(process: &Value, name: &str) -> Result<CapsHashSet> {
         .iter()
         .map(|c| {
             let s = c.as_str().unwrap_or_default();
-            s.parse::<Capability>()
-                .map_err(|_| anyhow::anyhow!("unknown capability {s:?} in the process"))
+            s.parse::<Capability>().map_err(|_| anyhow::anyhow!("unknown capability {s:?} in the process"))
         })
         .collect()
 }
@@ -80,20 +76,15 @@ pub fn prepare(
     if !has_userns(bundle)? {
         return Ok(None);
     }
-    let userns = std::fs::File::open(format!("/proc/{init_pid}/ns/user")).with_context(|| {
-        format!("opening the user namespace of the container's init ({init_pid})")
-    })?;
+    let userns = std::fs::File::open(format!("/proc/{init_pid}/ns/user"))
+        .with_context(|| format!("opening the user namespace of the container's init ({init_pid})"))?;
     let user = &process["user"];
     let id = |k: &str| user.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
     let (uid, gid) = (id("uid"), id("gid"));
     let groups = user
         .get("additionalGids")
         .and_then(Value::as_array)
-        .map(|v| {
-            v.iter()
-                .filter_map(|g| g.as_u64().map(|g| g as u32))
-                .collect()
-        })
+        .map(|v| v.iter().filter_map(|g| g.as_u64().map(|g| g as u32)).collect())
         .unwrap_or_default();
     let mut sets = Vec::new();
     for (set, name) in [
@@ -109,26 +100,13 @@ pub fn prepare(
     let home_of_user = !process
         .pointer("/env")
         .and_then(Value::as_array)
-        .is_some_and(|v| {
-            v.iter().any(|e| {
-                e.as_str()
-                    .is_some_and(|e| e.starts_with("HOME=") && e.len() > 5)
-            })
-        });
+        .is_some_and(|v| v.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("HOME=") && e.len() > 5)));
     process["user"] = serde_json::json!({"uid": 0, "gid": 0});
     let bridge: Vec<Value> = BRIDGE_CAPS.iter().map(|c| Value::from(*c)).collect();
     process["capabilities"] = serde_json::json!({
         "bounding": bridge, "effective": bridge, "permitted": bridge, "inheritable": [], "ambient": []
     });
-    Ok(Some(UsernsExecutor {
-        userns: Arc::new(userns.into()),
-        uid,
-        gid,
-        groups,
-        sets,
-        home_of_user,
-        inner,
-    }))
+    Ok(Some(UsernsExecutor { userns: Arc::new(userns.into()), uid, gid, groups, sets, home_of_user, inner }))
 }
 
 impl UsernsExecutor {
@@ -145,16 +123,13 @@ impl UsernsExecutor {
         for (set, want) in &self.sets {
             if matches!(set, CapSet::Bounding) {
                 for c in caps::all() {
-                    if !want.contains(&c)
-                        && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false)
-                    {
+                    if !want.contains(&c) && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false) {
                         caps::drop(None, CapSet::Bounding, c)
                             .map_err(|e| format!("dropping {c} from the bounding set: {e}"))?;
                     }
                 }
             } else {
-                caps::set(None, *set, want)
-                    .map_err(|e| format!("setting the {set:?} capabilities: {e}"))?;
+                caps::set(None, *set, want).map_err(|e| format!("setting the {set:?} capabilities: {e}"))?;
             }
         }
         nix::sys::prctl::set_keepcaps(false).map_err(|e| format!("keepcaps: {e}"))?;
@@ -172,10 +147,7 @@ impl Executor for UsernsExecutor {
         self.inner.validate(spec)
     }
 
-    fn setup_envs(
-        &self,
-        mut envs: HashMap<String, String>,
-    ) -> std::result::Result<(), ExecutorSetEnvsError> {
+    fn setup_envs(&self, mut envs: HashMap<String, String>) -> std::result::Result<(), ExecutorSetEnvsError> {
         if self.home_of_user {
             // Read from the container's /etc/passwd (this runs in its mount namespace), as
             // libcontainer does for the process's own uid.
@@ -213,11 +185,7 @@ mod tests {
     fn rewrites_the_process_only_for_a_container_with_its_own_user_namespace() {
         let d = tempfile::tempdir().unwrap();
         let spec = |nss: Value| serde_json::json!({"linux": {"namespaces": nss}}).to_string();
-        std::fs::write(
-            d.path().join("config.json"),
-            spec(serde_json::json!([{"type": "mount"}])),
-        )
-        .unwrap();
+        std::fs::write(d.path().join("config.json"), spec(serde_json::json!([{"type": "mount"}]))).unwrap();
         let original = serde_json::json!({
             "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
             "env": ["PATH=/bin"],
@@ -225,33 +193,18 @@ mod tests {
         });
         let me = std::process::id() as i32;
         let mut p = original.clone();
-        assert!(prepare(d.path(), me, &mut p, Box::new(DefaultExecutor {}))
-            .unwrap()
-            .is_none());
+        assert!(prepare(d.path(), me, &mut p, Box::new(DefaultExecutor {})).unwrap().is_none());
         assert_eq!(p, original, "untouched without a user namespace");
         std::fs::write(
             d.path().join("config.json"),
             spec(serde_json::json!([{"type": "user", "path": "/proc/self/ns/user"}])),
         )
         .unwrap();
-        let e = prepare(d.path(), me, &mut p, Box::new(DefaultExecutor {}))
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (e.uid, e.gid, e.groups.clone(), e.home_of_user),
-            (1000, 1000, vec![5], true)
-        );
+        let e = prepare(d.path(), me, &mut p, Box::new(DefaultExecutor {})).unwrap().unwrap();
+        assert_eq!((e.uid, e.gid, e.groups.clone(), e.home_of_user), (1000, 1000, vec![5], true));
         assert_eq!(p["user"], serde_json::json!({"uid": 0, "gid": 0}));
-        assert_eq!(
-            p["capabilities"]["bounding"],
-            serde_json::json!(BRIDGE_CAPS)
-        );
-        let bounding = &e
-            .sets
-            .iter()
-            .find(|(s, _)| matches!(s, CapSet::Bounding))
-            .unwrap()
-            .1;
+        assert_eq!(p["capabilities"]["bounding"], serde_json::json!(BRIDGE_CAPS));
+        let bounding = &e.sets.iter().find(|(s, _)| matches!(s, CapSet::Bounding)).unwrap().1;
         assert!(bounding.contains(&Capability::CAP_CHOWN) && bounding.len() == 1);
     }
 }

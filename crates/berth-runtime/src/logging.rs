@@ -33,8 +33,7 @@ impl Sink {
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let line = match self.format {
             LogFormat::Json => {
-                let mut s =
-                    serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string();
+                let mut s = serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string();
                 s.push('\n');
                 s
             }
@@ -94,8 +93,7 @@ impl<S: Subscriber> Layer<S> for FileLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut v = MessageVisitor::default();
         event.record(&mut v);
-        self.0
-            .write(level_name(event.metadata().level()), v.0.trim_start());
+        self.0.write(level_name(event.metadata().level()), v.0.trim_start());
     }
 }
 
@@ -106,11 +104,7 @@ impl<S: Subscriber> Layer<S> for StderrLayer {
         }
         let mut v = MessageVisitor::default();
         event.record(&mut v);
-        eprintln!(
-            "berth-runtime: {}: {}",
-            level_name(event.metadata().level()),
-            v.0.trim_start()
-        );
+        eprintln!("berth-runtime: {}: {}", level_name(event.metadata().level()), v.0.trim_start());
     }
 }
 
@@ -132,24 +126,12 @@ pub fn init(opts: &GlobalOpts) -> std::io::Result<Log> {
     match &opts.log {
         Some(path) => {
             let file = open(path)?;
-            let layer = FileLayer(Sink {
-                file: Mutex::new(file.try_clone()?),
-                format: opts.log_format,
-            });
-            tracing_subscriber::registry()
-                .with(layer.with_filter(filter))
-                .init();
-            Ok(Log {
-                sink: Some(Sink {
-                    file: Mutex::new(file),
-                    format: opts.log_format,
-                }),
-            })
+            let layer = FileLayer(Sink { file: Mutex::new(file.try_clone()?), format: opts.log_format });
+            tracing_subscriber::registry().with(layer.with_filter(filter)).init();
+            Ok(Log { sink: Some(Sink { file: Mutex::new(file), format: opts.log_format }) })
         }
         None => {
-            tracing_subscriber::registry()
-                .with(StderrLayer(std::process::id()).with_filter(filter))
-                .init();
+            tracing_subscriber::registry().with(StderrLayer(std::process::id()).with_filter(filter)).init();
             Ok(Log { sink: None })
         }
     }

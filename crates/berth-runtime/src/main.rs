@@ -70,7 +70,8 @@ mod tests {
     fn runc_words_for_exec_failures() {
         let m = super::runc_wording("error in executing process : executable '/nope' not found in $PATH");
         assert!(m.ends_with("exec: \"/nope\": executable file not found in $PATH"), "{m}");
-        let m = super::runc_wording("executable '/etc/passwd' at path '\"/etc/passwd\"' does not have correct permissions");
+        let m =
+            super::runc_wording("executable '/etc/passwd' at path '\"/etc/passwd\"' does not have correct permissions");
         assert!(m.ends_with("exec: \"/etc/passwd\": permission denied"), "{m}");
         assert_eq!(super::runc_wording("other"), "other");
     }

@@ -17,10 +17,7 @@ const MARKER: &str = "_BERTH_RUNTIME_SEALED";
 
 pub fn ensure(cmd: &Command) -> Result<()> {
     // The copy we were executed from stays open here; it must not reach the container.
-    if let Some(fd) = std::env::var(FD_ENV)
-        .ok()
-        .and_then(|v| v.parse::<i32>().ok())
-    {
+    if let Some(fd) = std::env::var(FD_ENV).ok().and_then(|v| v.parse::<i32>().ok()) {
         if fd > 2 && berth_sys::sealed::raw_fd_is_sealed(fd) {
             berth_sys::sealed::set_cloexec(fd, true).context("closing the sealed copy on exec")?;
         }

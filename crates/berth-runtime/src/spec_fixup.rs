@@ -67,9 +67,7 @@ pub fn clamp_process(process: &mut Value) -> bool {
         // Lowering needs CAP_SYS_RESOURCE; probing on ourselves is harmless because libcontainer
         // writes the same value into this very process right after.
         if want < current && std::fs::write("/proc/self/oom_score_adj", want.to_string()).is_err() {
-            tracing::warn!(
-                "cannot set oom_score_adj to {want} (needs CAP_SYS_RESOURCE); keeping {current}"
-            );
+            tracing::warn!("cannot set oom_score_adj to {want} (needs CAP_SYS_RESOURCE); keeping {current}");
             process["oomScoreAdj"] = current.into();
             changed = true;
         }
@@ -82,9 +80,7 @@ pub(crate) fn can_raise_limits() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            s.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         })
         .is_some_and(|caps| caps & (1 << 24) != 0)
 }
@@ -94,8 +90,7 @@ pub fn fixup_bundle(bundle: &Path) -> Result<Value> {
     crate::cgroup_fixup::check_v2_device_filter()?;
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut spec: Value =
-        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut spec: Value = serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
     let mut changed = match spec.get_mut("process") {
         Some(p) => clamp_process(p),
         None => false,
@@ -117,12 +112,7 @@ pub fn fixup_bundle(bundle: &Path) -> Result<Value> {
 pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     // A file left by an earlier run keeps the mode it was made with.
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(data)

@@ -14,10 +14,7 @@ fn is_v2() -> bool {
 }
 
 fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
 }
 
 /// Hosts mount the cpu controller alone or co-mounted with cpuacct.
@@ -34,27 +31,17 @@ fn memory_pids_cpu_limits_are_applied_and_updated() {
     become_subreaper();
     let c = TestContainer::new("echo up; sleep 1000");
     let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(c.bundle.join("config.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(c.bundle.join("config.json")).unwrap()).unwrap();
     cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 64 * 1024 * 1024});
     cfg["linux"]["resources"]["pids"] = serde_json::json!({"limit": 42});
     cfg["linux"]["resources"]["cpu"] = serde_json::json!({"quota": 50000, "period": 100000});
     c.write_config(&cfg);
-    assert!(
-        c.create().success(),
-        "{}",
-        std::fs::read_to_string(&c.stdout_path).unwrap()
-    );
+    assert!(c.create().success(), "{}", std::fs::read_to_string(&c.stdout_path).unwrap());
     let pid = c.init_pid().unwrap();
 
     let (mem, pids, cpu, procs) = if is_v2() {
         let base = Path::new("/sys/fs/cgroup").join(c.cgroup.trim_start_matches('/'));
-        (
-            base.join("memory.max"),
-            base.join("pids.max"),
-            base.join("cpu.max"),
-            base.join("cgroup.procs"),
-        )
+        (base.join("memory.max"), base.join("pids.max"), base.join("cpu.max"), base.join("cgroup.procs"))
     } else {
         (
             cgroup_v1_file("memory", &c.cgroup, "memory.limit_in_bytes"),
@@ -69,15 +56,9 @@ fn memory_pids_cpu_limits_are_applied_and_updated() {
         assert_eq!(read(&cpu), "50000 100000");
     } else {
         assert_eq!(read(&cpu), "50000");
-        assert_eq!(
-            read(&cgroup_v1_file(cpu_ctrl(), &c.cgroup, "cpu.cfs_period_us")),
-            "100000"
-        );
+        assert_eq!(read(&cgroup_v1_file(cpu_ctrl(), &c.cgroup, "cpu.cfs_period_us")), "100000");
     }
-    assert!(
-        read(&procs).lines().any(|l| l == pid.to_string()),
-        "init not in its cgroup"
-    );
+    assert!(read(&procs).lines().any(|l| l == pid.to_string()), "init not in its cgroup");
 
     c.run_ok(&["start", &c.id]);
     c.wait_output("up", T);
@@ -100,9 +81,5 @@ fn memory_pids_cpu_limits_are_applied_and_updated() {
     reap(pid, T);
     c.wait_status("stopped", T);
     c.run_ok(&["delete", &c.id]);
-    assert!(
-        !mem.parent().unwrap().exists(),
-        "cgroup left behind: {}",
-        mem.display()
-    );
+    assert!(!mem.parent().unwrap().exists(), "cgroup left behind: {}", mem.display());
 }

@@ -17,8 +17,7 @@ fn terminal_master_is_sent_over_console_socket() {
     become_subreaper();
     let c = TestContainer::new("if [ -t 1 ]; then echo tty-yes; else echo tty-no; fi; sleep 1000");
     let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(c.bundle.join("config.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(c.bundle.join("config.json")).unwrap()).unwrap();
     cfg["process"]["terminal"] = true.into();
     c.write_config(&cfg);
     let sock = c.dir.path().join("console.sock");
@@ -29,13 +28,7 @@ fn terminal_master_is_sent_over_console_socket() {
         let mut buf = [0u8; 4096];
         let mut iov = [IoSliceMut::new(&mut buf)];
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
+        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
         for cm in msg.cmsgs().unwrap() {
             if let ControlMessageOwned::ScmRights(fds) = cm {
                 return fds.first().copied();
@@ -45,13 +38,7 @@ fn terminal_master_is_sent_over_console_socket() {
     });
     let st = c
         .cmd()
-        .args([
-            "create",
-            "--bundle",
-            c.bundle.to_str().unwrap(),
-            "--pid-file",
-            c.pid_file.to_str().unwrap(),
-        ])
+        .args(["create", "--bundle", c.bundle.to_str().unwrap(), "--pid-file", c.pid_file.to_str().unwrap()])
         .args(["--console-socket", sock.to_str().unwrap(), &c.id])
         .stdin(std::process::Stdio::null())
         .status()
@@ -68,11 +55,7 @@ fn terminal_master_is_sent_over_console_socket() {
         let n = nix::unistd::read(master, &mut buf).unwrap();
         got.extend_from_slice(&buf[..n]);
     }
-    assert!(
-        String::from_utf8_lossy(&got).contains("tty-yes"),
-        "{:?}",
-        String::from_utf8_lossy(&got)
-    );
+    assert!(String::from_utf8_lossy(&got).contains("tty-yes"), "{:?}", String::from_utf8_lossy(&got));
     let pid = c.init_pid().unwrap();
     c.run_ok(&["kill", &c.id, "KILL"]);
     reap(pid, T);

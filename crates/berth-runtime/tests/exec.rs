@@ -38,57 +38,29 @@ fn exec_foreground_and_detached() {
     let p = process_json(
         &c,
         "p1.json",
-        &[
-            "sh",
-            "-c",
-            "cat /tmp/m; echo FOO=$FOO cwd=$(pwd); ls /proc | grep -c '^[0-9]'; exit 3",
-        ],
+        &["sh", "-c", "cat /tmp/m; echo FOO=$FOO cwd=$(pwd); ls /proc | grep -c '^[0-9]'; exit 3"],
     );
     let out = c.run(&["exec", "--process", p.to_str().unwrap(), &c.id]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("marker"), "{stdout}");
     assert!(stdout.contains("FOO=bar cwd=/tmp"), "{stdout}");
     // Only the container's processes are visible: init sleep + sh + ls (+ grep, cat subshell).
     let nprocs: usize = stdout.lines().last().unwrap().trim().parse().unwrap();
-    assert!(
-        nprocs < 10,
-        "pid namespace not joined: {nprocs} processes visible"
-    );
+    assert!(nprocs < 10, "pid namespace not joined: {nprocs} processes visible");
 
     // Detached with a pid file: returns at once; the process runs in the container.
-    let p2 = process_json(
-        &c,
-        "p2.json",
-        &["sh", "-c", "echo detached-ran > /tmp/d; sleep 1000"],
-    );
+    let p2 = process_json(&c, "p2.json", &["sh", "-c", "echo detached-ran > /tmp/d; sleep 1000"]);
     let pidf = c.dir.path().join("exec.pid");
     let f = std::fs::File::create(c.dir.path().join("exec.out")).unwrap();
     let st = c
         .cmd()
-        .args([
-            "exec",
-            "-d",
-            "--process",
-            p2.to_str().unwrap(),
-            "--pid-file",
-            pidf.to_str().unwrap(),
-            &c.id,
-        ])
+        .args(["exec", "-d", "--process", p2.to_str().unwrap(), "--pid-file", pidf.to_str().unwrap(), &c.id])
         .stdout(f)
         .status()
         .unwrap();
     assert!(st.success());
-    let epid: i32 = std::fs::read_to_string(&pidf)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let epid: i32 = std::fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
     assert_ne!(epid, init);
     let p3 = process_json(&c, "p3.json", &["cat", "/tmp/d"]);
     let t0 = std::time::Instant::now();
@@ -119,19 +91,14 @@ fn joins_network_namespace_by_path() {
     let apid = a.init_pid().unwrap();
     let b = TestContainer::new("readlink /proc/self/ns/net; echo b-done; sleep 1000");
     let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(b.bundle.join("config.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(b.bundle.join("config.json")).unwrap()).unwrap();
     for ns in cfg["linux"]["namespaces"].as_array_mut().unwrap() {
         if ns["type"] == "network" {
             ns["path"] = format!("/proc/{apid}/ns/net").into();
         }
     }
     b.write_config(&cfg);
-    assert!(
-        b.create().success(),
-        "{}",
-        std::fs::read_to_string(&b.stdout_path).unwrap()
-    );
+    assert!(b.create().success(), "{}", std::fs::read_to_string(&b.stdout_path).unwrap());
     b.run_ok(&["start", &b.id]);
     let out = b.wait_output("b-done", T);
     let want = std::fs::read_link(format!("/proc/{apid}/ns/net")).unwrap();

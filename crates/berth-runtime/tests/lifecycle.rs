@@ -19,10 +19,8 @@ fn create_start_kill_delete() {
     );
     // Settings this host cannot grant (no CAP_SYS_RESOURCE) must degrade, not fail the container.
     let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(c.bundle.join("config.json")).unwrap())
-            .unwrap();
-    let (_, host_hard) =
-        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(c.bundle.join("config.json")).unwrap()).unwrap();
+    let (_, host_hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
     cfg["process"]["rlimits"][0]["hard"] = (host_hard + 1).into();
     cfg["process"]["rlimits"][0]["soft"] = 1024.into();
     cfg["process"]["oomScoreAdj"] = (-999).into();
@@ -31,51 +29,29 @@ fn create_start_kill_delete() {
     let t0 = Instant::now();
     let status = c.create();
     let t_create = t0.elapsed();
-    assert!(
-        status.success(),
-        "create failed: {}",
-        std::fs::read_to_string(&c.stdout_path).unwrap_or_default()
-    );
+    assert!(status.success(), "create failed: {}", std::fs::read_to_string(&c.stdout_path).unwrap_or_default());
     let st = c.state();
     assert_eq!(st["status"], "created", "{st}");
     assert_eq!(st["id"], c.id.as_str());
     let pid = c.init_pid().expect("pid file written");
     assert_eq!(st["pid"], pid, "{st}");
-    assert_eq!(
-        st["bundle"].as_str().unwrap(),
-        std::fs::canonicalize(&c.bundle).unwrap().to_str().unwrap()
-    );
-    assert!(!std::fs::read_to_string(&c.stdout_path)
-        .unwrap()
-        .contains("hello-from-init"));
+    assert_eq!(st["bundle"].as_str().unwrap(), std::fs::canonicalize(&c.bundle).unwrap().to_str().unwrap());
+    assert!(!std::fs::read_to_string(&c.stdout_path).unwrap().contains("hello-from-init"));
 
     let t1 = Instant::now();
     c.run_ok(&["start", &c.id]);
     let t_start = t1.elapsed();
     let out = c.wait_output("host=berth-test", T);
-    eprintln!(
-        "create {t_create:?} + start {t_start:?} = {:?}",
-        t_create + t_start
-    );
+    eprintln!("create {t_create:?} + start {t_start:?} = {:?}", t_create + t_start);
     assert!(out.contains("hello-from-init"), "{out}");
     assert!(out.contains("to-stderr"), "{out}");
     // The runtime's own warnings (clamped rlimit, oom_score_adj) must not leak into the container's
     // stdio, which is the monitor's log pipe.
-    assert!(
-        !out.contains("berth-runtime"),
-        "runtime messages in container output: {out}"
-    );
+    assert!(!out.contains("berth-runtime"), "runtime messages in container output: {out}");
     let log = std::fs::read_to_string(c.log_path()).unwrap();
-    assert!(
-        log.lines()
-            .any(|l| l.contains(r#""level":"warning""#) && l.contains("RLIMIT_NOFILE")),
-        "{log}"
-    );
+    assert!(log.lines().any(|l| l.contains(r#""level":"warning""#) && l.contains("RLIMIT_NOFILE")), "{log}");
     assert!(log.contains("oom_score_adj"), "{log}");
-    assert!(
-        out.contains(&format!("nofile={host_hard} ")),
-        "rlimit not clamped to host hard limit: {out}"
-    );
+    assert!(out.contains(&format!("nofile={host_hard} ")), "rlimit not clamped to host hard limit: {out}");
     assert_eq!(c.state()["status"], "running");
 
     c.run_ok(&["kill", &c.id, "TERM"]);
@@ -102,10 +78,7 @@ fn kill_by_number_and_force_delete_running() {
     let pid = c.init_pid().unwrap();
     // SIGKILL by number: the only signal a pid-namespace init without handlers cannot ignore.
     c.run_ok(&["kill", &c.id, "9"]);
-    assert!(matches!(
-        reap(pid, T),
-        WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)
-    ));
+    assert!(matches!(reap(pid, T), WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)));
     c.wait_status("stopped", T);
     c.run_ok(&["delete", &c.id]);
 
@@ -137,14 +110,7 @@ fn errors_are_reported_on_stderr_and_json_log() {
     let log = c.dir.path().join("runtime.log");
     let out = c
         .cmd()
-        .args([
-            "--log",
-            log.to_str().unwrap(),
-            "--log-format",
-            "json",
-            "state",
-            "no-such-container",
-        ])
+        .args(["--log", log.to_str().unwrap(), "--log-format", "json", "state", "no-such-container"])
         .output()
         .unwrap();
     assert!(!out.status.success());

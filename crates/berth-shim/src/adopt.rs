@@ -9,7 +9,10 @@
 
 use crate::event_loop::{Monitor, Output};
 use crate::exit::MemoryCgroup;
-use crate::launch::{bind_control, close_inherited_fds, detach, failed, fork_monitor, monitor_record, report_and_exit, set_nonblocking, signals};
+use crate::launch::{
+    bind_control, close_inherited_fds, detach, failed, fork_monitor, monitor_record, report_and_exit, set_nonblocking,
+    signals,
+};
 use crate::log::{JsonLog, Stream};
 use berth_proto::{fsutil, paths, ShimConfig};
 use berth_sys::ProcessIdentity;
@@ -62,7 +65,10 @@ fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, String> {
         }
     }
     if outputs.is_empty() {
-        crate::diag!("container {} has no output pipes to take over (a terminal?): following it without logs", init.pid);
+        crate::diag!(
+            "container {} has no output pipes to take over (a terminal?): following it without logs",
+            init.pid
+        );
     }
     // The identity is checked again now that the pipes are held: a pid reused in between would
     // have handed us someone else's pipes.

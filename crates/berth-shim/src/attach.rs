@@ -28,7 +28,13 @@ pub struct AttachIo {
 }
 
 impl AttachIo {
-    pub fn new(terminal: bool, stdin_once: bool, pty: Option<&OwnedFd>, stdin: Option<OwnedFd>, interactive: bool) -> Self {
+    pub fn new(
+        terminal: bool,
+        stdin_once: bool,
+        pty: Option<&OwnedFd>,
+        stdin: Option<OwnedFd>,
+        interactive: bool,
+    ) -> Self {
         let input = match (terminal, pty) {
             (true, Some(m)) => m.try_clone().ok(),
             _ => stdin,
@@ -38,7 +44,14 @@ impl AttachIo {
                 crate::diag!("container input: {e}");
             }
         }
-        AttachIo { terminal, stdin_once, input, pending: Vec::new(), close_when_flushed: false, early: interactive.then(Vec::new) }
+        AttachIo {
+            terminal,
+            stdin_once,
+            input,
+            pending: Vec::new(),
+            close_when_flushed: false,
+            early: interactive.then(Vec::new),
+        }
     }
 
     /// Container output in the attached clients' format: as is for a terminal, else Docker's

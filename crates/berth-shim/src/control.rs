@@ -117,7 +117,9 @@ impl Conn {
                 }
             }
         }
-        if self.close_after_flush || (self.read_closed && !self.attached && !self.waiting && !self.busy && self.waiting_exec.is_none()) {
+        if self.close_after_flush
+            || (self.read_closed && !self.attached && !self.waiting && !self.busy && self.waiting_exec.is_none())
+        {
             self.dead = true;
         }
     }
@@ -204,7 +206,9 @@ impl Conn {
     /// Answers queued lines, stopping at a request whose answer is deferred.
     pub fn process(&mut self, ops: &mut dyn Ops) {
         while !self.attached && !self.busy && !self.waiting && self.waiting_exec.is_none() && !self.close_after_flush {
-            let Some(i) = memchr::memchr(b'\n', &self.rbuf) else { break };
+            let Some(i) = memchr::memchr(b'\n', &self.rbuf) else {
+                break;
+            };
             let line: Vec<u8> = self.rbuf.drain(..=i).collect();
             let line = String::from_utf8_lossy(&line);
             let line = line.trim();

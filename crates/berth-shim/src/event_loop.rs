@@ -106,9 +106,31 @@ impl Monitor {
         log: JsonLog,
         memcg: MemoryCgroup,
     ) -> Self {
-        let io = crate::attach::AttachIo::new(cfg.terminal, cfg.stdin_once, pty.as_ref(), stdin, cfg.terminal || cfg.open_stdin);
+        let io = crate::attach::AttachIo::new(
+            cfg.terminal,
+            cfg.stdin_once,
+            pty.as_ref(),
+            stdin,
+            cfg.terminal || cfg.open_stdin,
+        );
         Monitor {
-            core: Core { io, cfg, init, log, pty, memcg, reaped: None, exit: None, kills: Vec::new(), kill_seq: 0, execs: Vec::new(), unclaimed: Vec::new(), new_outputs: Vec::new(), adopted: false, born: Instant::now() },
+            core: Core {
+                io,
+                cfg,
+                init,
+                log,
+                pty,
+                memcg,
+                reaped: None,
+                exit: None,
+                kills: Vec::new(),
+                kill_seq: 0,
+                execs: Vec::new(),
+                unclaimed: Vec::new(),
+                new_outputs: Vec::new(),
+                adopted: false,
+                born: Instant::now(),
+            },
             started_at,
             sigfd,
             outputs,
@@ -411,8 +433,8 @@ impl Monitor {
         if restart.is_some() {
             crate::selfrestart::mark(&core.cfg);
         } else {
-            let written = fs::create_dir_all(dir)
-                .and_then(|_| fsutil::write_json_atomic(&dir.join(paths::EXIT_RECORD), &rec));
+            let written =
+                fs::create_dir_all(dir).and_then(|_| fsutil::write_json_atomic(&dir.join(paths::EXIT_RECORD), &rec));
             if let Err(e) = written {
                 crate::diag!("writing the exit record to {}: {e}", dir.display());
             }
@@ -476,4 +498,3 @@ fn read_output(o: &Output, buf: &mut [u8], sink: &mut dyn FnMut(&[u8])) -> bool 
     }
     false
 }
-

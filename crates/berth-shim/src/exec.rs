@@ -67,7 +67,13 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
         let (_d, short) = fsutil::socket_path(&console).map_err(|e| format!("console socket: {e}"))?;
         let l = std::os::unix::net::UnixListener::bind(&short).map_err(|e| format!("console socket: {e}"))?;
         let mut child = rt
-            .spawn_exec(spec.process, &pid_file, &err_log, Some(&console), [Stdio::null(), Stdio::null(), Stdio::null()])
+            .spawn_exec(
+                spec.process,
+                &pid_file,
+                &err_log,
+                Some(&console),
+                [Stdio::null(), Stdio::null(), Stdio::null()],
+            )
             .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
         let master = crate::launch::receive_console(&l, &mut child);
         let _ = std::fs::remove_file(&console);

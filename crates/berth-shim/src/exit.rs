@@ -26,7 +26,9 @@ impl MemoryCgroup {
         let mut v2 = None;
         for line in text.lines() {
             let mut f = line.splitn(3, ':');
-            let (Some(_), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else { continue };
+            let (Some(_), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
             let rel = path.trim_start_matches('/');
             if ctrls.split(',').any(|c| c == "memory") {
                 return MemoryCgroup::V1(root.join("memory").join(rel));
@@ -49,7 +51,9 @@ impl MemoryCgroup {
             MemoryCgroup::V2(d) => d.join("memory.events"),
             MemoryCgroup::Unknown => return false,
         };
-        let Ok(text) = std::fs::read_to_string(file) else { return false };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return false;
+        };
         text.lines().any(|l| {
             let mut f = l.split_whitespace();
             f.next() == Some("oom_kill") && f.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0
@@ -68,7 +72,14 @@ pub fn record(pid: i32, status: WaitOutcome, oom_killed: bool) -> ExitRecord {
 
 /// The end of an adopted init, which is not our child: gone, but how is not ours to know.
 pub fn unknown(pid: i32) -> ExitRecord {
-    ExitRecord { exit_code: -1, signal: None, finished_at: crate::timefmt::now(), pid, oom_killed: false, unknown: true }
+    ExitRecord {
+        exit_code: -1,
+        signal: None,
+        finished_at: crate::timefmt::now(),
+        pid,
+        oom_killed: false,
+        unknown: true,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

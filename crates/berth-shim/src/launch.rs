@@ -94,7 +94,10 @@ pub(crate) fn report_and_exit(r: &StartReport) -> i32 {
 /// Descriptors the daemon leaked into us would otherwise be held for the container's lifetime.
 pub(crate) fn close_inherited_fds(keep: Option<i32>) {
     let fds: Vec<i32> = match fs::read_dir("/proc/self/fd") {
-        Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2 && Some(fd) != keep).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2 && Some(fd) != keep)
+            .collect(),
         Err(_) => return,
     };
     for fd in fds {
@@ -122,7 +125,8 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     let console_path = cfg.state_dir.join("console.sock");
     let (stdio, console) = if cfg.terminal {
         let _ = fs::remove_file(&console_path);
-        let (_dir, short) = berth_proto::fsutil::socket_path(&console_path).map_err(|e| format!("console socket: {e}"))?;
+        let (_dir, short) =
+            berth_proto::fsutil::socket_path(&console_path).map_err(|e| format!("console socket: {e}"))?;
         let l = UnixListener::bind(&short).map_err(|e| format!("console socket: {e}"))?;
         // With a terminal the runtime's own stdio carries only its error messages.
         drop(out_w);

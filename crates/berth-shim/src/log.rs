@@ -233,11 +233,7 @@ mod tests {
     }
 
     fn entries(path: &Path) -> Vec<serde_json::Value> {
-        fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     fn cfg(dir: &Path, max_size: u64, max_file: u32) -> LogConfig {

@@ -42,7 +42,12 @@ fn main() {
             std::process::exit(adopt::run(std::path::Path::new(path), init));
         }
         [flag] if flag == "--version" || flag == "-V" => {
-            println!("berth-shim {} (protocol {}-{})", env!("CARGO_PKG_VERSION"), berth_proto::MIN_PROTOCOL, berth_proto::PROTOCOL);
+            println!(
+                "berth-shim {} (protocol {}-{})",
+                env!("CARGO_PKG_VERSION"),
+                berth_proto::MIN_PROTOCOL,
+                berth_proto::PROTOCOL
+            );
             return;
         }
         _ => {

@@ -28,7 +28,9 @@ pub fn decide(cfg: &ShimConfig, rec: &ExitRecord, daemon_waiting: bool, ran_for:
     if daemon_waiting || rec.unknown {
         return None;
     }
-    let updated = fs::read(cfg.container_dir.join(paths::RESTART_POLICY)).ok().and_then(|b| serde_json::from_slice::<Option<berth_proto::RestartSpec>>(&b).ok());
+    let updated = fs::read(cfg.container_dir.join(paths::RESTART_POLICY))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Option<berth_proto::RestartSpec>>(&b).ok());
     let spec = match updated {
         Some(spec) => spec?,
         None => cfg.restart.clone()?,

@@ -223,10 +223,7 @@ fn log_rotation_with_small_max_size() {
 
 #[test]
 fn terminal_container_gets_a_pty_and_resize_works() {
-    let mut f = Fixture::new(
-        "tty",
-        Options { terminal: true, ..Options::sh("sleep 0.3; stty size; tty; exit 4") },
-    );
+    let mut f = Fixture::new("tty", Options { terminal: true, ..Options::sh("sleep 0.3; stty size; tty; exit 4") });
     f.started();
     let mut c = Client::hello(&f.socket());
     assert_eq!(c.call(&Request::Resize { rows: 33, cols: 77, exec: None }), Response::Ok);

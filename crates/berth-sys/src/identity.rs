@@ -1,6 +1,5 @@
 //! Process identity: a pid is only meaningful together with the process start time (invariant 4).
 
-
 /// A process as the kernel knows it at one moment: pid plus start time in clock ticks since boot
 /// (field 22 of `/proc/<pid>/stat`). Two processes never share both within one boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The seals every sealed copy carries; a memfd missing any of them is not trusted.
-pub const SEALS: i32 =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+pub const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 /// `MFD_EXEC` (Linux 6.3+): says the memfd is meant to be executed, so a `vm.memfd_noexec`
 /// policy of 1 does not make it non-executable behind our back.
@@ -93,13 +92,10 @@ pub fn reexec_sealed(name: &str, marker: &str) -> io::Error {
     };
     let cstr = |s: &[u8]| CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
     let argv: io::Result<Vec<CString>> = std::env::args_os().map(|a| cstr(a.as_bytes())).collect();
-    let mut envs: Vec<(OsString, OsString)> =
-        std::env::vars_os().filter(|(k, _)| k != marker).collect();
+    let mut envs: Vec<(OsString, OsString)> = std::env::vars_os().filter(|(k, _)| k != marker).collect();
     envs.push((marker.into(), "1".into()));
-    let envp: io::Result<Vec<CString>> = envs
-        .iter()
-        .map(|(k, v)| cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
-        .collect();
+    let envp: io::Result<Vec<CString>> =
+        envs.iter().map(|(k, v)| cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat())).collect();
     let (argv, envp) = match (argv, envp) {
         (Ok(a), Ok(e)) => (a, e),
         (Err(e), _) | (_, Err(e)) => return e,
@@ -126,11 +122,7 @@ pub fn reexec_sealed(name: &str, marker: &str) -> io::Error {
 /// Sets or clears close-on-exec on `fd` in this process.
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     let flags = fcntl_int(fd, libc::F_GETFD, 0)?;
-    let new = if on {
-        flags | libc::FD_CLOEXEC
-    } else {
-        flags & !libc::FD_CLOEXEC
-    };
+    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
     fcntl_int(fd, libc::F_SETFD, new).map(|_| ())
 }
 
@@ -161,11 +153,7 @@ mod tests {
         let fd = sealed_copy(Path::new("/proc/self/exe"), "berth-sealed-test").unwrap();
         assert!(is_sealed(fd.as_fd()));
         let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
         let err = f.write_all(b"x").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err}");
         assert!(f.set_len(1).is_err());
@@ -173,10 +161,7 @@ mod tests {
         f.rewind().unwrap();
         f.read_exact(&mut head).unwrap();
         assert_eq!(&head, b"\x7fELF");
-        assert!(
-            fcntl_int(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_EXEC).is_err(),
-            "sealed against more seals"
-        );
+        assert!(fcntl_int(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_EXEC).is_err(), "sealed against more seals");
         let plain = File::open("/proc/self/exe").unwrap();
         assert!(!is_sealed(plain.as_fd()));
         assert!(!running_sealed().unwrap());

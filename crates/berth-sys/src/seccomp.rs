@@ -32,32 +32,20 @@ struct SockFprog {
 pub fn set_mode_filter(program: &[u8], flags: u32) -> io::Result<()> {
     let insns = program.len() / INSN_LEN;
     if !program.len().is_multiple_of(INSN_LEN) || insns == 0 || insns > MAX_INSNS {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("not a BPF program: {} bytes", program.len()),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a BPF program: {} bytes", program.len())));
     }
-    let prog = SockFprog {
-        len: insns as libc::c_ushort,
-        filter: program.as_ptr(),
-    };
+    let prog = SockFprog { len: insns as libc::c_ushort, filter: program.as_ptr() };
     // SAFETY: the kernel reads a sock_fprog from a pointer valid for the call, and from it `len`
     // 8-byte instructions, all inside `program` (its length was checked above); it copies them
     // and keeps no pointer into this memory.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SET_MODE_FILTER,
-            flags as libc::c_ulong,
-            &prog as *const SockFprog,
-        )
-    };
+    let r =
+        unsafe { libc::syscall(libc::SYS_seccomp, SET_MODE_FILTER, flags as libc::c_ulong, &prog as *const SockFprog) };
     match r {
         0 => Ok(()),
         // With TSYNC, a positive return names a thread that could not be synchronised.
-        tid if tid > 0 => Err(io::Error::other(format!(
-            "seccomp: thread {tid} could not be synchronised to the filter"
-        ))),
+        tid if tid > 0 => {
+            Err(io::Error::other(format!("seccomp: thread {tid} could not be synchronised to the filter")))
+        }
         _ => Err(io::Error::last_os_error()),
     }
 }

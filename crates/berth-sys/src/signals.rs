@@ -24,12 +24,7 @@ const SIGSET_SIZE: usize = 8;
 /// blocked mask of the calling thread. Meant for the last step before `execve`: handlers this
 /// process installed are dropped as well.
 pub fn reset_all() -> io::Result<()> {
-    let dfl = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
+    let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
@@ -79,22 +74,11 @@ mod tests {
     fn clears_ignored_and_blocked_even_32_and_33() {
         // A thread of its own: the mask is per thread and the test harness shares the process.
         std::thread::spawn(|| {
-            let ign = super::KernelSigaction {
-                handler: libc::SIG_IGN,
-                flags: 0,
-                restorer: 0,
-                mask: 0,
-            };
+            let ign = super::KernelSigaction { handler: libc::SIG_IGN, flags: 0, restorer: 0, mask: 0 };
             for sig in [libc::SIGQUIT, 32, 33] {
                 // SAFETY: as in reset_all, with SIG_IGN.
                 let r = unsafe {
-                    libc::syscall(
-                        libc::SYS_rt_sigaction,
-                        sig,
-                        &ign as *const _,
-                        std::ptr::null_mut::<u8>(),
-                        8usize,
-                    )
+                    libc::syscall(libc::SYS_rt_sigaction, sig, &ign as *const _, std::ptr::null_mut::<u8>(), 8usize)
                 };
                 assert_eq!(r, 0);
             }

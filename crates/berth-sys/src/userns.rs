@@ -106,12 +106,8 @@ pub fn idmapped_bind(src: &Path, dst: &Path, userns: BorrowedFd<'_>) -> io::Resu
     }
     // SAFETY: `fd` was just returned by open_tree and is owned by nobody else.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
+    let attr =
+        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
     let empty = c"";
     // SAFETY: mount_setattr(2) on our detached tree, reading `attr` of the size given.
     let r = unsafe {

@@ -33,13 +33,28 @@ pub fn tar_of(entries: &[(&str, &str)]) -> Vec<u8> {
 pub fn layers() -> Vec<Vec<u8>> {
     vec![
         fs::read(busybox_tar_path()).unwrap(),
-        tar_of(&[("data/", ""), ("data/a", "first\n"), ("data/b", "gone soon\n"), ("etc/extra.d/", ""), ("etc/extra.d/old", "old\n")]),
-        tar_of(&[("data/.wh.b", ""), ("bin/.wh.cat", ""), ("etc/extra.d/", ""), ("etc/extra.d/.wh..wh..opq", ""), ("etc/extra.d/new", "new\n")]),
+        tar_of(&[
+            ("data/", ""),
+            ("data/a", "first\n"),
+            ("data/b", "gone soon\n"),
+            ("etc/extra.d/", ""),
+            ("etc/extra.d/old", "old\n"),
+        ]),
+        tar_of(&[
+            ("data/.wh.b", ""),
+            ("bin/.wh.cat", ""),
+            ("etc/extra.d/", ""),
+            ("etc/extra.d/.wh..wh..opq", ""),
+            ("etc/extra.d/new", "new\n"),
+        ]),
     ]
 }
 
 pub fn config(diff_ids: &[String], arch: &str) -> Vec<u8> {
-    let hist: Vec<_> = ["busybox base", "add data", "delete and replace"].iter().map(|c| json!({"created": "2026-01-02T03:04:05Z", "created_by": c})).collect();
+    let hist: Vec<_> = ["busybox base", "add data", "delete and replace"]
+        .iter()
+        .map(|c| json!({"created": "2026-01-02T03:04:05Z", "created_by": c}))
+        .collect();
     serde_json::to_vec(&json!({
         "architecture": arch, "os": "linux", "created": "2026-01-02T03:04:05Z",
         "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Labels": {"made": "by-test"}},
@@ -56,7 +71,7 @@ pub fn docker_archive(tag: &str, layers: &[Vec<u8>]) -> Vec<u8> {
 /// Docker's format with the config given: it may promise other layers than those archived.
 pub fn docker_archive_with(tag: &str, cfg: &[u8], layers: &[Vec<u8>]) -> Vec<u8> {
     let ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
-    let cfg_name = format!("{}.json", &digest(&cfg)[7..]);
+    let cfg_name = format!("{}.json", &digest(cfg)[7..]);
     let mut b = tar::Builder::new(Vec::new());
     let mut add = |name: &str, data: &[u8]| add_file(&mut b, name, data);
     let mut paths = Vec::new();
@@ -66,7 +81,10 @@ pub fn docker_archive_with(tag: &str, cfg: &[u8], layers: &[Vec<u8>]) -> Vec<u8>
         paths.push(p);
     }
     add(&cfg_name, cfg);
-    add("manifest.json", &serde_json::to_vec(&json!([{"Config": cfg_name, "RepoTags": [tag], "Layers": paths}])).unwrap());
+    add(
+        "manifest.json",
+        &serde_json::to_vec(&json!([{"Config": cfg_name, "RepoTags": [tag], "Layers": paths}])).unwrap(),
+    );
     b.into_inner().unwrap()
 }
 
@@ -82,4 +100,3 @@ pub fn gzip(b: &[u8]) -> Vec<u8> {
     e.write_all(b).unwrap();
     e.finish().unwrap()
 }
-

@@ -26,11 +26,7 @@ pub fn bin_dir() -> PathBuf {
 /// Path of one binary of the workspace; panics with a hint when it was not built.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} not found: run `cargo build --workspace` first (or set BERTH_BIN_DIR)",
-        p.display()
-    );
+    assert!(p.is_file(), "{} not found: run `cargo build --workspace` first (or set BERTH_BIN_DIR)", p.display());
     p
 }
 

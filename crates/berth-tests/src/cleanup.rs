@@ -109,8 +109,12 @@ fn our_processes(d: &TestDaemon, ids: &BTreeSet<String>) -> Vec<ProcessIdentity>
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(d.exec_root.join("shims")) {
         for e in rd.flatten() {
-            let Ok(text) = std::fs::read(e.path().join("monitor.json")) else { continue };
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else { continue };
+            let Ok(text) = std::fs::read(e.path().join("monitor.json")) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else {
+                continue;
+            };
             for (p, s) in [("container_pid", "container_start_time"), ("shim_pid", "shim_start_time")] {
                 if let (Some(pid), Some(st)) = (v[p].as_i64(), v[s].as_u64()) {
                     let id = ProcessIdentity { pid: pid as i32, start_time: st };
@@ -123,14 +127,20 @@ fn our_processes(d: &TestDaemon, ids: &BTreeSet<String>) -> Vec<ProcessIdentity>
     }
     let me = std::process::id() as i32;
     let base = d.base.to_string_lossy().into_owned();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == me || out.iter().any(|i| i.pid == pid) {
             continue;
         }
         // Read the identity first: if the pid is recycled after this, the start time won't match.
-        let Some(id) = ProcessIdentity::of(pid) else { continue };
+        let Some(id) = ProcessIdentity::of(pid) else {
+            continue;
+        };
         let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let cgroup = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
         let mine = contains(&cmdline, base.as_bytes()) || ids.iter().any(|c| cgroup.contains(c.as_str()));
@@ -242,7 +252,9 @@ fn walk(dir: &Path, depth: usize, ids: &BTreeSet<String>, found: &mut Vec<PathBu
     if depth > 4 {
         return;
     }
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         if !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
@@ -261,7 +273,9 @@ fn walk(dir: &Path, depth: usize, ids: &BTreeSet<String>, found: &mut Vec<PathBu
 }
 
 fn collect_all(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             collect_all(&e.path(), found);

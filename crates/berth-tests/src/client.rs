@@ -64,11 +64,7 @@ impl TestDaemon {
     /// Our CLI: `berth -H unix://<socket> <args>` (DOCKER_HOST is set too).
     pub fn berth(&self, args: &[&str]) -> Output {
         let mut c = Command::new(crate::berth_bin());
-        c.arg("-H")
-            .arg(self.host())
-            .args(args)
-            .env("DOCKER_HOST", self.host())
-            .env("BERTH_HOST", self.host());
+        c.arg("-H").arg(self.host()).args(args).env("DOCKER_HOST", self.host()).env("BERTH_HOST", self.host());
         run_with_timeout(&mut c, DEFAULT_CMD_TIMEOUT)
     }
 

@@ -39,10 +39,7 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
                 let _ = child.kill();
                 let _ = child.wait();
                 let stderr = t_err.join().unwrap_or_default();
-                panic!(
-                    "command timed out after {timeout:?}: {desc}\nstderr: {}",
-                    String::from_utf8_lossy(&stderr)
-                );
+                panic!("command timed out after {timeout:?}: {desc}\nstderr: {}", String::from_utf8_lossy(&stderr));
             }
             Err(e) => panic!("waiting for {desc}: {e}"),
         }

@@ -9,10 +9,7 @@ use std::path::Path;
 fn dir_names(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
+            rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect()
         })
         .unwrap_or_default()
 }
@@ -45,7 +42,13 @@ pub fn assert_converged(d: &TestDaemon, gone: &[String]) {
         std::thread::sleep(std::time::Duration::from_millis(100));
         found = leaks(d, gone);
     }
-    assert!(found.is_empty(), "[{}] not converged:\n  {}\n--- daemon log ---\n{}", d.opts.name, found.join("\n  "), d.log_tail(40));
+    assert!(
+        found.is_empty(),
+        "[{}] not converged:\n  {}\n--- daemon log ---\n{}",
+        d.opts.name,
+        found.join("\n  "),
+        d.log_tail(40)
+    );
 }
 
 /// Everything that is left over, in words (empty when converged).
@@ -91,7 +94,8 @@ pub fn leaks(d: &TestDaemon, gone: &[String]) -> Vec<String> {
     let exec_root = d.exec_root.display().to_string();
     for id in &not_running {
         for m in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
-            if m.contains(id.as_str()) && (m.starts_with(&*d.data_root.to_string_lossy()) || m.starts_with(&exec_root)) {
+            if m.contains(id.as_str()) && (m.starts_with(&*d.data_root.to_string_lossy()) || m.starts_with(&exec_root))
+            {
                 leaks.push(format!("mount {m} of {id}, which is not running"));
             }
         }

@@ -42,7 +42,8 @@ pub fn unix_http_request(
     let mut s = UnixStream::connect(sock)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: berth-tests\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: berth-tests\r\nConnection: close\r\n");
     if let Some((ctype, b)) = body {
         req.push_str(&format!("Content-Type: {ctype}\r\nContent-Length: {}\r\n", b.len()));
     } else if method == "POST" || method == "PUT" {
@@ -59,7 +60,8 @@ pub fn unix_http_request(
 }
 
 fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
-    let head_end = find(raw, b"\r\n\r\n").ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(raw)))?;
+    let head_end =
+        find(raw, b"\r\n\r\n").ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(raw)))?;
     let head = std::str::from_utf8(&raw[..head_end]).map_err(|e| e.to_string())?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or("empty response")?;
@@ -68,10 +70,8 @@ fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     let rest = &raw[head_end + 4..];
     let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
     let body = if get("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
@@ -87,7 +87,9 @@ fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let Some(eol) = find(data, b"\r\n") else { return Ok(out) };
+        let Some(eol) = find(data, b"\r\n") else {
+            return Ok(out);
+        };
         let size_str = std::str::from_utf8(&data[..eol]).map_err(|e| e.to_string())?;
         let size = usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16)
             .map_err(|e| format!("bad chunk size {size_str:?}: {e}"))?;
@@ -114,7 +116,9 @@ mod tests {
 
     #[test]
     fn parses_chunked_and_sized_bodies() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        let r =
+            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+                .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"abcde"[..]));
         let r = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\ncontent-type: x\r\n\r\n{}xx").unwrap();
         assert_eq!((r.status, r.body.as_slice(), r.header("Content-Type")), (404, &b"{}"[..], Some("x")));

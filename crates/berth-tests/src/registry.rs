@@ -31,7 +31,9 @@ fn free_port() -> u16 {
 
 /// GET `path` on `addr`; the status code (0 when nothing answers).
 pub fn http_status(addr: &str, path: &str) -> u16 {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2)) else { return 0 };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2)) else {
+        return 0;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     let mut buf = [0u8; 64];
@@ -88,7 +90,10 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         let r = Registry { addr, dir, child, token_server };
-        assert!(crate::wait_until(Duration::from_secs(10), || http_status(&r.addr, "/v2/") != 0), "the registry did not answer");
+        assert!(
+            crate::wait_until(Duration::from_secs(10), || http_status(&r.addr, "/v2/") != 0),
+            "the registry did not answer"
+        );
         r
     }
 
@@ -119,7 +124,18 @@ impl Registry {
 fn start_token_server(dir: &std::path::Path, user: &str, password: &str) -> (Child, String) {
     let (key, cert, der) = (dir.join("token-key.pem"), dir.join("token-cert.pem"), dir.join("token-pub.der"));
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=berth-test-token", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=berth-test-token",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -127,9 +143,16 @@ fn start_token_server(dir: &std::path::Path, user: &str, password: &str) -> (Chi
         .status()
         .expect("openssl");
     assert!(ok.success(), "openssl req failed");
-    let pubkey = Command::new("openssl").args(["x509", "-pubkey", "-noout", "-in"]).arg(&cert).output().expect("openssl x509");
+    let pubkey =
+        Command::new("openssl").args(["x509", "-pubkey", "-noout", "-in"]).arg(&cert).output().expect("openssl x509");
     std::fs::write(dir.join("token-pub.pem"), &pubkey.stdout).unwrap();
-    let ok = Command::new("openssl").args(["pkey", "-pubin", "-outform", "DER", "-in"]).arg(dir.join("token-pub.pem")).arg("-out").arg(&der).status().unwrap();
+    let ok = Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(dir.join("token-pub.pem"))
+        .arg("-out")
+        .arg(&der)
+        .status()
+        .unwrap();
     assert!(ok.success(), "openssl pkey failed");
     let script = dir.join("token_server.py");
     std::fs::write(&script, include_str!("token_server.py")).unwrap();
@@ -150,7 +173,10 @@ fn start_token_server(dir: &std::path::Path, user: &str, password: &str) -> (Chi
     if !crate::wait_until(Duration::from_secs(10), || http_status(&addr, "/health") != 0) {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("the token server did not answer: {}", std::fs::read_to_string(dir.join("token-server.err")).unwrap_or_default());
+        panic!(
+            "the token server did not answer: {}",
+            std::fs::read_to_string(dir.join("token-server.err")).unwrap_or_default()
+        );
     }
     (child, format!("http://{addr}/token"))
 }

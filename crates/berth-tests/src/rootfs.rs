@@ -60,13 +60,9 @@ pub fn busybox_rootfs_tar() -> std::io::Result<Vec<u8>> {
         b.append_link(&mut header(tar::EntryType::Symlink, 0o777, 0), format!("bin/{a}"), "busybox")?;
     }
     // Empty hostname/hosts/resolv.conf: the targets the engine bind-mounts its own files onto.
-    for (path, text) in [
-        ("etc/group", GROUP),
-        ("etc/hostname", ""),
-        ("etc/hosts", ""),
-        ("etc/passwd", PASSWD),
-        ("etc/resolv.conf", ""),
-    ] {
+    for (path, text) in
+        [("etc/group", GROUP), ("etc/hostname", ""), ("etc/hosts", ""), ("etc/passwd", PASSWD), ("etc/resolv.conf", "")]
+    {
         b.append_data(&mut header(tar::EntryType::Regular, 0o644, text.len() as u64), path, text.as_bytes())?;
     }
     b.into_inner()
@@ -99,7 +95,14 @@ mod tests {
         for e in ar.entries().unwrap() {
             let e = e.unwrap();
             let p = e.path().unwrap().to_string_lossy().into_owned();
-            seen.insert(p, (e.header().entry_type(), e.header().mode().unwrap(), e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned())));
+            seen.insert(
+                p,
+                (
+                    e.header().entry_type(),
+                    e.header().mode().unwrap(),
+                    e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()),
+                ),
+            );
         }
         assert_eq!(seen["bin/sh"], (tar::EntryType::Symlink, 0o777, Some("busybox".into())));
         assert_eq!(seen["tmp/"].1, 0o1777);
@@ -108,5 +111,4 @@ mod tests {
         // Deterministic: a second build is byte-identical.
         assert_eq!(busybox_rootfs_tar().unwrap(), data);
     }
-
 }

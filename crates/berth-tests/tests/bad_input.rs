@@ -7,7 +7,8 @@ use berth_tests::{DaemonOpts, TestDaemon};
 
 fn post_json(d: &TestDaemon, path: &str, body: &str) -> (u16, serde_json::Value) {
     let r = d.api("POST", path, Some(("application/json", body.as_bytes())));
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", r.text()));
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", r.text()));
     (r.status, v)
 }
 
@@ -37,9 +38,24 @@ fn malformed_and_absurd_create_requests_are_refused_and_leave_nothing() {
         (None, r#"{"Image": "busybox", "Cmd": "true", "HostConfig": {"Memory": "lots"}}"#.into(), 400, "invalid JSON"),
         (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": -5}}"#.into(), 400, "memory"),
         (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NanoCpus": -1}}"#.into(), 400, "CPU"),
-        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}"#.into(), 400, "restart policy"),
-        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}}"#.into(), 400, "hostPort"),
-        (None, r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"eighty/tcp": [{}]}}}"#.into(), 400, "containerPort"),
+        (
+            None,
+            r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}"#.into(),
+            400,
+            "restart policy",
+        ),
+        (
+            None,
+            r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}}"#.into(),
+            400,
+            "hostPort",
+        ),
+        (
+            None,
+            r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"eighty/tcp": [{}]}}}"#.into(),
+            400,
+            "containerPort",
+        ),
         (None, r#"{"Image": "nosuchimage:1", "Cmd": ["true"]}"#.into(), 404, "No such image"),
         (None, r#"{"Image": "busybox"}"#.into(), 400, "No command specified"),
         (Some("../evil"), r#"{"Image": "busybox", "Cmd": ["true"]}"#.into(), 400, "Invalid container name"),
@@ -78,7 +94,13 @@ fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
         ("DELETE", "/v1.47/images/busybox", None, 409, "(must force) - container"),
         ("GET", "/v1.47/images/nosuch/json", None, 404, "No such image"),
         ("GET", "/v1.47/networks/nosuch", None, 404, "network nosuch not found"),
-        ("POST", "/v1.47/networks/create", Some(r#"{"Name": "n1", "IPAM": {"Config": [{"Subnet": "not-a-subnet"}]}}"#), 400, "invalid subnet"),
+        (
+            "POST",
+            "/v1.47/networks/create",
+            Some(r#"{"Name": "n1", "IPAM": {"Config": [{"Subnet": "not-a-subnet"}]}}"#),
+            400,
+            "invalid subnet",
+        ),
         ("POST", "/v1.47/networks/create", Some(r#"{"Name": 7}"#), 400, "invalid JSON"),
         ("GET", "/v1.47/containers/json?filters=%7Bbroken", None, 400, ""),
         ("GET", "/v99.0/version", None, 400, "client version 99.0 is too new"),
@@ -86,7 +108,8 @@ fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
     ];
     for (method, path, body, want, words) in cases {
         let r = d.api(method, path, body.map(|b| ("application/json", b.as_bytes())));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", r.text()));
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", r.text()));
         let msg = v["message"].as_str().unwrap_or_else(|| panic!("{method} {path}: no message: {v}"));
         assert_eq!(r.status, want, "{method} {path}: {msg}");
         assert!(msg.contains(words), "{method} {path}: {msg:?} should mention {words:?}");

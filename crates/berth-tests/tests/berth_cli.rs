@@ -22,7 +22,10 @@ fn berth_cli_does_the_container_verbs() {
     assert_eq!(d.berth_ok(&["ps", "-q", "--filter", "label=role=web"]), &cid[..12]);
     assert_eq!(d.berth_ok(&["inspect", "-f", "{{.State.Status}} {{.Name}}", "svc"]), "running /svc");
     assert_eq!(d.berth_ok(&["exec", "svc", "echo", "inside"]), "inside");
-    assert!(berth_tests::wait_until(Duration::from_secs(5), || d.berth_ok(&["logs", "svc"]) == "up"), "logs show the output");
+    assert!(
+        berth_tests::wait_until(Duration::from_secs(5), || d.berth_ok(&["logs", "svc"]) == "up"),
+        "logs show the output"
+    );
     // Through a daemon kill -9, the CLI sees the same container.
     let pid = d.container_pid("svc");
     d.kill9();

@@ -24,7 +24,8 @@ fn unknown_key_is_refused_by_name() {
 
 #[test]
 fn invalid_json_names_file_and_position() {
-    let d_opts = DaemonOpts::new("cfg-badjson").config("{\n  \"debug\": true,\n  \"live-restore\": ,\n  \"labels\": []\n}\n");
+    let d_opts =
+        DaemonOpts::new("cfg-badjson").config("{\n  \"debug\": true,\n  \"live-restore\": ,\n  \"labels\": []\n}\n");
     let mut d = TestDaemon::spawn(d_opts);
     let st = d.wait_exit(Duration::from_secs(10)).expect("daemon must exit");
     let log = d.log_text();
@@ -87,7 +88,14 @@ fn sighup_reloads_live_restore_and_emits_reload_event() {
     let seen = wait_until(Duration::from_secs(10), || {
         let until = (unix_now().ceil() as i64).to_string();
         actions = d.docker_ok(&[
-            "events", "--since", &since.to_string(), "--until", &until, "--filter", "type=daemon", "--format",
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until,
+            "--filter",
+            "type=daemon",
+            "--format",
             "{{.Type}} {{.Action}}",
         ]);
         actions.lines().any(|l| l.trim() == "daemon reload")

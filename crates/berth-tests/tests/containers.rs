@@ -108,7 +108,15 @@ fn create_start_ps_filters_and_inspect() {
 #[test]
 fn logs_tail_timestamps_and_since() {
     let d = daemon("ctr-logs");
-    d.docker_ok(&["run", "--name", "ll", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 0.3; echo err1 >&2"]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "ll",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done; sleep 0.3; echo err1 >&2",
+    ]);
     let o = d.docker(&["logs", "ll"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "line1\nline2\nline3\nline4\nline5\n");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err1\n");
@@ -164,7 +172,14 @@ fn stop_kill_restart_wait_rm() {
     assert_eq!(d.docker_ok(&["wait", "kk"]), "9");
     // --stop-signal is what `docker stop` sends.
     d.run_detached(&[
-        "--name", "sg", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", "trap 'exit 11' USR1; while :; do sleep 1; done",
+        "--name",
+        "sg",
+        "--stop-signal",
+        "SIGUSR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 11' USR1; while :; do sleep 1; done",
     ]);
     assert_eq!(d.inspect("sg")["Config"]["StopSignal"], "SIGUSR1");
     std::thread::sleep(Duration::from_millis(500));
@@ -205,7 +220,10 @@ fn run_options_env_workdir_user_entrypoint_labels() {
     assert_eq!(r(&["-u", "1234:5678", "busybox", "sh", "-c", "id -u; id -g"]), "1234\n5678");
     assert_eq!(r(&["--entrypoint", "echo", "busybox", "hello", "world"]), "hello world");
     assert_eq!(r(&["--entrypoint", "/bin/sh", "busybox", "-c", "echo via-sh"]), "via-sh");
-    d.run_detached(&["--name", "lab", "-l", "a=b", "-l", "empty=", "-e", "K=V", "-w", "/tmp", "-u", "nobody", "busybox", "sleep", "1000"]);
+    d.run_detached(&[
+        "--name", "lab", "-l", "a=b", "-l", "empty=", "-e", "K=V", "-w", "/tmp", "-u", "nobody", "busybox", "sleep",
+        "1000",
+    ]);
     let v = d.inspect("lab");
     assert_eq!(v["Config"]["Labels"]["a"], "b");
     assert_eq!(v["Config"]["Labels"]["empty"], "");
@@ -291,7 +309,10 @@ fn start_at_once_after_each_exit() {
 fn only_auto_removed_containers_get_a_volatile_rootfs() {
     let d = daemon("ctr-volatile");
     let root_opts = |out: String| -> String {
-        out.lines().find(|l| l.split(' ').nth(4) == Some("/")).map(|l| l.rsplit(' ').next().unwrap().to_string()).unwrap_or_else(|| panic!("no / in {out}"))
+        out.lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no / in {out}"))
     };
     let eph = root_opts(d.docker_ok(&["run", "--rm", "busybox", "cat", "/proc/self/mountinfo"]));
     assert!(eph.contains("volatile"), "{eph}");

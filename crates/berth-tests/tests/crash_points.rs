@@ -45,8 +45,15 @@ fn create_after_storage_is_rolled_back() {
     let mut d = daemon("crash-create-storage");
     let port = free_port();
     arm(&mut d, "create.after-storage");
-    crash_during(&mut d, "create.after-storage", &["create", "--name", "xx", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sleep", "1000"]);
-    assert!(wait_until(Duration::from_secs(5), || d.docker(&["inspect", "xx"]).status.code() == Some(1)), "rolled back: no x");
+    crash_during(
+        &mut d,
+        "create.after-storage",
+        &["create", "--name", "xx", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sleep", "1000"],
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || d.docker(&["inspect", "xx"]).status.code() == Some(1)),
+        "rolled back: no x"
+    );
     assert_converged(&d, &[]);
     // The name and the port are free again.
     d.docker_ok(&["run", "-d", "--name", "xx", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sleep", "1000"]);
@@ -122,11 +129,15 @@ fn stop_after_signal_is_finished_with_the_true_exit_code() {
 #[test]
 fn rm_after_storage_is_finished() {
     let mut d = daemon("crash-rm");
-    let id = d.run_detached(&["--name", "xx", "-p", &format!("127.0.0.1:{}:80", free_port()), "busybox", "sh", "-c", TRAP]);
+    let id =
+        d.run_detached(&["--name", "xx", "-p", &format!("127.0.0.1:{}:80", free_port()), "busybox", "sh", "-c", TRAP]);
     d.docker_ok(&["stop", "xx"]);
     arm(&mut d, "rm.after-storage");
     crash_during(&mut d, "rm.after-storage", &["rm", "xx"]);
-    assert!(wait_until(Duration::from_secs(5), || d.docker(&["inspect", "xx"]).status.code() == Some(1)), "the removal was finished");
+    assert!(
+        wait_until(Duration::from_secs(5), || d.docker(&["inspect", "xx"]).status.code() == Some(1)),
+        "the removal was finished"
+    );
     assert_converged(&d, &[id]);
 }
 
@@ -137,7 +148,8 @@ fn import_after_layer_is_rolled_back() {
     crash_during(&mut d, "import.after-layer", &["import", tar.to_str().unwrap(), "bb:1"]);
     assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image was half-made");
     let layers = d.data_root.join("storage").join("layers");
-    let left: Vec<_> = std::fs::read_dir(&layers).map(|rd| rd.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let left: Vec<_> =
+        std::fs::read_dir(&layers).map(|rd| rd.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "unreferenced layers swept: {left:?}");
     // The same import works now, once.
     d.busybox_image();
@@ -148,7 +160,16 @@ fn import_after_layer_is_rolled_back() {
 fn restore_midway_is_finished_by_the_next_start() {
     let mut d = daemon("crash-restore");
     let port = free_port();
-    d.run_detached(&["--name", "web", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sh", "-c", "echo hi > /i; httpd -f -p 80 -h /"]);
+    d.run_detached(&[
+        "--name",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /i; httpd -f -p 80 -h /",
+    ]);
     d.run_detached(&["--name", "aa", "busybox", "sleep", "1000"]);
     let pids: Vec<i32> = ["web", "aa"].iter().map(|n| d.container_pid(n)).collect();
     d.kill9();
@@ -192,7 +213,11 @@ fn pull_crashes_leave_no_download_layer_or_image() {
         d.restart();
         assert_eq!(d.docker_ok(&["images", "-q"]), "", "{point}: no image");
         let left = |sub: &str, keep: fn(&str) -> bool| -> Vec<String> {
-            std::fs::read_dir(d.data_root.join(sub)).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| keep(n)).collect()).unwrap_or_default()
+            std::fs::read_dir(d.data_root.join(sub))
+                .map(|rd| {
+                    rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| keep(n)).collect()
+                })
+                .unwrap_or_default()
         };
         assert!(left("image", |n| n.starts_with(".tmp")).is_empty(), "{point}: downloads swept");
         assert!(left("storage/layers", |_| true).is_empty(), "{point}: unreferenced layers swept");
@@ -213,7 +238,10 @@ fn every_crash_point_is_covered() {
 fn berth_proto_points() -> Vec<String> {
     let src = include_str!("../../berth-proto/src/crashpoint.rs");
     let list = src.split("pub const POINTS").nth(1).and_then(|s| s.split("];").next()).unwrap_or_default();
-    list.lines().filter_map(|l| l.trim().strip_prefix('"').and_then(|l| l.split('"').next())).map(String::from).collect()
+    list.lines()
+        .filter_map(|l| l.trim().strip_prefix('"').and_then(|l| l.split('"').next()))
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -222,6 +250,9 @@ fn exit_before_auto_remove_is_finished() {
     arm(&mut d, "exit.before-auto-remove");
     crash_during(&mut d, "exit.before-auto-remove", &["run", "--name", "brief", "--rm", "busybox", "true"]);
     // The exit was recorded, the removal never started: the restarted daemon does it.
-    assert!(wait_until(Duration::from_secs(10), || d.docker(&["inspect", "brief"]).status.code() == Some(1)), "--rm container kept");
+    assert!(
+        wait_until(Duration::from_secs(10), || d.docker(&["inspect", "brief"]).status.code() == Some(1)),
+        "--rm container kept"
+    );
     assert_converged(&d, &[]);
 }

@@ -53,7 +53,7 @@ fn api_version_prefixes_and_negotiation() {
     let d = TestDaemon::start(DaemonOpts::new("eng-api"));
     let ping = d.api_get("/_ping");
     assert_eq!(ping.status, 200);
-    assert_eq!(ping.header("api-version").as_deref(), Some("1.51"));
+    assert_eq!(ping.header("api-version"), Some("1.51"));
     assert_eq!(ping.text(), "OK");
     for v in ["1.24", "1.41", "1.51"] {
         let r = d.api_get(&format!("/v{v}/version"));
@@ -77,7 +77,15 @@ fn log_opts_rotate_the_json_file() {
     let mut d = TestDaemon::start(DaemonOpts::new("eng-logrot"));
     d.busybox_image();
     let id = d.docker_ok(&[
-        "run", "-d", "--log-opt", "max-size=10k", "--log-opt", "max-file=3", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--log-opt",
+        "max-size=10k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
         "i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done",
     ]);
     d.docker_ok(&["wait", &id]);

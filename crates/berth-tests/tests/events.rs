@@ -33,11 +33,13 @@ fn history_filters_and_format() {
     assert_eq!(out.status.code(), Some(4));
     let fmt = ["--format", "{{.Type}}|{{.Action}}|{{.Actor.Attributes.name}}|{{index .Actor.Attributes \"exitCode\"}}"];
     let all = past(&d, t0, &[&["--filter", "type=container"][..], &fmt[..]].concat());
-    let actions: Vec<&str> = all.iter().filter(|l| l.split('|').nth(2) == Some("ev1")).map(|l| l.split('|').nth(1).unwrap()).collect();
+    let actions: Vec<&str> =
+        all.iter().filter(|l| l.split('|').nth(2) == Some("ev1")).map(|l| l.split('|').nth(1).unwrap()).collect();
     for want in ["create", "start", "exec_create:", "exec_start:", "exec_die", "kill", "die", "stop", "destroy"] {
         assert!(actions.iter().any(|a| a.starts_with(want)), "{want} missing from {all:#?}");
     }
-    let order: Vec<usize> = ["create", "start", "die", "destroy"].iter().map(|w| actions.iter().position(|a| a == w).unwrap()).collect();
+    let order: Vec<usize> =
+        ["create", "start", "die", "destroy"].iter().map(|w| actions.iter().position(|a| a == w).unwrap()).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "in order: {actions:?}");
     assert!(all.iter().any(|l| l == "container|die|ev2|4"), "die carries exitCode: {all:#?}");
     // Filters: event, container, label, type.
@@ -59,7 +61,13 @@ fn history_filters_and_format() {
     d.hup();
     let after = past(&d, t0, &[&["--filter", "container=ev2"][..], &fmt[..]].concat());
     assert_eq!(after, only2, "same history after the restart");
-    assert!(wait_until(Duration::from_secs(3), || past(&d, t0, &["--filter", "type=daemon", "--format", "{{.Action}}"]).iter().any(|l| l == "reload")));
+    assert!(wait_until(Duration::from_secs(3), || past(
+        &d,
+        t0,
+        &["--filter", "type=daemon", "--format", "{{.Action}}"]
+    )
+    .iter()
+    .any(|l| l == "reload")));
     d.docker_ok(&["rm", "ev2"]);
 }
 

@@ -44,7 +44,11 @@ fn cp_both_ways_and_never_through_a_planted_symlink() {
     fs::write(out.join("in.txt"), "from the host").unwrap();
     d.docker_ok(&["cp", out.join("in.txt").to_str().unwrap(), "cpc:/data/sub/"]);
     assert_eq!(d.docker_ok(&["exec", "cpc", "cat", "/data/sub/in.txt"]), "from the host");
-    assert_eq!(d.docker_ok(&["exec", "cpc", "stat", "-c", "%u:%g", "/data/sub/in.txt"]), "0:0", "owned by the container's root");
+    assert_eq!(
+        d.docker_ok(&["exec", "cpc", "stat", "-c", "%u:%g", "/data/sub/in.txt"]),
+        "0:0",
+        "owned by the container's root"
+    );
     let _ = d.docker(&["cp", out.join("in.txt").to_str().unwrap(), "cpc:/data/out/"]);
     assert_eq!(fs::read_dir(&host).unwrap().count(), 1, "nothing written into the host directory");
     assert_eq!(fs::read_to_string(host.join("SECRET")).unwrap(), "host secret");
@@ -74,7 +78,8 @@ fn export_writes_the_whole_filesystem() {
     assert!(names.iter().any(|n| n == "made/here"), "{names:?}");
     assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
     // The container is stopped: its rootfs was mounted for the export only.
-    let merged = d.data_root.join("storage/overlay2").join(d.docker_ok(&["inspect", "-f", "{{.Id}}", "ex"])).join("merged");
+    let merged =
+        d.data_root.join("storage/overlay2").join(d.docker_ok(&["inspect", "-f", "{{.Id}}", "ex"])).join("merged");
     assert!(!berth_tests::is_mountpoint(&merged), "unmounted again");
     // An export imports as an image that runs.
     d.docker_ok(&["import", tarfile.to_str().unwrap(), "exported:1"]);
@@ -86,13 +91,22 @@ fn diff_case(driver: &str) {
     let mut d = TestDaemon::start(DaemonOpts::new(&format!("files-diff-{driver}")).storage_driver(driver));
     d.busybox_image();
     d.run_detached(&["--name", "df", "busybox", "sleep", "1000"]);
-    d.docker_ok(&["exec", "df", "sh", "-c", "mkdir -p /new/dir && echo a > /new/dir/f && echo more >> /etc/passwd && rm /bin/cat"]);
+    d.docker_ok(&[
+        "exec",
+        "df",
+        "sh",
+        "-c",
+        "mkdir -p /new/dir && echo a > /new/dir/f && echo more >> /etc/passwd && rm /bin/cat",
+    ]);
     let out = d.docker_ok(&["diff", "df"]);
     let want = ["C /bin", "D /bin/cat", "C /etc", "C /etc/passwd", "A /new", "A /new/dir", "A /new/dir/f"];
     for w in want {
         assert!(out.lines().any(|l| l == w), "{driver}: {w} missing in:\n{out}");
     }
-    assert!(!out.contains("/etc/hosts") && !out.contains("/etc/resolv.conf"), "the daemon's own files are not changes: {out}");
+    assert!(
+        !out.contains("/etc/hosts") && !out.contains("/etc/resolv.conf"),
+        "the daemon's own files are not changes: {out}"
+    );
     d.docker_ok(&["stop", "-t", "0", "df"]);
     assert_eq!(d.docker_ok(&["diff", "df"]), out, "{driver}: the same when stopped");
     d.docker_ok(&["rm", "df"]);

@@ -6,9 +6,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-/// Directory of `controller` for `pid`: the v1 hierarchy when that controller is mounted as v1,
-/// else the unified (v2) one.
-
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())).trim().to_string()
 }
@@ -17,7 +14,19 @@ fn read(p: &Path) -> String {
 fn memory_pids_and_cpu_limits_reach_the_cgroup() {
     let mut d = TestDaemon::start(DaemonOpts::new("hc-limits"));
     d.busybox_image();
-    d.run_detached(&["--name", "lim", "--memory", "64m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sleep", "1000"]);
+    d.run_detached(&[
+        "--name",
+        "lim",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "0.5",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     let v = d.inspect("lim");
     assert_eq!(v["HostConfig"]["Memory"], 67_108_864);
     assert_eq!(v["HostConfig"]["PidsLimit"], 50);
@@ -99,7 +108,12 @@ fn runc_registered_in_daemon_json_runs_and_survives_restore() {
     std::thread::sleep(Duration::from_secs(1));
     assert!(id.is_alive(), "runc container died with the daemon: {}", d.log_text());
     d.restart();
-    assert!(wait_until(Duration::from_secs(15), || d.state("rr").status == "running"), "{:?}\n{}", d.inspect("rr")["State"], d.log_text());
+    assert!(
+        wait_until(Duration::from_secs(15), || d.state("rr").status == "running"),
+        "{:?}\n{}",
+        d.inspect("rr")["State"],
+        d.log_text()
+    );
     assert_eq!(d.container_pid("rr"), id.pid);
     d.docker_ok(&["stop", "-t", "1", "rr"]);
     assert_eq!(d.state("rr").exit_code, 137, "{:?}", d.inspect("rr")["State"]);

@@ -13,12 +13,23 @@ fn oci_archive(name: &str, layers: &[Vec<u8>]) -> Vec<u8> {
     let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
     let ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
     // The middle layer zstd, the others gzip: both as registries and tools produce them.
-    let gz: Vec<Vec<u8>> = layers.iter().enumerate().map(|(i, l)| if i == 1 { ruzstd::encoding::compress_to_vec(&l[..], ruzstd::encoding::CompressionLevel::Fastest) } else { gzip(l) }).collect();
+    let gz: Vec<Vec<u8>> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 1 {
+                ruzstd::encoding::compress_to_vec(&l[..], ruzstd::encoding::CompressionLevel::Fastest)
+            } else {
+                gzip(l)
+            }
+        })
+        .collect();
     let manifest_for = |arch: &str, blobs: &mut Vec<(String, Vec<u8>)>| {
         let cfg = config(&ids, arch);
         let ls: Vec<_> = gz.iter().enumerate().map(|(i, g)| json!({"mediaType": if i == 1 { "application/vnd.oci.image.layer.v1.tar+zstd" } else { "application/vnd.oci.image.layer.v1.tar+gzip" }, "digest": digest(g), "size": g.len()})).collect();
         let m = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&cfg), "size": cfg.len()}, "layers": ls})).unwrap();
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&cfg), "size": cfg.len()}, "layers": ls}))
+        .unwrap();
         blobs.push((digest(&cfg), cfg));
         let d = digest(&m);
         blobs.push((d.clone(), m.clone()));
@@ -29,7 +40,10 @@ fn oci_archive(name: &str, layers: &[Vec<u8>]) -> Vec<u8> {
     for g in &gz {
         blobs.push((digest(g), g.clone()));
     }
-    let idx = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [other, here]})).unwrap();
+    let idx = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [other, here]}),
+    )
+    .unwrap();
     blobs.push((digest(&idx), idx.clone()));
     let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest(&idx), "size": idx.len(),
         "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": "2"}}]});
@@ -44,7 +58,14 @@ fn oci_archive(name: &str, layers: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn check_layers_applied(d: &TestDaemon, image: &str) {
-    let out = d.docker_ok(&["run", "--rm", image, "sh", "-c", "cat /data/a; ls /data; ls /etc/extra.d; test -e /bin/cat || echo nocat"]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        image,
+        "sh",
+        "-c",
+        "cat /data/a; ls /data; ls /etc/extra.d; test -e /bin/cat || echo nocat",
+    ]);
     assert_eq!(out, "first\na\nnew\nnocat", "{image}: whiteouts and the opaque dir applied");
 }
 
@@ -68,7 +89,10 @@ fn load_both_formats_and_save_round_trip_keeps_the_id() {
     check_layers_applied(&d, "example.com/team/multi:2");
     assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", "example.com/team/multi:2"]), "amd64");
     // Same layers: stored once (three layer dirs for two images).
-    let layer_dirs = fs::read_dir(d.data_root.join("storage/layers")).unwrap().filter(|e| e.as_ref().unwrap().file_name().len() == 64).count();
+    let layer_dirs = fs::read_dir(d.data_root.join("storage/layers"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().len() == 64)
+        .count();
     assert_eq!(layer_dirs, 3);
     // history, newest first, with the layers' sizes.
     let h = d.docker_ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "multi:1"]);
@@ -80,7 +104,11 @@ fn load_both_formats_and_save_round_trip_keeps_the_id() {
     let id = d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "multi:1"]);
     let saved = d.base.join("saved.tar");
     d.docker_ok(&["save", "-o", saved.to_str().unwrap(), "multi:1"]);
-    let names: Vec<String> = tar::Archive::new(fs::File::open(&saved).unwrap()).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    let names: Vec<String> = tar::Archive::new(fs::File::open(&saved).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
     for n in ["oci-layout", "index.json", "manifest.json"] {
         assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
     }
@@ -140,7 +168,11 @@ fn corrupt_and_hostile_archives_leave_nothing() {
     fs::write(&f, b"this is not a tarball").unwrap();
     let (code, _) = d.docker_err(&["load", "-i", f.to_str().unwrap()]);
     assert_eq!(code, Some(1));
-    let leftovers: Vec<_> = fs::read_dir(d.data_root.join("image")).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".tmp")).collect();
+    let leftovers: Vec<_> = fs::read_dir(d.data_root.join("image"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -160,7 +192,10 @@ fn load_and_import_show_progress_on_a_terminal() {
         String::from_utf8_lossy(&d.python(&script).stdout).into_owned()
     };
     let out = in_pty(&["load", "-i", f.to_str().unwrap()]);
-    assert!(out.contains("Loading layer") && out.contains("MB/2.129MB") && out.contains("Loaded image: prog:1"), "{out}");
+    assert!(
+        out.contains("Loading layer") && out.contains("MB/2.129MB") && out.contains("Loaded image: prog:1"),
+        "{out}"
+    );
     let piped = d.docker_ok(&["load", "-i", f.to_str().unwrap()]);
     assert!(!piped.contains("Loading layer") && piped.contains("Loaded image: prog:1"), "{piped}");
     let out = in_pty(&["import", busybox_tar_path().to_str().unwrap(), "imp:1"]);

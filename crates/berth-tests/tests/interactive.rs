@@ -68,8 +68,15 @@ fn in_pty(d: &TestDaemon, args: &[&str], steps: serde_json::Value) -> (Option<i6
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("pty driver: {text} {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(v.get("error").is_none(), "{}\n--- terminal ---\n{}\n--- daemon ---\n{}", v["error"], v["out"].as_str().unwrap_or(""), d.log_tail(20));
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|_| panic!("pty driver: {text} {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        v.get("error").is_none(),
+        "{}\n--- terminal ---\n{}\n--- daemon ---\n{}",
+        v["error"],
+        v["out"].as_str().unwrap_or(""),
+        d.log_tail(20)
+    );
     (v["status"].as_i64(), v["out"].as_str().unwrap_or("").to_string())
 }
 
@@ -77,12 +84,21 @@ fn in_pty(d: &TestDaemon, args: &[&str], steps: serde_json::Value) -> (Option<i6
 fn piped_stdin_reaches_the_container_and_ends() {
     let mut d = TestDaemon::start(DaemonOpts::new("int-pipe"));
     d.busybox_image();
-    let mut child = d.docker_cmd(&["run", "-i", "--rm", "busybox", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = d
+        .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(b"hi\nthere\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\nthere\n");
     assert_eq!(out.status.code(), Some(0));
-    let mut child = d.docker_cmd(&["run", "-i", "--rm", "busybox", "sh", "-c", "read x; exit $x"]).stdin(Stdio::piped()).spawn().unwrap();
+    let mut child = d
+        .docker_cmd(&["run", "-i", "--rm", "busybox", "sh", "-c", "read x; exit $x"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(b"3\n").unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(3));
 }
@@ -107,7 +123,16 @@ fn run_it_types_resizes_detaches_and_attaches_again() {
     );
     assert_eq!(status, Some(0), "detached: {out}");
     assert!(d.state("shell").running, "the container runs on after the detach");
-    let (status, out) = in_pty(&d, &["attach", "shell"], serde_json::json!([["sleep", 0.5], ["send", "echo again-$((2+3))\n"], ["expect", "again-5", 5], ["send", "exit 5\n"]]));
+    let (status, out) = in_pty(
+        &d,
+        &["attach", "shell"],
+        serde_json::json!([
+            ["sleep", 0.5],
+            ["send", "echo again-$((2+3))\n"],
+            ["expect", "again-5", 5],
+            ["send", "exit 5\n"]
+        ]),
+    );
     assert_eq!(status, Some(5), "{out}");
     assert_eq!(d.state("shell").exit_code, 5);
     d.docker_ok(&["rm", "shell"]);
@@ -118,7 +143,16 @@ fn start_ai_and_attach_after_a_daemon_crash() {
     let mut d = TestDaemon::start(DaemonOpts::new("int-restore").live_restore(true));
     d.busybox_image();
     d.docker_ok(&["create", "-it", "--name", "later", "busybox", "sh"]);
-    let (status, out) = in_pty(&d, &["start", "-ai", "later"], serde_json::json!([["expect", "# ", 10], ["send", "echo started-$((1+1))\n"], ["expect", "started-2", 5], ["send", "exit 0\n"]]));
+    let (status, out) = in_pty(
+        &d,
+        &["start", "-ai", "later"],
+        serde_json::json!([
+            ["expect", "# ", 10],
+            ["send", "echo started-$((1+1))\n"],
+            ["expect", "started-2", 5],
+            ["send", "exit 0\n"]
+        ]),
+    );
     assert_eq!(status, Some(0), "{out}");
     d.docker_ok(&["run", "-dit", "--name", "keep", "busybox", "sh"]);
     let pid = d.container_pid("keep");
@@ -129,7 +163,12 @@ fn start_ai_and_attach_after_a_daemon_crash() {
     let (status, out) = in_pty(
         &d,
         &["attach", "keep"],
-        serde_json::json!([["sleep", 0.5], ["send", "echo restored-$((1+1))\n"], ["expect", "restored-2", 5], ["send", "\u{10}\u{11}"]]),
+        serde_json::json!([
+            ["sleep", 0.5],
+            ["send", "echo restored-$((1+1))\n"],
+            ["expect", "restored-2", 5],
+            ["send", "\u{10}\u{11}"]
+        ]),
     );
     // The CLI itself reads the detach keys; `docker attach` then ends with status 1, as with dockerd.
     assert!(out.contains("read escape sequence") && status.is_some(), "{out}");
@@ -142,7 +181,8 @@ fn exec_with_stdin_and_with_a_terminal() {
     let mut d = TestDaemon::start(DaemonOpts::new("int-exec"));
     d.busybox_image();
     d.docker_ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
-    let mut child = d.docker_cmd(&["exec", "-i", "box", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        d.docker_cmd(&["exec", "-i", "box", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"x\ny\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "x\ny\n");
@@ -164,7 +204,9 @@ fn exec_with_stdin_and_with_a_terminal() {
     );
     assert_eq!(status, Some(6), "{out}");
     assert!(d.state("box").running, "the container is not touched by the exec's end");
-    let py = d.docker_py("r = c.containers.get('box').exec_run('sh -c \"tty; echo $((2*21))\"', tty=True)\nprint(r.exit_code, r.output.decode().split())");
+    let py = d.docker_py(
+        "r = c.containers.get('box').exec_run('sh -c \"tty; echo $((2*21))\"', tty=True)\nprint(r.exit_code, r.output.decode().split())",
+    );
     assert!(py.contains("0 ['/dev/pts/") && py.contains("'42']"), "{py}");
     d.docker_ok(&["rm", "-f", "box"]);
 }

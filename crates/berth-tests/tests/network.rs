@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 const WEB: &str = "mkdir -p /www; echo hello-web > /www/index.html; httpd -f -p 80 -h /www";
 
 fn get(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) else { return false };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     if s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").is_err() {
         return false;
@@ -29,7 +31,11 @@ fn client_loop(addr: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(
         let (mut ok, mut bad) = (0, 0);
         let deadline = Instant::now() + Duration::from_secs(120);
         while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-            if get(&addr) { ok += 1 } else { bad += 1 }
+            if get(&addr) {
+                ok += 1
+            } else {
+                bad += 1
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         (ok, bad)
@@ -191,10 +197,30 @@ fn user_network_names_resolve_during_the_outage() {
     d.busybox_image();
     d.docker_ok(&["network", "create", "appnet"]);
     assert!(d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]).lines().any(|l| l == "appnet"));
-    d.docker_ok(&["run", "-d", "--name", "db", "--network", "appnet", "--network-alias", "database", "busybox", "sleep", "1000"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "appnet",
+        "--network-alias",
+        "database",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     // The client resolves by name in a loop and logs each result.
     d.docker_ok(&[
-        "run", "-d", "--name", "app", "--network", "appnet", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "--network",
+        "appnet",
+        "busybox",
+        "sh",
+        "-c",
         "while :; do if ping -c1 -W1 db >/dev/null && ping -c1 -W1 database >/dev/null; then echo ok; else echo fail; fi; sleep 0.2; done",
     ]);
     std::thread::sleep(Duration::from_secs(1));
@@ -237,7 +263,10 @@ fn published_port_answers_from_host_address_and_other_container_through_outage()
          then echo ok; else echo fail; fi; sleep 0.1; done"
     );
     d.docker_ok(&["run", "-d", "--name", "peer", "busybox", "sh", "-c", &probe]);
-    assert!(wait_until(Duration::from_secs(5), || d.docker_ok(&["logs", "peer"]).contains("ok")), "hairpin never answered");
+    assert!(
+        wait_until(Duration::from_secs(5), || d.docker_ok(&["logs", "peer"]).contains("ok")),
+        "hairpin never answered"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let clients = [client_loop(lo, stop.clone()), client_loop(host, stop.clone())];
     let before = d.docker_ok(&["logs", "peer"]).lines().count();
@@ -251,7 +280,12 @@ fn published_port_answers_from_host_address_and_other_container_through_outage()
     let logs = d.docker_ok(&["logs", "peer"]);
     let during: Vec<&str> = logs.lines().skip(before).collect();
     let peer_fail = during.iter().filter(|l| **l == "fail").count();
-    eprintln!("127.0.0.1 {:?}, host address {:?}, from a container: {} ok / {peer_fail} failed", counts[0], counts[1], during.len() - peer_fail);
+    eprintln!(
+        "127.0.0.1 {:?}, host address {:?}, from a container: {} ok / {peer_fail} failed",
+        counts[0],
+        counts[1],
+        during.len() - peer_fail
+    );
     for (ok, bad) in &counts {
         assert!(*ok > 20, "too few requests: {ok}");
         assert_eq!(*bad, 0, "requests failed while the daemon was down or starting");

@@ -45,7 +45,17 @@ fn connect_and_disconnect_running_and_stopped_containers() {
     assert_eq!(d.docker_ok(&["network", "inspect", "-f", "{{len .Containers}}", "backend"]), "2");
     // `--until 0s` is whole seconds, as in Docker: let this second pass first.
     std::thread::sleep(Duration::from_millis(1100));
-    let events = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);
+    let events = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
     assert!(events.lines().any(|l| l == "connect backend"), "{events}");
 
     // Docker's refusals, and nothing changes.
@@ -67,8 +77,14 @@ fn connect_and_disconnect_running_and_stopped_containers() {
     d.docker_ok(&["network", "disconnect", "backend", "front"]);
     assert!(d.docker(&["exec", "front", "ip", "link", "show", "eth1"]).status.code() != Some(0), "eth1 is gone");
     assert_eq!(d.docker_ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "front"]), "1");
-    assert!(d.docker(&["exec", "db", "ping", "-c1", "-W1", "front"]).status.code() != Some(0), "db no longer resolves front");
-    assert!(ipam_text(&d, "backend").contains(d.docker_ok(&["inspect", "-f", "{{.Id}}", "db"]).as_str()), "pool file found");
+    assert!(
+        d.docker(&["exec", "db", "ping", "-c1", "-W1", "front"]).status.code() != Some(0),
+        "db no longer resolves front"
+    );
+    assert!(
+        ipam_text(&d, "backend").contains(d.docker_ok(&["inspect", "-f", "{{.Id}}", "db"]).as_str()),
+        "pool file found"
+    );
     assert!(!ipam_text(&d, "backend").contains(front.trim()), "the address went back to the pool");
     let (_, err) = d.docker_err(&["network", "disconnect", "backend", "front"]);
     assert!(err.contains("is not connected to network backend"), "{err}");
@@ -103,19 +119,52 @@ fn host_port_ranges_pick_a_free_port_and_map_container_ranges() {
             break (p, l);
         }
     };
-    d.docker_ok(&["run", "-d", "--name", "r1", "-p", &format!("127.0.0.1:{base}-{}:80", base + 1), "busybox", "sleep", "1000"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r1",
+        "-p",
+        &format!("127.0.0.1:{base}-{}:80", base + 1),
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     assert_eq!(d.docker_ok(&["port", "r1", "80"]), format!("127.0.0.1:{}", base + 1));
     // Every port of the range taken: Docker's error, nothing left behind.
-    let (code, err) = d.docker_err(&["run", "--rm", "--name", "r2", "-p", &format!("127.0.0.1:{base}-{}:80", base + 1), "busybox", "true"]);
+    let (code, err) = d.docker_err(&[
+        "run",
+        "--rm",
+        "--name",
+        "r2",
+        "-p",
+        &format!("127.0.0.1:{base}-{}:80", base + 1),
+        "busybox",
+        "true",
+    ]);
     assert_eq!(code, Some(125));
     assert!(err.contains("port is already allocated"), "{err}");
     assert!(wait_until(Duration::from_secs(5), || d.docker(&["inspect", "r2"]).status.code() == Some(1)));
     drop(holder);
     d.docker_ok(&["rm", "-f", "r1"]);
     // A container range maps one to one onto a host range.
-    d.docker_ok(&["run", "-d", "--name", "r3", "-p", &format!("127.0.0.1:{base}-{}:80-81", base + 1), "busybox", "sleep", "1000"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r3",
+        "-p",
+        &format!("127.0.0.1:{base}-{}:80-81", base + 1),
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     let ports = d.docker_ok(&["port", "r3"]);
-    assert!(ports.contains(&format!("80/tcp -> 127.0.0.1:{base}")) && ports.contains(&format!("81/tcp -> 127.0.0.1:{}", base + 1)), "{ports}");
+    assert!(
+        ports.contains(&format!("80/tcp -> 127.0.0.1:{base}"))
+            && ports.contains(&format!("81/tcp -> 127.0.0.1:{}", base + 1)),
+        "{ports}"
+    );
     d.docker_ok(&["rm", "-f", "r3"]);
 }
 
@@ -157,14 +206,19 @@ fn publish_all_exposed_ports() {
     let udp = d.docker_ok(&["port", "web", "8081/udp"]);
     assert!(tcp.starts_with("0.0.0.0:") && udp.starts_with("0.0.0.0:"), "{tcp} {udp}");
     let port = tcp.lines().next().unwrap().rsplit(':').next().unwrap().to_string();
-    assert!(wait_until(Duration::from_secs(5), || {
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())) else { return false };
-        use std::io::{Read, Write};
-        let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.contains("hello-web")
-    }), "the -P port answers on 127.0.0.1:{port}");
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())) else {
+                return false;
+            };
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out.contains("hello-web")
+        }),
+        "the -P port answers on 127.0.0.1:{port}"
+    );
     d.docker_ok(&["rm", "-f", "web"]);
 }
 
@@ -181,7 +235,10 @@ fn internal_network_reaches_peers_only() {
     d.docker_ok(&["run", "-d", "--name", "peer", "--network", "sealed", "busybox", "sh", "-c", WEB]);
     let (_, cidr) = d.bridge.clone().unwrap();
     let gw = cidr.split('/').next().unwrap().to_string();
-    assert!(wait_until(Duration::from_secs(5), || fetch_from(&d, "bridge", &gw, &port)), "control: the port answers from the default bridge");
+    assert!(
+        wait_until(Duration::from_secs(5), || fetch_from(&d, "bridge", &gw, &port)),
+        "control: the port answers from the default bridge"
+    );
     assert!(fetch_from(&d, "sealed", "peer", "80"), "members reach each other by name");
     assert!(!fetch_from(&d, "sealed", &gw, &port), "an internal network reaches nothing beyond its bridge");
     d.docker_ok(&["rm", "-f", "web", "peer"]);
@@ -195,10 +252,16 @@ fn endpoint_of_a_container_that_died_in_the_outage_is_removed() {
     let mut d = TestDaemon::start(DaemonOpts::new("net-died").live_restore(true));
     d.busybox_image();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let id = d.run_detached(&["--name", "brief", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sh", "-c", "sleep 1"]);
+    let id =
+        d.run_detached(&["--name", "brief", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sh", "-c", "sleep 1"]);
     let (bridge, _) = d.bridge.clone().unwrap();
     let table = format!("berth_{}", bridge.replace('-', "_"));
-    let rules = || String::from_utf8_lossy(&std::process::Command::new("nft").args(["list", "table", "ip", &table]).output().unwrap().stdout).into_owned();
+    let rules = || {
+        String::from_utf8_lossy(
+            &std::process::Command::new("nft").args(["list", "table", "ip", &table]).output().unwrap().stdout,
+        )
+        .into_owned()
+    };
     assert!(rules().contains(&port.to_string()), "published while running");
     d.kill9();
     d.wait_exit(Duration::from_secs(5));

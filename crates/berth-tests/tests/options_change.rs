@@ -31,7 +31,8 @@ fn storage_driver_round_trip_keeps_containers_images_and_unique_addresses() {
             d.run_detached(&["--name", &name, "busybox", "sleep", "1000"]);
             names.push(name);
         }
-        let listed: BTreeSet<String> = d.docker_ok(&["ps", "--format", "{{.Names}}"]).lines().map(String::from).collect();
+        let listed: BTreeSet<String> =
+            d.docker_ok(&["ps", "--format", "{{.Names}}"]).lines().map(String::from).collect();
         for n in &names {
             assert!(listed.contains(n), "{n} running and listed under {driver}: {listed:?}");
         }
@@ -39,13 +40,19 @@ fn storage_driver_round_trip_keeps_containers_images_and_unique_addresses() {
         let unique: BTreeSet<&String> = ips.iter().collect();
         assert_eq!(ips.len(), names.len(), "every container has its address: {ips:?}");
         assert_eq!(unique.len(), ips.len(), "an address was handed out twice under {driver}: {ips:?}");
-        assert!(d.docker_ok(&["images", "--format", "{{.Repository}}"]).lines().any(|l| l == "busybox"), "image listed");
+        assert!(
+            d.docker_ok(&["images", "--format", "{{.Repository}}"]).lines().any(|l| l == "busybox"),
+            "image listed"
+        );
         if step == 1 {
             // `info` and the log name the containers still on the old driver.
             let warnings = d.docker_ok(&["info", "-f", "{{json .Warnings}}"]);
             let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "c00"]);
             assert!(warnings.contains(&format!("container {} uses storage driver overlay2", &id[..12])), "{warnings}");
-            assert!(d.log_text().contains(&format!("container {} uses storage driver overlay2", &id[..12])), "the log names it");
+            assert!(
+                d.log_text().contains(&format!("container {} uses storage driver overlay2", &id[..12])),
+                "the log names it"
+            );
         }
     }
     // Each container is still managed through the driver it was created under.
@@ -115,7 +122,13 @@ fn records_of_an_older_layout_are_still_read() {
 /// The cgroup a container's memory limit lives in, relative to the hierarchy (`/parent/<id>`).
 fn memory_cgroup(d: &TestDaemon, name: &str) -> String {
     let (dir, v2) = berth_tests::cgroup_dir(d.container_pid(name), "memory");
-    let root = if v2 && std::path::Path::new("/sys/fs/cgroup/unified").is_dir() { "/sys/fs/cgroup/unified" } else if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/memory" };
+    let root = if v2 && std::path::Path::new("/sys/fs/cgroup/unified").is_dir() {
+        "/sys/fs/cgroup/unified"
+    } else if v2 {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/memory"
+    };
     format!("/{}", dir.strip_prefix(root).unwrap().display())
 }
 

@@ -12,8 +12,10 @@ const TALKER: &str = "trap '' PIPE; trap 'exit 4' TERM; i=0; while :; do i=$((i+
 
 fn monitor_pid(d: &TestDaemon, name: &str) -> i32 {
     let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", name]);
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.exec_root.join("shims").join(&id).join("monitor.json")).unwrap()).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.exec_root.join("shims").join(&id).join("monitor.json")).unwrap(),
+    )
+    .unwrap();
     rec["shim_pid"].as_i64().unwrap() as i32
 }
 
@@ -48,12 +50,26 @@ fn monitor_killed_leaves_an_orphan_that_can_be_adopted() {
 
     kill9(monitor_pid(&d, "talker"));
     let reason = format!("monitor exited; container pid {pid} still alive");
-    assert!(wait_until(Duration::from_secs(10), || d.inspect("talker")["State"]["Berth"]["Reason"] == reason.as_str()), "{}", d.inspect("talker")["State"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || d.inspect("talker")["State"]["Berth"]["Reason"] == reason.as_str()),
+        "{}",
+        d.inspect("talker")["State"]
+    );
     let ps = d.docker_ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
     assert!(ps.contains(&format!("(orphaned: {reason})")), "{ps}");
     // `--until 0s` is whole seconds, as in Docker: let this second pass first.
     std::thread::sleep(Duration::from_millis(1100));
-    let events = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "event=orphaned", "--format", "{{.Actor.Attributes.name}}"]);
+    let events = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "event=orphaned",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]);
     assert_eq!(events, "talker");
     assert!(alive(pid), "never killed on doubt");
 
@@ -64,7 +80,10 @@ fn monitor_killed_leaves_an_orphan_that_can_be_adopted() {
     assert_eq!(d.container_pid("talker"), pid, "the same process, untouched");
     // Logs resume under the new monitor.
     let before = d.docker_ok(&["logs", "talker"]).lines().count();
-    assert!(wait_until(Duration::from_secs(5), || d.docker_ok(&["logs", "talker"]).lines().count() > before + 3), "logs resume");
+    assert!(
+        wait_until(Duration::from_secs(5), || d.docker_ok(&["logs", "talker"]).lines().count() > before + 3),
+        "logs resume"
+    );
     d.docker_ok(&["exec", "talker", "true"]);
     // Survives a daemon crash like any other.
     d.kill9();
@@ -89,7 +108,9 @@ fn orphans_can_be_stopped_and_removed_through_their_verified_pid() {
     for n in ["o1", "o2"] {
         kill9(monitor_pid(&d, n));
     }
-    assert!(wait_until(Duration::from_secs(10), || ["o1", "o2"].iter().all(|n| d.inspect(n)["State"]["Berth"]["Status"] == "orphaned")));
+    assert!(wait_until(Duration::from_secs(10), || {
+        ["o1", "o2"].iter().all(|n| d.inspect(n)["State"]["Berth"]["Status"] == "orphaned")
+    }));
     let pid1 = d.container_pid("o1");
     d.docker_ok(&["stop", "-t", "2", "o1"]);
     assert!(!alive(pid1));
@@ -119,10 +140,27 @@ fn container_gone_with_its_monitor_during_the_outage_has_an_unknown_exit() {
     }
     assert!(wait_until(Duration::from_secs(5), || !alive(pid) && !alive(rm_pid)));
     d.restart();
-    assert!(wait_until(Duration::from_secs(5), || d.state("gone").status == "exited"), "{}", d.inspect("gone")["State"]);
-    assert!(wait_until(Duration::from_secs(5), || d.docker(&["inspect", "gone-rm"]).status.code() == Some(1)), "--rm container kept");
+    assert!(
+        wait_until(Duration::from_secs(5), || d.state("gone").status == "exited"),
+        "{}",
+        d.inspect("gone")["State"]
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || d.docker(&["inspect", "gone-rm"]).status.code() == Some(1)),
+        "--rm container kept"
+    );
     let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1).to_string();
-    let events = d.docker_ok(&["events", "--since", &since, "--until", &until, "--filter", &format!("container={rm_id}"), "--format", "{{.Action}}"]);
+    let events = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        &format!("container={rm_id}"),
+        "--format",
+        "{{.Action}}",
+    ]);
     assert!(events.lines().any(|l| l == "destroy"), "{events}");
     let st = d.inspect("gone")["State"].clone();
     assert_eq!(st["ExitCode"], -1, "{st}");

@@ -34,7 +34,10 @@ fn ps_flags_filters_and_formats() {
     assert_eq!(names(&d, &["-a", "--filter", "status=created"]), ["p4"]);
     assert_eq!(names(&d, &["-a", "--filter", "exited=3"]), ["p3"]);
     assert_eq!(names(&d, &["-a", "--filter", "ancestor=other:1"]), ["p2"]);
-    assert_eq!(names(&d, &["-a", "--filter", &format!("ancestor={}", &bb[7..19])]), ["p1", "p2", "p3", "p4"].iter().filter(|n| **n != "p2").map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        names(&d, &["-a", "--filter", &format!("ancestor={}", &bb[7..19])]),
+        ["p1", "p2", "p3", "p4"].iter().filter(|n| **n != "p2").map(|s| s.to_string()).collect::<Vec<_>>()
+    );
     assert_eq!(names(&d, &["-a", "--filter", "name=p"]).len(), 4);
     let id1 = d.docker_ok(&["inspect", "-f", "{{.Id}}", "p1"]);
     assert_eq!(names(&d, &["--filter", &format!("id={}", &id1[..8])]), ["p1"]);

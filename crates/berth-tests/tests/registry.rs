@@ -27,21 +27,30 @@ fn rand_suffix() -> u128 {
 }
 
 fn layer_dirs(d: &TestDaemon) -> usize {
-    std::fs::read_dir(d.data_root.join("storage/layers")).unwrap().filter(|e| e.as_ref().unwrap().file_name().len() == 64).count()
+    std::fs::read_dir(d.data_root.join("storage/layers"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().len() == 64)
+        .count()
 }
 
 /// After a failed pull: no image, no new layer, no download in progress.
 fn assert_failed_pull_left_nothing(d: &TestDaemon, layers_before: usize) {
     assert_eq!(d.docker_ok(&["images", "-q"]), "", "no image");
     assert_eq!(layer_dirs(d), layers_before, "no layer stored");
-    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
+    let tmp: Vec<_> = std::fs::read_dir(d.data_root.join("image"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
     assert!(tmp.is_empty(), "no download left behind");
 }
 
 #[test]
 fn push_pull_run_and_docker_py() {
     let reg = Registry::start("push", None);
-    let d = TestDaemon::start(DaemonOpts::new("reg-push").config(r#"{"max-concurrent-downloads": 2, "max-concurrent-uploads": 2}"#));
+    let d = TestDaemon::start(
+        DaemonOpts::new("reg-push").config(r#"{"max-concurrent-downloads": 2, "max-concurrent-uploads": 2}"#),
+    );
     load(&d, docker_archive("multi:1", &layers()));
     let name = format!("{}/team/multi:1", reg.addr);
     d.docker_ok(&["tag", "multi:1", &name]);
@@ -96,7 +105,12 @@ fn pull_by_digest_and_repo_digests() {
     let name = format!("{repo}:1");
     d.docker_ok(&["tag", "multi:1", &name]);
     let out = d.docker_ok(&["push", &name]);
-    let digest = out.split("digest: ").nth(1).and_then(|r| r.split_whitespace().next()).expect("push prints the digest").to_string();
+    let digest = out
+        .split("digest: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("push prints the digest")
+        .to_string();
     let by_digest = format!("{repo}@{digest}");
     let digests = |r: &str| d.docker_ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", r]);
     assert_eq!(digests(&name), format!("[\"{by_digest}\"]"), "a push records the digest");
@@ -181,7 +195,10 @@ fn bearer_token_auth_through_a_token_server() {
         asked.iter().any(|r| r["auth"] == true && r["scope"].to_string().contains("repository:bob/bb:pull,push")),
         "the push asked for a push token with credentials: {asked:?}"
     );
-    assert!(asked.iter().any(|r| r["auth"] == true && r["scope"].to_string().contains("repository:bob/bb:pull")), "{asked:?}");
+    assert!(
+        asked.iter().any(|r| r["auth"] == true && r["scope"].to_string().contains("repository:bob/bb:pull")),
+        "{asked:?}"
+    );
     d.docker_ok(&["logout", &reg.addr]);
     d.docker_ok(&["rmi", &name]);
     let (code, err) = d.docker_err(&["pull", &name]);
@@ -220,7 +237,9 @@ fn cutting_proxy(upstream: String, cut: std::sync::Arc<std::sync::atomic::Atomic
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else { continue };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
             let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || {
                 let _ = std::io::copy(&mut c_in, &mut s_out);
@@ -329,7 +348,13 @@ fn upload_blob(addr: &str, repo: &str, data: &[u8]) -> String {
     let path = location.strip_prefix(&format!("http://{addr}")).unwrap_or(location);
     let dg = digest(data);
     let sep = if path.contains('?') { '&' } else { '?' };
-    let (st, head, _) = http_full(addr, "PUT", &format!("{path}{sep}digest={dg}"), &[("Content-Type", "application/octet-stream")], data);
+    let (st, head, _) = http_full(
+        addr,
+        "PUT",
+        &format!("{path}{sep}digest={dg}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    );
     assert_eq!(st, 201, "{head}");
     dg
 }
@@ -344,9 +369,15 @@ fn an_oci_manifest_with_plain_gzip_and_zstd_layers_is_pulled() {
     let blobs = [
         ("application/vnd.oci.image.layer.v1.tar", ls[0].clone()),
         ("application/vnd.oci.image.layer.v1.tar+gzip", berth_tests::archive::gzip(&ls[1])),
-        ("application/vnd.oci.image.layer.v1.tar+zstd", ruzstd::encoding::compress_to_vec(&ls[2][..], ruzstd::encoding::CompressionLevel::Fastest)),
+        (
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            ruzstd::encoding::compress_to_vec(&ls[2][..], ruzstd::encoding::CompressionLevel::Fastest),
+        ),
     ];
-    let descs: Vec<_> = blobs.iter().map(|(mt, b)| serde_json::json!({"mediaType": mt, "digest": upload_blob(&reg.addr, "team/media", b), "size": b.len()})).collect();
+    let descs: Vec<_> = blobs
+        .iter()
+        .map(|(mt, b)| serde_json::json!({"mediaType": mt, "digest": upload_blob(&reg.addr, "team/media", b), "size": b.len()}))
+        .collect();
     let cfg_digest = upload_blob(&reg.addr, "team/media", &cfg);
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -354,14 +385,23 @@ fn an_oci_manifest_with_plain_gzip_and_zstd_layers_is_pulled() {
         "layers": descs,
     }))
     .unwrap();
-    let (st, body) = http(&reg.addr, "PUT", "/v2/team/media/manifests/v1", &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")], &manifest);
+    let (st, body) = http(
+        &reg.addr,
+        "PUT",
+        "/v2/team/media/manifests/v1",
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &manifest,
+    );
     assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
     let name = format!("{}/team/media:v1", reg.addr);
     let out = d.docker_ok(&["pull", &name]);
     assert!(out.contains("Downloaded newer image"), "{out}");
     assert_eq!(d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &name]), cfg_digest, "the id is the config's digest");
     // The whiteouts of the zstd layer applied over the gzip one.
-    assert_eq!(d.docker_ok(&["run", "--rm", &name, "sh", "-c", "cat /data/a /etc/extra.d/new; ls /data; ls /etc/extra.d"]), "first\nnew\na\nnew");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &name, "sh", "-c", "cat /data/a /etc/extra.d/new; ls /data; ls /etc/extra.d"]),
+        "first\nnew\na\nnew"
+    );
 }
 
 #[test]
@@ -380,13 +420,28 @@ fn an_index_of_two_platforms_gives_this_hosts_and_platform_picks_the_other() {
         let name = format!("{}/team/multi:{tag}", reg.addr);
         d.docker_ok(&["tag", &format!("multi:{tag}"), &name]);
         d.docker_ok(&["push", &name]);
-        let (st, m) = http(&reg.addr, "GET", &format!("/v2/team/multi/manifests/{tag}"), &[("Accept", "application/vnd.docker.distribution.manifest.v2+json")], b"");
+        let (st, m) = http(
+            &reg.addr,
+            "GET",
+            &format!("/v2/team/multi/manifests/{tag}"),
+            &[("Accept", "application/vnd.docker.distribution.manifest.v2+json")],
+            b"",
+        );
         assert_eq!(st, 200);
         descs.push(serde_json::json!({"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": digest(&m), "size": m.len(), "platform": {"architecture": arch, "os": "linux"}}));
     }
     descs.reverse(); // arm64 first: the pick must not be "the first one"
-    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs})).unwrap();
-    let (st, body) = http(&reg.addr, "PUT", "/v2/team/multi/manifests/both", &[("Content-Type", "application/vnd.oci.image.index.v1+json")], &index);
+    let index = serde_json::to_vec(
+        &serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs}),
+    )
+    .unwrap();
+    let (st, body) = http(
+        &reg.addr,
+        "PUT",
+        "/v2/team/multi/manifests/both",
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        &index,
+    );
     assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
     let both = format!("{}/team/multi:both", reg.addr);
     d.docker_ok(&["pull", &both]);
@@ -430,7 +485,9 @@ fn berth_cli_pull_and_push_with_progress() {
 #[test]
 fn docker_hub_names_are_pulled_through_a_mirror() {
     let reg = Registry::start("mirror", None);
-    let mut d = TestDaemon::start(DaemonOpts::new("reg-mirror").config(&format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, reg.addr)));
+    let mut d = TestDaemon::start(
+        DaemonOpts::new("reg-mirror").config(format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, reg.addr)),
+    );
     d.busybox_image();
     let on_mirror = format!("{}/library/mirrored:1", reg.addr);
     d.docker_ok(&["tag", "busybox", &on_mirror]);

@@ -40,7 +40,10 @@ fn always_is_honoured_by_the_monitor_while_the_daemon_is_down() {
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
     // Three failures one second apart, with 100/200/400 ms back-off, all while the daemon is away.
-    assert!(wait_until(Duration::from_secs(15), || std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "4")), "the monitor restarted it three times");
+    assert!(
+        wait_until(Duration::from_secs(15), || std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "4")),
+        "the monitor restarted it three times"
+    );
     let down_until = unix_now();
     d.restart();
     assert!(wait_until(Duration::from_secs(5), || d.state("flaky").running), "{}", d.inspect("flaky")["State"]);
@@ -49,17 +52,35 @@ fn always_is_honoured_by_the_monitor_while_the_daemon_is_down() {
     let pid = v["State"]["Pid"].as_i64().unwrap();
     // The fourth run is the one that stays: its init becomes `sleep` (exec) after a second.
     let cmdline = || std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    assert!(wait_until(Duration::from_secs(3), || cmdline().starts_with("sleep")), "the record follows the incarnation that runs (pid {pid}: {:?})", cmdline());
+    assert!(
+        wait_until(Duration::from_secs(3), || cmdline().starts_with("sleep")),
+        "the record follows the incarnation that runs (pid {pid}: {:?})",
+        cmdline()
+    );
     let logs = d.docker_ok(&["logs", "flaky"]);
     assert_eq!(logs.lines().filter(|l| l.starts_with("run ")).count(), 4, "{logs}");
     // The restarts' events, replayed in order with the times they happened.
     std::thread::sleep(Duration::from_millis(1100));
-    let ev = d.docker_ok(&["events", "--since", &t0.to_string(), "--until", "0s", "--filter", "container=flaky", "--format", "{{.Action}} {{.TimeNano}} {{index .Actor.Attributes \"exitCode\"}}"]);
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        "0s",
+        "--filter",
+        "container=flaky",
+        "--format",
+        "{{.Action}} {{.TimeNano}} {{index .Actor.Attributes \"exitCode\"}}",
+    ]);
     let lines: Vec<(String, f64, String)> = ev
         .lines()
         .map(|l| {
             let mut p = l.split(' ');
-            (p.next().unwrap().to_string(), p.next().unwrap().parse::<f64>().unwrap() / 1e9, p.next().unwrap_or("").to_string())
+            (
+                p.next().unwrap().to_string(),
+                p.next().unwrap().parse::<f64>().unwrap() / 1e9,
+                p.next().unwrap_or("").to_string(),
+            )
         })
         .collect();
     let dies: Vec<_> = lines.iter().filter(|l| l.0 == "die").collect();
@@ -85,11 +106,17 @@ fn on_failure_limit_is_honoured_by_the_monitor_and_the_last_exit_is_final() {
     d.run_detached(&["--name", "flaky", "--restart", "on-failure:2", "-v", &vol, "busybox", "sh", "-c", &flaky(5)]);
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
-    assert!(wait_until(Duration::from_secs(15), || std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "3")));
+    assert!(wait_until(Duration::from_secs(15), || {
+        std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "3")
+    }));
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(std::fs::read_to_string(dir.0.join("n")).unwrap().trim(), "3", "two restarts, no more");
     d.restart();
-    assert!(wait_until(Duration::from_secs(5), || d.state("flaky").status == "exited"), "{}", d.inspect("flaky")["State"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || d.state("flaky").status == "exited"),
+        "{}",
+        d.inspect("flaky")["State"]
+    );
     let v = d.inspect("flaky");
     assert_eq!(v["RestartCount"], 2);
     assert_eq!(v["State"]["ExitCode"], 1);
@@ -104,20 +131,45 @@ fn oom_kill_during_the_outage_is_replayed_with_its_true_time() {
     d.busybox_image();
     let t0 = unix_now() as u64;
     // After a second, grow without bound (tail keeps the endless "line" from /dev/zero in memory).
-    d.run_detached(&["--name", "hog", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", "sleep 1; tail /dev/zero"]);
+    d.run_detached(&[
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; tail /dev/zero",
+    ]);
     d.run_detached(&["--name", "quits", "busybox", "sh", "-c", "sleep 1; exit 9"]);
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(4));
     let down_until = unix_now();
     d.restart();
-    assert!(wait_until(Duration::from_secs(5), || d.state("hog").status == "exited" && d.state("quits").status == "exited"));
+    assert!(
+        wait_until(Duration::from_secs(5), || d.state("hog").status == "exited" && d.state("quits").status == "exited")
+    );
     let hog = d.inspect("hog")["State"].clone();
     assert_eq!(hog["OOMKilled"], true, "{hog}");
     assert_eq!(hog["ExitCode"], 137, "{hog}");
     assert_eq!(d.state("quits").exit_code, 9);
     std::thread::sleep(Duration::from_millis(1100));
-    let ev = d.docker_ok(&["events", "--since", &t0.to_string(), "--until", "0s", "--filter", "event=die", "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}} {{.Action}} {{.TimeNano}}"]);
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        "0s",
+        "--filter",
+        "event=die",
+        "--filter",
+        "event=oom",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Action}} {{.TimeNano}}",
+    ]);
     let lines: Vec<(String, String, f64)> = ev
         .lines()
         .map(|l| {
@@ -126,7 +178,8 @@ fn oom_kill_during_the_outage_is_replayed_with_its_true_time() {
         })
         .collect();
     for want in [("hog", "oom"), ("hog", "die"), ("quits", "die")] {
-        let hit = lines.iter().find(|l| l.0 == want.0 && l.1 == want.1).unwrap_or_else(|| panic!("{want:?} missing: {ev}"));
+        let hit =
+            lines.iter().find(|l| l.0 == want.0 && l.1 == want.1).unwrap_or_else(|| panic!("{want:?} missing: {ev}"));
         assert!(hit.2 < down_until, "{want:?} carries the time it happened, not the restore's: {ev}");
     }
     assert!(lines.windows(2).all(|w| w[0].2 <= w[1].2), "in order: {ev}");
@@ -144,7 +197,10 @@ fn a_policy_set_by_update_reaches_the_running_monitor() {
     d.docker_ok(&["update", "--restart", "on-failure:2", "late"]);
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
-    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "2")), "the monitor restarted it under the updated policy");
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(dir.0.join("n")).is_ok_and(|n| n.trim() == "2")),
+        "the monitor restarted it under the updated policy"
+    );
     d.restart();
     assert!(wait_until(Duration::from_secs(5), || d.state("late").running), "{}", d.inspect("late")["State"]);
     assert_eq!(d.inspect("late")["RestartCount"], 1);

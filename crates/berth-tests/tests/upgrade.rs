@@ -65,10 +65,17 @@ fn restored_across(name: &str, stamp: &str, protocol: &str, daemon_env: &[(&str,
     d.wait_exit(Duration::from_secs(5));
     d.opts.env = env(daemon_env);
     d.restart();
-    assert!(wait_until(Duration::from_secs(5), || d.state("tick").status == "running"), "{:?}", d.inspect("tick")["State"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || d.state("tick").status == "running"),
+        "{:?}",
+        d.inspect("tick")["State"]
+    );
     assert_eq!(d.container_pid("tick"), pid, "the same process, restored");
     let before = d.docker_ok(&["logs", "tick"]).lines().count();
-    assert!(wait_until(Duration::from_secs(3), || d.docker_ok(&["logs", "tick"]).lines().count() > before), "logs keep coming");
+    assert!(
+        wait_until(Duration::from_secs(3), || d.docker_ok(&["logs", "tick"]).lines().count() > before),
+        "logs keep coming"
+    );
     d.docker_ok(&["exec", "tick", "true"]);
     d.run_detached(&["--name", "fresh", "busybox", "sleep", "100"]);
     assert_eq!(d.inspect("fresh")["State"]["Berth"]["Monitor"]["Version"], env!("CARGO_PKG_VERSION"));
@@ -119,11 +126,17 @@ fn unknown_protocol_leaves_orphans_that_are_shown_and_managed() {
     d.docker_ok(&["stop", "o1"]);
     assert_eq!(d.state("o1").status, "exited");
     assert_eq!(d.state("o1").exit_code, 3, "the exit code its monitor recorded, not a made-up one");
-    assert!(!std::path::Path::new(&format!("/proc/{}", pids[0])).exists() || std::fs::read_to_string(format!("/proc/{}/stat", pids[0])).unwrap_or_default().contains(") Z"));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", pids[0])).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", pids[0])).unwrap_or_default().contains(") Z")
+    );
     d.docker_ok(&["rm", "-f", "o2"]);
     assert_eq!(d.docker(&["inspect", "o2"]).status.code(), Some(1));
     let berth = berth_tests::berth_bin();
-    let out = std::process::Command::new(&berth).args(["-H", &format!("unix://{}", d.socket.display()), "container", "forget", "o3"]).output().unwrap();
+    let out = std::process::Command::new(&berth)
+        .args(["-H", &format!("unix://{}", d.socket.display()), "container", "forget", "o3"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "forget: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(d.docker(&["inspect", "o3"]).status.code(), Some(1), "forgotten");
     assert!(std::path::Path::new(&format!("/proc/{}", pids[2])).exists(), "forget leaves the process alone");
@@ -158,7 +171,11 @@ fn replacing_installed_binaries_under_running_monitors_breaks_nothing() {
     d.wait_exit(Duration::from_secs(5));
     d.opts.env.clear();
     d.restart();
-    assert!(wait_until(Duration::from_secs(5), || d.state("tick").status == "running"), "{:?}", d.inspect("tick")["State"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || d.state("tick").status == "running"),
+        "{:?}",
+        d.inspect("tick")["State"]
+    );
     assert_eq!(d.container_pid("tick"), pid);
     d.docker_ok(&["stop", "tick"]);
     assert_eq!(d.state("tick").exit_code, 3);

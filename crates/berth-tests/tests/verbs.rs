@@ -20,7 +20,17 @@ fn rename_with_conflicts_and_event() {
     let (_, err) = d.docker_err(&["rename", "new", "bad/name"]);
     assert!(err.contains("Invalid container name"), "{err}");
     std::thread::sleep(Duration::from_millis(1100));
-    let ev = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "event=rename", "--format", "{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}"]);
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "event=rename",
+        "--format",
+        "{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}",
+    ]);
     assert_eq!(ev, "/old new");
     d.docker_ok(&["rm", "-f", "new", "other"]);
 }
@@ -29,7 +39,16 @@ fn rename_with_conflicts_and_event() {
 fn pause_unpause_survive_a_crash_and_stop() {
     let mut d = TestDaemon::start(DaemonOpts::new("verbs-pause").live_restore(true));
     d.busybox_image();
-    d.docker_ok(&["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done",
+    ]);
     std::thread::sleep(Duration::from_millis(300));
     d.docker_ok(&["pause", "ticker"]);
     assert!(d.docker_ok(&["ps", "--format", "{{.Status}}"]).ends_with("(Paused)"));
@@ -42,7 +61,11 @@ fn pause_unpause_survive_a_crash_and_stop() {
     d.kill9();
     d.wait_exit(Duration::from_secs(5));
     d.restart();
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "ticker"]), "paused", "still paused after the restart");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "ticker"]),
+        "paused",
+        "still paused after the restart"
+    );
     assert_eq!(d.docker_ok(&["info", "-f", "{{.ContainersPaused}}"]), "1");
     d.docker_ok(&["unpause", "ticker"]);
     assert!(wait_until(Duration::from_secs(3), || d.docker_ok(&["logs", "ticker"]).lines().count() > n1), "resumed");
@@ -58,7 +81,21 @@ fn pause_unpause_survive_a_crash_and_stop() {
     let (_, err) = d.docker_err(&["pause", "p2"]);
     assert!(err.contains("is not running"), "{err}");
     std::thread::sleep(Duration::from_millis(1100));
-    let ev = d.docker_ok(&["events", "--since", "0", "--until", "0s", "--filter", "container=ticker", "--filter", "event=pause", "--filter", "event=unpause", "--format", "{{.Action}}"]);
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "container=ticker",
+        "--filter",
+        "event=pause",
+        "--filter",
+        "event=unpause",
+        "--format",
+        "{{.Action}}",
+    ]);
     assert_eq!(ev, "pause\nunpause\npause", "pause and unpause events");
     d.docker_ok(&["rm", "ticker", "p2"]);
 }
@@ -89,7 +126,20 @@ fn update_changes_limits_live_and_keeps_them() {
     d.busybox_image();
     d.docker_ok(&["run", "-d", "--name", "up", "-m", "32m", "busybox", "sleep", "1000"]);
     let pid = d.container_pid("up");
-    d.docker_ok(&["update", "--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5", "--pids-limit", "20", "--restart", "on-failure:3", "up"]);
+    d.docker_ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "20",
+        "--restart",
+        "on-failure:3",
+        "up",
+    ]);
     let (mem, v2) = cgroup_dir(pid, "memory");
     let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap().trim().to_string();
     assert_eq!(read(mem.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" })), "67108864");
@@ -120,9 +170,31 @@ fn stats_no_stream_reports_the_cgroup() {
     let mut d = TestDaemon::start(DaemonOpts::new("verbs-stats"));
     d.busybox_image();
     // A busy loop and 8 MiB held in a tmpfs-free way: a shell variable grown in memory.
-    d.docker_ok(&["run", "-d", "--name", "busy", "-m", "64m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "0.5",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
     d.docker_ok(&["run", "-d", "--name", "idle", "busybox", "sleep", "1000"]);
-    let out = d.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", "busy", "idle"]);
+    let out = d.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}",
+        "busy",
+        "idle",
+    ]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     let busy: Vec<&str> = lines[0].split_whitespace().collect();
@@ -172,11 +244,16 @@ print(s["precpu_stats"]["cpu_usage"]["total_usage"], s["cpu_stats"]["cpu_usage"]
     );
     let after = usage_ns();
     let (periods1, throttled1) = throttled();
-    let nums: Vec<u64> = py.split_whitespace().take(4).map(|n| n.parse().unwrap_or_else(|e| panic!("{e}: {py}"))).collect();
+    let nums: Vec<u64> =
+        py.split_whitespace().take(4).map(|n| n.parse().unwrap_or_else(|e| panic!("{e}: {py}"))).collect();
     assert!(nums[0] < nums[1], "the loop ran between the samples: {py}");
     // v2 counts in microseconds: allow the rounding on the lower bound.
     assert!(before <= nums[1] + 1000 && nums[1] <= after, "{before} <= {} <= {after}", nums[1]);
-    assert!(periods0 > 0 && periods0 <= nums[2] && nums[2] <= periods1, "periods {periods0} <= {} <= {periods1}", nums[2]);
+    assert!(
+        periods0 > 0 && periods0 <= nums[2] && nums[2] <= periods1,
+        "periods {periods0} <= {} <= {periods1}",
+        nums[2]
+    );
     assert!(throttled0 <= nums[3] && nums[3] <= throttled1, "throttled {throttled0} <= {} <= {throttled1}", nums[3]);
     d.docker_ok(&["rm", "-f", "busy", "idle"]);
 }
@@ -186,7 +263,17 @@ fn prune_and_system_df() {
     let mut d = TestDaemon::start(DaemonOpts::new("verbs-prune"));
     d.busybox_image();
     d.docker_ok(&["tag", "busybox", "spare:1"]);
-    d.docker_ok(&["run", "--name", "done1", "--label", "keep=yes", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /big"]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "done1",
+        "--label",
+        "keep=yes",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /big",
+    ]);
     d.docker_ok(&["run", "--name", "done2", "busybox", "true"]);
     d.docker_ok(&["run", "-d", "--name", "live", "-v", "dfvol:/v", "busybox", "sleep", "1000"]);
     let df = d.docker_ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}"]);
@@ -195,7 +282,10 @@ fn prune_and_system_df() {
     assert!(v.contains("done1") && v.contains("dfvol"), "{v}");
     // Filters: the labelled one stays.
     let out = d.docker_ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
-    assert!(out.contains(&d.docker_ok(&["inspect", "-f", "{{.Id}}", "live"])) == false && out.contains("Total reclaimed space"), "{out}");
+    assert!(
+        !out.contains(&d.docker_ok(&["inspect", "-f", "{{.Id}}", "live"])) && out.contains("Total reclaimed space"),
+        "{out}"
+    );
     let names = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(names.contains("done1") && !names.contains("done2") && names.contains("live"), "{names}");
     let out = d.docker_ok(&["container", "prune", "-f"]);
@@ -215,13 +305,19 @@ fn prune_and_system_df() {
     let out = d.docker_ok(&["image", "prune", "-a", "-f"]);
     assert!(out.contains("untagged: other:1"), "{out}");
     let left = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-    assert!(left.contains("busybox:latest") && left.contains("spare:1") && !left.contains("other"), "an image a container uses stays: {left}");
+    assert!(
+        left.contains("busybox:latest") && left.contains("spare:1") && !left.contains("other"),
+        "an image a container uses stays: {left}"
+    );
     // system prune: stopped containers, unused networks, dangling images; volumes only with --volumes.
     d.docker_ok(&["run", "--name", "done3", "busybox", "true"]);
     d.docker_ok(&["network", "create", "unusednet"]);
     d.docker_ok(&["rm", "-f", "live"]);
     let out = d.docker_ok(&["system", "prune", "-f"]);
-    assert!(out.contains("Deleted Containers:") && out.contains("Deleted Networks:") && out.contains("unusednet"), "{out}");
+    assert!(
+        out.contains("Deleted Containers:") && out.contains("Deleted Networks:") && out.contains("unusednet"),
+        "{out}"
+    );
     assert_eq!(d.docker_ok(&["volume", "ls", "-q"]), "dfvol");
     d.docker_ok(&["system", "prune", "-f", "-a", "--volumes"]);
     assert_eq!(d.docker_ok(&["ps", "-aq"]), "");

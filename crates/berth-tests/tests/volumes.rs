@@ -25,7 +25,12 @@ fn named_volumes_outlive_containers_and_crashes() {
     d.docker_ok(&["run", "-d", "--name", "reader", "-v", "data:/data:ro", "busybox", "sleep", "1000"]);
     assert_eq!(d.docker_ok(&["exec", "reader", "cat", "/data/f"]), "hi");
     assert!(d.docker(&["exec", "reader", "touch", "/data/g"]).status.code() != Some(0), ":ro is read-only");
-    let mounts = d.docker_ok(&["inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}} {{.Driver}}{{end}}", "reader"]);
+    let mounts = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}} {{.Driver}}{{end}}",
+        "reader",
+    ]);
     assert_eq!(mounts, "volume data /data false local");
     let (code, err) = d.docker_err(&["volume", "rm", "data"]);
     assert_eq!(code, Some(1));
@@ -35,7 +40,11 @@ fn named_volumes_outlive_containers_and_crashes() {
     d.restart();
     assert_eq!(d.docker_ok(&["exec", "reader", "cat", "/data/f"]), "hi", "mounted through the crash");
     d.docker_ok(&["rm", "-f", "reader", "writer"]);
-    assert_eq!(d.docker_ok(&["run", "--rm", "-v", "data:/data", "busybox", "cat", "/data/f"]), "hi", "outlives its containers");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "-v", "data:/data", "busybox", "cat", "/data/f"]),
+        "hi",
+        "outlives its containers"
+    );
     assert!(d.docker_ok(&["volume", "ls", "-q"]).lines().any(|l| l == "data"));
     assert!(d.docker_ok(&["volume", "ls", "-q", "--filter", "label=k=v"]).lines().any(|l| l == "data"));
     d.docker_ok(&["volume", "rm", "data"]);
@@ -84,20 +93,51 @@ fn binds_mounts_tmpfs_and_read_only() {
     std::fs::create_dir_all(&host.0).unwrap();
     std::fs::write(host.0.join("in"), "from-host\n").unwrap();
     let h = host.0.display().to_string();
-    assert_eq!(d.docker_ok(&["run", "--rm", "-v", &format!("{h}:/h"), "busybox", "sh", "-c", "cat /h/in; echo back > /h/out"]), "from-host");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "-v", &format!("{h}:/h"), "busybox", "sh", "-c", "cat /h/in; echo back > /h/out"]),
+        "from-host"
+    );
     assert_eq!(std::fs::read_to_string(host.0.join("out")).unwrap(), "back\n");
     // -v creates a missing host directory; --mount refuses it, in Docker's words.
     let missing = d.base.join("made-by-v");
     d.docker_ok(&["run", "--rm", "-v", &format!("{}:/m", missing.display()), "busybox", "true"]);
     assert!(missing.is_dir());
-    let (code, err) = d.docker_err(&["run", "--rm", "--mount", "type=bind,source=/nonexistent-berth,target=/x", "busybox", "true"]);
+    let (code, err) =
+        d.docker_err(&["run", "--rm", "--mount", "type=bind,source=/nonexistent-berth,target=/x", "busybox", "true"]);
     assert_eq!(code, Some(125));
-    assert!(err.contains("invalid mount config for type \"bind\": bind source path does not exist: /nonexistent-berth"), "{err}");
+    assert!(
+        err.contains("invalid mount config for type \"bind\": bind source path does not exist: /nonexistent-berth"),
+        "{err}"
+    );
     let ro = format!("type=bind,source={h},target=/h,readonly");
-    assert!(d.docker(&["run", "--rm", "--mount", &ro, "busybox", "touch", "/h/x"]).status.code() != Some(0), "readonly bind");
-    let out = d.docker_ok(&["run", "--rm", "--mount", "type=volume,source=mvol,target=/v", "--mount", "type=tmpfs,target=/t,tmpfs-size=1048576", "busybox", "sh", "-c", "echo ok > /v/f && cat /v/f && grep ' /t ' /proc/mounts"]);
+    assert!(
+        d.docker(&["run", "--rm", "--mount", &ro, "busybox", "touch", "/h/x"]).status.code() != Some(0),
+        "readonly bind"
+    );
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=mvol,target=/v",
+        "--mount",
+        "type=tmpfs,target=/t,tmpfs-size=1048576",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ok > /v/f && cat /v/f && grep ' /t ' /proc/mounts",
+    ]);
     assert!(out.starts_with("ok\ntmpfs /t tmpfs") && out.contains("size=1024k"), "{out}");
-    let out = d.docker_ok(&["run", "--rm", "--read-only", "--tmpfs", "/tmp:size=2m", "busybox", "sh", "-c", "touch /tmp/ok && echo tmp-ok; touch /nope 2>&1 || echo ro-ok"]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/tmp:size=2m",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/ok && echo tmp-ok; touch /nope 2>&1 || echo ro-ok",
+    ]);
     assert!(out.contains("tmp-ok") && out.contains("ro-ok"), "{out}");
     let (code, err) = d.docker_err(&["run", "--rm", "-v", "va:/same", "-v", "vb:/same", "busybox", "true"]);
     assert_eq!(code, Some(125));

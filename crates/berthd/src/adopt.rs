@@ -37,8 +37,13 @@ pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, ApiError> 
     }
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let cfg_path = paths.state_dir.join(berth_proto::paths::CONFIG);
-    let cfg: berth_proto::ShimConfig = berth_proto::fsutil::read_json(&cfg_path)?
-        .ok_or_else(|| ApiError::conflict(format!("container {}: its monitor configuration {} is gone", c.short_id(), cfg_path.display())))?;
+    let cfg: berth_proto::ShimConfig = berth_proto::fsutil::read_json(&cfg_path)?.ok_or_else(|| {
+        ApiError::conflict(format!(
+            "container {}: its monitor configuration {} is gone",
+            c.short_id(),
+            cfg_path.display()
+        ))
+    })?;
     let who = format!("{}:{}", init.pid, init.start_time);
     let report = monitor::launch_with(&d.shim_binary, &cfg, &["--adopt".to_string(), who]).await;
     let shim_pid = match report {

@@ -31,7 +31,11 @@ pub fn freeze(cgroups_path: &str, frozen: bool) -> Result<(), String> {
     let (file, value, want) = if is_v2() {
         (dir(cgroups_path, "").join("cgroup.freeze"), if frozen { "1" } else { "0" }, None)
     } else {
-        (dir(cgroups_path, "freezer").join("freezer.state"), if frozen { "FROZEN" } else { "THAWED" }, Some(if frozen { "FROZEN" } else { "THAWED" }))
+        (
+            dir(cgroups_path, "freezer").join("freezer.state"),
+            if frozen { "FROZEN" } else { "THAWED" },
+            Some(if frozen { "FROZEN" } else { "THAWED" }),
+        )
     };
     write(file.clone(), value)?;
     if let Some(want) = want {
@@ -85,7 +89,10 @@ pub fn update(cgroups_path: &str, l: &Limits) -> Result<(), String> {
             write(d.join("memory.swap.max"), &(l.memory_swap - l.memory).max(0).to_string())?;
         }
         if l.cpu_quota > 0 {
-            write(d.join("cpu.max"), &format!("{} {}", l.cpu_quota, if l.cpu_period > 0 { l.cpu_period } else { 100_000 }))?;
+            write(
+                d.join("cpu.max"),
+                &format!("{} {}", l.cpu_quota, if l.cpu_period > 0 { l.cpu_period } else { 100_000 }),
+            )?;
         }
         if l.cpu_shares > 0 {
             // The runtimes' conversion from v1 shares to v2 weight.
@@ -118,7 +125,10 @@ pub fn update(cgroups_path: &str, l: &Limits) -> Result<(), String> {
         write(cpu.join("cpu.shares"), &l.cpu_shares.to_string())?;
     }
     if l.pids_limit != 0 {
-        write(dir(cgroups_path, "pids").join("pids.max"), &if l.pids_limit < 0 { "max".to_string() } else { l.pids_limit.to_string() })?;
+        write(
+            dir(cgroups_path, "pids").join("pids.max"),
+            &if l.pids_limit < 0 { "max".to_string() } else { l.pids_limit.to_string() },
+        )?;
     }
     Ok(())
 }

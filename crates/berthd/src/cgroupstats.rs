@@ -100,7 +100,9 @@ fn blkio(cgroups_path: &str) -> Value {
     if is_v2() {
         for l in std::fs::read_to_string(dir(cgroups_path, "").join("io.stat")).unwrap_or_default().lines() {
             let mut it = l.split_whitespace();
-            let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else { continue };
+            let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else {
+                continue;
+            };
             for kv in it {
                 let op = match kv.split_once('=') {
                     Some(("rbytes", v)) => ("read", v),
@@ -115,7 +117,9 @@ fn blkio(cgroups_path: &str) -> Value {
         for l in std::fs::read_to_string(f).unwrap_or_default().lines() {
             let parts: Vec<&str> = l.split_whitespace().collect();
             let [dev, op, v] = parts[..] else { continue };
-            let Some((maj, min)) = dev.split_once(':') else { continue };
+            let Some((maj, min)) = dev.split_once(':') else {
+                continue;
+            };
             entries.push(json!({"major": maj.parse::<u64>().unwrap_or(0), "minor": min.parse::<u64>().unwrap_or(0), "op": op.to_lowercase(), "value": v.parse::<u64>().unwrap_or(0)}));
         }
     }
@@ -127,7 +131,9 @@ fn networks(pid: i32) -> Value {
     let mut out = Map::new();
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
     for l in text.lines().skip(2) {
-        let Some((name, rest)) = l.split_once(':') else { continue };
+        let Some((name, rest)) = l.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if name == "lo" {
             continue;

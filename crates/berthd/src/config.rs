@@ -126,8 +126,14 @@ pub struct AddressPool {
 
 /// The subnets of a `default-address-pools` entry, in order (`{"base": "10.10.0.0/16", "size": 24}`).
 pub fn address_pool_subnets(p: &AddressPool) -> Result<impl Iterator<Item = berth_net::Ipv4Net>, ConfigError> {
-    let bad = |why: &str| ConfigError::Invalid(format!("invalid default-address-pools entry {{\"base\": \"{}\", \"size\": {}}}: {why}", p.base, p.size));
-    let base: berth_net::Ipv4Net = p.base.parse().map_err(|_| bad("base is not an IPv4 subnet such as 10.10.0.0/16"))?;
+    let bad = |why: &str| {
+        ConfigError::Invalid(format!(
+            "invalid default-address-pools entry {{\"base\": \"{}\", \"size\": {}}}: {why}",
+            p.base, p.size
+        ))
+    };
+    let base: berth_net::Ipv4Net =
+        p.base.parse().map_err(|_| bad("base is not an IPv4 subnet such as 10.10.0.0/16"))?;
     if p.size < base.prefix_len() || p.size > 30 {
         return Err(bad(&format!("size must be between the base's prefix length ({}) and 30", base.prefix_len())));
     }
@@ -181,11 +187,35 @@ pub struct FileConfig {
 
 /// Keys accepted in daemon.json, in the order the both-ways check reports them.
 const KNOWN_KEYS: &[&str] = &[
-    "live-restore", "debug", "data-root", "exec-root", "hosts", "group", "pidfile", "storage-driver",
-    "default-runtime", "runtimes", "shutdown-timeout", "log-driver", "log-opts", "log-level", "labels",
-    "bridge", "bip", "fixed-cidr", "iptables", "ip-forward", "default-address-pools",
-    "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
-    "cgroup-parent", "seccomp-profile", "no-new-privileges", "userns-remap",
+    "live-restore",
+    "debug",
+    "data-root",
+    "exec-root",
+    "hosts",
+    "group",
+    "pidfile",
+    "storage-driver",
+    "default-runtime",
+    "runtimes",
+    "shutdown-timeout",
+    "log-driver",
+    "log-opts",
+    "log-level",
+    "labels",
+    "bridge",
+    "bip",
+    "fixed-cidr",
+    "iptables",
+    "ip-forward",
+    "default-address-pools",
+    "insecure-registries",
+    "registry-mirrors",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "cgroup-parent",
+    "seccomp-profile",
+    "no-new-privileges",
+    "userns-remap",
 ];
 
 /// The configuration in force: flags over file over defaults.
@@ -266,11 +296,14 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError>
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }
-    let map: Map<String, Value> = serde_json::from_str(&text)
-        .map_err(|e| err(format!("invalid JSON: {e}")))?;
-    let unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k) && !containers::KEYS.contains(k)).collect();
+    let map: Map<String, Value> = serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+    let unknown: Vec<&str> =
+        map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k) && !containers::KEYS.contains(k)).collect();
     if !unknown.is_empty() {
-        return Err(err(format!("the following directives don't match any configuration option: {}", unknown.join(", "))));
+        return Err(err(format!(
+            "the following directives don't match any configuration option: {}",
+            unknown.join(", ")
+        )));
     }
     for (k, v) in &map {
         let one: Map<String, Value> = [(k.clone(), v.clone())].into_iter().collect();
@@ -300,7 +333,11 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("pidfile", s(&flags.pidfile), s(&file.pidfile));
     check("storage-driver", flags.storage_driver.clone(), file.storage_driver.clone());
     check("default-runtime", flags.default_runtime.clone(), file.default_runtime.clone());
-    check("shutdown-timeout", flags.shutdown_timeout.map(|v| v.to_string()), file.shutdown_timeout.map(|v| v.to_string()));
+    check(
+        "shutdown-timeout",
+        flags.shutdown_timeout.map(|v| v.to_string()),
+        file.shutdown_timeout.map(|v| v.to_string()),
+    );
     check("log-driver", flags.log_driver.clone(), file.log_driver.clone());
     check("log-opts", list(&flags.log_opts), file.log_opts.as_ref().map(|m| format!("{m:?}")));
     check("labels", list(&flags.labels), file.labels.as_ref().map(|v| format!("[{}]", v.join(" "))));
@@ -309,13 +346,33 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("fixed-cidr", flags.fixed_cidr.clone(), file.fixed_cidr.clone());
     check("iptables", flags.iptables.map(|b| b.to_string()), file.iptables.map(|b| b.to_string()));
     check("ip-forward", flags.ip_forward.map(|b| b.to_string()), file.ip_forward.map(|b| b.to_string()));
-    check("insecure-registries", list(&flags.insecure_registries), file.insecure_registries.as_ref().map(|v| format!("[{}]", v.join(" "))));
-    check("registry-mirrors", list(&flags.registry_mirrors), file.registry_mirrors.as_ref().map(|v| format!("[{}]", v.join(" "))));
-    check("max-concurrent-downloads", flags.max_concurrent_downloads.map(|v| v.to_string()), file.max_concurrent_downloads.map(|v| v.to_string()));
-    check("max-concurrent-uploads", flags.max_concurrent_uploads.map(|v| v.to_string()), file.max_concurrent_uploads.map(|v| v.to_string()));
+    check(
+        "insecure-registries",
+        list(&flags.insecure_registries),
+        file.insecure_registries.as_ref().map(|v| format!("[{}]", v.join(" "))),
+    );
+    check(
+        "registry-mirrors",
+        list(&flags.registry_mirrors),
+        file.registry_mirrors.as_ref().map(|v| format!("[{}]", v.join(" "))),
+    );
+    check(
+        "max-concurrent-downloads",
+        flags.max_concurrent_downloads.map(|v| v.to_string()),
+        file.max_concurrent_downloads.map(|v| v.to_string()),
+    );
+    check(
+        "max-concurrent-uploads",
+        flags.max_concurrent_uploads.map(|v| v.to_string()),
+        file.max_concurrent_uploads.map(|v| v.to_string()),
+    );
     check("cgroup-parent", flags.cgroup_parent.clone(), file.cgroup_parent.clone());
     check("seccomp-profile", flags.seccomp_profile.clone(), file.seccomp_profile.clone());
-    check("no-new-privileges", flags.no_new_privileges.map(|b| b.to_string()), file.no_new_privileges.map(|b| b.to_string()));
+    check(
+        "no-new-privileges",
+        flags.no_new_privileges.map(|b| b.to_string()),
+        file.no_new_privileges.map(|b| b.to_string()),
+    );
     check("userns-remap", flags.userns_remap.clone(), file.userns_remap.clone());
     containers::conflicts(&flags.containers, &file.containers, &mut out);
     out
@@ -357,16 +414,26 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     log_opts.extend(kv_list(&flags.log_opts, "log-opt")?);
     let log_driver = flags.log_driver.clone().or(file.log_driver.clone()).unwrap_or_else(|| "json-file".into());
     if log_driver != "json-file" {
-        return Err(ConfigError::Invalid(format!("log driver \"{log_driver}\" is not supported: berthd writes json-file logs")));
+        return Err(ConfigError::Invalid(format!(
+            "log driver \"{log_driver}\" is not supported: berthd writes json-file logs"
+        )));
     }
     crate::logs::validate_log_opts(&log_opts).map_err(ConfigError::Invalid)?;
-    let storage_driver = flags.storage_driver.clone().or(file.storage_driver.clone()).unwrap_or_else(|| "overlay2".into());
+    let storage_driver =
+        flags.storage_driver.clone().or(file.storage_driver.clone()).unwrap_or_else(|| "overlay2".into());
     if !["overlay2", "vfs"].contains(&storage_driver.as_str()) {
-        return Err(ConfigError::Invalid(format!("unknown storage driver \"{storage_driver}\": supported are overlay2, vfs")));
+        return Err(ConfigError::Invalid(format!(
+            "unknown storage driver \"{storage_driver}\": supported are overlay2, vfs"
+        )));
     }
     let bridge = flags.bridge.clone().or(file.bridge.clone()).unwrap_or_else(|| DEFAULT_BRIDGE.into());
-    if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(ConfigError::Invalid(format!("invalid bridge name \"{bridge}\": 1 to 15 letters, digits, '-' or '_'")));
+    if bridge.is_empty()
+        || bridge.len() > 15
+        || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ConfigError::Invalid(format!(
+            "invalid bridge name \"{bridge}\": 1 to 15 letters, digits, '-' or '_'"
+        )));
     }
     let default_address_pools = file.default_address_pools.clone().unwrap_or_default();
     for p in &default_address_pools {
@@ -379,7 +446,9 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     });
     let bip = flags.bip.clone().or(file.bip.clone()).or(pool_bip).unwrap_or_else(|| DEFAULT_BIP.into());
     if parse_cidr(&bip).is_none_or(|(_, l)| !(8..=30).contains(&l)) {
-        return Err(ConfigError::Invalid(format!("invalid value for bip: \"{bip}\" (expected an address/prefix such as {DEFAULT_BIP})")));
+        return Err(ConfigError::Invalid(format!(
+            "invalid value for bip: \"{bip}\" (expected an address/prefix such as {DEFAULT_BIP})"
+        )));
     }
     let fixed_cidr = flags.fixed_cidr.clone().or(file.fixed_cidr.clone());
     if let Some(f) = &fixed_cidr {
@@ -392,18 +461,31 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         Some(n) => Ok(n),
         None => Ok(default),
     };
-    let max_concurrent_downloads = concurrency("max-concurrent-downloads", flags.max_concurrent_downloads.or(file.max_concurrent_downloads), 3)?;
-    let max_concurrent_uploads = concurrency("max-concurrent-uploads", flags.max_concurrent_uploads.or(file.max_concurrent_uploads), 5)?;
-    let insecure_registries = if !flags.insecure_registries.is_empty() { flags.insecure_registries.clone() } else { file.insecure_registries.clone().unwrap_or_default() };
-    let registry_mirrors = if !flags.registry_mirrors.is_empty() { flags.registry_mirrors.clone() } else { file.registry_mirrors.clone().unwrap_or_default() };
+    let max_concurrent_downloads =
+        concurrency("max-concurrent-downloads", flags.max_concurrent_downloads.or(file.max_concurrent_downloads), 3)?;
+    let max_concurrent_uploads =
+        concurrency("max-concurrent-uploads", flags.max_concurrent_uploads.or(file.max_concurrent_uploads), 5)?;
+    let insecure_registries = if !flags.insecure_registries.is_empty() {
+        flags.insecure_registries.clone()
+    } else {
+        file.insecure_registries.clone().unwrap_or_default()
+    };
+    let registry_mirrors = if !flags.registry_mirrors.is_empty() {
+        flags.registry_mirrors.clone()
+    } else {
+        file.registry_mirrors.clone().unwrap_or_default()
+    };
     for m in &registry_mirrors {
         if !(m.starts_with("http://") || m.starts_with("https://")) {
-            return Err(ConfigError::Invalid(format!("invalid mirror: unsupported scheme \"{m}\" in registry-mirrors (http:// or https://)")));
+            return Err(ConfigError::Invalid(format!(
+                "invalid mirror: unsupported scheme \"{m}\" in registry-mirrors (http:// or https://)"
+            )));
         }
     }
     let cgroup_parent = flags.cgroup_parent.clone().or(file.cgroup_parent.clone());
     let cgroup_parent = match cgroup_parent {
-        Some(p) => crate::cgroups::normalize_parent(&p).map_err(|e| ConfigError::Invalid(format!("invalid value for cgroup-parent: {e}")))?,
+        Some(p) => crate::cgroups::normalize_parent(&p)
+            .map_err(|e| ConfigError::Invalid(format!("invalid value for cgroup-parent: {e}")))?,
         None => crate::cgroups::DEFAULT_PARENT.to_string(),
     };
     let containers = containers::merge(&flags.containers, &file.containers)?;
@@ -414,7 +496,8 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         Some(s) => Some(userns::resolve(s)?),
         None => None,
     };
-    let data_root_top: PathBuf = flags.data_root.clone().or(file.data_root.clone()).unwrap_or_else(|| "/var/lib/berth".into());
+    let data_root_top: PathBuf =
+        flags.data_root.clone().or(file.data_root.clone()).unwrap_or_else(|| "/var/lib/berth".into());
     let data_root = match &userns_remap {
         Some(r) => {
             let (uid, gid) = r.maps.root();
@@ -448,7 +531,11 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         listeners,
         group: flags.group.clone().or(file.group.clone()),
         storage_driver,
-        default_runtime: flags.default_runtime.clone().or(file.default_runtime.clone()).unwrap_or_else(|| "berth".into()),
+        default_runtime: flags
+            .default_runtime
+            .clone()
+            .or(file.default_runtime.clone())
+            .unwrap_or_else(|| "berth".into()),
         runtimes,
         shutdown_timeout: flags.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(15),
         log_driver,

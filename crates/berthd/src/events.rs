@@ -62,7 +62,8 @@ impl Events {
                 }
                 // Keep the journal short: rewrite it with what we keep.
                 if text.lines().count() > KEEP * 2 {
-                    let body: String = recent.iter().map(|e| serde_json::to_string(e).unwrap_or_default() + "\n").collect();
+                    let body: String =
+                        recent.iter().map(|e| serde_json::to_string(e).unwrap_or_default() + "\n").collect();
                     let _ = berth_proto::fsutil::write_atomic(p, body.as_bytes());
                 }
             }
@@ -101,7 +102,8 @@ impl Events {
         tracing::debug!(kind, action, id, "event");
         if let Some(p) = &self.journal {
             use std::os::unix::fs::OpenOptionsExt;
-            let journal = std::fs::OpenOptions::new().create(true).append(true).mode(berth_proto::fsutil::PRIVATE_FILE).open(p);
+            let journal =
+                std::fs::OpenOptions::new().create(true).append(true).mode(berth_proto::fsutil::PRIVATE_FILE).open(p);
             if let Ok(mut f) = journal {
                 let _ = f.write_all((serde_json::to_string(&ev).unwrap_or_default() + "\n").as_bytes());
             }

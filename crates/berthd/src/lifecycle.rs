@@ -68,7 +68,9 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
     match c.state.status {
         Status::Created | Status::Exited | Status::Dead => {}
         Status::Paused => return Err(ApiError::conflict("cannot start a paused container, try unpause instead")),
-        Status::Removing => return Err(ApiError::conflict(format!("container is marked for removal and cannot be started"))),
+        Status::Removing => {
+            return Err(ApiError::conflict("container is marked for removal and cannot be started".to_string()))
+        }
         _ => return Ok(()), // Docker answers 304 Not Modified; the handler checks first.
     }
     let driver = d.driver(&c.options.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -163,7 +165,9 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
     let gate = shim_cfg.start_gate.clone();
     let name = c.name.clone();
     let open_gate = async move {
-        let (Some(job), Some(gate)) = (net_job, gate) else { return };
+        let (Some(job), Some(gate)) = (net_job, gate) else {
+            return;
+        };
         let verdict = match job.await {
             Ok(Ok(())) => "ok".to_string(),
             Ok(Err(err)) => format!("fail: driver failed programming external connectivity on endpoint {name}: {err}"),
@@ -200,7 +204,8 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
             // At the time the process started: a container quicker than this line must not show
             // its `die` before its `start` in the history.
             let c = e.snapshot();
-            let when = chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
+            let when =
+                chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
             match when {
                 Some(t) => d.events.emit_at("container", "start", &c.id, attrs(&c), t),
                 None => emit(d, &c, "start"),
@@ -223,7 +228,9 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
 /// start that follows at once (`restart`, a restart policy, a quick `docker start`) must not have
 /// the runtime create a container whose namesake is still being deleted.
 async fn previous_monitor_gone(d: &Daemon, id: &str) -> Result<(), ApiError> {
-    let Some(m) = crate::watcher::read_monitor(d, id) else { return Ok(()) };
+    let Some(m) = crate::watcher::read_monitor(d, id) else {
+        return Ok(());
+    };
     let old = berth_sys::ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time };
     let t0 = std::time::Instant::now();
     while old.is_alive() {
@@ -250,7 +257,8 @@ fn fail_start(e: &Entry, message: String) -> ApiError {
     };
     let _ = e.update(|c| {
         let before = c.state.before_start.take().unwrap_or(c.state.status);
-        c.state.status = if before == Status::Created || before == Status::Starting { Status::Created } else { Status::Exited };
+        c.state.status =
+            if before == Status::Created || before == Status::Starting { Status::Created } else { Status::Exited };
         c.state.exit_code = code;
         c.state.error = message.clone();
     });
@@ -278,14 +286,16 @@ pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), ApiError> {
                 Err(err) => {
                     // Monitor unreachable: signal the verified process directly; never a bare pid.
                     let id = berth_sys::ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
-                    berth_sys::kill_verified(&id, sig)
-                        .map_err(|e| ApiError::internal(format!("cannot signal container {}: {err}; {e}", c.short_id())))
+                    berth_sys::kill_verified(&id, sig).map_err(|e| {
+                        ApiError::internal(format!("cannot signal container {}: {err}; {e}", c.short_id()))
+                    })
                 }
             }
         }
         Status::Orphaned => {
             let id = berth_sys::ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
-            berth_sys::kill_verified(&id, sig).map_err(|e| ApiError::internal(format!("cannot signal orphaned container: {e}")))
+            berth_sys::kill_verified(&id, sig)
+                .map_err(|e| ApiError::internal(format!("cannot signal orphaned container: {e}")))
         }
         _ => Err(ApiError::conflict(format!("Container {} is not running", c.id))),
     }
@@ -471,7 +481,12 @@ pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
 pub fn remove_anonymous_volumes(d: &Daemon, c: &Container) {
     for name in c.mounts.iter().filter_map(|m| m.name.as_ref()) {
         let anonymous = d.volumes.get(name).is_some_and(|v| v.anonymous);
-        let shared = d.store.all().iter().map(|e| e.snapshot()).any(|o| o.id != c.id && o.mounts.iter().any(|m| m.name.as_ref() == Some(name)));
+        let shared = d
+            .store
+            .all()
+            .iter()
+            .map(|e| e.snapshot())
+            .any(|o| o.id != c.id && o.mounts.iter().any(|m| m.name.as_ref() == Some(name)));
         if anonymous && !shared {
             if let Err(err) = d.volumes.remove(name) {
                 tracing::warn!(id = %c.short_id(), "removing volume {name}: {err}");
@@ -520,4 +535,3 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool)
     e.changed.send_modify(|n| *n += 1);
     Ok(())
 }
-

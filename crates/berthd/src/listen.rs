@@ -45,11 +45,7 @@ pub fn parse_hosts(hosts: &[String]) -> Result<Vec<HostSpec>, String> {
     for h in hosts {
         let spec = parse_host(h)?;
         if let Some(other) = out.iter().find(|o| o.path == spec.path) {
-            return Err(format!(
-                "hosts \"{}\" and \"{h}\" name the same socket {}",
-                other.text,
-                spec.path.display()
-            ));
+            return Err(format!("hosts \"{}\" and \"{h}\" name the same socket {}", other.text, spec.path.display()));
         }
         out.push(spec);
     }
@@ -59,11 +55,7 @@ pub fn parse_hosts(hosts: &[String]) -> Result<Vec<HostSpec>, String> {
 pub fn parse_host(h: &str) -> Result<HostSpec, String> {
     let plain = |path: &str| HostSpec {
         text: h.to_string(),
-        path: PathBuf::from(if path.is_empty() {
-            "/run/berth/berth.sock"
-        } else {
-            path
-        }),
+        path: PathBuf::from(if path.is_empty() { "/run/berth/berth.sock" } else { path }),
         role: Role::Full,
         group: None,
         mode: None,
@@ -75,15 +67,11 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
         return Ok(plain(h));
     }
     let Some(rest) = h.strip_prefix(EXTENDED) else {
-        return Err(format!(
-            "unsupported host '{h}': berthd listens on unix:// (or berth+unix://) sockets only"
-        ));
+        return Err(format!("unsupported host '{h}': berthd listens on unix:// (or berth+unix://) sockets only"));
     };
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if !path.starts_with('/') {
-        return Err(format!(
-            "invalid host '{h}': {EXTENDED} needs an absolute socket path"
-        ));
+        return Err(format!("invalid host '{h}': {EXTENDED} needs an absolute socket path"));
     }
     let mut spec = plain(path);
     let mut seen = Vec::new();
@@ -96,23 +84,15 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
         }
         seen.push(key);
         match key {
-            "role" => {
-                spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?
-            }
+            "role" => spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?,
             "group" if !value.is_empty() => spec.group = Some(value.to_string()),
             "group" => return Err(format!("invalid host '{h}': empty group")),
             "mode" => {
                 spec.mode = Some(parse_mode(value).ok_or_else(|| {
-                    format!(
-                    "invalid host '{h}': mode \"{value}\" is not an octal mode from 000 to 0777"
-                )
+                    format!("invalid host '{h}': mode \"{value}\" is not an octal mode from 000 to 0777")
                 })?)
             }
-            other => {
-                return Err(format!(
-                    "invalid host '{h}': unknown option \"{other}\" (known: role, group, mode)"
-                ))
-            }
+            other => return Err(format!("invalid host '{h}': unknown option \"{other}\" (known: role, group, mode)")),
         }
     }
     // Connecting takes write permission on the socket.
@@ -144,16 +124,18 @@ pub fn resolve_group(name: &str, explicit: bool) -> Result<Option<u32>, String> 
     }
     if let Ok(gid) = name.parse::<u32>() {
         if !matches!(nix::unistd::Group::from_gid(gid.into()), Ok(Some(_))) {
-            tracing::warn!(
-                "no group with gid {gid} in the group database: the API socket gets it anyway"
-            );
+            tracing::warn!("no group with gid {gid} in the group database: the API socket gets it anyway");
         }
         return Ok(Some(gid));
     }
     if explicit {
-        return Err(format!("group {name} not found: it is the group of the API socket (--group, \"group\" in daemon.json, or group= in a host)"));
+        return Err(format!(
+            "group {name} not found: it is the group of the API socket (--group, \"group\" in daemon.json, or group= in a host)"
+        ));
     }
-    tracing::info!("group {name} not found: the API sockets are root:root (create the group to let its members use the API)");
+    tracing::info!(
+        "group {name} not found: the API sockets are root:root (create the group to let its members use the API)"
+    );
     Ok(None)
 }
 
@@ -164,26 +146,12 @@ pub fn resolve_groups(specs: &[HostSpec], group: Option<&str>) -> Result<Vec<Opt
         true => resolve_group(group.unwrap_or(DEFAULT_GROUP), group.is_some())?,
         false => None,
     };
-    specs
-        .iter()
-        .map(|s| {
-            s.group
-                .as_deref()
-                .map_or(Ok(default), |g| resolve_group(g, true))
-        })
-        .collect()
+    specs.iter().map(|s| s.group.as_deref().map_or(Ok(default), |g| resolve_group(g, true))).collect()
 }
 
 /// Binds every socket with its group and mode, refusing one that a live daemon answers on.
-pub fn bind_all(
-    specs: &[HostSpec],
-    gids: &[Option<u32>],
-) -> anyhow::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
-    specs
-        .iter()
-        .zip(gids)
-        .map(|(s, gid)| Ok((s.clone(), bind(&s.path, *gid, s.mode())?)))
-        .collect()
+pub fn bind_all(specs: &[HostSpec], gids: &[Option<u32>]) -> anyhow::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
+    specs.iter().zip(gids).map(|(s, gid)| Ok((s.clone(), bind(&s.path, *gid, s.mode())?))).collect()
 }
 
 fn bind(path: &Path, gid: Option<u32>, mode: u32) -> anyhow::Result<tokio::net::UnixListener> {
@@ -191,18 +159,15 @@ fn bind(path: &Path, gid: Option<u32>, mode: u32) -> anyhow::Result<tokio::net::
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             anyhow::bail!("another daemon is already serving {}", path.display());
         }
-        std::fs::remove_file(path)
-            .with_context(|| format!("removing the stale socket {}", path.display()))?;
+        std::fs::remove_file(path).with_context(|| format!("removing the stale socket {}", path.display()))?;
     }
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p)?;
     }
     // The daemon's umask (022) makes the socket 0755 at bind: no one but root can connect
     // (connecting takes write permission) until the group and mode below are in place.
-    let l = tokio::net::UnixListener::bind(path)
-        .with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::os::unix::fs::chown(path, None, gid.or(Some(0)))
-        .with_context(|| format!("chown {}", path.display()))?;
+    let l = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::os::unix::fs::chown(path, None, gid.or(Some(0))).with_context(|| format!("chown {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
 }
@@ -219,29 +184,17 @@ mod tests {
             ("/run/x.sock?role=read-only", Role::Full),
             "Docker's literal path"
         );
-        assert_eq!(
-            parse_host("unix://").unwrap().path,
-            PathBuf::from("/run/berth/berth.sock")
-        );
-        assert!(parse_host("tcp://0.0.0.0:2375")
-            .unwrap_err()
-            .contains("unix://"));
+        assert_eq!(parse_host("unix://").unwrap().path, PathBuf::from("/run/berth/berth.sock"));
+        assert!(parse_host("tcp://0.0.0.0:2375").unwrap_err().contains("unix://"));
     }
 
     #[test]
     fn extended_hosts_carry_role_group_and_mode() {
-        let s = parse_host("berth+unix:///run/berth/ro.sock?role=read-only&group=mon&mode=0640")
-            .unwrap();
+        let s = parse_host("berth+unix:///run/berth/ro.sock?role=read-only&group=mon&mode=0640").unwrap();
         assert_eq!(s.path, PathBuf::from("/run/berth/ro.sock"));
-        assert_eq!(
-            (s.role, s.group.as_deref(), s.mode()),
-            (Role::ReadOnly, Some("mon"), 0o640)
-        );
+        assert_eq!((s.role, s.group.as_deref(), s.mode()), (Role::ReadOnly, Some("mon"), 0o640));
         let s = parse_host("berth+unix:///run/a.sock").unwrap();
-        assert_eq!(
-            (s.role, s.group.as_deref(), s.mode()),
-            (Role::Full, None, 0o660)
-        );
+        assert_eq!((s.role, s.group.as_deref(), s.mode()), (Role::Full, None, 0o660));
         let s = parse_host("berth+unix:///run/ro.sock?role=read-only&mode=666").unwrap();
         assert_eq!(s.mode(), 0o666, "a read-only socket may be everyone's");
     }
@@ -251,19 +204,13 @@ mod tests {
         let err = |h: &str| parse_host(h).unwrap_err();
         assert!(err("berth+unix:///r.sock?role=admin").contains("unknown role \"admin\""));
         assert!(err("berth+unix:///r.sock?colour=red").contains("unknown option \"colour\""));
-        assert!(
-            err("berth+unix:///r.sock?role=read-only&role=full").contains("\"role\" given twice")
-        );
+        assert!(err("berth+unix:///r.sock?role=read-only&role=full").contains("\"role\" given twice"));
         assert!(err("berth+unix:///r.sock?mode=0888").contains("mode \"0888\""));
         assert!(err("berth+unix:///r.sock?mode=04660").contains("mode \"04660\""));
         assert!(err("berth+unix:///r.sock?mode=0666").contains("every local user"));
         assert!(err("berth+unix://r.sock").contains("absolute"));
         assert!(err("berth+unix:///r.sock?group=").contains("empty group"));
-        let dup = parse_hosts(&[
-            "unix:///a.sock".into(),
-            "berth+unix:///a.sock?role=read-only".into(),
-        ])
-        .unwrap_err();
+        let dup = parse_hosts(&["unix:///a.sock".into(), "berth+unix:///a.sock?role=read-only".into()]).unwrap_err();
         assert!(dup.contains("same socket"), "{dup}");
     }
 
@@ -271,17 +218,9 @@ mod tests {
     fn groups_resolve_as_dockers() {
         assert_eq!(resolve_group("root", true).unwrap(), Some(0));
         assert_eq!(resolve_group("", true).unwrap(), None);
-        assert_eq!(
-            resolve_group("4242", true).unwrap(),
-            Some(4242),
-            "a number is a gid"
-        );
+        assert_eq!(resolve_group("4242", true).unwrap(), Some(4242), "a number is a gid");
         let missing = "berth-no-such-group-x";
         assert!(resolve_group(missing, true).unwrap_err().contains(missing));
-        assert_eq!(
-            resolve_group(missing, false).unwrap(),
-            None,
-            "the default group may be missing"
-        );
+        assert_eq!(resolve_group(missing, false).unwrap(), None, "the default group may be missing");
     }
 }

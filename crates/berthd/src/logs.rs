@@ -30,7 +30,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => (s.trim_end_matches('b'), 1),
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v >= 0.0).then(|| (v * mult as f64) as u64)
+    (v >= 0.0).then_some((v * mult as f64) as u64)
 }
 
 /// Checks `log-opts` keys the json-file driver knows, with Docker's messages.
@@ -66,7 +66,7 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
         }
         rotated.push((n, p));
     }
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut v: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     if path.exists() {
         v.push(path.to_path_buf());
@@ -165,7 +165,8 @@ fn tail_of_current(path: &Path, f: &Filter, n: usize) -> std::io::Result<Option<
         start = from;
         // Everything after the first newline of the chunk is made of whole lines (unless the chunk
         // starts the file, where the first line is whole too).
-        let cut = if from == 0 { 0 } else { chunk.iter().position(|&b| b == b'\n').map(|i| i + 1).unwrap_or(chunk.len()) };
+        let cut =
+            if from == 0 { 0 } else { chunk.iter().position(|&b| b == b'\n').map(|i| i + 1).unwrap_or(chunk.len()) };
         let whole = &chunk[cut..];
         let last_nl = whole.iter().rposition(|&b| b == b'\n');
         if end_of_complete.is_none() {
@@ -321,7 +322,8 @@ mod tests {
         let d = std::env::temp_dir().join(format!("berthd-logs-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("c-json.log");
-        let line = |i: u32| format!("{{\"log\":\"{i}\\n\",\"stream\":\"stdout\",\"time\":\"2026-01-01T00:00:0{i}Z\"}}\n");
+        let line =
+            |i: u32| format!("{{\"log\":\"{i}\\n\",\"stream\":\"stdout\",\"time\":\"2026-01-01T00:00:0{i}Z\"}}\n");
         std::fs::write(format!("{}.1", p.display()), line(1)).unwrap();
         std::fs::write(&p, line(2) + &line(3) + "{\"partial").unwrap();
         let f = Filter { stdout: true, stderr: true, ..Default::default() };
@@ -344,7 +346,9 @@ mod tests {
         let mut text = String::new();
         for i in 0..20_000 {
             let stream = if i % 3 == 0 { "stderr" } else { "stdout" };
-            text.push_str(&format!("{{\"log\":\"line {i}\\n\",\"stream\":\"{stream}\",\"time\":\"2026-01-01T00:00:00.{i:09}Z\"}}\n"));
+            text.push_str(&format!(
+                "{{\"log\":\"line {i}\\n\",\"stream\":\"{stream}\",\"time\":\"2026-01-01T00:00:00.{i:09}Z\"}}\n"
+            ));
         }
         text.push_str("{\"log\":\"partial");
         std::fs::write(&p, &text).unwrap();
@@ -356,7 +360,11 @@ mod tests {
             if slow.len() > tail {
                 slow.drain(..slow.len() - tail);
             }
-            assert_eq!(fast.0.iter().map(|l| &l.log).collect::<Vec<_>>(), slow.iter().map(|l| &l.log).collect::<Vec<_>>(), "tail {tail}");
+            assert_eq!(
+                fast.0.iter().map(|l| &l.log).collect::<Vec<_>>(),
+                slow.iter().map(|l| &l.log).collect::<Vec<_>>(),
+                "tail {tail}"
+            );
             assert_eq!(fast.1, pos, "follow position, tail {tail}");
         }
         let _ = std::fs::remove_dir_all(&dir);

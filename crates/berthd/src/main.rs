@@ -5,8 +5,8 @@
 mod adopt;
 mod api;
 mod cgroupctl;
-mod cgroupstats;
 mod cgroups;
+mod cgroupstats;
 mod config;
 mod daemon;
 mod events;
@@ -61,7 +61,10 @@ fn main() {
     let (filter, handle) = reload::Layer::new(filter_for(cfg.debug));
     use std::io::IsTerminal;
     let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::registry().with(filter).with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).init();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
+        .init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     if let Err(e) = rt.block_on(run(flags, cfg, handle)) {
         tracing::error!("{e:#}");
@@ -81,7 +84,13 @@ fn take_lock(path: &Path, what: &str, mode: u32) -> anyhow::Result<nix::fcntl::F
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p)?;
     }
-    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(mode).open(path)
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode)
+        .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(f, _)| {
         let holder = std::fs::read_to_string(path).unwrap_or_default();
@@ -120,8 +129,11 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
     berth_proto::fsutil::create_dir_mode(&cfg.data_root, berth_proto::fsutil::modes::DATA_ROOT)?;
     let _locks = lock(&cfg)?;
     let socket_in_exec_root = cfg.listeners.iter().any(|l| l.path.starts_with(&cfg.exec_root));
-    let older_modes = perms::secure_roots(&cfg.data_root_top, &cfg.data_root, &cfg.exec_root, socket_in_exec_root, remap_gid)
-        .with_context(|| format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display()))?;
+    let older_modes =
+        perms::secure_roots(&cfg.data_root_top, &cfg.data_root, &cfg.exec_root, socket_in_exec_root, remap_gid)
+            .with_context(|| {
+                format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display())
+            })?;
     userns::check_ancestors(&cfg).map_err(anyhow::Error::msg)?;
     let listeners = listen::bind_all(&cfg.listeners, &gids)?;
     let sockets: Vec<std::path::PathBuf> = listeners.iter().map(|(s, _)| s.path.clone()).collect();
@@ -154,7 +166,8 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
         }
         // The version prefix is stripped before routing: the middleware wraps the whole router
         // (a router's own layers, the role's check among them, run after a route is chosen).
-        let app = tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
+        let app =
+            tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
         servers.spawn(async move {
             axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).await
         });
@@ -204,7 +217,10 @@ fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) {
         tracing::info!("configuration reloaded: {a}");
     }
     for k in &outcome.needs_restart {
-        tracing::warn!("configuration key \"{k}\" changed in {}: it takes effect after a restart", cur.config_file.display());
+        tracing::warn!(
+            "configuration key \"{k}\" changed in {}: it takes effect after a restart",
+            cur.config_file.display()
+        );
     }
     if outcome.applied.is_empty() && outcome.needs_restart.is_empty() {
         tracing::info!("configuration reloaded: nothing changed");

@@ -2,7 +2,7 @@
 //! container; it detaches at once) and the async client of its control protocol.
 
 use berth_proto::{
-    encode, negotiate, ExitRecord, Request, Response, ShimConfig, StartReport, WireError, protocol_range, Side,
+    encode, negotiate, protocol_range, ExitRecord, Request, Response, ShimConfig, Side, StartReport, WireError,
 };
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,11 @@ pub async fn launch(shim_binary: &Path, cfg: &ShimConfig) -> Result<StartReport,
 }
 
 /// [`launch`] with arguments before `--config` (`--adopt <pid>:<start time>`).
-pub async fn launch_with(shim_binary: &Path, cfg: &ShimConfig, pre_args: &[String]) -> Result<StartReport, MonitorError> {
+pub async fn launch_with(
+    shim_binary: &Path,
+    cfg: &ShimConfig,
+    pre_args: &[String],
+) -> Result<StartReport, MonitorError> {
     let cfg_path = cfg.state_dir.join(berth_proto::paths::CONFIG);
     let stderr_path = cfg.state_dir.join("shim.stderr");
     let stderr = std::fs::OpenOptions::new()

@@ -27,7 +27,9 @@ fn check_mode(c: &Container, target: &str) -> Result<(), ApiError> {
         return forbidden("container cannot be disconnected from host network or connected to host network");
     }
     if mode == "none" || target == "none" {
-        return forbidden("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+        return forbidden(
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+        );
     }
     if mode.starts_with("container:") {
         return forbidden("container sharing network namespace with another container or host cannot be connected to any other network");

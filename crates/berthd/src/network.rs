@@ -90,7 +90,9 @@ pub fn port_mappings(c: &Container) -> Result<Vec<WantedPort>, NetError> {
             for b in list {
                 let host_ip = match b["HostIp"].as_str().unwrap_or("") {
                     "" | "0.0.0.0" => None,
-                    ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid IP address: {ip}")))?),
+                    ip => Some(
+                        ip.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid IP address: {ip}")))?,
+                    ),
                 };
                 let (host_port, range) = parse_host_port(b["HostPort"].as_str().unwrap_or(""))?;
                 out.push(WantedPort { map: PortMapping { host_ip, host_port, container_port: port, proto }, range });
@@ -101,7 +103,10 @@ pub fn port_mappings(c: &Container) -> Result<Vec<WantedPort>, NetError> {
         for key in c.config.exposed_ports.clone().unwrap_or_default().keys() {
             let (port, proto) = parse_port_key(key)?;
             if seen.insert((port, proto)) {
-                out.push(WantedPort { map: PortMapping { host_ip: None, host_port: 0, container_port: port, proto }, range: None });
+                out.push(WantedPort {
+                    map: PortMapping { host_ip: None, host_port: 0, container_port: port, proto },
+                    range: None,
+                });
             }
         }
     }
@@ -161,9 +166,11 @@ impl Network {
     /// At create: an address on the default bridge, from the current `--bip`.
     pub fn allocate(&self, d: &Daemon, id: &str) -> Result<NetEndpoint, NetError> {
         let cfg = d.config();
-        let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
+        let (gw, len) =
+            crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
         let subnet = Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?.trunc();
-        let range = cfg.fixed_cidr.as_deref().and_then(crate::config::parse_cidr).and_then(|(a, l)| Ipv4Net::new(a, l).ok());
+        let range =
+            cfg.fixed_cidr.as_deref().and_then(crate::config::parse_cidr).and_then(|(a, l)| Ipv4Net::new(a, l).ok());
         let pool = pool_key("bridge", subnet);
         let _g = self.lock.lock().expect("network lock");
         self.pending.lock().expect("pending lock").insert(id.to_string());
@@ -184,7 +191,12 @@ impl Network {
     }
 
     /// At create, on a user-defined network.
-    pub fn allocate_on(&self, id: &str, net: &crate::usernets::UserNet, aliases: Vec<String>) -> Result<NetEndpoint, NetError> {
+    pub fn allocate_on(
+        &self,
+        id: &str,
+        net: &crate::usernets::UserNet,
+        aliases: Vec<String>,
+    ) -> Result<NetEndpoint, NetError> {
         let pool = pool_key(&net.name, net.subnet);
         let _g = self.lock.lock().expect("network lock");
         self.pending.lock().expect("pending lock").insert(id.to_string());
@@ -226,7 +238,9 @@ impl Network {
         // The default bridge has no name resolution between containers, as in Docker; a bridge
         // container that joined a user network learns that network's peers.
         for c in live.iter().filter(|c| c.endpoint_on(network).is_some()) {
-            let Some(primary) = c.endpoints().next() else { continue };
+            let Some(primary) = c.endpoints().next() else {
+                continue;
+            };
             let mut own = entry(c, primary);
             if let Some(h) = c.config.hostname.clone() {
                 if !own.names.contains(&h) {
@@ -237,7 +251,9 @@ impl Network {
                 .endpoints()
                 .filter(|ep| ep.network != "bridge")
                 .flat_map(|ep| {
-                    live.iter().filter(|p| p.id != c.id).filter_map(|p| p.endpoint_on(&ep.network).map(|pep| entry(p, pep)))
+                    live.iter()
+                        .filter(|p| p.id != c.id)
+                        .filter_map(|p| p.endpoint_on(&ep.network).map(|pep| entry(p, pep)))
                 })
                 .collect();
             let extra: Vec<_> = c
@@ -246,7 +262,9 @@ impl Network {
                 .iter()
                 .flatten()
                 .filter_map(|e| e.split_once(':').or_else(|| e.split_once('=')))
-                .filter_map(|(n, ip)| ip.parse::<std::net::IpAddr>().ok().map(|ip| berth_net::HostsEntry::new(ip, [n.to_string()])))
+                .filter_map(|(n, ip)| {
+                    ip.parse::<std::net::IpAddr>().ok().map(|ip| berth_net::HostsEntry::new(ip, [n.to_string()]))
+                })
                 .collect();
             if let Err(e) = berth_net::write_hosts(&c.hosts_path, &own, &peers, &extra) {
                 tracing::warn!(id = %c.short_id(), "updating /etc/hosts: {e}");
@@ -282,7 +300,9 @@ impl Network {
                 .filter(|id| pending.contains(id) || recorded.contains(&(pool.clone(), id.clone())))
                 .collect();
             match ipam.reconcile(&keep) {
-                Ok(freed) if !freed.is_empty() => tracing::info!("pool {pool}: freed addresses no container records: {freed:?}"),
+                Ok(freed) if !freed.is_empty() => {
+                    tracing::info!("pool {pool}: freed addresses no container records: {freed:?}")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("pool {pool}: {e}"),
             }
@@ -306,14 +326,30 @@ impl Network {
         let add_net = |ep: &NetEndpoint, desired: &mut Desired| {
             let name = pool_key(&ep.network, ep.subnet);
             if !desired.networks.iter().any(|n| n.name == name) {
-                desired.networks.push(DesiredNetwork { name: name.clone(), bridge: ep.bridge.clone(), subnet: ep.subnet, internal: false });
+                desired.networks.push(DesiredNetwork {
+                    name: name.clone(),
+                    bridge: ep.bridge.clone(),
+                    subnet: ep.subnet,
+                    internal: false,
+                });
             }
             name
         };
         if let Some((gw, len)) = crate::config::parse_cidr(&cfg.bip) {
             if let Ok(subnet) = Ipv4Net::new(gw, len) {
                 let subnet = subnet.trunc();
-                let ep = NetEndpoint { network: "bridge".into(), bridge: cfg.bridge.clone(), subnet, gateway: gw, ip: gw, mac: String::new(), pool: String::new(), ports: vec![], aliases: vec![], iface: 0 };
+                let ep = NetEndpoint {
+                    network: "bridge".into(),
+                    bridge: cfg.bridge.clone(),
+                    subnet,
+                    gateway: gw,
+                    ip: gw,
+                    mac: String::new(),
+                    pool: String::new(),
+                    ports: vec![],
+                    aliases: vec![],
+                    iface: 0,
+                };
                 add_net(&ep, &mut desired);
             }
         }
@@ -330,7 +366,12 @@ impl Network {
             eps.push(x.clone());
         }
         for un in self.user.all() {
-            desired.networks.push(DesiredNetwork { name: pool_key(&un.name, un.subnet), bridge: un.bridge.clone(), subnet: un.subnet, internal: un.internal });
+            desired.networks.push(DesiredNetwork {
+                name: pool_key(&un.name, un.subnet),
+                bridge: un.bridge.clone(),
+                subnet: un.subnet,
+                internal: un.internal,
+            });
         }
         for (id, ep) in eps {
             if ep.network == "bridge" && ep.bridge != cfg.bridge {
@@ -342,7 +383,12 @@ impl Network {
             let name = add_net(&ep, &mut desired);
             // Ports are published on the primary endpoint only; other endpoints need only their network.
             if ep.iface == 0 {
-                desired.endpoints.push(DesiredEndpoint { container_id: id, network: name, ip: ep.ip, ports: ep.ports.clone() });
+                desired.endpoints.push(DesiredEndpoint {
+                    container_id: id,
+                    network: name,
+                    ip: ep.ip,
+                    ports: ep.ports.clone(),
+                });
             }
         }
         desired
@@ -385,10 +431,12 @@ impl Network {
         if cfg.ip_forward {
             berth_net::enable_ip_forward();
         }
-        let (gw, len) = crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
+        let (gw, len) =
+            crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
         self.ensure_bridge(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
         let mut old_ranges = std::collections::BTreeMap::<Ipv4Net, Vec<String>>::new();
-        let live: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()).collect();
+        let live: Vec<Container> =
+            d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()).collect();
         for (c, ep) in live.iter().flat_map(|c| c.endpoints().map(move |ep| (c, ep))) {
             if ep.network == "bridge" && ep.bridge != cfg.bridge {
                 continue;
@@ -397,10 +445,12 @@ impl Network {
             if !is_netns(&ns) {
                 continue;
             }
-            let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
+            let gw_cidr =
+                Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             self.ensure_bridge(&ep.bridge, gw_cidr)?;
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-            if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway) {
+            if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway)
+            {
                 tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");
             }
             if ep.network == "bridge" && ep.subnet != Ipv4Net::new(gw, len).map(|n| n.trunc()).unwrap_or(ep.subnet) {
@@ -428,14 +478,19 @@ impl Network {
             let others = self.desired(d, None);
             let usable = |p: &PortMapping, chosen: &[PortMapping]| {
                 let held = others.port_conflict(p).filter(|o| *o != c.id).is_some()
-                    || chosen.iter().any(|q| q.host_port == p.host_port && q.proto == p.proto && (q.host_ip.is_none() || p.host_ip.is_none() || q.host_ip == p.host_ip));
+                    || chosen.iter().any(|q| {
+                        q.host_port == p.host_port
+                            && q.proto == p.proto
+                            && (q.host_ip.is_none() || p.host_ip.is_none() || q.host_ip == p.host_ip)
+                    });
                 !held && berth_net::check_port_free(p.host_ip, p.host_port, p.proto).is_ok()
             };
             for w in wanted {
                 let mut p = w.map.clone();
                 match w.range {
                     Some((lo, hi)) => {
-                        let found = (lo..=hi).find(|port| usable(&PortMapping { host_port: *port, ..p.clone() }, &ports));
+                        let found =
+                            (lo..=hi).find(|port| usable(&PortMapping { host_port: *port, ..p.clone() }, &ports));
                         p.host_port = found.ok_or_else(|| {
                             let ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
                             NetError::Conflict(format!("Bind for {ip}:{lo}-{hi} failed: port is already allocated"))
@@ -466,7 +521,9 @@ impl Network {
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         self.ensure_bridge(&ep.bridge, gw_cidr)?;
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        if let Err(first) = berth_net::attach_iface(&NetnsRef::Path(ns.clone()), &ep.bridge, id, ep.iface, addr, ep.gateway) {
+        if let Err(first) =
+            berth_net::attach_iface(&NetnsRef::Path(ns.clone()), &ep.bridge, id, ep.iface, addr, ep.gateway)
+        {
             tracing::warn!(id = %short, "attaching the endpoint failed: {first}");
             return Err(first.into());
         }

@@ -89,11 +89,7 @@ pub fn tighten_below_in_background(data_root: PathBuf) {
     std::thread::spawn(move || {
         let t0 = std::time::Instant::now();
         let changed = tighten_below(&data_root);
-        tracing::info!(
-            changed,
-            elapsed_ms = t0.elapsed().as_millis() as u64,
-            "modes of an older data-root tightened"
-        );
+        tracing::info!(changed, elapsed_ms = t0.elapsed().as_millis() as u64, "modes of an older data-root tightened");
     });
 }
 
@@ -109,10 +105,7 @@ pub fn tighten_below(data_root: &Path) -> usize {
     for dir in entries(&data_root.join("containers")) {
         n += narrow(&dir, modes::CONTAINER_DIR);
         for f in entries(&dir) {
-            let name = f
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = f.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let mode = match name.as_str() {
                 // Bind-mounted into the container for its users, as Docker's.
                 "hostname" | "hosts" | "resolv.conf" => continue,
@@ -134,9 +127,7 @@ pub fn tighten_below(data_root: &Path) -> usize {
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default()
+    std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default()
 }
 
 /// Clears the bits of `path` beyond `max`: 1 when it changed. Symlinks are skipped (chmod would
@@ -195,33 +186,14 @@ mod tests {
         for d in [&data, &exec, &cdir] {
             chmod(d, 0o755);
         }
-        assert!(
-            secure_roots(&data, &data, &exec, false, None).unwrap(),
-            "0755 is wider than 0710"
-        );
-        assert_eq!(
-            (mode(&data), mode(&exec), mode(&exec.join("shims"))),
-            (0o710, 0o700, 0o700)
-        );
-        assert_eq!(
-            (mode(&data.join("containers")), mode(&data.join("volumes"))),
-            (0o710, 0o701)
-        );
+        assert!(secure_roots(&data, &data, &exec, false, None).unwrap(), "0755 is wider than 0710");
+        assert_eq!((mode(&data), mode(&exec), mode(&exec.join("shims"))), (0o710, 0o700, 0o700));
+        assert_eq!((mode(&data.join("containers")), mode(&data.join("volumes"))), (0o710, 0o701));
         assert!(tighten_below(&data) >= 5);
         assert_eq!(mode(&cdir), 0o710);
         assert_eq!(mode(&cdir.join("container.json")), 0o600);
-        assert_eq!(
-            (
-                mode(&cdir.join("abc-json.log")),
-                mode(&cdir.join("abc-json.log.1"))
-            ),
-            (0o640, 0o640)
-        );
-        assert_eq!(
-            mode(&cdir.join("hosts")),
-            0o644,
-            "bind-mounted for the container's users"
-        );
+        assert_eq!((mode(&cdir.join("abc-json.log")), mode(&cdir.join("abc-json.log.1"))), (0o640, 0o640));
+        assert_eq!(mode(&cdir.join("hosts")), 0o644, "bind-mounted for the container's users");
         assert_eq!(mode(&data.join("storage/overlay2/abc")), 0o710);
         assert_eq!(
             (mode(&upper), mode(&upper.join("planted"))),
@@ -229,20 +201,9 @@ mod tests {
             "the container's own files are its own"
         );
         assert_eq!(mode(&data.join("volumes/v/volume.json")), 0o600);
-        assert_eq!(
-            mode(Path::new("/etc/passwd")),
-            0o644,
-            "a symlink is never followed"
-        );
-        assert!(
-            !secure_roots(&data, &data, &exec, true, None).unwrap(),
-            "already narrowed"
-        );
-        assert_eq!(
-            mode(&exec),
-            0o711,
-            "a socket in the exec-root: traversable, not listable"
-        );
+        assert_eq!(mode(Path::new("/etc/passwd")), 0o644, "a symlink is never followed");
+        assert!(!secure_roots(&data, &data, &exec, true, None).unwrap(), "already narrowed");
+        assert_eq!(mode(&exec), 0o711, "a socket in the exec-root: traversable, not listable");
         assert_eq!(tighten_below(&data), 0);
         std::fs::remove_dir_all(&base).unwrap();
     }

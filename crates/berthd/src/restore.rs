@@ -23,8 +23,12 @@ pub async fn restore_all(d: Arc<Daemon>) {
     let live: Vec<Arc<Entry>> = d.store.all().into_iter().filter(|e| e.status().is_live()).collect();
     // Only what was already stopped when the daemon came up gets tidied below; containers
     // created and started through the API meanwhile are not restore's business.
-    let stopped: Vec<Arc<Entry>> =
-        d.store.all().into_iter().filter(|e| matches!(e.status(), Status::Created | Status::Exited | Status::Dead)).collect();
+    let stopped: Vec<Arc<Entry>> = d
+        .store
+        .all()
+        .into_iter()
+        .filter(|e| matches!(e.status(), Status::Created | Status::Exited | Status::Dead))
+        .collect();
     for e in &live {
         // In memory only: a crash now must not lose the "running" record.
         e.rec.lock().expect("lock").state.status = Status::Restoring;
@@ -55,7 +59,10 @@ pub async fn restore_all(d: Arc<Daemon>) {
         // clean shutdown would have done.
         let survivors: Vec<_> = live.into_iter().filter(|e| e.status() == Status::Running).collect();
         if !survivors.is_empty() {
-            tracing::info!(containers = survivors.len(), "live restore is off: stopping containers that outlived the previous daemon");
+            tracing::info!(
+                containers = survivors.len(),
+                "live restore is off: stopping containers that outlived the previous daemon"
+            );
             crate::shutdown::stop_all(&d, survivors).await;
         }
     }
@@ -110,16 +117,26 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
             crate::watcher::spawn_with(d, e, Some(conn));
         }
         Err(MonitorError::Wire(WireError::Version { theirs, min, max })) => {
-            crate::watcher::orphan(d, e, format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"));
+            crate::watcher::orphan(
+                d,
+                e,
+                format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"),
+            );
         }
         Err(MonitorError::Refused(msg)) => {
             // Said from this daemon's side, with the range the monitor recorded at its start.
             let (min, max) = berth_proto::protocol_range(berth_proto::Side::Daemon);
-            let reason = match mon.as_ref().filter(|m| berth_proto::negotiate(m.min_protocol, m.protocol, min, max).is_none()) {
-                Some(m) if m.min_protocol == m.protocol => format!("monitor protocol {} not supported: this daemon speaks {min}–{max}", m.protocol),
-                Some(m) => format!("monitor protocols {}–{} not supported: this daemon speaks {min}–{max}", m.min_protocol, m.protocol),
-                None => format!("monitor refused the handshake: {msg}"),
-            };
+            let reason =
+                match mon.as_ref().filter(|m| berth_proto::negotiate(m.min_protocol, m.protocol, min, max).is_none()) {
+                    Some(m) if m.min_protocol == m.protocol => {
+                        format!("monitor protocol {} not supported: this daemon speaks {min}–{max}", m.protocol)
+                    }
+                    Some(m) => format!(
+                        "monitor protocols {}–{} not supported: this daemon speaks {min}–{max}",
+                        m.min_protocol, m.protocol
+                    ),
+                    None => format!("monitor refused the handshake: {msg}"),
+                };
             crate::watcher::orphan(d, e, reason);
         }
         Err(err) => {
@@ -139,7 +156,8 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
     // A monitor waiting at a start gate nobody opened cannot have started the container: it is
     // told to give up. One launched without a gate may still be starting the container: it gets
     // the time a start takes to write its record before the start is judged never done.
-    let shim_cfg = berth_proto::fsutil::read_json::<berth_proto::ShimConfig>(&paths.state_dir.join(berth_proto::paths::CONFIG));
+    let shim_cfg =
+        berth_proto::fsutil::read_json::<berth_proto::ShimConfig>(&paths.state_dir.join(berth_proto::paths::CONFIG));
     if let Some(gate) = shim_cfg.ok().flatten().and_then(|s| s.start_gate) {
         if std::fs::read_to_string(&gate).map(|s| s.trim() != "ok").unwrap_or(true) {
             let _ = berth_proto::fsutil::write_runtime(&gate, b"fail: the daemon restarted during the start");
@@ -151,8 +169,10 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
         tokio::time::sleep(Duration::from_millis(50)).await;
         rec = crate::watcher::read_monitor(d, &c.id);
     }
-    let alive = rec.as_ref().filter(|m| ProcessIdentity { pid: m.container_pid, start_time: m.container_start_time }.is_alive()
-        || crate::watcher::read_exit(e).is_some_and(|x| x.pid == m.container_pid));
+    let alive = rec.as_ref().filter(|m| {
+        ProcessIdentity { pid: m.container_pid, start_time: m.container_start_time }.is_alive()
+            || crate::watcher::read_exit(e).is_some_and(|x| x.pid == m.container_pid)
+    });
     match alive {
         Some(m) => {
             tracing::info!(id = %c.short_id(), "the previous daemon died while starting this container; its monitor is up");
@@ -206,7 +226,8 @@ pub fn old_options(cfg: &crate::config::Config, c: &crate::state::Container) -> 
     if c.options.runtime_defaulted && c.options.runtime != cfg.default_runtime {
         out.push(format!("container {} uses runtime {}", c.short_id(), c.options.runtime));
     }
-    let bip = crate::config::parse_cidr(&cfg.bip).and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok()).map(|n| n.trunc());
+    let bip =
+        crate::config::parse_cidr(&cfg.bip).and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok()).map(|n| n.trunc());
     if let Some(ep) = c.endpoint.as_ref().filter(|ep| ep.network == "bridge" && Some(ep.subnet) != bip) {
         out.push(format!("container {} is on the previous bridge range {}", c.short_id(), ep.subnet));
     }

@@ -25,11 +25,9 @@ pub fn init(runtime: &Path) {
     if BUILTIN.set(runtime.to_path_buf()).is_err() {
         return;
     }
-    let spawned = std::thread::Builder::new()
-        .name("sealed-runtime".into())
-        .spawn(|| {
-            copy();
-        });
+    let spawned = std::thread::Builder::new().name("sealed-runtime".into()).spawn(|| {
+        copy();
+    });
     if let Err(e) = spawned {
         tracing::warn!("making the sealed runtime copy in the background: {e}; made on first use");
     }

@@ -241,7 +241,10 @@ impl Store {
         let chunk = dirs.len().div_ceil(threads).max(64);
         let map = std::thread::scope(|s| {
             let parts: Vec<_> = dirs.chunks(chunk).map(|part| s.spawn(move || read_records(part))).collect();
-            parts.into_iter().flat_map(|h| h.join().expect("reading container records panicked")).collect::<HashMap<_, _>>()
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().expect("reading container records panicked"))
+                .collect::<HashMap<_, _>>()
         });
         Ok(Store { root, by_id: RwLock::new(map) })
     }
@@ -327,8 +330,12 @@ fn read_records(dirs: &[PathBuf]) -> Vec<(String, Arc<Entry>)> {
     for dir in dirs {
         match fsutil::read_json::<Container>(&dir.join("container.json")) {
             Ok(Some(c)) => out.push((c.id.clone(), Arc::new(new_entry(c, dir.clone())))),
-            Ok(None) => tracing::warn!(dir = %dir.display(), "container directory without a record; left alone"),
-            Err(e) => tracing::error!(dir = %dir.display(), error = %e, "unreadable container record; left alone"),
+            Ok(None) => {
+                tracing::warn!(dir = %dir.display(), "container directory without a record; left alone")
+            }
+            Err(e) => {
+                tracing::error!(dir = %dir.display(), error = %e, "unreadable container record; left alone")
+            }
         }
     }
     out
@@ -363,8 +370,14 @@ pub fn valid_name(n: &str) -> bool {
 /// Docker-style generated names: adjective_surname.
 pub fn generate_name(store: &Store) -> String {
     use rand::seq::SliceRandom;
-    const LEFT: &[&str] = &["brave", "calm", "eager", "fond", "gentle", "happy", "keen", "lucid", "merry", "nifty", "quirky", "serene", "tender", "vivid", "witty", "zealous"];
-    const RIGHT: &[&str] = &["hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "torvalds", "goldberg", "hamilton", "knuth", "liskov", "meitner", "shannon", "wozniak", "yonath"];
+    const LEFT: &[&str] = &[
+        "brave", "calm", "eager", "fond", "gentle", "happy", "keen", "lucid", "merry", "nifty", "quirky", "serene",
+        "tender", "vivid", "witty", "zealous",
+    ];
+    const RIGHT: &[&str] = &[
+        "hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "torvalds", "goldberg", "hamilton",
+        "knuth", "liskov", "meitner", "shannon", "wozniak", "yonath",
+    ];
     let mut rng = rand::thread_rng();
     loop {
         let n = format!("{}_{}", LEFT.choose(&mut rng).expect("nonempty"), RIGHT.choose(&mut rng).expect("nonempty"));

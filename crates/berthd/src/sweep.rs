@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 /// Entries of `dir` (not dot-files) older than the daemon and not in `known`.
 fn stale_unclaimed(d: &Daemon, dir: &Path, known: &HashSet<String>) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
     rd.flatten()
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -37,7 +39,9 @@ pub async fn unclaimed(d: &Arc<Daemon>) {
         if stale.is_empty() {
             continue;
         }
-        let Ok(driver) = d.driver(driver_name) else { continue };
+        let Ok(driver) = d.driver(driver_name) else {
+            continue;
+        };
         for id in stale {
             tracing::info!(driver = driver_name, "removing storage no container records: {id} (an interrupted create)");
             let drv = driver.clone();
@@ -66,11 +70,12 @@ pub async fn unclaimed(d: &Arc<Daemon>) {
     for id in stale_unclaimed(d, &shims, &known) {
         // The exec-root is shared by daemons of other `userns-remap` settings (each has its own
         // state root): a live monitor is one of theirs, never ours to sweep.
-        let live = crate::watcher::read_monitor(d, &id).is_some_and(|m| {
-            berth_sys::identity::process_start_time(m.shim_pid) == Some(m.shim_start_time)
-        });
+        let live = crate::watcher::read_monitor(d, &id)
+            .is_some_and(|m| berth_sys::identity::process_start_time(m.shim_pid) == Some(m.shim_start_time));
         if live {
-            tracing::info!("keeping the monitor state of {id}: no record here, but its monitor runs (another userns-remap setting's container?)");
+            tracing::info!(
+                "keeping the monitor state of {id}: no record here, but its monitor runs (another userns-remap setting's container?)"
+            );
             continue;
         }
         let _ = std::fs::remove_dir_all(shims.join(id));

@@ -61,6 +61,7 @@ impl UserNets {
 
     /// Adds a network; the subnet is the one asked for, or the first free one of the
     /// `default-address-pools` (without them, the first free /24 of 10.223.0.0/16).
+    #[allow(clippy::too_many_arguments)] // issue 14 moves these into a typed request
     pub fn create(
         &self,
         name: &str,
@@ -81,19 +82,18 @@ impl UserNets {
             Some(s) => {
                 let s = s.trunc();
                 if overlaps(&s) {
-                    return Err(format!("invalid pool request: Pool overlaps with other one on this address space ({s})"));
+                    return Err(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({s})"
+                    ));
                 }
                 s
             }
             None => {
                 let default_pool = [crate::config::AddressPool { base: "10.223.0.0/16".into(), size: 24 }];
                 let pools = if pools.is_empty() { &default_pool[..] } else { pools };
-                pools
-                    .iter()
-                    .filter_map(|p| crate::config::address_pool_subnets(p).ok())
-                    .flatten()
-                    .find(|s| !overlaps(s))
-                    .ok_or("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")?
+                pools.iter().filter_map(|p| crate::config::address_pool_subnets(p).ok()).flatten().find(|s| !overlaps(s)).ok_or(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                    )?
             }
         };
         let gateway = gateway.unwrap_or_else(|| {

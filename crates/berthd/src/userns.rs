@@ -73,14 +73,8 @@ fn pin(holder: &berth_sys::userns::NsHolder, name: &str, file: &Path) -> std::io
         std::fs::create_dir_all(dir)?;
     }
     std::fs::File::create(file)?;
-    nix::mount::mount(
-        Some(&holder.ns_path(name)),
-        file,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(std::io::Error::from)
+    nix::mount::mount(Some(&holder.ns_path(name)), file, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .map_err(std::io::Error::from)
 }
 
 fn unpin(file: &Path) {
@@ -111,18 +105,13 @@ pub fn prepare(d: &Daemon, c: &Container, netns: Option<&Path>) -> Result<(), St
     if let Some(n) = netns {
         unpin(n);
     }
-    let holder =
-        berth_sys::userns::NsHolder::new(&maps.uid_map(), &maps.gid_map(), netns.is_some())
-            .map_err(|e| format!("creating the container's user namespace: {e}"))?;
-    pin(&holder, "user", &user)
-        .map_err(|e| format!("pinning the user namespace at {}: {e}", user.display()))?;
+    let holder = berth_sys::userns::NsHolder::new(&maps.uid_map(), &maps.gid_map(), netns.is_some())
+        .map_err(|e| format!("creating the container's user namespace: {e}"))?;
+    pin(&holder, "user", &user).map_err(|e| format!("pinning the user namespace at {}: {e}", user.display()))?;
     if let Some(n) = netns {
         if let Err(e) = pin(&holder, "net", n) {
             unpin(&user);
-            return Err(format!(
-                "pinning the network namespace at {}: {e}",
-                n.display()
-            ));
+            return Err(format!("pinning the network namespace at {}: {e}", n.display()));
         }
     }
     Ok(())
@@ -152,20 +141,12 @@ pub fn apply_to_spec(cfg: &Config, c: &Container, spec: &mut Spec) -> Result<(),
     let Some(maps) = &c.options.userns else {
         return Ok(());
     };
-    let linux = spec
-        .linux_mut()
-        .as_mut()
-        .ok_or("the spec has no linux section")?;
+    let linux = spec.linux_mut().as_mut().ok_or("the spec has no linux section")?;
     let mut nss = linux.namespaces().clone().unwrap_or_default();
     // Another container's namespaces are owned by its user namespace: join that one.
     let donor = nss
         .iter()
-        .filter(|n| {
-            matches!(
-                n.typ(),
-                LinuxNamespaceType::Network | LinuxNamespaceType::Pid
-            )
-        })
+        .filter(|n| matches!(n.typ(), LinuxNamespaceType::Network | LinuxNamespaceType::Pid))
         .find_map(|n| n.path().as_deref().and_then(proc_pid));
     let user = match donor {
         Some(pid) => {
@@ -193,11 +174,7 @@ pub fn apply_to_spec(cfg: &Config, c: &Container, spec: &mut Spec) -> Result<(),
     let conv = |v: &[berth_proto::idmap::IdRange]| {
         v.iter()
             .map(|r| {
-                LinuxIdMappingBuilder::default()
-                    .container_id(r.container_id)
-                    .host_id(r.host_id)
-                    .size(r.size)
-                    .build()
+                LinuxIdMappingBuilder::default().container_id(r.container_id).host_id(r.host_id).size(r.size).build()
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())
@@ -207,12 +184,7 @@ pub fn apply_to_spec(cfg: &Config, c: &Container, spec: &mut Spec) -> Result<(),
     if let Some(sysctl) = linux.sysctl_mut().as_mut() {
         if let Some(v) = sysctl.get_mut("net.ipv4.ping_group_range") {
             if v == "0 2147483647" {
-                let last = maps
-                    .gids
-                    .iter()
-                    .map(|r| r.container_id as u64 + r.size as u64)
-                    .max()
-                    .unwrap_or(1);
+                let last = maps.gids.iter().map(|r| r.container_id as u64 + r.size as u64).max().unwrap_or(1);
                 *v = format!("0 {}", last.saturating_sub(1));
             }
         }
@@ -236,9 +208,7 @@ pub fn check_ancestors(cfg: &Config) -> Result<(), String> {
                 continue;
             };
             let m = md.mode();
-            let ok = m & 0o001 != 0
-                || (md.gid() == gid && m & 0o010 != 0)
-                || (md.uid() == uid && m & 0o100 != 0);
+            let ok = m & 0o001 != 0 || (md.gid() == gid && m & 0o010 != 0) || (md.uid() == uid && m & 0o100 != 0);
             if !ok {
                 return Err(format!(
                     "userns-remap: {} (above {}) restricts access to the remapped root {uid}:{gid}: allow 'o+x' on it",

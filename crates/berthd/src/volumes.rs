@@ -59,14 +59,21 @@ impl Volumes {
     }
 
     pub fn list(&self) -> Vec<Volume> {
-        let Ok(rd) = std::fs::read_dir(&self.root) else { return vec![] };
+        let Ok(rd) = std::fs::read_dir(&self.root) else {
+            return vec![];
+        };
         let mut v: Vec<Volume> = rd.flatten().filter_map(|e| self.get(&e.file_name().to_string_lossy())).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
 
     /// Creates the volume, or returns the existing one of that name (as Docker does).
-    pub fn create(&self, name: Option<&str>, labels: BTreeMap<String, String>, options: BTreeMap<String, String>) -> Result<Volume, String> {
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<Volume, String> {
         let anonymous = name.is_none_or(str::is_empty);
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) if !valid_name(n) => {
@@ -82,13 +89,22 @@ impl Volumes {
         if let Some(v) = self.get(&name) {
             return Ok(v);
         }
-        let v = Volume { name: name.clone(), created: crate::state::now_rfc3339(), labels, options, anonymous, populated: false };
+        let v = Volume {
+            name: name.clone(),
+            created: crate::state::now_rfc3339(),
+            labels,
+            options,
+            anonymous,
+            populated: false,
+        };
         std::fs::create_dir_all(self.data_path(&name)).map_err(|e| format!("create {name}: {e}"))?;
         // Docker's: under --userns-remap a volume's root belongs to the containers' root.
         if let Some((uid, gid)) = berth_proto::fsutil::remapped_root() {
-            std::os::unix::fs::chown(self.data_path(&name), Some(uid), Some(gid)).map_err(|e| format!("create {name}: {e}"))?;
+            std::os::unix::fs::chown(self.data_path(&name), Some(uid), Some(gid))
+                .map_err(|e| format!("create {name}: {e}"))?;
         }
-        berth_proto::fsutil::write_json_atomic(&self.dir(&name).join("volume.json"), &v).map_err(|e| format!("create {name}: {e}"))?;
+        berth_proto::fsutil::write_json_atomic(&self.dir(&name).join("volume.json"), &v)
+            .map_err(|e| format!("create {name}: {e}"))?;
         Ok(v)
     }
 
@@ -115,7 +131,9 @@ impl Volumes {
 
     /// Leftovers of removals a crash cut short.
     pub fn sweep(&self) {
-        let Ok(rd) = std::fs::read_dir(&self.root) else { return };
+        let Ok(rd) = std::fs::read_dir(&self.root) else {
+            return;
+        };
         for e in rd.flatten() {
             if e.file_name().to_string_lossy().starts_with(".removing-") {
                 let _ = std::fs::remove_dir_all(e.path());
@@ -125,7 +143,9 @@ impl Volumes {
 }
 
 pub fn dir_size(p: &Path) -> u64 {
-    let Ok(md) = std::fs::symlink_metadata(p) else { return 0 };
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
     if !md.is_dir() {
         return md.len();
     }

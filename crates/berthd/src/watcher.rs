@@ -76,7 +76,11 @@ async fn watch(d: Arc<Daemon>, e: Arc<Entry>, mut first: Option<MonitorConn>) {
 }
 
 /// The monitor is gone or will not answer: decide from the container's verified identity.
-pub fn judge_lost(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+pub fn judge_lost(
+    d: Arc<Daemon>,
+    e: Arc<Entry>,
+    shim_alive: bool,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(judge_lost_inner(d, e, shim_alive))
 }
 

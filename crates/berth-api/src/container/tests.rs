@@ -78,7 +78,8 @@ fn docker_py_create_body_with_nulls() {
 
 #[test]
 fn cmd_and_entrypoint_accept_a_string() {
-    let r: ContainerCreateRequest = serde_json::from_str(r#"{"Image":"x","Cmd":"echo hi","Entrypoint":"/bin/sh"}"#).unwrap();
+    let r: ContainerCreateRequest =
+        serde_json::from_str(r#"{"Image":"x","Cmd":"echo hi","Entrypoint":"/bin/sh"}"#).unwrap();
     assert_eq!(r.config.cmd.as_deref().unwrap(), ["echo hi"]);
     assert_eq!(r.config.entrypoint.as_deref().unwrap(), ["/bin/sh"]);
 }
@@ -103,7 +104,8 @@ fn wrong_types_fail() {
 #[test]
 fn unknown_fields_are_ignored() {
     let r: ContainerCreateRequest =
-        serde_json::from_str(r#"{"Image":"x","FutureField":{"a":1},"HostConfig":{"Whatever":[1],"Memory":5}}"#).unwrap();
+        serde_json::from_str(r#"{"Image":"x","FutureField":{"a":1},"HostConfig":{"Whatever":[1],"Memory":5}}"#)
+            .unwrap();
     assert_eq!(r.host_config.unwrap().resources.memory, 5);
 }
 
@@ -156,7 +158,10 @@ fn summary_and_wait() {
 fn mount_type_field_name() {
     let m: Mount = serde_json::from_str(r#"{"Type":"bind","Source":"/a","Target":"/b","ReadOnly":true}"#).unwrap();
     assert_eq!((m.r#type.as_str(), m.read_only), ("bind", true));
-    assert_eq!(serde_json::to_value(&m).unwrap(), serde_json::json!({"Type":"bind","Source":"/a","Target":"/b","ReadOnly":true}));
+    assert_eq!(
+        serde_json::to_value(&m).unwrap(),
+        serde_json::json!({"Type":"bind","Source":"/a","Target":"/b","ReadOnly":true})
+    );
 }
 
 /// Bodies captured from the real clients on this machine (docker CLI 28 `create --name t -e A=1

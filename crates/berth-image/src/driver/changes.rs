@@ -169,10 +169,19 @@ mod tests {
         fs::write(upper.join("etc/passwd"), "root2").unwrap();
         fs::create_dir_all(upper.join("new")).unwrap();
         fs::write(upper.join("new/f"), "").unwrap();
-        rustix::fs::mknodat(rustix::fs::CWD, &upper.join("gone"), rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::empty(), 0).unwrap();
-        let got: Vec<(String, ChangeKind)> = from_upper(&upper, &[lower.clone()]).unwrap().into_iter().map(|c| (c.path, c.kind)).collect();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            upper.join("gone"),
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::empty(),
+            0,
+        )
+        .unwrap();
+        let got: Vec<(String, ChangeKind)> =
+            from_upper(&upper, std::slice::from_ref(&lower)).unwrap().into_iter().map(|c| (c.path, c.kind)).collect();
         use ChangeKind::*;
-        let want = [("/etc", Modified), ("/etc/passwd", Modified), ("/gone", Deleted), ("/new", Added), ("/new/f", Added)];
+        let want =
+            [("/etc", Modified), ("/etc/passwd", Modified), ("/gone", Deleted), ("/new", Added), ("/new/f", Added)];
         assert_eq!(got, want.map(|(p, k)| (p.to_string(), k)));
         fs::remove_dir_all(&d).unwrap();
     }

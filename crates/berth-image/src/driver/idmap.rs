@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 pub(crate) const IDMAP_FILE: &str = "idmap.json";
 
 pub(crate) fn read(dir: &Path) -> Result<Option<IdMaps>, ImageError> {
-    berth_proto::fsutil::read_json(&dir.join(IDMAP_FILE))
-        .ctx(|| format!("reading {}/{IDMAP_FILE}", dir.display()))
+    berth_proto::fsutil::read_json(&dir.join(IDMAP_FILE)).ctx(|| format!("reading {}/{IDMAP_FILE}", dir.display()))
 }
 
 /// Whether the idmapped mounts are not to be tried (tests, or a file system known not to).
@@ -60,11 +59,7 @@ pub(crate) fn detach(base: &Path) {
 
 /// The lower directories to stack for a remapped container: idmapped mounts, or else chowned
 /// copies (`<dir>/shifted/<i>`).
-pub(crate) fn lowers(
-    dir: &Path,
-    lowers: &[String],
-    maps: &IdMaps,
-) -> Result<Vec<String>, ImageError> {
+pub(crate) fn lowers(dir: &Path, lowers: &[String], maps: &IdMaps) -> Result<Vec<String>, ImageError> {
     if !forced_copy() && !dir.join("shifted").exists() {
         match idmapped(dir, lowers, maps) {
             Ok(v) => return Ok(v),
@@ -120,8 +115,7 @@ pub fn shift_tree(root: &Path, maps: &IdMaps) -> Result<(), ImageError> {
         let uid = maps.host_uid(md.uid()).unwrap_or(md.uid());
         let gid = maps.host_gid(md.gid()).unwrap_or(md.gid());
         if (uid, gid) != (md.uid(), md.gid()) {
-            std::os::unix::fs::lchown(&p, Some(uid), Some(gid))
-                .ctx(|| format!("chown {}", p.display()))?;
+            std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).ctx(|| format!("chown {}", p.display()))?;
             let mode = md.permissions().mode();
             if md.is_file() && mode & 0o6000 != 0 {
                 fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))

@@ -59,23 +59,13 @@ pub fn driver(name: &str, data_root: &Path) -> Result<Box<dyn StorageDriver>, Im
     match name {
         "overlay2" => Ok(Box::new(Overlay2Driver::new(data_root)?)),
         "vfs" => Ok(Box::new(VfsDriver::new(data_root)?)),
-        other => Err(ImageError::InvalidInput(format!(
-            "unknown storage driver: {other:?} (supported: overlay2, vfs)"
-        ))),
+        other => Err(ImageError::InvalidInput(format!("unknown storage driver: {other:?} (supported: overlay2, vfs)"))),
     }
 }
 
 pub(crate) fn check_container_id(id: &str) -> Result<(), ImageError> {
-    if id.is_empty()
-        || id == "."
-        || id == ".."
-        || id.starts_with(".tmp-")
-        || id.contains('/')
-        || id.contains('\0')
-    {
-        return Err(ImageError::InvalidInput(format!(
-            "invalid container id {id:?}"
-        )));
+    if id.is_empty() || id == "." || id == ".." || id.starts_with(".tmp-") || id.contains('/') || id.contains('\0') {
+        return Err(ImageError::InvalidInput(format!("invalid container id {id:?}")));
     }
     Ok(())
 }
@@ -103,9 +93,7 @@ pub(crate) fn layers_in_use(data_root: &Path) -> HashSet<PathBuf> {
         return out;
     };
     for e in rd.flatten() {
-        if let Ok(Some(lower)) =
-            berth_proto::fsutil::read_json::<Vec<PathBuf>>(&e.path().join("lower.json"))
-        {
+        if let Ok(Some(lower)) = berth_proto::fsutil::read_json::<Vec<PathBuf>>(&e.path().join("lower.json")) {
             out.extend(lower);
         }
     }

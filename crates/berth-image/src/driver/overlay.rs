@@ -21,15 +21,9 @@ pub(crate) fn is_mounted(path: &Path) -> bool {
 
 impl Overlay2Driver {
     pub fn new(data_root: &Path) -> Result<Self, ImageError> {
-        let fs_list =
-            fs::read_to_string("/proc/filesystems").ctx(|| "reading /proc/filesystems".into())?;
-        if !fs_list
-            .lines()
-            .any(|l| l.split_whitespace().last() == Some("overlay"))
-        {
-            return Err(ImageError::Other(
-                "overlay2: the kernel does not support overlayfs".into(),
-            ));
+        let fs_list = fs::read_to_string("/proc/filesystems").ctx(|| "reading /proc/filesystems".into())?;
+        if !fs_list.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
+            return Err(ImageError::Other("overlay2: the kernel does not support overlayfs".into()));
         }
         let home = data_root.join("storage").join("overlay2");
         berth_proto::fsutil::create_dir_mode(&home, berth_proto::fsutil::modes::STORAGE_DIR)
@@ -37,10 +31,7 @@ impl Overlay2Driver {
         // mountinfo shows canonical paths: compare against the same.
         let home = fs::canonicalize(&home).ctx(|| format!("resolving {}", home.display()))?;
         sweep_tmp(&home);
-        Ok(Overlay2Driver {
-            home,
-            lock: Mutex::new(()),
-        })
+        Ok(Overlay2Driver { home, lock: Mutex::new(()) })
     }
 
     fn dir(&self, id: &str) -> PathBuf {
@@ -52,11 +43,7 @@ impl Overlay2Driver {
         let lower: Vec<PathBuf> = berth_proto::fsutil::read_json(&dir.join("lower.json"))
             .ctx(|| format!("reading {}/lower.json", dir.display()))?
             .ok_or_else(|| ImageError::NotFound(format!("no storage for container {id}")))?;
-        let mut lowers: Vec<String> = lower
-            .iter()
-            .rev()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
+        let mut lowers: Vec<String> = lower.iter().rev().map(|p| p.to_string_lossy().into_owned()).collect();
         if lowers.is_empty() {
             // overlayfs needs one lower layer: an image without layers (scratch) gets an empty one.
             lowers.push(dir.join("empty").to_string_lossy().into_owned());
@@ -64,10 +51,7 @@ impl Overlay2Driver {
         if let Some(maps) = super::idmap::read(&dir)? {
             lowers = super::idmap::lowers(&dir, &lowers, &maps)?;
         }
-        for p in lowers
-            .iter()
-            .chain([dir.to_string_lossy().into_owned()].iter())
-        {
+        for p in lowers.iter().chain([dir.to_string_lossy().into_owned()].iter()) {
             if p.contains([',', ':', '\\']) {
                 return Err(ImageError::InvalidInput(format!(
                     "overlay2: path {p:?} contains a character overlayfs options cannot carry"
@@ -130,9 +114,7 @@ impl StorageDriver for Overlay2Driver {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {
-            return Err(ImageError::Conflict(format!(
-                "storage for container {id} already exists"
-            )));
+            return Err(ImageError::Conflict(format!("storage for container {id} already exists")));
         }
         let tmp = self.home.join(tmp_name(id));
         let result = (|| {
@@ -218,10 +200,7 @@ impl StorageDriver for Overlay2Driver {
                 }
             }
         }
-        Err(ImageError::Other(format!(
-            "{} is still mounted",
-            merged.display()
-        )))
+        Err(ImageError::Other(format!("{} is still mounted", merged.display())))
     }
 
     fn remove(&self, id: &str) -> Result<(), ImageError> {
@@ -232,10 +211,7 @@ impl StorageDriver for Overlay2Driver {
         }
         self.unmount(id)?;
         if is_mounted(&dir.join("merged")) {
-            return Err(ImageError::Other(format!(
-                "{} is still mounted",
-                dir.join("merged").display()
-            )));
+            return Err(ImageError::Other(format!("{} is still mounted", dir.join("merged").display())));
         }
         let tmp = self.home.join(tmp_name("delete"));
         fs::rename(&dir, &tmp).ctx(|| format!("removing {}", dir.display()))?;

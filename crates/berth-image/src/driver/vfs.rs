@@ -37,13 +37,7 @@ fn meta_of(path: &Path, md: &fs::Metadata) -> Meta {
                 .collect()
         })
         .unwrap_or_default();
-    Meta {
-        uid: md.uid(),
-        gid: md.gid(),
-        mode: md.mode() & 0o7777,
-        mtime: (md.mtime(), md.mtime_nsec()),
-        xattrs,
-    }
+    Meta { uid: md.uid(), gid: md.gid(), mode: md.mode() & 0o7777, mtime: (md.mtime(), md.mtime_nsec()), xattrs }
 }
 
 fn is_opaque(path: &Path) -> bool {
@@ -122,9 +116,7 @@ impl StorageDriver for VfsDriver {
         check_container_id(id)?;
         let dest = self.dir(id);
         if dest.exists() {
-            return Err(ImageError::Conflict(format!(
-                "storage for container {id} already exists"
-            )));
+            return Err(ImageError::Conflict(format!("storage for container {id} already exists")));
         }
         let tmp = self.home.join(tmp_name(id));
         let result = (|| {
@@ -155,9 +147,7 @@ impl StorageDriver for VfsDriver {
         check_container_id(id)?;
         let p = self.rootfs_path(id);
         if !p.is_dir() {
-            return Err(ImageError::NotFound(format!(
-                "no storage for container {id}"
-            )));
+            return Err(ImageError::NotFound(format!("no storage for container {id}")));
         }
         Ok(p)
     }

@@ -72,10 +72,19 @@ impl ImageStore {
         let mut layers = info.chain_ids.iter();
         let mut out = Vec::new();
         for h in &info.config.history {
-            let size = if h.empty_layer { 0 } else { layers.next().and_then(|c| self.layers.get(c).ok()).map(|l| l.size).unwrap_or(0) };
+            let size = if h.empty_layer {
+                0
+            } else {
+                layers.next().and_then(|c| self.layers.get(c).ok()).map(|l| l.size).unwrap_or(0)
+            };
             out.push(HistoryItem {
                 id: "<missing>".into(),
-                created: h.created.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp()).unwrap_or(0),
+                created: h
+                    .created
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.timestamp())
+                    .unwrap_or(0),
                 created_by: h.created_by.clone().unwrap_or_default(),
                 tags: Vec::new(),
                 size,
@@ -129,7 +138,9 @@ impl ImageStore {
                     let pad = (512 - len % 512) % 512;
                     out.write_all(&vec![0u8; pad as usize]).ctx(|| "writing the archive".into())?;
                 }
-                layer_descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": diff_id, "size": len}));
+                layer_descs.push(
+                    json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": diff_id, "size": len}),
+                );
                 layer_paths.push(path);
             }
             let config_path = format!("blobs/sha256/{}", hex_part(id));
@@ -154,9 +165,13 @@ impl ImageStore {
             }
             for t in tags {
                 let tag = t.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
-                index.push(desc(json!({"io.containerd.image.name": full_name(t), "org.opencontainers.image.ref.name": tag})));
+                index.push(desc(
+                    json!({"io.containerd.image.name": full_name(t), "org.opencontainers.image.ref.name": tag}),
+                ));
             }
-            manifest_json.push(json!({"Config": config_path, "RepoTags": if tags.is_empty() { Value::Null } else { json!(tags) }, "Layers": layer_paths}));
+            manifest_json.push(
+                json!({"Config": config_path, "RepoTags": if tags.is_empty() { Value::Null } else { json!(tags) }, "Layers": layer_paths}),
+            );
         }
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index});
         append_bytes(&mut b, "index.json", &serde_json::to_vec(&index).unwrap_or_default())?;
@@ -166,19 +181,30 @@ impl ImageStore {
 
     /// `docker load`: every image of a Docker or OCI archive read from `r`. Layers are verified
     /// against the config's diff ids before the image exists; a failed load leaves no image.
-    pub fn load(&self, r: impl Read, progress: &mut dyn FnMut(LoadProgress)) -> Result<Vec<(ImageId, Vec<String>)>, ImageError> {
+    pub fn load(
+        &self,
+        r: impl Read,
+        progress: &mut dyn FnMut(LoadProgress),
+    ) -> Result<Vec<(ImageId, Vec<String>)>, ImageError> {
         let tmp = Spool::new(&self.data_root)?;
         let files = tmp.read(r)?;
         let images = if files.has("manifest.json") { files.docker_manifest()? } else { files.oci_index()? };
         if images.is_empty() {
-            return Err(ImageError::InvalidInput("no images in the archive (neither manifest.json nor index.json)".into()));
+            return Err(ImageError::InvalidInput(
+                "no images in the archive (neither manifest.json nor index.json)".into(),
+            ));
         }
         let mut loaded = Vec::new();
         for img in images {
             let bytes = fs::read(files.path(&img.config)?).ctx(|| "reading the image config".into())?;
-            let config: ImageConfig = serde_json::from_slice(&bytes).map_err(|e| ImageError::InvalidInput(format!("invalid image config {}: {e}", img.config)))?;
+            let config: ImageConfig = serde_json::from_slice(&bytes)
+                .map_err(|e| ImageError::InvalidInput(format!("invalid image config {}: {e}", img.config)))?;
             if config.rootfs.diff_ids.len() != img.layers.len() {
-                return Err(ImageError::InvalidInput(format!("image config names {} layers, the manifest {}", config.rootfs.diff_ids.len(), img.layers.len())));
+                return Err(ImageError::InvalidInput(format!(
+                    "image config names {} layers, the manifest {}",
+                    config.rootfs.diff_ids.len(),
+                    img.layers.len()
+                )));
             }
             let mut parent: Option<String> = None;
             for (layer, want) in img.layers.iter().zip(&config.rootfs.diff_ids) {
@@ -188,11 +214,19 @@ impl ImageStore {
                     let total = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
                     progress(LoadProgress::Layer(want.clone(), 0, total));
                     let f = File::open(&p).ctx(|| format!("opening {layer}"))?;
-                    let counted = Counting { inner: f, read: 0, next: 1 << 20, tell: &mut |n| progress(LoadProgress::Layer(want.clone(), n, total)) };
+                    let counted = Counting {
+                        inner: f,
+                        read: 0,
+                        next: 1 << 20,
+                        tell: &mut |n| progress(LoadProgress::Layer(want.clone(), n, total)),
+                    };
                     let info = self.add_layer_unsynced(counted, parent.as_deref())?;
                     progress(LoadProgress::Layer(want.clone(), total, total));
                     if &info.diff_id != want {
-                        return Err(ImageError::InvalidInput(format!("invalid diffID for layer {layer}: expected {want}, got {}", info.diff_id)));
+                        return Err(ImageError::InvalidInput(format!(
+                            "invalid diffID for layer {layer}: expected {want}, got {}",
+                            info.diff_id
+                        )));
                     }
                 }
                 parent = Some(chain);
@@ -312,18 +346,27 @@ impl Spool {
     fn docker_manifest(&self) -> Result<Vec<ArchivedImage>, ImageError> {
         let v = self.json("manifest.json")?;
         let items = v.as_array().ok_or_else(|| ImageError::InvalidInput("invalid manifest.json: not a list".into()))?;
-        let strings = |v: &Value| -> Vec<String> { v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default() };
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
         items
             .iter()
             .map(|it| {
-                let config = it["Config"].as_str().ok_or_else(|| ImageError::InvalidInput("invalid manifest.json: no Config".into()))?;
-                Ok(ArchivedImage { config: config.to_string(), layers: strings(&it["Layers"]), tags: strings(&it["RepoTags"]) })
+                let config = it["Config"]
+                    .as_str()
+                    .ok_or_else(|| ImageError::InvalidInput("invalid manifest.json: no Config".into()))?;
+                Ok(ArchivedImage {
+                    config: config.to_string(),
+                    layers: strings(&it["Layers"]),
+                    tags: strings(&it["RepoTags"]),
+                })
             })
             .collect()
     }
 
     fn blob(digest: &str) -> Result<String, ImageError> {
-        let (alg, hex) = digest.split_once(':').ok_or_else(|| ImageError::InvalidInput(format!("invalid digest {digest}")))?;
+        let (alg, hex) =
+            digest.split_once(':').ok_or_else(|| ImageError::InvalidInput(format!("invalid digest {digest}")))?;
         Ok(format!("blobs/{alg}/{hex}"))
     }
 
@@ -334,7 +377,11 @@ impl Spool {
             let annotations = &desc["annotations"];
             let tag = annotations["io.containerd.image.name"]
                 .as_str()
-                .or_else(|| annotations["org.opencontainers.image.ref.name"].as_str().filter(|r| r.contains(':') || r.contains('/')))
+                .or_else(|| {
+                    annotations["org.opencontainers.image.ref.name"]
+                        .as_str()
+                        .filter(|r| r.contains(':') || r.contains('/'))
+                })
                 .map(String::from);
             let manifest = self.pick_platform(&desc)?;
             let layers = manifest["layers"]
@@ -342,9 +389,7 @@ impl Spool {
                 .cloned()
                 .unwrap_or_default()
                 .iter()
-                .map(|l| {
-                    Self::blob(l["digest"].as_str().unwrap_or(""))
-                })
+                .map(|l| Self::blob(l["digest"].as_str().unwrap_or("")))
                 .collect::<Result<Vec<_>, _>>()?;
             let config = Self::blob(manifest["config"]["digest"].as_str().unwrap_or(""))?;
             out.push(ArchivedImage { config, layers, tags: tag.into_iter().collect() });
@@ -363,7 +408,9 @@ impl Spool {
             let arch = host_architecture();
             let pick = doc["manifests"]
                 .as_array()
-                .and_then(|ms| ms.iter().find(|m| m["platform"]["architecture"] == arch && m["platform"]["os"] == "linux").cloned())
+                .and_then(|ms| {
+                    ms.iter().find(|m| m["platform"]["architecture"] == arch && m["platform"]["os"] == "linux").cloned()
+                })
                 .ok_or_else(|| ImageError::NotFound(format!("no image for linux/{arch} in the archive")))?;
             doc = self.json(&Self::blob(pick["digest"].as_str().unwrap_or(""))?)?;
         }

@@ -13,16 +13,8 @@ struct Conflict {
 
 impl Conflict {
     fn error(&self, id: &str) -> ImageError {
-        let force = if self.hard {
-            "cannot be forced"
-        } else {
-            "must be forced"
-        };
-        ImageError::Conflict(format!(
-            "conflict: unable to delete {} ({force}) - {}",
-            short_id(id),
-            self.message
-        ))
+        let force = if self.hard { "cannot be forced" } else { "must be forced" };
+        ImageError::Conflict(format!("conflict: unable to delete {} ({force}) - {}", short_id(id), self.message))
     }
 }
 
@@ -33,10 +25,7 @@ fn check(users: &[ContainerUse], soft: bool, active_refs: usize) -> Option<Confl
         return Some(Conflict {
             hard: true,
             used: true,
-            message: format!(
-                "image is being used by running container {}",
-                short_id(&c.id)
-            ),
+            message: format!("image is being used by running container {}", short_id(&c.id)),
         });
     }
     if soft && active_refs > 0 {
@@ -51,10 +40,7 @@ fn check(users: &[ContainerUse], soft: bool, active_refs: usize) -> Option<Confl
             return Some(Conflict {
                 hard: false,
                 used: true,
-                message: format!(
-                    "image is being used by stopped container {}",
-                    short_id(&c.id)
-                ),
+                message: format!("image is being used by stopped container {}", short_id(&c.id)),
             });
         }
     }
@@ -70,11 +56,8 @@ fn is_id_prefix(id: &str, reference: &str) -> bool {
 /// (digests of the tagged repository do not count as more references).
 fn single_repository(refs: &[String]) -> bool {
     let tags: Vec<&String> = refs.iter().filter(|r| !is_digest_reference(r)).collect();
-    let digest_repos: std::collections::BTreeSet<&str> = refs
-        .iter()
-        .filter(|r| is_digest_reference(r))
-        .map(|r| repository_of(r))
-        .collect();
+    let digest_repos: std::collections::BTreeSet<&str> =
+        refs.iter().filter(|r| is_digest_reference(r)).map(|r| repository_of(r)).collect();
     match (tags.as_slice(), digest_repos.len()) {
         ([], 0) => false,
         ([_], 0) => true,
@@ -100,12 +83,7 @@ impl ImageStore {
         let id = Self::resolve_id(&self.read_state(), reference)?;
         let users = in_use(&id);
         let refs_of = |s: &Self| -> Vec<String> {
-            s.read_state()
-                .refs
-                .iter()
-                .filter(|(_, v)| **v == id)
-                .map(|(k, _)| k.clone())
-                .collect()
+            s.read_state().refs.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.clone()).collect()
         };
         let repo_refs = refs_of(self);
         let mut records = Vec::new();
@@ -128,9 +106,8 @@ impl ImageStore {
                 records.push(DeleteItem::Untagged(name.clone()));
                 // The last tag of a repository takes that repository's digests with it.
                 let repo = repository_of(&name).to_string();
-                let tag_left = st.refs.iter().any(|(k, v)| {
-                    *v == id && !is_digest_reference(k) && repository_of(k) == repo
-                });
+                let tag_left =
+                    st.refs.iter().any(|(k, v)| *v == id && !is_digest_reference(k) && repository_of(k) == repo);
                 if !is_digest_reference(&name) && !tag_left {
                     let digests: Vec<String> = st
                         .refs

@@ -9,11 +9,7 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "berth-image-{tag}-{}-{:08x}",
-            std::process::id(),
-            rand_u32()
-        ));
+        let p = std::env::temp_dir().join(format!("berth-image-{tag}-{}-{:08x}", std::process::id(), rand_u32()));
         fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -24,12 +20,8 @@ impl TempDir {
 
 fn rand_u32() -> u32 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    n ^ std::process::id().rotate_left(16)
-        ^ (COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst) << 8)
+    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    n ^ std::process::id().rotate_left(16) ^ (COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst) << 8)
 }
 static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
@@ -62,14 +54,7 @@ impl Default for Tar {
 
 impl Tar {
     /// An entry whose name and link name are written raw (so `..` and absolute paths pass).
-    pub fn raw(
-        &mut self,
-        kind: tar::EntryType,
-        name: &str,
-        link: &str,
-        mode: u32,
-        data: &[u8],
-    ) -> &mut Self {
+    pub fn raw(&mut self, kind: tar::EntryType, name: &str, link: &str, mode: u32, data: &[u8]) -> &mut Self {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(mode);
@@ -101,18 +86,8 @@ impl Tar {
         self.raw(tar::EntryType::Link, name, target, 0o644, b"")
     }
     /// A file with owner, mode, mtime and an xattr (PAX `SCHILY.xattr.`).
-    pub fn file_with_meta(
-        &mut self,
-        name: &str,
-        data: &[u8],
-        uid: u64,
-        gid: u64,
-        mode: u32,
-        mtime: u64,
-    ) -> &mut Self {
-        self.0
-            .append_pax_extensions([("SCHILY.xattr.user.berth", b"hello".as_slice())])
-            .unwrap();
+    pub fn file_with_meta(&mut self, name: &str, data: &[u8], uid: u64, gid: u64, mode: u32, mtime: u64) -> &mut Self {
+        self.0.append_pax_extensions([("SCHILY.xattr.user.berth", b"hello".as_slice())]).unwrap();
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(mode);
@@ -123,13 +98,7 @@ impl Tar {
         self.0.append_data(&mut h, name, data).unwrap();
         self
     }
-    pub fn device(
-        &mut self,
-        name: &str,
-        kind: tar::EntryType,
-        major: u32,
-        minor: u32,
-    ) -> &mut Self {
+    pub fn device(&mut self, name: &str, kind: tar::EntryType, major: u32, minor: u32) -> &mut Self {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(0o600);

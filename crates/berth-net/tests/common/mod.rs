@@ -14,23 +14,12 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique to this process: `<prefix><pid>x<n>` (≤ 15 bytes for interface names).
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}x{}",
-        std::process::id() % 100_000,
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}{}x{}", std::process::id() % 100_000, SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 pub fn sh(prog: &str, args: &[&str]) -> String {
-    let out = Command::new(prog)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"));
-    assert!(
-        out.status.success(),
-        "{prog} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(prog).args(args).output().unwrap_or_else(|e| panic!("{prog}: {e}"));
+    assert!(out.status.success(), "{prog} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -53,18 +42,13 @@ impl Netns {
     pub fn exec(&self, args: &[&str]) -> std::process::Output {
         let mut full = vec!["netns", "exec", &self.name];
         full.extend_from_slice(args);
-        Command::new("ip")
-            .args(&full)
-            .output()
-            .expect("ip netns exec")
+        Command::new("ip").args(&full).output().expect("ip netns exec")
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 
@@ -79,27 +63,14 @@ pub fn in_own_netns(test_name: &str) -> bool {
     let out = Command::new("ip")
         .args(["netns", "exec", &ns.name])
         .arg(&exe)
-        .args([
-            "--exact",
-            test_name,
-            "--nocapture",
-            "--include-ignored",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test_name, "--nocapture", "--include-ignored", "--test-threads=1"])
         .env(INNER, test_name)
         .output()
         .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("--- inner run of {test_name} ---\n{text}");
     assert!(out.status.success(), "inner test {test_name} failed");
-    assert!(
-        text.contains("1 passed"),
-        "inner test {test_name} did not run"
-    );
+    assert!(text.contains("1 passed"), "inner test {test_name} did not run");
     false
 }
 
@@ -145,9 +116,7 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready", "server did not start");
         Server { child }
     }
@@ -173,8 +142,7 @@ pub fn client_in(ns: &Netns, host: &str, port: u16) -> Result<String, String> {
 /// Connects from the current namespace.
 pub fn client_here(addr: &str) -> Result<String, String> {
     let a: SocketAddr = addr.parse().unwrap();
-    let mut s =
-        TcpStream::connect_timeout(&a, Duration::from_secs(3)).map_err(|e| e.to_string())?;
+    let mut s = TcpStream::connect_timeout(&a, Duration::from_secs(3)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).map_err(|e| e.to_string())?;

@@ -38,14 +38,9 @@ pub fn normalize(seccomp: &LinuxSeccomp) -> LinuxSeccomp {
             .map(|mut r| {
                 if let Some(args) = r.args().clone() {
                     let args = args.into_iter().map(|a| {
-                        let b = LinuxSeccompArgBuilder::default()
-                            .index(a.index())
-                            .value(a.value())
-                            .op(a.op());
+                        let b = LinuxSeccompArgBuilder::default().index(a.index()).value(a.value()).op(a.op());
                         match a.op() {
-                            LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                                b.value_two(a.value_two().unwrap_or(0))
-                            }
+                            LinuxSeccompOperator::ScmpCmpMaskedEq => b.value_two(a.value_two().unwrap_or(0)),
                             _ => b,
                         }
                         .build()
@@ -64,9 +59,8 @@ pub fn normalize(seccomp: &LinuxSeccomp) -> LinuxSeccomp {
 
 /// The cache key of a normalized filter.
 pub fn key(normalized: &LinuxSeccomp) -> Result<String> {
-    let lib = libseccomp::ScmpVersion::current()
-        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
-        .unwrap_or_default();
+    let lib =
+        libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default();
     let mut h = Sha256::new();
     h.update(format!("{SCHEME}\nlibseccomp {lib}\n"));
     h.update(serde_json::to_vec(normalized).context("serializing the seccomp filter")?);
@@ -136,10 +130,7 @@ fn ensure_dir(dir: &Path) -> Result<()> {
     }
     let m = std::fs::symlink_metadata(dir).with_context(|| format!("{}", dir.display()))?;
     if !m.is_dir() || m.uid() != nix::unistd::geteuid().as_raw() || m.mode() & 0o022 != 0 {
-        bail!(
-            "{} must be a directory owned by this user and writable by no one else",
-            dir.display()
-        );
+        bail!("{} must be a directory owned by this user and writable by no one else", dir.display());
     }
     Ok(())
 }
@@ -154,15 +145,12 @@ fn check_len(program: usize) -> Result<()> {
 
 /// The cached program, None when there is none; an error says why a file is not trusted.
 fn read(file: &Path, key: &str) -> Result<Option<Vec<u8>>> {
-    let mut f = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(file)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => bail!("cannot open it: {e}"),
-    };
+    let mut f =
+        match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(file) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => bail!("cannot open it: {e}"),
+        };
     let m = f.metadata()?;
     if !m.is_file() {
         bail!("not a regular file");

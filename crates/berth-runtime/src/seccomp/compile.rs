@@ -5,18 +5,11 @@
 //! turned Docker's clone rule `(flags & 0x7E020000) == 0` into `(flags & 0) == 0`.
 
 use anyhow::{anyhow, bail, Result};
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-};
-use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
-};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator};
 use std::io::{Read, Seek};
 
-fn scmp<T>(
-    what: impl FnOnce() -> String,
-    r: Result<T, libseccomp::error::SeccompError>,
-) -> Result<T> {
+fn scmp<T>(what: impl FnOnce() -> String, r: Result<T, libseccomp::error::SeccompError>) -> Result<T> {
     r.map_err(|e| anyhow!("seccomp: {}: {e}", what()))
 }
 
@@ -40,18 +33,14 @@ pub fn kernel_flags(seccomp: &LinuxSeccomp) -> u32 {
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
     let errno = errno.unwrap_or(libc::EPERM as u32);
     Ok(match a {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            ScmpAction::KillThread
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ScmpAction::KillThread,
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
         LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(
-            i32::try_from(errno)
-                .map_err(|_| anyhow!("seccomp: errno {errno} does not fit the action"))?,
+            i32::try_from(errno).map_err(|_| anyhow!("seccomp: errno {errno} does not fit the action"))?,
         ),
         LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(
-            u16::try_from(errno)
-                .map_err(|_| anyhow!("seccomp: errno {errno} does not fit the action"))?,
+            u16::try_from(errno).map_err(|_| anyhow!("seccomp: errno {errno} does not fit the action"))?,
         ),
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
@@ -91,12 +80,7 @@ fn arch(a: Arch) -> ScmpArch {
 }
 
 /// One libseccomp comparison, OCI operand order.
-pub fn comparison(
-    index: u32,
-    op: LinuxSeccompOperator,
-    value: u64,
-    value_two: Option<u64>,
-) -> ScmpArgCompare {
+pub fn comparison(index: u32, op: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> ScmpArgCompare {
     let op_datum = |op| ScmpArgCompare::new(index, op, value);
     match op {
         LinuxSeccompOperator::ScmpCmpNe => op_datum(ScmpCompareOp::NotEqual),
@@ -105,11 +89,9 @@ pub fn comparison(
         LinuxSeccompOperator::ScmpCmpEq => op_datum(ScmpCompareOp::Equal),
         LinuxSeccompOperator::ScmpCmpGe => op_datum(ScmpCompareOp::GreaterEqual),
         LinuxSeccompOperator::ScmpCmpGt => op_datum(ScmpCompareOp::Greater),
-        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpArgCompare::new(
-            index,
-            ScmpCompareOp::MaskedEqual(value),
-            value_two.unwrap_or(0),
-        ),
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            ScmpArgCompare::new(index, ScmpCompareOp::MaskedEqual(value), value_two.unwrap_or(0))
+        }
     }
 }
 
@@ -151,10 +133,7 @@ pub fn context(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext> {
                 // libseccomp compares each argument once per rule: runc adds one rule per
                 // comparison then, and so does this.
                 for c in &cmps {
-                    scmp(
-                        what,
-                        ctx.add_rule_conditional(act, sc, std::slice::from_ref(c)),
-                    )?;
+                    scmp(what, ctx.add_rule_conditional(act, sc, std::slice::from_ref(c)))?;
                 }
             } else {
                 scmp(what, ctx.add_rule_conditional(act, sc, &cmps))?;

@@ -10,9 +10,7 @@
 
 use anyhow::{Context, Result};
 use libcontainer::workload::default::DefaultExecutor;
-use libcontainer::workload::{
-    Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
-};
+use libcontainer::workload::{Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError};
 use oci_spec::runtime::Spec;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -31,23 +29,15 @@ pub struct SeccompExecutor {
 /// The executor for an exec into the container of `bundle`, or None when the container runs
 /// without a filter. Adds the CAP_SYS_ADMIN loan to `process` (an OCI process object) when
 /// needed; the caller writes it out when this returns `Some` with `lends()`.
-pub fn for_exec(
-    root: &Path,
-    bundle: &Path,
-    process: &mut Value,
-) -> Result<Option<SeccompExecutor>> {
+pub fn for_exec(root: &Path, bundle: &Path, process: &mut Value) -> Result<Option<SeccompExecutor>> {
     let path = bundle.join("config.json");
-    let spec: Value = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", path.display()))?;
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
+            .with_context(|| format!("parsing {}", path.display()))?;
     let Some(filter) = super::of_spec(root, &spec)? else {
         return Ok(None);
     };
-    Ok(Some(SeccompExecutor {
-        filter,
-        lent_sys_admin: lend_if_needed(process),
-    }))
+    Ok(Some(SeccompExecutor { filter, lent_sys_admin: lend_if_needed(process) }))
 }
 
 /// The executor for a container's init, or None when the container runs without a filter.
@@ -64,19 +54,13 @@ pub fn for_init(root: &Path, spec: &mut Value) -> Result<Option<SeccompExecutor>
         Some(p) => lend_if_needed(p),
         None => false,
     };
-    Ok(Some(SeccompExecutor {
-        filter,
-        lent_sys_admin,
-    }))
+    Ok(Some(SeccompExecutor { filter, lent_sys_admin }))
 }
 
 /// Adds CAP_SYS_ADMIN to the effective and permitted sets of `process` when it has neither it
 /// nor no_new_privs; true when it did.
 fn lend_if_needed(process: &mut Value) -> bool {
-    let nnp = process
-        .get("noNewPrivileges")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let nnp = process.get("noNewPrivileges").and_then(Value::as_bool).unwrap_or(false);
     let has = |set: &str| {
         process
             .pointer(&format!("/capabilities/{set}"))
@@ -119,9 +103,8 @@ impl SeccompExecutor {
 
 impl Executor for SeccompExecutor {
     fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
-        berth_sys::seccomp::set_mode_filter(&self.filter.program, self.filter.flags).map_err(
-            |e| ExecutorError::Other(format!("loading the container's seccomp filter: {e}")),
-        )?;
+        berth_sys::seccomp::set_mode_filter(&self.filter.program, self.filter.flags)
+            .map_err(|e| ExecutorError::Other(format!("loading the container's seccomp filter: {e}")))?;
         if self.lent_sys_admin {
             // Under the filter now: capget/capset must be allowed by it, or the exec fails here.
             self.give_back().map_err(ExecutorError::Other)?;
@@ -133,10 +116,7 @@ impl Executor for SeccompExecutor {
         DefaultExecutor {}.validate(spec)
     }
 
-    fn setup_envs(
-        &self,
-        envs: HashMap<String, String>,
-    ) -> std::result::Result<(), ExecutorSetEnvsError> {
+    fn setup_envs(&self, envs: HashMap<String, String>) -> std::result::Result<(), ExecutorSetEnvsError> {
         DefaultExecutor {}.setup_envs(envs)
     }
 }
@@ -146,25 +126,14 @@ mod tests {
     use super::*;
 
     fn bundle(seccomp: Value) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "berth-exec-seccomp-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
+        let d = std::env::temp_dir().join(format!("berth-exec-seccomp-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(
-            d.join("config.json"),
-            serde_json::json!({"linux": {"seccomp": seccomp}}).to_string(),
-        )
-        .unwrap();
+        std::fs::write(d.join("config.json"), serde_json::json!({"linux": {"seccomp": seccomp}}).to_string()).unwrap();
         d
     }
 
     fn rand_suffix() -> u128 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     }
 
     #[test]
@@ -177,15 +146,8 @@ mod tests {
         let prepare = |b: &std::path::Path, p: &mut Value| for_exec(root.path(), b, p);
         let e = prepare(&b, &mut p).unwrap().unwrap();
         assert!(e.lends());
-        assert_eq!(
-            p["capabilities"]["effective"],
-            serde_json::json!(["CAP_CHOWN", "CAP_SYS_ADMIN"])
-        );
-        assert_eq!(
-            p["capabilities"]["bounding"],
-            serde_json::json!(["CAP_CHOWN"]),
-            "never in the bounding set"
-        );
+        assert_eq!(p["capabilities"]["effective"], serde_json::json!(["CAP_CHOWN", "CAP_SYS_ADMIN"]));
+        assert_eq!(p["capabilities"]["bounding"], serde_json::json!(["CAP_CHOWN"]), "never in the bounding set");
         let mut nnp = serde_json::json!({"noNewPrivileges": true, "capabilities": {"effective": [], "permitted": []}});
         assert!(!prepare(&b, &mut nnp).unwrap().unwrap().lends());
         assert_eq!(nnp["capabilities"]["effective"], serde_json::json!([]));

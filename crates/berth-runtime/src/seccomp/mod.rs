@@ -36,16 +36,12 @@ pub fn of_spec(root: &Path, spec: &Value) -> Result<Option<Filter>> {
     if spec.pointer(&format!("/annotations/{SWAPPED}")).is_some() {
         unswap_masked_eq(&mut section);
     }
-    let seccomp: LinuxSeccomp =
-        serde_json::from_value(section).context("the container's linux.seccomp")?;
+    let seccomp: LinuxSeccomp = serde_json::from_value(section).context("the container's linux.seccomp")?;
     let normalized = cache::normalize(&seccomp);
     let key = cache::key(&normalized)?;
     let (program, source) = cache::program(root, &normalized, &key)?;
     tracing::debug!("seccomp filter {key}: {source:?}");
-    Ok(Some(Filter {
-        program,
-        flags: compile::kernel_flags(&seccomp),
-    }))
+    Ok(Some(Filter { program, flags: compile::kernel_flags(&seccomp) }))
 }
 
 /// Undoes an earlier release's swap: it had moved the mask to `valueTwo` and the datum to

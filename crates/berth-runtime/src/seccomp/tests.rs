@@ -26,18 +26,10 @@ fn run(program: &[u8], nr: u32, args: [u64; 6]) -> u32 {
     for a in args {
         data.extend_from_slice(&a.to_ne_bytes());
     }
-    let word =
-        |off: u32| u32::from_ne_bytes(data[off as usize..off as usize + 4].try_into().unwrap());
+    let word = |off: u32| u32::from_ne_bytes(data[off as usize..off as usize + 4].try_into().unwrap());
     let insns: Vec<(u16, u8, u8, u32)> = program
         .chunks(8)
-        .map(|c| {
-            (
-                u16::from_ne_bytes([c[0], c[1]]),
-                c[2],
-                c[3],
-                u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-            )
-        })
+        .map(|c| (u16::from_ne_bytes([c[0], c[1]]), c[2], c[3], u32::from_ne_bytes([c[4], c[5], c[6], c[7]])))
         .collect();
     let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
     loop {
@@ -108,10 +100,7 @@ fn docker_clone_rule() -> Value {
 }
 
 fn root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("berth-sc-cache-")
-        .tempdir()
-        .unwrap()
+    tempfile::Builder::new().prefix("berth-sc-cache-").tempdir().unwrap()
 }
 
 fn filter(root: &Path, spec: &Value) -> Filter {
@@ -126,39 +115,21 @@ fn key_of(section: Value) -> String {
 #[test]
 fn masked_eq_has_the_oci_meaning_value_is_the_mask() {
     let r = root();
-    let f = filter(
-        r.path(),
-        &json!({"linux": {"seccomp": docker_clone_rule()}}),
-    );
+    let f = filter(r.path(), &json!({"linux": {"seccomp": docker_clone_rule()}}));
     let clone = |flags| run(&f.program, SYS_CLONE, [flags, 0, 0, 0, 0, 0]);
     assert_eq!(clone(SIGCHLD), RET_ALLOW, "a plain fork-like clone");
-    assert_eq!(
-        clone(CLONE_NEWUSER | SIGCHLD),
-        RET_ERRNO | EPERM,
-        "CLONE_NEWUSER"
-    );
+    assert_eq!(clone(CLONE_NEWUSER | SIGCHLD), RET_ERRNO | EPERM, "CLONE_NEWUSER");
     assert_eq!(clone(CLONE_NEWNS), RET_ERRNO | EPERM, "CLONE_NEWNS");
     assert_eq!(run(&f.program, SYS_READ, [0; 6]), RET_ALLOW);
-    assert_eq!(
-        run(&f.program, SYS_GETPID, [0; 6]),
-        RET_ERRNO | EPERM,
-        "not listed"
-    );
+    assert_eq!(run(&f.program, SYS_GETPID, [0; 6]), RET_ERRNO | EPERM, "not listed");
     assert_eq!(f.flags, 0);
     // The reversed (libcontainer) reading would be (flags & 0) == 0x7E020000: clone refused.
     // A datum: (arg & 0xff) == 0x11 lets exactly those through.
     let mut p = docker_clone_rule();
-    p["syscalls"][1]["args"][0] =
-        json!({"index": 0, "value": 255, "valueTwo": 17, "op": "SCMP_CMP_MASKED_EQ"});
+    p["syscalls"][1]["args"][0] = json!({"index": 0, "value": 255, "valueTwo": 17, "op": "SCMP_CMP_MASKED_EQ"});
     let f = filter(r.path(), &json!({"linux": {"seccomp": p}}));
-    assert_eq!(
-        run(&f.program, SYS_CLONE, [0x1011, 0, 0, 0, 0, 0]),
-        RET_ALLOW
-    );
-    assert_eq!(
-        run(&f.program, SYS_CLONE, [0x12, 0, 0, 0, 0, 0]),
-        RET_ERRNO | EPERM
-    );
+    assert_eq!(run(&f.program, SYS_CLONE, [0x1011, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(run(&f.program, SYS_CLONE, [0x12, 0, 0, 0, 0, 0]), RET_ERRNO | EPERM);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -170,25 +141,14 @@ fn a_bundle_swapped_by_an_earlier_release_compiles_to_the_same_program() {
     let mut swapped = docker_clone_rule();
     swapped["syscalls"][1]["args"][0] =
         json!({"index": 0, "value": 0, "valueTwo": 2114060288u64, "op": "SCMP_CMP_MASKED_EQ"});
-    let old =
-        json!({"annotations": {SWAPPED: "libcontainer-0.7.0"}, "linux": {"seccomp": swapped}});
+    let old = json!({"annotations": {SWAPPED: "libcontainer-0.7.0"}, "linux": {"seccomp": swapped}});
     let (a, b) = (filter(r.path(), &oci), filter(r.path(), &old));
     assert_eq!(a.program, b.program);
-    assert_eq!(
-        run(&b.program, SYS_CLONE, [CLONE_NEWUSER, 0, 0, 0, 0, 0]),
-        RET_ERRNO | EPERM
-    );
-    assert_eq!(
-        std::fs::read_dir(cache::dir(r.path())).unwrap().count(),
-        1,
-        "one filter, one file"
-    );
+    assert_eq!(run(&b.program, SYS_CLONE, [CLONE_NEWUSER, 0, 0, 0, 0, 0]), RET_ERRNO | EPERM);
+    assert_eq!(std::fs::read_dir(cache::dir(r.path())).unwrap().count(), 1, "one filter, one file");
     // An absent datum is 0; valueTwo means nothing to other comparisons.
     let mut no_datum = docker_clone_rule();
-    no_datum["syscalls"][1]["args"][0]
-        .as_object_mut()
-        .unwrap()
-        .remove("valueTwo");
+    no_datum["syscalls"][1]["args"][0].as_object_mut().unwrap().remove("valueTwo");
     assert_eq!(key_of(no_datum), key_of(docker_clone_rule()));
     let mut other = docker_clone_rule();
     other["syscalls"][1]["args"][0]["value"] = json!(0x7E000000u64);
@@ -198,11 +158,7 @@ fn a_bundle_swapped_by_an_earlier_release_compiles_to_the_same_program() {
 #[test]
 fn flags_and_refusals() {
     let mut p = docker_clone_rule();
-    p["flags"] = json!([
-        "SECCOMP_FILTER_FLAG_TSYNC",
-        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-        "SECCOMP_FILTER_FLAG_LOG"
-    ]);
+    p["flags"] = json!(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]);
     let s: LinuxSeccomp = serde_json::from_value(p).unwrap();
     assert_eq!(compile::kernel_flags(&s), 0b111);
     let r = root();
@@ -210,9 +166,7 @@ fn flags_and_refusals() {
     notify["syscalls"][0]["action"] = json!("SCMP_ACT_NOTIFY");
     let err = of_spec(r.path(), &json!({"linux": {"seccomp": notify}})).unwrap_err();
     assert!(format!("{err:#}").contains("SCMP_ACT_NOTIFY"), "{err:#}");
-    assert!(of_spec(r.path(), &json!({"linux": {"seccomp": null}}))
-        .unwrap()
-        .is_none());
+    assert!(of_spec(r.path(), &json!({"linux": {"seccomp": null}})).unwrap().is_none());
     assert!(of_spec(r.path(), &json!({"linux": {}})).unwrap().is_none());
 }
 
@@ -233,30 +187,16 @@ fn the_cache_is_reused_and_distrusted_when_it_should_be() {
     let file = cache_file(r.path());
     let m = std::fs::metadata(&file).unwrap();
     assert_eq!(m.mode() & 0o777, 0o600);
-    assert_eq!(
-        std::fs::metadata(cache::dir(r.path())).unwrap().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(cache::dir(r.path())).unwrap().mode() & 0o777, 0o700);
     assert_eq!(m.len() as usize, first.len() + 32);
     let (again, src) = cache::program(r.path(), &n, &key).unwrap();
-    assert_eq!(
-        (again.as_slice(), src),
-        (first.as_slice(), cache::Source::Cached)
-    );
-    assert_eq!(
-        std::fs::metadata(&file).unwrap().ino(),
-        m.ino(),
-        "not rewritten"
-    );
+    assert_eq!((again.as_slice(), src), (first.as_slice(), cache::Source::Cached));
+    assert_eq!(std::fs::metadata(&file).unwrap().ino(), m.ino(), "not rewritten");
     assert_eq!(filter(r.path(), &spec).program, first);
 
     let recompiled = |what: &str| {
         let (p, src) = cache::program(r.path(), &n, &key).unwrap();
-        assert_eq!(
-            (p.as_slice(), src),
-            (first.as_slice(), cache::Source::Compiled),
-            "{what}"
-        );
+        assert_eq!((p.as_slice(), src), (first.as_slice(), cache::Source::Compiled), "{what}");
         let m = std::fs::metadata(&file).unwrap();
         assert_eq!((m.mode() & 0o777, m.uid()), (0o600, 0), "{what}: replaced");
     };

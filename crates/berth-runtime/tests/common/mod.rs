@@ -28,10 +28,7 @@ impl TestContainer {
     pub fn new(script: &str) -> Self {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}-{}", std::process::id(), n);
-        let dir = tempfile::Builder::new()
-            .prefix("berth-rt-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("berth-rt-").tempdir().unwrap();
         let root = dir.path().join("state");
         let bundle = dir.path().join("bundle");
         let bin = bundle.join("rootfs/bin");
@@ -60,14 +57,8 @@ impl TestContainer {
     }
 
     pub fn base_config(&self, script: &str) -> Value {
-        let caps = json!([
-            "CAP_KILL",
-            "CAP_NET_BIND_SERVICE",
-            "CAP_AUDIT_WRITE",
-            "CAP_CHOWN",
-            "CAP_SETUID",
-            "CAP_SETGID"
-        ]);
+        let caps =
+            json!(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]);
         json!({
             "ociVersion": "1.0.2",
             "process": {
@@ -105,11 +96,7 @@ impl TestContainer {
     }
 
     pub fn write_config(&self, v: &Value) {
-        std::fs::write(
-            self.bundle.join("config.json"),
-            serde_json::to_vec_pretty(v).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(v).unwrap()).unwrap();
     }
 
     pub fn cmd(&self) -> Command {
@@ -173,10 +160,7 @@ impl TestContainer {
             if st["status"] == want {
                 return st;
             }
-            assert!(
-                t0.elapsed() < timeout,
-                "container never reached {want}: {st}"
-            );
+            assert!(t0.elapsed() < timeout, "container never reached {want}: {st}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -188,38 +172,25 @@ impl TestContainer {
             if s.contains(needle) {
                 return s;
             }
-            assert!(
-                t0.elapsed() < timeout,
-                "output never contained {needle:?}: {s:?}"
-            );
+            assert!(t0.elapsed() < timeout, "output never contained {needle:?}: {s:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     pub fn init_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(&self.pid_file)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        std::fs::read_to_string(&self.pid_file).ok()?.trim().parse().ok()
     }
 }
 
 pub fn cgroup_v1_file(ctrl: &str, cgroup: &str, file: &str) -> PathBuf {
-    Path::new("/sys/fs/cgroup")
-        .join(ctrl)
-        .join(cgroup.trim_start_matches('/'))
-        .join(file)
+    Path::new("/sys/fs/cgroup").join(ctrl).join(cgroup.trim_start_matches('/')).join(file)
 }
 
 impl Drop for TestContainer {
     fn drop(&mut self) {
         // Kill by pid first so delete never waits on a live init, whatever state the test left.
         if let Some(pid) = self.init_pid() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             for _ in 0..100 {
                 if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
                     break;
@@ -250,9 +221,7 @@ impl Drop for TestContainer {
             "systemd",
             "unified",
         ] {
-            let dir = Path::new("/sys/fs/cgroup")
-                .join(ctrl)
-                .join(self.cgroup.trim_start_matches('/'));
+            let dir = Path::new("/sys/fs/cgroup").join(ctrl).join(self.cgroup.trim_start_matches('/'));
             let _ = std::fs::remove_dir(&dir);
         }
     }

@@ -10,7 +10,8 @@ use std::os::fd::{AsFd, AsRawFd};
 
 impl Ops for Core {
     fn capabilities(&self) -> Vec<String> {
-        let mut v = vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY, caps::ATTACH];
+        let mut v =
+            vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY, caps::ATTACH];
         if self.pty.is_some() {
             v.push(caps::RESIZE);
         }

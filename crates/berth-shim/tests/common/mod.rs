@@ -25,7 +25,13 @@ pub struct Options {
 
 impl Options {
     pub fn sh(script: &str) -> Self {
-        Options { args: vec!["sh".into(), "-c".into(), script.into()], terminal: false, max_size: 0, max_file: 1, memory_limit: None }
+        Options {
+            args: vec!["sh".into(), "-c".into(), script.into()],
+            terminal: false,
+            max_size: 0,
+            max_file: 1,
+            memory_limit: None,
+        }
     }
 }
 
@@ -100,7 +106,9 @@ impl Fixture {
     /// Starts the shim as the daemon does; returns the report and the launcher's exit status.
     pub fn start(&mut self) -> (StartReport, i32) {
         // BERTH_SHIM_BIN runs the suite against another build (e.g. release, to measure RSS).
-        let bin = std::env::var_os("BERTH_SHIM_BIN").filter(|b| !b.is_empty()).unwrap_or_else(|| env!("CARGO_BIN_EXE_berth-shim").into());
+        let bin = std::env::var_os("BERTH_SHIM_BIN")
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_berth-shim").into());
         let out = Command::new(bin)
             .arg("--config")
             .arg(&self.config_path)

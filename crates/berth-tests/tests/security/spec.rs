@@ -42,10 +42,7 @@ fn status_field(status: &str, field: &str) -> String {
 
 /// The host's namespace of `kind` (`pid`, `ipc`, …), as `readlink /proc/self/ns/<kind>` prints it.
 fn host_ns(kind: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{kind}"))
-        .unwrap()
-        .display()
-        .to_string()
+    std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap().display().to_string()
 }
 
 /// `POST /containers/create` with a raw body.
@@ -55,11 +52,7 @@ fn create_raw(d: &TestDaemon, body: &Value) -> HttpResponse {
 
 /// How many containers the daemon has, stopped ones included.
 fn containers(d: &TestDaemon) -> usize {
-    d.api_get("/containers/json?all=1")
-        .json()
-        .as_array()
-        .map(Vec::len)
-        .unwrap_or(0)
+    d.api_get("/containers/json?all=1").json().as_array().map(Vec::len).unwrap_or(0)
 }
 
 /// Asserts a 400 whose message contains every one of `words`, and that nothing was created.
@@ -69,10 +62,7 @@ fn assert_refused(d: &TestDaemon, body: &Value, words: &[&str]) {
     let msg = r.text();
     assert_eq!(r.status, 400, "{body} gave {}: {msg}", r.status);
     for w in words {
-        assert!(
-            msg.contains(w),
-            "{body}: the message {msg:?} does not name {w:?}"
-        );
+        assert!(msg.contains(w), "{body}: the message {msg:?} does not name {w:?}");
     }
     assert_eq!(containers(d), before, "{body} left a container behind");
 }

@@ -61,7 +61,11 @@ fn through_mounts(c: &Container, inner: &str) -> Option<(PathBuf, String)> {
 async fn root_for(d: &AppState, e: &Arc<Entry>, inner: &str) -> Result<Root, ApiError> {
     let c = e.snapshot();
     if c.state.status.is_live() && c.state.pid > 0 {
-        return Ok(Root { dir: PathBuf::from(format!("/proc/{}/root", c.state.pid)), inner: inner.to_string(), _mounted: None });
+        return Ok(Root {
+            dir: PathBuf::from(format!("/proc/{}/root", c.state.pid)),
+            inner: inner.to_string(),
+            _mounted: None,
+        });
     }
     let op = e.op.clone().lock_owned().await;
     let c = e.snapshot();
@@ -84,7 +88,9 @@ fn path_param(q: &HashMap<String, String>) -> Result<String, ApiError> {
 
 fn not_found<'a>(c: &'a Container, inner: &'a str) -> impl Fn(berth_image::ImageError) -> ApiError + 'a {
     move |err| match err {
-        berth_image::ImageError::NotFound(_) => ApiError::not_found(format!("Could not find the file {inner} in container {}", c.name)),
+        berth_image::ImageError::NotFound(_) => {
+            ApiError::not_found(format!("Could not find the file {inner} in container {}", c.name))
+        }
         other => image_error(other),
     }
 }
@@ -95,13 +101,19 @@ fn stat_header(st: &berth_image::PathStat) -> HeaderValue {
 }
 
 /// The `path` of the query opened inside the container's root (kept while the source is used).
-async fn open_source(d: &AppState, id: &str, q: &HashMap<String, String>) -> Result<(Root, berth_image::Source), ApiError> {
+async fn open_source(
+    d: &AppState,
+    id: &str,
+    q: &HashMap<String, String>,
+) -> Result<(Root, berth_image::Source), ApiError> {
     let e = d.store.get(id)?;
     let inner = path_param(q)?;
     let root = root_for(d, &e, &inner).await?;
     let c = e.snapshot();
     let (dir, rel) = (root.dir.clone(), root.inner.clone());
-    let src = tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, &rel, false)).await?.map_err(not_found(&c, &inner))?;
+    let src = tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, &rel, false))
+        .await?
+        .map_err(not_found(&c, &inner))?;
     Ok((root, src))
 }
 
@@ -112,7 +124,11 @@ pub async fn stat(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q
 }
 
 /// Streams what `produce` writes (on a blocking thread) as the response body.
-fn tar_body(produce: impl FnOnce(tokio_util::io::SyncIoBridge<tokio::io::DuplexStream>) -> Result<(), berth_image::ImageError> + Send + 'static) -> Body {
+fn tar_body(
+    produce: impl FnOnce(tokio_util::io::SyncIoBridge<tokio::io::DuplexStream>) -> Result<(), berth_image::ImageError>
+        + Send
+        + 'static,
+) -> Body {
     let (w, r) = tokio::io::duplex(256 * 1024);
     tokio::task::spawn_blocking(move || {
         if let Err(err) = produce(tokio_util::io::SyncIoBridge::new(w)) {
@@ -136,12 +152,24 @@ pub async fn get(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q)
             None => src.pack(&name, w),
         }
     });
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar")), (header::HeaderName::from_static("x-docker-container-path-stat"), stat_header(&st))], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar")),
+            (header::HeaderName::from_static("x-docker-container-path-stat"), stat_header(&st)),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `PUT /containers/{id}/archive`: the request's tar extracted into the directory at `path`,
 /// owned by the container's root unless `copyUIDGID` (`cp -a`).
-pub async fn put(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q, req: Request) -> Result<Response, ApiError> {
+pub async fn put(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    req: Request,
+) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     let inner = path_param(&q)?;
     let c = e.snapshot();
@@ -166,7 +194,9 @@ pub async fn put(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q,
     drop(root);
     match res {
         Ok(_) => Ok(StatusCode::OK.into_response()),
-        Err(berth_image::ImageError::NotFound(_)) => Err(ApiError::not_found(format!("Could not find the file {inner} in container {}", c.name))),
+        Err(berth_image::ImageError::NotFound(_)) => {
+            Err(ApiError::not_found(format!("Could not find the file {inner} in container {}", c.name)))
+        }
         Err(berth_image::ImageError::InvalidInput(m)) => Err(ApiError::bad_request(m)),
         Err(other) => Err(image_error(other)),
     }
@@ -188,7 +218,8 @@ pub async fn export(State(d): State<AppState>, Path(id): Path<String>) -> Result
         Root { dir, inner: "/".into(), _mounted: Some(Mounted { d: d.clone(), e: e.clone(), _op: op }) }
     };
     let dir = root.dir.clone();
-    let src = tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, "/", false)).await?.map_err(image_error)?;
+    let src =
+        tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, "/", false)).await?.map_err(image_error)?;
     d.events.emit("container", "export", &c.id, crate::lifecycle::attrs(&c));
     let maps = c.options.userns.clone();
     let body = tar_body(move |w| {

@@ -17,7 +17,9 @@ const DEFAULT_DETACH: &[u8] = &[0x10, 0x11];
 
 /// Parses Docker's `detachKeys` (`ctrl-p,ctrl-q`, `ctrl-a,x`, …).
 pub fn parse_detach_keys(spec: Option<&str>) -> Result<Vec<u8>, String> {
-    let Some(spec) = spec.filter(|s| !s.is_empty()) else { return Ok(DEFAULT_DETACH.to_vec()) };
+    let Some(spec) = spec.filter(|s| !s.is_empty()) else {
+        return Ok(DEFAULT_DETACH.to_vec());
+    };
     spec.split(',')
         .map(|k| {
             let k = k.trim();
@@ -81,7 +83,8 @@ async fn wait_running(e: &Entry) -> Option<bool> {
             _ => {}
         }
         waited = true;
-        if tokio::time::timeout(Duration::from_secs(3600), changed.changed()).await.map(|r| r.is_err()).unwrap_or(true) {
+        if tokio::time::timeout(Duration::from_secs(3600), changed.changed()).await.map(|r| r.is_err()).unwrap_or(true)
+        {
             return None;
         }
     }
@@ -92,7 +95,9 @@ pub async fn relay<IO>(d: Arc<Daemon>, e: Arc<Entry>, io: IO, stdin: bool, detac
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let Some(replay) = wait_running(&e).await else { return };
+    let Some(replay) = wait_running(&e).await else {
+        return;
+    };
     let c = e.snapshot();
     let tty = c.config.tty.unwrap_or(false);
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
@@ -119,7 +124,13 @@ where
 /// Moves bytes both ways between a hijacked client and an attached monitor connection until the
 /// output ends (the process ended) or the client types the detach keys (true). The client's end
 /// of input ends the process's stdin; output keeps flowing until the process ends.
-pub async fn pump<CR, CW, MR, MW>(mut client_r: CR, mut client_w: CW, mut mon_r: MR, mut mon_w: MW, detach_keys: &[u8]) -> bool
+pub async fn pump<CR, CW, MR, MW>(
+    mut client_r: CR,
+    mut client_w: CW,
+    mut mon_r: MR,
+    mut mon_w: MW,
+    detach_keys: &[u8],
+) -> bool
 where
     CR: AsyncRead + Unpin,
     CW: AsyncWrite + Unpin,
@@ -170,7 +181,9 @@ async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::state::Container, tty: boo
     let since = chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
     let f = Filter { stdout: true, stderr: true, since_nanos: since, ..Default::default() };
     let path = c.log_path.clone();
-    let Ok(Ok((lines, _))) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f)).await else { return };
+    let Ok(Ok((lines, _))) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f)).await else {
+        return;
+    };
     for l in lines {
         if w.write_all(&super::logs::encode(&l, tty, false)).await.is_err() {
             return;

@@ -22,7 +22,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
             .await
             .map_err(|e| ApiError::bad_request(format!("failed to read request body: {e}")))?;
-        let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) { axum::body::Bytes::from_static(b"{}") } else { bytes };
+        let bytes =
+            if bytes.iter().all(|b| b.is_ascii_whitespace()) { axum::body::Bytes::from_static(b"{}") } else { bytes };
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
     }
 }
@@ -35,7 +36,9 @@ pub fn qbool(v: Option<&String>) -> bool {
 /// Docker's `filters` query parameter: JSON `{"key": ["v", ...]}` or the old `{"key": {"v": true}}`.
 pub fn parse_filters(raw: Option<&String>) -> Result<std::collections::BTreeMap<String, Vec<String>>, ApiError> {
     let mut out = std::collections::BTreeMap::new();
-    let Some(raw) = raw.filter(|s| !s.is_empty()) else { return Ok(out) };
+    let Some(raw) = raw.filter(|s| !s.is_empty()) else {
+        return Ok(out);
+    };
     let v: serde_json::Value =
         serde_json::from_str(raw).map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
     let obj = v.as_object().ok_or_else(|| ApiError::bad_request("invalid filter: expected an object"))?;

@@ -2,6 +2,7 @@
 
 use super::body::{parse_filters, qbool, JsonBody};
 use super::{views, ApiError, AppState};
+use crate::api::types::ContainerCreateRequest;
 use crate::lifecycle;
 use crate::state::{Container, Status};
 use axum::body::Body;
@@ -9,14 +10,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use crate::api::types::ContainerCreateRequest;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tracing::Instrument;
 
 type Q = Query<HashMap<String, String>>;
 
-pub async fn create(State(d): State<AppState>, Query(q): Q, JsonBody(req): JsonBody<ContainerCreateRequest>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(d): State<AppState>,
+    Query(q): Q,
+    JsonBody(req): JsonBody<ContainerCreateRequest>,
+) -> Result<Response, ApiError> {
     let (id, warnings) = lifecycle::create(&d, q.get("name").cloned(), req).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id, "Warnings": warnings}))).into_response())
 }
@@ -74,7 +78,9 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ser
     let all = qbool(q.get("all"));
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
     let mut cs: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).collect();
-    cs.retain(|c| (all || limit > 0 || c.state.status.is_live() || filters.contains_key("status")) && matches(c, &filters));
+    cs.retain(|c| {
+        (all || limit > 0 || c.state.status.is_live() || filters.contains_key("status")) && matches(c, &filters)
+    });
     cs.sort_by(|a, b| b.created.cmp(&a.created));
     if limit > 0 {
         cs.truncate(limit as usize);
@@ -157,7 +163,9 @@ pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q):
 pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     let c = e.snapshot();
-    let dim = |k: &str| q.get(k).map(|v| v.parse::<u16>().map_err(|_| ApiError::bad_request(format!("invalid {k}: {v}")))).transpose();
+    let dim = |k: &str| {
+        q.get(k).map(|v| v.parse::<u16>().map_err(|_| ApiError::bad_request(format!("invalid {k}: {v}")))).transpose()
+    };
     let (Some(h), Some(w)) = (dim("h")?, dim("w")?) else {
         return Err(ApiError::bad_request("resize needs h and w"));
     };
@@ -168,7 +176,9 @@ pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q):
         return Ok(StatusCode::OK.into_response()); // Docker ignores a resize without a terminal.
     }
     let p = crate::monitor::MonitorPaths::new(&d.config().exec_root, &c.id);
-    crate::monitor::resize(&p.socket(), h, w, None).await.map_err(|err| ApiError::internal(format!("resize: {err}")))?;
+    crate::monitor::resize(&p.socket(), h, w, None)
+        .await
+        .map_err(|err| ApiError::internal(format!("resize: {err}")))?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -189,11 +199,17 @@ pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q
             let removed = changed.has_changed().is_err() || d.store.get(&c.id).is_err();
             let done = match cond.as_str() {
                 "removed" => removed,
-                "next-exit" => c.state.status == Status::Exited && c.state.finished_at != start.state.finished_at || removed,
+                "next-exit" => {
+                    c.state.status == Status::Exited && c.state.finished_at != start.state.finished_at || removed
+                }
                 _ => !c.state.status.is_live() && c.state.status != Status::Removing || removed,
             };
             if done {
-                let err = if c.state.error.is_empty() { serde_json::Value::Null } else { serde_json::json!({"Message": c.state.error}) };
+                let err = if c.state.error.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!({"Message": c.state.error})
+                };
                 let body = serde_json::json!({"StatusCode": c.state.exit_code, "Error": err});
                 let _ = tx.send(bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()));
                 return;
@@ -227,7 +243,8 @@ pub async fn forget(State(d): State<AppState>, Path(id): Path<String>) -> Result
     attrs.insert("pid".into(), c.state.pid.to_string());
     d.events.emit("container", "forget", &c.id, attrs);
     e.changed.send_modify(|n| *n += 1);
-    Ok(Json(serde_json::json!({"message": format!("forgot container {}; its record is kept in {}", c.short_id(), forgotten.display())})).into_response())
+    Ok(Json(serde_json::json!({"message": format!("forgot container {}; its record is kept in {}", c.short_id(), forgotten.display())}))
+        .into_response())
 }
 
 /// `berth container adopt`: a new monitor for an orphan (Berth's own verb).

@@ -58,4 +58,3 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::internal(format!("internal task failed: {e}"))
     }
 }
-

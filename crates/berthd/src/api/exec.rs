@@ -87,7 +87,15 @@ pub async fn create(
     let cmdline = cfg.cmd.clone().unwrap_or_default().join(" ");
     d.execs.lock().expect("execs lock").insert(
         eid.clone(),
-        ExecInfo { id: eid.clone(), container_id: c.id.clone(), config: cfg, running: false, started: false, exit_code: None, pid: 0 },
+        ExecInfo {
+            id: eid.clone(),
+            container_id: c.id.clone(),
+            config: cfg,
+            running: false,
+            started: false,
+            exit_code: None,
+            pid: 0,
+        },
     );
     d.events.emit("container", &format!("exec_create: {cmdline}"), &c.id, exec_attrs(&d, &c.id, &eid));
     Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": eid}))).into_response())
@@ -140,7 +148,8 @@ fn process_file(d: &crate::daemon::Daemon, x: &ExecInfo) -> Result<std::path::Pa
     if x.config.privileged {
         // `docker exec --privileged`: every capability the daemon has, as dockerd gives it.
         let all = crate::oci::caps::available();
-        p["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all, "inheritable": [], "ambient": []});
+        p["capabilities"] =
+            serde_json::json!({"bounding": all, "effective": all, "permitted": all, "inheritable": [], "ambient": []});
     }
     let f = paths.state_dir.join(format!("exec-{}.json", x.id));
     berth_proto::fsutil::write_json_runtime(&f, &p).map_err(|e| e.to_string())?;
@@ -155,7 +164,11 @@ async fn start_in_monitor(d: &crate::daemon::Daemon, x: &ExecInfo) -> Result<i32
     if !conn.capabilities.iter().any(|c| c == berth_proto::caps::EXEC) {
         return Err("this container's monitor does not support exec".into());
     }
-    match conn.call(&ShimRequest::Exec { id: x.id.clone(), process, tty: x.config.tty, stdin: x.config.attach_stdin }).await.map_err(|e| e.to_string())? {
+    match conn
+        .call(&ShimRequest::Exec { id: x.id.clone(), process, tty: x.config.tty, stdin: x.config.attach_stdin })
+        .await
+        .map_err(|e| e.to_string())?
+    {
         ShimResponse::ExecStarted { pid } => Ok(pid),
         ShimResponse::Error { message } => Err(message),
         other => Err(format!("unexpected monitor reply {other:?}")),
@@ -172,14 +185,14 @@ async fn wait_in_monitor(socket: std::path::PathBuf, id: String) -> Result<ExitR
 }
 
 fn failed_code(msg: &str) -> i32 {
-    if msg.contains("not found") || msg.contains("no such file") { 127 } else { 126 }
+    if msg.contains("not found") || msg.contains("no such file") {
+        127
+    } else {
+        126
+    }
 }
 
-pub async fn start(
-    State(d): State<AppState>,
-    Path(id): Path<String>,
-    mut req: Request,
-) -> Result<Response, ApiError> {
+pub async fn start(State(d): State<AppState>, Path(id): Path<String>, mut req: Request) -> Result<Response, ApiError> {
     let x = get(&d, &id)?;
     if x.started {
         return Err(ApiError::conflict(format!("Exec {id} has already been started")));
@@ -205,7 +218,12 @@ pub async fn start(
                     x.running = true;
                     x.pid = pid;
                 });
-                d.events.emit("container", &format!("exec_start: {cmdline}"), &x.container_id, exec_attrs(&d, &x.container_id, &id));
+                d.events.emit(
+                    "container",
+                    &format!("exec_start: {cmdline}"),
+                    &x.container_id,
+                    exec_attrs(&d, &x.container_id, &id),
+                );
             }
             started
         }
@@ -249,7 +267,9 @@ pub async fn start(
     let tty = x.config.tty;
     let d2 = d.clone();
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
         // Started only now that the 101 answer is out: docker-py reads the raw socket after its
         // HTTP parser, which swallows whatever arrived together with the headers.
@@ -322,9 +342,15 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Resul
 }
 
 /// `POST /exec/{id}/resize?h=&w=`: the exec's terminal size, through the monitor that holds it.
-pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> Result<Response, ApiError> {
+pub async fn resize(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let x = get(&d, &id)?;
-    let dim = |k: &str| q.get(k).map(|v| v.parse::<u16>().map_err(|_| ApiError::bad_request(format!("invalid {k}: {v}")))).transpose();
+    let dim = |k: &str| {
+        q.get(k).map(|v| v.parse::<u16>().map_err(|_| ApiError::bad_request(format!("invalid {k}: {v}")))).transpose()
+    };
     let (Some(h), Some(w)) = (dim("h")?, dim("w")?) else {
         return Err(ApiError::bad_request("resize needs h and w"));
     };
@@ -332,22 +358,29 @@ pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, axum::ext
         return Ok(StatusCode::OK.into_response());
     }
     let p = MonitorPaths::new(&d.config().exec_root, &x.container_id);
-    crate::monitor::resize(&p.socket(), h, w, Some(x.id.clone())).await.map_err(|err| ApiError::internal(format!("resize: {err}")))?;
+    crate::monitor::resize(&p.socket(), h, w, Some(x.id.clone()))
+        .await
+        .map_err(|err| ApiError::internal(format!("resize: {err}")))?;
     Ok(StatusCode::OK.into_response())
 }
 
 /// Attaches the hijacked connection to the running exec through its monitor; false when the exec
 /// was already over (its output is then streamed from its log like a plain exec's).
-async fn relay_exec<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(d: &crate::daemon::Daemon, x: &ExecInfo, io: &mut IO) -> bool {
+async fn relay_exec<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    d: &crate::daemon::Daemon,
+    x: &ExecInfo,
+    io: &mut IO,
+) -> bool {
     let paths = MonitorPaths::new(&d.config().exec_root, &x.container_id);
     let halves = match MonitorConn::connect(&paths.socket(), Duration::from_secs(5)).await {
         Ok(conn) => conn.attach_exec(&x.id, x.config.attach_stdin).await,
         Err(e) => Err(e),
     };
-    let Ok((mon_r, mon_w)) = halves else { return false };
+    let Ok((mon_r, mon_w)) = halves else {
+        return false;
+    };
     let keys = super::attach::parse_detach_keys(x.config.detach_keys.as_deref()).unwrap_or_default();
     let (client_r, client_w) = tokio::io::split(io);
     super::attach::pump(client_r, client_w, mon_r, mon_w, &keys).await;
     true
 }
-

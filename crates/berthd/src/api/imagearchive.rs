@@ -46,7 +46,14 @@ fn progress_bar(current: u64, total: u64) -> String {
     let width = 50u64;
     let filled = (current * width).checked_div(total).unwrap_or(width).min(width);
     let arrow = if filled < width { ">" } else { "" };
-    format!("[{}{}{}] {}/{}", "=".repeat(filled as usize), arrow, " ".repeat((width - filled).saturating_sub(arrow.len() as u64) as usize), human(current), human(total))
+    format!(
+        "[{}{}{}] {}/{}",
+        "=".repeat(filled as usize),
+        arrow,
+        " ".repeat((width - filled).saturating_sub(arrow.len() as u64) as usize),
+        human(current),
+        human(total)
+    )
 }
 
 fn human(n: u64) -> String {
@@ -60,7 +67,11 @@ fn human(n: u64) -> String {
 
 /// `POST /images/load`: JSON messages as the layers go in (bars on a terminal), then
 /// `Loaded image: …` per tag; an error mid-way is the stream's last message.
-pub async fn load(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>, req: Request) -> Result<Response, ApiError> {
+pub async fn load(
+    State(d): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    req: Request,
+) -> Result<Response, ApiError> {
     let quiet = qbool(q.get("quiet"));
     let stream = futures_util::TryStreamExt::map_err(req.into_body().into_data_stream(), std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
@@ -73,7 +84,9 @@ pub async fn load(State(d): State<AppState>, Query(q): Query<HashMap<String, Str
         let mut on_progress = |p: LoadProgress| match p {
             LoadProgress::Layer(diff_id, current, total) if !quiet => {
                 let id = diff_id.trim_start_matches("sha256:")[..12].to_string();
-                send(json!({"status": "Loading layer", "progressDetail": {"current": current, "total": total}, "progress": progress_bar(current, total), "id": id}));
+                send(
+                    json!({"status": "Loading layer", "progressDetail": {"current": current, "total": total}, "progress": progress_bar(current, total), "id": id}),
+                );
             }
             LoadProgress::Layer(..) => {}
             LoadProgress::Loaded(id, tags) => {
@@ -111,7 +124,11 @@ impl<R: std::io::Read> std::io::Read for Progress<R> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         if self.read >= self.next || (n == 0 && self.read > 0) {
-            let detail = if self.total > 0 { json!({"current": self.read, "total": self.total}) } else { json!({"current": self.read}) };
+            let detail = if self.total > 0 {
+                json!({"current": self.read, "total": self.total})
+            } else {
+                json!({"current": self.read})
+            };
             let bar = if self.total > 0 { progress_bar(self.read, self.total) } else { human(self.read) };
             let _ = self.tx.send(json!({"status": "Importing", "progressDetail": detail, "progress": bar}));
             self.next = self.read + (1 << 20);
@@ -130,10 +147,22 @@ fn json_lines(rx: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) -> Bo
 }
 
 /// `docker import`: progress while the tarball comes in (bars on a terminal), then the id.
-pub fn import_streamed<R: tokio::io::AsyncRead + Unpin + Send + 'static>(d: AppState, reader: R, opts: berth_image::ImportOptions, reference: Option<String>, total: u64) -> Response {
+pub fn import_streamed<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    d: AppState,
+    reader: R,
+    opts: berth_image::ImportOptions,
+    reference: Option<String>,
+    total: u64,
+) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     tokio::task::spawn_blocking(move || {
-        let counted = Progress { inner: tokio_util::io::SyncIoBridge::new(reader), read: 0, next: 1 << 20, total, tx: tx.clone() };
+        let counted = Progress {
+            inner: tokio_util::io::SyncIoBridge::new(reader),
+            read: 0,
+            next: 1 << 20,
+            total,
+            tx: tx.clone(),
+        };
         match d.images.import(counted, opts) {
             Ok(id) => {
                 let mut attrs = std::collections::BTreeMap::new();

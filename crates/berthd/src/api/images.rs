@@ -29,11 +29,15 @@ pub fn image_error(e: ImageError) -> ApiError {
 pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Result<Response, ApiError> {
     // `changes` may repeat: read them from the raw query.
     let raw = req.uri().query().unwrap_or("").to_string();
-    let changes: Vec<String> = form_urlencoded_pairs(&raw).into_iter().filter(|(k, _)| k == "changes").map(|(_, v)| v).collect();
-    let req_len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let changes: Vec<String> =
+        form_urlencoded_pairs(&raw).into_iter().filter(|(k, _)| k == "changes").map(|(_, v)| v).collect();
+    let req_len =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if let Some(src) = q.get("fromSrc") {
         if src != "-" {
-            return Err(ApiError::bad_request("importing from a URL is not supported: send the tarball as the request body (fromSrc=-)"));
+            return Err(ApiError::bad_request(
+                "importing from a URL is not supported: send the tarball as the request body (fromSrc=-)",
+            ));
         }
         let repo = q.get("repo").cloned().unwrap_or_default();
         let tag = q.get("tag").cloned().unwrap_or_default();
@@ -222,7 +226,12 @@ fn inspect(i: &ImageInfo) -> serde_json::Value {
     })
 }
 
-pub async fn post_dispatch(State(d): State<AppState>, Path(rest): Path<String>, Query(q): Q, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+pub async fn post_dispatch(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+    Query(q): Q,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(name) = rest.strip_suffix("/push") {
         return super::registry::push(d, name, &q, &headers).await;
     }
@@ -271,7 +280,12 @@ pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q
             d.events.emit("image", "untag", t, Default::default());
         }
     }
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from(serde_json::to_vec(&items).unwrap_or_default())).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(serde_json::to_vec(&items).unwrap_or_default()),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

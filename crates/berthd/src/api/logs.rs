@@ -19,11 +19,19 @@ const POLL: Duration = Duration::from_millis(50);
 /// A log line as a client reads it: raw on a terminal, else a multiplexed frame.
 pub(crate) fn encode(l: &LogLine, tty: bool, timestamps: bool) -> Vec<u8> {
     let payload = if timestamps { format!("{} {}", l.time, l.log).into_bytes() } else { l.log.clone().into_bytes() };
-    if tty { payload } else { frame(&l.stream, &payload) }
+    if tty {
+        payload
+    } else {
+        frame(&l.stream, &payload)
+    }
 }
 
 fn content_type(tty: bool) -> HeaderValue {
-    HeaderValue::from_static(if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" })
+    HeaderValue::from_static(if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    })
 }
 
 pub async fn logs(
@@ -66,15 +74,25 @@ pub async fn logs(
             }
         }
         if follow {
-            let _ = follow_until_exit(&e, c.log_path.clone(), pos, &live_filter, |l| {
-                let tx = tx.clone();
-                let b: bytes::Bytes = encode(&l, tty, timestamps).into();
-                async move { tx.send(b).await.is_ok() }
-            }, None)
+            let _ = follow_until_exit(
+                &e,
+                c.log_path.clone(),
+                pos,
+                &live_filter,
+                |l| {
+                    let tx = tx.clone();
+                    let b: bytes::Bytes = encode(&l, tty, timestamps).into();
+                    async move { tx.send(b).await.is_ok() }
+                },
+                None,
+            )
             .await;
         }
     });
-    let body = Body::from_stream(futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok::<_, std::io::Error>));
+    let body = Body::from_stream(futures_util::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, std::io::Error>,
+    ));
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, content_type(tty));
     Ok(r)
@@ -135,20 +153,23 @@ pub async fn attach(
     let c = e.snapshot();
     let tty = c.config.tty.unwrap_or(false);
     let want_logs = qbool(q.get("logs"));
-    let stream = q.get("stream").is_none() || qbool(q.get("stream"));
+    let stream = !q.contains_key("stream") || qbool(q.get("stream"));
     let f = Filter { stdout: qbool(q.get("stdout")), stderr: qbool(q.get("stderr")), ..Default::default() };
     let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
     let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
     let want_stdin = qbool(q.get("stdin"));
     if stream && (want_stdin || tty) {
         // Input, or a terminal: the monitor that owns them is attached to.
-        let keys = super::attach::parse_detach_keys(q.get("detachKeys").map(String::as_str)).map_err(ApiError::bad_request)?;
+        let keys =
+            super::attach::parse_detach_keys(q.get("detachKeys").map(String::as_str)).map_err(ApiError::bad_request)?;
         let Some(on_upgrade) = on_upgrade else {
             return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
         };
         let d2 = d.clone();
         tokio::spawn(async move {
-            let Ok(upgraded) = on_upgrade.await else { return };
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
             super::attach::relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, keys).await;
         });
         return Ok(hijacked(upgrade_asked, tty));
@@ -161,7 +182,9 @@ pub async fn attach(
         return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
     };
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
         if want_logs {
             for l in &past {
@@ -182,10 +205,17 @@ pub async fn attach(
                 let _ = io_ref.flush().await;
             };
             let reader = async move {
-                follow_until_exit(&e, c.log_path.clone(), pos, &f, |l| {
-                    let tx = tx.clone();
-                    async move { tx.send(encode(&l, tty, false)).await.is_ok() }
-                }, started_before)
+                follow_until_exit(
+                    &e,
+                    c.log_path.clone(),
+                    pos,
+                    &f,
+                    |l| {
+                        let tx = tx.clone();
+                        async move { tx.send(encode(&l, tty, false)).await.is_ok() }
+                    },
+                    started_before,
+                )
                 .await;
             };
             tokio::join!(writer, reader);

@@ -1,13 +1,13 @@
 //! The Docker Engine API on a unix socket: same paths, JSON and status codes as dockerd.
 
+pub mod archive;
+pub mod attach;
 pub mod body;
 pub mod containers;
 pub mod error;
 pub mod exec;
 pub mod imagearchive;
 pub mod images;
-pub mod archive;
-pub mod attach;
 pub mod logs;
 pub mod networks;
 pub mod prune;
@@ -151,4 +151,3 @@ fn check_version(maj: u32, min: u32) -> Result<(), ApiError> {
     }
     Ok(())
 }
-

@@ -42,7 +42,8 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
             return Some(user_network(d, &un));
         }
     };
-    let current = crate::config::parse_cidr(&cfg.bip).and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok()).map(|n| n.trunc());
+    let current =
+        crate::config::parse_cidr(&cfg.bip).and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok()).map(|n| n.trunc());
     let mut members = serde_json::Map::new();
     let mut old: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for c in &containers {
@@ -55,7 +56,10 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
             }
             None => (String::new(), String::new()),
         };
-        members.insert(c.id.clone(), json!({"Name": c.name, "EndpointID": c.id, "MacAddress": mac, "IPv4Address": ip, "IPv6Address": ""}));
+        members.insert(
+            c.id.clone(),
+            json!({"Name": c.name, "EndpointID": c.id, "MacAddress": mac, "IPv4Address": ip, "IPv6Address": ""}),
+        );
     }
     let mut v = json!({
         "Name": name, "Id": net_id(name), "Created": "0001-01-01T00:00:00Z", "Scope": "local", "Driver": driver,
@@ -75,8 +79,11 @@ fn user_network(d: &Daemon, un: &crate::usernets::UserNet) -> Value {
     let mut members = serde_json::Map::new();
     for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
         if let Some(ep) = c.endpoint_on(&un.name) {
-            members.insert(c.id.clone(), json!({"Name": c.name, "EndpointID": c.id, "MacAddress": ep.mac,
-                "IPv4Address": format!("{}/{}", ep.ip, ep.subnet.prefix_len()), "IPv6Address": ""}));
+            members.insert(
+                c.id.clone(),
+                json!({"Name": c.name, "EndpointID": c.id, "MacAddress": ep.mac,
+                "IPv4Address": format!("{}/{}", ep.ip, ep.subnet.prefix_len()), "IPv6Address": ""}),
+            );
         }
     }
     json!({
@@ -108,20 +115,30 @@ pub struct CreateRequest {
     pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
-pub async fn create(State(d): State<AppState>, super::body::JsonBody(req): super::body::JsonBody<CreateRequest>) -> Result<axum::response::Response, ApiError> {
+pub async fn create(
+    State(d): State<AppState>,
+    super::body::JsonBody(req): super::body::JsonBody<CreateRequest>,
+) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     if req.name.is_empty() {
         return Err(ApiError::bad_request("network name must not be empty"));
     }
     if BUILTIN.contains(&req.name.as_str()) {
-        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, format!("{} is a pre-defined network and cannot be created", req.name)));
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!("{} is a pre-defined network and cannot be created", req.name),
+        ));
     }
     if let Some(drv) = req.driver.as_deref().filter(|d| !d.is_empty() && *d != "bridge") {
-        return Err(ApiError::bad_request(format!("could not find plugin {drv} in v1 plugin registry: plugin not found")));
+        return Err(ApiError::bad_request(format!(
+            "could not find plugin {drv} in v1 plugin registry: plugin not found"
+        )));
     }
     let cfg0 = req.ipam.as_ref().and_then(|i| i["Config"].as_array().and_then(|a| a.first().cloned()));
     let subnet = match cfg0.as_ref().and_then(|c| c["Subnet"].as_str()).filter(|s| !s.is_empty()) {
-        Some(s) => Some(s.parse::<berth_net::Ipv4Net>().map_err(|_| ApiError::bad_request(format!("invalid subnet {s}")))?),
+        Some(s) => {
+            Some(s.parse::<berth_net::Ipv4Net>().map_err(|_| ApiError::bad_request(format!("invalid subnet {s}")))?)
+        }
         None => None,
     };
     let gateway = match cfg0.as_ref().and_then(|c| c["Gateway"].as_str()).filter(|s| !s.is_empty()) {
@@ -136,7 +153,15 @@ pub async fn create(State(d): State<AppState>, super::body::JsonBody(req): super
     let un = d
         .net
         .user
-        .create(&req.name, subnet, gateway, req.internal, req.labels.unwrap_or_default(), &taken, &cfg.default_address_pools)
+        .create(
+            &req.name,
+            subnet,
+            gateway,
+            req.internal,
+            req.labels.unwrap_or_default(),
+            &taken,
+            &cfg.default_address_pools,
+        )
         .map_err(|m| if m.contains("already exists") { ApiError::conflict(m) } else { ApiError::bad_request(m) })?;
     let mut attrs = std::collections::BTreeMap::new();
     attrs.insert("name".to_string(), un.name.clone());
@@ -158,7 +183,12 @@ async fn remove_one(d: &AppState, un: &crate::usernets::UserNet) -> Result<(), A
     if !users.is_empty() {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
-            format!("error while removing network: network {} id {} has active endpoints ({})", un.name, un.id, users.join(", ")),
+            format!(
+                "error while removing network: network {} id {} has active endpoints ({})",
+                un.name,
+                un.id,
+                users.join(", ")
+            ),
         ));
     }
     d.net.user.remove(&un.id)?;
@@ -179,7 +209,10 @@ async fn remove_one(d: &AppState, un: &crate::usernets::UserNet) -> Result<(), A
 
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> Result<axum::http::StatusCode, ApiError> {
     if BUILTIN.contains(&id.as_str()) {
-        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, format!("{id} is a pre-defined network and cannot be removed")));
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!("{id} is a pre-defined network and cannot be removed"),
+        ));
     }
     let un = d.net.user.get(&id).ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
     remove_one(&d, &un).await?;
@@ -242,7 +275,10 @@ pub async fn disconnect(
     Ok(axum::http::StatusCode::OK)
 }
 
-pub async fn list(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn list(
+    State(d): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     let mut out = Vec::new();
     for n in all_networks(&d) {
@@ -268,7 +304,9 @@ pub async fn list(State(d): State<AppState>, Query(q): Query<HashMap<String, Str
 pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     all_networks(&d)
         .into_iter()
-        .find(|n| n["Name"] == id.as_str() || n["Id"].as_str().is_some_and(|i| !id.is_empty() && i.starts_with(id.as_str())))
+        .find(|n| {
+            n["Name"] == id.as_str() || n["Id"].as_str().is_some_and(|i| !id.is_empty() && i.starts_with(id.as_str()))
+        })
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))
 }

@@ -49,7 +49,8 @@ fn until_nanos(v: &str) -> Result<i64, ApiError> {
     if let Some(d) = go_duration(v) {
         return Ok(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - d);
     }
-    crate::logs::parse_time(v).ok_or_else(|| ApiError::bad_request(format!("failed to parse value {v} as a timestamp or a duration")))
+    crate::logs::parse_time(v)
+        .ok_or_else(|| ApiError::bad_request(format!("failed to parse value {v} as a timestamp or a duration")))
 }
 
 /// `label=k`, `label=k=v`, and their `label!=` negations.
@@ -58,7 +59,8 @@ fn labels_match(labels: &BTreeMap<String, String>, filters: &Filters) -> bool {
         Some((k, v)) => labels.get(k) == Some(&v.to_string()),
         None => labels.contains_key(l),
     };
-    filters.get("label").is_none_or(|ls| ls.iter().all(one)) && filters.get("label!").is_none_or(|ls| !ls.iter().any(one))
+    filters.get("label").is_none_or(|ls| ls.iter().all(one))
+        && filters.get("label!").is_none_or(|ls| !ls.iter().any(one))
 }
 
 fn check_keys(filters: &Filters, allowed: &[&str]) -> Result<(), ApiError> {
@@ -92,7 +94,10 @@ pub async fn containers(State(d): State<AppState>, Query(q): Q) -> Result<Json<V
     for e in d.store.all() {
         let c = e.snapshot();
         let stopped = matches!(c.state.status, Status::Exited | Status::Created | Status::Dead);
-        if !stopped || !labels_match(&container_labels(&c), &filters) || until.is_some_and(|u| created_nanos(&c.created) >= u) {
+        if !stopped
+            || !labels_match(&container_labels(&c), &filters)
+            || until.is_some_and(|u| created_nanos(&c.created) >= u)
+        {
             continue;
         }
         let size = rw_size(&d, &c);
@@ -145,7 +150,9 @@ pub async fn images(State(d): State<AppState>, Query(q): Q) -> Result<Json<Value
         }
     }
     d.events.emit("image", "prune", "", BTreeMap::from([("reclaimed".to_string(), reclaimed.to_string())]));
-    Ok(Json(json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { Value::Array(deleted) }, "SpaceReclaimed": reclaimed})))
+    Ok(Json(
+        json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { Value::Array(deleted) }, "SpaceReclaimed": reclaimed}),
+    ))
 }
 
 /// Berth has no builder: nothing is cached, nothing to prune (`system prune` asks).
@@ -169,7 +176,12 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
         .map(|i| {
             let n = containers.iter().filter(|c| c.image_id == i.id).count();
             // Layers this image shares with another one.
-            let shared: u64 = i.chain_ids.iter().filter(|c| images.iter().any(|o| o.id != i.id && o.chain_ids.contains(c))).filter_map(|c| layers.get(c)).sum();
+            let shared: u64 = i
+                .chain_ids
+                .iter()
+                .filter(|c| images.iter().any(|o| o.id != i.id && o.chain_ids.contains(c)))
+                .filter_map(|c| layers.get(c))
+                .sum();
             json!({
                 "Id": i.id, "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests, "Created": i.created_unix(),
                 "Size": i.size, "SharedSize": shared, "VirtualSize": i.size, "Labels": i.labels, "Containers": n,
@@ -195,9 +207,13 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
     let volume_docs: Vec<Value> = vols
         .iter()
         .map(|v| {
-            let refs = containers.iter().filter(|c| c.mounts.iter().any(|m| m.name.as_deref() == Some(v.name.as_str()))).count();
+            let refs = containers
+                .iter()
+                .filter(|c| c.mounts.iter().any(|m| m.name.as_deref() == Some(v.name.as_str())))
+                .count();
             let mut doc = crate::volumes::to_json(&d.volumes, v);
-            doc["UsageData"] = json!({"Size": crate::volumes::dir_size(&d.volumes.data_path(&v.name)), "RefCount": refs});
+            doc["UsageData"] =
+                json!({"Size": crate::volumes::dir_size(&d.volumes.data_path(&v.name)), "RefCount": refs});
             doc
         })
         .collect();

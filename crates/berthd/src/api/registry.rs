@@ -33,7 +33,11 @@ fn decode_auth(raw: &str) -> Credentials {
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         &base64::engine::general_purpose::STANDARD,
     ];
-    let v: Value = engines.iter().find_map(|e| e.decode(raw.trim()).ok()).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    let v: Value = engines
+        .iter()
+        .find_map(|e| e.decode(raw.trim()).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
     creds_of(&v)
 }
 
@@ -69,7 +73,9 @@ fn message(ev: &Event, tag: &str) -> Value {
         Event::Layer { id, status, current, total } if *total > 0 && *current > 0 => {
             json!({"status": status, "progressDetail": {"current": current, "total": total}, "progress": bar(*current, *total), "id": id})
         }
-        Event::Layer { id, status, .. } => json!({"status": status, "progressDetail": {}, "id": id}),
+        Event::Layer { id, status, .. } => {
+            json!({"status": status, "progressDetail": {}, "id": id})
+        }
     }
 }
 
@@ -143,7 +149,10 @@ async fn relay<T: Send + 'static>(
             }
         }
     });
-    let body = Body::from_stream(futures_util::StreamExt::map(tokio_stream::wrappers::UnboundedReceiverStream::new(out_rx), Ok::<_, std::io::Error>));
+    let body = Body::from_stream(futures_util::StreamExt::map(
+        tokio_stream::wrappers::UnboundedReceiverStream::new(out_rx),
+        Ok::<_, std::io::Error>,
+    ));
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -177,14 +186,19 @@ pub async fn pull(d: AppState, q: &HashMap<String, String>, headers: &HeaderMap)
             })
         },
         shown_tag,
-        move |p: &berth_registry::Pulled| d2.events.emit("image", "pull", &p.id, name_attr(p.tag.clone().unwrap_or(name))),
+        move |p: &berth_registry::Pulled| {
+            d2.events.emit("image", "pull", &p.id, name_attr(p.tag.clone().unwrap_or(name)))
+        },
     )
     .await
     // As dockerd: refused credentials are a "not found" with a hint, never a 401, which would
     // make the CLI prompt for a password.
     .map_err(|e| {
         if e.status == StatusCode::UNAUTHORIZED {
-            ApiError::not_found(format!("pull access denied for {denied_name}, repository does not exist or may require 'docker login': {}", e.message))
+            ApiError::not_found(format!(
+                "pull access denied for {denied_name}, repository does not exist or may require 'docker login': {}",
+                e.message
+            ))
         } else {
             e
         }
@@ -192,12 +206,20 @@ pub async fn pull(d: AppState, q: &HashMap<String, String>, headers: &HeaderMap)
 }
 
 /// `POST /images/{name}/push?tag=…`.
-pub async fn push(d: AppState, name: &str, q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Response, ApiError> {
+pub async fn push(
+    d: AppState,
+    name: &str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let full = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{name}:{t}"),
         None => name.to_string(),
     };
-    let resolved = d.images.resolve(&full).map_err(|_| ApiError::not_found(format!("An image does not exist locally with the tag: {name}")))?;
+    let resolved = d
+        .images
+        .resolve(&full)
+        .map_err(|_| ApiError::not_found(format!("An image does not exist locally with the tag: {name}")))?;
     let (creds, opts, store) = (creds(headers), options(&d), d.images.clone());
     let d2 = d.clone();
     let job_name = full.clone();
@@ -218,7 +240,8 @@ pub async fn push(d: AppState, name: &str, q: &HashMap<String, String>, headers:
 
 /// `POST /auth` (`docker login`): the registry is asked whether it takes these credentials.
 pub async fn login(State(d): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let body =
+        axum::body::to_bytes(req.into_body(), 1 << 20).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let server = v["serveraddress"].as_str().unwrap_or("").to_string();
     berth_registry::check_login(&options(&d), &server, &creds_of(&v)).await.map_err(|e| match e {
@@ -231,5 +254,8 @@ pub async fn login(State(d): State<AppState>, req: Request) -> Result<Json<Value
 /// `GET /images/search`: Berth does not search registries.
 pub async fn search(Query(q): Query<HashMap<String, String>>) -> ApiError {
     let term = q.get("term").cloned().unwrap_or_default();
-    ApiError::new(StatusCode::NOT_IMPLEMENTED, format!("searching registries is not supported by Berth (term {term:?}): browse the registry instead"))
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("searching registries is not supported by Berth (term {term:?}): browse the registry instead"),
+    )
 }

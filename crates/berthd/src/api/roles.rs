@@ -33,10 +33,7 @@ impl Role {
         match s {
             "full" => Ok(Role::Full),
             "read-only" => Ok(Role::ReadOnly),
-            other => Err(format!(
-                "unknown role \"{other}\" (known roles: {})",
-                Role::NAMES.join(", ")
-            )),
+            other => Err(format!("unknown role \"{other}\" (known roles: {})", Role::NAMES.join(", "))),
         }
     }
 
@@ -79,15 +76,11 @@ pub fn allows(role: Role, method: &Method, pattern: Option<&str>, image: Option<
     match role {
         Role::Full => true,
         Role::ReadOnly => {
-            let (Some(pattern), true) = (pattern, method == Method::GET || method == Method::HEAD)
-            else {
+            let (Some(pattern), true) = (pattern, method == Method::GET || method == Method::HEAD) else {
                 return false;
             };
             if pattern == "/images/{*rest}" {
-                return matches!(
-                    image.and_then(parse_image_get),
-                    Some(ImageGet::Inspect(_) | ImageGet::History(_))
-                );
+                return matches!(image.and_then(parse_image_get), Some(ImageGet::Inspect(_) | ImageGet::History(_)));
             }
             READ_ONLY_ROUTES.contains(&pattern)
         }
@@ -99,16 +92,10 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The layer: refuses with 403 and Docker's error body what the socket's role does not serve.
 pub async fn enforce(State(role): State<Role>, req: Request, next: Next) -> Response {
-    let pattern = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
+    let pattern = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let (mut parts, body) = req.into_parts();
     let image = match pattern.as_deref() {
-        Some("/images/{*rest}") => Path::<String>::from_request_parts(&mut parts, &())
-            .await
-            .ok()
-            .map(|p| p.0),
+        Some("/images/{*rest}") => Path::<String>::from_request_parts(&mut parts, &()).await.ok().map(|p| p.0),
         _ => None,
     };
     if allows(role, &parts.method, pattern.as_deref(), image.as_deref()) {
@@ -121,12 +108,7 @@ pub async fn enforce(State(role): State<Role>, req: Request, next: Next) -> Resp
     let _ = tokio::time::timeout(DRAIN_TIME, axum::body::to_bytes(body, DRAIN_BYTES)).await;
     ApiError::new(
         StatusCode::FORBIDDEN,
-        format!(
-            "this API socket is {}: {} {} is not allowed on it",
-            role.name(),
-            parts.method,
-            parts.uri.path()
-        ),
+        format!("this API socket is {}: {} {} is not allowed on it", role.name(), parts.method, parts.uri.path()),
     )
     .into_response()
 }
@@ -140,46 +122,18 @@ mod tests {
         let ro = |m: Method, p: Option<&str>, img: Option<&str>| allows(Role::ReadOnly, &m, p, img);
         assert!(ro(Method::GET, Some("/containers/json"), None));
         assert!(ro(Method::HEAD, Some("/_ping"), None));
-        assert!(
-            !ro(Method::POST, Some("/containers/json"), None),
-            "only GET and HEAD"
-        );
-        assert!(
-            !ro(
-                Method::from_bytes(b"get").unwrap(),
-                Some("/containers/json"),
-                None
-            ),
-            "methods are case-sensitive"
-        );
+        assert!(!ro(Method::POST, Some("/containers/json"), None), "only GET and HEAD");
+        assert!(!ro(Method::from_bytes(b"get").unwrap(), Some("/containers/json"), None), "methods are case-sensitive");
         assert!(!ro(Method::GET, None, None), "no route, no answer");
-        for p in [
-            "/containers/{id}/archive",
-            "/containers/{id}/export",
-            "/images/get",
-            "/images/search",
-        ] {
+        for p in ["/containers/{id}/archive", "/containers/{id}/export", "/images/get", "/images/search"] {
             assert!(!ro(Method::GET, Some(p), None), "{p}");
             assert!(!ro(Method::HEAD, Some(p), None), "HEAD {p}");
         }
-        assert!(ro(
-            Method::GET,
-            Some("/images/{*rest}"),
-            Some("busybox/json")
-        ));
-        assert!(ro(
-            Method::GET,
-            Some("/images/{*rest}"),
-            Some("reg:5000/a/b/history")
-        ));
-        assert!(
-            !ro(Method::GET, Some("/images/{*rest}"), Some("busybox/get")),
-            "save hands out the image"
-        );
+        assert!(ro(Method::GET, Some("/images/{*rest}"), Some("busybox/json")));
+        assert!(ro(Method::GET, Some("/images/{*rest}"), Some("reg:5000/a/b/history")));
+        assert!(!ro(Method::GET, Some("/images/{*rest}"), Some("busybox/get")), "save hands out the image");
         assert!(!ro(Method::GET, Some("/images/{*rest}"), None));
         assert!(allows(Role::Full, &Method::DELETE, None, None));
-        assert!(Role::parse("admin")
-            .unwrap_err()
-            .contains("full, read-only"));
+        assert!(Role::parse("admin").unwrap_err().contains("full, read-only"));
     }
 }

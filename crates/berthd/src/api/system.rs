@@ -62,14 +62,20 @@ fn arch() -> &'static str {
 }
 
 fn cgroup_version() -> &'static str {
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" }
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
 }
 
 fn mem_total() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
         .map(|k| k * 1024)
         .unwrap_or(0)
 }
@@ -103,12 +109,10 @@ pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
     let count = |f: &dyn Fn(Status) -> bool| all.iter().filter(|e| f(e.status())).count();
     let running = count(&|s| matches!(s, Status::Running | Status::Restoring | Status::Orphaned | Status::Restarting));
     let paused = count(&|s| s == Status::Paused);
-    let runtimes: serde_json::Map<String, serde_json::Value> = d
-        .runtimes()
-        .into_iter()
-        .map(|(n, p, a)| (n, serde_json::json!({"path": p, "runtimeArgs": a})))
-        .collect();
-    let old_driver: Vec<String> = all.iter().map(|e| e.snapshot()).flat_map(|c| crate::restore::old_options(&cfg, &c)).collect();
+    let runtimes: serde_json::Map<String, serde_json::Value> =
+        d.runtimes().into_iter().map(|(n, p, a)| (n, serde_json::json!({"path": p, "runtimeArgs": a}))).collect();
+    let old_driver: Vec<String> =
+        all.iter().map(|e| e.snapshot()).flat_map(|c| crate::restore::old_options(&cfg, &c)).collect();
     let orphans: Vec<String> = all
         .iter()
         .map(|e| e.snapshot())
@@ -225,4 +229,3 @@ where
     let s = tokio_stream::wrappers::ReceiverStream::new(rx);
     Body::from_stream(futures_util::StreamExt::map(s, Ok::<_, std::io::Error>))
 }
-

@@ -276,6 +276,8 @@ mod tests {
         assert_eq!(c.cmd.unwrap(), vec!["sh", "-c", "exit 3"]);
         assert_eq!(h.memory, Some(67108864));
         assert_eq!(h.auto_remove, Some(true));
-        assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"Image":"x","HostConfig":{"Memory":"lots"}}"#).is_err());
+        assert!(
+            serde_json::from_str::<ContainerCreateRequest>(r#"{"Image":"x","HostConfig":{"Memory":"lots"}}"#).is_err()
+        );
     }
 }

@@ -24,7 +24,9 @@ pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, Query(q):
         return Err(ApiError::bad_request("Neither old nor new names may be empty"));
     }
     if !crate::state::valid_name(&new) {
-        return Err(ApiError::bad_request(format!("Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )));
     }
     let _op = e.op.lock().await;
     let c = e.snapshot();
@@ -75,7 +77,11 @@ pub async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> Resul
 
 /// `docker top`: the host's `ps` (with the caller's `ps_args`), narrowed to the container's
 /// processes.
-pub async fn top(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn top(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let c = d.store.get(&id)?.snapshot();
     if !c.state.status.is_live() {
         return Err(not_running(&c.id));
@@ -94,7 +100,10 @@ pub async fn top(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q)
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
     let titles: Vec<&str> = header.split_whitespace().collect();
-    let pid_col = titles.iter().position(|t| *t == "PID").ok_or_else(|| ApiError::internal(format!("Couldn't find PID field in ps output (ps {args})")))?;
+    let pid_col = titles
+        .iter()
+        .position(|t| *t == "PID")
+        .ok_or_else(|| ApiError::internal(format!("Couldn't find PID field in ps output (ps {args})")))?;
     let mut processes = Vec::new();
     for l in lines {
         // The last column (the command) may hold spaces: split into titles.len() fields at most.
@@ -137,7 +146,11 @@ pub struct UpdateRequest {
 
 /// `docker update`: new limits go to the running container's cgroup and into its record (so a
 /// restart keeps them); a new restart policy is recorded.
-pub async fn update(State(d): State<AppState>, Path(id): Path<String>, JsonBody(u): JsonBody<UpdateRequest>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(u): JsonBody<UpdateRequest>,
+) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     let _op = e.op.lock().await;
     let c = e.snapshot();
@@ -156,7 +169,9 @@ pub async fn update(State(d): State<AppState>, Path(id): Path<String>, JsonBody(
     set(u.pids_limit, &mut h.pids_limit);
     if let Some(rp) = u.restart_policy.clone().filter(|rp| rp.name.as_deref().is_some_and(|n| !n.is_empty())) {
         if h.auto_remove.unwrap_or(false) && rp.name.as_deref() != Some("no") {
-            return Err(ApiError::bad_request("Cannot update restart policy: can't create 'AutoRemove' container with restart policy"));
+            return Err(ApiError::bad_request(
+                "Cannot update restart policy: can't create 'AutoRemove' container with restart policy",
+            ));
         }
         h.restart_policy = Some(rp);
     }
@@ -178,14 +193,17 @@ pub async fn update(State(d): State<AppState>, Path(id): Path<String>, JsonBody(
             pids_limit: u.pids_limit.unwrap_or(0),
         };
         let path = c.options.cgroups_path.clone();
-        tokio::task::spawn_blocking(move || cgroupctl::update(&path, &limits)).await?.map_err(|m| ApiError::internal(format!("Cannot update container {}: {m}", c.id)))?;
+        tokio::task::spawn_blocking(move || cgroupctl::update(&path, &limits))
+            .await?
+            .map_err(|m| ApiError::internal(format!("Cannot update container {}: {m}", c.id)))?;
     }
     let policy_changed = u.restart_policy.is_some() && h.restart_policy != c.host_config.restart_policy;
     e.update(|x| x.host_config = h)?;
     if policy_changed && c.state.status.is_live() {
         // The running monitor honours the policy while the daemon is away: it reads this file.
         let spec = crate::lifecycle::restart::monitor_spec(&e.snapshot());
-        berth_proto::fsutil::write_json_atomic(&e.dir.join(berth_proto::paths::RESTART_POLICY), &spec).map_err(|err| ApiError::internal(err.to_string()))?;
+        berth_proto::fsutil::write_json_atomic(&e.dir.join(berth_proto::paths::RESTART_POLICY), &spec)
+            .map_err(|err| ApiError::internal(err.to_string()))?;
     }
     d.events.emit("container", "update", &c.id, crate::lifecycle::attrs(&c));
     Ok(Json(json!({"Warnings": []})).into_response())
@@ -193,7 +211,8 @@ pub async fn update(State(d): State<AppState>, Path(id): Path<String>, JsonBody(
 
 fn stats_sample(e: &crate::state::Entry) -> Option<crate::cgroupstats::Sample> {
     let c = e.snapshot();
-    (c.state.status.is_live() && c.state.pid > 0).then(|| crate::cgroupstats::sample(&c.options.cgroups_path, c.state.pid))
+    (c.state.status.is_live() && c.state.pid > 0)
+        .then(|| crate::cgroupstats::sample(&c.options.cgroups_path, c.state.pid))
 }
 
 /// `docker stats`: one document a second, or one only (`stream=false`), which waits a second for
@@ -221,7 +240,9 @@ pub async fn stats(State(d): State<AppState>, Path(id): Path<String>, Query(q): 
         loop {
             let now = stats_sample(&e);
             let c = e.snapshot();
-            let mut line = serde_json::to_vec(&crate::cgroupstats::document(&c.id, &c.name, now.as_ref(), before.as_ref())).unwrap_or_default();
+            let mut line =
+                serde_json::to_vec(&crate::cgroupstats::document(&c.id, &c.name, now.as_ref(), before.as_ref()))
+                    .unwrap_or_default();
             line.push(b'\n');
             if tx.send(line.into()).await.is_err() {
                 return;
@@ -230,6 +251,9 @@ pub async fn stats(State(d): State<AppState>, Path(id): Path<String>, Query(q): 
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
-    let body = axum::body::Body::from_stream(futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok::<_, std::io::Error>));
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, std::io::Error>,
+    ));
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -20,7 +20,9 @@ pub fn status_text(c: &Container) -> String {
         Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
-        Status::Exited if c.state.finished_at == ZERO_TIME => format!("Exited ({})", c.state.exit_code),
+        Status::Exited if c.state.finished_at == ZERO_TIME => {
+            format!("Exited ({})", c.state.exit_code)
+        }
         Status::Exited => format!("Exited ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
     }
 }

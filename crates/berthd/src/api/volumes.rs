@@ -39,7 +39,10 @@ pub async fn create(State(d): State<AppState>, JsonBody(req): JsonBody<CreateReq
     if let Some(drv) = req.driver.as_deref().filter(|v| !v.is_empty() && *v != "local") {
         return Err(ApiError::not_found(format!("error looking up volume plugin {drv}: plugin \"{drv}\" not found")));
     }
-    let v = d.volumes.create(req.name.as_deref(), req.labels.unwrap_or_default(), req.driver_opts.unwrap_or_default()).map_err(ApiError::bad_request)?;
+    let v = d
+        .volumes
+        .create(req.name.as_deref(), req.labels.unwrap_or_default(), req.driver_opts.unwrap_or_default())
+        .map_err(ApiError::bad_request)?;
     let mut attrs = BTreeMap::new();
     attrs.insert("driver".to_string(), "local".to_string());
     d.events.emit("volume", "create", &v.name, attrs);
@@ -69,7 +72,10 @@ fn matches(d: &AppState, v: &Volume, filters: &BTreeMap<String, Vec<String>>) ->
     Ok(true)
 }
 
-pub async fn list(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(d): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     let mut out = Vec::new();
     for v in d.volumes.list() {
@@ -96,7 +102,11 @@ fn remove_one(d: &AppState, name: &str) -> Result<u64, ApiError> {
     Ok(size)
 }
 
-pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(d): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
     match remove_one(&d, &name) {
         Err(e) if e.status == StatusCode::NOT_FOUND && qbool(q.get("force")) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(e),
@@ -105,7 +115,10 @@ pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q
 }
 
 /// Unused volumes go; by default only anonymous ones, as Docker ≥ 23 does (`all=true` for all).
-pub async fn prune(State(d): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn prune(
+    State(d): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let mut filters = parse_filters(q.get("filters"))?;
     let all = filters.remove("all").is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
     let mut deleted = Vec::new();

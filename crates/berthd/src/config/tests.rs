@@ -39,7 +39,10 @@ fn wrong_type_names_key() {
 
 #[test]
 fn defaults_and_file_values() {
-    let p = tmpfile("vals", r#"{"labels": ["a=b"], "shutdown-timeout": 3, "runtimes": {"runc": {"path": "/usr/sbin/runc"}}}"#);
+    let p = tmpfile(
+        "vals",
+        r#"{"labels": ["a=b"], "shutdown-timeout": 3, "runtimes": {"runc": {"path": "/usr/sbin/runc"}}}"#,
+    );
     let flags = Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--debug"]).unwrap();
     let c = load(&flags).unwrap();
     assert!(!c.live_restore);
@@ -72,10 +75,22 @@ fn address_pools_give_the_default_bridge_its_subnet_unless_bip_is_set() {
     let c = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap()).unwrap();
     assert_eq!(c.bip, "10.77.0.1/24");
     assert!(c.ip_forward, "ip-forward defaults to true");
-    let c = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--bip", "10.78.0.1/24", "--ip-forward=false"]).unwrap()).unwrap();
+    let c = load(
+        &Flags::try_parse_from([
+            "berthd",
+            "--config-file",
+            p.to_str().unwrap(),
+            "--bip",
+            "10.78.0.1/24",
+            "--ip-forward=false",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(c.bip, "10.78.0.1/24");
     assert!(!c.ip_forward);
-    let subnets: Vec<String> = address_pool_subnets(&c.default_address_pools[0]).unwrap().take(2).map(|n| n.to_string()).collect();
+    let subnets: Vec<String> =
+        address_pool_subnets(&c.default_address_pools[0]).unwrap().take(2).map(|n| n.to_string()).collect();
     assert_eq!(subnets, ["10.77.0.0/24", "10.77.1.0/24"]);
 }
 
@@ -86,7 +101,9 @@ fn bad_address_pool_is_named() {
         (r#"{"default-address-pools": [{"base": "nonsense", "size": 24}]}"#, "base is not an IPv4 subnet"),
     ] {
         let p = tmpfile("badpool", body);
-        let e = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap()).unwrap_err().to_string();
+        let e = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("default-address-pools") && e.contains(why), "{e}");
     }
     let p = tmpfile("badpooltype", r#"{"default-address-pools": [{"base": "10.77.0.0/16"}]}"#);
@@ -101,13 +118,20 @@ fn cgroup_parent_defaults_is_checked_and_needs_a_restart() {
     let p = tmpfile("cgparent", r#"{"cgroup-parent": "/ci//jobs/"}"#);
     let c = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap()]).unwrap()).unwrap();
     assert_eq!(c.cgroup_parent, "/ci/jobs");
-    let e = load(&Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--cgroup-parent", "/x"]).unwrap()).unwrap_err().to_string();
+    let e = load(
+        &Flags::try_parse_from(["berthd", "--config-file", p.to_str().unwrap(), "--cgroup-parent", "/x"]).unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("cgroup-parent: (from flag: /x, from file: /ci//jobs/)"), "{e}");
     let bad = tmpfile("cgparentbad", r#"{"cgroup-parent": "/a/../b"}"#);
-    let e = load(&Flags::try_parse_from(["berthd", "--config-file", bad.to_str().unwrap()]).unwrap()).unwrap_err().to_string();
+    let e = load(&Flags::try_parse_from(["berthd", "--config-file", bad.to_str().unwrap()]).unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("cgroup-parent") && e.contains("'..'"), "{e}");
     let mut cur = c.clone();
-    let new = merge(&Flags { cgroup_parent: Some("/other".into()), ..Default::default() }, &FileConfig::default()).unwrap();
+    let new =
+        merge(&Flags { cgroup_parent: Some("/other".into()), ..Default::default() }, &FileConfig::default()).unwrap();
     let out = apply_reload(&mut cur, &new);
     assert_eq!(out.needs_restart, vec!["cgroup-parent".to_string()]);
     assert_eq!(cur.cgroup_parent, "/ci/jobs");

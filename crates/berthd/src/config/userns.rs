@@ -45,28 +45,15 @@ fn resolve_in(setting: &str, subuid: &Path, subgid: &Path) -> Result<Remap, Conf
             (u.clone(), u)
         }
     };
-    let uids =
-        ranges(subuid, &user).map_err(|e| bad(format!("reading {}: {e}", subuid.display())))?;
+    let uids = ranges(subuid, &user).map_err(|e| bad(format!("reading {}: {e}", subuid.display())))?;
     if uids.is_empty() {
-        return Err(bad(format!(
-            "no subuid ranges found for user \"{user}\" in {}",
-            subuid.display()
-        )));
+        return Err(bad(format!("no subuid ranges found for user \"{user}\" in {}", subuid.display())));
     }
-    let gids =
-        ranges(subgid, &group).map_err(|e| bad(format!("reading {}: {e}", subgid.display())))?;
+    let gids = ranges(subgid, &group).map_err(|e| bad(format!("reading {}: {e}", subgid.display())))?;
     if gids.is_empty() {
-        return Err(bad(format!(
-            "no subgid ranges found for group \"{group}\" in {}",
-            subgid.display()
-        )));
+        return Err(bad(format!("no subgid ranges found for group \"{group}\" in {}", subgid.display())));
     }
-    Ok(Remap {
-        setting: setting.to_string(),
-        user,
-        group,
-        maps: IdMaps::from_subordinate(&uids, &gids),
-    })
+    Ok(Remap { setting: setting.to_string(), user, group, maps: IdMaps::from_subordinate(&uids, &gids) })
 }
 
 fn user_name(u: &str) -> Result<String, ConfigError> {
@@ -100,16 +87,8 @@ fn ranges(file: &Path, name: &str) -> std::io::Result<Vec<(u32, u32)>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    let id = nix::unistd::User::from_name(name)
-        .ok()
-        .flatten()
-        .map(|u| u.uid.as_raw().to_string());
-    let id = id.or_else(|| {
-        nix::unistd::Group::from_name(name)
-            .ok()
-            .flatten()
-            .map(|g| g.gid.as_raw().to_string())
-    });
+    let id = nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw().to_string());
+    let id = id.or_else(|| nix::unistd::Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw().to_string()));
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -127,37 +106,16 @@ fn ranges(file: &Path, name: &str) -> std::io::Result<Vec<(u32, u32)>> {
 fn ensure_default(subuid: &Path, subgid: &Path) -> Result<(), ConfigError> {
     // Two daemons started at once must not both add a range.
     let _ = std::fs::create_dir_all("/run/lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/run/lock/berth-dockremap.lock");
-    let _held = lock
-        .ok()
-        .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
-    if nix::unistd::User::from_name(DEFAULT_NAME)
-        .ok()
-        .flatten()
-        .is_none()
-    {
+    let lock =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open("/run/lock/berth-dockremap.lock");
+    let _held = lock.ok().and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
+    if nix::unistd::User::from_name(DEFAULT_NAME).ok().flatten().is_none() {
         let out = std::process::Command::new("useradd")
-            .args([
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--shell",
-                "/bin/false",
-                DEFAULT_NAME,
-            ])
+            .args(["--system", "--user-group", "--no-create-home", "--shell", "/bin/false", DEFAULT_NAME])
             .output()
             .map_err(|e| bad(format!("creating the user {DEFAULT_NAME} (useradd): {e}")))?;
         // Another daemon may have made it meanwhile (exit status 9: the name is taken).
-        if !out.status.success()
-            && nix::unistd::User::from_name(DEFAULT_NAME)
-                .ok()
-                .flatten()
-                .is_none()
-        {
+        if !out.status.success() && nix::unistd::User::from_name(DEFAULT_NAME).ok().flatten().is_none() {
             return Err(bad(format!(
                 "creating the user {DEFAULT_NAME}: useradd: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -165,15 +123,10 @@ fn ensure_default(subuid: &Path, subgid: &Path) -> Result<(), ConfigError> {
         }
     }
     for file in [subuid, subgid] {
-        let have = ranges(file, DEFAULT_NAME)
-            .map_err(|e| bad(format!("reading {}: {e}", file.display())))?;
+        let have = ranges(file, DEFAULT_NAME).map_err(|e| bad(format!("reading {}: {e}", file.display())))?;
         if have.is_empty() {
-            add_range(file).map_err(|e| {
-                bad(format!(
-                    "adding a range for {DEFAULT_NAME} to {}: {e}",
-                    file.display()
-                ))
-            })?;
+            add_range(file)
+                .map_err(|e| bad(format!("adding a range for {DEFAULT_NAME} to {}: {e}", file.display())))?;
         }
     }
     Ok(())
@@ -192,15 +145,8 @@ fn add_range(file: &Path) -> std::io::Result<()> {
         .max()
         .unwrap_or(0);
     let start = end.max(FIRST_SUBID);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(file)?;
-    let sep = if text.is_empty() || text.ends_with('\n') {
-        ""
-    } else {
-        "\n"
-    };
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(file)?;
+    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
     writeln!(f, "{sep}{DEFAULT_NAME}:{start}:{RANGE}")?;
     f.sync_all()
 }
@@ -213,29 +159,15 @@ mod tests {
     fn every_line_for_the_user_in_order() {
         let d = std::env::temp_dir().join(format!("berthd-subuid-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(
-            d.join("subuid"),
-            "root:500000:10\nother:1:2\nroot:100000:65536\n",
-        )
-        .unwrap();
+        std::fs::write(d.join("subuid"), "root:500000:10\nother:1:2\nroot:100000:65536\n").unwrap();
         std::fs::write(d.join("subgid"), "root:200000:65536\n").unwrap();
         let r = resolve_in("root", &d.join("subuid"), &d.join("subgid")).unwrap();
         assert_eq!(r.maps.uid_map(), "0 500000 10\n10 100000 65536\n");
         assert_eq!(r.maps.root(), (500000, 200000));
-        let e = resolve_in("root:daemon", &d.join("subuid"), &d.join("subgid"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("userns-remap") && e.contains("subgid") && e.contains("daemon"),
-            "{e}"
-        );
-        let e = resolve_in("no-such-user-here", &d.join("subuid"), &d.join("subgid"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("userns-remap") && e.contains("no such user"),
-            "{e}"
-        );
+        let e = resolve_in("root:daemon", &d.join("subuid"), &d.join("subgid")).unwrap_err().to_string();
+        assert!(e.contains("userns-remap") && e.contains("subgid") && e.contains("daemon"), "{e}");
+        let e = resolve_in("no-such-user-here", &d.join("subuid"), &d.join("subgid")).unwrap_err().to_string();
+        assert!(e.contains("userns-remap") && e.contains("no such user"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

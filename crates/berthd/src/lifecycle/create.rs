@@ -1,17 +1,21 @@
 //! `POST /containers/create`: validates like dockerd, merges the image's config, prepares the
 //! container's filesystem, and records the options it is created under (invariant 8).
 
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
 use crate::api::ApiError;
 use crate::daemon::Daemon;
 use crate::state::{self, CState, Container, CreateOptions};
-use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
 use std::path::Path;
 use std::sync::Arc;
 
 /// Docker refuses memory limits below 6 MiB.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
-pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateRequest) -> Result<(String, Vec<String>), ApiError> {
+pub async fn create(
+    d: &Arc<Daemon>,
+    name: Option<String>,
+    req: ContainerCreateRequest,
+) -> Result<(String, Vec<String>), ApiError> {
     let req_networking = req.networking_config.clone();
     let (mut config, mut host) = req.split();
     let name = match name.filter(|n| !n.is_empty()) {
@@ -30,7 +34,8 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
         return Err(name_conflict(&name, &other));
     }
     validate_host_config(&host)?;
-    let security = crate::seccomp::parse_security_opts(host.security_opt.as_deref().unwrap_or_default()).map_err(ApiError::bad_request)?;
+    let security = crate::seccomp::parse_security_opts(host.security_opt.as_deref().unwrap_or_default())
+        .map_err(ApiError::bad_request)?;
     validate_labels(config.labels.as_ref())?;
     let image_ref = config.image.clone().unwrap_or_default();
     if image_ref.is_empty() {
@@ -38,9 +43,8 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     }
     let images = d.images.clone();
     let r = image_ref.clone();
-    let image = tokio::task::spawn_blocking(move || images.resolve(&r))
-        .await?
-        .map_err(|e| crate::api::images::image_error(e))?;
+    let image =
+        tokio::task::spawn_blocking(move || images.resolve(&r)).await?.map_err(crate::api::images::image_error)?;
     merge_image_config(&mut config, &image.config);
     let (path, args) = command(&config)?;
     let cfg = d.config();
@@ -73,7 +77,7 @@ pub async fn create(d: &Arc<Daemon>, name: Option<String>, req: ContainerCreateR
     let id = state::new_id();
     let dir = d.store.dir_of(&id);
     let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
-    let layers = d.images.layer_dirs(&image.id).map_err(|e| crate::api::images::image_error(e))?;
+    let layers = d.images.layer_dirs(&image.id).map_err(crate::api::images::image_error)?;
     let cid = id.clone();
     let userns = crate::userns::for_new_container(&cfg, host.userns_mode.as_deref().unwrap_or(""));
     let opts = berth_image::CreateOpts { ephemeral: host.auto_remove.unwrap_or(false), idmap: userns.clone() };
@@ -294,9 +298,9 @@ pub(crate) fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
         match name {
             "" | "no" | "always" | "unless-stopped" => {
                 if p.maximum_retry_count.unwrap_or(0) != 0 {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                    )));
+                    return Err(ApiError::bad_request(
+                        "invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string(),
+                    ));
                 }
             }
             "on-failure" => {
@@ -304,7 +308,11 @@ pub(crate) fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
                     return Err(ApiError::bad_request("invalid restart policy: maximum retry count cannot be negative"));
                 }
             }
-            other => return Err(ApiError::bad_request(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+                )))
+            }
         }
         if h.auto_remove.unwrap_or(false) && !matches!(name, "" | "no") {
             return Err(ApiError::bad_request("can't create 'AutoRemove' container with restart policy"));
@@ -397,7 +405,9 @@ fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32)
     if let Some(lc) = &h.log_config {
         let t = lc.type_.clone().unwrap_or_default();
         if !t.is_empty() && t != "json-file" {
-            return Err(ApiError::bad_request(format!("log driver \"{t}\" is not supported: berthd writes json-file logs")));
+            return Err(ApiError::bad_request(format!(
+                "log driver \"{t}\" is not supported: berthd writes json-file logs"
+            )));
         }
         for (k, v) in lc.config.clone().unwrap_or_default() {
             opts.insert(k, v);
@@ -419,9 +429,12 @@ fn parse_extra_hosts(h: &HostConfig, gateway: Option<std::net::Ipv4Addr>) -> Res
             .or_else(|| e.split_once('='))
             .ok_or_else(|| ApiError::bad_request(format!("invalid IP address in add-host: \"{e}\"")))?;
         let ip = if ip == "host-gateway" {
-            gateway.map(|g| g.to_string()).ok_or_else(|| ApiError::bad_request("host-gateway needs the bridge network"))?
+            gateway
+                .map(|g| g.to_string())
+                .ok_or_else(|| ApiError::bad_request("host-gateway needs the bridge network"))?
         } else {
-            ip.parse::<std::net::IpAddr>().map_err(|_| ApiError::bad_request(format!("invalid IP address in add-host: \"{ip}\"")))?;
+            ip.parse::<std::net::IpAddr>()
+                .map_err(|_| ApiError::bad_request(format!("invalid IP address in add-host: \"{ip}\"")))?;
             ip.to_string()
         };
         out.push((name.to_string(), ip));
@@ -455,7 +468,10 @@ fn write_etc_files(
         None => {}
     }
     std::fs::write(dir.join("hosts"), hosts)?;
-    std::fs::write(dir.join("resolv.conf"), resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(), net, dns))?;
+    std::fs::write(
+        dir.join("resolv.conf"),
+        resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(), net, dns),
+    )?;
     Ok(())
 }
 

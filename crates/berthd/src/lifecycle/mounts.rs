@@ -40,7 +40,9 @@ fn bad(msg: impl Into<String>) -> ApiError {
 
 fn check_destination(dst: &str, spec: &str) -> Result<(), ApiError> {
     if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
-        return Err(bad(format!("invalid mount config: invalid mount path: '{dst}' mount path must be absolute ({spec})")));
+        return Err(bad(format!(
+            "invalid mount config: invalid mount path: '{dst}' mount path must be absolute ({spec})"
+        )));
     }
     if dst == "/" {
         return Err(bad(format!("invalid mount config: invalid specification: destination can't be '/' ({spec})")));
@@ -50,7 +52,11 @@ fn check_destination(dst: &str, spec: &str) -> Result<(), ApiError> {
 
 /// Resolves every mount; the volumes it names are created (those it creates are returned too, so
 /// that a failed create can remove them).
-pub fn resolve(d: &Daemon, config: &ContainerConfig, h: &HostConfig) -> Result<(Vec<MountPoint>, Vec<String>), ApiError> {
+pub fn resolve(
+    d: &Daemon,
+    config: &ContainerConfig,
+    h: &HostConfig,
+) -> Result<(Vec<MountPoint>, Vec<String>), ApiError> {
     let mut created = Vec::new();
     let r = resolve_into(d, config, h, &mut created);
     if r.is_err() {
@@ -64,7 +70,10 @@ pub fn resolve(d: &Daemon, config: &ContainerConfig, h: &HostConfig) -> Result<(
 
 /// One `-v src:dst[:opts]`: a host path is a bind (created when missing, as Docker does for
 /// `-v`), a name is a volume (created when missing).
-fn bind_spec(d: &Daemon, spec: &str, volume: &dyn Fn(Option<&str>, &mut Vec<String>) -> Result<crate::volumes::Volume, ApiError>, created: &mut Vec<String>) -> Result<MountPoint, ApiError> {
+/// Finds or creates a named (or, for `None`, anonymous) volume, noting what it created.
+type VolumeFn<'a> = dyn Fn(Option<&str>, &mut Vec<String>) -> Result<crate::volumes::Volume, ApiError> + 'a;
+
+fn bind_spec(d: &Daemon, spec: &str, volume: &VolumeFn, created: &mut Vec<String>) -> Result<MountPoint, ApiError> {
     let parts: Vec<&str> = spec.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 || parts[0].is_empty() {
         return Err(bad(format!("invalid volume specification: '{spec}'")));
@@ -72,7 +81,9 @@ fn bind_spec(d: &Daemon, spec: &str, volume: &dyn Fn(Option<&str>, &mut Vec<Stri
     let (src, dst, mode) = (parts[0], parts[1], parts.get(2).copied().unwrap_or(""));
     check_destination(dst, spec)?;
     let opts: Vec<&str> = mode.split(',').filter(|o| !o.is_empty()).collect();
-    if let Some(o) = opts.iter().find(|o| !matches!(**o, "ro" | "rw" | "z" | "Z" | "nocopy") && !PROPAGATIONS.contains(o)) {
+    if let Some(o) =
+        opts.iter().find(|o| !matches!(**o, "ro" | "rw" | "z" | "Z" | "nocopy") && !PROPAGATIONS.contains(o))
+    {
         return Err(bad(format!("invalid mode: {o}")));
     }
     let rw = !opts.contains(&"ro");
@@ -80,9 +91,20 @@ fn bind_spec(d: &Daemon, spec: &str, volume: &dyn Fn(Option<&str>, &mut Vec<Stri
     let m = if src.starts_with('/') {
         // As Docker does for -v (not for --mount): a missing host directory is created.
         if !Path::new(src).exists() {
-            std::fs::create_dir_all(src).map_err(|e| bad(format!("error while creating mount source path '{src}': {e}")))?;
+            std::fs::create_dir_all(src)
+                .map_err(|e| bad(format!("error while creating mount source path '{src}': {e}")))?;
         }
-        MountPoint { kind: "bind".into(), name: None, source: src.into(), destination: dst.into(), rw, mode: mode.into(), propagation, options: vec![], copy_up: false }
+        MountPoint {
+            kind: "bind".into(),
+            name: None,
+            source: src.into(),
+            destination: dst.into(),
+            rw,
+            mode: mode.into(),
+            propagation,
+            options: vec![],
+            copy_up: false,
+        }
     } else {
         let v = volume(Some(src), created)?;
         MountPoint {
@@ -100,8 +122,12 @@ fn bind_spec(d: &Daemon, spec: &str, volume: &dyn Fn(Option<&str>, &mut Vec<Stri
     Ok(m)
 }
 
-fn resolve_into(d: &Daemon, config: &ContainerConfig, h: &HostConfig, created: &mut Vec<String>) -> Result<Vec<MountPoint>, ApiError> {
-    let created = created;
+fn resolve_into(
+    d: &Daemon,
+    config: &ContainerConfig,
+    h: &HostConfig,
+    created: &mut Vec<String>,
+) -> Result<Vec<MountPoint>, ApiError> {
     let mut out: Vec<MountPoint> = Vec::new();
     let add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<(), ApiError> {
         if out.iter().any(|o| o.destination == m.destination) {
@@ -127,18 +153,49 @@ fn resolve_into(d: &Daemon, config: &ContainerConfig, h: &HostConfig, created: &
         let mp = match m.r#type.as_str() {
             "bind" => {
                 if !m.source.starts_with('/') {
-                    return Err(bad(format!("invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute", m.source)));
+                    return Err(bad(format!(
+                        "invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute",
+                        m.source
+                    )));
                 }
                 if !Path::new(&m.source).exists() {
-                    return Err(bad(format!("invalid mount config for type \"bind\": bind source path does not exist: {}", m.source)));
+                    return Err(bad(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        m.source
+                    )));
                 }
-                let propagation = m.bind_options.as_ref().and_then(|b| b["Propagation"].as_str()).filter(|p| !p.is_empty()).unwrap_or("rprivate");
-                MountPoint { kind: "bind".into(), name: None, source: m.source.clone().into(), destination: m.target.clone(), rw: !m.read_only, mode: String::new(), propagation: propagation.into(), options: vec![], copy_up: false }
+                let propagation = m
+                    .bind_options
+                    .as_ref()
+                    .and_then(|b| b["Propagation"].as_str())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("rprivate");
+                MountPoint {
+                    kind: "bind".into(),
+                    name: None,
+                    source: m.source.clone().into(),
+                    destination: m.target.clone(),
+                    rw: !m.read_only,
+                    mode: String::new(),
+                    propagation: propagation.into(),
+                    options: vec![],
+                    copy_up: false,
+                }
             }
             "volume" => {
                 let v = volume(Some(m.source.as_str()).filter(|s| !s.is_empty()), created)?;
                 let nocopy = m.volume_options.as_ref().is_some_and(|o| o["NoCopy"].as_bool() == Some(true));
-                MountPoint { kind: "volume".into(), source: d.volumes.data_path(&v.name), name: Some(v.name), destination: m.target.clone(), rw: !m.read_only, mode: "z".into(), propagation: String::new(), options: vec![], copy_up: !nocopy }
+                MountPoint {
+                    kind: "volume".into(),
+                    source: d.volumes.data_path(&v.name),
+                    name: Some(v.name),
+                    destination: m.target.clone(),
+                    rw: !m.read_only,
+                    mode: "z".into(),
+                    propagation: String::new(),
+                    options: vec![],
+                    copy_up: !nocopy,
+                }
             }
             "tmpfs" => {
                 if !m.source.is_empty() {
@@ -153,7 +210,17 @@ fn resolve_into(d: &Daemon, config: &ContainerConfig, h: &HostConfig, created: &
                         options.push(format!("mode={mode:o}"));
                     }
                 }
-                MountPoint { kind: "tmpfs".into(), name: None, source: "tmpfs".into(), destination: m.target.clone(), rw: !m.read_only, mode: String::new(), propagation: String::new(), options, copy_up: false }
+                MountPoint {
+                    kind: "tmpfs".into(),
+                    name: None,
+                    source: "tmpfs".into(),
+                    destination: m.target.clone(),
+                    rw: !m.read_only,
+                    mode: String::new(),
+                    propagation: String::new(),
+                    options,
+                    copy_up: false,
+                }
             }
             other => return Err(bad(format!("invalid mount config: mount type unknown: {other:?}"))),
         };
@@ -163,7 +230,20 @@ fn resolve_into(d: &Daemon, config: &ContainerConfig, h: &HostConfig, created: &
         check_destination(dst, dst)?;
         let options: Vec<String> = opts.split(',').filter(|o| !o.is_empty()).map(String::from).collect();
         let rw = !options.iter().any(|o| o == "ro");
-        add(MountPoint { kind: "tmpfs".into(), name: None, source: "tmpfs".into(), destination: dst.clone(), rw, mode: opts.clone(), propagation: String::new(), options, copy_up: false }, &mut out)?;
+        add(
+            MountPoint {
+                kind: "tmpfs".into(),
+                name: None,
+                source: "tmpfs".into(),
+                destination: dst.clone(),
+                rw,
+                mode: opts.clone(),
+                propagation: String::new(),
+                options,
+                copy_up: false,
+            },
+            &mut out,
+        )?;
     }
     // VOLUMEs of the image and `-v /path`: an anonymous volume each, unless mounted otherwise.
     for dst in config.volumes.iter().flat_map(|v| v.keys()) {
@@ -177,7 +257,17 @@ fn resolve_into(d: &Daemon, config: &ContainerConfig, h: &HostConfig, created: &
         }
         check_destination(dst, dst)?;
         let v = volume(None, created)?;
-        out.push(MountPoint { kind: "volume".into(), source: d.volumes.data_path(&v.name), name: Some(v.name), destination: dst.clone(), rw: true, mode: String::new(), propagation: String::new(), options: vec![], copy_up: true });
+        out.push(MountPoint {
+            kind: "volume".into(),
+            source: d.volumes.data_path(&v.name),
+            name: Some(v.name),
+            destination: dst.clone(),
+            rw: true,
+            mode: String::new(),
+            propagation: String::new(),
+            options: vec![],
+            copy_up: true,
+        });
     }
     Ok(out)
 }
@@ -186,15 +276,27 @@ fn resolve_into(d: &Daemon, config: &ContainerConfig, h: &HostConfig, created: &
 pub fn copy_up(d: &Daemon, mounts: &[MountPoint], rootfs: &Path) {
     for m in mounts.iter().filter(|m| m.kind == "volume" && m.copy_up) {
         let Some(name) = &m.name else { continue };
-        let Some(v) = d.volumes.get(name) else { continue };
+        let Some(v) = d.volumes.get(name) else {
+            continue;
+        };
         if v.populated {
             continue;
         }
         let empty = std::fs::read_dir(&m.source).map(|mut rd| rd.next().is_none()).unwrap_or(false);
         if let (true, Ok(src)) = (empty, crate::rootfs::secure_join(rootfs, &m.destination)) {
             if src.is_dir() {
-                let out = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(&m.source).output();
-                if let Err(e) = out.as_ref().map_err(|e| e.to_string()).and_then(|o| if o.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&o.stderr).into_owned()) }) {
+                let out = std::process::Command::new("cp")
+                    .arg("-a")
+                    .arg(format!("{}/.", src.display()))
+                    .arg(&m.source)
+                    .output();
+                if let Err(e) = out.as_ref().map_err(|e| e.to_string()).and_then(|o| {
+                    if o.status.success() {
+                        Ok(())
+                    } else {
+                        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+                    }
+                }) {
                     tracing::warn!(volume = %name, "copying the image's {} into the volume: {e}", m.destination);
                 }
             }

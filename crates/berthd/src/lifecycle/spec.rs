@@ -14,8 +14,7 @@ pub fn build(
     cfg: &Config,
 ) -> Result<oci_spec::runtime::Spec, String> {
     let h = &c.host_config;
-    let (uid, gid, mut additional_gids) =
-        oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
+    let (uid, gid, mut additional_gids) = oci::resolve_user(rootfs, c.config.user.as_deref().unwrap_or(""))?;
     for g in oci::group_add(rootfs, h.group_add.as_deref().unwrap_or_default())? {
         if !additional_gids.contains(&g) {
             additional_gids.push(g);
@@ -42,9 +41,7 @@ pub fn build(
     };
     let pid = match h.pid_mode.as_deref().unwrap_or("") {
         "host" => Ns::Host,
-        m if m.starts_with("container:") => {
-            Ns::Join(format!("/proc/{}/ns/pid", joined_pid(c, m, "PID")?).into())
-        }
+        m if m.starts_with("container:") => Ns::Join(format!("/proc/{}/ns/pid", joined_pid(c, m, "PID")?).into()),
         _ => Ns::New,
     };
     let ipc = match h.ipc_mode.as_deref().unwrap_or("") {
@@ -52,24 +49,15 @@ pub fn build(
         "none" => Ipc::None,
         _ => Ipc::Private,
     };
-    let cgroupns = h
-        .cgroupns_mode
-        .as_deref()
-        .filter(|m| !m.is_empty())
-        .unwrap_or(&cfg.containers.default_cgroupns_mode);
+    let cgroupns =
+        h.cgroupns_mode.as_deref().filter(|m| !m.is_empty()).unwrap_or(&cfg.containers.default_cgroupns_mode);
     let privileged = h.privileged.unwrap_or(false);
     let (devs, device_rules) = devices_of(c, privileged)?;
-    let limits = ulimits::merged(
-        h.ulimits.as_deref().unwrap_or_default(),
-        &cfg.containers.default_ulimits,
-    );
+    let limits = ulimits::merged(h.ulimits.as_deref().unwrap_or_default(), &cfg.containers.default_ulimits);
     // Docker adds the init only where it is PID 1: not in the host's or another container's PID namespace.
     let wants_init = h.init.unwrap_or(cfg.containers.init) && pid == Ns::New;
     let init = match wants_init {
-        true => Some(init::private_copy(
-            &init::lookup(cfg.containers.init_path.as_deref())?,
-            &container_dir(c),
-        )?),
+        true => Some(init::private_copy(&init::lookup(cfg.containers.init_path.as_deref())?, &container_dir(c))?),
         false => None,
     };
     let mut args = vec![c.path.clone()];
@@ -131,19 +119,9 @@ pub fn build(
 fn devices_of(
     c: &Container,
     privileged: bool,
-) -> Result<
-    (
-        Vec<oci_spec::runtime::LinuxDevice>,
-        Vec<oci_spec::runtime::LinuxDeviceCgroup>,
-    ),
-    String,
-> {
+) -> Result<(Vec<oci_spec::runtime::LinuxDevice>, Vec<oci_spec::runtime::LinuxDeviceCgroup>), String> {
     let h = &c.host_config;
-    let mut devs = if privileged {
-        devices::host_devices()
-    } else {
-        vec![]
-    };
+    let mut devs = if privileged { devices::host_devices() } else { vec![] };
     let mut rules = vec![];
     for m in h.devices.iter().flatten() {
         if privileged && m.path_in_container == m.path_on_host {
@@ -170,32 +148,19 @@ fn mounts(c: &Container) -> Vec<MountSpec> {
         // Containers recorded before mounts were resolved at create: their binds as given.
         for b in h.binds.iter().flatten() {
             let parts: Vec<&str> = b.split(':').collect();
-            let ro = parts
-                .get(2)
-                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+            let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
             mounts.push(bind(Path::new(parts[0]), parts[1], ro));
         }
     }
     for m in &c.mounts {
         mounts.push(match m.kind.as_str() {
             "tmpfs" => {
-                let mut options: Vec<String> =
-                    vec!["nosuid".into(), "nodev".into(), "noexec".into()];
-                options.extend(
-                    m.options
-                        .iter()
-                        .filter(|o| !matches!(o.as_str(), "rw" | "ro"))
-                        .cloned(),
-                );
+                let mut options: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+                options.extend(m.options.iter().filter(|o| !matches!(o.as_str(), "rw" | "ro")).cloned());
                 if !m.rw {
                     options.push("ro".into());
                 }
-                MountSpec {
-                    destination: m.destination.clone(),
-                    source: "tmpfs".into(),
-                    kind: "tmpfs".into(),
-                    options,
-                }
+                MountSpec { destination: m.destination.clone(), source: "tmpfs".into(), kind: "tmpfs".into(), options }
             }
             _ => {
                 let mut b = bind(&m.source, &m.destination, !m.rw);
@@ -215,20 +180,12 @@ fn bind(src: &Path, dst: &str, ro: bool) -> MountSpec {
     if ro {
         options.push("ro".into());
     }
-    MountSpec {
-        destination: dst.into(),
-        source: src.display().to_string(),
-        kind: "bind".into(),
-        options,
-    }
+    MountSpec { destination: dst.into(), source: src.display().to_string(), kind: "bind".into(), options }
 }
 
 /// `<data-root>/containers/<id>`.
 fn container_dir(c: &Container) -> PathBuf {
-    Path::new(&c.log_path)
-        .parent()
-        .unwrap_or(Path::new("/nonexistent"))
-        .to_path_buf()
+    Path::new(&c.log_path).parent().unwrap_or(Path::new("/nonexistent")).to_path_buf()
 }
 
 /// The pid of the running container a `container:<id>` mode names (`what`: its namespace),
@@ -237,24 +194,17 @@ fn container_dir(c: &Container) -> PathBuf {
 fn joined_pid(c: &Container, mode: &str, what: &str) -> Result<i32, String> {
     let target = mode.trim_start_matches("container:");
     let dir = container_dir(c);
-    let rec: Option<Container> = berth_proto::fsutil::read_json(
-        &dir.parent()
-            .unwrap_or(Path::new("/"))
-            .join(target)
-            .join("container.json"),
-    )
-    .ok()
-    .flatten();
+    let rec: Option<Container> =
+        berth_proto::fsutil::read_json(&dir.parent().unwrap_or(Path::new("/")).join(target).join("container.json"))
+            .ok()
+            .flatten();
     let alive = |t: &Container| {
         t.state.pid > 0
             && (t.state.pid_start_time == 0
-                || berth_sys::ProcessIdentity::of(t.state.pid)
-                    .is_some_and(|i| i.start_time == t.state.pid_start_time))
+                || berth_sys::ProcessIdentity::of(t.state.pid).is_some_and(|i| i.start_time == t.state.pid_start_time))
     };
     match rec {
         Some(t) if alive(&t) => Ok(t.state.pid),
-        _ => Err(format!(
-            "cannot join {what} namespace of a non running container: {target}"
-        )),
+        _ => Err(format!("cannot join {what} namespace of a non running container: {target}")),
     }
 }

@@ -16,12 +16,7 @@ fn bad(m: impl Into<String>) -> ApiError {
 }
 
 /// `network_mode` is the resolved one (`host`, `none`, `bridge`, `container:<id>`, a network).
-pub fn security_options(
-    d: &Daemon,
-    config: &ContainerConfig,
-    host: &mut HostConfig,
-    network_mode: &str,
-) -> Result<()> {
+pub fn security_options(d: &Daemon, config: &ContainerConfig, host: &mut HostConfig, network_mode: &str) -> Result<()> {
     refuse_unsupported(&config.other, &host.other).map_err(bad)?;
     let privileged = host.privileged.unwrap_or(false);
     caps::normalize(host.cap_add.as_deref().unwrap_or_default()).map_err(bad)?;
@@ -53,16 +48,9 @@ pub fn security_options(
     for (k, v) in host.sysctls.iter().flatten() {
         sysctl::check(k, v, own).map_err(bad)?;
     }
-    for p in host
-        .masked_paths
-        .iter()
-        .chain(host.readonly_paths.iter())
-        .flatten()
-    {
+    for p in host.masked_paths.iter().chain(host.readonly_paths.iter()).flatten() {
         if !p.starts_with('/') {
-            return Err(bad(format!(
-                "invalid masked or read-only path {p:?}: must be absolute"
-            )));
+            return Err(bad(format!("invalid masked or read-only path {p:?}: must be absolute")));
         }
     }
     oom_score_adj(host.oom_score_adj.unwrap_or(0))?;
@@ -70,22 +58,14 @@ pub fn security_options(
         return Err(bad("SHM size can not be less than 0"));
     }
     if host.annotations.iter().flatten().any(|(k, _)| k.is_empty()) {
-        return Err(bad(
-            "invalid Annotations: the empty string is not permitted as an annotation key",
-        ));
+        return Err(bad("invalid Annotations: the empty string is not permitted as an annotation key"));
     }
     resources(host)?;
     let cfg = d.config();
     if host.init.unwrap_or(cfg.containers.init) {
         init::lookup(cfg.containers.init_path.as_deref()).map_err(bad)?;
     }
-    if privileged
-        && host
-            .devices
-            .iter()
-            .flatten()
-            .any(|m| m.cgroup_permissions != "rwm")
-    {
+    if privileged && host.devices.iter().flatten().any(|m| m.cgroup_permissions != "rwm") {
         tracing::warn!("custom device permissions are ignored for a privileged container: it may use every device");
     }
     Ok(())
@@ -124,14 +104,10 @@ fn namespace_modes(d: &Daemon, config: &ContainerConfig, host: &mut HostConfig) 
         "" => host.ipc_mode = Some(cfg.containers.default_ipc_mode.clone()),
         "private" | "none" | "host" => {}
         m @ "shareable" => {
-            return Err(bad(format!(
-                "HostConfig.IpcMode {m:?} is not supported by Berth (private, none and host are)"
-            )))
+            return Err(bad(format!("HostConfig.IpcMode {m:?} is not supported by Berth (private, none and host are)")))
         }
         m if m.starts_with("container:") => {
-            return Err(bad(format!(
-                "HostConfig.IpcMode {m:?} is not supported by Berth (private, none and host are)"
-            )))
+            return Err(bad(format!("HostConfig.IpcMode {m:?} is not supported by Berth (private, none and host are)")))
         }
         m => return Err(bad(format!("invalid IPC mode: {m}"))),
     }
@@ -148,7 +124,9 @@ fn namespace_modes(d: &Daemon, config: &ContainerConfig, host: &mut HostConfig) 
 pub fn userns_mode(m: &str) -> Result<()> {
     match m {
         "" | "host" => Ok(()),
-        m => Err(bad(format!("HostConfig.UsernsMode {m:?} is not supported by Berth: \"host\", or nothing for the daemon's userns-remap setting"))),
+        m => Err(bad(format!(
+            "HostConfig.UsernsMode {m:?} is not supported by Berth: \"host\", or nothing for the daemon's userns-remap setting"
+        ))),
     }
 }
 
@@ -157,11 +135,9 @@ pub fn userns_mode(m: &str) -> Result<()> {
 fn own_network(d: &Daemon, mode: &str) -> bool {
     match mode {
         "host" => false,
-        m if m.starts_with("container:") => d
-            .store
-            .get(&m["container:".len()..])
-            .map(|t| t.snapshot().options.network_mode != "host")
-            .unwrap_or(false),
+        m if m.starts_with("container:") => {
+            d.store.get(&m["container:".len()..]).map(|t| t.snapshot().options.network_mode != "host").unwrap_or(false)
+        }
         _ => true,
     }
 }
@@ -170,14 +146,10 @@ fn own_network(d: &Daemon, mode: &str) -> bool {
 /// runtime could only keep the daemon's score: refused here instead.
 fn oom_score_adj(v: i64) -> Result<()> {
     if !(-1000..=1000).contains(&v) {
-        return Err(bad(format!(
-            "Invalid value {v}, range for oom score adj is [-1000, 1000]"
-        )));
+        return Err(bad(format!("Invalid value {v}, range for oom score adj is [-1000, 1000]")));
     }
-    let own: i64 = std::fs::read_to_string("/proc/self/oom_score_adj")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
+    let own: i64 =
+        std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
     let can = caps::available().iter().any(|c| c == "CAP_SYS_RESOURCE");
     if v < own && !can {
         return Err(bad(format!(
@@ -194,15 +166,10 @@ fn resources(h: &HostConfig) -> Result<()> {
     }
     let mem = h.memory.unwrap_or(0);
     if mem > 0 && reservation > mem {
-        return Err(bad(
-            "Minimum memory limit can not be less than memory reservation limit, see usage",
-        ));
+        return Err(bad("Minimum memory limit can not be less than memory reservation limit, see usage"));
     }
     let mems = h.cpuset_mems.as_deref().unwrap_or("");
-    if !mems
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b',' || b == b'-')
-    {
+    if !mems.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'-') {
         return Err(bad(format!("Invalid value {mems} for cpuset mems")));
     }
     Ok(())

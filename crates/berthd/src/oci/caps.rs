@@ -58,7 +58,9 @@ pub fn normalize(list: &[String]) -> Result<Vec<String>, String> {
             return Err(format!("unknown capability: {c:?}"));
         }
         if !have.contains(&c) {
-            return Err(format!("capability not supported by your kernel or not available in the current environment: {c:?}"));
+            return Err(format!(
+                "capability not supported by your kernel or not available in the current environment: {c:?}"
+            ));
         }
         out.push(c);
     }
@@ -75,19 +77,11 @@ pub fn effective(add: &[String], drop: &[String], privileged: bool) -> Result<Ve
     let add = normalize(add)?;
     let drop = normalize(drop)?;
     let mut out: Vec<String> = if add.iter().any(|c| c == ALL) {
-        available()
-            .into_iter()
-            .filter(|c| !drop.contains(c))
-            .collect()
+        available().into_iter().filter(|c| !drop.contains(c)).collect()
     } else if drop.iter().any(|c| c == ALL) {
         add
     } else {
-        DEFAULT
-            .iter()
-            .map(|c| c.to_string())
-            .filter(|c| !drop.contains(c))
-            .chain(add)
-            .collect()
+        DEFAULT.iter().map(|c| c.to_string()).filter(|c| !drop.contains(c)).chain(add).collect()
     };
     let mut seen = HashSet::new();
     out.retain(|c| seen.insert(c.clone()));

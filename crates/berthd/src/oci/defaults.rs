@@ -22,13 +22,7 @@ const MASKED: &[&str] = &[
     "/sys/devices/virtual/powercap",
 ];
 
-pub const READONLY: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+pub const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 /// Docker's masked paths with the `thermal_throttle` directory of every possible CPU that has
 /// one on this host (looked up once, as moby does).
@@ -37,8 +31,7 @@ pub fn masked() -> Vec<String> {
     PATHS
         .get_or_init(|| {
             let mut v: Vec<String> = MASKED.iter().map(|s| s.to_string()).collect();
-            let possible =
-                std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+            let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
             for cpu in cpu_list(possible.trim()) {
                 let p = format!("/sys/devices/system/cpu/cpu{cpu}/thermal_throttle");
                 if std::path::Path::new(&p).exists() {
@@ -91,64 +84,27 @@ pub fn mounts(k: &KernelMounts) -> Vec<Mount> {
     let ro = if k.privileged { "rw" } else { "ro" };
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount(
-            "/dev",
-            "tmpfs",
-            "tmpfs",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
         mount(
             "/dev/pts",
             "devpts",
             "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         ),
         if k.host_net {
-            mount(
-                "/sys",
-                "bind",
-                "/sys",
-                &["rbind", "nosuid", "noexec", "nodev", ro],
-            )
+            mount("/sys", "bind", "/sys", &["rbind", "nosuid", "noexec", "nodev", ro])
         } else {
             mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", ro])
         },
-        mount(
-            "/sys/fs/cgroup",
-            "cgroup",
-            "cgroup",
-            &[ro, "nosuid", "noexec", "nodev"],
-        ),
-        mount(
-            "/dev/mqueue",
-            "mqueue",
-            "mqueue",
-            &["nosuid", "noexec", "nodev"],
-        ),
+        mount("/sys/fs/cgroup", "cgroup", "cgroup", &[ro, "nosuid", "noexec", "nodev"]),
+        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
     ];
     match k.shm {
         None => {}
-        Some(None) => m.push(mount(
-            "/dev/shm",
-            "bind",
-            "/dev/shm",
-            &["rbind", "rprivate", "nosuid", "nodev"],
-        )),
+        Some(None) => m.push(mount("/dev/shm", "bind", "/dev/shm", &["rbind", "rprivate", "nosuid", "nodev"])),
         Some(Some(size)) => {
             let size = format!("size={size}");
-            m.push(mount(
-                "/dev/shm",
-                "tmpfs",
-                "shm",
-                &["nosuid", "noexec", "nodev", "mode=1777", &size],
-            ));
+            m.push(mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &size]));
         }
     }
     m
@@ -160,15 +116,8 @@ pub const SHM_SIZE: i64 = 64 << 20;
 /// Sysctls Docker sets in a container with a network namespace of its own (ping without
 /// CAP_NET_RAW, low ports without CAP_NET_BIND_SERVICE), where this kernel has them.
 pub fn net_sysctls() -> Vec<(&'static str, &'static str)> {
-    [
-        ("net.ipv4.ping_group_range", "0 2147483647"),
-        ("net.ipv4.ip_unprivileged_port_start", "0"),
-    ]
-    .into_iter()
-    .filter(|(k, _)| {
-        std::path::Path::new("/proc/sys")
-            .join(k.replace('.', "/"))
-            .exists()
-    })
-    .collect()
+    [("net.ipv4.ping_group_range", "0 2147483647"), ("net.ipv4.ip_unprivileged_port_start", "0")]
+        .into_iter()
+        .filter(|(k, _)| std::path::Path::new("/proc/sys").join(k.replace('.', "/")).exists())
+        .collect()
 }

@@ -10,17 +10,8 @@ use oci_spec::runtime::{
 };
 use std::path::{Component, Path, PathBuf};
 
-fn rule(
-    allow: bool,
-    typ: LinuxDeviceType,
-    major: Option<i64>,
-    minor: Option<i64>,
-    access: &str,
-) -> LinuxDeviceCgroup {
-    let mut b = LinuxDeviceCgroupBuilder::default()
-        .allow(allow)
-        .typ(typ)
-        .access(access);
+fn rule(allow: bool, typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).typ(typ).access(access);
     if let Some(m) = major {
         b = b.major(m);
     }
@@ -62,9 +53,7 @@ pub fn valid_permissions(p: &str) -> bool {
 pub fn parse_rule(text: &str) -> Result<LinuxDeviceCgroup, String> {
     let bad = || format!("invalid device cgroup rule format: '{text}'");
     let mut parts = text.split(' ');
-    let (Some(typ), Some(nums), Some(access), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(typ), Some(nums), Some(access), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
     let typ = match typ {
@@ -76,9 +65,7 @@ pub fn parse_rule(text: &str) -> Result<LinuxDeviceCgroup, String> {
     let num = |s: &str| -> Result<Option<i64>, String> {
         match s {
             "*" => Ok(None),
-            _ if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                s.parse().map(Some).map_err(|_| bad())
-            }
+            _ if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().map(Some).map_err(|_| bad()),
             _ => Err(bad()),
         }
     };
@@ -93,12 +80,11 @@ pub fn parse_rule(text: &str) -> Result<LinuxDeviceCgroup, String> {
 /// nodes only there, on the container's own /dev tmpfs, so an image's symlinks never steer it).
 fn container_path(p: &str) -> Result<PathBuf, String> {
     let path = Path::new(p);
-    let plain = path.is_absolute()
-        && path
-            .components()
-            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    let plain = path.is_absolute() && path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
     if !plain || !path.starts_with("/dev") || path == Path::new("/dev") {
-        return Err(format!("invalid device path in container {p:?}: an absolute path under /dev, without '.' or '..'"));
+        return Err(format!(
+            "invalid device path in container {p:?}: an absolute path under /dev, without '.' or '..'"
+        ));
     }
     Ok(path.to_path_buf())
 }
@@ -120,10 +106,7 @@ pub fn check_mapping(m: &mut DeviceMapping) -> Result<(), String> {
         ));
     }
     if !Path::new(&m.path_on_host).is_absolute() {
-        return Err(format!(
-            "invalid device path on host {:?}: must be absolute",
-            m.path_on_host
-        ));
+        return Err(format!("invalid device path on host {:?}: must be absolute", m.path_on_host));
     }
     container_path(&m.path_in_container)?;
     from_mapping(m).map(|_| ())
@@ -156,17 +139,12 @@ fn cgroup_rule(d: &LinuxDevice, access: &str) -> LinuxDeviceCgroup {
 
 /// The nodes and rules of one `--device`, read from the host now (numbers can change across
 /// reboots, so this runs at every start): a device, or every device under a directory.
-pub fn from_mapping(
-    m: &DeviceMapping,
-) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), String> {
+pub fn from_mapping(m: &DeviceMapping) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), String> {
     let host = Path::new(&m.path_on_host);
     let resolved = std::fs::canonicalize(host).unwrap_or_else(|_| host.to_path_buf());
     let inside = container_path(&m.path_in_container)?;
     let err = |e: &dyn std::fmt::Display| {
-        format!(
-            "error gathering device information while adding custom device {:?}: {e}",
-            m.path_on_host
-        )
+        format!("error gathering device information while adding custom device {:?}: {e}", m.path_on_host)
     };
     let found: Vec<(PathBuf, LinuxDevice)> = match device_of(&resolved).map_err(|e| err(&e))? {
         Some(d) => vec![(inside, d)],
@@ -225,10 +203,7 @@ pub fn host_devices() -> Vec<LinuxDevice> {
             let name = name.to_string_lossy();
             match e.file_type() {
                 Ok(t) if t.is_dir() => {
-                    if !matches!(
-                        name.as_ref(),
-                        "pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev"
-                    ) {
+                    if !matches!(name.as_ref(), "pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev") {
                         visit(&e.path(), out);
                     }
                 }

@@ -20,26 +20,22 @@ pub const IN_CONTAINER: &str = "/sbin/docker-init";
 
 /// Looked for, in order, when daemon.json has no `init-path`: Debian's `tini` package, then
 /// Docker's own names.
-const CANDIDATES: &[&str] = &[
-    "/usr/bin/tini-static",
-    "/usr/libexec/docker/docker-init",
-    "/usr/local/bin/docker-init",
-    "/usr/bin/docker-init",
-];
+const CANDIDATES: &[&str] =
+    &["/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/local/bin/docker-init", "/usr/bin/docker-init"];
 
 /// The init binary on the host: `init-path`, else the first candidate present.
 pub fn lookup(configured: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = configured {
         return match p.is_file() {
             true => Ok(p.to_path_buf()),
-            false => Err(format!(
-                "--init: the init binary {} (daemon.json init-path) does not exist",
-                p.display()
-            )),
+            false => Err(format!("--init: the init binary {} (daemon.json init-path) does not exist", p.display())),
         };
     }
     CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
-        format!("--init: no init binary found (looked for {}); install Debian's tini package or set init-path in daemon.json", CANDIDATES.join(", "))
+        format!(
+            "--init: no init binary found (looked for {}); install Debian's tini package or set init-path in daemon.json",
+            CANDIDATES.join(", ")
+        )
     })
 }
 
@@ -54,8 +50,7 @@ pub fn private_copy(src: &Path, dir: &Path) -> Result<PathBuf, String> {
     let err = |what: &str, e: std::io::Error| format!("--init: {what} {}: {e}", src.display());
     let want = std::fs::read(src).map_err(|e| err("reading", e))?;
     let mode_ok = |m: &std::fs::Metadata| m.permissions().mode() & 0o7777 == 0o555;
-    if std::fs::metadata(&dst).is_ok_and(|m| m.is_file() && mode_ok(&m))
-        && std::fs::read(&dst).is_ok_and(|b| b == want)
+    if std::fs::metadata(&dst).is_ok_and(|m| m.is_file() && mode_ok(&m)) && std::fs::read(&dst).is_ok_and(|b| b == want)
     {
         return Ok(dst);
     }

@@ -4,10 +4,9 @@
 //! a namespace or forks a container.
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
-    LinuxDevice, LinuxDeviceCgroup, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, PosixRlimit,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
+    LinuxDeviceCgroup, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
+    LinuxResourcesBuilder, Mount, PosixRlimit, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -181,22 +180,10 @@ fn mounts(input: &SpecInput) -> Vec<Mount> {
     let shm = match input.ipc {
         Ipc::None => None,
         Ipc::Host => Some(None),
-        Ipc::Private => Some(Some(if input.shm_size > 0 {
-            input.shm_size
-        } else {
-            defaults::SHM_SIZE
-        })),
+        Ipc::Private => Some(Some(if input.shm_size > 0 { input.shm_size } else { defaults::SHM_SIZE })),
     };
-    let kernel = defaults::KernelMounts {
-        host_net: input.net == Ns::Host,
-        privileged: input.privileged,
-        shm,
-    };
-    let user_dest: HashSet<&str> = input
-        .mounts
-        .iter()
-        .map(|m| m.destination.as_str())
-        .collect();
+    let kernel = defaults::KernelMounts { host_net: input.net == Ns::Host, privileged: input.privileged, shm };
+    let user_dest: HashSet<&str> = input.mounts.iter().map(|m| m.destination.as_str()).collect();
     let user_dev = user_dest.contains("/dev");
     let mut v: Vec<Mount> = defaults::mounts(&kernel)
         .into_iter()
@@ -223,11 +210,7 @@ fn mounts(input: &SpecInput) -> Vec<Mount> {
 
 fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
     let r = &input.resources;
-    let mut devices = if input.privileged {
-        devices::allow_all()
-    } else {
-        devices::default_rules()
-    };
+    let mut devices = if input.privileged { devices::allow_all() } else { devices::default_rules() };
     if !input.privileged {
         devices.extend(input.device_rules.iter().cloned());
     }
@@ -249,16 +232,10 @@ fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
     let mut any_cpu = false;
     if r.nano_cpus > 0 {
         let period = 100_000u64;
-        cpu = cpu
-            .period(period)
-            .quota(r.nano_cpus * period as i64 / 1_000_000_000);
+        cpu = cpu.period(period).quota(r.nano_cpus * period as i64 / 1_000_000_000);
         any_cpu = true;
     } else if r.cpu_quota > 0 {
-        cpu = cpu.quota(r.cpu_quota).period(if r.cpu_period > 0 {
-            r.cpu_period as u64
-        } else {
-            100_000
-        });
+        cpu = cpu.quota(r.cpu_quota).period(if r.cpu_period > 0 { r.cpu_period as u64 } else { 100_000 });
         any_cpu = true;
     }
     if r.cpu_shares > 0 {
@@ -277,12 +254,7 @@ fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
         b = b.cpu(cpu.build().map_err(oci_err)?);
     }
     if r.pids_limit > 0 {
-        b = b.pids(
-            LinuxPidsBuilder::default()
-                .limit(r.pids_limit)
-                .build()
-                .map_err(oci_err)?,
-        );
+        b = b.pids(LinuxPidsBuilder::default().limit(r.pids_limit).build().map_err(oci_err)?);
     }
     b.build().map_err(oci_err)
 }
@@ -290,11 +262,7 @@ fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
 fn sysctls(input: &SpecInput) -> HashMap<String, String> {
     let mut v: HashMap<String, String> = HashMap::new();
     if input.net_own {
-        v.extend(
-            defaults::net_sysctls()
-                .into_iter()
-                .map(|(k, x)| (k.to_string(), x.to_string())),
-        );
+        v.extend(defaults::net_sysctls().into_iter().map(|(k, x)| (k.to_string(), x.to_string())));
     }
     v.extend(input.sysctls.iter().map(|(k, x)| (k.clone(), x.clone())));
     v
@@ -308,10 +276,9 @@ fn process(input: &SpecInput) -> Result<oci_spec::runtime::Process> {
         .build()
         .map_err(oci_err)?;
     let args = match &input.init {
-        Some(_) => [init::IN_CONTAINER.to_string(), "--".into()]
-            .into_iter()
-            .chain(input.args.iter().cloned())
-            .collect(),
+        Some(_) => {
+            [init::IN_CONTAINER.to_string(), "--".into()].into_iter().chain(input.args.iter().cloned()).collect()
+        }
         None => input.args.clone(),
     };
     ProcessBuilder::default()
@@ -319,11 +286,7 @@ fn process(input: &SpecInput) -> Result<oci_spec::runtime::Process> {
         .user(user)
         .args(args)
         .env(input.env.clone())
-        .cwd(if input.cwd.is_empty() {
-            "/"
-        } else {
-            &input.cwd
-        })
+        .cwd(if input.cwd.is_empty() { "/" } else { &input.cwd })
         .capabilities(capabilities(input)?)
         .rlimits(input.rlimits.clone())
         .oom_score_adj(input.oom_score_adj as i32)
@@ -335,10 +298,7 @@ fn process(input: &SpecInput) -> Result<oci_spec::runtime::Process> {
 pub fn spec(input: &SpecInput) -> Result<Spec> {
     let (masked, readonly) = match input.privileged {
         true => (vec![], vec![]),
-        false => (
-            defaults::masked(),
-            defaults::READONLY.iter().map(|s| s.to_string()).collect(),
-        ),
+        false => (defaults::masked(), defaults::READONLY.iter().map(|s| s.to_string()).collect()),
     };
     let linux = LinuxBuilder::default()
         .cgroups_path(PathBuf::from(&input.cgroups_path))
@@ -350,23 +310,14 @@ pub fn spec(input: &SpecInput) -> Result<Spec> {
         .sysctl(sysctls(input))
         .build()
         .map_err(oci_err)?;
-    let root = RootBuilder::default()
-        .path(input.rootfs.clone())
-        .readonly(input.readonly_rootfs)
-        .build()
-        .map_err(oci_err)?;
+    let root =
+        RootBuilder::default().path(input.rootfs.clone()).readonly(input.readonly_rootfs).build().map_err(oci_err)?;
     let mut b = SpecBuilder::default()
         .version("1.0.2")
         .process(process(input)?)
         .root(root)
         .mounts(mounts(input))
-        .annotations(
-            input
-                .annotations
-                .clone()
-                .into_iter()
-                .collect::<HashMap<_, _>>(),
-        )
+        .annotations(input.annotations.clone().into_iter().collect::<HashMap<_, _>>())
         .linux(linux);
     // With the host's UTS namespace the container has no name of its own to set.
     if !input.uts_host {

@@ -26,48 +26,35 @@ const IPC: &[&str] = &[
 /// make the runtime's /proc/sys path leave /proc/sys.
 fn well_formed(key: &str) -> bool {
     !key.is_empty()
-        && key.split('.').all(|w| {
-            !w.is_empty()
-                && w.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
+        && key
+            .split('.')
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
 }
 
 pub fn check(key: &str, value: &str, own: OwnNamespaces) -> Result<(), String> {
     if !well_formed(key) {
-        return Err(format!(
-            "invalid sysctl {key:?}: expected dot-separated names such as net.ipv4.ip_forward"
-        ));
+        return Err(format!("invalid sysctl {key:?}: expected dot-separated names such as net.ipv4.ip_forward"));
     }
     if value.contains(['\n', '\0']) {
-        return Err(format!(
-            "invalid value for sysctl {key}: it must be one line"
-        ));
+        return Err(format!("invalid value for sysctl {key}: it must be one line"));
     }
     if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
         return match own.ipc {
             true => Ok(()),
-            false => Err(format!(
-                "sysctl {key:?} is not allowed in the host's IPC namespace"
-            )),
+            false => Err(format!("sysctl {key:?} is not allowed in the host's IPC namespace")),
         };
     }
     if key.starts_with("net.") {
         return match own.net {
             true => Ok(()),
-            false => Err(format!(
-                "sysctl {key:?} is not allowed in the host's network namespace"
-            )),
+            false => Err(format!("sysctl {key:?} is not allowed in the host's network namespace")),
         };
     }
     if own.uts && key == "kernel.domainname" {
         return Ok(());
     }
     if key == "kernel.hostname" {
-        return Err(
-            "sysctl \"kernel.hostname\" is not allowed: use the hostname option (--hostname)"
-                .into(),
-        );
+        return Err("sysctl \"kernel.hostname\" is not allowed: use the hostname option (--hostname)".into());
     }
     if own.user && key.starts_with("user.") {
         return Ok(());

@@ -48,12 +48,7 @@ fn show(v: u64) -> String {
 }
 
 fn can_raise() -> bool {
-    caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_RESOURCE,
-    )
-    .unwrap_or(false)
+    caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false)
 }
 
 /// Checks one limit: a known name, -1 or non-negative values, soft ≤ hard, and a hard limit this
@@ -61,17 +56,10 @@ fn can_raise() -> bool {
 pub fn check(u: &Ulimit) -> Result<(), String> {
     let Some((_, res)) = NAMES.iter().find(|(n, _)| *n == u.name) else {
         let names: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
-        return Err(format!(
-            "invalid ulimit type: {} (known: {})",
-            u.name,
-            names.join(", ")
-        ));
+        return Err(format!("invalid ulimit type: {} (known: {})", u.name, names.join(", ")));
     };
     if u.soft < -1 || u.hard < -1 {
-        return Err(format!(
-            "invalid ulimit {}: limits are -1 (unlimited) or positive",
-            u.name
-        ));
+        return Err(format!("invalid ulimit {}: limits are -1 (unlimited) or positive", u.name));
     }
     let (soft, hard) = (value(u.soft), value(u.hard));
     if soft > hard {
@@ -82,8 +70,7 @@ pub fn check(u: &Ulimit) -> Result<(), String> {
             u.name
         ));
     }
-    let (_, ceiling) =
-        getrlimit(*res).map_err(|e| format!("reading this daemon's {} limit: {e}", u.name))?;
+    let (_, ceiling) = getrlimit(*res).map_err(|e| format!("reading this daemon's {} limit: {e}", u.name))?;
     if hard > ceiling && !can_raise() {
         return Err(format!(
             "ulimit {}: hard limit {} is above this daemon's {}, and raising it needs CAP_SYS_RESOURCE, which berthd does not have",

@@ -51,8 +51,7 @@ pub const BUILTIN_JSON: &str = include_str!("../../profiles/seccomp-default.json
 pub fn builtin() -> &'static Profile {
     static BUILTIN: OnceLock<Profile> = OnceLock::new();
     BUILTIN.get_or_init(|| {
-        Profile::parse(BUILTIN_JSON)
-            .expect("the embedded default seccomp profile is valid (unit-tested)")
+        Profile::parse(BUILTIN_JSON).expect("the embedded default seccomp profile is valid (unit-tested)")
     })
 }
 
@@ -76,12 +75,8 @@ pub fn apply_to_spec(
         SeccompRecord::Unconfined => return Ok(()),
         SeccompRecord::Builtin => builtin(),
         SeccompRecord::Custom { profile, .. } => {
-            let json = std::fs::read_to_string(profile).map_err(|e| {
-                format!(
-                    "reading the container's seccomp profile {}: {e}",
-                    profile.display()
-                )
-            })?;
+            let json = std::fs::read_to_string(profile)
+                .map_err(|e| format!("reading the container's seccomp profile {}: {e}", profile.display()))?;
             custom = Profile::parse(&json).map_err(|e| format!("{}: {e}", profile.display()))?;
             &custom
         }
@@ -93,9 +88,7 @@ pub fn apply_to_spec(
         .and_then(|c| c.bounding().as_ref())
         .map(|b| b.iter().map(|c| format!("CAP_{c}")).collect())
         .unwrap_or_default();
-    let section = profile
-        .resolve(Host::current(), &bounding)
-        .map_err(|e| e.to_string())?;
+    let section = profile.resolve(Host::current(), &bounding).map_err(|e| e.to_string())?;
     if let Some(linux) = spec.linux_mut() {
         linux.set_seccomp(Some(section));
     }

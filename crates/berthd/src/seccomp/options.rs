@@ -45,29 +45,30 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts, String> {
         if opt == "disable" {
             continue;
         }
-        let split = if opt.contains('=') {
-            opt.split_once('=')
-        } else {
-            opt.split_once(':')
-        };
+        let split = if opt.contains('=') { opt.split_once('=') } else { opt.split_once(':') };
         let Some((key, value)) = split else {
-            return Err(format!("invalid --security-opt {opt:?}: expected key=value (seccomp=, no-new-privileges, apparmor=, label=)"));
+            return Err(format!(
+                "invalid --security-opt {opt:?}: expected key=value (seccomp=, no-new-privileges, apparmor=, label=)"
+            ));
         };
         match key {
             "seccomp" => out.seccomp = Some(seccomp_value(value)?),
             "no-new-privileges" => {
-                let v = go_bool(value).ok_or_else(|| {
-                    format!("invalid --security-opt {opt:?}: no-new-privileges takes true or false")
-                })?;
+                let v = go_bool(value)
+                    .ok_or_else(|| format!("invalid --security-opt {opt:?}: no-new-privileges takes true or false"))?;
                 out.no_new_privileges = Some(v);
             }
             "apparmor" if value == "unconfined" => {}
             "apparmor" => {
-                return Err(format!("invalid --security-opt {opt:?}: Berth does not apply AppArmor profiles (only apparmor=unconfined is accepted)"));
+                return Err(format!(
+                    "invalid --security-opt {opt:?}: Berth does not apply AppArmor profiles (only apparmor=unconfined is accepted)"
+                ));
             }
             "label" if value == "disable" => {}
             "label" => {
-                return Err(format!("invalid --security-opt {opt:?}: Berth does not apply SELinux labels (only label=disable is accepted)"));
+                return Err(format!(
+                    "invalid --security-opt {opt:?}: Berth does not apply SELinux labels (only label=disable is accepted)"
+                ));
             }
             "systempaths" => {
                 return Err(format!(
@@ -75,15 +76,9 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts, String> {
                 ));
             }
             "writable-cgroups" => {
-                return Err(format!(
-                    "invalid --security-opt {opt:?}: writable cgroups are not supported by Berth"
-                ))
+                return Err(format!("invalid --security-opt {opt:?}: writable cgroups are not supported by Berth"))
             }
-            _ => {
-                return Err(format!(
-                    "invalid --security-opt {opt:?}: unknown option {key:?}"
-                ))
-            }
+            _ => return Err(format!("invalid --security-opt {opt:?}: unknown option {key:?}")),
         }
     }
     Ok(out)
@@ -132,17 +127,12 @@ impl DaemonSeccomp {
             "" | "builtin" => Ok(DaemonSeccomp::Builtin),
             "unconfined" => Ok(DaemonSeccomp::Unconfined),
             p if Path::new(p).is_absolute() => {
-                let json = read_limited(Path::new(p))
-                    .map_err(|e| format!("opening seccomp profile ({p}) failed: {e}"))?;
+                let json =
+                    read_limited(Path::new(p)).map_err(|e| format!("opening seccomp profile ({p}) failed: {e}"))?;
                 Profile::parse(&json).map_err(|e| format!("{p}: {e}"))?;
-                Ok(DaemonSeccomp::File {
-                    path: p.into(),
-                    json: json.into(),
-                })
+                Ok(DaemonSeccomp::File { path: p.into(), json: json.into() })
             }
-            other => Err(format!(
-                "{other:?} is neither builtin, unconfined nor an absolute path to a profile"
-            )),
+            other => Err(format!("{other:?} is neither builtin, unconfined nor an absolute path to a profile")),
         }
     }
 
@@ -159,9 +149,7 @@ impl DaemonSeccomp {
 fn read_limited(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut s = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_PROFILE_BYTES as u64 + 1)
-        .read_to_string(&mut s)?;
+    std::fs::File::open(path)?.take(MAX_PROFILE_BYTES as u64 + 1).read_to_string(&mut s)?;
     Ok(s)
 }
 
@@ -196,16 +184,12 @@ pub fn choose(opts: &SecurityOpts, privileged: bool, daemon: &DaemonSeccomp) -> 
     match (&opts.seccomp, privileged, daemon) {
         (Some(SeccompOpt::Unconfined), _, _) => Chosen::Unconfined,
         (Some(SeccompOpt::Builtin), _, _) => Chosen::Builtin,
-        (Some(SeccompOpt::Profile(json)), _, _) => Chosen::Custom {
-            json: json.clone(),
-            origin: "api".into(),
-        },
+        (Some(SeccompOpt::Profile(json)), _, _) => Chosen::Custom { json: json.clone(), origin: "api".into() },
         (None, true, _) | (None, false, DaemonSeccomp::Unconfined) => Chosen::Unconfined,
         (None, false, DaemonSeccomp::Builtin) => Chosen::Builtin,
-        (None, false, DaemonSeccomp::File { path, json }) => Chosen::Custom {
-            json: json.to_string(),
-            origin: format!("daemon:{}", path.display()),
-        },
+        (None, false, DaemonSeccomp::File { path, json }) => {
+            Chosen::Custom { json: json.to_string(), origin: format!("daemon:{}", path.display()) }
+        }
     }
 }
 
@@ -236,32 +220,12 @@ mod tests {
     #[test]
     fn security_opt_forms() {
         let o = opts(&["no-new-privileges", "seccomp=unconfined"]).unwrap();
-        assert_eq!(
-            o,
-            SecurityOpts {
-                seccomp: Some(SeccompOpt::Unconfined),
-                no_new_privileges: Some(true)
-            }
-        );
-        assert_eq!(
-            opts(&["no-new-privileges=false"])
-                .unwrap()
-                .no_new_privileges,
-            Some(false)
-        );
-        assert_eq!(
-            opts(&["no-new-privileges:1"]).unwrap().no_new_privileges,
-            Some(true)
-        );
-        assert_eq!(
-            opts(&["seccomp:builtin"]).unwrap().seccomp,
-            Some(SeccompOpt::Builtin)
-        );
+        assert_eq!(o, SecurityOpts { seccomp: Some(SeccompOpt::Unconfined), no_new_privileges: Some(true) });
+        assert_eq!(opts(&["no-new-privileges=false"]).unwrap().no_new_privileges, Some(false));
+        assert_eq!(opts(&["no-new-privileges:1"]).unwrap().no_new_privileges, Some(true));
+        assert_eq!(opts(&["seccomp:builtin"]).unwrap().seccomp, Some(SeccompOpt::Builtin));
         let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#;
-        assert_eq!(
-            opts(&[&format!("seccomp={json}")]).unwrap().seccomp,
-            Some(SeccompOpt::Profile(json.into()))
-        );
+        assert_eq!(opts(&[&format!("seccomp={json}")]).unwrap().seccomp, Some(SeccompOpt::Profile(json.into())));
         assert!(opts(&["apparmor=unconfined", "label=disable", "disable"]).is_ok());
         for (bad, why) in [
             ("no-new-privileges=maybe", "true or false"),
@@ -282,48 +246,18 @@ mod tests {
     #[test]
     fn docker_choice_rules() {
         let none = SecurityOpts::default();
-        let file = DaemonSeccomp::File {
-            path: "/p.json".into(),
-            json: "{}".into(),
-        };
-        assert_eq!(
-            choose(&none, false, &DaemonSeccomp::Builtin),
-            Chosen::Builtin
-        );
-        assert_eq!(
-            choose(&none, true, &DaemonSeccomp::Builtin),
-            Chosen::Unconfined
-        );
-        assert_eq!(
-            choose(&none, false, &DaemonSeccomp::Unconfined),
-            Chosen::Unconfined
-        );
-        assert_eq!(
-            choose(&none, false, &file),
-            Chosen::Custom {
-                json: "{}".into(),
-                origin: "daemon:/p.json".into()
-            }
-        );
+        let file = DaemonSeccomp::File { path: "/p.json".into(), json: "{}".into() };
+        assert_eq!(choose(&none, false, &DaemonSeccomp::Builtin), Chosen::Builtin);
+        assert_eq!(choose(&none, true, &DaemonSeccomp::Builtin), Chosen::Unconfined);
+        assert_eq!(choose(&none, false, &DaemonSeccomp::Unconfined), Chosen::Unconfined);
+        assert_eq!(choose(&none, false, &file), Chosen::Custom { json: "{}".into(), origin: "daemon:/p.json".into() });
         assert_eq!(choose(&none, true, &file), Chosen::Unconfined);
-        let given = SecurityOpts {
-            seccomp: Some(SeccompOpt::Profile("{}".into())),
-            ..Default::default()
-        };
+        let given = SecurityOpts { seccomp: Some(SeccompOpt::Profile("{}".into())), ..Default::default() };
         assert_eq!(
             choose(&given, true, &DaemonSeccomp::Builtin),
-            Chosen::Custom {
-                json: "{}".into(),
-                origin: "api".into()
-            }
+            Chosen::Custom { json: "{}".into(), origin: "api".into() }
         );
-        let builtin = SecurityOpts {
-            seccomp: Some(SeccompOpt::Builtin),
-            ..Default::default()
-        };
-        assert_eq!(
-            choose(&builtin, false, &DaemonSeccomp::Unconfined),
-            Chosen::Builtin
-        );
+        let builtin = SecurityOpts { seccomp: Some(SeccompOpt::Builtin), ..Default::default() };
+        assert_eq!(choose(&builtin, false, &DaemonSeccomp::Unconfined), Chosen::Builtin);
     }
 }

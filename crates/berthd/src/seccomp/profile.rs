@@ -114,9 +114,7 @@ impl KernelVersion {
 impl<'de> Deserialize<'de> for KernelVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let parsed = s
-            .split_once('.')
-            .and_then(|(a, b)| Some(KernelVersion(a.parse().ok()?, b.parse().ok()?)));
+        let parsed = s.split_once('.').and_then(|(a, b)| Some(KernelVersion(a.parse().ok()?, b.parse().ok()?)));
         match parsed {
             Some(v) if v != KernelVersion(0, 0) => Ok(v),
             _ => Err(serde::de::Error::custom(format!(
@@ -128,9 +126,7 @@ impl<'de> Deserialize<'de> for KernelVersion {
 
 /// `null` reads as the empty list, as Go's decoder does (Docker's own profile has
 /// `"subArchitectures": null`).
-fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<T, D::Error> {
+fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -205,10 +201,7 @@ impl Profile {
     /// Parses and checks a profile. Errors name the field (`syscalls[3].action: ...`).
     pub fn parse(json: &str) -> Result<Profile, ProfileError> {
         if json.len() > MAX_PROFILE_BYTES {
-            return Err(bad(format!(
-                "the profile is {} bytes; at most {MAX_PROFILE_BYTES} are accepted",
-                json.len()
-            )));
+            return Err(bad(format!("the profile is {} bytes; at most {MAX_PROFILE_BYTES} are accepted", json.len())));
         }
         let de = &mut serde_json::Deserializer::from_str(json);
         let p: Profile = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -225,40 +218,33 @@ impl Profile {
 
     fn check(&self) -> Result<(), ProfileError> {
         let Some(default) = self.default_action else {
-            return Err(bad(
-                "defaultAction is missing (to run without a filter, use seccomp=unconfined)",
-            ));
+            return Err(bad("defaultAction is missing (to run without a filter, use seccomp=unconfined)"));
         };
         if default == LinuxSeccompAction::ScmpActNotify
             || self.listener_path.is_some()
             || self.listener_metadata.is_some()
         {
-            return Err(bad(
-                "SCMP_ACT_NOTIFY and listenerPath need a seccomp agent, which Berth does not run",
-            ));
+            return Err(bad("SCMP_ACT_NOTIFY and listenerPath need a seccomp agent, which Berth does not run"));
         }
         check_errno("defaultErrnoRet", default, self.default_errno_ret)?;
         if !self.architectures.is_empty() && !self.arch_map.is_empty() {
-            return Err(bad("both 'architectures' and 'archMap' are specified, use either 'architectures' or 'archMap'"));
+            return Err(bad(
+                "both 'architectures' and 'archMap' are specified, use either 'architectures' or 'archMap'",
+            ));
         }
         for (i, r) in self.syscalls.iter().enumerate() {
-            r.check()
-                .map_err(|e| bad(format!("syscalls[{i}]: {}", e.0)))?;
+            r.check().map_err(|e| bad(format!("syscalls[{i}]: {}", e.0)))?;
         }
         Ok(())
     }
 }
 
-fn check_errno(
-    field: &str,
-    action: LinuxSeccompAction,
-    errno: Option<u32>,
-) -> Result<(), ProfileError> {
+fn check_errno(field: &str, action: LinuxSeccompAction, errno: Option<u32>) -> Result<(), ProfileError> {
     use LinuxSeccompAction::{ScmpActErrno, ScmpActTrace};
     match errno {
-        Some(_) if !matches!(action, ScmpActErrno | ScmpActTrace) => Err(bad(format!(
-            "{field} only applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {action}"
-        ))),
+        Some(_) if !matches!(action, ScmpActErrno | ScmpActTrace) => {
+            Err(bad(format!("{field} only applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {action}")))
+        }
         Some(e) if e > 4095 => Err(bad(format!("{field}: {e} is not an errno (1-4095)"))),
         _ => Ok(()),
     }
@@ -275,34 +261,25 @@ impl Rule {
 
     fn check(&self) -> Result<(), ProfileError> {
         if self.name.is_some() && !self.names.is_empty() {
-            return Err(bad(
-                "both 'name' and 'names' are specified, use either 'name' or 'names'",
-            ));
+            return Err(bad("both 'name' and 'names' are specified, use either 'name' or 'names'"));
         }
         let names = self.syscall_names();
         if names.is_empty() {
             return Err(bad("no syscall names"));
         }
-        if let Some(n) = names.iter().find(|n| {
-            n.is_empty()
-                || !n
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        }) {
+        if let Some(n) = names
+            .iter()
+            .find(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+        {
             return Err(bad(format!("{n:?} is not a syscall name")));
         }
         if self.action == LinuxSeccompAction::ScmpActNotify {
-            return Err(bad(
-                "SCMP_ACT_NOTIFY needs a seccomp agent, which Berth does not run",
-            ));
+            return Err(bad("SCMP_ACT_NOTIFY needs a seccomp agent, which Berth does not run"));
         }
         check_errno("errnoRet", self.action, self.errno_ret)?;
         for (j, a) in self.args.iter().enumerate() {
             if a.index > 5 {
-                return Err(bad(format!(
-                    "args[{j}].index: {} is not an argument index (0-5)",
-                    a.index
-                )));
+                return Err(bad(format!("args[{j}].index: {} is not an argument index (0-5)", a.index)));
             }
         }
         for (which, f) in [("includes", &self.includes), ("excludes", &self.excludes)] {
@@ -334,8 +311,9 @@ mod tests {
 
     #[test]
     fn refuses_what_would_be_ignored_or_misread() {
-        assert!(err(r#"{"defaultAction":"SCMP_ACT_BOGUS"}"#)
-            .starts_with("defaultAction: unknown variant `SCMP_ACT_BOGUS`"));
+        assert!(
+            err(r#"{"defaultAction":"SCMP_ACT_BOGUS"}"#).starts_with("defaultAction: unknown variant `SCMP_ACT_BOGUS`")
+        );
         assert!(err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","inlcudes":{}}]}"#)
             .starts_with("syscalls[0].inlcudes: unknown field `inlcudes`"));
         assert!(err("{}").contains("defaultAction is missing"));
@@ -345,11 +323,18 @@ mod tests {
             .contains("unknown capability \"SYS_ADMIN\""));
         assert!(err(r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","errnoRet":1}]}"#)
             .contains("errnoRet only applies"));
-        assert!(err(r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}"#).contains("agent"));
-        assert!(err(r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}"#)
-            .contains("both 'architectures' and 'archMap'"));
-        assert!(err(r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"4"}}]}"#)
-            .contains("invalid kernel version"));
+        assert!(err(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}"#
+        )
+        .contains("agent"));
+        assert!(err(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}"#
+        )
+        .contains("both 'architectures' and 'archMap'"));
+        assert!(err(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"4"}}]}"#
+        )
+        .contains("invalid kernel version"));
         assert!(err("{\"defaultAction\":").contains("EOF"));
     }
 
@@ -361,17 +346,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.syscalls[0].syscall_names(), vec!["mkdir"]);
-        assert_eq!(
-            p.syscalls[0].includes.as_ref().unwrap().min_kernel,
-            Some(KernelVersion(4, 8))
-        );
-        assert_eq!(
-            KernelVersion::of_release("6.18.2-amd64"),
-            Some(KernelVersion(6, 18))
-        );
-        assert_eq!(
-            KernelVersion::of_release("3.12-1-amd64"),
-            Some(KernelVersion(3, 12))
-        );
+        assert_eq!(p.syscalls[0].includes.as_ref().unwrap().min_kernel, Some(KernelVersion(4, 8)));
+        assert_eq!(KernelVersion::of_release("6.18.2-amd64"), Some(KernelVersion(6, 18)));
+        assert_eq!(KernelVersion::of_release("3.12-1-amd64"), Some(KernelVersion(3, 12)));
     }
 }

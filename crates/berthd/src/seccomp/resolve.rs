@@ -5,8 +5,7 @@
 
 use super::profile::{Filter, KernelVersion, Profile, Rule};
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSyscall,
-    LinuxSyscallBuilder,
+    Arch, LinuxSeccomp, LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSyscall, LinuxSyscallBuilder,
 };
 use std::sync::OnceLock;
 
@@ -27,14 +26,9 @@ impl Host {
         static HOST: OnceLock<Host> = OnceLock::new();
         HOST.get_or_init(|| {
             let (native, arch) = native_arch();
-            let release = nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Host {
-                native,
-                arch,
-                kernel: KernelVersion::of_release(&release),
-            }
+            let release =
+                nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+            Host { native, arch, kernel: KernelVersion::of_release(&release) }
         })
     }
 }
@@ -56,9 +50,7 @@ fn native_arch() -> (&'static str, Option<Arch>) {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error(
-        "seccomp profile: a rule depends on the kernel version, which could not be read from uname"
-    )]
+    #[error("seccomp profile: a rule depends on the kernel version, which could not be read from uname")]
     KernelUnknown,
     #[error("seccomp profile: {0}")]
     Build(#[from] oci_spec::OciSpecError),
@@ -68,10 +60,7 @@ impl Profile {
     /// The OCI section for a container with `bounding` capabilities on `host`.
     pub fn resolve(&self, host: &Host, bounding: &[String]) -> Result<LinuxSeccomp, ResolveError> {
         let mut arches = self.architectures.clone();
-        if let Some(g) = host
-            .arch
-            .and_then(|a| self.arch_map.iter().find(|g| g.architecture == a))
-        {
+        if let Some(g) = host.arch.and_then(|a| self.arch_map.iter().find(|g| g.architecture == a)) {
             arches.push(g.architecture);
             arches.extend(g.sub_architectures.iter().copied());
         }
@@ -81,9 +70,8 @@ impl Profile {
                 syscalls.push(oci_rule(rule)?);
             }
         }
-        let mut b = LinuxSeccompBuilder::default()
-            .default_action(self.default_action.unwrap_or_default())
-            .syscalls(syscalls);
+        let mut b =
+            LinuxSeccompBuilder::default().default_action(self.default_action.unwrap_or_default()).syscalls(syscalls);
         if let Some(e) = self.default_errno_ret {
             b = b.default_errno_ret(e);
         }
@@ -98,17 +86,8 @@ impl Profile {
 }
 
 fn applies(rule: &Rule, host: &Host, bounding: &[String]) -> Result<bool, ResolveError> {
-    let kernel_at_least = |min: KernelVersion| {
-        host.kernel
-            .map(|k| k >= min)
-            .ok_or(ResolveError::KernelUnknown)
-    };
-    if let Some(Filter {
-        caps,
-        arches,
-        min_kernel,
-    }) = &rule.excludes
-    {
+    let kernel_at_least = |min: KernelVersion| host.kernel.map(|k| k >= min).ok_or(ResolveError::KernelUnknown);
+    if let Some(Filter { caps, arches, min_kernel }) = &rule.excludes {
         if arches.iter().any(|a| a == host.native) || caps.iter().any(|c| bounding.contains(c)) {
             return Ok(false);
         }
@@ -118,12 +97,7 @@ fn applies(rule: &Rule, host: &Host, bounding: &[String]) -> Result<bool, Resolv
             }
         }
     }
-    if let Some(Filter {
-        caps,
-        arches,
-        min_kernel,
-    }) = &rule.includes
-    {
+    if let Some(Filter { caps, arches, min_kernel }) = &rule.includes {
         if !arches.is_empty() && !arches.iter().any(|a| a == host.native) {
             return Ok(false);
         }
@@ -140,9 +114,7 @@ fn applies(rule: &Rule, host: &Host, bounding: &[String]) -> Result<bool, Resolv
 }
 
 fn oci_rule(rule: &Rule) -> Result<LinuxSyscall, oci_spec::OciSpecError> {
-    let mut b = LinuxSyscallBuilder::default()
-        .names(rule.syscall_names())
-        .action(rule.action);
+    let mut b = LinuxSyscallBuilder::default().names(rule.syscall_names()).action(rule.action);
     if let Some(e) = rule.errno_ret {
         b = b.errno_ret(e);
     }
@@ -151,10 +123,7 @@ fn oci_rule(rule: &Rule) -> Result<LinuxSyscall, oci_spec::OciSpecError> {
             .args
             .iter()
             .map(|a| {
-                let mut ab = LinuxSeccompArgBuilder::default()
-                    .index(a.index as usize)
-                    .value(a.value)
-                    .op(a.op);
+                let mut ab = LinuxSeccompArgBuilder::default().index(a.index as usize).value(a.value).op(a.op);
                 if let Some(v2) = a.value_two {
                     ab = ab.value_two(v2);
                 }

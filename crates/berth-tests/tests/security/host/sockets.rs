@@ -22,11 +22,7 @@ impl TestGroup {
                 .is_ok_and(|s| s.success())),
             "groupadd {name}"
         );
-        let gid = nix::unistd::Group::from_name(&name)
-            .unwrap()
-            .expect("group just added")
-            .gid
-            .as_raw();
+        let gid = nix::unistd::Group::from_name(&name).unwrap().expect("group just added").gid.as_raw();
         TestGroup(name, gid)
     }
 }
@@ -41,11 +37,7 @@ impl Drop for TestGroup {
 fn ping_as(sock: &Path, gid: u32, extra: Option<u32>) -> String {
     const PING: &str = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1])\nexcept OSError as e:\n    print(type(e).__name__)\n    sys.exit(0)\ns.sendall(b'GET /_ping HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\nd = b''\nwhile True:\n    c = s.recv(4096)\n    if not c:\n        break\n    d += c\nprint(d.split(b'\\r\\n\\r\\n', 1)[-1].decode())\n";
     // Debian's python3: another user cannot reach a toolchain under /root.
-    let python = if Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
+    let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
     let out = as_user(gid, extra, &[python, "-c", PING, sock.to_str().unwrap()]);
     assert!(out.status.success(), "{}", output_text(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -58,52 +50,22 @@ fn sockets_are_root_and_their_group_0660_and_a_missing_group_stops_the_start() {
     // before it creates anything.
     let missing = format!("berth-missing-{}", random_hex());
     let mut bad = TestDaemon::spawn(DaemonOpts::new("sec-host-nogroup").arg("-G").arg(&missing));
-    assert!(
-        bad.wait_exit(Duration::from_secs(20))
-            .is_some_and(|s| !s.success()),
-        "started without group {missing}"
-    );
-    assert!(
-        bad.log_text()
-            .contains(&format!("group {missing} not found")),
-        "{}",
-        bad.log_tail(5)
-    );
-    assert!(
-        !bad.socket.exists() && !bad.data_root.exists(),
-        "nothing is created before the group is known"
-    );
+    assert!(bad.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()), "started without group {missing}");
+    assert!(bad.log_text().contains(&format!("group {missing} not found")), "{}", bad.log_tail(5));
+    assert!(!bad.socket.exists() && !bad.data_root.exists(), "nothing is created before the group is known");
     // Without --group: root:berth when a `berth` group exists, else root:root.
     let mut d = TestDaemon::start(DaemonOpts::new("sec-host-sock"));
     let md = std::fs::metadata(&d.socket).unwrap();
-    let default_gid = nix::unistd::Group::from_name("berth")
-        .unwrap()
-        .map_or(0, |g| g.gid.as_raw());
-    assert_eq!(
-        (md.uid(), md.gid(), md.mode() & 0o7777),
-        (0, default_gid, 0o660)
-    );
+    let default_gid = nix::unistd::Group::from_name("berth").unwrap().map_or(0, |g| g.gid.as_raw());
+    assert_eq!((md.uid(), md.gid(), md.mode() & 0o7777), (0, default_gid, 0o660));
     // -G, a socket of its own mode, and a read-only one everyone may use, inside the exec-root.
     let own = d.base.join("own.sock");
     let ro = d.exec_root.join("ro.sock");
     let hosts = [
         format!("berth+unix://{}?mode=0600", own.display()),
-        format!(
-            "berth+unix://{}?role=read-only&mode=0666&group=root",
-            ro.display()
-        ),
+        format!("berth+unix://{}?role=read-only&mode=0666&group=root", ro.display()),
     ];
-    restart_with(
-        &mut d,
-        &[
-            "-G".into(),
-            group.0.clone(),
-            "-H".into(),
-            hosts[0].clone(),
-            "-H".into(),
-            hosts[1].clone(),
-        ],
-    );
+    restart_with(&mut d, &["-G".into(), group.0.clone(), "-H".into(), hosts[0].clone(), "-H".into(), hosts[1].clone()]);
     let st = |p: &Path| {
         let m = std::fs::metadata(p).unwrap();
         (m.uid(), m.gid(), m.mode() & 0o7777)
@@ -111,11 +73,7 @@ fn sockets_are_root_and_their_group_0660_and_a_missing_group_stops_the_start() {
     assert_eq!(st(&d.socket), (0, group.1, 0o660));
     assert_eq!(st(&own), (0, group.1, 0o600));
     assert_eq!(st(&ro), (0, 0, 0o666));
-    assert_eq!(
-        mode(&d.exec_root),
-        0o711,
-        "a socket in the exec-root: traversable, not listable"
-    );
+    assert_eq!(mode(&d.exec_root), 0o711, "a socket in the exec-root: traversable, not listable");
     assert_modes(&[
         (&d.exec_root.join("shims"), 0o700),
         (&d.exec_root.join("netns"), 0o700),
@@ -124,18 +82,10 @@ fn sockets_are_root_and_their_group_0660_and_a_missing_group_stops_the_start() {
     // A member of the group connects; anyone else is refused by the kernel.
     assert_eq!(ping_as(&d.socket, NOBODY, Some(group.1)), "OK");
     assert_eq!(ping_as(&d.socket, NOBODY, None), "PermissionError");
-    assert_eq!(
-        ping_as(&own, NOBODY, Some(group.1)),
-        "PermissionError",
-        "mode 0600: the group is out too"
-    );
+    assert_eq!(ping_as(&own, NOBODY, Some(group.1)), "PermissionError", "mode 0600: the group is out too");
     assert_eq!(ping_as(&ro, NOBODY, None), "OK");
     let ls = as_user(NOBODY, None, &["ls", d.exec_root.to_str().unwrap()]);
-    assert!(
-        !ls.status.success(),
-        "the exec-root is not listable: {}",
-        output_text(&ls)
-    );
+    assert!(!ls.status.success(), "the exec-root is not listable: {}", output_text(&ls));
     // The same group from daemon.json.
     d.term();
     assert!(d.wait_exit(Duration::from_secs(30)).is_some());
@@ -143,11 +93,7 @@ fn sockets_are_root_and_their_group_0660_and_a_missing_group_stops_the_start() {
     d.write_config(&format!("{{\"group\": \"{}\"}}", group.0));
     d.restart();
     assert_eq!(st(&d.socket), (0, group.1, 0o660));
-    assert_eq!(
-        mode(&d.exec_root),
-        0o700,
-        "no socket in the exec-root any more"
-    );
+    assert_eq!(mode(&d.exec_root), 0o700, "no socket in the exec-root any more");
 }
 
 /// Raw requests to the read-only socket that must all be refused with 403, whatever their
@@ -208,13 +154,7 @@ const REFUSED: &[(&str, &str)] = &[
 fn a_read_only_socket_serves_reads_and_refuses_everything_else() {
     let mut d = TestDaemon::start(DaemonOpts::new("sec-host-ro"));
     let ro = d.base.join("ro.sock");
-    restart_with(
-        &mut d,
-        &[
-            "-H".into(),
-            format!("berth+unix://{}?role=read-only", ro.display()),
-        ],
-    );
+    restart_with(&mut d, &["-H".into(), format!("berth+unix://{}?role=read-only", ro.display())]);
     d.busybox_image();
     let t0 = berth_tests::unix_now() - 1.0;
     let id = d.run_detached(&[
@@ -232,24 +172,14 @@ fn a_read_only_socket_serves_reads_and_refuses_everything_else() {
     let cli = |args: &[&str]| d.docker(&[&["-H", host.as_str()], args].concat());
     let ok = |args: &[&str]| {
         let o = cli(args);
-        assert!(
-            o.status.success(),
-            "read-only docker {args:?}: {}",
-            output_text(&o)
-        );
+        assert!(o.status.success(), "read-only docker {args:?}: {}", output_text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     assert!(ok(&["ps"]).contains("watched"));
     assert_eq!(ok(&["inspect", "-f", "{{.Id}}", "watched"]).trim(), id);
-    assert!(wait_until(Duration::from_secs(10), || ok(&[
-        "logs", "watched"
-    ])
-    .contains("hello-ro")));
+    assert!(wait_until(Duration::from_secs(10), || ok(&["logs", "watched"]).contains("hello-ro")));
     let until = format!("{:.0}", berth_tests::unix_now() + 1.0);
-    assert!(
-        ok(&["events", "--since", &format!("{t0:.0}"), "--until", &until])
-            .contains("container start")
-    );
+    assert!(ok(&["events", "--since", &format!("{t0:.0}"), "--until", &until]).contains("container start"));
     for args in [
         &["images"][..],
         &["info"],
@@ -289,40 +219,18 @@ fn a_read_only_socket_serves_reads_and_refuses_everything_else() {
     for args in refused {
         let o = cli(args);
         let text = output_text(&o);
-        assert!(
-            !o.status.success(),
-            "read-only socket let docker {args:?} through: {text}"
-        );
-        assert!(
-            text.contains("this API socket is read-only") || text.contains("403"),
-            "docker {args:?}: {text}"
-        );
+        assert!(!o.status.success(), "read-only socket let docker {args:?} through: {text}");
+        assert!(text.contains("this API socket is read-only") || text.contains("403"), "docker {args:?}: {text}");
     }
     // Raw, as an attacker would shape them. An exec instance made on the full socket cannot be
     // started through the read-only one.
-    let ex = d
-        .api_post(
-            &format!("/containers/{id}/exec"),
-            r#"{"Cmd": ["touch", "/tmp/pwned"]}"#,
-        )
-        .json();
+    let ex = d.api_post(&format!("/containers/{id}/exec"), r#"{"Cmd": ["touch", "/tmp/pwned"]}"#).json();
     let exec_id = ex["Id"].as_str().expect("exec id").to_string();
     for (method, path) in REFUSED {
         let path = path.replace("{id}", &id).replace("{exec}", &exec_id);
-        let r = unix_http_request(
-            &ro,
-            method,
-            &path,
-            Some(("application/json", b"{}")),
-            Duration::from_secs(30),
-        )
-        .unwrap();
-        assert_eq!(
-            r.status,
-            403,
-            "{method} {path} on the read-only socket: {}",
-            r.text()
-        );
+        let r =
+            unix_http_request(&ro, method, &path, Some(("application/json", b"{}")), Duration::from_secs(30)).unwrap();
+        assert_eq!(r.status, 403, "{method} {path} on the read-only socket: {}", r.text());
         if *method != "HEAD" {
             let msg = r.json()["message"].as_str().unwrap_or_default().to_string();
             assert!(msg.contains("read-only"), "{method} {path}: {msg}");
@@ -346,9 +254,7 @@ fn a_read_only_socket_serves_reads_and_refuses_everything_else() {
     assert_eq!(d.container_pid("watched"), pid);
     for p in ["/tmp/pwned", "/tmp/in.txt"] {
         assert!(
-            !d.docker(&["exec", "watched", "test", "-e", p])
-                .status
-                .success(),
+            !d.docker(&["exec", "watched", "test", "-e", p]).status.success(),
             "{p} was made through the read-only socket"
         );
     }
@@ -358,16 +264,8 @@ fn a_read_only_socket_serves_reads_and_refuses_everything_else() {
     assert!(!d.docker(&["network", "inspect", "ronet"]).status.success());
     // An unknown role stops the start, naming it.
     let mut bad = TestDaemon::spawn(
-        DaemonOpts::new("sec-host-badrole")
-            .arg("-H")
-            .arg("berth+unix:///nonexistent-berth/x.sock?role=admin"),
+        DaemonOpts::new("sec-host-badrole").arg("-H").arg("berth+unix:///nonexistent-berth/x.sock?role=admin"),
     );
-    assert!(bad
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| !s.success()));
-    assert!(
-        bad.log_text().contains("unknown role \"admin\""),
-        "{}",
-        bad.log_tail(5)
-    );
+    assert!(bad.wait_exit(Duration::from_secs(20)).is_some_and(|s| !s.success()));
+    assert!(bad.log_text().contains("unknown role \"admin\""), "{}", bad.log_tail(5));
 }

@@ -55,10 +55,7 @@ fn v1_hierarchies_are_read_only_and_limits_cannot_be_raised() {
         }
         assert!(!line.contains("rc=0"), "a container wrote {path}: {out}");
         if path.starts_with("/sys") {
-            assert!(
-                line.contains("Read-only file system") || line.contains("Permission denied"),
-                "{line}"
-            );
+            assert!(line.contains("Read-only file system") || line.contains("Permission denied"), "{line}");
         }
     }
     let mounts = d.docker_ok(&["exec", "lim", "cat", "/proc/self/mounts"]);
@@ -66,21 +63,14 @@ fn v1_hierarchies_are_read_only_and_limits_cannot_be_raised() {
     // the mount libcontainer made).
     let mut cg = std::collections::BTreeMap::new();
     for l in mounts.lines() {
-        if let Some(m) = l
-            .split_whitespace()
-            .nth(1)
-            .filter(|m| m.starts_with("/sys/fs/cgroup"))
-        {
+        if let Some(m) = l.split_whitespace().nth(1).filter(|m| m.starts_with("/sys/fs/cgroup")) {
             cg.insert(m.to_string(), l);
         }
     }
     assert!(cg.len() > 2, "{mounts}");
     for l in cg.values() {
         let opts = l.split_whitespace().nth(3).unwrap_or("");
-        assert!(
-            opts.split(',').any(|o| o == "ro"),
-            "not read-only in the container: {l}"
-        );
+        assert!(opts.split(',').any(|o| o == "ro"), "not read-only in the container: {l}");
     }
     // The limits as set, seen from the container, inspect and the host.
     let seen = d.docker_ok(&[
@@ -90,25 +80,16 @@ fn v1_hierarchies_are_read_only_and_limits_cannot_be_raised() {
         "/sys/fs/cgroup/memory/memory.limit_in_bytes",
         "/sys/fs/cgroup/pids/pids.max",
     ]);
-    assert_eq!(
-        seen.split_whitespace().collect::<Vec<_>>(),
-        [MEM.to_string(), PIDS.to_string()]
-    );
+    assert_eq!(seen.split_whitespace().collect::<Vec<_>>(), [MEM.to_string(), PIDS.to_string()]);
     let v = d.inspect("lim");
     let hc = &v["HostConfig"];
     assert_eq!(hc["Memory"], MEM);
     assert_eq!(hc["PidsLimit"], PIDS);
     assert_eq!(hc["NanoCpus"], 500_000_000u64);
     let pid = v["State"]["Pid"].as_i64().unwrap() as i32;
-    assert_eq!(
-        host_value(pid, "memory", "memory.limit_in_bytes"),
-        MEM.to_string()
-    );
+    assert_eq!(host_value(pid, "memory", "memory.limit_in_bytes"), MEM.to_string());
     assert_eq!(host_value(pid, "pids", "pids.max"), PIDS.to_string());
-    assert_eq!(
-        host_value(pid, "cpu", "cpu.cfs_quota_us"),
-        QUOTA.to_string()
-    );
+    assert_eq!(host_value(pid, "cpu", "cpu.cfs_quota_us"), QUOTA.to_string());
     // The host's name=systemd root is untouched.
     if let Ok(agent) = std::fs::read_to_string("/sys/fs/cgroup/systemd/release_agent") {
         assert_ne!(agent.trim(), "/evil");
@@ -118,15 +99,6 @@ fn v1_hierarchies_are_read_only_and_limits_cannot_be_raised() {
     // --privileged keeps Docker's read-write cgroup mounts.
     let mut args = vec!["run", "--rm", "--privileged"];
     args.extend(limits);
-    args.extend([
-        "busybox",
-        "sh",
-        "-c",
-        "echo 67108864 > /sys/fs/cgroup/memory/memory.limit_in_bytes && echo ok",
-    ]);
-    assert_eq!(
-        d.docker_ok(&args),
-        "ok",
-        "--privileged: /sys/fs/cgroup stays writable, as under Docker"
-    );
+    args.extend(["busybox", "sh", "-c", "echo 67108864 > /sys/fs/cgroup/memory/memory.limit_in_bytes && echo ok"]);
+    assert_eq!(d.docker_ok(&args), "ok", "--privileged: /sys/fs/cgroup stays writable, as under Docker");
 }

@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn bin(dir: Option<&Path>, name: &str) -> PathBuf {
-    dir.map(|d| d.join(name))
-        .unwrap_or_else(|| workspace_bin(name))
+    dir.map(|d| d.join(name)).unwrap_or_else(|| workspace_bin(name))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -53,15 +52,9 @@ fn cost_of_the_sealed_runtime() {
     let fd = sealed.as_raw_fd();
     let memfd = format!("/proc/self/fd/{fd}");
     let n = 20;
-    let plain: Vec<f64> = (0..n)
-        .map(|_| ms(|| invoke(&host, &root, &["state", "cost"], None)))
-        .collect();
-    let fallback: Vec<f64> = (0..n)
-        .map(|_| ms(|| invoke(&host, &root, &create, None)))
-        .collect();
-    let from_fd: Vec<f64> = (0..n)
-        .map(|_| ms(|| invoke(&memfd, &root, &create, Some(fd))))
-        .collect();
+    let plain: Vec<f64> = (0..n).map(|_| ms(|| invoke(&host, &root, &["state", "cost"], None))).collect();
+    let fallback: Vec<f64> = (0..n).map(|_| ms(|| invoke(&host, &root, &create, None))).collect();
+    let from_fd: Vec<f64> = (0..n).map(|_| ms(|| invoke(&memfd, &root, &create, Some(fd)))).collect();
     eprintln!(
         "berth-runtime {:.1} MB: one sealed copy {copy_ms:.1} ms (the daemon, once); per invocation (medians of {n}): \
          unsealed command {:.1} ms, create from a host file (seals itself) {:.1} ms, create from the daemon's copy {:.1} ms",
@@ -91,10 +84,7 @@ fn cost_of_the_sealed_runtime() {
                 .collect(),
         )
     };
-    eprintln!(
-        "run --rm true: {:.1} ms (median of {n})",
-        run_rm(dir.as_deref(), "rt-cost")
-    );
+    eprintln!("run --rm true: {:.1} ms (median of {n})", run_rm(dir.as_deref(), "rt-cost"));
     if let Some(base) = std::env::var_os("BERTH_BASE_BIN_DIR") {
         eprintln!(
             "run --rm true, base build without sealing: {:.1} ms (median of {n})",

@@ -55,9 +55,7 @@ fn v2_device_filter_denies_nodes_the_container_makes() {
             err.contains("device filter") && err.contains("RLIMIT_MEMLOCK"),
             "refused with the cause and the remedy: {err}"
         );
-        eprintln!(
-            "the filter's enforcement was not run: RLIMIT_MEMLOCK cannot be raised to 128 MiB here"
-        );
+        eprintln!("the filter's enforcement was not run: RLIMIT_MEMLOCK cannot be raised to 128 MiB here");
     } else {
         let out = d.docker_ok(&["run", "--rm", "busybox", "sh", "-c", OPENS]);
         let rc = |name: &str| {
@@ -67,18 +65,10 @@ fn v2_device_filter_denies_nodes_the_container_makes() {
                 .to_string()
         };
         for denied in ["loop-control", "fuse"] {
-            assert_ne!(
-                rc(denied),
-                "0",
-                "a node the container made for {denied} opened under v2: {out}"
-            );
+            assert_ne!(rc(denied), "0", "a node the container made for {denied} opened under v2: {out}");
         }
         for allowed in ["null", "zero", "devnull"] {
-            assert_eq!(
-                rc(allowed),
-                "0",
-                "{allowed} is in Docker's default allow list: {out}"
-            );
+            assert_eq!(rc(allowed), "0", "{allowed} is in Docker's default allow list: {out}");
         }
         // --privileged gets every device, as under Docker.
         let out = d.docker_ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", OPENS]);
@@ -115,7 +105,5 @@ fn bpf_loadable() -> bool {
         .find(|l| l.starts_with("Max locked memory"))
         .and_then(|l| l.split_whitespace().nth(4).map(String::from))
         .unwrap_or_default();
-    cap_eff & (1 << 24) != 0
-        || hard == "unlimited"
-        || hard.parse::<u64>().is_ok_and(|b| b >= 128 << 20)
+    cap_eff & (1 << 24) != 0 || hard == "unlimited" || hard.parse::<u64>().is_ok_and(|b| b >= 128 << 20)
 }

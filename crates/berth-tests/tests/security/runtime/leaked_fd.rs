@@ -10,10 +10,7 @@ use berth_tests::DaemonOpts;
 /// Reads the marker through `../` from the working directory (a host directory would reach the
 /// host's root and so `<marker>`); prints the cwd for the message.
 fn probe(marker: &str) -> String {
-    format!(
-        "readlink /proc/self/cwd; cat {}{marker} 2>/dev/null || true",
-        "../".repeat(12)
-    )
+    format!("readlink /proc/self/cwd; cat {}{marker} 2>/dev/null || true", "../".repeat(12))
 }
 
 #[test]
@@ -22,32 +19,18 @@ fn cve_2024_21626_workdir_through_a_leaked_fd_stays_in_the_container() {
     let token = format!("host-secret-{}", std::process::id());
     let marker = dir.0.join("marker");
     std::fs::write(&marker, &token).unwrap();
-    let rel = marker
-        .display()
-        .to_string()
-        .trim_start_matches('/')
-        .to_string();
+    let rel = marker.display().to_string().trim_start_matches('/').to_string();
     let d = daemon(DaemonOpts::new("rt-cve21626"));
     d.run_detached(&["--name", "fdc", "busybox", "sleep", "1000"]);
     for n in 3..=12 {
         let w = format!("/proc/self/fd/{n}");
-        for argv in [
-            vec!["run", "--rm", "-w", &w, "busybox", "sh", "-c"],
-            vec!["exec", "-w", &w, "fdc", "sh", "-c"],
-        ] {
+        for argv in [vec!["run", "--rm", "-w", &w, "busybox", "sh", "-c"], vec!["exec", "-w", &w, "fdc", "sh", "-c"]] {
             let mut a = argv.clone();
             let script = probe(&rel);
             a.push(&script);
             let o = d.docker(&a);
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            assert!(
-                !text.contains(&token),
-                "{argv:?} -w {w} reached the host: {text}"
-            );
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert!(!text.contains(&token), "{argv:?} -w {w} reached the host: {text}");
         }
     }
     // The container's processes hold nothing but their stdio (the shell's own, via $$).
@@ -59,10 +42,6 @@ fn cve_2024_21626_workdir_through_a_leaked_fd_stays_in_the_container() {
     assert_eq!(fds(&["run", "--rm", "busybox"]), "0 1 2", "docker run");
     assert_eq!(fds(&["exec", "fdc"]), "0 1 2", "docker exec");
     let init = d.docker_ok(&["exec", "fdc", "ls", "/proc/1/fd"]);
-    assert_eq!(
-        init.split_whitespace().collect::<Vec<_>>(),
-        ["0", "1", "2"],
-        "the init"
-    );
+    assert_eq!(init.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"], "the init");
     d.docker_ok(&["rm", "-f", "fdc"]);
 }

@@ -28,18 +28,8 @@ fn bin(name: &str) -> PathBuf {
 }
 
 fn gcc(args: &[&str], src: &str, out: &Path) {
-    let o = Command::new("cc")
-        .args(args)
-        .arg("-o")
-        .arg(out)
-        .arg(src)
-        .output()
-        .expect("run gcc");
-    assert!(
-        o.status.success(),
-        "cc {args:?} {src} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = Command::new("cc").args(args).arg("-o").arg(out).arg(src).output().expect("run gcc");
+    assert!(o.status.success(), "cc {args:?} {src} failed: {}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// The runtime's loader and libraries, at the paths `ldd` names (the image ships its own copies,
@@ -54,16 +44,10 @@ fn loader_and_libs(runtime: &Path) -> Vec<(String, Vec<u8>)> {
             None => l.split_whitespace().next().filter(|p| p.starts_with('/')),
         };
         if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            files.push((
-                p.trim_start_matches('/').to_string(),
-                std::fs::read(p).unwrap(),
-            ));
+            files.push((p.trim_start_matches('/').to_string(), std::fs::read(p).unwrap()));
         }
     }
-    assert!(
-        files.iter().any(|(p, _)| p.contains("ld-linux")),
-        "no loader in {text}"
-    );
+    assert!(files.iter().any(|(p, _)| p.contains("ld-linux")), "no loader in {text}");
     files
 }
 
@@ -73,11 +57,7 @@ fn image_tar(runtime: &Path) -> PathBuf {
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/security/runtime");
     let (probe, evil) = (tar.with_extension("probe"), tar.with_extension("so"));
     gcc(&["-static", "-O2"], &format!("{src}/probe.c"), &probe);
-    gcc(
-        &["-shared", "-fPIC", "-O2"],
-        &format!("{src}/evil.c"),
-        &evil,
-    );
+    gcc(&["-shared", "-fPIC", "-O2"], &format!("{src}/evil.c"), &evil);
     let base = berth_tests::busybox_rootfs_tar().expect("busybox rootfs");
     let mut b = tar::Builder::new(Vec::new());
     for e in tar::Archive::new(base.as_slice()).entries().unwrap() {
@@ -86,10 +66,8 @@ fn image_tar(runtime: &Path) -> PathBuf {
         b.append(&h, e).unwrap();
     }
     let mut dirs = std::collections::BTreeSet::new();
-    let mut files: Vec<(String, Vec<u8>, u32)> = loader_and_libs(runtime)
-        .into_iter()
-        .map(|(p, d)| (p, d, 0o755))
-        .collect();
+    let mut files: Vec<(String, Vec<u8>, u32)> =
+        loader_and_libs(runtime).into_iter().map(|(p, d)| (p, d, 0o755)).collect();
     files.push(("probe".into(), std::fs::read(&probe).unwrap(), 0o755));
     files.push(("evil.so".into(), std::fs::read(&evil).unwrap(), 0o755));
     files.push(("etc/ld.so.preload".into(), b"/evil.so\n".to_vec(), 0o644));
@@ -110,8 +88,7 @@ fn image_tar(runtime: &Path) -> PathBuf {
         h.set_uid(0);
         h.set_gid(0);
         h.set_size(0);
-        b.append_data(&mut h, format!("{}/", d.display()), &[][..])
-            .unwrap();
+        b.append_data(&mut h, format!("{}/", d.display()), &[][..]).unwrap();
     }
     for (p, data, mode) in files {
         let mut h = tar::Header::new_gnu();
@@ -139,10 +116,7 @@ fn log(out: &Path, tag: &str) -> String {
 
 fn assert_contained(out: &Path, tag: &str, copy: &Path) {
     let text = log(out, tag);
-    assert!(
-        !text.contains("write:ok"),
-        "{tag}: the container wrote to the runtime:\n{text}"
-    );
+    assert!(!text.contains("write:ok"), "{tag}: the container wrote to the runtime:\n{text}");
     let exe = text
         .lines()
         .find_map(|l| l.strip_prefix("exe="))
@@ -171,10 +145,7 @@ fn cve_2019_5736_cannot_overwrite_the_runtime() {
     std::fs::copy(bin("berth-runtime"), &other).unwrap();
     let mut opts = DaemonOpts::new("rt-cve5736")
         .env("BERTH_RUNTIME", copy.to_str().unwrap())
-        .config(format!(
-            r#"{{"runtimes": {{"selfsealed": {{"path": "{}"}}}}}}"#,
-            other.display()
-        ));
+        .config(format!(r#"{{"runtimes": {{"selfsealed": {{"path": "{}"}}}}}}"#, other.display()));
     if std::env::var_os("BERTH_SEC_BIN_DIR").is_some() {
         opts.daemon_binary = Some(bin("berthd"));
         opts = opts.env("BERTH_SHIM", bin("berth-shim").to_str().unwrap());
@@ -186,36 +157,14 @@ fn cve_2019_5736_cannot_overwrite_the_runtime() {
     let vol = format!("{}:/out", out.display());
 
     // docker run: the container's first process is the runtime itself.
-    let o = d.docker_timeout(
-        &["run", "--rm", "-e", "TAG=run", "-v", &vol, IMAGE],
-        Duration::from_secs(60),
-    );
-    assert!(
-        log(&out, "run").contains("done=1"),
-        "run: the payload did not finish ({o:?}):\n{}",
-        log(&out, "run")
-    );
-    assert_eq!(
-        sha256(&copy),
-        before,
-        "docker run changed the runtime binary:\n{}",
-        log(&out, "run")
-    );
+    let o = d.docker_timeout(&["run", "--rm", "-e", "TAG=run", "-v", &vol, IMAGE], Duration::from_secs(60));
+    assert!(log(&out, "run").contains("done=1"), "run: the payload did not finish ({o:?}):\n{}", log(&out, "run"));
+    assert_eq!(sha256(&copy), before, "docker run changed the runtime binary:\n{}", log(&out, "run"));
     assert_contained(&out, "run", &copy);
 
     // The same from a host file: berth-runtime seals itself before entering the container.
     d.docker_timeout(
-        &[
-            "run",
-            "--rm",
-            "--runtime",
-            "selfsealed",
-            "-e",
-            "TAG=fallback",
-            "-v",
-            &vol,
-            IMAGE,
-        ],
+        &["run", "--rm", "--runtime", "selfsealed", "-e", "TAG=fallback", "-v", &vol, IMAGE],
         Duration::from_secs(60),
     );
     assert!(
@@ -223,58 +172,28 @@ fn cve_2019_5736_cannot_overwrite_the_runtime() {
         "fallback: the payload did not finish:\n{}",
         log(&out, "fallback")
     );
-    assert_eq!(
-        sha256(&other),
-        before,
-        "the self-sealing runtime was changed"
-    );
+    assert_eq!(sha256(&other), before, "the self-sealing runtime was changed");
     assert_contained(&out, "fallback", &other);
 
     // docker exec, with a second process of the container watching for the runtime.
-    d.run_detached(&[
-        "--name",
-        "watcher",
-        "-e",
-        "TAG=watch",
-        "-v",
-        &vol,
-        "--entrypoint",
-        "/probe",
-        IMAGE,
-        "watch",
-    ]);
-    d.docker_timeout(
-        &["exec", "-e", "TAG=exec", "watcher", "/entry"],
-        Duration::from_secs(60),
-    );
+    d.run_detached(&["--name", "watcher", "-e", "TAG=watch", "-v", &vol, "--entrypoint", "/probe", IMAGE, "watch"]);
+    d.docker_timeout(&["exec", "-e", "TAG=exec", "watcher", "/entry"], Duration::from_secs(60));
     assert!(
-        wait_until(Duration::from_secs(10), || log(&out, "exec")
-            .contains("done=1")),
+        wait_until(Duration::from_secs(10), || log(&out, "exec").contains("done=1")),
         "exec: the payload did not finish:\n{}",
         log(&out, "exec")
     );
     assert_contained(&out, "exec", &copy);
     std::fs::write(out.join("stop"), b"").unwrap();
     assert!(
-        wait_until(Duration::from_secs(15), || log(&out, "watch")
-            .contains("watch_done=")),
+        wait_until(Duration::from_secs(15), || log(&out, "watch").contains("watch_done=")),
         "the watcher did not finish:\n{}",
         log(&out, "watch")
     );
     let watch = log(&out, "watch");
     eprintln!("watcher:\n{watch}");
-    assert!(
-        !watch.contains("write:ok"),
-        "the watcher wrote to the runtime:\n{watch}"
-    );
-    assert!(
-        !watch.contains(&copy.display().to_string()),
-        "the watcher saw the host's runtime file:\n{watch}"
-    );
+    assert!(!watch.contains("write:ok"), "the watcher wrote to the runtime:\n{watch}");
+    assert!(!watch.contains(&copy.display().to_string()), "the watcher saw the host's runtime file:\n{watch}");
     d.docker_ok(&["rm", "-f", "watcher"]);
-    assert_eq!(
-        sha256(&copy),
-        before,
-        "docker exec changed the runtime binary"
-    );
+    assert_eq!(sha256(&copy), before, "docker exec changed the runtime binary");
 }

@@ -7,11 +7,7 @@ use std::time::Duration;
 
 fn assert_clean(status: &str, what: &str) {
     for f in ["SigIgn", "SigBlk"] {
-        assert_eq!(
-            status_field(status, f),
-            "0000000000000000",
-            "{what}: {f} must be empty (as under Docker)"
-        );
+        assert_eq!(status_field(status, f), "0000000000000000", "{what}: {f} must be empty (as under Docker)");
     }
 }
 
@@ -32,16 +28,10 @@ fn run_exec_and_monitor_restart_start_with_clean_signals() {
     ]);
     assert_eq!(out, "1000\nrc=0", "yes | head must end at once");
     d.run_detached(&["--name", "sig", "busybox", "sleep", "1000"]);
-    assert_clean(
-        &d.docker_ok(&["exec", "sig", "cat", "/proc/self/status"]),
-        "docker exec",
-    );
+    assert_clean(&d.docker_ok(&["exec", "sig", "cat", "/proc/self/status"]), "docker exec");
     let out = d.docker_ok(&["exec", "sig", "sh", "-c", "yes | head -n 3 | wc -l"]);
     assert_eq!(out, "3");
-    assert_clean(
-        &d.docker_ok(&["exec", "sig", "cat", "/proc/1/status"]),
-        "the init",
-    );
+    assert_clean(&d.docker_ok(&["exec", "sig", "cat", "/proc/1/status"]), "the init");
     d.docker_ok(&["rm", "-f", "sig"]);
     // With the daemon gone, the monitor restarts the container itself.
     let vol = format!("{}:/out", dir.0.display());
@@ -61,19 +51,12 @@ fn run_exec_and_monitor_restart_start_with_clean_signals() {
     d.wait_exit(Duration::from_secs(5));
     let second = dir.0.join("st.1");
     assert!(
-        wait_until(Duration::from_secs(15), || std::fs::metadata(&second)
-            .is_ok_and(|m| m.len() > 0)),
+        wait_until(Duration::from_secs(15), || std::fs::metadata(&second).is_ok_and(|m| m.len() > 0)),
         "the monitor restarted the container"
     );
     std::thread::sleep(Duration::from_millis(200));
-    assert_clean(
-        &std::fs::read_to_string(dir.0.join("st.0")).unwrap(),
-        "first run",
-    );
-    assert_clean(
-        &std::fs::read_to_string(&second).unwrap(),
-        "restart by the monitor",
-    );
+    assert_clean(&std::fs::read_to_string(dir.0.join("st.0")).unwrap(), "first run");
+    assert_clean(&std::fs::read_to_string(&second).unwrap(), "restart by the monitor");
     d.restart();
     d.docker_ok(&["rm", "-f", "again"]);
 }

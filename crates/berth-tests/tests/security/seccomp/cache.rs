@@ -14,9 +14,8 @@ const ALLOW_ALL: [u8; 8] = [0x06, 0, 0, 0, 0x00, 0x00, 0xff, 0x7f];
 
 fn cache_files(d: &TestDaemon) -> Vec<PathBuf> {
     let dir = d.exec_root.join("runtime/berth/@seccomp");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(&dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     v.sort();
     v
 }
@@ -55,11 +54,7 @@ fn one_cache_file_per_filter_reused_by_later_containers_and_execs() {
     filtered(&d, "a second container");
     d.run_detached(&["--name", "c2", IMAGE, "sleep", "1000"]);
     let st = parse_status(&d.docker_ok(&["exec", "c2", "cat", "/proc/self/status"]));
-    assert_eq!(
-        (st["Seccomp"].as_str(), st["Seccomp_filters"].as_str()),
-        ("2", "1"),
-        "exec: {st:?}"
-    );
+    assert_eq!((st["Seccomp"].as_str(), st["Seccomp_filters"].as_str()), ("2", "1"), "exec: {st:?}");
     assert_eq!(cache_files(&d), files, "the same filter, the same file");
     let again = std::fs::metadata(&files[0]).unwrap();
     assert_eq!(
@@ -101,19 +96,11 @@ fn a_tampered_or_foreign_cache_file_is_recompiled_not_loaded() {
     let replaced = |what: &str| {
         let m = std::fs::metadata(&file).unwrap();
         assert_eq!((m.mode() & 0o777, m.uid()), (0o600, 0), "{what}");
-        assert_eq!(
-            std::fs::read(&file).unwrap(),
-            good,
-            "{what}: compiled again"
-        );
+        assert_eq!(std::fs::read(&file).unwrap(), good, "{what}: compiled again");
     };
     let exec_filtered = |what: &str| {
         let got = parse_probe(&d.docker_ok(&["exec", "ex", "/probe", "keyctl", "clone_newuser"]));
-        assert_eq!(
-            got,
-            parse_probe("keyctl=1\nclone_newuser=1"),
-            "exec, {what}"
-        );
+        assert_eq!(got, parse_probe("keyctl=1\nclone_newuser=1"), "exec, {what}");
     };
     type Spoil<'a> = Box<dyn Fn() + 'a>;
     let cases: [(&str, Spoil); 4] = [
@@ -125,10 +112,7 @@ fn a_tampered_or_foreign_cache_file_is_recompiled_not_loaded() {
                 std::fs::write(&file, b).unwrap();
             }),
         ),
-        (
-            "an allow-all program of another length",
-            Box::new(|| std::fs::write(&file, ALLOW_ALL).unwrap()),
-        ),
+        ("an allow-all program of another length", Box::new(|| std::fs::write(&file, ALLOW_ALL).unwrap())),
         (
             "a well-formed allow-all file owned by another user",
             Box::new(|| {
@@ -192,13 +176,7 @@ fn cost_of_the_filter_per_run_and_exec() {
     let mut r = [vec![], vec![], vec![], vec![]];
     for _ in 0..n {
         r[0].push(ms(&|| drop(run(&d, &[], &["true"]))));
-        r[1].push(ms(&|| {
-            drop(run(
-                &d,
-                &["--security-opt", "seccomp=unconfined"],
-                &["true"],
-            ))
-        }));
+        r[1].push(ms(&|| drop(run(&d, &["--security-opt", "seccomp=unconfined"], &["true"]))));
         r[2].push(ms(&|| drop(d.docker_ok(&["exec", "cf", "true"]))));
         r[3].push(ms(&|| drop(d.docker_ok(&["exec", "cu", "true"]))));
     }

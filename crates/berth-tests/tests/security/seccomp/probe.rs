@@ -18,21 +18,10 @@ pub fn probe_tar() -> PathBuf {
         return tar;
     }
     let tmp = cache_dir().join(format!("seccomp-probe-{hash}.{}", std::process::id()));
-    let src = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/security/seccomp/probe.c"
-    );
-    let out = std::process::Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&tmp)
-        .arg(src)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "cc -static failed (libc6-dev installed?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/security/seccomp/probe.c");
+    let out =
+        std::process::Command::new("cc").args(["-static", "-O2", "-o"]).arg(&tmp).arg(src).output().expect("run gcc");
+    assert!(out.status.success(), "cc -static failed (libc6-dev installed?): {}", String::from_utf8_lossy(&out.stderr));
     let probe = std::fs::read(&tmp).unwrap();
     std::fs::remove_file(&tmp).unwrap();
     let base = berth_tests::busybox_rootfs_tar().expect("busybox rootfs");
@@ -77,10 +66,7 @@ pub fn run(d: &TestDaemon, opts: &[&str], cmd: &[&str]) -> String {
 }
 
 pub fn parse_probe(out: &str) -> BTreeMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The probe's result for each op: "0" or the errno.
@@ -96,10 +82,7 @@ pub fn status(d: &TestDaemon, opts: &[&str]) -> BTreeMap<String, String> {
 }
 
 pub fn parse_status(out: &str) -> BTreeMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
+    out.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.trim().to_string())).collect()
 }
 
 pub fn assert_all(got: &BTreeMap<String, String>, ops: &[&str], want: &str, what: &str) {
@@ -108,10 +91,7 @@ pub fn assert_all(got: &BTreeMap<String, String>, ops: &[&str], want: &str, what
         .filter(|o| got.get(**o).map(String::as_str) != Some(want))
         .map(|o| format!("{o}={:?}", got.get(*o)))
         .collect();
-    assert!(
-        wrong.is_empty(),
-        "{what}: expected {want} from {wrong:?}; all results: {got:?}"
-    );
+    assert!(wrong.is_empty(), "{what}: expected {want} from {wrong:?}; all results: {got:?}");
 }
 
 /// A profile file in the test's directory.

@@ -22,31 +22,18 @@ fn caps_of(d: &TestDaemon, args: &[&str]) -> [u64; 4] {
 #[test]
 fn capabilities_follow_dockers_rules() {
     let d = daemon("sec-caps");
-    let daemon_caps = mask(&status_field(
-        &std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap(),
-        "CapEff",
-    ));
+    let daemon_caps =
+        mask(&status_field(&std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap(), "CapEff"));
     let [eff, bnd, inh, amb] = caps_of(&d, &[]);
     assert_eq!(
         (eff, bnd, inh, amb),
         (DOCKER_DEFAULT, DOCKER_DEFAULT, 0, 0),
         "default set: {eff:x} {bnd:x} {inh:x} {amb:x}"
     );
-    assert_eq!(
-        caps_of(&d, &["--cap-add", "ALL"])[0],
-        daemon_caps,
-        "--cap-add ALL is every capability the daemon has"
-    );
+    assert_eq!(caps_of(&d, &["--cap-add", "ALL"])[0], daemon_caps, "--cap-add ALL is every capability the daemon has");
     assert_eq!(caps_of(&d, &["--cap-drop", "ALL"])[0], 0);
-    assert_eq!(
-        caps_of(&d, &["--cap-drop", "ALL", "--cap-add", "chown"])[0],
-        1,
-        "drop ALL keeps only the additions"
-    );
-    assert_eq!(
-        caps_of(&d, &["--cap-add", "ALL", "--cap-drop", "net_raw"])[0],
-        daemon_caps & !(1 << 13)
-    );
+    assert_eq!(caps_of(&d, &["--cap-drop", "ALL", "--cap-add", "chown"])[0], 1, "drop ALL keeps only the additions");
+    assert_eq!(caps_of(&d, &["--cap-add", "ALL", "--cap-drop", "net_raw"])[0], daemon_caps & !(1 << 13));
     // `docker exec --privileged` gets every capability, a plain exec the container's.
     d.run_detached(&["--name", "execs", "busybox", "sleep", "1000"]);
     let exec_caps = |flags: &[&str]| {
@@ -68,11 +55,7 @@ fn capabilities_follow_dockers_rules() {
 #[test]
 fn unknown_capability_is_a_400_at_create() {
     let d = daemon("sec-capbad");
-    for (field, cap) in [
-        ("CapAdd", "CAP_BOGUS"),
-        ("CapDrop", "bogus2"),
-        ("CapAdd", "NET_ADMIN2"),
-    ] {
+    for (field, cap) in [("CapAdd", "CAP_BOGUS"), ("CapDrop", "bogus2"), ("CapAdd", "NET_ADMIN2")] {
         let want = format!("CAP_{}", cap.trim_start_matches("CAP_").to_uppercase());
         assert_refused(
             &d,
@@ -87,42 +70,26 @@ fn unknown_capability_is_a_400_at_create() {
 #[test]
 fn privileged_is_dockers_privileged() {
     let d = daemon("sec-priv");
-    let daemon_caps = mask(&status_field(
-        &std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap(),
-        "CapEff",
-    ));
+    let daemon_caps =
+        mask(&status_field(&std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap(), "CapEff"));
     let [eff, bnd, ..] = caps_of(&d, &["--privileged"]);
-    assert_eq!(
-        (eff, bnd),
-        (daemon_caps, daemon_caps),
-        "--privileged has every capability"
-    );
+    assert_eq!((eff, bnd), (daemon_caps, daemon_caps), "--privileged has every capability");
 
     // Every char and block device of the host's /dev (outside pts, shm, …) is in the container.
-    let script = "find /dev -path /dev/pts -prune -o -path /dev/shm -prune -o -path /dev/mqueue -prune -o \\( -type c -o -type b \\) -print | sort";
-    let inside: Vec<String> = run(&d, &["--privileged", "busybox", "sh", "-c", script])
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let script =
+        "find /dev -path /dev/pts -prune -o -path /dev/shm -prune -o -path /dev/mqueue -prune -o \\( -type c -o -type b \\) -print | sort";
+    let inside: Vec<String> =
+        run(&d, &["--privileged", "busybox", "sh", "-c", script]).lines().map(str::to_string).collect();
     for dev in ["/dev/loop-control", "/dev/fuse", "/dev/kmsg", "/dev/mem"] {
         if std::path::Path::new(dev).exists() {
-            assert!(
-                inside.iter().any(|l| l == dev),
-                "{dev} missing from a privileged container's /dev: {inside:?}"
-            );
+            assert!(inside.iter().any(|l| l == dev), "{dev} missing from a privileged container's /dev: {inside:?}");
         }
     }
     let plain = run(&d, &["busybox", "sh", "-c", script]);
-    assert!(
-        !plain.lines().any(|l| l == "/dev/mem"),
-        "an unprivileged container has /dev/mem: {plain}"
-    );
+    assert!(!plain.lines().any(|l| l == "/dev/mem"), "an unprivileged container has /dev/mem: {plain}");
 
     // /sys and the cgroup mount writable, nothing masked or read-only.
-    let mounts = run(
-        &d,
-        &["--privileged", "busybox", "cat", "/proc/self/mountinfo"],
-    );
+    let mounts = run(&d, &["--privileged", "busybox", "cat", "/proc/self/mountinfo"]);
     let opts = |mi: &str, at: &str| -> Option<String> {
         mi.lines()
             .map(|l| l.split(' ').collect::<Vec<_>>())
@@ -130,19 +97,10 @@ fn privileged_is_dockers_privileged() {
             .map(|f| f[5].to_string())
             .next_back()
     };
-    assert!(
-        opts(&mounts, "/sys").is_some_and(|o| o.split(',').any(|x| x == "rw")),
-        "/sys not rw: {mounts}"
-    );
-    assert!(
-        opts(&mounts, "/proc/sys").is_none(),
-        "/proc/sys is still remounted read-only: {mounts}"
-    );
+    assert!(opts(&mounts, "/sys").is_some_and(|o| o.split(',').any(|x| x == "rw")), "/sys not rw: {mounts}");
+    assert!(opts(&mounts, "/proc/sys").is_none(), "/proc/sys is still remounted read-only: {mounts}");
     assert_eq!(
-        run(
-            &d,
-            &["--privileged", "busybox", "stat", "-c", "%F", "/proc/keys"]
-        ),
+        run(&d, &["--privileged", "busybox", "stat", "-c", "%F", "/proc/keys"]),
         "regular empty file",
         "/proc/keys masked"
     );
@@ -151,10 +109,7 @@ fn privileged_is_dockers_privileged() {
         opts(&plain, "/sys").is_some_and(|o| o.split(',').any(|x| x == "ro")),
         "/sys not ro without --privileged: {plain}"
     );
-    assert_eq!(
-        created(&d, &["--privileged"])["HostConfig"]["Privileged"],
-        true
-    );
+    assert_eq!(created(&d, &["--privileged"])["HostConfig"]["Privileged"], true);
 }
 
 #[test]
@@ -162,60 +117,27 @@ fn masked_and_readonly_paths_are_dockers() {
     let d = daemon("sec-masked");
     let mut files = vec!["stat", "-c", "%n %F"];
     files.extend(
-        [
-            "/proc/kcore",
-            "/proc/keys",
-            "/proc/interrupts",
-            "/proc/timer_list",
-            "/proc/sched_debug",
-        ]
-        .into_iter()
-        .filter(|p| std::path::Path::new(p).exists()),
+        ["/proc/kcore", "/proc/keys", "/proc/interrupts", "/proc/timer_list", "/proc/sched_debug"]
+            .into_iter()
+            .filter(|p| std::path::Path::new(p).exists()),
     );
     let mut args = vec!["busybox"];
     args.extend(&files);
     let kinds = run(&d, &args);
     assert_eq!(kinds.lines().count(), files.len() - 3, "{kinds}");
     for l in kinds.lines() {
-        assert!(
-            l.ends_with("character special file"),
-            "not masked with /dev/null: {l}"
-        );
+        assert!(l.ends_with("character special file"), "not masked with /dev/null: {l}");
     }
     for dir in ["/sys/firmware", "/proc/scsi", "/proc/acpi"] {
         if std::path::Path::new(dir).exists() {
-            assert_eq!(
-                run(&d, &["busybox", "ls", "-A", dir]),
-                "",
-                "{dir} is not masked"
-            );
+            assert_eq!(run(&d, &["busybox", "ls", "-A", dir]), "", "{dir} is not masked");
         }
     }
-    let (_, err) = d.docker_err(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "echo 1 > /proc/sys/kernel/panic_on_oops",
-    ]);
-    assert!(
-        err.contains("Read-only file system"),
-        "/proc/sys is writable: {err}"
-    );
+    let (_, err) = d.docker_err(&["run", "--rm", "busybox", "sh", "-c", "echo 1 > /proc/sys/kernel/panic_on_oops"]);
+    assert!(err.contains("Read-only file system"), "/proc/sys is writable: {err}");
     if std::path::Path::new("/proc/sysrq-trigger").exists() {
-        let (_, err) = d.docker_err(&[
-            "run",
-            "--rm",
-            "busybox",
-            "sh",
-            "-c",
-            "echo h > /proc/sysrq-trigger",
-        ]);
-        assert!(
-            err.contains("Read-only file system"),
-            "/proc/sysrq-trigger is writable: {err}"
-        );
+        let (_, err) = d.docker_err(&["run", "--rm", "busybox", "sh", "-c", "echo h > /proc/sysrq-trigger"]);
+        assert!(err.contains("Read-only file system"), "/proc/sysrq-trigger is writable: {err}");
     }
 
     // HostConfig.MaskedPaths and ReadonlyPaths replace Docker's lists.
@@ -228,10 +150,7 @@ fn masked_and_readonly_paths_are_dockers() {
     d.docker_ok(&["wait", &id]);
     let logs = d.docker_ok(&["logs", &id]);
     let out = String::from_utf8_lossy(&d.docker(&["logs", &id]).stderr).to_string() + &logs;
-    assert!(
-        logs.starts_with("regular empty file\n0"),
-        "keys unmasked and uptime masked: {out}"
-    );
+    assert!(logs.starts_with("regular empty file\n0"), "keys unmasked and uptime masked: {out}");
     assert!(
         out.contains("Read-only file system") && logs.contains("written"),
         "/tmp read-only, the rest writable: {out}"

@@ -8,11 +8,7 @@ use serde_json::json;
 /// (section, field, a value a user would set).
 fn refused() -> Vec<(&'static str, &'static str, Value)> {
     vec![
-        (
-            "Config",
-            "Healthcheck",
-            json!({"Test": ["CMD", "true"], "Interval": 1_000_000_000}),
-        ),
+        ("Config", "Healthcheck", json!({"Test": ["CMD", "true"], "Interval": 1_000_000_000})),
         ("Config", "ArgsEscaped", json!(true)),
         ("Config", "NetworkDisabled", json!(true)),
         ("Config", "MacAddress", json!("02:42:ac:11:00:09")),
@@ -25,38 +21,14 @@ fn refused() -> Vec<(&'static str, &'static str, Value)> {
         ("HostConfig", "StorageOpt", json!({"size": "10G"})),
         ("HostConfig", "Isolation", json!("hyperv")),
         ("HostConfig", "BlkioWeight", json!(300)),
-        (
-            "HostConfig",
-            "BlkioWeightDevice",
-            json!([{"Path": "/dev/sda", "Weight": 300}]),
-        ),
-        (
-            "HostConfig",
-            "BlkioDeviceReadBps",
-            json!([{"Path": "/dev/sda", "Rate": 1024}]),
-        ),
-        (
-            "HostConfig",
-            "BlkioDeviceWriteBps",
-            json!([{"Path": "/dev/sda", "Rate": 1024}]),
-        ),
-        (
-            "HostConfig",
-            "BlkioDeviceReadIOps",
-            json!([{"Path": "/dev/sda", "Rate": 10}]),
-        ),
-        (
-            "HostConfig",
-            "BlkioDeviceWriteIOps",
-            json!([{"Path": "/dev/sda", "Rate": 10}]),
-        ),
+        ("HostConfig", "BlkioWeightDevice", json!([{"Path": "/dev/sda", "Weight": 300}])),
+        ("HostConfig", "BlkioDeviceReadBps", json!([{"Path": "/dev/sda", "Rate": 1024}])),
+        ("HostConfig", "BlkioDeviceWriteBps", json!([{"Path": "/dev/sda", "Rate": 1024}])),
+        ("HostConfig", "BlkioDeviceReadIOps", json!([{"Path": "/dev/sda", "Rate": 10}])),
+        ("HostConfig", "BlkioDeviceWriteIOps", json!([{"Path": "/dev/sda", "Rate": 10}])),
         ("HostConfig", "CpuRealtimePeriod", json!(1_000_000)),
         ("HostConfig", "CpuRealtimeRuntime", json!(950_000)),
-        (
-            "HostConfig",
-            "DeviceRequests",
-            json!([{"Count": -1, "Capabilities": [["gpu"]]}]),
-        ),
+        ("HostConfig", "DeviceRequests", json!([{"Count": -1, "Capabilities": [["gpu"]]}])),
         ("HostConfig", "KernelMemory", json!(64 << 20)),
         ("HostConfig", "KernelMemoryTCP", json!(64 << 20)),
         ("HostConfig", "MemorySwappiness", json!(0)),
@@ -91,10 +63,7 @@ fn every_unimplemented_field_is_refused_by_name() {
     for (flags, field) in [
         (&["--oom-kill-disable"][..], "HostConfig.OomKillDisable"),
         (&["--blkio-weight", "300"][..], "HostConfig.BlkioWeight"),
-        (
-            &["--memory-swappiness", "0"][..],
-            "HostConfig.MemorySwappiness",
-        ),
+        (&["--memory-swappiness", "0"][..], "HostConfig.MemorySwappiness"),
         (&["--health-cmd", "true"][..], "Config.Healthcheck"),
         (&["--volumes-from", "x"][..], "HostConfig.VolumesFrom"),
     ] {
@@ -111,9 +80,7 @@ fn every_unimplemented_field_is_refused_by_name() {
 fn real_clients_default_bodies_pass() {
     let d = daemon("sec-passes");
     for fixture in ["docker-cli-28-run.json", "docker-cli-28-run-it-rm.json"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/security/spec/fixtures")
-            .join(fixture);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/security/spec/fixtures").join(fixture);
         let body: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let r = create_raw(&d, &body);
         assert_eq!(r.status, 201, "{fixture}: {}", r.text());
@@ -129,7 +96,6 @@ fn real_clients_default_bodies_pass() {
     assert_eq!(r.status, 201, "{}", r.text());
     d.docker_ok(&["rm", "-f", r.json()["Id"].as_str().unwrap()]);
     assert_eq!(run(&d, &["busybox", "echo", "plain"]), "plain");
-    let out =
-        d.docker_py("print(c.containers.run('busybox', 'echo py', remove=True).decode().strip())");
+    let out = d.docker_py("print(c.containers.run('busybox', 'echo py', remove=True).decode().strip())");
     assert!(out.lines().any(|l| l == "py"), "{out}");
 }

@@ -6,11 +6,7 @@ use super::*;
 #[test]
 fn live_restore_keeps_a_remapped_container_manageable() {
     let remap = r#"{"userns-remap": "default"}"#;
-    let mut d = daemon_with(
-        DaemonOpts::new("userns-restore")
-            .live_restore(true)
-            .config(remap),
-    );
+    let mut d = daemon_with(DaemonOpts::new("userns-restore").live_restore(true).config(remap));
     let id = d.run_detached(&["busybox", "sleep", "600"]);
     let pid = d.container_pid(&id);
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
@@ -23,17 +19,10 @@ fn live_restore_keeps_a_remapped_container_manageable() {
     );
     assert_eq!(d.container_pid(&id), pid, "the same process");
     let out = d.docker_ok(&["exec", &id, "readlink", "/proc/self/ns/user"]);
-    assert_eq!(
-        out,
-        ns.display().to_string(),
-        "exec after the restore joins the user namespace"
-    );
+    assert_eq!(out, ns.display().to_string(), "exec after the restore joins the user namespace");
     d.docker_ok(&["stop", "-t", "1", &id]);
     d.docker_ok(&["rm", &id]);
-    assert!(
-        !d.exec_root.join("userns").join(&id).exists(),
-        "the pinned user namespace is released"
-    );
+    assert!(!d.exec_root.join("userns").join(&id).exists(), "the pinned user namespace is released");
     // Another remapping setting is another state root (Docker's): a daemon started without it
     // does not see the remapped daemon's containers, and one started with it again does.
     let kept = d.docker_ok(&["create", "busybox", "true"]);
@@ -59,12 +48,7 @@ fn live_restore_keeps_a_remapped_container_manageable() {
 #[test]
 fn a_remapped_orphan_is_adopted_stopped_and_removed() {
     let d = daemon_with(remapped("userns-orphan").live_restore(true));
-    let id = d.run_detached(&[
-        "busybox",
-        "sh",
-        "-c",
-        "trap '' PIPE; while :; do echo t; sleep 0.2; done",
-    ]);
+    let id = d.run_detached(&["busybox", "sh", "-c", "trap '' PIPE; while :; do echo t; sleep 0.2; done"]);
     let pid = d.container_pid(&id);
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
     let rec: serde_json::Value = serde_json::from_str(
@@ -72,33 +56,16 @@ fn a_remapped_orphan_is_adopted_stopped_and_removed() {
     )
     .unwrap();
     let shim = rec["shim_pid"].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    assert!(berth_tests::wait_until(Duration::from_secs(10), || d
-        .inspect(&id)["State"]["Berth"]["Status"]
-        == "orphaned"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(
+        berth_tests::wait_until(Duration::from_secs(10), || d.inspect(&id)["State"]["Berth"]["Status"] == "orphaned")
+    );
     let o = std::process::Command::new(berth_tests::berth_bin())
-        .args([
-            "-H",
-            &format!("unix://{}", d.socket.display()),
-            "container",
-            "adopt",
-            &id,
-        ])
+        .args(["-H", &format!("unix://{}", d.socket.display()), "container", "adopt", &id])
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "adopt: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(
-        d.docker_ok(&["exec", &id, "readlink", "/proc/self/ns/user"]),
-        ns.display().to_string()
-    );
+    assert!(o.status.success(), "adopt: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(d.docker_ok(&["exec", &id, "readlink", "/proc/self/ns/user"]), ns.display().to_string());
     d.docker_ok(&["stop", "-t", "1", &id]);
     d.docker_ok(&["rm", &id]);
     assert!(!d.exec_root.join("userns").join(&id).exists());
@@ -116,10 +83,7 @@ fn a_start_cut_short_releases_the_pinned_namespaces() {
     d.opts.env = vec![("BERTH_CRASH_AT".into(), "start.after-prepare".into())];
     d.restart();
     assert!(!d.docker(&["start", &id]).status.success());
-    assert!(
-        d.wait_exit(Duration::from_secs(10)).is_some(),
-        "the daemon died at the crash point"
-    );
+    assert!(d.wait_exit(Duration::from_secs(10)).is_some(), "the daemon died at the crash point");
     let pinned = d.exec_root.join("userns").join(&id);
     let mounted = |p: &Path| {
         std::fs::read_to_string("/proc/self/mountinfo")
@@ -146,18 +110,10 @@ fn a_start_cut_short_releases_the_pinned_namespaces() {
 #[test]
 fn a_daemon_restart_without_live_restore_stops_and_restarts_cleanly() {
     let mut d = daemon_with(remapped("userns-restart"));
-    let id = d.run_detached(&[
-        "busybox",
-        "sh",
-        "-c",
-        "trap 'exit 3' TERM; while :; do sleep 0.1; done",
-    ]);
+    let id = d.run_detached(&["busybox", "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"]);
     d.term();
     assert!(d.wait_exit(Duration::from_secs(30)).is_some());
-    assert!(
-        !d.exec_root.join("userns").join(&id).exists(),
-        "released at shutdown"
-    );
+    assert!(!d.exec_root.join("userns").join(&id).exists(), "released at shutdown");
     d.restart();
     assert_eq!(d.state(&id).exit_code, 3);
     d.docker_ok(&["start", &id]);

@@ -80,12 +80,7 @@ fn unset(how: Unset, v: &Value) -> bool {
         Unset::Zero => zero(v),
         Unset::OrStr(s) => zero(v) || v.as_str() == Some(s),
         Unset::NullOr(n) => v.is_null() || v.as_i64() == Some(n),
-        Unset::NoHealthcheck => {
-            zero(v)
-                || v["Test"]
-                    .as_array()
-                    .is_some_and(|t| t.len() == 1 && t[0] == "NONE")
-        }
+        Unset::NoHealthcheck => zero(v) || v["Test"].as_array().is_some_and(|t| t.len() == 1 && t[0] == "NONE"),
     }
 }
 
@@ -95,18 +90,12 @@ pub fn refuse_unsupported(
     config: &BTreeMap<String, Value>,
     host_config: &BTreeMap<String, Value>,
 ) -> Result<(), String> {
-    let sections = [
-        ("Config", CONFIG, config),
-        ("HostConfig", HOST_CONFIG, host_config),
-    ];
+    let sections = [("Config", CONFIG, config), ("HostConfig", HOST_CONFIG, host_config)];
     for (section, table, given) in sections {
         for (name, how) in table {
             match given.get(*name) {
                 Some(v) if !unset(*how, v) => {
-                    return Err(format!(
-                        "{section}.{name} is not supported by Berth (given: {})",
-                        short(v)
-                    ));
+                    return Err(format!("{section}.{name} is not supported by Berth (given: {})", short(v)));
                 }
                 _ => {}
             }
@@ -134,36 +123,22 @@ mod tests {
 
     #[test]
     fn defaults_pass_and_values_are_refused_by_name() {
-        let cli = map(
-            json!({"VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0], "BlkioWeight": 0,
-            "BlkioWeightDevice": [], "MemorySwappiness": -1, "OomKillDisable": false, "Isolation": "", "Links": null}),
-        );
+        let cli = map(json!({"VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0], "BlkioWeight": 0,
+            "BlkioWeightDevice": [], "MemorySwappiness": -1, "OomKillDisable": false, "Isolation": "", "Links": null}));
         assert!(refuse_unsupported(&map(json!({"OnBuild": null})), &cli).is_ok());
         assert!(refuse_unsupported(
             &map(json!({"Healthcheck": {"Test": ["NONE"]}})),
             &map(json!({"Isolation": "default"}))
         )
         .is_ok());
-        let e = refuse_unsupported(&BTreeMap::new(), &map(json!({"KernelMemoryTCP": 1024})))
-            .unwrap_err();
-        assert!(
-            e.starts_with("HostConfig.KernelMemoryTCP is not supported by Berth"),
-            "{e}"
-        );
-        let e =
-            refuse_unsupported(&BTreeMap::new(), &map(json!({"MemorySwappiness": 0}))).unwrap_err();
+        let e = refuse_unsupported(&BTreeMap::new(), &map(json!({"KernelMemoryTCP": 1024}))).unwrap_err();
+        assert!(e.starts_with("HostConfig.KernelMemoryTCP is not supported by Berth"), "{e}");
+        let e = refuse_unsupported(&BTreeMap::new(), &map(json!({"MemorySwappiness": 0}))).unwrap_err();
         assert!(e.contains("HostConfig.MemorySwappiness"), "{e}");
-        let e = refuse_unsupported(
-            &map(json!({"MacAddress": "02:42:ac:11:00:02"})),
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let e = refuse_unsupported(&map(json!({"MacAddress": "02:42:ac:11:00:02"})), &BTreeMap::new()).unwrap_err();
         assert!(e.contains("Config.MacAddress"), "{e}");
-        let e = refuse_unsupported(
-            &map(json!({"Healthcheck": {"Test": ["CMD", "true"]}})),
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let e =
+            refuse_unsupported(&map(json!({"Healthcheck": {"Test": ["CMD", "true"]}})), &BTreeMap::new()).unwrap_err();
         assert!(e.contains("Config.Healthcheck"), "{e}");
     }
 }
