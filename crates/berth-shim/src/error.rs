@@ -129,3 +129,37 @@ pub enum ShimError {
     #[error("no such exec: {0}")]
     NoSuchExec(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The daemon shows these texts and matches some of them ("is not running", the runtime's own
+    /// message for an exec's 126/127): the variants must render exactly what the monitor always sent.
+    #[test]
+    fn texts_are_the_ones_sent_before() {
+        let cases: [(ShimError, &str); 8] = [
+            (ShimError::Stopped, "container is not running"),
+            (ShimError::NotRunning("abc".into()), "container abc is not running"),
+            (ShimError::ExecNotRunning("e1".into()), "exec e1 is not running"),
+            (ShimError::NoSuchExec("e1".into()), "no such exec: e1"),
+            (ShimError::InvalidExecId("../x".into()), r#"invalid exec id "../x""#),
+            (
+                ShimError::Runtime("exec: \"nope\": executable file not found".into()),
+                "exec: \"nope\": executable file not found",
+            ),
+            (ShimError::Exec(WaitOutcome::Exited(1)), "exec failed: Exited(1)"),
+            (ShimError::RelaunchReport("".into()), r#"no report: """#),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+        let io = || io::Error::from_raw_os_error(2);
+        let kill = ShimError::Kill { pid: 7, signal: 9, source: io() };
+        assert_eq!(kill.to_string(), format!("kill 7 with signal 9: {}", io()));
+        let spawn = ShimError::RuntimeSpawn { path: "/bin/rt".into(), source: io() };
+        assert_eq!(spawn.to_string(), format!("cannot run /bin/rt: {}", io()));
+        assert_eq!(ShimError::Pipe(Errno::EMFILE).to_string(), format!("pipe: {}", Errno::EMFILE));
+        assert_eq!(ShimError::from(io()).to_string(), io().to_string());
+    }
+}
