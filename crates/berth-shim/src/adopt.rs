@@ -7,6 +7,7 @@
 //! its output cannot be recovered, but it is still followed, signalled and waited for.) The init
 //! is not our child: its end is noticed by its identity and its exit status is unknown.
 
+use crate::error::ShimError;
 use crate::event_loop::{Monitor, Output};
 use crate::exit::MemoryCgroup;
 use crate::launch::{
@@ -30,11 +31,11 @@ pub fn parse_identity(s: &str) -> Option<ProcessIdentity> {
 pub fn run(config_path: &Path, init: ProcessIdentity) -> i32 {
     let mut cfg: ShimConfig = match fsutil::read_json(config_path) {
         Ok(Some(c)) => c,
-        Ok(None) => return report_and_exit(&failed(format!("{}: no such file", config_path.display()))),
-        Err(e) => return report_and_exit(&failed(format!("reading {}: {e}", config_path.display()))),
+        Ok(None) => return report_and_exit(&failed(ShimError::ConfigMissing(config_path.into()))),
+        Err(source) => return report_and_exit(&failed(ShimError::ConfigRead { path: config_path.into(), source })),
     };
     if !init.is_alive() {
-        return report_and_exit(&failed(format!("container process {} is not running", init.pid)));
+        return report_and_exit(&failed(ShimError::InitNotRunning(init.pid)));
     }
     // As at a start: the runtime's own messages go to its log file, not to our diagnostics.
     let rt_log = cfg.state_dir.join("runtime.log");
@@ -54,13 +55,13 @@ fn reopen_output(pid: i32, fd: i32) -> Option<OwnedFd> {
     Some(OwnedFd::from(f))
 }
 
-fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, String> {
+fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, ShimError> {
     detach(&cfg)?;
     let sigfd = signals()?;
     let mut outputs = Vec::new();
     for (fd, stream) in [(1, Stream::Stdout), (2, Stream::Stderr)] {
         if let Some(fd) = reopen_output(init.pid, fd) {
-            set_nonblocking(&fd).map_err(|e| format!("pipe: {e}"))?;
+            set_nonblocking(&fd).map_err(ShimError::Pipe)?;
             outputs.push(Output { fd, stream, exec: None });
         }
     }
@@ -73,9 +74,9 @@ fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, String> {
     // The identity is checked again now that the pipes are held: a pid reused in between would
     // have handed us someone else's pipes.
     if !init.is_alive() {
-        return Err(format!("container process {} ended during the adoption", init.pid));
+        return Err(ShimError::InitEnded(init.pid));
     }
-    let log = JsonLog::open(&cfg.log).map_err(|e| format!("log file {}: {e}", cfg.log.path.display()))?;
+    let log = JsonLog::open(&cfg.log).map_err(|source| ShimError::Log { path: cfg.log.path.clone(), source })?;
     let started_at = fsutil::read_json::<berth_proto::MonitorRecord>(&cfg.state_dir.join(paths::MONITOR_RECORD))
         .ok()
         .flatten()
@@ -84,9 +85,9 @@ fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, String> {
         .unwrap_or_else(crate::timefmt::now);
     let record = monitor_record(&cfg, &init, &started_at);
     fsutil::write_json_runtime(&cfg.state_dir.join(paths::MONITOR_RECORD), &record)
-        .map_err(|e| format!("writing the monitor record: {e}"))?;
+        .map_err(ShimError::MonitorRecord)?;
     let socket = cfg.state_dir.join(paths::SOCKET);
-    let listener = bind_control(&socket).map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    let listener = bind_control(&socket).map_err(|source| ShimError::ControlSocket { path: socket, source })?;
     let memcg = MemoryCgroup::of(init.pid);
     Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, None, None, listener, log, memcg).adopted())
 }

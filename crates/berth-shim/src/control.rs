@@ -1,5 +1,6 @@
 //! The control socket: many non-blocking connections, newline-delimited JSON, Hello first.
 
+use crate::error::ShimError;
 use berth_proto::{negotiate, protocol_range, Request, Response, Side, WireError};
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -28,7 +29,7 @@ pub trait Ops {
     fn wait_exec(&mut self, id: &str) -> Option<Response>;
     /// Starts an attach to the container (`exec` None) or an exec: Ok(the output to replay
     /// first) or why not.
-    fn attach(&mut self, exec: Option<&str>, stdin: bool, replay: bool) -> Result<Vec<u8>, String>;
+    fn attach(&mut self, exec: Option<&str>, stdin: bool, replay: bool) -> Result<Vec<u8>, ShimError>;
     /// Bytes an attached client typed, for the terminal or stdin of the container or an exec.
     fn stdin(&mut self, exec: Option<&str>, data: &[u8]);
     /// An attached client closed its side: stdin ends (`-i` without `-t`).
@@ -224,7 +225,7 @@ impl Conn {
     fn handle(&mut self, line: &str, ops: &mut dyn Ops) -> Option<Response> {
         let req: Request = match serde_json::from_str(line) {
             Ok(r) => r,
-            Err(e) => return Some(error(WireError::Malformed(e).to_string())),
+            Err(e) => return Some(error(WireError::Malformed(e).into())),
         };
         if let Request::Hello { min, max, client: _ } = req {
             let (our_min, our_max) = protocol_range(Side::Monitor);
@@ -241,12 +242,12 @@ impl Conn {
                 None => {
                     self.close_after_flush = true;
                     let theirs = if min == max { min.to_string() } else { format!("{min}–{max}") };
-                    error(WireError::Version { theirs, min: our_min, max: our_max }.to_string())
+                    error(WireError::Version { theirs, min: our_min, max: our_max }.into())
                 }
             });
         }
         if self.version.is_none() {
-            return Some(error("the first request on a connection must be hello".into()));
+            return Some(error(ShimError::NoHello));
         }
         match req {
             Request::Hello { .. } => unreachable!("handled above"),
@@ -316,6 +317,7 @@ impl Conn {
     }
 }
 
-pub fn error(message: String) -> Response {
-    Response::Error { message }
+/// The wire boundary: the daemon receives the error as its text.
+pub fn error(e: ShimError) -> Response {
+    Response::Error { message: e.to_string() }
 }

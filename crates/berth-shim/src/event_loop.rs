@@ -4,6 +4,7 @@
 mod ops;
 
 use crate::control::{error, Conn};
+use crate::error::ShimError;
 use crate::exec::ExecProc;
 use crate::exit::{self, MemoryCgroup, WaitOutcome};
 use crate::log::{JsonLog, Stream};
@@ -313,7 +314,7 @@ impl Monitor {
                         }
                         Response::ExecStarted { pid: p }
                     }
-                    Err(msg) => error(msg),
+                    Err(e) => error(e),
                 };
                 if let Some(conn) = e.starter.take() {
                     if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn) {
@@ -334,9 +335,13 @@ impl Monitor {
                 let k = self.core.kills.remove(k);
                 let resp = match outcome {
                     WaitOutcome::Exited(0) => Response::Ok,
-                    o => error(
+                    outcome => error(
                         error_message(&fs::read(&k.err_file).unwrap_or_default())
-                            .unwrap_or_else(|| format!("{} kill --all failed: {o:?}", self.core.cfg.runtime.name)),
+                            .map(ShimError::Runtime)
+                            .unwrap_or_else(|| ShimError::KillAll {
+                                runtime: self.core.cfg.runtime.name.clone(),
+                                outcome,
+                            }),
                     ),
                 };
                 let _ = fs::remove_file(&k.err_file);

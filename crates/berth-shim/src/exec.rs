@@ -3,6 +3,7 @@
 //! `execs/<id>/output.log` and their exit to `execs/<id>/exit.json` — so an exec, like the
 //! container, never depends on the daemon being there.
 
+use crate::error::ShimError;
 use crate::exit::WaitOutcome;
 use crate::log::{JsonLog, Stream};
 use crate::runtime::{error_message, Runtime};
@@ -48,15 +49,16 @@ pub struct ExecSpec<'a> {
 
 /// Starts the runtime for one exec; returns the exec and the read ends of its outputs (the
 /// terminal's master, or the stdout and stderr pipes).
-pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedFd, Stream)>), String> {
+pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedFd, Stream)>), ShimError> {
     let id = spec.id;
     if !valid_id(id) {
-        return Err(format!("invalid exec id {id:?}"));
+        return Err(ShimError::InvalidExecId(id.into()));
     }
     let dir = cfg.state_dir.join(paths::EXECS).join(id);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|source| ShimError::Path { path: dir.clone(), source })?;
     let log = JsonLog::open(&LogConfig { path: dir.join(paths::EXEC_OUTPUT), max_size: 0, max_file: 1 })
-        .map_err(|e| format!("exec output: {e}"))?;
+        .map_err(ShimError::ExecLog)?;
+    let spawn_failed = |source| ShimError::RuntimeSpawn { path: cfg.runtime.path.clone(), source };
     let rt = Runtime { spec: &cfg.runtime, id: &cfg.id };
     let (pid_file, err_log) = (dir.join("pid"), dir.join("runtime.log"));
     let (child, outputs, stdin_w, pty) = if spec.tty {
@@ -64,8 +66,8 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
         // still our child, reaped by the event loop once it exits).
         let console = dir.join("console.sock");
         let _ = std::fs::remove_file(&console);
-        let (_d, short) = fsutil::socket_path(&console).map_err(|e| format!("console socket: {e}"))?;
-        let l = std::os::unix::net::UnixListener::bind(&short).map_err(|e| format!("console socket: {e}"))?;
+        let (_d, short) = fsutil::socket_path(&console).map_err(ShimError::Console)?;
+        let l = std::os::unix::net::UnixListener::bind(&short).map_err(ShimError::Console)?;
         let mut child = rt
             .spawn_exec(
                 spec.process,
@@ -74,24 +76,24 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
                 Some(&console),
                 [Stdio::null(), Stdio::null(), Stdio::null()],
             )
-            .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+            .map_err(spawn_failed)?;
         let master = crate::launch::receive_console(&l, &mut child);
         let _ = std::fs::remove_file(&console);
         let master = master?;
-        let out = master.try_clone().map_err(|e| format!("dup: {e}"))?;
+        let out = master.try_clone().map_err(ShimError::Dup)?;
         (child, vec![(out, Stream::Stdout)], None, Some(master))
     } else {
-        let (out_r, out_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
-        let (err_r, err_w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (out_r, out_w) = crate::launch::pipe().map_err(ShimError::Pipe)?;
+        let (err_r, err_w) = crate::launch::pipe().map_err(ShimError::Pipe)?;
         let (stdin_child, stdin_w) = if spec.stdin {
-            let (r, w) = crate::launch::pipe().map_err(|e| format!("pipe: {e}"))?;
+            let (r, w) = crate::launch::pipe().map_err(ShimError::Pipe)?;
             (Stdio::from(r), Some(w))
         } else {
             (Stdio::null(), None)
         };
         let child = rt
             .spawn_exec(spec.process, &pid_file, &err_log, None, [stdin_child, Stdio::from(out_w), Stdio::from(err_w)])
-            .map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+            .map_err(spawn_failed)?;
         (child, vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)], stdin_w, None)
     };
     let io = crate::attach::AttachIo::new(spec.tty, true, pty.as_ref(), stdin_w, spec.tty || spec.stdin);
@@ -114,7 +116,7 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
 impl ExecProc {
     /// The runtime process exited: the exec runs (its pid is in the pid file) or failed to start.
     /// Returns Ok(pid) or the runtime's error.
-    pub fn runtime_exited(&mut self, outcome: WaitOutcome) -> Result<i32, String> {
+    pub fn runtime_exited(&mut self, outcome: WaitOutcome) -> Result<i32, ShimError> {
         self.runtime_pid = None;
         let ok = matches!(outcome, WaitOutcome::Exited(0));
         let pid = std::fs::read_to_string(self.dir.join("pid")).ok().and_then(|s| s.trim().parse::<i32>().ok());
@@ -125,9 +127,11 @@ impl ExecProc {
             }
             _ => {
                 let msg = error_message(&std::fs::read(self.dir.join("runtime.log")).unwrap_or_default())
-                    .unwrap_or_else(|| format!("exec failed: {outcome:?}"));
+                    .map(ShimError::Runtime)
+                    .unwrap_or(ShimError::Exec(outcome));
                 // Docker's codes: 127 command not found, 126 not executable / cannot run.
-                let code = if msg.contains("not found") || msg.contains("no such file") { 127 } else { 126 };
+                let text = msg.to_string();
+                let code = if text.contains("not found") || text.contains("no such file") { 127 } else { 126 };
                 self.reaped = Some(ExitRecord {
                     exit_code: code,
                     signal: None,

@@ -1,6 +1,7 @@
 //! Start-up: the launcher forks the monitor, the monitor creates and starts the container, and the
 //! launcher relays the outcome to the daemon as one [`StartReport`] line.
 
+use crate::error::ShimError;
 use crate::event_loop::{Monitor, Output};
 use crate::exit::MemoryCgroup;
 use crate::log::{JsonLog, Stream};
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant};
 pub fn run(config_path: &Path) -> i32 {
     let mut cfg: ShimConfig = match fsutil::read_json(config_path) {
         Ok(Some(c)) => c,
-        Ok(None) => return report_and_exit(&failed(format!("{}: no such file", config_path.display()))),
-        Err(e) => return report_and_exit(&failed(format!("reading {}: {e}", config_path.display()))),
+        Ok(None) => return report_and_exit(&failed(ShimError::ConfigMissing(config_path.into()))),
+        Err(source) => return report_and_exit(&failed(ShimError::ConfigRead { path: config_path.into(), source })),
     };
     // The runtime's own messages (warnings included) go to a file, never into the container's
     // stdio, which its `create` hands to the init.
@@ -37,19 +38,19 @@ pub fn run(config_path: &Path) -> i32 {
 
 /// Forks the monitor, which runs `prepare` and reports its outcome on a pipe; the launcher (the
 /// parent) relays that report on stdout and exits. Returns the exit code of whichever we are.
-pub(crate) fn fork_monitor(what: &str, prepare: impl FnOnce() -> Result<Monitor, String>) -> i32 {
+pub(crate) fn fork_monitor(what: &str, prepare: impl FnOnce() -> Result<Monitor, ShimError>) -> i32 {
     let (report_r, report_w) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
-        Err(e) => return report_and_exit(&failed(format!("pipe: {e}"))),
+        Err(e) => return report_and_exit(&failed(ShimError::Pipe(e))),
     };
     match berth_sys::fork() {
-        Err(e) => report_and_exit(&failed(format!("fork: {e}"))),
+        Err(e) => report_and_exit(&failed(ShimError::Fork(e))),
         Ok(Fork::Parent { .. }) => {
             drop(report_w);
             let mut line = String::new();
             let _ = File::from(report_r).read_to_string(&mut line);
             let report = serde_json::from_str::<StartReport>(line.trim())
-                .unwrap_or_else(|_| failed(format!("the monitor exited before reporting its {what}")));
+                .unwrap_or_else(|_| failed(ShimError::NoReport(what.into())));
             report_and_exit(&report)
         }
         Ok(Fork::Child) => {
@@ -61,9 +62,9 @@ pub(crate) fn fork_monitor(what: &str, prepare: impl FnOnce() -> Result<Monitor,
                     drop(report);
                     monitor.run()
                 }
-                Err(message) => {
-                    crate::diag!("{what} failed: {message}");
-                    let _ = report.write_all(&line_of(&failed(message)));
+                Err(e) => {
+                    crate::diag!("{what} failed: {e}");
+                    let _ = report.write_all(&line_of(&failed(e)));
                     1
                 }
             }
@@ -71,8 +72,9 @@ pub(crate) fn fork_monitor(what: &str, prepare: impl FnOnce() -> Result<Monitor,
     }
 }
 
-pub(crate) fn failed(message: String) -> StartReport {
-    StartReport::Failed { message }
+/// The report's message is the wire boundary: the daemon shows it as the start's error.
+pub(crate) fn failed(e: ShimError) -> StartReport {
+    StartReport::Failed { message: e.to_string() }
 }
 
 pub(crate) fn line_of(r: &StartReport) -> Vec<u8> {
@@ -107,17 +109,17 @@ pub(crate) fn close_inherited_fds(keep: Option<i32>) {
 }
 
 /// Everything the monitor does before it reports Started.
-fn start(cfg: ShimConfig) -> Result<Monitor, String> {
+fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
     detach(&cfg)?;
     let sigfd = signals()?;
     let rt = Runtime { spec: &cfg.runtime, id: &cfg.id };
     let pid_file = cfg.state_dir.join(paths::INIT_PID);
     let _ = fs::remove_file(&pid_file);
 
-    let (out_r, out_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-    let (err_r, err_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (out_r, out_w) = pipe().map_err(ShimError::Pipe)?;
+    let (err_r, err_w) = pipe().map_err(ShimError::Pipe)?;
     let (stdin_r, stdin_w) = if cfg.open_stdin && !cfg.terminal {
-        let (r, w) = pipe2().map_err(|e| format!("pipe: {e}"))?;
+        let (r, w) = pipe2().map_err(ShimError::Pipe)?;
         (Stdio::from(r), Some(w))
     } else {
         (Stdio::null(), None)
@@ -125,9 +127,8 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     let console_path = cfg.state_dir.join("console.sock");
     let (stdio, console) = if cfg.terminal {
         let _ = fs::remove_file(&console_path);
-        let (_dir, short) =
-            berth_proto::fsutil::socket_path(&console_path).map_err(|e| format!("console socket: {e}"))?;
-        let l = UnixListener::bind(&short).map_err(|e| format!("console socket: {e}"))?;
+        let (_dir, short) = berth_proto::fsutil::socket_path(&console_path).map_err(ShimError::Console)?;
+        let l = UnixListener::bind(&short).map_err(ShimError::Console)?;
         // With a terminal the runtime's own stdio carries only its error messages.
         drop(out_w);
         ([Stdio::null(), Stdio::null(), Stdio::from(err_w)], Some(l))
@@ -136,7 +137,7 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     };
 
     let child = rt.spawn_create(&cfg.bundle, &pid_file, console.as_ref().map(|_| console_path.as_path()), stdio);
-    let mut child = child.map_err(|e| format!("cannot run {}: {e}", cfg.runtime.path.display()))?;
+    let mut child = child.map_err(|source| ShimError::RuntimeSpawn { path: cfg.runtime.path.clone(), source })?;
     let pty = match &console {
         Some(l) => {
             let r = receive_console(l, &mut child);
@@ -146,58 +147,59 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    let msg = error_message(&read_available(&err_r)).unwrap_or(e);
+                    let err = error_message(&read_available(&err_r)).map(ShimError::Runtime).unwrap_or(e);
                     let _ = rt.delete(true);
-                    return Err(msg);
+                    return Err(err);
                 }
             }
         }
         None => None,
     };
-    let status = child.wait().map_err(|e| format!("waiting for {} create: {e}", cfg.runtime.name))?;
+    let status = child.wait().map_err(|source| ShimError::RuntimeWait { runtime: cfg.runtime.name.clone(), source })?;
     if !status.success() {
-        let msg = error_message(&read_available(&err_r))
-            .unwrap_or_else(|| format!("{} create failed: {status}", cfg.runtime.name));
+        let err = error_message(&read_available(&err_r)).map(ShimError::Runtime).unwrap_or_else(|| {
+            ShimError::RuntimeStatus { runtime: cfg.runtime.name.clone(), verb: "create".into(), status }
+        });
         let _ = rt.delete(true);
-        return Err(msg);
+        return Err(err);
     }
-    let fail = |msg: String| {
+    let fail = |err: ShimError| {
         let _ = rt.delete(true);
-        Err(msg)
+        Err(err)
     };
     let pid: i32 = match fs::read_to_string(&pid_file).map(|s| s.trim().parse()) {
         Ok(Ok(p)) => p,
-        _ => return fail(format!("{} create wrote no pid to {}", cfg.runtime.name, pid_file.display())),
+        _ => return fail(ShimError::NoPid { runtime: cfg.runtime.name.clone(), path: pid_file }),
     };
     if let Some(gate) = &cfg.start_gate {
-        if let Err(msg) = wait_gate(gate) {
-            return fail(msg);
+        if let Err(err) = wait_gate(gate) {
+            return fail(err);
         }
     }
-    if let Err(msg) = rt.start() {
-        return fail(msg);
+    if let Err(err) = rt.start() {
+        return fail(err);
     }
     // The init is our child now (we are its subreaper): even if it already exited it stays a zombie
     // until we reap it, so its identity is readable and the pid cannot be reused.
     let Some(init) = ProcessIdentity::of(pid) else {
-        return fail(format!("container init {pid} vanished"));
+        return fail(ShimError::InitVanished(pid));
     };
     let memcg = MemoryCgroup::of(pid);
 
     let mut outputs = Vec::new();
     if let Some(master) = &pty {
-        let fd = master.try_clone().map_err(|e| format!("dup: {e}"))?;
-        set_nonblocking(&fd).map_err(|e| format!("pty: {e}"))?;
+        let fd = master.try_clone().map_err(ShimError::Dup)?;
+        set_nonblocking(&fd).map_err(ShimError::Pty)?;
         outputs.push(Output { fd, stream: Stream::Stdout, exec: None });
     } else {
         for (fd, stream) in [(out_r, Stream::Stdout), (err_r, Stream::Stderr)] {
-            set_nonblocking(&fd).map_err(|e| format!("pipe: {e}"))?;
+            set_nonblocking(&fd).map_err(ShimError::Pipe)?;
             outputs.push(Output { fd, stream, exec: None });
         }
     }
     let log = match JsonLog::open(&cfg.log) {
         Ok(l) => l,
-        Err(e) => return fail(format!("log file {}: {e}", cfg.log.path.display())),
+        Err(source) => return fail(ShimError::Log { path: cfg.log.path.clone(), source }),
     };
 
     let started_at = crate::timefmt::now();
@@ -206,17 +208,15 @@ fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     // An exit record left from an earlier run of this container would tell a restoring daemon
     // that the new one has exited.
     match fs::remove_file(cfg.container_dir.join(paths::EXIT_RECORD)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return fail(format!("removing the previous exit record: {e}"))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return fail(ShimError::PreviousExitRecord(e)),
         _ => {}
     }
     if let Err(e) = fsutil::write_json_runtime(&cfg.state_dir.join(paths::MONITOR_RECORD), &record) {
-        return fail(format!("writing the monitor record: {e}"));
+        return fail(ShimError::MonitorRecord(e));
     }
     let listener = match bind_control(&socket) {
         Ok(l) => l,
-        Err(e) => return fail(format!("control socket {}: {e}", socket.display())),
+        Err(source) => return fail(ShimError::ControlSocket { path: socket, source }),
     };
     Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, stdin_w, pty, listener, log, memcg))
 }
@@ -242,19 +242,19 @@ pub(crate) fn monitor_record(cfg: &ShimConfig, init: &ProcessIdentity, started_a
 
 /// Own session (no terminal or process-group signal of the daemon reaches us), subreaper, and
 /// stdio that cannot block: a diagnostics pipe the daemon stops reading would stall the monitor.
-pub(crate) fn detach(cfg: &ShimConfig) -> Result<(), String> {
-    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-    berth_sys::set_child_subreaper().map_err(|e| format!("subreaper: {e}"))?;
-    fs::create_dir_all(&cfg.state_dir).map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
-    let null = OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|e| e.to_string())?;
+pub(crate) fn detach(cfg: &ShimConfig) -> Result<(), ShimError> {
+    nix::unistd::setsid().map_err(ShimError::Setsid)?;
+    berth_sys::set_child_subreaper().map_err(ShimError::Subreaper)?;
+    fs::create_dir_all(&cfg.state_dir).map_err(|source| ShimError::Path { path: cfg.state_dir.clone(), source })?;
+    let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
     let diag = OpenOptions::new()
         .create(true)
         .mode(fsutil::PRIVATE_FILE)
         .append(true)
         .open(cfg.state_dir.join("shim.log"))
-        .map_err(|e| format!("shim.log: {e}"))?;
+        .map_err(ShimError::DiagLog)?;
     for (from, to) in [(null.as_raw_fd(), 0), (null.as_raw_fd(), 1), (diag.as_raw_fd(), 2)] {
-        nix::unistd::dup2(from, to).map_err(|e| format!("dup2: {e}"))?;
+        nix::unistd::dup2(from, to).map_err(ShimError::Dup2)?;
     }
     // Do not pin whatever mount the daemon ran in.
     let _ = std::env::set_current_dir("/");
@@ -263,13 +263,13 @@ pub(crate) fn detach(cfg: &ShimConfig) -> Result<(), String> {
 
 /// Blocks the signals we handle or ignore and returns a signalfd for them. The runtime children get
 /// an empty mask back from std::process (it resets the mask and SIGPIPE before exec).
-pub(crate) fn signals() -> Result<SignalFd, String> {
+pub(crate) fn signals() -> Result<SignalFd, ShimError> {
     let mut mask = SigSet::empty();
     for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE, Signal::SIGQUIT] {
         mask.add(s);
     }
-    mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))
+    mask.thread_block().map_err(ShimError::Sigprocmask)?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(ShimError::Signalfd)
 }
 
 /// A pipe for container output. Its buffer is enlarged so a burst while the monitor is busy (for
@@ -305,28 +305,28 @@ fn read_available(fd: &OwnedFd) -> Vec<u8> {
 
 /// Waits for the runtime to connect to the console socket and hand over the pty master, giving up
 /// if `create` exits first.
-pub(crate) fn receive_console(l: &UnixListener, child: &mut std::process::Child) -> Result<OwnedFd, String> {
+pub(crate) fn receive_console(l: &UnixListener, child: &mut std::process::Child) -> Result<OwnedFd, ShimError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut fds = [PollFd::new(l.as_fd(), PollFlags::POLLIN)];
         let ready = poll(&mut fds, PollTimeout::from(100u16)).unwrap_or(0);
         if ready > 0 {
-            let (conn, _) = l.accept().map_err(|e| format!("console socket accept: {e}"))?;
+            let (conn, _) = l.accept().map_err(ShimError::ConsoleAccept)?;
             conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
-            return berth_sys::fdpass::recv_fd(conn.as_fd()).map_err(|e| format!("console socket: {e}"));
+            return berth_sys::fdpass::recv_fd(conn.as_fd()).map_err(ShimError::Console);
         }
         if let Ok(Some(st)) = child.try_wait() {
-            return Err(format!("runtime create exited ({st}) without sending the console"));
+            return Err(ShimError::ConsoleNotSent(st));
         }
         if Instant::now() > deadline {
-            return Err("runtime create did not send the console within 60 s".into());
+            return Err(ShimError::ConsoleTimeout);
         }
     }
 }
 
 /// Waits for the daemon's go-ahead (network in place) before the container's process starts.
-fn wait_gate(gate: &Path) -> Result<(), String> {
+fn wait_gate(gate: &Path) -> Result<(), ShimError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(s) = fs::read_to_string(gate) {
@@ -335,11 +335,11 @@ fn wait_gate(gate: &Path) -> Result<(), String> {
                 return Ok(());
             }
             if let Some(reason) = s.strip_prefix("fail:") {
-                return Err(reason.trim().to_string());
+                return Err(ShimError::GateRefused(reason.trim().to_string()));
             }
         }
         if Instant::now() > deadline {
-            return Err("the daemon did not finish preparing the container within 30 s".into());
+            return Err(ShimError::GateTimeout);
         }
         std::thread::sleep(Duration::from_millis(1));
     }

@@ -1,5 +1,6 @@
 //! Driving the OCI runtime through its command-line contract.
 
+use crate::error::ShimError;
 use berth_proto::RuntimeSpec;
 use std::fs::File;
 use std::path::Path;
@@ -62,22 +63,23 @@ impl Runtime<'_> {
     }
 
     /// Runs a subcommand to completion; Err carries the runtime's own error message.
-    pub fn run(&self, sub: &str, rest: &[&str]) -> Result<(), String> {
+    pub fn run(&self, sub: &str, rest: &[&str]) -> Result<(), ShimError> {
         let mut args = rest.to_vec();
         args.push(self.id);
         match self.command(sub, &args).output() {
             Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(error_message(&out.stderr)
-                .unwrap_or_else(|| format!("{} {sub} failed: {}", self.spec.name, out.status))),
-            Err(e) => Err(format!("cannot run {}: {e}", self.spec.path.display())),
+            Ok(out) => Err(error_message(&out.stderr).map(ShimError::Runtime).unwrap_or_else(|| {
+                ShimError::RuntimeStatus { runtime: self.spec.name.clone(), verb: sub.into(), status: out.status }
+            })),
+            Err(source) => Err(ShimError::RuntimeSpawn { path: self.spec.path.clone(), source }),
         }
     }
 
-    pub fn start(&self) -> Result<(), String> {
+    pub fn start(&self) -> Result<(), ShimError> {
         self.run("start", &[])
     }
 
-    pub fn delete(&self, force: bool) -> Result<(), String> {
+    pub fn delete(&self, force: bool) -> Result<(), ShimError> {
         self.run("delete", if force { &["--force"] } else { &[] })
     }
 

@@ -4,6 +4,7 @@
 //! (same bundle, rootfs, network namespace and log), and leaves a line in `restarts.jsonl` for the
 //! daemon to replay (die and start events with their true times, RestartCount) when it returns.
 
+use crate::error::ShimError;
 use berth_proto::{fsutil, paths, ExitRecord, RestartRecord, ShimConfig, StartReport};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -69,13 +70,15 @@ pub fn relaunch(cfg: &ShimConfig, rec: &ExitRecord, delay: Duration) -> bool {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .output()
-        .map_err(|e| e.to_string())
+        .map_err(ShimError::from)
         .and_then(|o| {
             let line = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or("").to_string();
-            serde_json::from_str::<StartReport>(&line).map_err(|_| format!("no report: {line:?}"))
+            serde_json::from_str::<StartReport>(&line).map_err(|_| ShimError::RelaunchReport(line))
         });
+    // A relaunch that could not even report is told like one that reported its failure.
+    let started = started.unwrap_or_else(|e| StartReport::Failed { message: e.to_string() });
     let ok = match started {
-        Ok(StartReport::Started { started_at, container_pid, container_start_time, .. }) => {
+        StartReport::Started { started_at, container_pid, container_start_time, .. } => {
             let line = RestartRecord {
                 exit: rec.clone(),
                 pid: container_pid,
@@ -98,7 +101,7 @@ pub fn relaunch(cfg: &ShimConfig, rec: &ExitRecord, delay: Duration) -> bool {
             }
             true
         }
-        Ok(StartReport::Failed { message }) | Err(message) => {
+        StartReport::Failed { message } => {
             crate::diag!("restarting the container failed: {message}; its exit is final");
             if let Err(e) = fsutil::write_json_atomic(&cfg.container_dir.join(paths::EXIT_RECORD), rec) {
                 crate::diag!("writing the exit record: {e}");

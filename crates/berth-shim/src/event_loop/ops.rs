@@ -2,6 +2,7 @@
 
 use super::{Core, Output, PendingKill};
 use crate::control::{error, Ops};
+use crate::error::ShimError;
 use crate::runtime::Runtime;
 use berth_proto::{caps, fsutil, paths, ExitRecord, InitStatus, Response};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -30,7 +31,7 @@ impl Ops for Core {
     fn kill(&mut self, conn: u64, signal: i32, all: bool) -> Option<Response> {
         if all {
             if self.reaped.is_some() {
-                return Some(error("container is not running".into()));
+                return Some(error(ShimError::Stopped));
             }
             self.kill_seq += 1;
             let err_file = self.cfg.state_dir.join(format!(".kill-{}.err", self.kill_seq));
@@ -41,17 +42,17 @@ impl Ops for Core {
                     self.kills.push(PendingKill { pid: child.id() as i32, conn, err_file });
                     None
                 }
-                Err(e) => Some(error(format!("cannot run {} kill: {e}", self.cfg.runtime.name))),
+                Err(source) => Some(error(ShimError::KillSpawn { runtime: self.cfg.runtime.name.clone(), source })),
             };
         }
         if self.reaped.is_some() {
-            return Some(error("container is not running".into()));
+            return Some(error(ShimError::Stopped));
         }
         if self.adopted {
             // Not our child: its pid could be reused once it ends, so the identity is checked.
             return Some(match berth_sys::kill_verified(&self.init, signal) {
                 Ok(()) => Response::Ok,
-                Err(e) => error(format!("kill {} with signal {signal}: {e}", self.init.pid)),
+                Err(source) => error(ShimError::Kill { pid: self.init.pid, signal, source }),
             });
         }
         // The init is our child and not yet reaped, so its pid cannot have been reused: signal it
@@ -59,7 +60,7 @@ impl Ops for Core {
         let r = berth_sys::pidfd_open(self.init.pid).and_then(|fd| berth_sys::pidfd_send_signal(&fd, signal));
         Some(match r {
             Ok(()) => Response::Ok,
-            Err(e) => error(format!("kill {} with signal {signal}: {e}", self.init.pid)),
+            Err(source) => error(ShimError::Kill { pid: self.init.pid, signal, source }),
         })
     }
 
@@ -75,18 +76,18 @@ impl Ops for Core {
         match pty {
             Some(fd) => match berth_sys::set_winsize(fd.as_fd(), rows, cols) {
                 Ok(()) => Response::Ok,
-                Err(e) => error(format!("resize: {e}")),
+                Err(e) => error(ShimError::Resize(e)),
             },
-            None => error("no terminal to resize".into()),
+            None => error(ShimError::NoTerminal),
         }
     }
 
     fn exec(&mut self, spec: &crate::exec::ExecSpec) -> Option<Response> {
         if self.reaped.is_some() {
-            return Some(error(format!("container {} is not running", self.cfg.id)));
+            return Some(error(ShimError::NotRunning(self.cfg.id.clone())));
         }
         if self.execs.iter().any(|e| e.id == spec.id) {
-            return Some(error(format!("exec {} already exists", spec.id)));
+            return Some(error(ShimError::ExecExists(spec.id.into())));
         }
         match crate::exec::spawn(&self.cfg, spec) {
             Ok((e, outputs)) => {
@@ -99,7 +100,7 @@ impl Ops for Core {
                 self.execs.push(e);
                 None
             }
-            Err(msg) => Some(error(msg)),
+            Err(e) => Some(error(e)),
         }
     }
 
@@ -111,19 +112,19 @@ impl Ops for Core {
                 let dir = self.cfg.state_dir.join(paths::EXECS).join(id);
                 match fsutil::read_json::<ExitRecord>(&dir.join(paths::EXIT_RECORD)) {
                     Ok(Some(r)) => Some(Response::Exited(r)),
-                    _ => Some(error(format!("no such exec: {id}"))),
+                    _ => Some(error(ShimError::NoSuchExec(id.into()))),
                 }
             }
         }
     }
 
-    fn attach(&mut self, exec: Option<&str>, _stdin: bool, replay: bool) -> Result<Vec<u8>, String> {
+    fn attach(&mut self, exec: Option<&str>, _stdin: bool, replay: bool) -> Result<Vec<u8>, ShimError> {
         match exec {
-            None if self.exit.is_some() => Err(format!("container {} is not running", self.cfg.id)),
+            None if self.exit.is_some() => Err(ShimError::NotRunning(self.cfg.id.clone())),
             None => Ok(self.io.attach(replay)),
             Some(id) => match self.execs.iter_mut().find(|e| e.id == id) {
                 Some(e) if e.exit.is_none() => Ok(e.io.attach(replay)),
-                _ => Err(format!("exec {id} is not running")),
+                _ => Err(ShimError::ExecNotRunning(id.into())),
             },
         }
     }
@@ -153,7 +154,7 @@ impl Ops for Core {
     fn reopen_log(&mut self) -> Response {
         match self.log.reopen() {
             Ok(()) => Response::Ok,
-            Err(e) => error(format!("reopening {}: {e}", self.cfg.log.path.display())),
+            Err(source) => error(ShimError::LogReopen { path: self.cfg.log.path.clone(), source }),
         }
     }
 }
