@@ -28,7 +28,7 @@ pub fn check_v2_device_filter() -> Result<()> {
     let Ok((_, hard)) = getrlimit(Resource::RLIMIT_MEMLOCK) else {
         return Ok(());
     };
-    if hard >= BPF_MEMLOCK || crate::spec_fixup::can_raise_limits() {
+    if hard >= BPF_MEMLOCK || crate::privilege::can_raise_limits() {
         return Ok(());
     }
     bail!(

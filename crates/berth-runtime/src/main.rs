@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod exec_userns;
 mod logging;
+mod privilege;
 mod sealed;
 mod seccomp;
 mod spec_fixup;

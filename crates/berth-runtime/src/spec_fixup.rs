@@ -48,7 +48,7 @@ pub fn clamp_process(process: &mut Value) -> bool {
             };
             let hard = rl.get("hard").and_then(Value::as_u64).unwrap_or(0);
             let soft = rl.get("soft").and_then(Value::as_u64).unwrap_or(0);
-            if hard > cur_hard && !can_raise_limits() {
+            if hard > cur_hard && !crate::privilege::can_raise_limits() {
                 tracing::warn!(
                     "cannot raise {:?} hard limit to {hard} without CAP_SYS_RESOURCE; using {cur_hard}",
                     res
@@ -73,16 +73,6 @@ pub fn clamp_process(process: &mut Value) -> bool {
         }
     }
     changed
-}
-
-pub(crate) fn can_raise_limits() -> bool {
-    // CAP_SYS_RESOURCE is capability 24 in the effective set.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .is_some_and(|caps| caps & (1 << 24) != 0)
 }
 
 /// Clamps the bundle's config.json in place when needed; returns the spec.
