@@ -32,7 +32,7 @@ impl Bridge {
         if !Self::exists(name)? {
             // A fixed MAC: otherwise the bridge takes the lowest MAC of its ports and changes it
             // as containers come and go, leaving stale gateway entries in their ARP caches.
-            let mac = crate::endpoint::mac_for_ip(gateway_cidr.addr());
+            let mac = crate::mac::mac_for_ip(gateway_cidr.addr());
             match ip(&["link", "add", "name", name, "address", &mac, "type", "bridge"]) {
                 Ok(_) => {}
                 // Lost a race with another caller: fine, it exists now.

@@ -53,13 +53,6 @@ fn iface_name(prefix: &str, container_id: &str, index: u8) -> String {
     }
 }
 
-/// Docker derives the MAC from the address, so a reused address keeps its MAC and peers' ARP
-/// caches stay right.
-pub fn mac_for_ip(ip: Ipv4Addr) -> String {
-    let o = ip.octets();
-    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
-}
-
 /// Connects the container's namespace to `bridge` with address `addr` (e.g. `10.77.0.2/24`) on
 /// `eth0` and a default route via `gateway`. Idempotent: an endpoint already in place is left
 /// alone; a broken one (host side present, container side without the address) is rebuilt.
@@ -92,7 +85,7 @@ pub fn attach_iface(
     let eth = format!("eth{index}");
     let ns = netns.path();
     let ns_str = ns.to_str().ok_or_else(|| Error::Invalid(format!("netns path {ns:?}")))?.to_string();
-    let mac = mac_for_ip(addr.addr());
+    let mac = crate::mac::mac_for_ip(addr.addr());
     let endpoint = Endpoint { host_veth: host.clone(), mac: mac.clone(), ip: addr, gateway };
 
     if Bridge::exists(&host)? {

@@ -43,14 +43,16 @@ mod cmd;
 pub mod endpoint;
 pub mod hosts;
 pub mod ipam;
+mod mac;
 pub mod nft;
 mod nft_state;
 pub mod ports;
 
 pub use bridge::{enable_ip_forward, Bridge};
-pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, mac_for_ip, Endpoint, NetnsRef};
+pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, Endpoint, NetnsRef};
 pub use hosts::{write_hosts, HostsEntry};
 pub use ipam::Ipam;
+pub use mac::mac_for_ip;
 pub use nft::{reconcile, remove_table, Desired, DesiredEndpoint, DesiredNetwork, ReconcileReport};
 pub use ports::{check_port_free, pick_free_port, PortMapping, Proto};
 

@@ -10,9 +10,9 @@
 use crate::error::ShimError;
 use crate::event_loop::{Monitor, Output};
 use crate::exit::MemoryCgroup;
+use crate::fds::set_nonblocking;
 use crate::launch::{
-    bind_control, close_inherited_fds, detach, failed, fork_monitor, monitor_record, report_and_exit, set_nonblocking,
-    signals,
+    bind_control, close_inherited_fds, detach, failed, fork_monitor, monitor_record, report_and_exit, signals,
 };
 use crate::log::{JsonLog, Stream};
 use berth_proto::{fsutil, paths, ShimConfig};

@@ -77,16 +77,16 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
                 [Stdio::null(), Stdio::null(), Stdio::null()],
             )
             .map_err(spawn_failed)?;
-        let master = crate::launch::receive_console(&l, &mut child);
+        let master = crate::fds::receive_console(&l, &mut child);
         let _ = std::fs::remove_file(&console);
         let master = master?;
         let out = master.try_clone().map_err(ShimError::Dup)?;
         (child, vec![(out, Stream::Stdout)], None, Some(master))
     } else {
-        let (out_r, out_w) = crate::launch::pipe().map_err(ShimError::Pipe)?;
-        let (err_r, err_w) = crate::launch::pipe().map_err(ShimError::Pipe)?;
+        let (out_r, out_w) = crate::fds::pipe().map_err(ShimError::Pipe)?;
+        let (err_r, err_w) = crate::fds::pipe().map_err(ShimError::Pipe)?;
         let (stdin_child, stdin_w) = if spec.stdin {
-            let (r, w) = crate::launch::pipe().map_err(ShimError::Pipe)?;
+            let (r, w) = crate::fds::pipe().map_err(ShimError::Pipe)?;
             (Stdio::from(r), Some(w))
         } else {
             (Stdio::null(), None)

@@ -13,6 +13,7 @@ mod error;
 mod event_loop;
 mod exec;
 mod exit;
+mod fds;
 mod launch;
 mod log;
 mod runtime;
