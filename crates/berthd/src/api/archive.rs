@@ -6,7 +6,7 @@
 //! can point the daemon at a host file.
 
 use super::body::qbool;
-use super::images::image_error;
+use super::error::image_error;
 use super::{ApiError, AppState};
 use crate::state::{Container, Entry};
 use axum::body::Body;

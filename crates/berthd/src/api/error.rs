@@ -58,3 +58,17 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::internal(format!("internal task failed: {e}"))
     }
 }
+
+/// An image store error with Docker's status: not found 404, conflict 409, bad input 400.
+pub fn image_error(e: berth_image::ImageError) -> ApiError {
+    let msg = e.to_string();
+    if e.is_not_found() {
+        ApiError::not_found(msg)
+    } else if e.is_conflict() {
+        ApiError::conflict(msg)
+    } else if e.is_invalid_input() {
+        ApiError::bad_request(msg)
+    } else {
+        ApiError::internal(msg)
+    }
+}

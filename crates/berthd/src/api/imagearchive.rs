@@ -1,7 +1,7 @@
 //! `docker save`, `docker load` and `docker history`.
 
 use super::body::qbool;
-use super::images::image_error;
+use super::error::image_error;
 use super::{ApiError, AppState};
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
@@ -34,7 +34,7 @@ pub async fn save(d: AppState, names: Vec<String>) -> Result<Response, ApiError>
 
 /// `names` may repeat in the query string.
 pub fn names_param(raw_query: &str) -> Vec<String> {
-    super::images::form_urlencoded_pairs(raw_query).into_iter().filter(|(k, _)| k == "names").map(|(_, v)| v).collect()
+    super::body::form_urlencoded_pairs(raw_query).into_iter().filter(|(k, _)| k == "names").map(|(_, v)| v).collect()
 }
 
 pub async fn save_many(State(d): State<AppState>, req: Request) -> Result<Response, ApiError> {

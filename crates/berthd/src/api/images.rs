@@ -1,29 +1,18 @@
 //! `/images/...`: import, list, inspect, tag, remove, history.
 
+use super::body::form_urlencoded_pairs;
 use super::body::{parse_filters, qbool};
+use super::error::image_error;
 use super::{ApiError, AppState};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_image::{ImageError, ImageInfo, ImportOptions};
+use berth_image::{ImageInfo, ImportOptions};
 use std::collections::HashMap;
 
 type Q = Query<HashMap<String, String>>;
-
-pub fn image_error(e: ImageError) -> ApiError {
-    let msg = e.to_string();
-    if e.is_not_found() {
-        ApiError::not_found(msg)
-    } else if e.is_conflict() {
-        ApiError::conflict(msg)
-    } else if e.is_invalid_input() {
-        ApiError::bad_request(msg)
-    } else {
-        ApiError::internal(msg)
-    }
-}
 
 /// `POST /images/create`: `fromSrc=-` imports the request body (a rootfs tarball) as an image.
 pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Result<Response, ApiError> {
@@ -62,39 +51,6 @@ pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Res
         return super::registry::pull(d, &q, &headers).await;
     }
     Err(ApiError::bad_request("fromSrc or fromImage is required"))
-}
-
-pub(crate) fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn summary(i: &ImageInfo, containers: i64) -> serde_json::Value {
@@ -295,6 +251,6 @@ mod tests {
         assert!(super::reference_matches("busybox:latest", "busybox"));
         assert!(super::reference_matches("busybox:1.36", "busy*:1*"));
         assert!(!super::reference_matches("alpine:latest", "busybox"));
-        assert_eq!(super::pct_decode("CMD%20%5B%22sh%22%5D+x"), "CMD [\"sh\"] x");
+        assert_eq!(super::super::body::pct_decode("CMD%20%5B%22sh%22%5D+x"), "CMD [\"sh\"] x");
     }
 }

@@ -1,7 +1,7 @@
 //! `container prune`, `image prune`, what `system prune` calls besides them, and `system df`.
 
 use super::body::parse_filters;
-use super::images::image_error;
+use super::error::image_error;
 use super::{ApiError, AppState};
 use crate::state::{Container, Status};
 use axum::extract::{Query, State};

@@ -44,7 +44,7 @@ pub async fn create(
     let images = d.images.clone();
     let r = image_ref.clone();
     let image =
-        tokio::task::spawn_blocking(move || images.resolve(&r)).await?.map_err(crate::api::images::image_error)?;
+        tokio::task::spawn_blocking(move || images.resolve(&r)).await?.map_err(crate::api::error::image_error)?;
     merge_image_config(&mut config, &image.config);
     let (path, args) = command(&config)?;
     let cfg = d.config();
@@ -77,7 +77,7 @@ pub async fn create(
     let id = state::new_id();
     let dir = d.store.dir_of(&id);
     let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
-    let layers = d.images.layer_dirs(&image.id).map_err(crate::api::images::image_error)?;
+    let layers = d.images.layer_dirs(&image.id).map_err(crate::api::error::image_error)?;
     let cid = id.clone();
     let userns = crate::userns::for_new_container(&cfg, host.userns_mode.as_deref().unwrap_or(""));
     let opts = berth_image::CreateOpts { ephemeral: host.auto_remove.unwrap_or(false), idmap: userns.clone() };
