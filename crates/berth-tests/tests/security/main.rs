@@ -6,3 +6,29 @@ mod runtime;
 mod seccomp;
 mod spec;
 mod userns;
+
+// Helpers every module uses.
+use berth_tests::{DaemonOpts, TestDaemon};
+
+pub(crate) fn daemon_with(opts: DaemonOpts) -> TestDaemon {
+    let mut d = TestDaemon::start(opts);
+    d.busybox_image();
+    d
+}
+
+/// `docker run --rm <args>`'s output.
+pub(crate) fn run(d: &TestDaemon, args: &[&str]) -> String {
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(args);
+    d.docker_ok(&a)
+}
+
+/// A field of a /proc/<pid>/status text.
+pub(crate) fn status_field(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+        .trim()
+        .to_string()
+}

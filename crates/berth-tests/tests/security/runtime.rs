@@ -2,6 +2,7 @@
 //! signal state the container's processes start with, and cgroup files a container must not be
 //! able to write (its own limits, the host's hierarchy roots).
 
+use crate::status_field;
 use berth_tests::{DaemonOpts, TestDaemon};
 
 mod cgroups;
@@ -34,14 +35,4 @@ impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// A field of a /proc/<pid>/status text.
-fn status_field(status: &str, field: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .unwrap_or_else(|| panic!("no {field} in {status}"))
-        .trim()
-        .to_string()
 }

@@ -2,6 +2,7 @@
 //! `--privileged`, devices, masked paths, namespaces and ids, limits, `--init`, and the refusal of
 //! every API field Berth does not implement.
 
+use crate::{daemon_with, run, status_field};
 use berth_tests::{DaemonOpts, HttpResponse, TestDaemon};
 use serde_json::Value;
 
@@ -15,29 +16,6 @@ mod refusals;
 /// A daemon with the busybox image.
 fn daemon(name: &str) -> TestDaemon {
     daemon_with(DaemonOpts::new(name))
-}
-
-fn daemon_with(opts: DaemonOpts) -> TestDaemon {
-    let mut d = TestDaemon::start(opts);
-    d.busybox_image();
-    d
-}
-
-/// `docker run --rm <args>`'s output.
-fn run(d: &TestDaemon, args: &[&str]) -> String {
-    let mut a = vec!["run", "--rm"];
-    a.extend_from_slice(args);
-    d.docker_ok(&a)
-}
-
-/// A field of a /proc/<pid>/status text.
-fn status_field(status: &str, field: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .unwrap_or_else(|| panic!("no {field} in {status}"))
-        .trim()
-        .to_string()
 }
 
 /// The host's namespace of `kind` (`pid`, `ipc`, …), as `readlink /proc/self/ns/<kind>` prints it.

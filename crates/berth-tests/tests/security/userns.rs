@@ -4,6 +4,7 @@
 //! exec work, `--userns=host` opts out, the idmapped and the copied layers both, a daemon
 //! killed with a remapped container running, and bad settings.
 
+use crate::{daemon_with, run};
 use berth_tests::{DaemonOpts, TestDaemon};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -29,18 +30,6 @@ fn default_root() -> (u32, u32) {
 
 fn remapped(name: &str) -> DaemonOpts {
     DaemonOpts::new(name).arg("--userns-remap=default")
-}
-
-fn daemon_with(opts: DaemonOpts) -> TestDaemon {
-    let mut d = TestDaemon::start(opts);
-    d.busybox_image();
-    d
-}
-
-fn run(d: &TestDaemon, args: &[&str]) -> String {
-    let mut a = vec!["run", "--rm"];
-    a.extend_from_slice(args);
-    d.docker_ok(&a)
 }
 
 fn uid_map_line(uid: u32) -> String {
