@@ -35,6 +35,11 @@ pub struct ShimConfig {
     /// waiting on it (capability `restart-policy`); with a daemon up, the daemon decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<RestartSpec>,
+    /// The daemon's pid file, which a running daemon holds locked. While it is held, an exit is
+    /// the daemon's to act on even if no connection waits yet (a container that exits before the
+    /// daemon's watcher connects); the monitor restarts by itself only when no daemon runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon_lock: Option<PathBuf>,
 }
 
 /// Docker's restart policy as the monitor needs it.

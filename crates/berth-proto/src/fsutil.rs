@@ -225,6 +225,24 @@ pub fn socket_path(path: &Path) -> io::Result<(Option<File>, std::path::PathBuf)
     Ok((Some(d), short))
 }
 
+/// Whether some process holds a `flock` on `path` (a running daemon on its pid file), read from
+/// `/proc/locks` rather than by trying the lock: a probe that took the lock even for an instant
+/// could make that daemon's own start fail with "already running".
+pub fn is_flocked(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(path) else { return false };
+    let Ok(locks) = fs::read_to_string("/proc/locks") else { return false };
+    let dev = meta.dev();
+    // The kernel prints the device as major:minor in hex (new_decode_dev's split).
+    let (major, minor) = ((dev >> 8) & 0xfff | (dev >> 32) & !0xfff, dev & 0xff | (dev >> 12) & !0xff);
+    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    locks.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // "1: FLOCK ADVISORY WRITE 1234 00:1b:5678 0 EOF"; a blocked waiter's line has "->".
+        f.get(1) == Some(&"FLOCK") && !f.contains(&"->") && f.get(5) == Some(&want.as_str())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +324,22 @@ mod tests {
         assert!(!below, "a directory inside a mount is not a mount point");
         assert!(!is_mount_point(&inner), "unmounted again");
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn is_flocked_sees_a_held_lock_and_its_release() {
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join(format!("berth-flock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("pid");
+        fs::write(&p, b"1").unwrap();
+        assert!(!is_flocked(&p));
+        let f = File::open(&p).unwrap();
+        f.try_lock().unwrap();
+        assert!(is_flocked(&p), "fd {} holds the lock", f.as_raw_fd());
+        drop(f);
+        assert!(!is_flocked(&p));
+        assert!(!is_flocked(&dir.join("absent")));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -89,6 +89,24 @@ ctr.kill()
 assert ctr.wait(timeout=30)["StatusCode"] == 137
 ctr.remove(force=True)
 
+# A container its policy will restart is "restarting" by the time wait answers (Docker's
+# SetRestarting runs in the exit handler), so a remove right after wait is refused, not raced.
+# It exits at once, before the daemon's watcher connects to its monitor: the daemon still sees
+# every exit (the monitor leaves the restart to a running daemon), so each wait returns.
+ra = c.containers.create("busybox", "sh -c 'exit 3'", restart_policy={"Name": "always"})
+ra.start()
+for _ in range(6):
+    w = ra.wait(timeout=30)
+    assert w["StatusCode"] == 3, w
+    try:
+        ra.remove()
+        raise AssertionError("removed a container its restart policy is restarting")
+    except APIError as e:
+        assert e.status_code == 409 and "stop the container before" in str(e), e
+ra.reload()
+assert ra.attrs["RestartCount"] >= 5, ra.attrs["RestartCount"]
+ra.remove(force=True)
+
 tags = [t for i in c.images.list() for t in i.tags]
 assert "busybox:latest" in tags, tags
 img = c.images.get("busybox")

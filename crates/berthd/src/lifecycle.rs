@@ -64,8 +64,7 @@ pub async fn start(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
 }
 
 pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
-    let c = e.snapshot();
-    match c.state.status {
+    match e.status() {
         Status::Created | Status::Exited | Status::Dead => {}
         Status::Paused => return Err(ApiError::conflict("cannot start a paused container, try unpause instead")),
         Status::Removing => {
@@ -73,6 +72,21 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         }
         _ => return Ok(()), // Docker answers 304 Not Modified; the handler checks first.
     }
+    launch(d, e).await
+}
+
+/// The restart policy's start (the op lock held): from restarting straight to running, as with
+/// dockerd, so that no client sees the container exited between two incarnations (a `wait`
+/// would answer the previous exit twice).
+pub(crate) async fn restart_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+    if e.status() != Status::Restarting {
+        return Ok(());
+    }
+    launch(d, e).await
+}
+
+async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+    let c = e.snapshot();
     let driver = d.driver(&c.options.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
     let cid = c.id.clone();
     let rootfs = tokio::task::spawn_blocking(move || driver.mount(&cid))
@@ -150,6 +164,7 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
         stdin_once: c.config.stdin_once.unwrap_or(false),
         start_gate: net_job.as_ref().map(|_| paths.state_dir.join("start-gate")),
         restart: restart::monitor_spec(&c),
+        daemon_lock: Some(cfg.pidfile.clone()),
     };
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);
@@ -398,12 +413,15 @@ pub async fn kill(d: &Arc<Daemon>, e: &Arc<Entry>, sig: i32) -> Result<(), ApiEr
 pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     crate::incarnations::replay(&d, &e);
     let already = e.snapshot();
-    if already.state.status == Status::Exited && already.state.finished_at == rec.finished_at {
+    if matches!(already.state.status, Status::Exited | Status::Restarting)
+        && already.state.finished_at == rec.finished_at
+    {
         return;
     }
     // Storage and network are released before the exit is recorded: whoever waits for the exit
     // (stop, restart) may start the container again at once, and must find them free.
     release_resources(&d, &e).await;
+    let may_restart = !d.is_shutting_down();
     let _ = e.update(|c| {
         c.state.status = Status::Exited;
         c.state.exit_code = rec.exit_code;
@@ -415,6 +433,9 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
             let why = "exit status unknown: the container was adopted, and only its parent could learn how it ended";
             c.state.reason = why.into();
             c.state.error = why.into();
+        }
+        if may_restart && restart::wants_restart(c, false) {
+            c.state.status = Status::Restarting;
         }
     });
     let c = e.snapshot();
@@ -505,7 +526,11 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool)
     }
     if c.state.status.is_live() {
         if !force {
-            let what = if c.state.status == Status::Paused { "paused" } else { "running" };
+            let what = match c.state.status {
+                Status::Paused => "paused",
+                Status::Restarting => "restarting",
+                _ => "running",
+            };
             return Err(ApiError::conflict(format!(
                 "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
                 c.name

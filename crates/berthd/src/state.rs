@@ -76,6 +76,18 @@ pub struct CState {
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+impl CState {
+    /// The status clients are shown: a restart policy's start is still "restarting" until the
+    /// new incarnation runs (as with dockerd), although it is recorded `Starting` for crash recovery.
+    pub fn seen(&self) -> Status {
+        if self.status == Status::Starting && self.before_start == Some(Status::Restarting) {
+            Status::Restarting
+        } else {
+            self.status
+        }
+    }
+}
+
 impl Default for CState {
     fn default() -> Self {
         CState {

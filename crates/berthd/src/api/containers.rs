@@ -30,7 +30,7 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
         vals.iter().any(|v| match k.as_str() {
             "id" => c.id.starts_with(v.as_str()),
             "name" => c.name.contains(v.trim_start_matches('/')),
-            "status" => c.state.status.docker() == v,
+            "status" => c.state.seen().docker() == v,
             "exited" => c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code),
             "label" => {
                 let labels = c.config.labels.clone().unwrap_or_default();
@@ -199,10 +199,18 @@ pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q
             let removed = changed.has_changed().is_err() || d.store.get(&c.id).is_err();
             let done = match cond.as_str() {
                 "removed" => removed,
+                // A restart policy's restart counts as an exit, as dockerd wakes its stop waiters.
                 "next-exit" => {
-                    c.state.status == Status::Exited && c.state.finished_at != start.state.finished_at || removed
+                    matches!(c.state.seen(), Status::Exited | Status::Restarting)
+                        && c.state.finished_at != start.state.finished_at
+                        || removed
                 }
-                _ => !c.state.status.is_live() && c.state.status != Status::Removing || removed,
+                _ => {
+                    let seen = c.state.seen();
+                    !seen.is_live() && seen != Status::Removing
+                        || seen == Status::Restarting && c.state.finished_at != start.state.finished_at
+                        || removed
+                }
             };
             if done {
                 let err = if c.state.error.is_empty() {

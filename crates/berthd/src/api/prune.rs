@@ -198,7 +198,7 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
             json!({
                 "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.config.image.clone().unwrap_or_default(), "ImageID": c.image_id,
                 "Command": std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" "),
-                "Created": created_nanos(&c.created) / 1_000_000_000, "State": c.state.status.docker(), "Status": c.state.status.docker(),
+                "Created": created_nanos(&c.created) / 1_000_000_000, "State": c.state.seen().docker(), "Status": c.state.seen().docker(),
                 "SizeRw": rw, "SizeRootFs": rw + image_size, "Labels": container_labels(c), "Mounts": [],
             })
         })

@@ -11,7 +11,7 @@ pub fn status_text(c: &Container) -> String {
             .map(|t| human(chrono::Utc::now().signed_duration_since(t).num_seconds()))
             .unwrap_or_default()
     };
-    match c.state.status {
+    match c.state.seen() {
         Status::Created | Status::Starting => "Created".into(),
         Status::Running => format!("Up {}", ago(&c.state.started_at)),
         Status::Restoring => format!("Up {} (restoring)", ago(&c.state.started_at)),
@@ -146,10 +146,11 @@ pub fn inspect(d: &Daemon, c: &Container) -> Value {
         "Path": c.path,
         "Args": c.args,
         "State": {
-            "Status": st.status.docker(),
-            "Running": matches!(st.status, Status::Running | Status::Restoring | Status::Orphaned | Status::Paused),
+            "Status": st.seen().docker(),
+            // Restarting counts as running, as with dockerd's SetRestarting.
+            "Running": st.status.is_live() || st.seen() == Status::Restarting,
             "Paused": st.status == Status::Paused,
-            "Restarting": st.status == Status::Restarting,
+            "Restarting": st.seen() == Status::Restarting,
             "OOMKilled": st.oom_killed,
             "Dead": st.status == Status::Dead,
             "Pid": if st.status.is_live() && st.status != Status::Restarting { st.pid } else { 0 },
@@ -198,7 +199,7 @@ pub fn summary(c: &Container, size: bool) -> Value {
         "Created": created,
         "Ports": ports_list(c),
         "Labels": c.config.labels.clone().unwrap_or_default(),
-        "State": c.state.status.docker(),
+        "State": c.state.seen().docker(),
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.options.network_mode},
         "NetworkSettings": {"Networks": network_settings(c)["Networks"].clone()},

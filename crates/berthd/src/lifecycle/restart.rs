@@ -2,12 +2,11 @@
 //! an increasing back-off between attempts, and `RestartCount`.
 
 use crate::daemon::Daemon;
-use crate::state::{Entry, Status};
+use crate::state::{Container, Entry, Status};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn policy(e: &Entry) -> (String, i64) {
-    let c = e.snapshot();
+fn policy(c: &Container) -> (String, i64) {
     let p = c.host_config.restart_policy.clone().unwrap_or_default();
     (p.name.unwrap_or_default(), p.maximum_retry_count.unwrap_or(0))
 }
@@ -24,9 +23,8 @@ pub fn monitor_spec(c: &crate::state::Container) -> Option<berth_proto::RestartS
 }
 
 /// Whether an exited container should be started again.
-fn wants_restart(e: &Entry, at_daemon_start: bool) -> bool {
-    let c = e.snapshot();
-    let (name, max) = policy(e);
+pub(crate) fn wants_restart(c: &Container, at_daemon_start: bool) -> bool {
+    let (name, max) = policy(c);
     match name.as_str() {
         "always" => at_daemon_start || !c.state.stopped_by_user,
         "unless-stopped" => !c.state.stopped_by_user,
@@ -37,12 +35,14 @@ fn wants_restart(e: &Entry, at_daemon_start: bool) -> bool {
     }
 }
 
-/// After an exit while the daemon runs: wait the back-off, then start again.
+/// After an exit while the daemon runs, for a container `on_exit` already marked restarting (in
+/// the same write as the exit, so no client ever sees it exited in between, as with dockerd):
+/// wait the back-off, then start again.
 pub async fn after_exit(d: Arc<Daemon>, e: Arc<Entry>) {
-    if !wants_restart(&e, false) {
+    let c = e.snapshot();
+    if c.state.status != Status::Restarting {
         return;
     }
-    let c = e.snapshot();
     let ran_for = chrono::DateTime::parse_from_rfc3339(&c.state.finished_at)
         .ok()
         .zip(chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok())
@@ -51,18 +51,14 @@ pub async fn after_exit(d: Arc<Daemon>, e: Arc<Entry>) {
     // Docker doubles the delay from 100 ms while a container keeps failing fast, and resets it
     // once the container ran for 10 s.
     let delay = if ran_for >= 10_000 { 100 } else { (100u64 << c.restart_count.min(9)).min(60_000) };
-    let _ = e.update(|c| c.state.status = Status::Restarting);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let _op = e.op.lock().await;
         if e.status() != Status::Restarting || d.is_shutting_down() {
             return;
         }
-        let _ = e.update(|c| {
-            c.state.status = Status::Exited;
-            c.restart_count += 1;
-        });
-        if let Err(err) = super::start_locked(&d, &e).await {
+        let _ = e.update(|c| c.restart_count += 1);
+        if let Err(err) = super::restart_locked(&d, &e).await {
             tracing::warn!(id = %&e.snapshot().id[..12], "restart failed: {}", err.message);
         } else {
             let c = e.snapshot();
@@ -80,7 +76,7 @@ pub async fn apply_restart_policies(d: &Arc<Daemon>) {
         } else if st != Status::Exited {
             continue;
         }
-        if wants_restart(&e, true) {
+        if wants_restart(&e.snapshot(), true) {
             if let Err(err) = super::start(d, &e).await {
                 tracing::warn!(id = %&e.snapshot().id[..12], "restart on daemon start failed: {}", err.message);
             }
