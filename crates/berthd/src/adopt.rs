@@ -5,8 +5,9 @@
 
 use crate::api::ApiError;
 use crate::daemon::Daemon;
+use crate::model::Status;
 use crate::monitor::{self, MonitorPaths};
-use crate::state::{Entry, Status};
+use crate::state::Entry;
 use berth_proto::StartReport;
 use berth_sys::ProcessIdentity;
 use std::sync::Arc;

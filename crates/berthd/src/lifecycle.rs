@@ -4,8 +4,9 @@
 
 use crate::api::ApiError;
 use crate::daemon::Daemon;
+use crate::model::{Container, Status, ZERO_TIME};
 use crate::monitor::{self, MonitorPaths};
-use crate::state::{Container, Entry, Status, ZERO_TIME};
+use crate::state::Entry;
 use berth_proto::{ExitRecord, LogConfig, RuntimeSpec, ShimConfig, StartReport};
 use std::collections::BTreeMap;
 use std::sync::Arc;

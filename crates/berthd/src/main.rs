@@ -14,6 +14,7 @@ mod incarnations;
 mod lifecycle;
 mod listen;
 mod logs;
+mod model;
 mod monitor;
 mod netconnect;
 mod network;

@@ -6,8 +6,9 @@
 
 use crate::api::ApiError;
 use crate::daemon::Daemon;
-use crate::network::NetEndpoint;
-use crate::state::{Container, Entry};
+use crate::model::Container;
+use crate::model::NetEndpoint;
+use crate::state::Entry;
 use axum::http::StatusCode;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,34 +4,11 @@
 //! working while the daemon is down. Restore reconciles the table instead of rebuilding it.
 
 use crate::daemon::Daemon;
-use crate::state::Container;
+use crate::model::{Container, NetEndpoint};
 use berth_net::{Desired, DesiredEndpoint, DesiredNetwork, Ipam, Ipv4Net, NetnsRef, PortMapping, Proto};
-use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// What a bridge-attached container records at create (invariant 8): the network, subnet and
-/// address it got, so a daemon restarted with another `--bip` still knows them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct NetEndpoint {
-    pub network: String,
-    pub bridge: String,
-    pub subnet: Ipv4Net,
-    pub gateway: Ipv4Addr,
-    pub ip: Ipv4Addr,
-    pub mac: String,
-    /// IPAM pool key (`<network>-<subnet>`): the file the address lives in.
-    pub pool: String,
-    #[serde(default)]
-    pub ports: Vec<PortMapping>,
-    /// Extra names on a user-defined network (`--network-alias`).
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    /// The container's interface is `eth<iface>`; networks joined later get the next number.
-    #[serde(default)]
-    pub iface: u8,
-}
 
 pub struct Network {
     ipam_dir: PathBuf,
@@ -227,7 +204,7 @@ impl Network {
             .all()
             .iter()
             .map(|e| e.snapshot())
-            .filter(|c| c.state.status.is_live() || c.state.status == crate::state::Status::Starting)
+            .filter(|c| c.state.status.is_live() || c.state.status == crate::model::Status::Starting)
             .collect();
         let entry = |c: &Container, ep: &NetEndpoint| {
             let mut names = vec![c.name.clone()];
@@ -358,7 +335,7 @@ impl Network {
             .all()
             .iter()
             .map(|e| e.snapshot())
-            .filter(|c| c.state.status.is_live() || c.state.status == crate::state::Status::Starting)
+            .filter(|c| c.state.status.is_live() || c.state.status == crate::model::Status::Starting)
             .flat_map(|c| c.endpoints().map(|ep| (c.id.clone(), ep.clone())).collect::<Vec<_>>())
             .collect();
         if let Some(x) = extra {

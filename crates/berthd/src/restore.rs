@@ -3,8 +3,9 @@
 //! monitor cannot be spoken to is shown with the reason, never killed on doubt.
 
 use crate::daemon::Daemon;
+use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorError, MonitorPaths};
-use crate::state::{Entry, Status};
+use crate::state::Entry;
 use berth_proto::WireError;
 use berth_sys::ProcessIdentity;
 use std::sync::Arc;
@@ -218,7 +219,7 @@ fn gate_failed(paths: &MonitorPaths) -> bool {
 
 /// The options a container was created under that differ from this daemon's defaults (it keeps
 /// them, invariant 8), in words for `info` and the log.
-pub fn old_options(cfg: &crate::config::Config, c: &crate::state::Container) -> Vec<String> {
+pub fn old_options(cfg: &crate::config::Config, c: &crate::model::Container) -> Vec<String> {
     let mut out = Vec::new();
     if c.options.storage_driver != cfg.storage_driver {
         out.push(format!("container {} uses storage driver {}", c.short_id(), c.options.storage_driver));

@@ -9,7 +9,8 @@
 //! record yet either, but everything it made is newer.
 
 use crate::daemon::Daemon;
-use crate::state::{Entry, Status};
+use crate::model::Status;
+use crate::state::Entry;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;

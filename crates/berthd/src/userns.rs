@@ -13,7 +13,7 @@
 use crate::api::error::ApiError;
 use crate::config::Config;
 use crate::daemon::Daemon;
-use crate::state::Container;
+use crate::model::Container;
 use berth_proto::idmap::IdMaps;
 use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceType, Spec};
 use std::path::{Path, PathBuf};

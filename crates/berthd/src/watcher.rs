@@ -3,8 +3,9 @@
 //! happened — and never kills anything on doubt (invariant 3).
 
 use crate::daemon::Daemon;
+use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorPaths};
-use crate::state::{Entry, Status};
+use crate::state::Entry;
 use berth_proto::{fsutil, ExitRecord, MonitorRecord};
 use berth_sys::ProcessIdentity;
 use std::sync::Arc;
@@ -109,7 +110,7 @@ async fn judge_lost_inner(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) {
         c.state.exit_code = -1;
         c.state.error = reason.clone();
         c.state.reason = reason.clone();
-        if c.state.finished_at == crate::state::ZERO_TIME {
+        if c.state.finished_at == crate::model::ZERO_TIME {
             c.state.finished_at = crate::state::now_rfc3339();
         }
     });

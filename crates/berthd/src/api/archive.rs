@@ -8,7 +8,8 @@
 use super::body::qbool;
 use super::error::image_error;
 use super::{ApiError, AppState};
-use crate::state::{Container, Entry};
+use crate::model::Container;
+use crate::state::Entry;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};

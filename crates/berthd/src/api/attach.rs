@@ -6,8 +6,9 @@
 
 use crate::daemon::Daemon;
 use crate::logs::Filter;
+use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorPaths};
-use crate::state::{Entry, Status};
+use crate::state::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -177,7 +178,7 @@ where
 
 /// The output of the current run, from the log (the container ended before the monitor could be
 /// reached).
-async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::state::Container, tty: bool, w: &mut W) {
+async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::model::Container, tty: bool, w: &mut W) {
     let since = chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
     let f = Filter { stdout: true, stderr: true, since_nanos: since, ..Default::default() };
     let path = c.log_path.clone();

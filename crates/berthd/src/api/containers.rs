@@ -4,7 +4,7 @@ use super::body::{parse_filters, qbool, JsonBody};
 use super::{views, ApiError, AppState};
 use crate::api::types::ContainerCreateRequest;
 use crate::lifecycle;
-use crate::state::{Container, Status};
+use crate::model::{Container, Status};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};

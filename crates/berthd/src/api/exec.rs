@@ -5,8 +5,8 @@
 use super::body::JsonBody;
 use super::{ApiError, AppState};
 use crate::logs::{frame, Filter, Follower};
+use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorPaths};
-use crate::state::Status;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};

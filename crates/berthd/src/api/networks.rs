@@ -17,7 +17,7 @@ pub(crate) fn net_id(name: &str) -> String {
 
 fn network(d: &Daemon, name: &str) -> Option<Value> {
     let cfg = d.config();
-    let containers: Vec<crate::state::Container> = d
+    let containers: Vec<crate::model::Container> = d
         .store
         .all()
         .iter()

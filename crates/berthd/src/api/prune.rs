@@ -3,7 +3,7 @@
 use super::body::parse_filters;
 use super::error::image_error;
 use super::{ApiError, AppState};
-use crate::state::{Container, Status};
+use crate::model::{Container, Status};
 use axum::extract::{Query, State};
 use axum::Json;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 
 use super::body::parse_filters;
 use super::{ApiError, AppState, API_VERSION, MIN_API_VERSION};
-use crate::state::Status;
+use crate::model::Status;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;

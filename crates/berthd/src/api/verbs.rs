@@ -3,7 +3,7 @@
 use super::body::JsonBody;
 use super::{ApiError, AppState};
 use crate::cgroupctl;
-use crate::state::Status;
+use crate::model::Status;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -141,7 +141,7 @@ pub struct UpdateRequest {
     pub cpu_quota: Option<i64>,
     pub cpu_period: Option<i64>,
     pub pids_limit: Option<i64>,
-    pub restart_policy: Option<crate::api::types::RestartPolicy>,
+    pub restart_policy: Option<crate::model::RestartPolicy>,
 }
 
 /// `docker update`: new limits go to the running container's cgroup and into its record (so a

@@ -1,7 +1,7 @@
 //! Containers as Docker clients see them: `inspect` and `ps` objects.
 
 use crate::daemon::Daemon;
-use crate::state::{Container, Status, ZERO_TIME};
+use crate::model::{Container, Status, ZERO_TIME};
 use serde_json::{json, Value};
 
 /// `Up 5 minutes`, `Exited (3) 2 seconds ago`, as `docker ps` shows in STATUS.
@@ -87,7 +87,7 @@ fn network_settings(c: &Container) -> Value {
         _ => (String::new(), String::new(), 0, String::new()),
     };
     let mut networks = serde_json::Map::new();
-    let entry = |ep: Option<&crate::network::NetEndpoint>| {
+    let entry = |ep: Option<&crate::model::NetEndpoint>| {
         let (ip, gw, len, mac) = match (ep, live) {
             (Some(ep), true) => (ep.ip.to_string(), ep.gateway.to_string(), ep.subnet.prefix_len(), ep.mac.clone()),
             _ => (String::new(), String::new(), 0, String::new()),

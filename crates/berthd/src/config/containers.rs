@@ -4,7 +4,7 @@
 //! to the next start.
 
 use super::ConfigError;
-use crate::api::types::Ulimit;
+use crate::model::Ulimit;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

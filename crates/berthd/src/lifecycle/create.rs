@@ -1,10 +1,12 @@
 //! `POST /containers/create`: validates like dockerd, merges the image's config, prepares the
 //! container's filesystem, and records the options it is created under (invariant 8).
 
-use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
+use crate::api::types::ContainerCreateRequest;
 use crate::api::ApiError;
 use crate::daemon::Daemon;
-use crate::state::{self, CState, Container, CreateOptions};
+use crate::model::{CState, Container, CreateOptions};
+use crate::model::{ContainerConfig, HostConfig};
+use crate::state;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -210,7 +212,7 @@ pub async fn create(
 
 /// Undoes a create that failed before its container was assembled: the reserved address, the
 /// storage and the container's directory.
-async fn undo_prepared(d: &Arc<Daemon>, id: &str, endpoint: Option<&crate::network::NetEndpoint>, driver: &str) {
+async fn undo_prepared(d: &Arc<Daemon>, id: &str, endpoint: Option<&crate::model::NetEndpoint>, driver: &str) {
     if let Some(ep) = endpoint {
         d.net.release(id, ep);
     }
@@ -388,7 +390,7 @@ fn network_mode(d: &Daemon, h: &HostConfig) -> Result<String, ApiError> {
         other if other.starts_with("container:") => {
             let target = d.store.get(&other["container:".len()..])?;
             let t = target.snapshot();
-            if t.state.status != crate::state::Status::Running {
+            if t.state.status != crate::model::Status::Running {
                 return Err(ApiError::conflict(format!("cannot join network of a non running container: {}", t.id)));
             }
             Ok(format!("container:{}", t.id))

@@ -2,7 +2,8 @@
 //! an increasing back-off between attempts, and `RestartCount`.
 
 use crate::daemon::Daemon;
-use crate::state::{Container, Entry, Status};
+use crate::model::{Container, Status};
+use crate::state::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ fn policy(c: &Container) -> (String, i64) {
 }
 
 /// The policy the monitor honours by itself while the daemon is away (`no` sends none).
-pub fn monitor_spec(c: &crate::state::Container) -> Option<berth_proto::RestartSpec> {
+pub fn monitor_spec(c: &crate::model::Container) -> Option<berth_proto::RestartSpec> {
     let p = c.host_config.restart_policy.clone().unwrap_or_default();
     let name = p.name.unwrap_or_default();
     matches!(name.as_str(), "always" | "unless-stopped" | "on-failure").then(|| berth_proto::RestartSpec {

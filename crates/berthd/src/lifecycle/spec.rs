@@ -3,8 +3,8 @@
 //! looked up here, at every start; everything else was validated at create (`validate.rs`).
 
 use crate::config::Config;
+use crate::model::Container;
 use crate::oci::{self, devices, init, ulimits, Ipc, MountSpec, NetNs, Ns, Resources, SpecInput};
-use crate::state::Container;
 use std::path::{Path, PathBuf};
 
 pub fn build(

@@ -4,9 +4,10 @@
 //! chooses (IPC and cgroup namespace modes) are written into the record here, as dockerd does,
 //! so that inspect shows them and a daemon restarted with other defaults keeps them (invariant 8).
 
-use crate::api::types::{refuse_unsupported, ContainerConfig, HostConfig};
+use crate::api::types::refuse_unsupported;
 use crate::api::ApiError;
 use crate::daemon::Daemon;
+use crate::model::{ContainerConfig, HostConfig};
 use crate::oci::{caps, devices, init, sysctl, ulimits};
 
 type Result<T> = std::result::Result<T, ApiError>;

@@ -4,7 +4,7 @@
 //! these (libcgroups, as runc: `c *:* m`, `b *:* m`, /dev/null, zero, full, tty, random,
 //! urandom, console, ptmx, pts, net/tun), which is Docker's effective list too.
 
-use crate::api::types::DeviceMapping;
+use crate::model::DeviceMapping;
 use oci_spec::runtime::{
     LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
 };

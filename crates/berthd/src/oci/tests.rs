@@ -118,18 +118,18 @@ fn device_rules_parse_like_docker() {
     for bad in ["c 1:3", "x 1:3 r", "c 1:3 rwmx", "c a:3 r", "c 1:3 rr", "c  1:3 r", "c 1:-1 r"] {
         assert!(devices::parse_rule(bad).is_err(), "{bad}");
     }
-    let mut m = crate::api::types::DeviceMapping { path_on_host: "/dev/null".into(), ..Default::default() };
+    let mut m = crate::model::DeviceMapping { path_on_host: "/dev/null".into(), ..Default::default() };
     devices::check_mapping(&mut m).unwrap();
     assert_eq!((m.path_in_container.as_str(), m.cgroup_permissions.as_str()), ("/dev/null", "rwm"));
     for inside in ["/etc/null", "/dev/../etc/x", "dev/x", "/dev"] {
-        let mut m = crate::api::types::DeviceMapping {
+        let mut m = crate::model::DeviceMapping {
             path_on_host: "/dev/null".into(),
             path_in_container: inside.into(),
             ..Default::default()
         };
         assert!(devices::check_mapping(&mut m).is_err(), "{inside}");
     }
-    let mut m = crate::api::types::DeviceMapping { path_on_host: "/etc/passwd".into(), ..Default::default() };
+    let mut m = crate::model::DeviceMapping { path_on_host: "/etc/passwd".into(), ..Default::default() };
     assert!(devices::check_mapping(&mut m).is_err());
 }
 
@@ -156,7 +156,7 @@ fn sysctls_only_in_own_namespaces() {
 
 #[test]
 fn ulimits_checked_and_merged() {
-    use crate::api::types::Ulimit;
+    use crate::model::Ulimit;
     let u = |n: &str, s: i64, h: i64| Ulimit { name: n.into(), soft: s, hard: h };
     ulimits::check(&u("nofile", 100, 200)).unwrap();
     assert!(ulimits::check(&u("nofiles", 1, 1)).unwrap_err().contains("invalid ulimit type"));

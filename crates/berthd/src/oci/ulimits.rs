@@ -6,7 +6,7 @@
 //! and the ceiling, rather than handed to the runtime, which could only clamp it with a warning
 //! nobody sees.
 
-use crate::api::types::Ulimit;
+use crate::model::Ulimit;
 use nix::sys::resource::{getrlimit, Resource};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitBuilder, PosixRlimitType};
 use std::str::FromStr;

@@ -38,7 +38,8 @@ mod options;
 mod profile;
 mod resolve;
 
-pub use options::{choose, parse_security_opts, DaemonSeccomp, SeccompRecord};
+use crate::model::SeccompRecord;
+pub use options::{choose, parse_security_opts, DaemonSeccomp};
 pub use profile::Profile;
 pub use resolve::Host;
 

@@ -2,7 +2,7 @@
 //! and the choice each container records at create (invariant 8).
 
 use super::profile::{Profile, MAX_PROFILE_BYTES};
-use serde::{Deserialize, Serialize};
+use crate::model::SeccompRecord;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -151,23 +151,6 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
     let mut s = String::new();
     std::fs::File::open(path)?.take(MAX_PROFILE_BYTES as u64 + 1).read_to_string(&mut s)?;
     Ok(s)
-}
-
-/// The filter a container was created with (kept in its record, invariant 8). A custom
-/// profile's JSON lives in a file of the container's directory so records stay small.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "lowercase")]
-pub enum SeccompRecord {
-    /// Berth's default profile as this daemon binary carries it. Also what records written
-    /// before seccomp existed mean (invariant 9: Docker's default applies).
-    #[default]
-    Builtin,
-    Unconfined,
-    Custom {
-        profile: PathBuf,
-        /// `api` or `daemon:<path>`: where the profile came from, for the record's reader.
-        origin: String,
-    },
 }
 
 /// What a new container gets. Docker's rule: `seccomp=unconfined` wins; a privileged

@@ -1,0 +1,27 @@
+//! A container's network attachment as its record keeps it.
+
+use berth_net::{Ipv4Net, PortMapping};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// What a bridge-attached container records at create (invariant 8): the network, subnet and
+/// address it got, so a daemon restarted with another `--bip` still knows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetEndpoint {
+    pub network: String,
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    /// IPAM pool key (`<network>-<subnet>`): the file the address lives in.
+    pub pool: String,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    /// Extra names on a user-defined network (`--network-alias`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The container's interface is `eth<iface>`; networks joined later get the next number.
+    #[serde(default)]
+    pub iface: u8,
+}
