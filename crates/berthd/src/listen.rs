@@ -1,5 +1,5 @@
 //! The API sockets: what `-H`/`"hosts"` name, with the group and mode each socket gets, and
-//! the role it serves (`api::roles`).
+//! the role it serves (enforced by `api::roles`).
 //!
 //! Docker's host strings keep Docker's meaning: `unix:///path` is a full-access socket at that
 //! exact path (Docker takes everything after `unix://` as the path, a `?` included). A socket
@@ -12,7 +12,6 @@
 //! `berth` when unset and that group exists, root otherwise (Docker's rule with its `docker`
 //! group). A group named explicitly that does not exist stops the start, naming it.
 
-use crate::api::roles::Role;
 use anyhow::Context;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -170,6 +169,35 @@ fn bind(path: &Path, gid: Option<u32>, mode: u32) -> anyhow::Result<tokio::net::
     std::os::unix::fs::chown(path, None, gid.or(Some(0))).with_context(|| format!("chown {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
+}
+
+/// Which routes a socket serves (`api::roles` enforces it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Every route (the default, and Docker's only kind of socket).
+    Full,
+    /// What observes the engine: lists, inspects, logs, events, stats. Nothing that changes
+    /// state, hands out a process (exec, attach) or a file system (cp, export, save).
+    ReadOnly,
+}
+
+impl Role {
+    pub const NAMES: [&'static str; 2] = ["full", "read-only"];
+
+    pub fn parse(s: &str) -> Result<Role, String> {
+        match s {
+            "full" => Ok(Role::Full),
+            "read-only" => Ok(Role::ReadOnly),
+            other => Err(format!("unknown role \"{other}\" (known roles: {})", Role::NAMES.join(", "))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Full => "full",
+            Role::ReadOnly => "read-only",
+        }
+    }
 }
 
 #[cfg(test)]

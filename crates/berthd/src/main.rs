@@ -2,38 +2,25 @@
 #![deny(unsafe_code)]
 #![recursion_limit = "256"]
 
-mod adopt;
 mod api;
 mod cgroupctl;
 mod cgroups;
 mod cgroupstats;
 mod config;
-mod daemon;
-mod events;
-mod incarnations;
-mod lifecycle;
+mod engine;
 mod listen;
 mod logs;
 mod model;
 mod monitor;
-mod netconnect;
-mod network;
 mod oci;
 mod perms;
-mod restore;
 mod rootfs;
 mod sealed_runtime;
 mod seccomp;
-mod shutdown;
-mod state;
-mod sweep;
-mod usernets;
-mod userns;
-mod volumes;
-mod watcher;
 
 use anyhow::Context;
 use clap::Parser;
+use engine::{daemon, restore, shutdown, userns};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 use super::body::qbool;
 use super::error::image_error;
 use super::{ApiError, AppState};
+use crate::engine::store::Entry;
 use crate::model::Container;
-use crate::state::Entry;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -221,7 +221,7 @@ pub async fn export(State(d): State<AppState>, Path(id): Path<String>) -> Result
     let dir = root.dir.clone();
     let src =
         tokio::task::spawn_blocking(move || berth_image::open_in_root(&dir, "/", false)).await?.map_err(image_error)?;
-    d.events.emit("container", "export", &c.id, crate::lifecycle::attrs(&c));
+    d.events.emit("container", "export", &c.id, crate::engine::lifecycle::attrs(&c));
     let maps = c.options.userns.clone();
     let body = tar_body(move |w| {
         let _root = root;

@@ -4,11 +4,11 @@
 //! the client loses its connection, the container keeps its terminal, and `docker attach` works
 //! again once the daemon is back.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
 use crate::logs::Filter;
 use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorPaths};
-use crate::state::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

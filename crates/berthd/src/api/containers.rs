@@ -3,7 +3,7 @@
 use super::body::{parse_filters, qbool, JsonBody};
 use super::{views, ApiError, AppState};
 use crate::api::types::ContainerCreateRequest;
-use crate::lifecycle;
+use crate::engine::lifecycle;
 use crate::model::{Container, Status};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -21,7 +21,8 @@ pub async fn create(
     Query(q): Q,
     JsonBody(req): JsonBody<ContainerCreateRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, warnings) = lifecycle::create(&d, q.get("name").cloned(), req).await?;
+    let spec = req.into_spec(q.get("name").cloned()).map_err(ApiError::bad_request)?;
+    let (id, warnings) = lifecycle::create(&d, spec).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id, "Warnings": warnings}))).into_response())
 }
 
@@ -106,7 +107,7 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> Result<
         if e.snapshot().host_config.auto_remove.unwrap_or(false) {
             let _ = lifecycle::remove(&d, &e, true, true).await;
         }
-        return Err(err);
+        return Err(err.into());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -247,7 +248,7 @@ pub async fn forget(State(d): State<AppState>, Path(id): Path<String>) -> Result
     let forgotten = e.dir.with_file_name(format!(".forgotten-{}", c.id));
     std::fs::rename(&e.dir, &forgotten)?;
     d.store.remove(&c.id);
-    let mut attrs = crate::lifecycle::attrs(&c);
+    let mut attrs = crate::engine::lifecycle::attrs(&c);
     attrs.insert("pid".into(), c.state.pid.to_string());
     d.events.emit("container", "forget", &c.id, attrs);
     e.changed.send_modify(|n| *n += 1);
@@ -258,6 +259,6 @@ pub async fn forget(State(d): State<AppState>, Path(id): Path<String>) -> Result
 /// `berth container adopt`: a new monitor for an orphan (Berth's own verb).
 pub async fn adopt(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
-    let message = crate::adopt::adopt(&d, &e).await?;
+    let message = crate::engine::adopt::adopt(&d, &e).await?;
     Ok(Json(serde_json::json!({ "message": message })).into_response())
 }

@@ -1,5 +1,6 @@
 //! Docker-shaped errors: `{"message": "..."}` with the status code Docker uses.
 
+use crate::engine::EngineError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -38,11 +39,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::state::LookupError> for ApiError {
-    fn from(e: crate::state::LookupError) -> Self {
+impl From<crate::engine::store::LookupError> for ApiError {
+    fn from(e: crate::engine::store::LookupError) -> Self {
         match e {
-            crate::state::LookupError::NotFound(_) => ApiError::not_found(e.to_string()),
-            crate::state::LookupError::Ambiguous(_) => ApiError::bad_request(e.to_string()),
+            crate::engine::store::LookupError::NotFound(_) => ApiError::not_found(e.to_string()),
+            crate::engine::store::LookupError::Ambiguous(_) => ApiError::bad_request(e.to_string()),
         }
     }
 }
@@ -56,6 +57,23 @@ impl From<std::io::Error> for ApiError {
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::internal(format!("internal task failed: {e}"))
+    }
+}
+
+/// The one translation of the engine's errors into Docker's status codes.
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound(m) => ApiError::not_found(m),
+            EngineError::Conflict(m) => ApiError::conflict(m),
+            EngineError::Invalid(m) => ApiError::bad_request(m),
+            EngineError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            EngineError::Internal(m) => ApiError::internal(m),
+            EngineError::Lookup(e) => e.into(),
+            EngineError::Image(e) => image_error(e),
+            EngineError::Io(e) => e.into(),
+            EngineError::Task(e) => e.into(),
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::body::qbool;
 use super::{ApiError, AppState};
+use crate::engine::store::Entry;
 use crate::logs::{frame, Filter, Follower, LogLine};
-use crate::state::Entry;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};

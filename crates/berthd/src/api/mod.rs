@@ -19,7 +19,7 @@ pub mod verbs;
 pub mod views;
 pub mod volumes;
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Uri};
 use axum::middleware::Next;

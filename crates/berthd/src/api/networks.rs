@@ -3,7 +3,7 @@
 
 use super::body::parse_filters;
 use super::{ApiError, AppState};
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde_json::{json, Value};
@@ -75,7 +75,7 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
 
 const BUILTIN: &[&str] = &["bridge", "host", "none"];
 
-fn user_network(d: &Daemon, un: &crate::usernets::UserNet) -> Value {
+fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Value {
     let mut members = serde_json::Map::new();
     for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
         if let Some(ep) = c.endpoint_on(&un.name) {
@@ -171,7 +171,7 @@ pub async fn create(
 }
 
 /// Removes a user network nobody is attached to: its bridge, its pool and its rules.
-async fn remove_one(d: &AppState, un: &crate::usernets::UserNet) -> Result<(), ApiError> {
+async fn remove_one(d: &AppState, un: &crate::engine::usernets::UserNet) -> Result<(), ApiError> {
     let users: Vec<String> = d
         .store
         .all()
@@ -237,12 +237,12 @@ pub struct ConnectRequest {
     pub endpoint_config: Option<Value>,
 }
 
-fn target(d: &Daemon, key: &str) -> Result<crate::netconnect::Target, ApiError> {
+fn target(d: &Daemon, key: &str) -> Result<crate::engine::netconnect::Target, ApiError> {
     if BUILTIN.contains(&key) {
-        return Ok(crate::netconnect::Target { name: key.to_string(), id: net_id(key), user: None });
+        return Ok(crate::engine::netconnect::Target { name: key.to_string(), id: net_id(key), user: None });
     }
     let un = d.net.user.get(key).ok_or_else(|| ApiError::not_found(format!("network {key} not found")))?;
-    Ok(crate::netconnect::Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) })
+    Ok(crate::engine::netconnect::Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) })
 }
 
 pub async fn connect(
@@ -260,7 +260,7 @@ pub async fn connect(
         .into_iter()
         .filter_map(|a| a.as_str().map(String::from))
         .collect();
-    crate::netconnect::connect(&d, &e, net, aliases).await?;
+    crate::engine::netconnect::connect(&d, &e, net, aliases).await?;
     Ok(axum::http::StatusCode::OK)
 }
 
@@ -271,7 +271,7 @@ pub async fn disconnect(
 ) -> Result<axum::http::StatusCode, ApiError> {
     let net = target(&d, &id)?;
     let e = d.store.get(&req.container)?;
-    crate::netconnect::disconnect(&d, &e, net).await?;
+    crate::engine::netconnect::disconnect(&d, &e, net).await?;
     Ok(axum::http::StatusCode::OK)
 }
 

@@ -82,7 +82,7 @@ fn container_labels(c: &Container) -> BTreeMap<String, String> {
 fn rw_size(d: &AppState, c: &Container) -> u64 {
     let upper = d.config().data_root.join("storage").join(&c.options.storage_driver).join(&c.id);
     let dir = if c.options.storage_driver == "overlay2" { upper.join("upper") } else { upper.join("rootfs") };
-    crate::volumes::dir_size(&dir)
+    crate::engine::volumes::dir_size(&dir)
 }
 
 pub async fn containers(State(d): State<AppState>, Query(q): Q) -> Result<Json<Value>, ApiError> {
@@ -101,12 +101,12 @@ pub async fn containers(State(d): State<AppState>, Query(q): Q) -> Result<Json<V
             continue;
         }
         let size = rw_size(&d, &c);
-        match crate::lifecycle::remove(&d, &e, false, false).await {
+        match crate::engine::lifecycle::remove(&d, &e, false, false).await {
             Ok(()) => {
                 reclaimed += size;
                 deleted.push(c.id);
             }
-            Err(err) => tracing::warn!(id = %c.short_id(), "prune: {}", err.message),
+            Err(err) => tracing::warn!(id = %c.short_id(), "prune: {}", err),
         }
     }
     d.events.emit("container", "prune", "", BTreeMap::from([("reclaimed".to_string(), reclaimed.to_string())]));
@@ -211,9 +211,9 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
                 .iter()
                 .filter(|c| c.mounts.iter().any(|m| m.name.as_deref() == Some(v.name.as_str())))
                 .count();
-            let mut doc = crate::volumes::to_json(&d.volumes, v);
+            let mut doc = crate::engine::volumes::to_json(&d.volumes, v);
             doc["UsageData"] =
-                json!({"Size": crate::volumes::dir_size(&d.volumes.data_path(&v.name)), "RefCount": refs});
+                json!({"Size": crate::engine::volumes::dir_size(&d.volumes.data_path(&v.name)), "RefCount": refs});
             doc
         })
         .collect();

@@ -12,38 +12,11 @@
 
 use super::images::{parse_image_get, ImageGet};
 use super::ApiError;
+pub use crate::listen::Role;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Every route (the default, and Docker's only kind of socket).
-    Full,
-    /// What observes the engine: lists, inspects, logs, events, stats. Nothing that changes
-    /// state, hands out a process (exec, attach) or a file system (cp, export, save).
-    ReadOnly,
-}
-
-impl Role {
-    pub const NAMES: [&'static str; 2] = ["full", "read-only"];
-
-    pub fn parse(s: &str) -> Result<Role, String> {
-        match s {
-            "full" => Ok(Role::Full),
-            "read-only" => Ok(Role::ReadOnly),
-            other => Err(format!("unknown role \"{other}\" (known roles: {})", Role::NAMES.join(", "))),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Full => "full",
-            Role::ReadOnly => "read-only",
-        }
-    }
-}
 
 /// The routes a read-only socket serves (GET, and HEAD which the router answers with them), by
 /// their pattern in `api::router`. Deliberately absent: `/containers/{id}/archive` (GET and

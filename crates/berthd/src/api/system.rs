@@ -112,7 +112,7 @@ pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
     let runtimes: serde_json::Map<String, serde_json::Value> =
         d.runtimes().into_iter().map(|(n, p, a)| (n, serde_json::json!({"path": p, "runtimeArgs": a}))).collect();
     let old_driver: Vec<String> =
-        all.iter().map(|e| e.snapshot()).flat_map(|c| crate::restore::old_options(&cfg, &c)).collect();
+        all.iter().map(|e| e.snapshot()).flat_map(|c| crate::engine::restore::old_options(&cfg, &c)).collect();
     let orphans: Vec<String> = all
         .iter()
         .map(|e| e.snapshot())
@@ -178,7 +178,7 @@ pub async fn events(State(d): State<AppState>, Query(q): Query<HashMap<String, S
             .history()
             .into_iter()
             .filter(|e| since.is_none_or(|s| e.time_nano >= s) && until.is_none_or(|u| e.time_nano <= u))
-            .filter(|e| crate::events::matches(e, &filters))
+            .filter(|e| crate::engine::events::matches(e, &filters))
             .collect()
     } else {
         vec![]
@@ -190,7 +190,7 @@ pub async fn events(State(d): State<AppState>, Query(q): Query<HashMap<String, S
         let deadline = until.map(|u| std::time::Duration::from_nanos((u - now).max(0) as u64));
         let run = async {
             while let Ok(ev) = rx.recv().await {
-                if crate::events::matches(&ev, &filters) && tx.send(line(&ev)).await.is_err() {
+                if crate::engine::events::matches(&ev, &filters) && tx.send(line(&ev)).await.is_err() {
                     return;
                 }
             }
@@ -205,14 +205,14 @@ pub async fn events(State(d): State<AppState>, Query(q): Query<HashMap<String, S
     Ok(([(header::CONTENT_TYPE, "application/json")], stream).into_response())
 }
 
-fn line(ev: &crate::events::Event) -> bytes::Bytes {
+fn line(ev: &crate::engine::events::Event) -> bytes::Bytes {
     let mut v = serde_json::to_vec(ev).unwrap_or_default();
     v.push(b'\n');
     bytes::Bytes::from(v)
 }
 
 /// A streaming body fed by a task: first `past`, then whatever `f` sends.
-fn async_stream<F, Fut>(past: Vec<crate::events::Event>, f: F) -> Body
+fn async_stream<F, Fut>(past: Vec<crate::engine::events::Event>, f: F) -> Body
 where
     F: FnOnce(tokio::sync::mpsc::Sender<bytes::Bytes>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,

@@ -3,6 +3,7 @@
 //! implement (`unsupported.rs`): one of those set to anything but its default is a 400 naming it
 //! (invariant 10); keys the API does not define are ignored, as dockerd ignores them.
 
+use crate::engine::lifecycle::create::CreateSpec;
 use crate::model::{ContainerConfig, HostConfig};
 use serde::Deserialize;
 
@@ -25,6 +26,27 @@ pub struct ContainerCreateRequest {
 impl ContainerCreateRequest {
     pub fn split(self) -> (ContainerConfig, HostConfig) {
         (self.config, self.host_config.unwrap_or_default())
+    }
+
+    /// The engine's create call: a field Berth does not implement is refused here (a 400 naming
+    /// it), before the engine sees the request.
+    pub fn into_spec(self, name: Option<String>) -> Result<CreateSpec, String> {
+        let aliases = self
+            .networking_config
+            .as_ref()
+            .and_then(|v| v["EndpointsConfig"].as_object())
+            .map(|eps| {
+                eps.iter()
+                    .map(|(net, ep)| {
+                        let names = ep["Aliases"].as_array().into_iter().flatten();
+                        (net.clone(), names.filter_map(|a| a.as_str().map(String::from)).collect())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (config, host) = self.split();
+        refuse_unsupported(&config.other, &host.other)?;
+        Ok(CreateSpec { name, config, host, aliases })
     }
 }
 

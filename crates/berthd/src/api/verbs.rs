@@ -23,7 +23,7 @@ pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, Query(q):
     if new.is_empty() {
         return Err(ApiError::bad_request("Neither old nor new names may be empty"));
     }
-    if !crate::state::valid_name(&new) {
+    if !crate::engine::store::valid_name(&new) {
         return Err(ApiError::bad_request(format!(
             "Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )));
@@ -41,7 +41,7 @@ pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, Query(q):
         ))
     })?;
     e.update(|x| x.name = new.clone())?;
-    let mut attrs = crate::lifecycle::attrs(&e.snapshot());
+    let mut attrs = crate::engine::lifecycle::attrs(&e.snapshot());
     attrs.insert("oldName".into(), format!("/{}", c.name));
     d.events.emit("container", "rename", &c.id, attrs);
     // Peers on user networks know it by its new name.
@@ -63,7 +63,7 @@ async fn set_paused(d: &AppState, id: &str, pause: bool) -> Result<StatusCode, A
     let path = c.options.cgroups_path.clone();
     tokio::task::spawn_blocking(move || cgroupctl::freeze(&path, pause)).await?.map_err(ApiError::internal)?;
     e.update(|x| x.state.status = if pause { Status::Paused } else { Status::Running })?;
-    d.events.emit("container", if pause { "pause" } else { "unpause" }, &c.id, crate::lifecycle::attrs(&c));
+    d.events.emit("container", if pause { "pause" } else { "unpause" }, &c.id, crate::engine::lifecycle::attrs(&c));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -175,7 +175,7 @@ pub async fn update(
         }
         h.restart_policy = Some(rp);
     }
-    crate::lifecycle::create::validate_host_config(&h)?;
+    crate::engine::lifecycle::create::validate_host_config(&h)?;
     if h.memory.unwrap_or(0) > 0 && h.memory_swap.unwrap_or(0) > 0 && h.memory_swap < h.memory {
         return Err(ApiError::bad_request("Minimum memoryswap limit should be larger than memory limit, see usage"));
     }
@@ -201,15 +201,15 @@ pub async fn update(
     e.update(|x| x.host_config = h)?;
     if policy_changed && c.state.status.is_live() {
         // The running monitor honours the policy while the daemon is away: it reads this file.
-        let spec = crate::lifecycle::restart::monitor_spec(&e.snapshot());
+        let spec = crate::engine::lifecycle::restart::monitor_spec(&e.snapshot());
         berth_proto::fsutil::write_json_atomic(&e.dir.join(berth_proto::paths::RESTART_POLICY), &spec)
             .map_err(|err| ApiError::internal(err.to_string()))?;
     }
-    d.events.emit("container", "update", &c.id, crate::lifecycle::attrs(&c));
+    d.events.emit("container", "update", &c.id, crate::engine::lifecycle::attrs(&c));
     Ok(Json(json!({"Warnings": []})).into_response())
 }
 
-fn stats_sample(e: &crate::state::Entry) -> Option<crate::cgroupstats::Sample> {
+fn stats_sample(e: &crate::engine::store::Entry) -> Option<crate::cgroupstats::Sample> {
     let c = e.snapshot();
     (c.state.status.is_live() && c.state.pid > 0)
         .then(|| crate::cgroupstats::sample(&c.options.cgroups_path, c.state.pid))

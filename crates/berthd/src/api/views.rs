@@ -1,6 +1,6 @@
 //! Containers as Docker clients see them: `inspect` and `ps` objects.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
 use crate::model::{Container, Status, ZERO_TIME};
 use serde_json::{json, Value};
 
@@ -115,7 +115,7 @@ fn network_settings(c: &Container) -> Value {
 
 fn mounts(c: &Container) -> Value {
     if !c.mounts.is_empty() {
-        return Value::Array(c.mounts.iter().map(crate::lifecycle::mounts::to_json).collect());
+        return Value::Array(c.mounts.iter().map(crate::engine::lifecycle::mounts::to_json).collect());
     }
     let v: Vec<Value> = c
         .host_config

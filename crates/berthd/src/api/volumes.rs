@@ -3,7 +3,7 @@
 
 use super::body::{parse_filters, qbool, JsonBody};
 use super::{ApiError, AppState};
-use crate::volumes::{to_json, Volume};
+use crate::engine::volumes::{to_json, Volume};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

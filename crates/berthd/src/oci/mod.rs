@@ -124,7 +124,11 @@ fn oci_err(e: oci_spec::OciSpecError) -> String {
 }
 
 fn capabilities(input: &SpecInput) -> Result<LinuxCapabilities> {
-    let names = caps::effective(&input.cap_add, &input.cap_drop, input.privileged)?;
+    capability_set(&caps::effective(&input.cap_add, &input.cap_drop, input.privileged)?)
+}
+
+/// A process's capabilities: `names` bounding, effective and permitted.
+pub fn capability_set(names: &[String]) -> Result<LinuxCapabilities> {
     let set: HashSet<Capability> = names
         .iter()
         .map(|n| {

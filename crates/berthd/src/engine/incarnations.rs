@@ -2,8 +2,8 @@
 //! container's directory): replayed as die/start/restart events with their true times, counted in
 //! RestartCount, and the record moved to the incarnation that runs now.
 
-use crate::daemon::Daemon;
-use crate::state::Entry;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
 use berth_proto::{paths, RestartRecord};
 
 fn nanos(t: &str) -> i64 {
@@ -43,14 +43,14 @@ pub fn replay(d: &Daemon, e: &Entry) -> usize {
     let _ = std::fs::remove_file(&taken);
     let c = e.snapshot();
     for r in &recs {
-        let mut a = crate::lifecycle::attrs(&c);
+        let mut a = crate::engine::lifecycle::attrs(&c);
         if r.exit.oom_killed {
             d.events.emit_at("container", "oom", &c.id, a.clone(), nanos(&r.exit.finished_at));
         }
         a.insert("exitCode".into(), r.exit.exit_code.to_string());
         d.events.emit_at("container", "die", &c.id, a, nanos(&r.exit.finished_at));
-        d.events.emit_at("container", "start", &c.id, crate::lifecycle::attrs(&c), nanos(&r.started_at));
-        d.events.emit_at("container", "restart", &c.id, crate::lifecycle::attrs(&c), nanos(&r.started_at));
+        d.events.emit_at("container", "start", &c.id, crate::engine::lifecycle::attrs(&c), nanos(&r.started_at));
+        d.events.emit_at("container", "restart", &c.id, crate::engine::lifecycle::attrs(&c), nanos(&r.started_at));
     }
     tracing::info!(id = %c.short_id(), restarts = recs.len(), pid = last.pid, "the monitor restarted the container while the daemon was away");
     recs.len()

@@ -2,19 +2,19 @@
 //! `--tmpfs` and the VOLUMEs of its image and config, and recorded with the container so that a
 //! restarted daemon starts it with exactly the same mounts.
 
-use crate::api::ApiError;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::EngineError;
 use crate::model::{ContainerConfig, HostConfig, MountPoint};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 const PROPAGATIONS: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave"];
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request(msg)
+fn bad(msg: impl Into<String>) -> EngineError {
+    EngineError::invalid(msg)
 }
 
-fn check_destination(dst: &str, spec: &str) -> Result<(), ApiError> {
+fn check_destination(dst: &str, spec: &str) -> Result<(), EngineError> {
     if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
         return Err(bad(format!(
             "invalid mount config: invalid mount path: '{dst}' mount path must be absolute ({spec})"
@@ -32,7 +32,7 @@ pub fn resolve(
     d: &Daemon,
     config: &ContainerConfig,
     h: &HostConfig,
-) -> Result<(Vec<MountPoint>, Vec<String>), ApiError> {
+) -> Result<(Vec<MountPoint>, Vec<String>), EngineError> {
     let mut created = Vec::new();
     let r = resolve_into(d, config, h, &mut created);
     if r.is_err() {
@@ -47,9 +47,9 @@ pub fn resolve(
 /// One `-v src:dst[:opts]`: a host path is a bind (created when missing, as Docker does for
 /// `-v`), a name is a volume (created when missing).
 /// Finds or creates a named (or, for `None`, anonymous) volume, noting what it created.
-type VolumeFn<'a> = dyn Fn(Option<&str>, &mut Vec<String>) -> Result<crate::volumes::Volume, ApiError> + 'a;
+type VolumeFn<'a> = dyn Fn(Option<&str>, &mut Vec<String>) -> Result<crate::engine::volumes::Volume, EngineError> + 'a;
 
-fn bind_spec(d: &Daemon, spec: &str, volume: &VolumeFn, created: &mut Vec<String>) -> Result<MountPoint, ApiError> {
+fn bind_spec(d: &Daemon, spec: &str, volume: &VolumeFn, created: &mut Vec<String>) -> Result<MountPoint, EngineError> {
     let parts: Vec<&str> = spec.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 || parts[0].is_empty() {
         return Err(bad(format!("invalid volume specification: '{spec}'")));
@@ -103,23 +103,24 @@ fn resolve_into(
     config: &ContainerConfig,
     h: &HostConfig,
     created: &mut Vec<String>,
-) -> Result<Vec<MountPoint>, ApiError> {
+) -> Result<Vec<MountPoint>, EngineError> {
     let mut out: Vec<MountPoint> = Vec::new();
-    let add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<(), ApiError> {
+    let add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<(), EngineError> {
         if out.iter().any(|o| o.destination == m.destination) {
             return Err(bad(format!("Duplicate mount point: {}", m.destination)));
         }
         out.push(m);
         Ok(())
     };
-    let volume = |name: Option<&str>, created: &mut Vec<String>| -> Result<crate::volumes::Volume, ApiError> {
-        let existed = name.is_some_and(|n| d.volumes.get(n).is_some());
-        let v = d.volumes.create(name, BTreeMap::new(), BTreeMap::new()).map_err(bad)?;
-        if !existed {
-            created.push(v.name.clone());
-        }
-        Ok(v)
-    };
+    let volume =
+        |name: Option<&str>, created: &mut Vec<String>| -> Result<crate::engine::volumes::Volume, EngineError> {
+            let existed = name.is_some_and(|n| d.volumes.get(n).is_some());
+            let v = d.volumes.create(name, BTreeMap::new(), BTreeMap::new()).map_err(bad)?;
+            if !existed {
+                created.push(v.name.clone());
+            }
+            Ok(v)
+        };
     for spec in h.binds.iter().flatten() {
         add(bind_spec(d, spec, &volume, created)?, &mut out)?;
     }

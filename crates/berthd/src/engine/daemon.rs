@@ -1,8 +1,8 @@
 //! The daemon's shared state and the pieces every API handler reaches for.
 
 use crate::config::Config;
-use crate::events::Events;
-use crate::state::Store;
+use crate::engine::events::Events;
+use crate::engine::store::Store;
 use berth_image::{ImageStore, StorageDriver};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,12 +20,12 @@ pub struct Daemon {
     pub shutting_down: AtomicBool,
     pub id: String,
     /// Exec instances (`docker exec`), by id; kept for inspection after they end.
-    pub execs: Mutex<HashMap<String, crate::api::exec::ExecInfo>>,
-    pub net: crate::network::Network,
+    pub execs: Mutex<HashMap<String, crate::engine::exec::ExecInfo>>,
+    pub net: crate::engine::network::Network,
     /// When this daemon came up: files older than this that no record claims were left by a
     /// previous daemon's interrupted operation; newer ones may belong to one in flight.
     pub booted: std::time::SystemTime,
-    pub volumes: crate::volumes::Volumes,
+    pub volumes: crate::engine::volumes::Volumes,
 }
 
 /// Finds a sibling binary of berthd (installed side by side), or one named by an environment
@@ -77,7 +77,7 @@ impl Daemon {
         let id = match std::fs::read_to_string(&id_file) {
             Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
             _ => {
-                let id = crate::state::new_id()[..32].to_uppercase();
+                let id = crate::engine::store::new_id()[..32].to_uppercase();
                 berth_proto::fsutil::write_atomic(&id_file, id.as_bytes())?;
                 id
             }
@@ -93,9 +93,9 @@ impl Daemon {
             shutting_down: AtomicBool::new(false),
             id,
             execs: Mutex::new(HashMap::new()),
-            net: crate::network::Network::new(&data_root, &exec_root),
+            net: crate::engine::network::Network::new(&data_root, &exec_root),
             booted,
-            volumes: crate::volumes::Volumes::new(&data_root),
+            volumes: crate::engine::volumes::Volumes::new(&data_root),
         };
         crate::sealed_runtime::init(&d.builtin_runtime);
         d.volumes.sweep();

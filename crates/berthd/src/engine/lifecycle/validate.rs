@@ -1,24 +1,22 @@
 //! Create-time checks of the security-relevant options, each refused with a 400 naming what is
-//! wrong before anything is prepared: fields Berth does not implement, capabilities, devices,
+//! wrong before anything is prepared: capabilities, devices,
 //! namespace modes, sysctls, ulimits, the OOM score, masked paths, the init. Defaults the daemon
 //! chooses (IPC and cgroup namespace modes) are written into the record here, as dockerd does,
 //! so that inspect shows them and a daemon restarted with other defaults keeps them (invariant 8).
 
-use crate::api::types::refuse_unsupported;
-use crate::api::ApiError;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::EngineError;
 use crate::model::{ContainerConfig, HostConfig};
 use crate::oci::{caps, devices, init, sysctl, ulimits};
 
-type Result<T> = std::result::Result<T, ApiError>;
+type Result<T> = std::result::Result<T, EngineError>;
 
-fn bad(m: impl Into<String>) -> ApiError {
-    ApiError::bad_request(m)
+fn bad(m: impl Into<String>) -> EngineError {
+    EngineError::invalid(m)
 }
 
 /// `network_mode` is the resolved one (`host`, `none`, `bridge`, `container:<id>`, a network).
 pub fn security_options(d: &Daemon, config: &ContainerConfig, host: &mut HostConfig, network_mode: &str) -> Result<()> {
-    refuse_unsupported(&config.other, &host.other).map_err(bad)?;
     let privileged = host.privileged.unwrap_or(false);
     caps::normalize(host.cap_add.as_deref().unwrap_or_default()).map_err(bad)?;
     caps::normalize(host.cap_drop.as_deref().unwrap_or_default()).map_err(bad)?;
@@ -32,7 +30,7 @@ pub fn security_options(d: &Daemon, config: &ContainerConfig, host: &mut HostCon
         ulimits::check(u).map_err(bad)?;
     }
     namespace_modes(d, config, host)?;
-    crate::userns::check_create(
+    crate::engine::userns::check_create(
         &d.config(),
         host.userns_mode.as_deref().unwrap_or(""),
         privileged,

@@ -2,10 +2,10 @@
 //! When contact is lost it judges, from the records on disk and verified process identities, what
 //! happened — and never kills anything on doubt (invariant 3).
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
 use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorPaths};
-use crate::state::Entry;
 use berth_proto::{fsutil, ExitRecord, MonitorRecord};
 use berth_sys::ProcessIdentity;
 use std::sync::Arc;
@@ -46,18 +46,18 @@ async fn watch(d: Arc<Daemon>, e: Arc<Entry>, mut first: Option<MonitorConn>) {
         };
         if let Ok(mut c) = conn {
             misses = 0;
-            crate::incarnations::replay(&d, &e);
+            crate::engine::incarnations::replay(&d, &e);
             if let Ok(rec) = c.wait().await {
-                crate::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
+                crate::engine::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
                 return;
             }
         }
-        crate::incarnations::replay(&d, &e);
+        crate::engine::incarnations::replay(&d, &e);
         if let Some(rec) = read_exit(&e) {
-            crate::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
+            crate::engine::lifecycle::on_exit(d.clone(), e.clone(), rec).await;
             return;
         }
-        if crate::incarnations::restarting(&e) {
+        if crate::engine::incarnations::restarting(&e) {
             // The monitor is handing over to the next incarnation's (its back-off can be long).
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
@@ -88,7 +88,7 @@ pub fn judge_lost(
 async fn judge_lost_inner(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) {
     // The monitor writes the exit record before it exits: look once more.
     if let Some(rec) = read_exit(&e) {
-        crate::lifecycle::on_exit(d, e, rec).await;
+        crate::engine::lifecycle::on_exit(d, e, rec).await;
         return;
     }
     let st = e.snapshot().state;
@@ -111,15 +111,15 @@ async fn judge_lost_inner(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) {
         c.state.error = reason.clone();
         c.state.reason = reason.clone();
         if c.state.finished_at == crate::model::ZERO_TIME {
-            c.state.finished_at = crate::state::now_rfc3339();
+            c.state.finished_at = crate::engine::store::now_rfc3339();
         }
     });
     // No monitor ran `runtime delete` for this one.
     crate::cgroups::remove(&e.snapshot().options.cgroups_path);
-    crate::lifecycle::release_resources(&d, &e).await;
+    crate::engine::lifecycle::release_resources(&d, &e).await;
     // `--rm` is honoured for an exit nobody saw, as dockerd does for containers it finds dead
     // on start (after a reboot, say).
-    crate::lifecycle::auto_remove(&d, &e);
+    crate::engine::lifecycle::auto_remove(&d, &e);
 }
 
 pub fn mark_orphaned(d: &Daemon, e: &Entry, reason: String) {
@@ -129,7 +129,7 @@ pub fn mark_orphaned(d: &Daemon, e: &Entry, reason: String) {
         c.state.reason = reason.clone();
     });
     let c = e.snapshot();
-    let mut attrs = crate::lifecycle::attrs(&c);
+    let mut attrs = crate::engine::lifecycle::attrs(&c);
     attrs.insert("reason".into(), reason);
     d.events.emit("container", "orphaned", &c.id, attrs);
 }

@@ -4,12 +4,11 @@
 //! recorded (a restore frees reserved-but-unrecorded addresses), and the record is written before
 //! the veth is made (a restore re-attaches every recorded endpoint of a running container).
 
-use crate::api::ApiError;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
+use crate::engine::EngineError;
 use crate::model::Container;
 use crate::model::NetEndpoint;
-use crate::state::Entry;
-use axum::http::StatusCode;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,13 +16,13 @@ use std::sync::Arc;
 pub struct Target {
     pub name: String,
     pub id: String,
-    pub user: Option<crate::usernets::UserNet>,
+    pub user: Option<crate::engine::usernets::UserNet>,
 }
 
 /// Checks Docker makes before touching anything: networks a container cannot join or leave.
-fn check_mode(c: &Container, target: &str) -> Result<(), ApiError> {
+fn check_mode(c: &Container, target: &str) -> Result<(), EngineError> {
     let mode = c.options.network_mode.as_str();
-    let forbidden = |m: &str| Err(ApiError::new(StatusCode::FORBIDDEN, m.to_string()));
+    let forbidden = |m: &str| Err(EngineError::forbidden(m.to_string()));
     if mode == "host" || target == "host" {
         return forbidden("container cannot be disconnected from host network or connected to host network");
     }
@@ -43,18 +42,18 @@ fn running_netns(d: &Daemon, c: &Container) -> Option<std::path::PathBuf> {
     (c.state.status.is_live() && ns.exists()).then_some(ns)
 }
 
-pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<String>) -> Result<(), ApiError> {
+pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<String>) -> Result<(), EngineError> {
     let _op = e.op.lock().await;
     let c = e.snapshot();
     check_mode(&c, &net.name)?;
     if c.endpoint_on(&net.name).is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("endpoint with name {} already exists in network {}", c.name, net.name),
-        ));
+        return Err(EngineError::forbidden(format!(
+            "endpoint with name {} already exists in network {}",
+            c.name, net.name
+        )));
     }
     let used: Vec<u8> = c.endpoints().map(|ep| ep.iface).collect();
-    let iface = (0..=u8::MAX).find(|i| !used.contains(i)).ok_or_else(|| ApiError::bad_request("too many networks"))?;
+    let iface = (0..=u8::MAX).find(|i| !used.contains(i)).ok_or_else(|| EngineError::invalid("too many networks"))?;
     let (d2, id2, user) = (d.clone(), c.id.clone(), net.user.clone());
     let alloc = move || match user {
         Some(n) => d2.net.allocate_on(&id2, &n, aliases),
@@ -62,7 +61,7 @@ pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<
     };
     let mut ep = tokio::task::spawn_blocking(alloc).await?.map_err(|err| {
         d.net.settled(&c.id);
-        ApiError::internal(format!("allocating a network address: {err}"))
+        EngineError::internal(format!("allocating a network address: {err}"))
     })?;
     ep.iface = iface;
     let recorded = e.update(|x| match x.endpoint {
@@ -80,28 +79,25 @@ pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<
         if let Err(err) = attached {
             forget_endpoint(e, iface)?;
             d.net.release(&c.id, &ep);
-            return Err(ApiError::internal(format!("attaching to network {}: {err}", net.name)));
+            return Err(EngineError::internal(format!("attaching to network {}: {err}", net.name)));
         }
     }
     emit(d, &net, &c.id, "connect");
     Ok(())
 }
 
-pub async fn disconnect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target) -> Result<(), ApiError> {
+pub async fn disconnect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target) -> Result<(), EngineError> {
     let _op = e.op.lock().await;
     let c = e.snapshot();
     check_mode(&c, &net.name)?;
     let Some(ep) = c.endpoint_on(&net.name).cloned() else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("container {} is not connected to network {}", c.id, net.name),
-        ));
+        return Err(EngineError::forbidden(format!("container {} is not connected to network {}", c.id, net.name)));
     };
     if running_netns(d, &c).is_some() {
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || berth_net::detach_iface(&id, ep.iface))
             .await?
-            .map_err(|err| ApiError::internal(format!("removing the interface: {err}")))?;
+            .map_err(|err| EngineError::internal(format!("removing the interface: {err}")))?;
     }
     forget_endpoint(e, ep.iface)?;
     d.net.release(&c.id, &ep);

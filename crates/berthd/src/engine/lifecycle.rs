@@ -2,11 +2,11 @@
 //! container exits. Each operation on a container holds its `op` lock, so two requests never
 //! interleave on one container; state changes are persisted before they are announced.
 
-use crate::api::ApiError;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
+use crate::engine::EngineError;
 use crate::model::{Container, Status, ZERO_TIME};
 use crate::monitor::{self, MonitorPaths};
-use crate::state::Entry;
 use berth_proto::{ExitRecord, LogConfig, RuntimeSpec, ShimConfig, StartReport};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,20 +34,20 @@ fn emit(d: &Daemon, c: &Container, action: &str) {
 }
 
 /// Parses a signal as Docker accepts it: number, `KILL`, `SIGKILL`.
-pub fn parse_signal(s: &str) -> Result<i32, ApiError> {
+pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i32>() {
         if (1..=64).contains(&n) {
             return Ok(n);
         }
-        return Err(ApiError::bad_request(format!("Invalid signal: {s}")));
+        return Err(EngineError::invalid(format!("Invalid signal: {s}")));
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
     let name = format!("SIG{name}");
     name.parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
-        .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
+        .map_err(|_| EngineError::invalid(format!("Invalid signal: {s}")))
 }
 
 fn stop_signal(c: &Container) -> i32 {
@@ -59,17 +59,17 @@ fn stop_timeout(c: &Container) -> i64 {
 }
 
 /// Starts a created or exited container: mount its rootfs, write its OCI spec, launch its monitor.
-pub async fn start(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+pub async fn start(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
     let _op = e.op.lock().await;
     start_locked(d, e).await
 }
 
-pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
     match e.status() {
         Status::Created | Status::Exited | Status::Dead => {}
-        Status::Paused => return Err(ApiError::conflict("cannot start a paused container, try unpause instead")),
+        Status::Paused => return Err(EngineError::conflict("cannot start a paused container, try unpause instead")),
         Status::Removing => {
-            return Err(ApiError::conflict("container is marked for removal and cannot be started".to_string()))
+            return Err(EngineError::conflict("container is marked for removal and cannot be started".to_string()))
         }
         _ => return Ok(()), // Docker answers 304 Not Modified; the handler checks first.
     }
@@ -79,25 +79,27 @@ pub(crate) async fn start_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), 
 /// The restart policy's start (the op lock held): from restarting straight to running, as with
 /// dockerd, so that no client sees the container exited between two incarnations (a `wait`
 /// would answer the previous exit twice).
-pub(crate) async fn restart_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+pub(crate) async fn restart_locked(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
     if e.status() != Status::Restarting {
         return Ok(());
     }
     launch(d, e).await
 }
 
-async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
+async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
     let c = e.snapshot();
-    let driver = d.driver(&c.options.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+    let driver = d.driver(&c.options.storage_driver).map_err(|e| EngineError::internal(e.to_string()))?;
     let cid = c.id.clone();
     let rootfs = tokio::task::spawn_blocking(move || driver.mount(&cid))
         .await?
-        .map_err(|e| ApiError::internal(format!("mounting the container's filesystem: {e}")))?;
+        .map_err(|e| EngineError::internal(format!("mounting the container's filesystem: {e}")))?;
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     if c.options.userns.is_some() {
         let (d2, c2) = (d.clone(), c.clone());
         let ns = c.endpoint.is_some().then(|| d.net.netns_path(&c.id));
-        if let Err(msg) = tokio::task::spawn_blocking(move || crate::userns::prepare(&d2, &c2, ns.as_deref())).await? {
+        if let Err(msg) =
+            tokio::task::spawn_blocking(move || crate::engine::userns::prepare(&d2, &c2, ns.as_deref())).await?
+        {
             release_resources(d, e).await;
             return Err(fail_start(e, msg));
         }
@@ -121,7 +123,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
                 release_resources(d, e).await;
                 let msg = format!("driver failed programming external connectivity on endpoint {}: {err}", c.name);
                 let _ = e.update(|x| x.state.error = msg.clone());
-                return Err(ApiError::internal(msg));
+                return Err(EngineError::internal(msg));
             }
         }
     } else {
@@ -133,7 +135,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
         tokio::task::spawn_blocking(move || mounts::copy_up(&d2, &mounts, &root)).await?;
     }
     let spec = spec::build(&c, &rootfs, netns.as_deref(), &d.config()).and_then(|mut s| {
-        crate::userns::apply_to_spec(&d.config(), &c, &mut s)?;
+        crate::engine::userns::apply_to_spec(&d.config(), &c, &mut s)?;
         Ok(s)
     });
     let spec = match spec {
@@ -199,7 +201,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
         Ok(StartReport::Started { container_pid, container_start_time, started_at, .. }) => {
             berth_proto::crashpoint::hit("start.after-launch");
             // The monitor's own version and protocol, as it recorded them (inspect shows them).
-            let mon = crate::watcher::read_monitor(d, &c.id);
+            let mon = crate::engine::watcher::read_monitor(d, &c.id);
             e.update(|c| {
                 if let Some(m) = mon {
                     c.options.shim_version = m.shim_version;
@@ -226,7 +228,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
                 Some(t) => d.events.emit_at("container", "start", &c.id, attrs(&c), t),
                 None => emit(d, &c, "start"),
             }
-            crate::watcher::spawn(d.clone(), e.clone());
+            crate::engine::watcher::spawn(d.clone(), e.clone());
             Ok(())
         }
         Ok(StartReport::Failed { message }) | Err(monitor::MonitorError::StartFailed(message)) => {
@@ -243,15 +245,15 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), ApiError> {
 /// The previous run's monitor reports the exit before it runs `runtime delete` and leaves: a
 /// start that follows at once (`restart`, a restart policy, a quick `docker start`) must not have
 /// the runtime create a container whose namesake is still being deleted.
-async fn previous_monitor_gone(d: &Daemon, id: &str) -> Result<(), ApiError> {
-    let Some(m) = crate::watcher::read_monitor(d, id) else {
+async fn previous_monitor_gone(d: &Daemon, id: &str) -> Result<(), EngineError> {
+    let Some(m) = crate::engine::watcher::read_monitor(d, id) else {
         return Ok(());
     };
     let old = berth_sys::ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time };
     let t0 = std::time::Instant::now();
     while old.is_alive() {
         if t0.elapsed() > Duration::from_secs(10) {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "the previous monitor of this container (pid {}) has not exited yet; try again",
                 m.shim_pid
             )));
@@ -263,7 +265,7 @@ async fn previous_monitor_gone(d: &Daemon, id: &str) -> Result<(), ApiError> {
 
 /// A start that failed leaves the container as Docker does: its error recorded, exit code 128
 /// for "cannot run" (127 for a missing command, 126 for not executable).
-fn fail_start(e: &Entry, message: String) -> ApiError {
+fn fail_start(e: &Entry, message: String) -> EngineError {
     let code = if message.contains("not found") || message.contains("no such file") {
         127
     } else if message.contains("permission denied") {
@@ -280,14 +282,14 @@ fn fail_start(e: &Entry, message: String) -> ApiError {
     });
     let msg = format!("failed to create task for container: {message}");
     if code == 127 || code == 126 {
-        ApiError::bad_request(msg)
+        EngineError::invalid(msg)
     } else {
-        ApiError::internal(msg)
+        EngineError::internal(msg)
     }
 }
 
 /// Sends a signal through the container's monitor, or, for an orphan, through its verified pid.
-pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), ApiError> {
+pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), EngineError> {
     let c = e.snapshot();
     match c.state.status {
         Status::Running | Status::Restoring | Status::Paused | Status::Restarting => {
@@ -303,7 +305,7 @@ pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), ApiError> {
                     // Monitor unreachable: signal the verified process directly; never a bare pid.
                     let id = berth_sys::ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
                     berth_sys::kill_verified(&id, sig).map_err(|e| {
-                        ApiError::internal(format!("cannot signal container {}: {err}; {e}", c.short_id()))
+                        EngineError::internal(format!("cannot signal container {}: {err}; {e}", c.short_id()))
                     })
                 }
             }
@@ -311,9 +313,9 @@ pub async fn signal(d: &Daemon, e: &Entry, sig: i32) -> Result<(), ApiError> {
         Status::Orphaned => {
             let id = berth_sys::ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
             berth_sys::kill_verified(&id, sig)
-                .map_err(|e| ApiError::internal(format!("cannot signal orphaned container: {e}")))
+                .map_err(|e| EngineError::internal(format!("cannot signal orphaned container: {e}")))
         }
-        _ => Err(ApiError::conflict(format!("Container {} is not running", c.id))),
+        _ => Err(EngineError::conflict(format!("Container {} is not running", c.id))),
     }
 }
 
@@ -334,7 +336,7 @@ pub async fn wait_not_live(e: &Entry, timeout: Duration) -> bool {
 }
 
 /// Docker's stop: stop signal, wait `timeout` (container's, or 10 s), then SIGKILL.
-pub async fn stop(d: &Arc<Daemon>, e: &Arc<Entry>, timeout: Option<i64>, by_user: bool) -> Result<(), ApiError> {
+pub async fn stop(d: &Arc<Daemon>, e: &Arc<Entry>, timeout: Option<i64>, by_user: bool) -> Result<(), EngineError> {
     let _op = e.op.lock().await;
     stop_locked(d, e, timeout, None, by_user).await
 }
@@ -345,7 +347,7 @@ pub(crate) async fn stop_locked(
     timeout: Option<i64>,
     sig: Option<i32>,
     by_user: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     let c = e.snapshot();
     if !c.state.status.is_live() {
         return Ok(());
@@ -374,7 +376,7 @@ pub(crate) async fn stop_locked(
     let sig = sig.unwrap_or_else(|| stop_signal(&c));
     if t != 0 {
         if let Err(err) = signal(d, e, sig).await {
-            tracing::warn!(id = %c.short_id(), "stop signal failed: {}", err.message);
+            tracing::warn!(id = %c.short_id(), "stop signal failed: {}", err);
         }
         berth_proto::crashpoint::hit("stop.after-signal");
         // A negative timeout waits forever, as Docker's does.
@@ -387,17 +389,20 @@ pub(crate) async fn stop_locked(
     }
     let _ = signal(d, e, libc::SIGKILL).await;
     if !wait_not_live(e, Duration::from_secs(10)).await {
-        return Err(ApiError::internal(format!("container {} did not exit after SIGKILL", c.short_id())));
+        return Err(EngineError::internal(format!("container {} did not exit after SIGKILL", c.short_id())));
     }
     emit(d, &e.snapshot(), "stop");
     Ok(())
 }
 
 /// `docker kill`.
-pub async fn kill(d: &Arc<Daemon>, e: &Arc<Entry>, sig: i32) -> Result<(), ApiError> {
+pub async fn kill(d: &Arc<Daemon>, e: &Arc<Entry>, sig: i32) -> Result<(), EngineError> {
     let c = e.snapshot();
     if !c.state.status.is_live() {
-        return Err(ApiError::conflict(format!("cannot kill container: {}: container {} is not running", c.id, c.id)));
+        return Err(EngineError::conflict(format!(
+            "cannot kill container: {}: container {} is not running",
+            c.id, c.id
+        )));
     }
     e.update(|c| c.state.stopped_by_user = true)?;
     signal(d, e, sig).await?;
@@ -412,7 +417,7 @@ pub async fn kill(d: &Arc<Daemon>, e: &Arc<Entry>, sig: i32) -> Result<(), ApiEr
 
 /// Records an exit reported by the monitor (or found on disk after an outage), with its true time.
 pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
-    crate::incarnations::replay(&d, &e);
+    crate::engine::incarnations::replay(&d, &e);
     let already = e.snapshot();
     if matches!(already.state.status, Status::Exited | Status::Restarting)
         && already.state.finished_at == rec.finished_at
@@ -471,7 +476,7 @@ pub fn auto_remove(d: &Arc<Daemon>, e: &Arc<Entry>) -> bool {
     tokio::spawn(async move {
         // Not forced: a container started again in the meantime is left running.
         if let Err(err) = remove(&d2, &e2, false, true).await {
-            tracing::warn!("auto-remove failed: {}", err.message);
+            tracing::warn!("auto-remove failed: {}", err);
         }
     });
     true
@@ -486,7 +491,7 @@ pub async fn release_resources(d: &Arc<Daemon>, e: &Arc<Entry>) {
         let (d2, c2) = (d.clone(), c.clone());
         let _ = tokio::task::spawn_blocking(move || d2.net.teardown(&d2, &c2)).await;
     }
-    crate::userns::release(&d.config(), &c.id);
+    crate::engine::userns::release(&d.config(), &c.id);
     if let Ok(driver) = d.driver(&c.options.storage_driver) {
         let id = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -519,11 +524,11 @@ pub fn remove_anonymous_volumes(d: &Daemon, c: &Container) {
 
 /// `docker rm`: refuses a running container unless forced; then removes its storage, records and
 /// logs (and with `volumes`, its anonymous volumes).
-pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool) -> Result<(), ApiError> {
+pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool) -> Result<(), EngineError> {
     let _op = e.op.lock().await;
     let c = e.snapshot();
     if c.state.status == Status::Removing {
-        return Err(ApiError::conflict(format!("removal of container {} is already in progress", c.id)));
+        return Err(EngineError::conflict(format!("removal of container {} is already in progress", c.id)));
     }
     if c.state.status.is_live() {
         if !force {
@@ -532,7 +537,7 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool)
                 Status::Restarting => "restarting",
                 _ => "running",
             };
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
                 c.name
             )));
@@ -540,11 +545,11 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool)
         stop_locked(d, e, Some(0), Some(libc::SIGKILL), true).await?;
     }
     e.update(|c| c.state.status = Status::Removing)?;
-    let driver = d.driver(&c.options.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+    let driver = d.driver(&c.options.storage_driver).map_err(|e| EngineError::internal(e.to_string()))?;
     let id = c.id.clone();
     tokio::task::spawn_blocking(move || driver.remove(&id))
         .await?
-        .map_err(|err| ApiError::internal(format!("removing the container's filesystem: {err}")))?;
+        .map_err(|err| EngineError::internal(format!("removing the container's filesystem: {err}")))?;
     berth_proto::crashpoint::hit("rm.after-storage");
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let _ = std::fs::remove_dir_all(&paths.state_dir);

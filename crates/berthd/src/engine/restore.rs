@@ -2,10 +2,10 @@
 //! monitor in parallel, within one time budget, while the API already answers. A container whose
 //! monitor cannot be spoken to is shown with the reason, never killed on doubt.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
 use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorError, MonitorPaths};
-use crate::state::Entry;
 use berth_proto::WireError;
 use berth_sys::ProcessIdentity;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub async fn restore_all(d: Arc<Daemon>) {
                 containers = survivors.len(),
                 "live restore is off: stopping containers that outlived the previous daemon"
             );
-            crate::shutdown::stop_all(&d, survivors).await;
+            crate::engine::shutdown::stop_all(&d, survivors).await;
         }
     }
     // Kernel networking is brought to the recorded state in one transaction (invariant 7).
@@ -81,33 +81,33 @@ pub async fn restore_all(d: Arc<Daemon>) {
             tracing::warn!("{w} (new containers get the current defaults)");
         }
     }
-    crate::lifecycle::apply_restart_policies(&d).await;
+    crate::engine::lifecycle::apply_restart_policies(&d).await;
     cleanup_exited(&d, stopped).await;
-    crate::sweep::finish_removals(&d).await;
-    crate::sweep::unclaimed(&d).await;
+    crate::engine::sweep::finish_removals(&d).await;
+    crate::engine::sweep::unclaimed(&d).await;
 }
 
 async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
     // Restarts the monitor did on its own come first: they say which incarnation runs now.
-    crate::incarnations::replay(&d, &e);
+    crate::engine::incarnations::replay(&d, &e);
     let c = e.snapshot();
-    if let Some(rec) = crate::watcher::read_exit(&e) {
+    if let Some(rec) = crate::engine::watcher::read_exit(&e) {
         // Exited while the daemon was away: recorded with its true code and time.
-        crate::lifecycle::on_exit(d, e, rec).await;
+        crate::engine::lifecycle::on_exit(d, e, rec).await;
         return;
     }
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
-    let mon = crate::watcher::read_monitor(&d, &c.id);
+    let mon = crate::engine::watcher::read_monitor(&d, &c.id);
     let shim_alive = mon
         .as_ref()
         .map(|m| ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time }.is_alive())
         .unwrap_or(false);
     if !shim_alive {
-        if crate::incarnations::restarting(&e) {
-            crate::watcher::spawn(d, e);
+        if crate::engine::incarnations::restarting(&e) {
+            crate::engine::watcher::spawn(d, e);
             return;
         }
-        crate::watcher::judge_lost(d, e, false).await;
+        crate::engine::watcher::judge_lost(d, e, false).await;
         return;
     }
     match MonitorConn::connect(&paths.socket(), HANDSHAKE).await {
@@ -115,10 +115,10 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
             // On disk it was recorded running (or paused) all along: no write needed.
             let paused = crate::cgroupctl::is_frozen(&c.options.cgroups_path);
             e.set_mem(|x| x.state.status = if paused { Status::Paused } else { Status::Running });
-            crate::watcher::spawn_with(d, e, Some(conn));
+            crate::engine::watcher::spawn_with(d, e, Some(conn));
         }
         Err(MonitorError::Wire(WireError::Version { theirs, min, max })) => {
-            crate::watcher::orphan(
+            crate::engine::watcher::orphan(
                 d,
                 e,
                 format!("monitor protocol {theirs} not supported: this daemon speaks {min}–{max}"),
@@ -138,13 +138,13 @@ async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {
                     ),
                     None => format!("monitor refused the handshake: {msg}"),
                 };
-            crate::watcher::orphan(d, e, reason);
+            crate::engine::watcher::orphan(d, e, reason);
         }
         Err(err) => {
             // Alive but silent within the budget: the watcher keeps trying without holding up
             // the rest; the container stays "restoring" until it settles.
             tracing::warn!("monitor did not answer within {HANDSHAKE:?}: {err}; still trying");
-            crate::watcher::spawn(d, e);
+            crate::engine::watcher::spawn(d, e);
         }
     }
 }
@@ -164,15 +164,15 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
             let _ = berth_proto::fsutil::write_runtime(&gate, b"fail: the daemon restarted during the start");
         }
     }
-    let mut rec = crate::watcher::read_monitor(d, &c.id);
+    let mut rec = crate::engine::watcher::read_monitor(d, &c.id);
     let deadline = Instant::now() + Duration::from_secs(2);
     while rec.is_none() && Instant::now() < deadline && !gate_failed(&paths) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        rec = crate::watcher::read_monitor(d, &c.id);
+        rec = crate::engine::watcher::read_monitor(d, &c.id);
     }
     let alive = rec.as_ref().filter(|m| {
         ProcessIdentity { pid: m.container_pid, start_time: m.container_start_time }.is_alive()
-            || crate::watcher::read_exit(e).is_some_and(|x| x.pid == m.container_pid)
+            || crate::engine::watcher::read_exit(e).is_some_and(|x| x.pid == m.container_pid)
     });
     match alive {
         Some(m) => {
@@ -190,7 +190,7 @@ async fn settle_starting(d: &Arc<Daemon>, e: &Arc<Entry>) {
                 let before = x.state.before_start.take().unwrap_or(Status::Created);
                 x.state.status = if before == Status::Starting { Status::Created } else { before };
             });
-            crate::lifecycle::release_resources(d, e).await;
+            crate::engine::lifecycle::release_resources(d, e).await;
         }
     }
 }
@@ -203,12 +203,12 @@ async fn cleanup_exited(d: &Arc<Daemon>, stopped: Vec<Arc<Entry>>) {
         let Ok(op) = e.op.try_lock() else { continue };
         let status = e.status();
         if matches!(status, Status::Created | Status::Exited | Status::Dead) {
-            crate::lifecycle::release_resources(d, &e).await;
+            crate::engine::lifecycle::release_resources(d, &e).await;
         }
         drop(op);
         // A `--rm` container whose exit was recorded by a daemon that died before removing it.
         if matches!(status, Status::Exited | Status::Dead) {
-            crate::lifecycle::auto_remove(d, &e);
+            crate::engine::lifecycle::auto_remove(d, &e);
         }
     }
 }

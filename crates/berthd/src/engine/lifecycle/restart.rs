@@ -1,9 +1,9 @@
 //! Restart policies with Docker's semantics: `no`, `always`, `unless-stopped`, `on-failure[:N]`,
 //! an increasing back-off between attempts, and `RestartCount`.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
 use crate::model::{Container, Status};
-use crate::state::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,7 +60,7 @@ pub async fn after_exit(d: Arc<Daemon>, e: Arc<Entry>) {
         }
         let _ = e.update(|c| c.restart_count += 1);
         if let Err(err) = super::restart_locked(&d, &e).await {
-            tracing::warn!(id = %&e.snapshot().id[..12], "restart failed: {}", err.message);
+            tracing::warn!(id = %&e.snapshot().id[..12], "restart failed: {}", err);
         } else {
             let c = e.snapshot();
             d.events.emit("container", "restart", &c.id, super::attrs(&c));
@@ -79,7 +79,7 @@ pub async fn apply_restart_policies(d: &Arc<Daemon>) {
         }
         if wants_restart(&e.snapshot(), true) {
             if let Err(err) = super::start(d, &e).await {
-                tracing::warn!(id = %&e.snapshot().id[..12], "restart on daemon start failed: {}", err.message);
+                tracing::warn!(id = %&e.snapshot().id[..12], "restart on daemon start failed: {}", err);
             }
         }
     }

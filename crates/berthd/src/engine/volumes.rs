@@ -80,7 +80,7 @@ impl Volumes {
                 return Err(format!("create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"))
             }
             Some(n) => n.to_string(),
-            None => crate::state::new_id(),
+            None => crate::engine::store::new_id(),
         };
         if let Some(k) = options.keys().find(|k| !matches!(k.as_str(), "type" | "device" | "o" | "size")) {
             return Err(format!("create {name}: invalid option key: {k:?}"));
@@ -91,7 +91,7 @@ impl Volumes {
         }
         let v = Volume {
             name: name.clone(),
-            created: crate::state::now_rfc3339(),
+            created: crate::engine::store::now_rfc3339(),
             labels,
             options,
             anonymous,

@@ -3,20 +3,20 @@
 //! its logs resume, and its exit is recorded (with an unknown status: it is not the new monitor's
 //! child).
 
-use crate::api::ApiError;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
+use crate::engine::EngineError;
 use crate::model::Status;
 use crate::monitor::{self, MonitorPaths};
-use crate::state::Entry;
 use berth_proto::StartReport;
 use berth_sys::ProcessIdentity;
 use std::sync::Arc;
 
-pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, ApiError> {
+pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, EngineError> {
     let _op = e.op.lock().await;
     let c = e.snapshot();
     if c.state.status != Status::Orphaned {
-        return Err(ApiError::conflict(format!(
+        return Err(EngineError::conflict(format!(
             "container {} is {}, not orphaned: there is nothing to adopt",
             c.short_id(),
             format!("{:?}", c.state.status).to_lowercase()
@@ -24,11 +24,11 @@ pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, ApiError> 
     }
     let init = ProcessIdentity { pid: c.state.pid, start_time: c.state.pid_start_time };
     if !init.is_alive() {
-        return Err(ApiError::conflict(format!("container {}: its process {} is gone", c.short_id(), init.pid)));
+        return Err(EngineError::conflict(format!("container {}: its process {} is gone", c.short_id(), init.pid)));
     }
-    if let Some(m) = crate::watcher::read_monitor(d, &c.id) {
+    if let Some(m) = crate::engine::watcher::read_monitor(d, &c.id) {
         if (ProcessIdentity { pid: m.shim_pid, start_time: m.shim_start_time }).is_alive() {
-            return Err(ApiError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "container {}: its monitor (pid {}) is still alive and holds its output; a second one would split it. \
                  Restore it with a daemon that speaks its protocol, or stop or forget it",
                 c.short_id(),
@@ -39,7 +39,7 @@ pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, ApiError> 
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let cfg_path = paths.state_dir.join(berth_proto::paths::CONFIG);
     let cfg: berth_proto::ShimConfig = berth_proto::fsutil::read_json(&cfg_path)?.ok_or_else(|| {
-        ApiError::conflict(format!(
+        EngineError::conflict(format!(
             "container {}: its monitor configuration {} is gone",
             c.short_id(),
             cfg_path.display()
@@ -50,11 +50,11 @@ pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, ApiError> 
     let shim_pid = match report {
         Ok(StartReport::Started { shim_pid, .. }) => shim_pid,
         Ok(StartReport::Failed { message }) | Err(monitor::MonitorError::StartFailed(message)) => {
-            return Err(ApiError::internal(format!("adopting container {}: {message}", c.short_id())))
+            return Err(EngineError::internal(format!("adopting container {}: {message}", c.short_id())))
         }
-        Err(err) => return Err(ApiError::internal(format!("adopting container {}: {err}", c.short_id()))),
+        Err(err) => return Err(EngineError::internal(format!("adopting container {}: {err}", c.short_id()))),
     };
-    let mon = crate::watcher::read_monitor(d, &c.id);
+    let mon = crate::engine::watcher::read_monitor(d, &c.id);
     e.update(|x| {
         x.state.status = Status::Running;
         x.state.reason.clear();
@@ -64,10 +64,10 @@ pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, ApiError> 
             x.options.protocol = m.protocol;
         }
     })?;
-    let mut attrs = crate::lifecycle::attrs(&c);
+    let mut attrs = crate::engine::lifecycle::attrs(&c);
     attrs.insert("monitorPid".into(), shim_pid.to_string());
     d.events.emit("container", "adopt", &c.id, attrs);
-    crate::watcher::spawn(d.clone(), e.clone());
+    crate::engine::watcher::spawn(d.clone(), e.clone());
     Ok(format!(
         "adopted container {}: a new monitor (pid {shim_pid}) follows process {}; its logs resume from now, and its exit status will not be known",
         c.short_id(),

@@ -2,7 +2,7 @@
 //! records need nothing from it. Without, every running container is stopped in parallel (stop
 //! signal, its own timeout, then SIGKILL) before the daemon exits.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -22,14 +22,14 @@ pub async fn shutdown(d: Arc<Daemon>) {
     if tokio::time::timeout(bound, stop_all(&d, live.clone())).await.is_err() {
         tracing::warn!("containers still running after {bound:?}: killing them");
         for e in live.iter().filter(|e| e.status().is_live()) {
-            let _ = crate::lifecycle::signal(&d, e, libc::SIGKILL).await;
+            let _ = crate::engine::lifecycle::signal(&d, e, libc::SIGKILL).await;
         }
         for e in &live {
-            crate::lifecycle::wait_not_live(e, std::time::Duration::from_secs(5)).await;
+            crate::engine::lifecycle::wait_not_live(e, std::time::Duration::from_secs(5)).await;
         }
     }
     for e in &live {
-        crate::lifecycle::release_resources(&d, e).await;
+        crate::engine::lifecycle::release_resources(&d, e).await;
         crate::cgroups::remove(&e.snapshot().options.cgroups_path);
     }
     // The parent (`/berth`) is left, as dockerd leaves `/docker`: another daemon on the host may
@@ -39,14 +39,14 @@ pub async fn shutdown(d: Arc<Daemon>) {
 
 /// Stops containers in parallel, each with its own stop timeout, bounded by the daemon's
 /// shutdown-timeout when that is longer.
-pub async fn stop_all(d: &Arc<Daemon>, entries: Vec<Arc<crate::state::Entry>>) {
+pub async fn stop_all(d: &Arc<Daemon>, entries: Vec<Arc<crate::engine::store::Entry>>) {
     let mut tasks = Vec::new();
     for e in entries {
         let d = d.clone();
         tasks.push(tokio::spawn(async move {
             let id = e.snapshot().id;
-            if let Err(err) = crate::lifecycle::stop(&d, &e, None, false).await {
-                tracing::error!(id = %&id[..12], "stop failed: {}", err.message);
+            if let Err(err) = crate::engine::lifecycle::stop(&d, &e, None, false).await {
+                tracing::error!(id = %&id[..12], "stop failed: {}", err);
             }
         }));
     }

@@ -8,9 +8,9 @@
 //! Only what is older than this daemon's start is judged: a create in flight right now has no
 //! record yet either, but everything it made is newer.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store::Entry;
 use crate::model::Status;
-use crate::state::Entry;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -71,7 +71,7 @@ pub async fn unclaimed(d: &Arc<Daemon>) {
     for id in stale_unclaimed(d, &shims, &known) {
         // The exec-root is shared by daemons of other `userns-remap` settings (each has its own
         // state root): a live monitor is one of theirs, never ours to sweep.
-        let live = crate::watcher::read_monitor(d, &id)
+        let live = crate::engine::watcher::read_monitor(d, &id)
             .is_some_and(|m| berth_sys::identity::process_start_time(m.shim_pid) == Some(m.shim_start_time));
         if live {
             tracing::info!(
@@ -81,7 +81,7 @@ pub async fn unclaimed(d: &Arc<Daemon>) {
         }
         let _ = std::fs::remove_dir_all(shims.join(id));
     }
-    crate::userns::sweep(&cfg, &known);
+    crate::engine::userns::sweep(&cfg, &known);
 }
 
 /// Containers whose `rm` was cut short are removed now, as their owner asked.
@@ -91,8 +91,8 @@ pub async fn finish_removals(d: &Arc<Daemon>) {
         let id = e.snapshot().id;
         tracing::info!(id = %&id[..12], "finishing a removal the previous daemon did not complete");
         e.set_mem(|c| c.state.status = Status::Dead);
-        if let Err(err) = crate::lifecycle::remove(d, &e, true, false).await {
-            tracing::warn!(id = %&id[..12], "finishing the removal: {}", err.message);
+        if let Err(err) = crate::engine::lifecycle::remove(d, &e, true, false).await {
+            tracing::warn!(id = %&id[..12], "finishing the removal: {}", err);
         }
     }
 }

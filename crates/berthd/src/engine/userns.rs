@@ -10,9 +10,9 @@
 //! exec joins it through `/proc/<pid>/ns/user`. A container that joins another's network or PID
 //! namespace (`container:<id>`) joins that container's user namespace too.
 
-use crate::api::error::ApiError;
 use crate::config::Config;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::EngineError;
 use crate::model::Container;
 use berth_proto::idmap::IdMaps;
 use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceType, Spec};
@@ -32,22 +32,22 @@ pub fn check_create(
     privileged: bool,
     network_mode: &str,
     pid_mode: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     if cfg.userns_remap.is_none() || userns_mode == "host" {
         return Ok(());
     }
     if privileged {
-        return Err(ApiError::bad_request(
+        return Err(EngineError::invalid(
             "privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode",
         ));
     }
     if network_mode == "host" {
-        return Err(ApiError::bad_request(
+        return Err(EngineError::invalid(
             "cannot share the host's network namespace when user namespaces are enabled (HostConfig.NetworkMode \"host\" needs HostConfig.UsernsMode \"host\")",
         ));
     }
     if pid_mode == "host" {
-        return Err(ApiError::bad_request(
+        return Err(EngineError::invalid(
             "cannot share the host PID namespace when user namespaces are enabled (HostConfig.PidMode \"host\" needs HostConfig.UsernsMode \"host\")",
         ));
     }

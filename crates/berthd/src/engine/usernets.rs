@@ -103,7 +103,7 @@ impl UserNets {
         if !subnet.contains(&gateway) {
             return Err(format!("invalid gateway {gateway}: not in subnet {subnet}"));
         }
-        let id = crate::state::new_id();
+        let id = crate::engine::store::new_id();
         let net = UserNet {
             bridge: format!("br-{}", &id[..12]),
             id,
@@ -112,7 +112,7 @@ impl UserNets {
             gateway,
             internal,
             labels,
-            created: crate::state::now_rfc3339(),
+            created: crate::engine::store::now_rfc3339(),
         };
         nets.push(net.clone());
         self.save(&nets).map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 //! Berth's own table — or in the container's /etc/hosts, so published ports and names keep
 //! working while the daemon is down. Restore reconciles the table instead of rebuilding it.
 
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
 use crate::model::{Container, NetEndpoint};
 use berth_net::{Desired, DesiredEndpoint, DesiredNetwork, Ipam, Ipv4Net, NetnsRef, PortMapping, Proto};
 use std::net::Ipv4Addr;
@@ -22,7 +22,7 @@ pub struct Network {
     /// Containers holding an address they have not recorded yet (create or connect in flight):
     /// the restore's sweep of unrecorded addresses must not free theirs.
     pending: Mutex<std::collections::HashSet<String>>,
-    pub user: crate::usernets::UserNets,
+    pub user: crate::engine::usernets::UserNets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +127,7 @@ impl Network {
             lock: Mutex::new(()),
             ensured: Mutex::new(Default::default()),
             pending: Mutex::new(Default::default()),
-            user: crate::usernets::UserNets::load(data_root),
+            user: crate::engine::usernets::UserNets::load(data_root),
         }
     }
 
@@ -171,7 +171,7 @@ impl Network {
     pub fn allocate_on(
         &self,
         id: &str,
-        net: &crate::usernets::UserNet,
+        net: &crate::engine::usernets::UserNet,
         aliases: Vec<String>,
     ) -> Result<NetEndpoint, NetError> {
         let pool = pool_key(&net.name, net.subnet);

@@ -1,52 +1,55 @@
 //! `POST /containers/create`: validates like dockerd, merges the image's config, prepares the
 //! container's filesystem, and records the options it is created under (invariant 8).
 
-use crate::api::types::ContainerCreateRequest;
-use crate::api::ApiError;
-use crate::daemon::Daemon;
+use crate::engine::daemon::Daemon;
+use crate::engine::store;
+use crate::engine::EngineError;
 use crate::model::{CState, Container, CreateOptions};
 use crate::model::{ContainerConfig, HostConfig};
-use crate::state;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Docker refuses memory limits below 6 MiB.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
-pub async fn create(
-    d: &Arc<Daemon>,
-    name: Option<String>,
-    req: ContainerCreateRequest,
-) -> Result<(String, Vec<String>), ApiError> {
-    let req_networking = req.networking_config.clone();
-    let (mut config, mut host) = req.split();
+/// What `docker create` asks for, as the API parsed it.
+pub struct CreateSpec {
+    pub name: Option<String>,
+    pub config: ContainerConfig,
+    pub host: HostConfig,
+    /// `NetworkingConfig.EndpointsConfig.<network>.Aliases`, by network name.
+    pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<String>), EngineError> {
+    let CreateSpec { name, mut config, mut host, aliases } = spec;
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(&n).to_string();
-            if !state::valid_name(&n) {
-                return Err(ApiError::bad_request(format!(
+            if !store::valid_name(&n) {
+                return Err(EngineError::invalid(format!(
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )));
             }
             n
         }
-        None => state::generate_name(&d.store),
+        None => store::generate_name(&d.store),
     };
     if let Some(other) = d.store.name_in_use(&name) {
         return Err(name_conflict(&name, &other));
     }
     validate_host_config(&host)?;
     let security = crate::seccomp::parse_security_opts(host.security_opt.as_deref().unwrap_or_default())
-        .map_err(ApiError::bad_request)?;
+        .map_err(EngineError::invalid)?;
     validate_labels(config.labels.as_ref())?;
     let image_ref = config.image.clone().unwrap_or_default();
     if image_ref.is_empty() {
-        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+        return Err(EngineError::invalid("config cannot be empty in order to create a container"));
     }
     let images = d.images.clone();
     let r = image_ref.clone();
-    let image =
-        tokio::task::spawn_blocking(move || images.resolve(&r)).await?.map_err(crate::api::error::image_error)?;
+    let image = tokio::task::spawn_blocking(move || images.resolve(&r)).await?.map_err(EngineError::from)?;
     merge_image_config(&mut config, &image.config);
     let (path, args) = command(&config)?;
     let cfg = d.config();
@@ -54,9 +57,9 @@ pub async fn create(
     let runtime = host.runtime.clone().filter(|r| !r.is_empty()).unwrap_or(cfg.default_runtime.clone());
     let (runtime_path, runtime_args) = d
         .runtime(&runtime)
-        .ok_or_else(|| ApiError::bad_request(format!("unknown or invalid runtime name: {runtime}")))?;
+        .ok_or_else(|| EngineError::invalid(format!("unknown or invalid runtime name: {runtime}")))?;
     let cgroup_parent = match host.cgroup_parent.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => crate::cgroups::normalize_parent(p).map_err(ApiError::bad_request)?,
+        Some(p) => crate::cgroups::normalize_parent(p).map_err(EngineError::invalid)?,
         None => cfg.cgroup_parent.clone(),
     };
     let network_mode = network_mode(d, &host)?;
@@ -76,19 +79,19 @@ pub async fn create(
     if host.network_mode.as_deref().unwrap_or("").is_empty() {
         host.network_mode = Some("bridge".into());
     }
-    let id = state::new_id();
+    let id = store::new_id();
     let dir = d.store.dir_of(&id);
-    let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
-    let layers = d.images.layer_dirs(&image.id).map_err(crate::api::error::image_error)?;
+    let driver = d.driver(&cfg.storage_driver).map_err(|e| EngineError::internal(e.to_string()))?;
+    let layers = d.images.layer_dirs(&image.id).map_err(EngineError::from)?;
     let cid = id.clone();
-    let userns = crate::userns::for_new_container(&cfg, host.userns_mode.as_deref().unwrap_or(""));
+    let userns = crate::engine::userns::for_new_container(&cfg, host.userns_mode.as_deref().unwrap_or(""));
     let opts = berth_image::CreateOpts { ephemeral: host.auto_remove.unwrap_or(false), idmap: userns.clone() };
     tokio::task::spawn_blocking(move || driver.create_with(&cid, &layers, &opts))
         .await?
-        .map_err(|e| ApiError::internal(format!("creating the container's filesystem: {e}")))?;
+        .map_err(|e| EngineError::internal(format!("creating the container's filesystem: {e}")))?;
     // The address is reserved now (so it is never handed out twice); ports are bound at start.
     let user_net = d.net.user.get(&network_mode);
-    let aliases = aliases_for(&req_networking, &network_mode);
+    let aliases = aliases.get(&network_mode).cloned().unwrap_or_default();
     let endpoint = if network_mode == "bridge" || user_net.is_some() {
         let (d2, id2) = (d.clone(), id.clone());
         let alloc = move || match user_net {
@@ -99,10 +102,10 @@ pub async fn create(
             Ok(ep) => Some(ep),
             Err(e) => {
                 d.net.settled(&id);
-                let driver = d.driver(&cfg.storage_driver).map_err(|e| ApiError::internal(e.to_string()))?;
+                let driver = d.driver(&cfg.storage_driver).map_err(|e| EngineError::internal(e.to_string()))?;
                 let cid = id.clone();
                 let _ = tokio::task::spawn_blocking(move || driver.remove(&cid)).await;
-                return Err(ApiError::internal(format!("allocating a network address: {e}")));
+                return Err(EngineError::internal(format!("allocating a network address: {e}")));
             }
         }
     } else {
@@ -132,7 +135,7 @@ pub async fn create(
         options: host.dns_options.clone().unwrap_or_default(),
     };
     let written = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns)
-        .and_then(|()| userns.as_ref().map_or(Ok(()), |m| crate::userns::chown_etc_files(&dir, m)));
+        .and_then(|()| userns.as_ref().map_or(Ok(()), |m| crate::engine::userns::chown_etc_files(&dir, m)));
     if let Err(err) = written {
         undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
         return Err(err.into());
@@ -141,7 +144,7 @@ pub async fn create(
         Ok(r) => r,
         Err(err) => {
             undo_prepared(d, &id, endpoint.as_ref(), &cfg.storage_driver).await;
-            return Err(ApiError::internal(format!("recording the container's seccomp profile: {err}")));
+            return Err(EngineError::internal(format!("recording the container's seccomp profile: {err}")));
         }
     };
     let mounts = match super::mounts::resolve(d, &config, &host) {
@@ -153,7 +156,7 @@ pub async fn create(
     };
     let c = Container {
         name: name.clone(),
-        created: state::now_rfc3339(),
+        created: store::now_rfc3339(),
         path,
         args,
         image_id: image.id.to_string(),
@@ -187,9 +190,9 @@ pub async fn create(
         extra_endpoints: vec![],
         mounts,
     };
-    if let Err(e) = crate::network::port_mappings(&c) {
+    if let Err(e) = crate::engine::network::port_mappings(&c) {
         rollback(d, &c).await;
-        return Err(ApiError::bad_request(e.to_string()));
+        return Err(EngineError::invalid(e.to_string()));
     }
     berth_proto::crashpoint::hit("create.after-storage");
     let inserted = d.store.insert(c.clone());
@@ -238,17 +241,8 @@ async fn rollback(d: &Arc<Daemon>, c: &Container) {
 }
 
 /// `NetworkingConfig.EndpointsConfig.<network>.Aliases` (`--network-alias`).
-fn aliases_for(nc: &Option<serde_json::Value>, network: &str) -> Vec<String> {
-    nc.as_ref()
-        .and_then(|v| v["EndpointsConfig"][network]["Aliases"].as_array().cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|a| a.as_str().map(String::from))
-        .collect()
-}
-
-fn name_conflict(name: &str, other: &str) -> ApiError {
-    ApiError::conflict(format!(
+fn name_conflict(name: &str, other: &str) -> EngineError {
+    EngineError::conflict(format!(
         "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
     ))
 }
@@ -256,13 +250,13 @@ fn name_conflict(name: &str, other: &str) -> ApiError {
 /// Labels are metadata shown by every `ps` and `inspect`: one larger than this is refused.
 const MAX_LABEL: usize = 64 * 1024;
 
-fn validate_labels(labels: Option<&std::collections::BTreeMap<String, String>>) -> Result<(), ApiError> {
+fn validate_labels(labels: Option<&BTreeMap<String, String>>) -> Result<(), EngineError> {
     for (k, v) in labels.into_iter().flatten() {
         if k.is_empty() {
-            return Err(ApiError::bad_request("invalid label: the key must not be empty"));
+            return Err(EngineError::invalid("invalid label: the key must not be empty"));
         }
         if k.len() + v.len() > MAX_LABEL {
-            return Err(ApiError::bad_request(format!(
+            return Err(EngineError::invalid(format!(
                 "invalid label {}: a label (key and value) may be at most 64 KiB, this one is {} bytes",
                 &k[..k.len().min(64)],
                 k.len() + v.len()
@@ -272,52 +266,52 @@ fn validate_labels(labels: Option<&std::collections::BTreeMap<String, String>>) 
     Ok(())
 }
 
-pub(crate) fn validate_host_config(h: &HostConfig) -> Result<(), ApiError> {
+pub(crate) fn validate_host_config(h: &HostConfig) -> Result<(), EngineError> {
     let mem = h.memory.unwrap_or(0);
     if mem < 0 {
-        return Err(ApiError::bad_request("invalid memory limit: must be a positive value"));
+        return Err(EngineError::invalid("invalid memory limit: must be a positive value"));
     }
     if mem > 0 && mem < MIN_MEMORY {
-        return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
+        return Err(EngineError::invalid("Minimum memory limit allowed is 6MB"));
     }
     if h.nano_cpus.unwrap_or(0) < 0 {
-        return Err(ApiError::bad_request("invalid CPU value: must be a positive value"));
+        return Err(EngineError::invalid("invalid CPU value: must be a positive value"));
     }
     if h.nano_cpus.unwrap_or(0) > 0 && h.cpu_quota.unwrap_or(0) > 0 {
-        return Err(ApiError::bad_request("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
+        return Err(EngineError::invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
     }
     let ncpu = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
     if h.nano_cpus.unwrap_or(0) > ncpu * 1_000_000_000 {
-        return Err(ApiError::bad_request(format!(
+        return Err(EngineError::invalid(format!(
             "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )));
     }
     if h.pids_limit.unwrap_or(0) < -1 {
-        return Err(ApiError::bad_request("invalid pids limit: must be -1, 0 or positive"));
+        return Err(EngineError::invalid("invalid pids limit: must be -1, 0 or positive"));
     }
     if let Some(p) = &h.restart_policy {
         let name = p.name.as_deref().unwrap_or("");
         match name {
             "" | "no" | "always" | "unless-stopped" => {
                 if p.maximum_retry_count.unwrap_or(0) != 0 {
-                    return Err(ApiError::bad_request(
+                    return Err(EngineError::invalid(
                         "invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string(),
                     ));
                 }
             }
             "on-failure" => {
                 if p.maximum_retry_count.unwrap_or(0) < 0 {
-                    return Err(ApiError::bad_request("invalid restart policy: maximum retry count cannot be negative"));
+                    return Err(EngineError::invalid("invalid restart policy: maximum retry count cannot be negative"));
                 }
             }
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(EngineError::invalid(format!(
                     "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
                 )))
             }
         }
         if h.auto_remove.unwrap_or(false) && !matches!(name, "" | "no") {
-            return Err(ApiError::bad_request("can't create 'AutoRemove' container with restart policy"));
+            return Err(EngineError::invalid("can't create 'AutoRemove' container with restart policy"));
         }
     }
     Ok(())
@@ -372,17 +366,17 @@ fn merge_image_config(c: &mut ContainerConfig, img: &berth_image::ImageConfig) {
     }
 }
 
-fn command(c: &ContainerConfig) -> Result<(String, Vec<String>), ApiError> {
+fn command(c: &ContainerConfig) -> Result<(String, Vec<String>), EngineError> {
     let mut all: Vec<String> = c.entrypoint.clone().unwrap_or_default();
     all.extend(c.cmd.clone().unwrap_or_default());
     if all.is_empty() {
-        return Err(ApiError::bad_request("No command specified"));
+        return Err(EngineError::invalid("No command specified"));
     }
     let path = all.remove(0);
     Ok((path, all))
 }
 
-fn network_mode(d: &Daemon, h: &HostConfig) -> Result<String, ApiError> {
+fn network_mode(d: &Daemon, h: &HostConfig) -> Result<String, EngineError> {
     let m = h.network_mode.clone().unwrap_or_default();
     match m.as_str() {
         "" | "default" | "bridge" => Ok("bridge".into()),
@@ -391,23 +385,23 @@ fn network_mode(d: &Daemon, h: &HostConfig) -> Result<String, ApiError> {
             let target = d.store.get(&other["container:".len()..])?;
             let t = target.snapshot();
             if t.state.status != crate::model::Status::Running {
-                return Err(ApiError::conflict(format!("cannot join network of a non running container: {}", t.id)));
+                return Err(EngineError::conflict(format!("cannot join network of a non running container: {}", t.id)));
             }
             Ok(format!("container:{}", t.id))
         }
         other => match d.net.user.get(other) {
             Some(n) => Ok(n.name),
-            None => Err(ApiError::not_found(format!("network {other} not found"))),
+            None => Err(EngineError::not_found(format!("network {other} not found"))),
         },
     }
 }
 
-fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32), ApiError> {
+fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32), EngineError> {
     let mut opts = cfg.log_opts.clone();
     if let Some(lc) = &h.log_config {
         let t = lc.type_.clone().unwrap_or_default();
         if !t.is_empty() && t != "json-file" {
-            return Err(ApiError::bad_request(format!(
+            return Err(EngineError::invalid(format!(
                 "log driver \"{t}\" is not supported: berthd writes json-file logs"
             )));
         }
@@ -415,7 +409,7 @@ fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32)
             opts.insert(k, v);
         }
     }
-    crate::logs::validate_log_opts(&opts).map_err(ApiError::bad_request)?;
+    crate::logs::validate_log_opts(&opts).map_err(EngineError::invalid)?;
     let size = opts.get("max-size").and_then(|s| crate::logs::parse_size(s)).unwrap_or(0);
     let files = opts.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1);
     Ok((size, files))
@@ -423,20 +417,23 @@ fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32)
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf the container gets bind-mounted.
 /// `--add-host name:ip` (Docker also accepts `name=ip`); `host-gateway` is the bridge gateway.
-fn parse_extra_hosts(h: &HostConfig, gateway: Option<std::net::Ipv4Addr>) -> Result<Vec<(String, String)>, ApiError> {
+fn parse_extra_hosts(
+    h: &HostConfig,
+    gateway: Option<std::net::Ipv4Addr>,
+) -> Result<Vec<(String, String)>, EngineError> {
     let mut out = Vec::new();
     for e in h.extra_hosts.iter().flatten() {
         let (name, ip) = e
             .split_once(':')
             .or_else(|| e.split_once('='))
-            .ok_or_else(|| ApiError::bad_request(format!("invalid IP address in add-host: \"{e}\"")))?;
+            .ok_or_else(|| EngineError::invalid(format!("invalid IP address in add-host: \"{e}\"")))?;
         let ip = if ip == "host-gateway" {
             gateway
                 .map(|g| g.to_string())
-                .ok_or_else(|| ApiError::bad_request("host-gateway needs the bridge network"))?
+                .ok_or_else(|| EngineError::invalid("host-gateway needs the bridge network"))?
         } else {
             ip.parse::<std::net::IpAddr>()
-                .map_err(|_| ApiError::bad_request(format!("invalid IP address in add-host: \"{ip}\"")))?;
+                .map_err(|_| EngineError::invalid(format!("invalid IP address in add-host: \"{ip}\"")))?;
             ip.to_string()
         };
         out.push((name.to_string(), ip));
