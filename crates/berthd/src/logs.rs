@@ -287,6 +287,16 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(secs * 1_000_000_000 + frac.parse::<i64>().ok()?)
 }
 
+/// A log line as a client reads it: raw on a terminal, else a multiplexed frame.
+pub fn encode(l: &LogLine, tty: bool, timestamps: bool) -> Vec<u8> {
+    let payload = if timestamps { format!("{} {}", l.time, l.log).into_bytes() } else { l.log.clone().into_bytes() };
+    if tty {
+        payload
+    } else {
+        frame(&l.stream, &payload)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,22 @@
-//! Interactive attach (`docker run -it`, `docker attach`, `docker start -ai`, `-i` with piped
-//! input): the daemon relays between the hijacked client connection and the container's monitor,
-//! which owns the terminal or stdin. The daemon holds nothing the container needs: if it dies,
-//! the client loses its connection, the container keeps its terminal, and `docker attach` works
-//! again once the daemon is back.
+//! `POST /containers/{id}/attach`. Interactive attach (`docker run -it`, `docker attach`,
+//! `docker start -ai`, `-i` with piped input) relays between the hijacked client connection and
+//! the container's monitor, which owns the terminal or stdin. The daemon holds nothing the
+//! container needs: if it dies, the client loses its connection, the container keeps its
+//! terminal, and `docker attach` works again once the daemon is back. Without input or a
+//! terminal, attach streams the container's log until it exits.
 
+use super::body::qbool;
+use super::{ApiError, AppState};
 use crate::engine::daemon::Daemon;
 use crate::engine::store::Entry;
 use crate::logs::Filter;
 use crate::model::Status;
 use crate::monitor::{MonitorConn, MonitorPaths};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -186,10 +194,106 @@ async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::model::Container, tty: boo
         return;
     };
     for l in lines {
-        if w.write_all(&super::logs::encode(&l, tty, false)).await.is_err() {
+        if w.write_all(&crate::logs::encode(&l, tty, false)).await.is_err() {
             return;
         }
     }
+}
+
+/// Attach: the connection is hijacked (HTTP 101 `Upgrade: tcp`, as Docker does) and the
+/// container's output streamed on it until the container exits.
+pub async fn attach(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let e = d.store.get(&id)?;
+    let c = e.snapshot();
+    let tty = c.config.tty.unwrap_or(false);
+    let want_logs = qbool(q.get("logs"));
+    let stream = !q.contains_key("stream") || qbool(q.get("stream"));
+    let f = Filter { stdout: qbool(q.get("stdout")), stderr: qbool(q.get("stderr")), ..Default::default() };
+    let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
+    let want_stdin = qbool(q.get("stdin"));
+    if stream && (want_stdin || tty) {
+        // Input, or a terminal: the monitor that owns them is attached to.
+        let keys = parse_detach_keys(q.get("detachKeys").map(String::as_str)).map_err(ApiError::bad_request)?;
+        let Some(on_upgrade) = on_upgrade else {
+            return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
+        };
+        let d2 = d.clone();
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, keys).await;
+        });
+        return Ok(hijacked(upgrade_asked, tty));
+    }
+    let path = c.log_path.clone();
+    let f2 = f.clone();
+    let (past, pos) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f2)).await??;
+    let started_before = (!c.state.status.is_live()).then(|| c.state.started_at.clone());
+    let Some(on_upgrade) = on_upgrade else {
+        return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        if want_logs {
+            for l in &past {
+                if io.write_all(&crate::logs::encode(l, tty, false)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if stream {
+            let io_ref = &mut io;
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+            let writer = async move {
+                while let Some(b) = rx.recv().await {
+                    if io_ref.write_all(&b).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = io_ref.flush().await;
+            };
+            let reader = async move {
+                super::logs::follow_until_exit(
+                    &e,
+                    c.log_path.clone(),
+                    pos,
+                    &f,
+                    |l| {
+                        let tx = tx.clone();
+                        async move { tx.send(crate::logs::encode(&l, tty, false)).await.is_ok() }
+                    },
+                    started_before,
+                )
+                .await;
+            };
+            tokio::join!(writer, reader);
+        }
+        let _ = io.shutdown().await;
+    });
+    Ok(hijacked(upgrade_asked, tty))
+}
+
+/// The answer that hands the connection over: 101 when the client asked to upgrade (as the CLI
+/// and docker-py do), else a plain 200 whose body is the stream.
+fn hijacked(upgrade_asked: bool, tty: bool) -> Response {
+    let mut r = Response::new(Body::empty());
+    if upgrade_asked {
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        r.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    }
+    r.headers_mut().insert(header::CONTENT_TYPE, super::logs::content_type(tty));
+    r
 }
 
 #[cfg(test)]

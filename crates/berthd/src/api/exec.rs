@@ -140,7 +140,7 @@ async fn stream_output<IO: tokio::io::AsyncWrite + Unpin>(
     loop {
         let done = done_rx.try_recv().is_ok();
         for l in fol.poll(&f).unwrap_or_default() {
-            if io.write_all(&super::logs::encode(&l, tty, false)).await.is_err() {
+            if io.write_all(&crate::logs::encode(&l, tty, false)).await.is_err() {
                 return false;
             }
         }
@@ -152,7 +152,7 @@ async fn stream_output<IO: tokio::io::AsyncWrite + Unpin>(
             _ = &mut done_rx => {
                 // One more turn reads what was written before the exit was recorded.
                 for l in fol.poll(&f).unwrap_or_default() {
-                    let _ = io.write_all(&super::logs::encode(&l, tty, false)).await;
+                    let _ = io.write_all(&crate::logs::encode(&l, tty, false)).await;
                 }
                 return true;
             }

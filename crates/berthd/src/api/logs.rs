@@ -4,29 +4,18 @@
 use super::body::qbool;
 use super::{ApiError, AppState};
 use crate::engine::store::Entry;
-use crate::logs::{frame, Filter, Follower, LogLine};
+use crate::logs::{encode, Filter, Follower, LogLine};
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 const POLL: Duration = Duration::from_millis(50);
 
-/// A log line as a client reads it: raw on a terminal, else a multiplexed frame.
-pub(crate) fn encode(l: &LogLine, tty: bool, timestamps: bool) -> Vec<u8> {
-    let payload = if timestamps { format!("{} {}", l.time, l.log).into_bytes() } else { l.log.clone().into_bytes() };
-    if tty {
-        payload
-    } else {
-        frame(&l.stream, &payload)
-    }
-}
-
-fn content_type(tty: bool) -> HeaderValue {
+pub(super) fn content_type(tty: bool) -> HeaderValue {
     HeaderValue::from_static(if tty {
         "application/vnd.docker.raw-stream"
     } else {
@@ -100,7 +89,7 @@ pub async fn logs(
 
 /// Streams new log lines until the container is not running any more (and, when `started_at` is
 /// given, has run since: an attach made before start waits for that run).
-async fn follow_until_exit<F, Fut>(
+pub(super) async fn follow_until_exit<F, Fut>(
     e: &Arc<Entry>,
     path: std::path::PathBuf,
     pos: u64,
@@ -139,101 +128,4 @@ where
             r = changed.changed() => { if r.is_err() { tokio::time::sleep(POLL).await; } }
         }
     }
-}
-
-/// Attach: the connection is hijacked (HTTP 101 `Upgrade: tcp`, as Docker does) and the
-/// container's output streamed on it until the container exits.
-pub async fn attach(
-    State(d): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    mut req: Request,
-) -> Result<Response, ApiError> {
-    let e = d.store.get(&id)?;
-    let c = e.snapshot();
-    let tty = c.config.tty.unwrap_or(false);
-    let want_logs = qbool(q.get("logs"));
-    let stream = !q.contains_key("stream") || qbool(q.get("stream"));
-    let f = Filter { stdout: qbool(q.get("stdout")), stderr: qbool(q.get("stderr")), ..Default::default() };
-    let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
-    let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
-    let want_stdin = qbool(q.get("stdin"));
-    if stream && (want_stdin || tty) {
-        // Input, or a terminal: the monitor that owns them is attached to.
-        let keys =
-            super::attach::parse_detach_keys(q.get("detachKeys").map(String::as_str)).map_err(ApiError::bad_request)?;
-        let Some(on_upgrade) = on_upgrade else {
-            return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
-        };
-        let d2 = d.clone();
-        tokio::spawn(async move {
-            let Ok(upgraded) = on_upgrade.await else {
-                return;
-            };
-            super::attach::relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, keys).await;
-        });
-        return Ok(hijacked(upgrade_asked, tty));
-    }
-    let path = c.log_path.clone();
-    let f2 = f.clone();
-    let (past, pos) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f2)).await??;
-    let started_before = (!c.state.status.is_live()).then(|| c.state.started_at.clone());
-    let Some(on_upgrade) = on_upgrade else {
-        return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
-    };
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let mut io = hyper_util::rt::TokioIo::new(upgraded);
-        if want_logs {
-            for l in &past {
-                if io.write_all(&encode(l, tty, false)).await.is_err() {
-                    return;
-                }
-            }
-        }
-        if stream {
-            let io_ref = &mut io;
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
-            let writer = async move {
-                while let Some(b) = rx.recv().await {
-                    if io_ref.write_all(&b).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = io_ref.flush().await;
-            };
-            let reader = async move {
-                follow_until_exit(
-                    &e,
-                    c.log_path.clone(),
-                    pos,
-                    &f,
-                    |l| {
-                        let tx = tx.clone();
-                        async move { tx.send(encode(&l, tty, false)).await.is_ok() }
-                    },
-                    started_before,
-                )
-                .await;
-            };
-            tokio::join!(writer, reader);
-        }
-        let _ = io.shutdown().await;
-    });
-    Ok(hijacked(upgrade_asked, tty))
-}
-
-/// The answer that hands the connection over: 101 when the client asked to upgrade (as the CLI
-/// and docker-py do), else a plain 200 whose body is the stream.
-fn hijacked(upgrade_asked: bool, tty: bool) -> Response {
-    let mut r = Response::new(Body::empty());
-    if upgrade_asked {
-        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        r.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    }
-    r.headers_mut().insert(header::CONTENT_TYPE, content_type(tty));
-    r
 }

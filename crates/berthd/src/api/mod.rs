@@ -72,7 +72,7 @@ fn routes() -> Router<AppState> {
         .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
-        .route("/containers/{id}/attach", post(logs::attach))
+        .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
