@@ -7,22 +7,26 @@
 //! `omitempty` are skipped when `None`; fields Go always sends are sent, as `null` when unset.
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod container;
 pub mod error;
 pub mod event;
 pub mod exec;
 pub mod image;
 pub mod network;
+pub mod registry;
 pub mod serde_util;
 pub mod system;
 pub mod volume;
 
+pub use build::*;
 pub use container::*;
 pub use error::ErrorResponse;
 pub use event::{EventActor, EventMessage};
 pub use exec::*;
 pub use image::*;
 pub use network::*;
+pub use registry::*;
 pub use system::*;
 pub use volume::*;
 

@@ -1,6 +1,7 @@
 //! What the daemon reports about containers: inspect, list.
 
 use super::{ContainerConfig, EndpointSettings, HostConfig, PortMap};
+use crate::image::OciDescriptor;
 use crate::serde_util::nullable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -148,6 +149,9 @@ pub struct ContainerInspect {
     pub driver: String,
     #[serde(rename = "Platform")]
     pub platform: String,
+    /// The manifest the container was created from (API 1.48+; containerd image store only).
+    #[serde(rename = "ImageManifestDescriptor", skip_serializing_if = "Option::is_none")]
+    pub image_manifest_descriptor: Option<OciDescriptor>,
     #[serde(rename = "MountLabel")]
     pub mount_label: String,
     #[serde(rename = "ProcessLabel")]
@@ -217,6 +221,9 @@ pub struct ContainerSummary {
     pub image: String,
     #[serde(rename = "ImageID")]
     pub image_id: String,
+    /// API 1.48+; containerd image store only.
+    #[serde(rename = "ImageManifestDescriptor", skip_serializing_if = "Option::is_none")]
+    pub image_manifest_descriptor: Option<OciDescriptor>,
     /// Path and args joined by spaces.
     #[serde(rename = "Command")]
     pub command: String,
