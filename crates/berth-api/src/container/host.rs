@@ -80,9 +80,8 @@ pub struct HostConfig {
     pub resources: Resources,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mounts: Option<Vec<Mount>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always sent, as Go does (`null` when the defaults apply).
     pub masked_paths: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub readonly_paths: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
