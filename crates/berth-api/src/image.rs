@@ -148,7 +148,7 @@ pub struct DeleteItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HistoryItem {
-    /// The image ID, or "<missing>" for layers of other images.
+    /// The image ID, or `<missing>` for layers of other images.
     pub id: String,
     /// Unix seconds.
     pub created: i64,

@@ -17,7 +17,7 @@ pub struct HostConfig {
     pub container_id_file: String,
     #[serde(deserialize_with = "nullable")]
     pub log_config: LogConfig,
-    /// "default", "bridge", "host", "none", "container:<id>", or a network name.
+    /// "default", "bridge", "host", "none", `container:<id>`, or a network name.
     #[serde(deserialize_with = "nullable")]
     pub network_mode: String,
     pub port_bindings: Option<PortMap>,
