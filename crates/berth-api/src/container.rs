@@ -1,10 +1,17 @@
-//! Container types: create config, host config, inspect, list, wait.
+//! Container types: create config, host config, inspect, list, wait, top, prune; stats, update,
+//! filesystem changes and archive stat live in the submodules.
 
+mod files;
 mod host;
 mod inspect;
+mod mount;
+mod stats;
 
+pub use files::*;
 pub use host::*;
 pub use inspect::*;
+pub use mount::*;
+pub use stats::*;
 
 use crate::serde_util::{nullable, str_slice};
 use serde::{Deserialize, Serialize};

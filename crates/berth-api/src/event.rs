@@ -1,5 +1,6 @@
 //! `GET /events` messages.
 
+use crate::serde_util::nullable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -8,7 +9,8 @@ use std::collections::BTreeMap;
 pub struct EventActor {
     #[serde(rename = "ID")]
     pub id: String,
-    #[serde(rename = "Attributes")]
+    /// `null` from Go when empty.
+    #[serde(rename = "Attributes", deserialize_with = "nullable")]
     pub attributes: BTreeMap<String, String>,
 }
 

@@ -1,6 +1,11 @@
-//! Image types: list, inspect, delete, history, progress messages.
+//! Image types: list, inspect, delete, history, prune, progress messages. OCI descriptors and
+//! manifest summaries are in `image/manifest.rs`.
 
-use crate::container::{EmptyObjectMap, GraphDriverData, HealthConfig};
+mod manifest;
+
+pub use manifest::*;
+
+use crate::container::{ContainerConfig, EmptyObjectMap, GraphDriverData, HealthConfig};
 use crate::serde_util::{nullable, str_slice};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +31,12 @@ pub struct ImageSummary {
     pub labels: BTreeMap<String, String>,
     /// -1 when not computed.
     pub containers: i64,
+    /// The image index or manifest (API 1.48+; containerd image store only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub descriptor: Option<OciDescriptor>,
+    /// With `?manifests=1` (API 1.47+; containerd image store only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<Vec<ImageManifestSummary>>,
 }
 
 /// `Config` of an image (Go's `dockerspec.DockerOCIImageConfig` as the API shows it).
@@ -77,27 +88,37 @@ pub struct ImageMetadata {
     pub last_tag_time: Option<String>,
 }
 
-/// Answer of `GET /images/{name}/json`.
+/// Answer of `GET /images/{name}/json`. `Parent`, `Comment`, `DockerVersion`, `Author`,
+/// `Config` and `Metadata` are always sent (as "" or `null`), as Docker does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ImageInspect {
     pub id: String,
+    /// The image index or manifest (API 1.48+; containerd image store only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub descriptor: Option<OciDescriptor>,
+    /// With `?manifests=1` (API 1.48+; containerd image store only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<Vec<ImageManifestSummary>>,
     #[serde(deserialize_with = "nullable")]
     pub repo_tags: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     pub repo_digests: Vec<String>,
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
+    #[serde(deserialize_with = "nullable")]
     pub parent: String,
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
+    #[serde(deserialize_with = "nullable")]
     pub comment: String,
     /// RFC 3339 with nanoseconds.
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
     pub created: String,
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub docker_version: String,
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub author: String,
+    /// The config of the container the image was committed from. Docker dropped it in API
+    /// 1.45, but docker-compose 1.29 still reads it; Berth sends it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<ContainerConfig>,
+    #[serde(deserialize_with = "nullable")]
+    pub docker_version: String,
+    #[serde(deserialize_with = "nullable")]
+    pub author: String,
     pub config: Option<ImageConfig>,
     pub architecture: String,
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
@@ -109,8 +130,8 @@ pub struct ImageInspect {
     pub graph_driver: GraphDriverData,
     #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ImageMetadata>,
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ImageMetadata,
 }
 
 /// One entry of the `DELETE /images/{name}` answer: exactly one of the two is set.
@@ -127,7 +148,7 @@ pub struct DeleteItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HistoryItem {
-    /// The image ID, or "<missing>" for layers of other images.
+    /// The image ID, or `<missing>` for layers of other images.
     pub id: String,
     /// Unix seconds.
     pub created: i64,
@@ -192,7 +213,10 @@ mod tests {
         };
         let v = serde_json::to_value(&i).unwrap();
         assert_eq!(v["RootFS"]["Type"], "layers");
-        assert!(v.get("Config").is_none());
+        assert!(v["Config"].is_null());
+        assert!(v.get("ContainerConfig").is_none());
+        assert_eq!(v["Parent"], "");
+        assert_eq!(v["Metadata"], serde_json::json!({}));
         assert_eq!(serde_json::from_value::<ImageInspect>(v).unwrap(), i);
         let s: ImageSummary = serde_json::from_str(
             r#"{"Id":"sha256:1","RepoTags":null,"Created":5,"Size":7,"SharedSize":-1,"Containers":-1}"#,

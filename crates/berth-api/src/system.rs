@@ -1,4 +1,8 @@
-//! `GET /version` and `GET /info`.
+//! `GET /version` and `GET /info`; `GET /system/df` is in `system/df.rs`.
+
+mod df;
+
+pub use df::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,7 +95,25 @@ pub struct SwarmInfo {
     pub local_node_state: String,
     pub control_available: bool,
     pub error: String,
-    pub remote_managers: Option<serde_json::Value>,
+    pub remote_managers: Option<Vec<PeerNode>>,
+    /// Swarm managers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managers: Option<i64>,
+    /// The swarm's `ClusterInfo`; kept opaque, Berth has no swarm mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<serde_json::Value>,
+}
+
+/// A manager of the swarm: `{"NodeID": "…", "Addr": "10.0.0.1:2377"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PeerNode {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    #[serde(rename = "Addr")]
+    pub addr: String,
 }
 
 impl Default for SwarmInfo {
@@ -103,6 +125,9 @@ impl Default for SwarmInfo {
             control_available: false,
             error: String::new(),
             remote_managers: None,
+            nodes: None,
+            managers: None,
+            cluster: None,
         }
     }
 }
@@ -135,6 +160,9 @@ pub struct Info {
     pub memory_limit: bool,
     #[serde(rename = "SwapLimit")]
     pub swap_limit: bool,
+    /// Not supported on cgroup v2; Go `omitempty`.
+    #[serde(rename = "KernelMemoryTCP", skip_serializing_if = "Option::is_none")]
+    pub kernel_memory_tcp: Option<bool>,
     #[serde(rename = "CpuCfsPeriod")]
     pub cpu_cfs_period: bool,
     #[serde(rename = "CpuCfsQuota")]
@@ -181,8 +209,8 @@ pub struct Info {
     pub architecture: String,
     #[serde(rename = "IndexServerAddress")]
     pub index_server_address: String,
-    #[serde(rename = "RegistryConfig", skip_serializing_if = "Option::is_none")]
-    pub registry_config: Option<serde_json::Value>,
+    #[serde(rename = "RegistryConfig")]
+    pub registry_config: Option<RegistryServiceConfig>,
     #[serde(rename = "NCPU")]
     pub ncpu: i64,
     /// Bytes.
@@ -235,8 +263,66 @@ pub struct Info {
     pub firewall_backend: Option<FirewallInfo>,
     #[serde(rename = "CDISpecDirs")]
     pub cdi_spec_dirs: Vec<String>,
+    /// Devices found by device drivers (CDI), API 1.50+.
+    #[serde(rename = "DiscoveredDevices", skip_serializing_if = "Option::is_none")]
+    pub discovered_devices: Option<Vec<DeviceInfo>>,
+    /// The containerd the daemon uses; absent without containerd.
+    #[serde(rename = "Containerd", skip_serializing_if = "Option::is_none")]
+    pub containerd: Option<ContainerdInfo>,
     #[serde(rename = "Warnings")]
     pub warnings: Vec<String>,
+}
+
+/// `RegistryConfig` of info (Go's `registry.ServiceConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistryServiceConfig {
+    /// CIDRs: `["::1/128", "127.0.0.0/8"]`.
+    #[serde(rename = "InsecureRegistryCIDRs")]
+    pub insecure_registry_cidrs: Option<Vec<String>>,
+    #[serde(rename = "IndexConfigs")]
+    pub index_configs: Option<BTreeMap<String, IndexInfo>>,
+    #[serde(rename = "Mirrors")]
+    pub mirrors: Option<Vec<String>>,
+}
+
+/// An entry of `RegistryConfig.IndexConfigs`, keyed by registry host ("docker.io").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IndexInfo {
+    pub name: String,
+    pub mirrors: Option<Vec<String>>,
+    /// False for an insecure (HTTP or unverified TLS) registry.
+    pub secure: bool,
+    /// True for Docker Hub.
+    pub official: bool,
+}
+
+/// `Containerd` of info.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerdInfo {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub address: String,
+    pub namespaces: ContainerdNamespaces,
+}
+
+/// The containerd namespaces: `{"Containers": "moby", "Plugins": "plugins.moby"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerdNamespaces {
+    pub containers: String,
+    pub plugins: String,
+}
+
+/// A device of `DiscoveredDevices`: `{"Source": "cdi", "ID": "vendor.com/gpu=0"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceInfo {
+    #[serde(rename = "Source")]
+    pub source: String,
+    #[serde(rename = "ID")]
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! Volume types (minimal).
+//! Volume types: a volume as list, inspect and create report it, the list answer, the create
+//! body and the prune answer. Cluster (CSI) volume parts are kept opaque: Berth has no swarm.
 
 use crate::serde_util::nullable;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,9 @@ pub struct Volume {
     pub options: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_data: Option<VolumeUsageData>,
+    /// Swarm cluster volumes only; kept opaque.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_volume: Option<serde_json::Value>,
 }
 
 /// Answer of `GET /volumes`.
@@ -55,4 +59,17 @@ pub struct VolumeCreateRequest {
     pub driver_opts: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
+    /// Creates a swarm cluster (CSI) volume; kept opaque so the daemon can refuse it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_volume_spec: Option<serde_json::Value>,
+}
+
+/// Answer of `POST /volumes/prune`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumePruneResponse {
+    /// `null` when nothing was deleted.
+    pub volumes_deleted: Option<Vec<String>>,
+    #[serde(deserialize_with = "nullable")]
+    pub space_reclaimed: u64,
 }

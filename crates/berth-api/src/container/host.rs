@@ -1,6 +1,9 @@
-//! `HostConfig` (Go's `container.HostConfig` with `Resources` embedded).
+//! `HostConfig` (Go's `container.HostConfig` with `Resources` embedded), the container update
+//! body (`Resources` + `RestartPolicy`), and their small parts (log config, port bindings,
+//! ulimits, devices, device requests). Mounts are in `mount.rs`.
 
-use crate::serde_util::nullable;
+use super::Mount;
+use crate::serde_util::{nullable, str_slice};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -14,7 +17,7 @@ pub struct HostConfig {
     pub container_id_file: String,
     #[serde(deserialize_with = "nullable")]
     pub log_config: LogConfig,
-    /// "default", "bridge", "host", "none", "container:<id>", or a network name.
+    /// "default", "bridge", "host", "none", `container:<id>`, or a network name.
     #[serde(deserialize_with = "nullable")]
     pub network_mode: String,
     pub port_bindings: Option<PortMap>,
@@ -29,7 +32,10 @@ pub struct HostConfig {
     pub console_size: Option<Vec<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// A `StrSlice` in Go: a lone string is accepted.
+    #[serde(deserialize_with = "str_slice")]
     pub cap_add: Option<Vec<String>>,
+    #[serde(deserialize_with = "str_slice")]
     pub cap_drop: Option<Vec<String>>,
     #[serde(deserialize_with = "nullable")]
     pub cgroupns_mode: String,
@@ -66,7 +72,7 @@ pub struct HostConfig {
     pub shm_size: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sysctls: Option<BTreeMap<String, String>>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
     pub runtime: String,
     #[serde(deserialize_with = "nullable")]
     pub isolation: String,
@@ -74,9 +80,8 @@ pub struct HostConfig {
     pub resources: Resources,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mounts: Option<Vec<Mount>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always sent, as Go does (`null` when the defaults apply).
     pub masked_paths: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub readonly_paths: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
@@ -119,10 +124,11 @@ pub struct Resources {
     pub cpuset_mems: String,
     pub devices: Option<Vec<DeviceMapping>>,
     pub device_cgroup_rules: Option<Vec<String>>,
-    /// GPU requests; kept opaque.
-    pub device_requests: Option<Vec<serde_json::Value>>,
+    /// `--gpus` and CDI requests.
+    pub device_requests: Option<Vec<DeviceRequest>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_memory: Option<i64>,
+    /// Deprecated; Docker ignores it on cgroup v2.
     #[serde(rename = "KernelMemoryTCP", skip_serializing_if = "Option::is_none")]
     pub kernel_memory_tcp: Option<i64>,
     #[serde(deserialize_with = "nullable")]
@@ -182,79 +188,77 @@ pub type PortMap = BTreeMap<String, Option<Vec<PortBinding>>>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Ulimit {
+    #[serde(deserialize_with = "nullable")]
     pub name: String,
+    #[serde(deserialize_with = "nullable")]
     pub soft: i64,
+    #[serde(deserialize_with = "nullable")]
     pub hard: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DeviceMapping {
+    #[serde(deserialize_with = "nullable")]
     pub path_on_host: String,
+    #[serde(deserialize_with = "nullable")]
     pub path_in_container: String,
+    #[serde(deserialize_with = "nullable")]
     pub cgroup_permissions: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct WeightDevice {
+    #[serde(deserialize_with = "nullable")]
     pub path: String,
+    #[serde(deserialize_with = "nullable")]
     pub weight: u16,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ThrottleDevice {
+    #[serde(deserialize_with = "nullable")]
     pub path: String,
+    #[serde(deserialize_with = "nullable")]
     pub rate: u64,
 }
 
-/// `HostConfig.Mounts` entry (`--mount`).
+/// `DeviceRequests` entry (`--gpus all` is `{"Driver": "", "Count": -1, "Capabilities":
+/// [["gpu"]]}`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Mount {
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub target: String,
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub source: String,
-    /// "bind", "volume", "tmpfs", "npipe", "cluster", "image".
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub r#type: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not", deserialize_with = "nullable")]
-    pub read_only: bool,
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub consistency: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bind_options: Option<BindOptions>,
-    /// Kept opaque: Berth has no volume plugins.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub volume_options: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tmpfs_options: Option<TmpfsOptions>,
+#[serde(default)]
+pub struct DeviceRequest {
+    #[serde(rename = "Driver", deserialize_with = "nullable")]
+    pub driver: String,
+    /// -1 for all devices.
+    #[serde(rename = "Count", deserialize_with = "nullable")]
+    pub count: i64,
+    #[serde(rename = "DeviceIDs")]
+    pub device_ids: Option<Vec<String>>,
+    /// An OR-list of AND-lists: `[["gpu", "nvidia", "compute"]]`.
+    #[serde(rename = "Capabilities")]
+    pub capabilities: Option<Vec<Vec<String>>>,
+    #[serde(rename = "Options")]
+    pub options: Option<BTreeMap<String, String>>,
 }
 
+/// Body of `POST /containers/{id}/update` (Go's `container.UpdateConfig`): the resources with
+/// the restart policy beside them. An absent `RestartPolicy` leaves the policy as it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct BindOptions {
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
-    pub propagation: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not", deserialize_with = "nullable")]
-    pub non_recursive: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not", deserialize_with = "nullable")]
-    pub create_mountpoint: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not", deserialize_with = "nullable")]
-    pub read_only_non_recursive: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not", deserialize_with = "nullable")]
-    pub read_only_force_recursive: bool,
+#[serde(default)]
+pub struct ContainerUpdateRequest {
+    #[serde(flatten)]
+    pub resources: Resources,
+    #[serde(rename = "RestartPolicy", skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<RestartPolicy>,
 }
 
+/// Answer of `POST /containers/{id}/update`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct TmpfsOptions {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub size_bytes: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<Vec<String>>>,
+pub struct ContainerUpdateResponse {
+    /// Docker sends `null` when there are none.
+    pub warnings: Option<Vec<String>>,
 }

@@ -1,6 +1,7 @@
 //! What the daemon reports about containers: inspect, list.
 
 use super::{ContainerConfig, EndpointSettings, HostConfig, PortMap};
+use crate::image::OciDescriptor;
 use crate::serde_util::nullable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -70,6 +71,14 @@ pub struct MountPoint {
     pub propagation: String,
 }
 
+/// An address with its prefix length: `{"Addr": "10.0.0.5", "PrefixLen": 24}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Address {
+    pub addr: String,
+    pub prefix_len: i64,
+}
+
 /// `NetworkSettings` of inspect. The top-level address fields describe the default bridge
 /// endpoint (deprecated in Docker but still read by many tools).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -83,16 +92,18 @@ pub struct NetworkSettings {
     pub sandbox_key: String,
     #[serde(rename = "Ports", deserialize_with = "nullable")]
     pub ports: PortMap,
-    #[serde(rename = "HairpinMode", skip_serializing_if = "Option::is_none")]
-    pub hairpin_mode: Option<bool>,
-    #[serde(rename = "LinkLocalIPv6Address", skip_serializing_if = "Option::is_none")]
-    pub link_local_ipv6_address: Option<String>,
-    #[serde(rename = "LinkLocalIPv6PrefixLen", skip_serializing_if = "Option::is_none")]
-    pub link_local_ipv6_prefix_len: Option<i64>,
-    #[serde(rename = "SecondaryIPAddresses", skip_serializing_if = "Option::is_none")]
-    pub secondary_ip_addresses: Option<serde_json::Value>,
-    #[serde(rename = "SecondaryIPv6Addresses", skip_serializing_if = "Option::is_none")]
-    pub secondary_ipv6_addresses: Option<serde_json::Value>,
+    /// Always false in Berth. This and the next four are deprecated in Docker but still sent.
+    #[serde(rename = "HairpinMode", deserialize_with = "nullable")]
+    pub hairpin_mode: bool,
+    #[serde(rename = "LinkLocalIPv6Address", deserialize_with = "nullable")]
+    pub link_local_ipv6_address: String,
+    #[serde(rename = "LinkLocalIPv6PrefixLen", deserialize_with = "nullable")]
+    pub link_local_ipv6_prefix_len: i64,
+    /// Never set by Docker (`null`).
+    #[serde(rename = "SecondaryIPAddresses")]
+    pub secondary_ip_addresses: Option<Vec<Address>>,
+    #[serde(rename = "SecondaryIPv6Addresses")]
+    pub secondary_ipv6_addresses: Option<Vec<Address>>,
     #[serde(rename = "EndpointID")]
     pub endpoint_id: String,
     #[serde(rename = "Gateway")]
@@ -148,6 +159,9 @@ pub struct ContainerInspect {
     pub driver: String,
     #[serde(rename = "Platform")]
     pub platform: String,
+    /// The manifest the container was created from (API 1.48+; containerd image store only).
+    #[serde(rename = "ImageManifestDescriptor", skip_serializing_if = "Option::is_none")]
+    pub image_manifest_descriptor: Option<OciDescriptor>,
     #[serde(rename = "MountLabel")]
     pub mount_label: String,
     #[serde(rename = "ProcessLabel")]
@@ -217,6 +231,9 @@ pub struct ContainerSummary {
     pub image: String,
     #[serde(rename = "ImageID")]
     pub image_id: String,
+    /// API 1.48+; containerd image store only.
+    #[serde(rename = "ImageManifestDescriptor", skip_serializing_if = "Option::is_none")]
+    pub image_manifest_descriptor: Option<OciDescriptor>,
     /// Path and args joined by spaces.
     #[serde(rename = "Command")]
     pub command: String,
