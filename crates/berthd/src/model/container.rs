@@ -9,6 +9,14 @@ use super::seccomp::SeccompRecord;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The format this build writes. A change that an older daemon could misread (not a new
+/// optional field, which it ignores) raises it, and the reader keeps accepting every older one.
+pub const RECORD_VERSION: u32 = 1;
+
+fn first_version() -> u32 {
+    1
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -137,6 +145,9 @@ pub struct CreateOptions {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Container {
+    /// The record's format ([`RECORD_VERSION`]); records from before the field are version 1.
+    #[serde(default = "first_version")]
+    pub record_version: u32,
     pub id: String,
     /// Without Docker's leading '/'.
     pub name: String,

@@ -8,6 +8,8 @@ pub mod container;
 pub mod endpoint;
 pub mod mount;
 pub mod seccomp;
+#[cfg(test)]
+mod tests;
 
 pub use config::*;
 pub use container::*;

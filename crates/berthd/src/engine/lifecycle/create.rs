@@ -155,6 +155,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         }
     };
     let c = Container {
+        record_version: crate::model::RECORD_VERSION,
         name: name.clone(),
         created: store::now_rfc3339(),
         path,
