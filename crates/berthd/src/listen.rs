@@ -12,7 +12,7 @@
 //! `berth` when unset and that group exists, root otherwise (Docker's rule with its `docker`
 //! group). A group named explicitly that does not exist stops the start, naming it.
 
-use anyhow::Context;
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -149,24 +149,28 @@ pub fn resolve_groups(specs: &[HostSpec], group: Option<&str>) -> Result<Vec<Opt
 }
 
 /// Binds every socket with its group and mode, refusing one that a live daemon answers on.
-pub fn bind_all(specs: &[HostSpec], gids: &[Option<u32>]) -> anyhow::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
+pub fn bind_all(specs: &[HostSpec], gids: &[Option<u32>]) -> io::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
     specs.iter().zip(gids).map(|(s, gid)| Ok((s.clone(), bind(&s.path, *gid, s.mode())?))).collect()
 }
 
-fn bind(path: &Path, gid: Option<u32>, mode: u32) -> anyhow::Result<tokio::net::UnixListener> {
+fn bind(path: &Path, gid: Option<u32>, mode: u32) -> io::Result<tokio::net::UnixListener> {
+    let ctx = |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
     if path.symlink_metadata().is_ok() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            anyhow::bail!("another daemon is already serving {}", path.display());
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("another daemon is already serving {}", path.display()),
+            ));
         }
-        std::fs::remove_file(path).with_context(|| format!("removing the stale socket {}", path.display()))?;
+        std::fs::remove_file(path).map_err(ctx(format!("removing the stale socket {}", path.display())))?;
     }
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p)?;
     }
     // The daemon's umask (022) makes the socket 0755 at bind: no one but root can connect
     // (connecting takes write permission) until the group and mode below are in place.
-    let l = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::os::unix::fs::chown(path, None, gid.or(Some(0))).with_context(|| format!("chown {}", path.display()))?;
+    let l = tokio::net::UnixListener::bind(path).map_err(ctx(format!("cannot listen on {}", path.display())))?;
+    std::os::unix::fs::chown(path, None, gid.or(Some(0))).map_err(ctx(format!("chown {}", path.display())))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
 }

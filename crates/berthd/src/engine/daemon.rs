@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::engine::events::Events;
 use crate::engine::store::Store;
+use crate::engine::EngineError;
 use berth_image::{ImageStore, StorageDriver};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 }
 
 impl Daemon {
-    pub fn new(config: Config) -> anyhow::Result<Daemon> {
+    pub fn new(config: Config) -> Result<Daemon, EngineError> {
         let booted = std::time::SystemTime::now();
         let data_root = config.data_root.clone();
         let exec_root = config.exec_root.clone();
@@ -69,9 +70,9 @@ impl Daemon {
             let images = s.spawn(|| ImageStore::open(&data_root));
             let events = s.spawn(|| Events::open(Some(data_root.join("events.jsonl"))));
             let store = Store::load(&data_root);
-            let images = images.join().map_err(|_| anyhow::anyhow!("opening the image store panicked"))?;
-            let events = events.join().map_err(|_| anyhow::anyhow!("reading the events journal panicked"))?;
-            anyhow::Ok((store?, Arc::new(images?), events))
+            let images = images.join().map_err(|_| EngineError::internal("opening the image store panicked"))?;
+            let events = events.join().map_err(|_| EngineError::internal("reading the events journal panicked"))?;
+            Ok::<_, EngineError>((store?, Arc::new(images?), events))
         })?;
         let id_file = data_root.join("engine-id");
         let id = match std::fs::read_to_string(&id_file) {
