@@ -297,4 +297,30 @@ mod tests {
         assert!(!super::reference_matches("alpine:latest", "busybox"));
         assert_eq!(super::super::body::pct_decode("CMD%20%5B%22sh%22%5D+x"), "CMD [\"sh\"] x");
     }
+
+    #[test]
+    fn inspect_shows_the_config_twice_for_docker_compose() {
+        let mut config = berth_image::ImageConfig::default();
+        config.config.volumes = Some([("/data".to_string(), berth_image::Empty {})].into());
+        config.config.cmd = Some(vec!["sh".into()]);
+        let info = super::ImageInfo {
+            id: "sha256:1".into(),
+            repo_tags: vec!["a:latest".into()],
+            repo_digests: Vec::new(),
+            created: String::new(),
+            size: 3,
+            config,
+            chain_ids: Vec::new(),
+            labels: Default::default(),
+        };
+        let v = serde_json::to_value(super::inspect(&info)).unwrap();
+        // docker-compose 1.29 reads `ContainerConfig.Volumes` on recreate.
+        assert_eq!(v["ContainerConfig"]["Volumes"], serde_json::json!({"/data": {}}));
+        assert_eq!(v["ContainerConfig"]["Image"], "");
+        assert_eq!(v["Config"], serde_json::json!({"Cmd": ["sh"], "Volumes": {"/data": {}}}));
+        assert_eq!(v["VirtualSize"], 3);
+        assert!(v.get("Created").is_none());
+        let s = serde_json::to_value(super::summary(&info, -1)).unwrap();
+        assert_eq!((s["Labels"].clone(), s["VirtualSize"].clone()), (serde_json::json!({}), serde_json::json!(3)));
+    }
 }
