@@ -27,6 +27,10 @@ pub struct ImageSummary {
     pub size: i64,
     /// -1 when not computed.
     pub shared_size: i64,
+    /// Removed in API 1.44 (Docker still sends it, equal to `Size`, to older clients); Berth
+    /// answers every version alike and sends it, as with `ContainerConfig`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
     #[serde(deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
     /// -1 when not computed.
@@ -127,6 +131,9 @@ pub struct ImageInspect {
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
     pub os_version: String,
     pub size: i64,
+    /// Removed in API 1.44; see [`ImageSummary::virtual_size`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
     pub graph_driver: GraphDriverData,
     #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
@@ -167,6 +174,28 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// `progressDetail` of a progress message (Go's `jsonmessage.JSONProgress`, every field
+/// `omitempty`: a layer waiting to start is `{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProgressDetail {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub current: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub total: i64,
+    /// Unix seconds the operation started.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start: i64,
+    #[serde(rename = "hidecounts", skip_serializing_if = "std::ops::Not::not")]
+    pub hide_counts: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub units: String,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// A line of the JSON stream of `POST /images/create` (pull, import) and `/images/load`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -178,7 +207,7 @@ pub struct ProgressMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
     #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
-    pub progress_detail: Option<serde_json::Value>,
+    pub progress_detail: Option<ProgressDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,5 +254,11 @@ mod tests {
         assert!(s.repo_tags.is_empty());
         let p: ProgressMessage = serde_json::from_str(r#"{"errorDetail":{"message":"bad"},"error":"bad"}"#).unwrap();
         assert_eq!(p.error_detail.unwrap().message, "bad");
+        // Zero counts are left out, as Go's omitempty does; a waiting layer shows `{}`.
+        let waiting = ProgressMessage { progress_detail: Some(ProgressDetail::default()), ..Default::default() };
+        assert_eq!(serde_json::to_string(&waiting).unwrap(), r#"{"progressDetail":{}}"#);
+        let d = ProgressDetail { current: 5, ..Default::default() };
+        assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"current":5}"#);
+        assert!(serde_json::to_value(ImageSummary::default()).unwrap().get("VirtualSize").is_none());
     }
 }

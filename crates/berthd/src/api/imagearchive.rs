@@ -8,8 +8,8 @@ use axum::extract::{Query, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_api::{ErrorDetail, HistoryItem, ProgressDetail, ProgressMessage};
 use berth_image::LoadProgress;
-use serde_json::json;
 use std::collections::HashMap;
 
 /// `GET /images/{name}/get` and `GET /images/get?names=…`: the archive, streamed as it is
@@ -75,26 +75,34 @@ pub async fn load(
     let quiet = qbool(q.get("quiet"));
     let stream = futures_util::TryStreamExt::map_err(req.into_body().into_data_stream(), std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ProgressMessage>();
     let d2 = d.clone();
     tokio::task::spawn_blocking(move || {
-        let send = |v: serde_json::Value| {
+        let send = |v: ProgressMessage| {
             let _ = tx.send(v);
         };
         let mut on_progress = |p: LoadProgress| match p {
             LoadProgress::Layer(diff_id, current, total) if !quiet => {
                 let id = diff_id.trim_start_matches("sha256:")[..12].to_string();
-                send(
-                    json!({"status": "Loading layer", "progressDetail": {"current": current, "total": total}, "progress": progress_bar(current, total), "id": id}),
-                );
+                send(ProgressMessage {
+                    id: Some(id),
+                    status: Some("Loading layer".into()),
+                    progress: Some(progress_bar(current, total)),
+                    progress_detail: Some(ProgressDetail {
+                        current: current as i64,
+                        total: total as i64,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
             }
             LoadProgress::Layer(..) => {}
             LoadProgress::Loaded(id, tags) => {
                 if tags.is_empty() {
-                    send(json!({"stream": format!("Loaded image ID: {id}\n")}));
+                    send(stream_text(format!("Loaded image ID: {id}\n")));
                 }
                 for t in &tags {
-                    send(json!({"stream": format!("Loaded image: {t}\n")}));
+                    send(stream_text(format!("Loaded image: {t}\n")));
                 }
                 let mut attrs = std::collections::BTreeMap::new();
                 attrs.insert("name".to_string(), tags.first().cloned().unwrap_or_default());
@@ -103,8 +111,7 @@ pub async fn load(
         };
         let sync = tokio_util::io::SyncIoBridge::new(reader);
         if let Err(err) = d2.images.load(sync, &mut on_progress) {
-            let m = err.to_string();
-            send(json!({"errorDetail": {"message": m}, "error": m}));
+            send(error_message(err.to_string()));
         }
     });
     Ok(([(header::CONTENT_TYPE, "application/json")], json_lines(rx)).into_response())
@@ -116,7 +123,7 @@ struct Progress<R> {
     read: u64,
     next: u64,
     total: u64,
-    tx: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+    tx: tokio::sync::mpsc::UnboundedSender<ProgressMessage>,
 }
 
 impl<R: std::io::Read> std::io::Read for Progress<R> {
@@ -124,20 +131,36 @@ impl<R: std::io::Read> std::io::Read for Progress<R> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         if self.read >= self.next || (n == 0 && self.read > 0) {
-            let detail = if self.total > 0 {
-                json!({"current": self.read, "total": self.total})
-            } else {
-                json!({"current": self.read})
-            };
+            // An unknown total (no Content-Length) is 0, which Docker leaves out.
+            let detail = ProgressDetail { current: self.read as i64, total: self.total as i64, ..Default::default() };
             let bar = if self.total > 0 { progress_bar(self.read, self.total) } else { human(self.read) };
-            let _ = self.tx.send(json!({"status": "Importing", "progressDetail": detail, "progress": bar}));
+            let _ = self.tx.send(ProgressMessage {
+                status: Some("Importing".into()),
+                progress: Some(bar),
+                progress_detail: Some(detail),
+                ..Default::default()
+            });
             self.next = self.read + (1 << 20);
         }
         Ok(n)
     }
 }
 
-fn json_lines(rx: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) -> Body {
+fn stream_text(text: String) -> ProgressMessage {
+    ProgressMessage { stream: Some(text), ..Default::default() }
+}
+
+/// The last message of a stream that failed: Docker sends the text twice, `error` for old
+/// clients and `errorDetail` for new ones.
+pub(super) fn error_message(message: String) -> ProgressMessage {
+    ProgressMessage {
+        error: Some(message.clone()),
+        error_detail: Some(ErrorDetail { code: None, message }),
+        ..Default::default()
+    }
+}
+
+fn json_lines(rx: tokio::sync::mpsc::UnboundedReceiver<ProgressMessage>) -> Body {
     let lines = futures_util::StreamExt::map(tokio_stream::wrappers::UnboundedReceiverStream::new(rx), |v| {
         let mut b = serde_json::to_vec(&v).unwrap_or_default();
         b.extend_from_slice(b"\r\n");
@@ -154,7 +177,7 @@ pub fn import_streamed<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     reference: Option<String>,
     total: u64,
 ) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ProgressMessage>();
     tokio::task::spawn_blocking(move || {
         let counted = Progress {
             inner: tokio_util::io::SyncIoBridge::new(reader),
@@ -168,11 +191,10 @@ pub fn import_streamed<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
                 let mut attrs = std::collections::BTreeMap::new();
                 attrs.insert("name".to_string(), reference.unwrap_or_default());
                 d.events.emit("image", "import", &id, attrs);
-                let _ = tx.send(json!({"status": id}));
+                let _ = tx.send(ProgressMessage { status: Some(id), ..Default::default() });
             }
             Err(err) => {
-                let e = image_error(err);
-                let _ = tx.send(json!({"errorDetail": {"message": e.message}, "error": e.message}));
+                let _ = tx.send(error_message(image_error(err).message));
             }
         }
     });
@@ -181,6 +203,19 @@ pub fn import_streamed<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 
 /// `GET /images/{name}/history`.
 pub async fn history(d: &AppState, name: &str) -> Result<Response, ApiError> {
-    let items = d.images.history(name).map_err(image_error)?;
+    let items: Vec<HistoryItem> = d
+        .images
+        .history(name)
+        .map_err(image_error)?
+        .into_iter()
+        .map(|h| HistoryItem {
+            id: h.id,
+            created: h.created,
+            created_by: h.created_by,
+            tags: h.tags,
+            size: h.size as i64,
+            comment: h.comment,
+        })
+        .collect();
     Ok(Json(items).into_response())
 }

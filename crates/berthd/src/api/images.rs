@@ -4,11 +4,14 @@ use super::body::form_urlencoded_pairs;
 use super::body::{parse_filters, qbool};
 use super::error::image_error;
 use super::{ApiError, AppState};
-use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_api::{
+    ContainerConfig, DeleteItem, EmptyObjectMap, GraphDriverData, ImageConfig, ImageInspect, ImageMetadata,
+    ImageSummary, RootFs,
+};
 use berth_image::{ImageInfo, ImportOptions};
 use std::collections::HashMap;
 
@@ -53,22 +56,22 @@ pub async fn create(State(d): State<AppState>, Query(q): Q, req: Request) -> Res
     Err(ApiError::bad_request("fromSrc or fromImage is required"))
 }
 
-fn summary(i: &ImageInfo, containers: i64) -> serde_json::Value {
-    serde_json::json!({
-        "Id": i.id.to_string(),
-        "ParentId": "",
-        "RepoTags": i.repo_tags,
-        "RepoDigests": i.repo_digests,
-        "Created": i.created_unix(),
-        "Size": i.size,
-        "SharedSize": -1,
-        "VirtualSize": i.size,
-        "Labels": i.config.config.labels.clone().unwrap_or_default(),
-        "Containers": containers,
-    })
+fn summary(i: &ImageInfo, containers: i64) -> ImageSummary {
+    ImageSummary {
+        id: i.id.clone(),
+        repo_tags: i.repo_tags.clone(),
+        repo_digests: i.repo_digests.clone(),
+        created: i.created_unix(),
+        size: i.size as i64,
+        shared_size: -1,
+        virtual_size: Some(i.size as i64),
+        labels: i.config.config.labels.clone().unwrap_or_default(),
+        containers,
+        ..Default::default()
+    }
 }
 
-pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ImageSummary>>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     let mut v: Vec<ImageInfo> = d.images.list();
     for (k, vals) in &filters {
@@ -160,26 +163,64 @@ pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -
     }
 }
 
-fn inspect(i: &ImageInfo) -> serde_json::Value {
+fn inspect(i: &ImageInfo) -> ImageInspect {
     let c = &i.config;
-    serde_json::json!({
-        "Id": i.id.to_string(),
-        "RepoTags": i.repo_tags,
-        "RepoDigests": i.repo_digests,
-        "Parent": "",
-        "Comment": c.history.first().and_then(|h| h.comment.clone()).unwrap_or_default(),
-        "Created": c.created,
-        "DockerVersion": "",
-        "Author": "",
-        "Config": c.config,
-        "Architecture": c.architecture,
-        "Os": c.os,
-        "Size": i.size,
-        "VirtualSize": i.size,
-        "GraphDriver": {"Name": "overlay2", "Data": null},
-        "RootFS": {"Type": "layers", "Layers": c.rootfs.diff_ids},
-        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-    })
+    let config = image_config(&c.config);
+    ImageInspect {
+        id: i.id.clone(),
+        repo_tags: i.repo_tags.clone(),
+        repo_digests: i.repo_digests.clone(),
+        comment: c.history.first().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        created: c.created.clone().unwrap_or_default(),
+        // Docker dropped it in API 1.45, but docker-compose 1.29 reads `ContainerConfig.Volumes`
+        // (a KeyError without it) to carry an image's anonymous volumes over on recreate. Berth
+        // keeps no committing container, so it shows the image's own config there, as Docker's
+        // classic builder did for its last step.
+        container_config: Some(ContainerConfig {
+            user: config.user.clone(),
+            exposed_ports: config.exposed_ports.clone(),
+            env: config.env.clone(),
+            cmd: config.cmd.clone(),
+            volumes: config.volumes.clone(),
+            working_dir: config.working_dir.clone(),
+            entrypoint: config.entrypoint.clone(),
+            on_build: config.on_build.clone(),
+            labels: config.labels.clone(),
+            stop_signal: Some(config.stop_signal.clone()).filter(|s| !s.is_empty()),
+            ..Default::default()
+        }),
+        docker_version: c.docker_version.clone().unwrap_or_default(),
+        author: c.author.clone().unwrap_or_default(),
+        config: Some(config),
+        architecture: c.architecture.clone(),
+        os: c.os.clone(),
+        size: i.size as i64,
+        virtual_size: Some(i.size as i64),
+        graph_driver: GraphDriverData { name: "overlay2".into(), data: None },
+        root_fs: RootFs { r#type: "layers".into(), layers: c.rootfs.diff_ids.clone() },
+        metadata: ImageMetadata { last_tag_time: Some("0001-01-01T00:00:00Z".into()) },
+        ..Default::default()
+    }
+}
+
+/// The image's runtime defaults in the API's shape (`{}` for each exposed port and volume).
+fn image_config(c: &berth_image::ContainerConfig) -> ImageConfig {
+    let empties = |m: &Option<std::collections::BTreeMap<String, berth_image::Empty>>| -> Option<EmptyObjectMap> {
+        m.as_ref().map(|m| m.keys().map(|k| (k.clone(), serde_json::Value::Object(Default::default()))).collect())
+    };
+    ImageConfig {
+        user: c.user.clone(),
+        exposed_ports: empties(&c.exposed_ports),
+        env: c.env.clone(),
+        cmd: c.cmd.clone(),
+        volumes: empties(&c.volumes),
+        working_dir: c.working_dir.clone(),
+        entrypoint: c.entrypoint.clone(),
+        on_build: c.on_build.clone(),
+        labels: c.labels.clone(),
+        stop_signal: c.stop_signal.clone().unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 pub async fn post_dispatch(
@@ -226,22 +267,25 @@ pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q
             .map(|(_, cid, running)| berth_image::ContainerUse { id: cid.clone(), running: *running })
             .collect()
     };
-    let items = d.images.remove(&name, force, &in_use).map_err(image_error)?;
+    let items: Vec<DeleteItem> = d
+        .images
+        .remove(&name, force, &in_use)
+        .map_err(image_error)?
+        .into_iter()
+        .map(|it| match it {
+            berth_image::DeleteItem::Untagged(t) => DeleteItem { untagged: Some(t), deleted: None },
+            berth_image::DeleteItem::Deleted(id) => DeleteItem { untagged: None, deleted: Some(id) },
+        })
+        .collect();
     for it in &items {
-        let v = serde_json::to_value(it).unwrap_or_default();
-        if let Some(id) = v.get("Deleted").and_then(|x| x.as_str()) {
+        if let Some(id) = &it.deleted {
             d.events.emit("image", "delete", id, Default::default());
         }
-        if let Some(t) = v.get("Untagged").and_then(|x| x.as_str()) {
+        if let Some(t) = &it.untagged {
             d.events.emit("image", "untag", t, Default::default());
         }
     }
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(serde_json::to_vec(&items).unwrap_or_default()),
-    )
-        .into_response())
+    Ok(Json(items).into_response())
 }
 
 #[cfg(test)]
@@ -252,5 +296,31 @@ mod tests {
         assert!(super::reference_matches("busybox:1.36", "busy*:1*"));
         assert!(!super::reference_matches("alpine:latest", "busybox"));
         assert_eq!(super::super::body::pct_decode("CMD%20%5B%22sh%22%5D+x"), "CMD [\"sh\"] x");
+    }
+
+    #[test]
+    fn inspect_shows_the_config_twice_for_docker_compose() {
+        let mut config = berth_image::ImageConfig::default();
+        config.config.volumes = Some([("/data".to_string(), berth_image::Empty {})].into());
+        config.config.cmd = Some(vec!["sh".into()]);
+        let info = super::ImageInfo {
+            id: "sha256:1".into(),
+            repo_tags: vec!["a:latest".into()],
+            repo_digests: Vec::new(),
+            created: String::new(),
+            size: 3,
+            config,
+            chain_ids: Vec::new(),
+            labels: Default::default(),
+        };
+        let v = serde_json::to_value(super::inspect(&info)).unwrap();
+        // docker-compose 1.29 reads `ContainerConfig.Volumes` on recreate.
+        assert_eq!(v["ContainerConfig"]["Volumes"], serde_json::json!({"/data": {}}));
+        assert_eq!(v["ContainerConfig"]["Image"], "");
+        assert_eq!(v["Config"], serde_json::json!({"Cmd": ["sh"], "Volumes": {"/data": {}}}));
+        assert_eq!(v["VirtualSize"], 3);
+        assert!(v.get("Created").is_none());
+        let s = serde_json::to_value(super::summary(&info, -1)).unwrap();
+        assert_eq!((s["Labels"].clone(), s["VirtualSize"].clone()), (serde_json::json!({}), serde_json::json!(3)));
     }
 }

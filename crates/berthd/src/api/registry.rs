@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
+use berth_api::{AuthConfig, AuthResponse, ProgressDetail, ProgressMessage};
 use berth_registry::{Credentials, Event, RegistryError};
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -33,17 +33,18 @@ fn decode_auth(raw: &str) -> Credentials {
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         &base64::engine::general_purpose::STANDARD,
     ];
-    let v: Value = engines
+    // A header that does not decode is no credentials, as before: the registry then says
+    // whether it needs some.
+    let a: AuthConfig = engines
         .iter()
         .find_map(|e| e.decode(raw.trim()).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    creds_of(&v)
+        .unwrap_or_default();
+    creds_of(a)
 }
 
-fn creds_of(v: &Value) -> Credentials {
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-    Credentials { username: s("username"), password: s("password"), identity_token: s("identitytoken") }
+fn creds_of(a: AuthConfig) -> Credentials {
+    Credentials { username: a.username, password: a.password, identity_token: a.identity_token }
 }
 
 fn creds(headers: &HeaderMap) -> Credentials {
@@ -66,20 +67,31 @@ fn bar(current: u64, total: u64) -> String {
     format!("[{}>{}] {}/{}", "=".repeat(filled as usize), " ".repeat((width - filled) as usize), mb(current), mb(total))
 }
 
-fn message(ev: &Event, tag: &str) -> Value {
+fn message(ev: &Event, tag: &str) -> ProgressMessage {
+    let status = |s: &str| ProgressMessage { status: Some(s.to_string()), ..Default::default() };
     match ev {
-        Event::Status(s) if s.starts_with("Pulling from ") => json!({"status": s, "id": tag}),
-        Event::Status(s) => json!({"status": s}),
-        Event::Layer { id, status, current, total } if *total > 0 && *current > 0 => {
-            json!({"status": status, "progressDetail": {"current": current, "total": total}, "progress": bar(*current, *total), "id": id})
+        Event::Status(s) if s.starts_with("Pulling from ") => {
+            ProgressMessage { id: Some(tag.to_string()), ..status(s) }
         }
-        Event::Layer { id, status, .. } => {
-            json!({"status": status, "progressDetail": {}, "id": id})
+        Event::Status(s) => status(s),
+        Event::Layer { id, status: s, current, total } if *total > 0 && *current > 0 => ProgressMessage {
+            id: Some(id.clone()),
+            progress: Some(bar(*current, *total)),
+            progress_detail: Some(ProgressDetail {
+                current: *current as i64,
+                total: *total as i64,
+                ..Default::default()
+            }),
+            ..status(s)
+        },
+        // A layer not under way yet: `"progressDetail": {}`, as dockerd sends.
+        Event::Layer { id, status: s, .. } => {
+            ProgressMessage { id: Some(id.clone()), progress_detail: Some(ProgressDetail::default()), ..status(s) }
         }
     }
 }
 
-fn line(v: &Value) -> bytes::Bytes {
+fn line(v: &ProgressMessage) -> bytes::Bytes {
     let mut b = serde_json::to_vec(v).unwrap_or_default();
     b.extend_from_slice(b"\r\n");
     b.into()
@@ -144,8 +156,7 @@ async fn relay<T: Send + 'static>(
         match res {
             Ok(v) => done(&v),
             Err(e) => {
-                let m = e.to_string();
-                let _ = out_tx.send(line(&json!({"errorDetail": {"message": m}, "error": m})));
+                let _ = out_tx.send(line(&super::imagearchive::error_message(e.to_string())));
             }
         }
     });
@@ -239,16 +250,18 @@ pub async fn push(
 }
 
 /// `POST /auth` (`docker login`): the registry is asked whether it takes these credentials.
-pub async fn login(State(d): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+pub async fn login(State(d): State<AppState>, req: Request) -> Result<Json<AuthResponse>, ApiError> {
     let body =
         axum::body::to_bytes(req.into_body(), 1 << 20).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let server = v["serveraddress"].as_str().unwrap_or("").to_string();
-    berth_registry::check_login(&options(&d), &server, &creds_of(&v)).await.map_err(|e| match e {
+    let a: AuthConfig =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let server = a.server_address.clone();
+    berth_registry::check_login(&options(&d), &server, &creds_of(a)).await.map_err(|e| match e {
         RegistryError::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
         other => api_error(other),
     })?;
-    Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})))
+    // The registry's refresh token is not asked for, so there is none to hand back.
+    Ok(Json(AuthResponse { status: "Login Succeeded".into(), identity_token: String::new() }))
 }
 
 /// `GET /images/search`: Berth does not search registries.
