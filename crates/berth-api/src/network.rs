@@ -84,6 +84,10 @@ pub struct Network {
     /// Overlay networks in a swarm only.
     #[serde(rename = "Peers", skip_serializing_if = "Option::is_none")]
     pub peers: Option<Vec<PeerInfo>>,
+    /// Berth's own, on the default bridge only: container ids by the earlier `--bip` subnet
+    /// they still use (they keep their addresses when the daemon's range changes).
+    #[serde(rename = "BerthPreviousRanges", skip_serializing_if = "Option::is_none")]
+    pub berth_previous_ranges: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// A peer node of an overlay network: `{"Name": "6869d7c1732b", "IP": "10.133.77.91"}`.

@@ -220,6 +220,10 @@ pub struct Info {
     pub generic_resources: Option<serde_json::Value>,
     #[serde(rename = "DockerRootDir")]
     pub docker_root_dir: String,
+    /// Berth's own (dockerd has `--exec-root` but does not report it): where the daemon keeps
+    /// its runtime state.
+    #[serde(rename = "ExecRoot", skip_serializing_if = "String::is_empty")]
+    pub exec_root: String,
     #[serde(rename = "HttpProxy")]
     pub http_proxy: String,
     #[serde(rename = "HttpsProxy")]

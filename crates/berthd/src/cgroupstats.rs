@@ -1,22 +1,23 @@
 //! Reading a container's usage for `docker stats`: the cgroup's counters (v1 or v2), the host's
-//! CPU time, and the interfaces of the container's network namespace, shaped as Docker's stats
-//! JSON so that the CLI's percentages come out right.
+//! CPU time, and the interfaces of the container's network namespace, in the units Docker's
+//! stats use (nanoseconds, bytes) so that the CLI's percentages come out right. The API layer
+//! shapes a [`Sample`] into the wire's stats document.
 
 use crate::cgroupctl::{dir, is_v2};
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn read_u64(p: PathBuf) -> Option<u64> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
-/// `key value` lines (memory.stat, cpu.stat) as a JSON object of numbers.
-fn flat_keyed(p: PathBuf) -> Map<String, Value> {
+/// `key value` lines (memory.stat, cpu.stat) as a map of numbers.
+fn flat_keyed(p: PathBuf) -> BTreeMap<String, u64> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once(' '))
-        .filter_map(|(k, v)| v.trim().parse::<u64>().ok().map(|v| (k.to_string(), json!(v))))
+        .filter_map(|(k, v)| v.trim().parse::<u64>().ok().map(|v| (k.to_string(), v)))
         .collect()
 }
 
@@ -46,8 +47,21 @@ fn host_memory() -> u64 {
         .unwrap_or(0)
 }
 
-fn cpu(cgroups_path: &str) -> Value {
-    let get = |s: &Map<String, Value>, k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
+/// CPU time in nanoseconds.
+pub struct Cpu {
+    pub total: u64,
+    pub user: u64,
+    pub kernel: u64,
+    /// Host CPU time (see `system_cpu_ns`).
+    pub system: u64,
+    pub online_cpus: u64,
+    pub periods: u64,
+    pub throttled_periods: u64,
+    pub throttled_time: u64,
+}
+
+fn cpu(cgroups_path: &str) -> Cpu {
+    let get = |s: &BTreeMap<String, u64>, k: &str| s.get(k).copied().unwrap_or(0);
     let (total, user, kernel, throttling) = if is_v2() {
         let s = flat_keyed(dir(cgroups_path, "").join("cpu.stat"));
         let us = |k: &str| get(&s, k) * 1000;
@@ -62,15 +76,27 @@ fn cpu(cgroups_path: &str) -> Value {
         let throttling = (get(&c, "nr_periods"), get(&c, "nr_throttled"), get(&c, "throttled_time"));
         (read_u64(d.join("cpuacct.usage")).unwrap_or(0), t("user"), t("system"), throttling)
     };
-    json!({
-        "cpu_usage": {"total_usage": total, "usage_in_usermode": user, "usage_in_kernelmode": kernel},
-        "system_cpu_usage": system_cpu_ns(),
-        "online_cpus": online_cpus(),
-        "throttling_data": {"periods": throttling.0, "throttled_periods": throttling.1, "throttled_time": throttling.2},
-    })
+    Cpu {
+        total,
+        user,
+        kernel,
+        system: system_cpu_ns(),
+        online_cpus: online_cpus(),
+        periods: throttling.0,
+        throttled_periods: throttling.1,
+        throttled_time: throttling.2,
+    }
 }
 
-fn memory(cgroups_path: &str) -> Value {
+/// Bytes; `limit` is the host's memory when the cgroup has none.
+pub struct Memory {
+    pub usage: u64,
+    pub limit: u64,
+    /// memory.stat.
+    pub stats: BTreeMap<String, u64>,
+}
+
+fn memory(cgroups_path: &str) -> Memory {
     let (usage, limit, stats) = if is_v2() {
         let d = dir(cgroups_path, "");
         let limit = std::fs::read_to_string(d.join("memory.max")).ok().and_then(|s| s.trim().parse::<u64>().ok());
@@ -83,19 +109,30 @@ fn memory(cgroups_path: &str) -> Value {
     // No limit reads as "max" or a huge number: Docker shows the host's memory then.
     let host = host_memory();
     let limit = limit.filter(|l| *l < host).unwrap_or(host);
-    json!({"usage": usage.unwrap_or(0), "limit": limit, "stats": stats})
+    Memory { usage: usage.unwrap_or(0), limit, stats }
 }
 
-fn pids(cgroups_path: &str) -> Value {
+pub struct Pids {
+    pub current: u64,
+    /// None when unlimited ("max").
+    pub limit: Option<u64>,
+}
+
+fn pids(cgroups_path: &str) -> Pids {
     let d = if is_v2() { dir(cgroups_path, "") } else { dir(cgroups_path, "pids") };
-    let current = read_u64(d.join("pids.current")).unwrap_or(0);
-    match read_u64(d.join("pids.max")) {
-        Some(limit) => json!({"current": current, "limit": limit}),
-        None => json!({"current": current}),
-    }
+    Pids { current: read_u64(d.join("pids.current")).unwrap_or(0), limit: read_u64(d.join("pids.max")) }
 }
 
-fn blkio(cgroups_path: &str) -> Value {
+/// Bytes read or written on one block device.
+pub struct Blkio {
+    pub major: u64,
+    pub minor: u64,
+    /// "read", "write", … (lowercase).
+    pub op: String,
+    pub value: u64,
+}
+
+fn blkio(cgroups_path: &str) -> Vec<Blkio> {
     let mut entries = Vec::new();
     if is_v2() {
         for l in std::fs::read_to_string(dir(cgroups_path, "").join("io.stat")).unwrap_or_default().lines() {
@@ -109,7 +146,12 @@ fn blkio(cgroups_path: &str) -> Value {
                     Some(("wbytes", v)) => ("write", v),
                     _ => continue,
                 };
-                entries.push(json!({"major": maj.parse::<u64>().unwrap_or(0), "minor": min.parse::<u64>().unwrap_or(0), "op": op.0, "value": op.1.parse::<u64>().unwrap_or(0)}));
+                entries.push(Blkio {
+                    major: maj.parse().unwrap_or(0),
+                    minor: min.parse().unwrap_or(0),
+                    op: op.0.into(),
+                    value: op.1.parse().unwrap_or(0),
+                });
             }
         }
     } else {
@@ -120,15 +162,32 @@ fn blkio(cgroups_path: &str) -> Value {
             let Some((maj, min)) = dev.split_once(':') else {
                 continue;
             };
-            entries.push(json!({"major": maj.parse::<u64>().unwrap_or(0), "minor": min.parse::<u64>().unwrap_or(0), "op": op.to_lowercase(), "value": v.parse::<u64>().unwrap_or(0)}));
+            entries.push(Blkio {
+                major: maj.parse().unwrap_or(0),
+                minor: min.parse().unwrap_or(0),
+                op: op.to_lowercase(),
+                value: v.parse().unwrap_or(0),
+            });
         }
     }
-    json!({"io_service_bytes_recursive": entries})
+    entries
+}
+
+/// One interface's counters, as /proc/net/dev has them.
+pub struct Interface {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 /// The container's interfaces, from its own network namespace (through its init's /proc).
-fn networks(pid: i32) -> Value {
-    let mut out = Map::new();
+fn networks(pid: i32) -> BTreeMap<String, Interface> {
+    let mut out = BTreeMap::new();
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
     for l in text.lines().skip(2) {
         let Some((name, rest)) = l.split_once(':') else {
@@ -144,20 +203,31 @@ fn networks(pid: i32) -> Value {
         }
         out.insert(
             name.to_string(),
-            json!({"rx_bytes": v[0], "rx_packets": v[1], "rx_errors": v[2], "rx_dropped": v[3], "tx_bytes": v[8], "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11]}),
+            Interface {
+                rx_bytes: v[0],
+                rx_packets: v[1],
+                rx_errors: v[2],
+                rx_dropped: v[3],
+                tx_bytes: v[8],
+                tx_packets: v[9],
+                tx_errors: v[10],
+                tx_dropped: v[11],
+            },
         );
     }
-    Value::Object(out)
+    out
 }
 
 /// One sample of a running container.
 pub struct Sample {
+    /// RFC 3339 with nanoseconds.
     pub read: String,
-    pub cpu: Value,
-    pub memory: Value,
-    pub pids: Value,
-    pub blkio: Value,
-    pub networks: Value,
+    pub cpu: Cpu,
+    pub memory: Memory,
+    pub pids: Pids,
+    pub blkio: Vec<Blkio>,
+    /// By interface name, without `lo`.
+    pub networks: BTreeMap<String, Interface>,
 }
 
 pub fn sample(cgroups_path: &str, pid: i32) -> Sample {
@@ -169,27 +239,4 @@ pub fn sample(cgroups_path: &str, pid: i32) -> Sample {
         blkio: blkio(cgroups_path),
         networks: networks(pid),
     }
-}
-
-/// Docker's stats document: `now` against `before` (the CPU percentage is their difference).
-pub fn document(id: &str, name: &str, now: Option<&Sample>, before: Option<&Sample>) -> Value {
-    const ZERO: &str = "0001-01-01T00:00:00Z";
-    let empty_cpu = json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}});
-    let mut doc = json!({
-        "id": id,
-        "name": format!("/{name}"),
-        "read": now.map(|s| s.read.clone()).unwrap_or_else(|| ZERO.into()),
-        "preread": before.map(|s| s.read.clone()).unwrap_or_else(|| ZERO.into()),
-        "num_procs": 0,
-        "cpu_stats": now.map(|s| s.cpu.clone()).unwrap_or(empty_cpu.clone()),
-        "precpu_stats": before.map(|s| s.cpu.clone()).unwrap_or(empty_cpu),
-        "memory_stats": now.map(|s| s.memory.clone()).unwrap_or(json!({})),
-        "pids_stats": now.map(|s| s.pids.clone()).unwrap_or(json!({})),
-        "blkio_stats": now.map(|s| s.blkio.clone()).unwrap_or(json!({"io_service_bytes_recursive": null})),
-        "storage_stats": {},
-    });
-    if let Some(s) = now.filter(|s| s.networks.as_object().is_some_and(|m| !m.is_empty())) {
-        doc["networks"] = s.networks.clone();
-    }
-    doc
 }

@@ -16,6 +16,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
+use berth_api::{FilesystemChange, PathStat};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,7 +98,14 @@ fn not_found<'a>(c: &'a Container, inner: &'a str) -> impl Fn(berth_image::Image
 }
 
 fn stat_header(st: &berth_image::PathStat) -> HeaderValue {
-    let json = serde_json::to_vec(st).unwrap_or_default();
+    let wire = PathStat {
+        name: st.name.clone(),
+        size: st.size,
+        mode: st.mode,
+        mtime: st.mtime.clone(),
+        link_target: st.link_target.clone(),
+    };
+    let json = serde_json::to_vec(&wire).unwrap_or_default();
     HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json)).expect("base64 is a valid header")
 }
 
@@ -234,7 +242,10 @@ pub async fn export(State(d): State<AppState>, Path(id): Path<String>) -> Result
 }
 
 /// `docker diff`.
-pub async fn changes(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn changes(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<FilesystemChange>>, ApiError> {
     let e = d.store.get(&id)?;
     let c = e.snapshot();
     let driver = d.driver(&c.options.storage_driver).map_err(image_error)?;
@@ -250,10 +261,10 @@ pub async fn changes(State(d): State<AppState>, Path(id): Path<String>) -> Resul
     .map_err(image_error)?;
     // Files the daemon itself manages inside the rootfs are not the user's changes.
     let hidden = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/.dockerenv"];
-    let out: Vec<serde_json::Value> = list
+    let out: Vec<FilesystemChange> = list
         .into_iter()
         .filter(|ch| !hidden.contains(&ch.path.as_str()))
-        .map(|ch| serde_json::json!({"Path": ch.path, "Kind": ch.kind as u8}))
+        .map(|ch| FilesystemChange { kind: ch.kind as u8, path: ch.path })
         .collect();
-    Ok(Json(serde_json::Value::Array(out)))
+    Ok(Json(out))
 }

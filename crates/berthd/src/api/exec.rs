@@ -11,6 +11,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_api::{ExecInspect, ExecProcessConfig};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -67,7 +68,7 @@ pub async fn create(
         detach_keys_spec: b.detach_keys.unwrap_or_default(),
     };
     let eid = exec::create(&d, &id, cfg)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": eid}))).into_response())
+    Ok((StatusCode::CREATED, Json(berth_api::IdResponse { id: eid })).into_response())
 }
 
 pub async fn start(State(d): State<AppState>, Path(id): Path<String>, mut req: Request) -> Result<Response, ApiError> {
@@ -160,23 +161,29 @@ async fn stream_output<IO: tokio::io::AsyncWrite + Unpin>(
     }
 }
 
-pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecInspect>, ApiError> {
     let x = exec::get(&d, &id)?;
     let mut cmd = x.config.cmd.clone();
     let entry = if cmd.is_empty() { String::new() } else { cmd.remove(0) };
-    Ok(Json(serde_json::json!({
-        "ID": x.id,
-        "Running": x.running,
-        "ExitCode": x.exit_code,
-        "ProcessConfig": {"tty": x.config.tty, "entrypoint": entry, "arguments": cmd, "privileged": x.config.privileged, "user": x.config.user.clone().unwrap_or_default()},
-        "OpenStdin": x.config.attach_stdin,
-        "OpenStderr": x.config.attach_stderr,
-        "OpenStdout": x.config.attach_stdout,
-        "CanRemove": false,
-        "ContainerID": x.container_id,
-        "DetachKeys": x.config.detach_keys_spec,
-        "Pid": x.pid,
-    })))
+    Ok(Json(ExecInspect {
+        id: x.id.clone(),
+        running: x.running,
+        exit_code: x.exit_code.map(i64::from),
+        process_config: ExecProcessConfig {
+            tty: x.config.tty,
+            entrypoint: entry,
+            arguments: cmd,
+            privileged: x.config.privileged,
+            user: x.config.user.clone().unwrap_or_default(),
+        },
+        open_stdin: x.config.attach_stdin,
+        open_stderr: x.config.attach_stderr,
+        open_stdout: x.config.attach_stdout,
+        can_remove: false,
+        container_id: x.container_id.clone(),
+        detach_keys: x.config.detach_keys_spec.clone(),
+        pid: i64::from(x.pid),
+    }))
 }
 
 /// `POST /exec/{id}/resize?h=&w=`: the exec's terminal size, through the monitor that holds it.

@@ -6,8 +6,11 @@ use super::{ApiError, AppState};
 use crate::engine::daemon::Daemon;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use berth_api::{
+    Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkPruneResponse,
+};
+use std::collections::{BTreeMap, HashMap};
 
 /// Built-in networks get stable ids derived from their names.
 pub(crate) fn net_id(name: &str) -> String {
@@ -15,7 +18,40 @@ pub(crate) fn net_id(name: &str) -> String {
     hex::encode(sha2::Sha256::digest(format!("berth-network-{name}")))
 }
 
-fn network(d: &Daemon, name: &str) -> Option<Value> {
+fn ipam(options: Option<BTreeMap<String, String>>, config: Vec<IpamConfig>) -> Ipam {
+    Ipam { driver: "default".into(), options, config: Some(config) }
+}
+
+fn ipam_config(subnet: String, gateway: String) -> IpamConfig {
+    IpamConfig { subnet: Some(subnet), gateway: Some(gateway), ..Default::default() }
+}
+
+fn member(c: &crate::model::Container, mac: String, ip: String) -> NetworkContainer {
+    NetworkContainer {
+        name: c.name.clone(),
+        endpoint_id: c.id.clone(),
+        mac_address: mac,
+        ipv4_address: ip,
+        ipv6_address: String::new(),
+    }
+}
+
+/// What every network Berth has shares: a local IPv4 bridge-like network, not swarm-scoped.
+fn base(name: &str, id: String, created: String, driver: &str, ipam: Ipam) -> Network {
+    Network {
+        name: name.to_string(),
+        id,
+        created,
+        scope: "local".into(),
+        driver: driver.into(),
+        enable_ipv4: true,
+        enable_ipv6: false,
+        ipam,
+        ..Default::default()
+    }
+}
+
+fn network(d: &Daemon, name: &str) -> Option<Network> {
     let cfg = d.config();
     let containers: Vec<crate::model::Container> = d
         .store
@@ -28,15 +64,19 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
         "bridge" => {
             let (gw, len) = crate::config::parse_cidr(&cfg.bip)?;
             let subnet = berth_net::Ipv4Net::new(gw, len).ok()?.trunc();
+            let options = [
+                ("com.docker.network.bridge.name", cfg.bridge.as_str()),
+                ("com.docker.network.bridge.default_bridge", "true"),
+                ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+            ];
             (
                 "bridge",
-                json!({"Driver": "default", "Options": null, "Config": [{"Subnet": subnet.to_string(), "Gateway": gw.to_string()}]}),
-                json!({"com.docker.network.bridge.name": cfg.bridge, "com.docker.network.bridge.default_bridge": "true",
-                       "com.docker.network.bridge.enable_ip_masquerade": "true"}),
+                ipam(None, vec![ipam_config(subnet.to_string(), gw.to_string())]),
+                options.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             )
         }
-        "host" => ("host", json!({"Driver": "default", "Options": null, "Config": []}), json!({})),
-        "none" => ("null", json!({"Driver": "default", "Options": null, "Config": []}), json!({})),
+        "host" => ("host", ipam(None, vec![]), BTreeMap::new()),
+        "none" => ("null", ipam(None, vec![]), BTreeMap::new()),
         _ => {
             let un = d.net.user.get(name)?;
             return Some(user_network(d, &un));
@@ -44,8 +84,8 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
     };
     let current =
         crate::config::parse_cidr(&cfg.bip).and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok()).map(|n| n.trunc());
-    let mut members = serde_json::Map::new();
-    let mut old: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut members = BTreeMap::new();
+    let mut old: BTreeMap<String, Vec<String>> = Default::default();
     for c in &containers {
         let (ip, mac) = match c.endpoint_on(name) {
             Some(ep) => {
@@ -56,68 +96,46 @@ fn network(d: &Daemon, name: &str) -> Option<Value> {
             }
             None => (String::new(), String::new()),
         };
-        members.insert(
-            c.id.clone(),
-            json!({"Name": c.name, "EndpointID": c.id, "MacAddress": mac, "IPv4Address": ip, "IPv6Address": ""}),
-        );
+        members.insert(c.id.clone(), member(c, mac, ip));
     }
-    let mut v = json!({
-        "Name": name, "Id": net_id(name), "Created": "0001-01-01T00:00:00Z", "Scope": "local", "Driver": driver,
-        "EnableIPv4": true, "EnableIPv6": false, "IPAM": ipam, "Internal": false, "Attachable": false, "Ingress": false,
-        "ConfigFrom": {"Network": ""}, "ConfigOnly": false, "Containers": members, "Options": options, "Labels": {},
-    });
-    if !old.is_empty() {
+    Some(Network {
+        containers: members,
+        options,
         // Berth's own: containers created under an earlier --bip keep their addresses.
-        v["BerthPreviousRanges"] = json!(old);
-    }
-    Some(v)
+        berth_previous_ranges: (!old.is_empty()).then_some(old),
+        ..base(name, net_id(name), "0001-01-01T00:00:00Z".into(), driver, ipam)
+    })
 }
 
 const BUILTIN: &[&str] = &["bridge", "host", "none"];
 
-fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Value {
-    let mut members = serde_json::Map::new();
+fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Network {
+    let mut members = BTreeMap::new();
     for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
         if let Some(ep) = c.endpoint_on(&un.name) {
-            members.insert(
-                c.id.clone(),
-                json!({"Name": c.name, "EndpointID": c.id, "MacAddress": ep.mac,
-                "IPv4Address": format!("{}/{}", ep.ip, ep.subnet.prefix_len()), "IPv6Address": ""}),
-            );
+            let ip = format!("{}/{}", ep.ip, ep.subnet.prefix_len());
+            members.insert(c.id.clone(), member(&c, ep.mac.clone(), ip));
         }
     }
-    json!({
-        "Name": un.name, "Id": un.id, "Created": un.created, "Scope": "local", "Driver": "bridge",
-        "EnableIPv4": true, "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": un.subnet.to_string(), "Gateway": un.gateway.to_string()}]},
-        "Internal": un.internal, "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
-        "Containers": members, "Options": {"com.docker.network.bridge.name": un.bridge}, "Labels": un.labels,
-    })
+    let ipam = ipam(Some(BTreeMap::new()), vec![ipam_config(un.subnet.to_string(), un.gateway.to_string())]);
+    Network {
+        internal: un.internal,
+        containers: members,
+        options: [("com.docker.network.bridge.name".to_string(), un.bridge.clone())].into(),
+        labels: un.labels.clone(),
+        ..base(&un.name, un.id.clone(), un.created.clone(), "bridge", ipam)
+    }
 }
 
-fn all_networks(d: &Daemon) -> Vec<Value> {
-    let mut v: Vec<Value> = BUILTIN.iter().filter_map(|n| network(d, n)).collect();
+fn all_networks(d: &Daemon) -> Vec<Network> {
+    let mut v: Vec<Network> = BUILTIN.iter().filter_map(|n| network(d, n)).collect();
     v.extend(d.net.user.all().iter().map(|un| user_network(d, un)));
     v
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CreateRequest {
-    pub name: String,
-    #[serde(default)]
-    pub driver: Option<String>,
-    #[serde(default)]
-    pub internal: bool,
-    #[serde(default, rename = "IPAM")]
-    pub ipam: Option<Value>,
-    #[serde(default)]
-    pub labels: Option<std::collections::BTreeMap<String, String>>,
-}
-
 pub async fn create(
     State(d): State<AppState>,
-    super::body::JsonBody(req): super::body::JsonBody<CreateRequest>,
+    super::body::JsonBody(req): super::body::JsonBody<NetworkCreateRequest>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     if req.name.is_empty() {
@@ -134,14 +152,14 @@ pub async fn create(
             "could not find plugin {drv} in v1 plugin registry: plugin not found"
         )));
     }
-    let cfg0 = req.ipam.as_ref().and_then(|i| i["Config"].as_array().and_then(|a| a.first().cloned()));
-    let subnet = match cfg0.as_ref().and_then(|c| c["Subnet"].as_str()).filter(|s| !s.is_empty()) {
+    let cfg0 = req.ipam.as_ref().and_then(|i| i.config.as_ref()).and_then(|a| a.first());
+    let subnet = match cfg0.and_then(|c| c.subnet.as_deref()).filter(|s| !s.is_empty()) {
         Some(s) => {
             Some(s.parse::<berth_net::Ipv4Net>().map_err(|_| ApiError::bad_request(format!("invalid subnet {s}")))?)
         }
         None => None,
     };
-    let gateway = match cfg0.as_ref().and_then(|c| c["Gateway"].as_str()).filter(|s| !s.is_empty()) {
+    let gateway = match cfg0.and_then(|c| c.gateway.as_deref()).filter(|s| !s.is_empty()) {
         Some(g) => Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gateway {g}")))?),
         None => None,
     };
@@ -157,7 +175,7 @@ pub async fn create(
             &req.name,
             subnet,
             gateway,
-            req.internal,
+            req.internal.unwrap_or(false),
             req.labels.unwrap_or_default(),
             &taken,
             &cfg.default_address_pools,
@@ -167,7 +185,8 @@ pub async fn create(
     attrs.insert("name".to_string(), un.name.clone());
     attrs.insert("type".to_string(), "bridge".to_string());
     d.events.emit("network", "create", &un.id, attrs);
-    Ok((axum::http::StatusCode::CREATED, Json(json!({"Id": un.id, "Warning": ""}))).into_response())
+    Ok((axum::http::StatusCode::CREATED, Json(NetworkCreateResponse { id: un.id, warning: String::new() }))
+        .into_response())
 }
 
 /// Removes a user network nobody is attached to: its bridge, its pool and its rules.
@@ -219,22 +238,15 @@ pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> Result
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-pub async fn prune(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn prune(State(d): State<AppState>) -> Result<Json<NetworkPruneResponse>, ApiError> {
     let mut deleted = Vec::new();
     for un in d.net.user.all() {
         if remove_one(&d, &un).await.is_ok() {
             deleted.push(un.name);
         }
     }
-    Ok(Json(json!({"NetworksDeleted": deleted})))
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ConnectRequest {
-    pub container: String,
-    #[serde(default)]
-    pub endpoint_config: Option<Value>,
+    // dockerd's list starts nil: `null` when nothing was deleted.
+    Ok(Json(NetworkPruneResponse { networks_deleted: (!deleted.is_empty()).then_some(deleted) }))
 }
 
 fn target(d: &Daemon, key: &str) -> Result<crate::engine::netconnect::Target, ApiError> {
@@ -248,18 +260,11 @@ fn target(d: &Daemon, key: &str) -> Result<crate::engine::netconnect::Target, Ap
 pub async fn connect(
     State(d): State<AppState>,
     Path(id): Path<String>,
-    super::body::JsonBody(req): super::body::JsonBody<ConnectRequest>,
+    super::body::JsonBody(req): super::body::JsonBody<NetworkConnectRequest>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let net = target(&d, &id)?;
     let e = d.store.get(&req.container)?;
-    let aliases = req
-        .endpoint_config
-        .as_ref()
-        .and_then(|c| c["Aliases"].as_array().cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|a| a.as_str().map(String::from))
-        .collect();
+    let aliases = req.endpoint_config.and_then(|c| c.aliases).unwrap_or_default();
     crate::engine::netconnect::connect(&d, &e, net, aliases).await?;
     Ok(axum::http::StatusCode::OK)
 }
@@ -267,7 +272,7 @@ pub async fn connect(
 pub async fn disconnect(
     State(d): State<AppState>,
     Path(id): Path<String>,
-    super::body::JsonBody(req): super::body::JsonBody<ConnectRequest>,
+    super::body::JsonBody(req): super::body::JsonBody<NetworkDisconnectRequest>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let net = target(&d, &id)?;
     let e = d.store.get(&req.container)?;
@@ -278,17 +283,16 @@ pub async fn disconnect(
 pub async fn list(
     State(d): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<Network>>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     let mut out = Vec::new();
     for n in all_networks(&d) {
-        let name = n["Name"].as_str().unwrap_or("").to_string();
-        let builtin = BUILTIN.contains(&name.as_str());
+        let builtin = BUILTIN.contains(&n.name.as_str());
         let keep = filters.iter().all(|(k, vals)| {
             vals.iter().any(|v| match k.as_str() {
-                "name" => name.contains(v.as_str()),
-                "id" => n["Id"].as_str().is_some_and(|i| i.starts_with(v.as_str())),
-                "driver" => n["Driver"] == *v,
+                "name" => n.name.contains(v.as_str()),
+                "id" => n.id.starts_with(v.as_str()),
+                "driver" => n.driver == *v,
                 "type" => (v == "builtin") == builtin,
                 "scope" => v == "local",
                 _ => false,
@@ -301,12 +305,10 @@ pub async fn list(
     Ok(Json(out))
 }
 
-pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<Network>, ApiError> {
     all_networks(&d)
         .into_iter()
-        .find(|n| {
-            n["Name"] == id.as_str() || n["Id"].as_str().is_some_and(|i| !id.is_empty() && i.starts_with(id.as_str()))
-        })
+        .find(|n| n.name == id || (!id.is_empty() && n.id.starts_with(id.as_str())))
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))
 }

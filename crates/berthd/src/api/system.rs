@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_api::{EventActor, EventMessage, Info, PluginsInfo, RegistryServiceConfig, RuntimeInfo, Version};
 use std::collections::HashMap;
 
 pub async fn ping() -> Response {
@@ -34,23 +35,37 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-pub async fn version() -> Json<serde_json::Value> {
+pub async fn version() -> Json<Version> {
     let v = env!("CARGO_PKG_VERSION");
-    Json(serde_json::json!({
-        "Platform": {"Name": "Berth"},
-        "Components": [{"Name": "Engine", "Version": v, "Details": {
-            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch(),
-            "KernelVersion": kernel(), "Experimental": "false", "GitCommit": "", "GoVersion": "n/a (Rust)"}}],
-        "Version": v,
-        "ApiVersion": API_VERSION,
-        "MinAPIVersion": MIN_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "n/a (Rust)",
-        "Os": "linux",
-        "Arch": arch(),
-        "KernelVersion": kernel(),
-        "BuildTime": "",
-    }))
+    let details = [
+        ("ApiVersion", API_VERSION),
+        ("MinAPIVersion", MIN_API_VERSION),
+        ("Os", "linux"),
+        ("Arch", arch()),
+        ("KernelVersion", &kernel()),
+        ("Experimental", "false"),
+        ("GitCommit", ""),
+        ("GoVersion", "n/a (Rust)"),
+    ];
+    Json(Version {
+        platform: berth_api::PlatformName { name: "Berth".into() },
+        components: Some(vec![berth_api::ComponentVersion {
+            name: "Engine".into(),
+            version: v.into(),
+            details: Some(details.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        }]),
+        version: v.into(),
+        api_version: API_VERSION.into(),
+        min_api_version: MIN_API_VERSION.into(),
+        git_commit: String::new(),
+        go_version: "n/a (Rust)".into(),
+        os: "linux".into(),
+        arch: arch().into(),
+        kernel_version: kernel(),
+        experimental: false,
+        // Go's `omitempty`: absent, as dockerd sends it when unknown.
+        build_time: String::new(),
+    })
 }
 
 fn arch() -> &'static str {
@@ -103,14 +118,21 @@ fn security_warnings(cfg: &crate::config::Config) -> Vec<String> {
     v
 }
 
-pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
+pub async fn info(State(d): State<AppState>) -> Json<Info> {
     let cfg = d.config();
     let all = d.store.all();
     let count = |f: &dyn Fn(Status) -> bool| all.iter().filter(|e| f(e.status())).count();
     let running = count(&|s| matches!(s, Status::Running | Status::Restoring | Status::Orphaned | Status::Restarting));
     let paused = count(&|s| s == Status::Paused);
-    let runtimes: serde_json::Map<String, serde_json::Value> =
-        d.runtimes().into_iter().map(|(n, p, a)| (n, serde_json::json!({"path": p, "runtimeArgs": a}))).collect();
+    let runtimes = d
+        .runtimes()
+        .into_iter()
+        .map(|(n, p, a)| {
+            // Go's `omitempty`: no `runtimeArgs` when there are none.
+            let args = (!a.is_empty()).then_some(a);
+            (n, RuntimeInfo { path: p.to_string_lossy().into_owned(), runtime_args: args, status: None })
+        })
+        .collect();
     let old_driver: Vec<String> =
         all.iter().map(|e| e.snapshot()).flat_map(|c| crate::engine::restore::old_options(&cfg, &c)).collect();
     let orphans: Vec<String> = all
@@ -120,50 +142,63 @@ pub async fn info(State(d): State<AppState>) -> Json<serde_json::Value> {
         .map(|c| format!("container {} is orphaned: {}", c.short_id(), c.state.reason))
         .collect();
     let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    Json(serde_json::json!({
-        "ID": d.id,
-        "Containers": all.len(),
-        "ContainersRunning": running,
-        "ContainersPaused": paused,
-        "ContainersStopped": all.len() - running - paused,
-        "Images": d.images.list().len(),
-        "Driver": cfg.storage_driver,
-        "DriverStatus": [["Backing Filesystem", "extfs"]],
-        "DockerRootDir": cfg.data_root,
-        "ExecRoot": cfg.exec_root,
-        "LiveRestoreEnabled": cfg.live_restore,
-        "Debug": cfg.debug,
-        "Labels": cfg.labels,
-        "LoggingDriver": cfg.log_driver,
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": cgroup_version(),
-        "DefaultRuntime": cfg.default_runtime,
-        "Runtimes": runtimes,
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": mem_total(),
-        "OperatingSystem": os_name(),
-        "OSType": "linux",
-        "OSVersion": "",
-        "Architecture": std::env::consts::ARCH,
-        "KernelVersion": kernel(),
-        "Name": hostname,
-        "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "MemoryLimit": true,
-        "SwapLimit": false,
-        "CpuCfsPeriod": true,
-        "CpuCfsQuota": true,
-        "PidsLimit": true,
-        "IPv4Forwarding": true,
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
-        "SecurityOptions": security_options(&cfg),
-        "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
-        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
-        "Warnings": security_warnings(&cfg).into_iter().chain(old_driver).chain(orphans).collect::<Vec<_>>(),
-        "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "Containerd": null,
-        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
-        "IndexServerAddress": "https://index.docker.io/v1/",
-    }))
+    let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+    let nfd = std::fs::read_dir("/proc/self/fd").map(|r| r.count() as i64).unwrap_or(0);
+    Json(Info {
+        id: d.id.clone(),
+        containers: all.len() as i64,
+        containers_running: running as i64,
+        containers_paused: paused as i64,
+        containers_stopped: (all.len() - running - paused) as i64,
+        images: d.images.list().len() as i64,
+        driver: cfg.storage_driver.clone(),
+        driver_status: Some(vec![["Backing Filesystem".into(), "extfs".into()]]),
+        docker_root_dir: cfg.data_root.to_string_lossy().into_owned(),
+        exec_root: cfg.exec_root.to_string_lossy().into_owned(),
+        live_restore_enabled: cfg.live_restore,
+        debug: cfg.debug,
+        labels: cfg.labels.clone(),
+        logging_driver: cfg.log_driver.clone(),
+        cgroup_driver: "cgroupfs".into(),
+        cgroup_version: cgroup_version().into(),
+        default_runtime: cfg.default_runtime.clone(),
+        runtimes,
+        ncpu: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64,
+        mem_total: mem_total() as i64,
+        operating_system: os_name(),
+        os_type: "linux".into(),
+        os_version: String::new(),
+        architecture: std::env::consts::ARCH.into(),
+        kernel_version: kernel(),
+        name: hostname,
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        memory_limit: true,
+        swap_limit: false,
+        cpu_cfs_period: true,
+        cpu_cfs_quota: true,
+        // cgroupctl writes cpu.shares (v1) or cpu.weight (v2) for `--cpu-shares`.
+        cpu_shares: true,
+        pids_limit: true,
+        ipv4_forwarding: true,
+        nfd,
+        plugins: PluginsInfo {
+            volume: names(&["local"]),
+            network: names(&["bridge", "host", "none"]),
+            authorization: None,
+            log: names(&["json-file"]),
+        },
+        security_options: security_options(&cfg),
+        swarm: berth_api::SwarmInfo::default(),
+        registry_config: Some(RegistryServiceConfig {
+            index_configs: Some(Default::default()),
+            insecure_registry_cidrs: names(&["127.0.0.0/8"]),
+            mirrors: Some(vec![]),
+        }),
+        warnings: security_warnings(&cfg).into_iter().chain(old_driver).chain(orphans).collect(),
+        system_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        index_server_address: "https://index.docker.io/v1/".into(),
+        ..Default::default()
+    })
 }
 
 /// `GET /events`: history from `since` (across restarts), then live events until `until`.
@@ -205,8 +240,22 @@ pub async fn events(State(d): State<AppState>, Query(q): Query<HashMap<String, S
     Ok(([(header::CONTENT_TYPE, "application/json")], stream).into_response())
 }
 
+fn message(ev: &crate::engine::events::Event) -> EventMessage {
+    EventMessage {
+        status: ev.status.clone(),
+        id: ev.id.clone(),
+        from: ev.from.clone(),
+        type_: ev.kind.clone(),
+        action: ev.action.clone(),
+        actor: EventActor { id: ev.actor.id.clone(), attributes: ev.actor.attributes.clone() },
+        scope: ev.scope.clone(),
+        time: ev.time,
+        time_nano: ev.time_nano,
+    }
+}
+
 fn line(ev: &crate::engine::events::Event) -> bytes::Bytes {
-    let mut v = serde_json::to_vec(ev).unwrap_or_default();
+    let mut v = serde_json::to_vec(&message(ev)).unwrap_or_default();
     v.push(b'\n');
     bytes::Bytes::from(v)
 }

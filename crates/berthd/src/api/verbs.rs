@@ -3,12 +3,16 @@
 use super::body::JsonBody;
 use super::{ApiError, AppState};
 use crate::cgroupctl;
+use crate::cgroupstats::{Cpu, Sample};
 use crate::model::Status;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use berth_api::{
+    BlkioStatEntry, BlkioStats, ContainerStats, ContainerTopResponse, ContainerUpdateResponse, CpuStats, CpuUsage,
+    MemoryStats, NetworkStats, PidsStats, ThrottlingData,
+};
 use std::collections::HashMap;
 
 type Q = Query<HashMap<String, String>>;
@@ -81,7 +85,7 @@ pub async fn top(
     State(d): State<AppState>,
     Path(id): Path<String>,
     Query(q): Q,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ContainerTopResponse>, ApiError> {
     let c = d.store.get(&id)?.snapshot();
     if !c.state.status.is_live() {
         return Err(not_running(&c.id));
@@ -112,7 +116,8 @@ pub async fn top(
             processes.push(fields);
         }
     }
-    Ok(Json(json!({"Titles": titles, "Processes": processes})))
+    let titles = titles.into_iter().map(String::from).collect();
+    Ok(Json(ContainerTopResponse { titles, processes }))
 }
 
 fn split_n(line: &str, n: usize) -> Vec<String> {
@@ -206,10 +211,82 @@ pub async fn update(
             .map_err(|err| ApiError::internal(err.to_string()))?;
     }
     d.events.emit("container", "update", &c.id, crate::engine::lifecycle::attrs(&c));
-    Ok(Json(json!({"Warnings": []})).into_response())
+    // dockerd's warnings start nil: `null` when there are none.
+    Ok(Json(ContainerUpdateResponse { warnings: None }).into_response())
 }
 
-fn stats_sample(e: &crate::engine::store::Entry) -> Option<crate::cgroupstats::Sample> {
+fn cpu_stats(c: &Cpu) -> CpuStats {
+    CpuStats {
+        cpu_usage: CpuUsage {
+            total_usage: c.total,
+            percpu_usage: None,
+            usage_in_kernelmode: c.kernel,
+            usage_in_usermode: c.user,
+        },
+        system_cpu_usage: Some(c.system),
+        online_cpus: Some(c.online_cpus as u32),
+        throttling_data: ThrottlingData {
+            periods: c.periods,
+            throttled_periods: c.throttled_periods,
+            throttled_time: c.throttled_time,
+        },
+    }
+}
+
+/// Docker's stats document: `now` against `before` (the CPU percentage is their difference).
+/// Without a sample (a stopped container) the counters are zero and the times Go's zero time.
+fn document(id: &str, name: &str, now: Option<&Sample>, before: Option<&Sample>) -> ContainerStats {
+    const ZERO: &str = "0001-01-01T00:00:00Z";
+    let read = |s: Option<&Sample>| s.map(|s| s.read.clone()).unwrap_or_else(|| ZERO.into());
+    let blkio = now.map(|s| {
+        s.blkio
+            .iter()
+            .map(|b| BlkioStatEntry { major: b.major, minor: b.minor, op: b.op.clone(), value: b.value })
+            .collect()
+    });
+    let networks = now.filter(|s| !s.networks.is_empty()).map(|s| {
+        s.networks
+            .iter()
+            .map(|(name, i)| {
+                let n = NetworkStats {
+                    rx_bytes: i.rx_bytes,
+                    rx_packets: i.rx_packets,
+                    rx_errors: i.rx_errors,
+                    rx_dropped: i.rx_dropped,
+                    tx_bytes: i.tx_bytes,
+                    tx_packets: i.tx_packets,
+                    tx_errors: i.tx_errors,
+                    tx_dropped: i.tx_dropped,
+                    ..Default::default()
+                };
+                (name.clone(), n)
+            })
+            .collect()
+    });
+    ContainerStats {
+        id: Some(id.to_string()),
+        name: Some(format!("/{name}")),
+        read: read(now),
+        preread: read(before),
+        num_procs: 0,
+        cpu_stats: now.map(|s| cpu_stats(&s.cpu)).unwrap_or_default(),
+        precpu_stats: before.map(|s| cpu_stats(&s.cpu)).unwrap_or_default(),
+        memory_stats: now
+            .map(|s| MemoryStats {
+                usage: Some(s.memory.usage),
+                limit: Some(s.memory.limit),
+                stats: Some(s.memory.stats.clone()),
+                ..Default::default()
+            })
+            .unwrap_or_default(),
+        pids_stats: now.map(|s| PidsStats { current: Some(s.pids.current), limit: s.pids.limit }).unwrap_or_default(),
+        blkio_stats: BlkioStats { io_service_bytes_recursive: blkio, ..Default::default() },
+        storage_stats: Default::default(),
+        networks,
+    }
+}
+
+fn stats_sample(e: &crate::engine::store::Entry) -> Option<Sample> {
     let c = e.snapshot();
     (c.state.status.is_live() && c.state.pid > 0)
         .then(|| crate::cgroupstats::sample(&c.options.cgroups_path, c.state.pid))
@@ -220,9 +297,9 @@ fn stats_sample(e: &crate::engine::store::Entry) -> Option<crate::cgroupstats::S
 pub async fn stats(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     let stream = q.get("stream").is_none_or(|v| super::body::qbool(Some(v)));
-    let doc = |now: Option<&crate::cgroupstats::Sample>, before: Option<&crate::cgroupstats::Sample>| {
+    let doc = |now: Option<&Sample>, before: Option<&Sample>| {
         let c = e.snapshot();
-        crate::cgroupstats::document(&c.id, &c.name, now, before)
+        document(&c.id, &c.name, now, before)
     };
     if !stream {
         let mut before = None;
@@ -241,8 +318,7 @@ pub async fn stats(State(d): State<AppState>, Path(id): Path<String>, Query(q): 
             let now = stats_sample(&e);
             let c = e.snapshot();
             let mut line =
-                serde_json::to_vec(&crate::cgroupstats::document(&c.id, &c.name, now.as_ref(), before.as_ref()))
-                    .unwrap_or_default();
+                serde_json::to_vec(&document(&c.id, &c.name, now.as_ref(), before.as_ref())).unwrap_or_default();
             line.push(b'\n');
             if tx.send(line.into()).await.is_err() {
                 return;

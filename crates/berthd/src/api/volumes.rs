@@ -3,25 +3,26 @@
 
 use super::body::{parse_filters, qbool, JsonBody};
 use super::{ApiError, AppState};
-use crate::engine::volumes::{to_json, Volume};
+use crate::engine::volumes::{Volume, Volumes};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use berth_api::{VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CreateRequest {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub driver: Option<String>,
-    #[serde(default)]
-    pub driver_opts: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    pub labels: Option<BTreeMap<String, String>>,
+/// A volume as list, inspect and create answer it (Berth has the `local` driver only).
+pub(crate) fn view(vols: &Volumes, v: &Volume) -> berth_api::Volume {
+    berth_api::Volume {
+        name: v.name.clone(),
+        driver: "local".into(),
+        mountpoint: vols.data_path(&v.name).to_string_lossy().into_owned(),
+        created_at: Some(v.created.clone()),
+        labels: v.labels.clone(),
+        scope: "local".into(),
+        options: v.options.clone(),
+        ..Default::default()
+    }
 }
 
 /// Ids of the containers that mount `name`.
@@ -35,18 +36,22 @@ fn users(d: &AppState, name: &str) -> Vec<String> {
         .collect()
 }
 
-pub async fn create(State(d): State<AppState>, JsonBody(req): JsonBody<CreateRequest>) -> Result<Response, ApiError> {
-    if let Some(drv) = req.driver.as_deref().filter(|v| !v.is_empty() && *v != "local") {
+pub async fn create(
+    State(d): State<AppState>,
+    JsonBody(req): JsonBody<VolumeCreateRequest>,
+) -> Result<Response, ApiError> {
+    if req.cluster_volume_spec.is_some() {
+        return Err(ApiError::bad_request("cluster volumes need swarm mode, which Berth does not have"));
+    }
+    let drv = req.driver.as_str();
+    if !drv.is_empty() && drv != "local" {
         return Err(ApiError::not_found(format!("error looking up volume plugin {drv}: plugin \"{drv}\" not found")));
     }
-    let v = d
-        .volumes
-        .create(req.name.as_deref(), req.labels.unwrap_or_default(), req.driver_opts.unwrap_or_default())
-        .map_err(ApiError::bad_request)?;
+    let v = d.volumes.create(Some(req.name.as_str()), req.labels, req.driver_opts).map_err(ApiError::bad_request)?;
     let mut attrs = BTreeMap::new();
     attrs.insert("driver".to_string(), "local".to_string());
     d.events.emit("volume", "create", &v.name, attrs);
-    Ok((StatusCode::CREATED, Json(to_json(&d.volumes, &v))).into_response())
+    Ok((StatusCode::CREATED, Json(view(&d.volumes, &v))).into_response())
 }
 
 fn matches(d: &AppState, v: &Volume, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, ApiError> {
@@ -75,20 +80,20 @@ fn matches(d: &AppState, v: &Volume, filters: &BTreeMap<String, Vec<String>>) ->
 pub async fn list(
     State(d): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VolumeListResponse>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     let mut out = Vec::new();
     for v in d.volumes.list() {
         if matches(&d, &v, &filters)? {
-            out.push(to_json(&d.volumes, &v));
+            out.push(view(&d.volumes, &v));
         }
     }
-    Ok(Json(json!({"Volumes": out, "Warnings": []})))
+    Ok(Json(VolumeListResponse { volumes: out, warnings: vec![] }))
 }
 
-pub async fn inspect(State(d): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn inspect(State(d): State<AppState>, Path(name): Path<String>) -> Result<Json<berth_api::Volume>, ApiError> {
     let v = d.volumes.get(&name).ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))?;
-    Ok(Json(to_json(&d.volumes, &v)))
+    Ok(Json(view(&d.volumes, &v)))
 }
 
 fn remove_one(d: &AppState, name: &str) -> Result<u64, ApiError> {
@@ -118,7 +123,7 @@ pub async fn remove(
 pub async fn prune(
     State(d): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VolumePruneResponse>, ApiError> {
     let mut filters = parse_filters(q.get("filters"))?;
     let all = filters.remove("all").is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
     let mut deleted = Vec::new();
@@ -132,5 +137,6 @@ pub async fn prune(
             deleted.push(v.name);
         }
     }
-    Ok(Json(json!({"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed})))
+    // dockerd sends `[]`, not `null`, when nothing was deleted.
+    Ok(Json(VolumePruneResponse { volumes_deleted: Some(deleted), space_reclaimed: reclaimed }))
 }
