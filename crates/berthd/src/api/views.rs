@@ -207,8 +207,8 @@ pub fn container_config(c: &model::ContainerConfig) -> wire::ContainerConfig {
     }
 }
 
-/// A `--mount` as the record keeps it. Its options are stored as the client sent them (JSON);
-/// options that do not parse as API 1.51's were refused at create, so `None` here loses nothing.
+/// A `--mount` as the record keeps it. Its options are stored as the client sent them (untyped
+/// JSON, read field by field by the engine); options not of API 1.51's shape are left out here.
 fn mount_request(m: &model::MountRequest) -> wire::Mount {
     fn opts<T: serde::de::DeserializeOwned>(v: &Option<serde_json::Value>) -> Option<T> {
         v.clone().and_then(|v| serde_json::from_value(v).ok())
@@ -236,7 +236,8 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
         binds: h.binds.clone(),
         log_config: wire::LogConfig { type_: log.type_.unwrap_or_default(), config: log.config.unwrap_or_default() },
         network_mode: c.options.network_mode.clone(),
-        // Stored as the client's JSON; it was checked against this shape at create.
+        // Stored as the client's JSON (the engine reads it untyped); not of Docker's shape, it is
+        // left out (`null`).
         port_bindings: h.port_bindings.clone().and_then(|v| serde_json::from_value(v).ok()),
         restart_policy: wire::RestartPolicy {
             name: restart.name.filter(|n| !n.is_empty()).unwrap_or_else(|| "no".into()),
