@@ -225,6 +225,25 @@ fn mount_request(m: &model::MountRequest) -> wire::Mount {
     }
 }
 
+/// `HostConfig.PortBindings` as the record keeps it: the client's JSON, which the engine reads
+/// untyped (`engine::network::port_mappings`); read the same way here, strings or nothing.
+fn port_bindings(v: &serde_json::Value) -> Option<wire::PortMap> {
+    let text = |b: &serde_json::Value, k: &str| b[k].as_str().unwrap_or("").to_string();
+    let m = v.as_object()?;
+    Some(
+        m.iter()
+            .map(|(port, list)| {
+                let list = list.as_array().map(|l| {
+                    l.iter()
+                        .map(|b| wire::PortBinding { host_ip: text(b, "HostIp"), host_port: text(b, "HostPort") })
+                        .collect()
+                });
+                (port.clone(), list)
+            })
+            .collect(),
+    )
+}
+
 /// The record's host config as inspect shows it, with what the container was created under
 /// (network mode, runtime) from its options. Docker sends every field; unset ones go out as their
 /// zero value, and an unset restart policy as "no", as dockerd normalizes it at create.
@@ -236,9 +255,7 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
         binds: h.binds.clone(),
         log_config: wire::LogConfig { type_: log.type_.unwrap_or_default(), config: log.config.unwrap_or_default() },
         network_mode: c.options.network_mode.clone(),
-        // Stored as the client's JSON (the engine reads it untyped); not of Docker's shape, it is
-        // left out (`null`).
-        port_bindings: h.port_bindings.clone().and_then(|v| serde_json::from_value(v).ok()),
+        port_bindings: h.port_bindings.as_ref().and_then(port_bindings),
         restart_policy: wire::RestartPolicy {
             name: restart.name.filter(|n| !n.is_empty()).unwrap_or_else(|| "no".into()),
             maximum_retry_count: restart.maximum_retry_count.unwrap_or(0),
