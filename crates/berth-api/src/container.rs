@@ -201,6 +201,14 @@ pub struct ContainerTopResponse {
     pub processes: Vec<Vec<String>>,
 }
 
+/// Answer of Berth's own `POST /containers/{id}/forget` and `POST /containers/{id}/adopt`
+/// (not Docker's): what was done, in words.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerMessageResponse {
+    pub message: String,
+}
+
 /// `POST /containers/prune`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

@@ -36,6 +36,7 @@
 //! | `GET /containers/{id}/changes` | | `Vec<`[`FilesystemChange`]`>` |
 //! | `HEAD`/`GET /containers/{id}/archive` | | header `X-Docker-Container-Path-Stat`: base64 [`PathStat`] |
 //! | `POST /containers/prune` | | [`ContainerPruneResponse`] |
+//! | `POST /containers/{id}/forget`, `POST /containers/{id}/adopt` (Berth's own) | | [`ContainerMessageResponse`] |
 //! | `POST /containers/{id}/exec` | [`ExecConfig`] | [`IdResponse`] |
 //! | `POST /exec/{id}/start` | [`ExecStartConfig`] | raw stream |
 //! | `GET /exec/{id}/json` | | [`ExecInspect`] |

@@ -26,6 +26,30 @@ pub struct ContainerState {
     pub finished_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// Berth's own (not Docker's): its status word, why a container is orphaned or restoring,
+    /// and the monitor it runs under.
+    #[serde(rename = "Berth", skip_serializing_if = "Option::is_none")]
+    pub berth: Option<BerthState>,
+}
+
+/// `State.Berth` of inspect: Berth's own view of the container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BerthState {
+    /// Berth's status, finer than Docker's: "running", "restoring", "orphaned", "starting", …
+    pub status: String,
+    /// Why the container is orphaned or its exit unknown, in words ("" otherwise).
+    pub reason: String,
+    pub monitor: BerthMonitor,
+}
+
+/// The monitor (`berth-shim`) a container was started under.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BerthMonitor {
+    pub binary: String,
+    pub version: String,
+    pub protocol: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

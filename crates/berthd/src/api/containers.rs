@@ -23,7 +23,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let spec = req.into_spec(q.get("name").cloned()).map_err(ApiError::bad_request)?;
     let (id, warnings) = lifecycle::create(&d, spec).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id, "Warnings": warnings}))).into_response())
+    Ok((StatusCode::CREATED, Json(berth_api::ContainerCreateResponse { id, warnings })).into_response())
 }
 
 fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
@@ -52,7 +52,7 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
 
 const FILTER_KEYS: &[&str] = &["id", "name", "status", "exited", "label", "ancestor", "network", "before", "since"];
 
-pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<berth_api::ContainerSummary>>, ApiError> {
     let mut filters = parse_filters(q.get("filters"))?;
     // `before`/`since` name a container; they compare by its creation time.
     for key in ["before", "since"] {
@@ -86,11 +86,15 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ser
     if limit > 0 {
         cs.truncate(limit as usize);
     }
-    let size = qbool(q.get("size"));
-    Ok(Json(cs.iter().map(|c| views::summary(c, size)).collect()))
+    // Sizes are not computed for `ps -s` yet: asked for, they are reported as 0.
+    let sizes = qbool(q.get("size")).then_some((0, 0));
+    Ok(Json(cs.iter().map(|c| views::summary(c, sizes)).collect()))
 }
 
-pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn inspect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<berth_api::ContainerInspect>, ApiError> {
     let e = d.store.get(&id)?;
     Ok(Json(views::inspect(&d, &e.snapshot())))
 }
@@ -214,12 +218,12 @@ pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q
                 }
             };
             if done {
-                let err = if c.state.error.is_empty() {
-                    serde_json::Value::Null
-                } else {
-                    serde_json::json!({"Message": c.state.error})
+                // Docker omits `Error` when there is none (`omitempty`).
+                let body = berth_api::ContainerWaitResponse {
+                    status_code: c.state.exit_code.into(),
+                    error: (!c.state.error.is_empty())
+                        .then(|| berth_api::WaitExitError { message: c.state.error.clone() }),
                 };
-                let body = serde_json::json!({"StatusCode": c.state.exit_code, "Error": err});
                 let _ = tx.send(bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()));
                 return;
             }
@@ -252,13 +256,13 @@ pub async fn forget(State(d): State<AppState>, Path(id): Path<String>) -> Result
     attrs.insert("pid".into(), c.state.pid.to_string());
     d.events.emit("container", "forget", &c.id, attrs);
     e.changed.send_modify(|n| *n += 1);
-    Ok(Json(serde_json::json!({"message": format!("forgot container {}; its record is kept in {}", c.short_id(), forgotten.display())}))
-        .into_response())
+    let message = format!("forgot container {}; its record is kept in {}", c.short_id(), forgotten.display());
+    Ok(Json(berth_api::ContainerMessageResponse { message }).into_response())
 }
 
 /// `berth container adopt`: a new monitor for an orphan (Berth's own verb).
 pub async fn adopt(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     let message = crate::engine::adopt::adopt(&d, &e).await?;
-    Ok(Json(serde_json::json!({ "message": message })).into_response())
+    Ok(Json(berth_api::ContainerMessageResponse { message }).into_response())
 }

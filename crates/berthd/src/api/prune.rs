@@ -2,11 +2,11 @@
 
 use super::body::parse_filters;
 use super::error::image_error;
-use super::{ApiError, AppState};
+use super::{views, ApiError, AppState};
 use crate::model::{Container, Status};
 use axum::extract::{Query, State};
 use axum::Json;
-use serde_json::{json, Value};
+use berth_api as wire;
 use std::collections::{BTreeMap, HashMap};
 
 type Q = Query<HashMap<String, String>>;
@@ -85,7 +85,10 @@ fn rw_size(d: &AppState, c: &Container) -> u64 {
     crate::engine::volumes::dir_size(&dir)
 }
 
-pub async fn containers(State(d): State<AppState>, Query(q): Q) -> Result<Json<Value>, ApiError> {
+pub async fn containers(
+    State(d): State<AppState>,
+    Query(q): Q,
+) -> Result<Json<wire::ContainerPruneResponse>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     check_keys(&filters, &["until", "label", "label!"])?;
     let until = filters.get("until").and_then(|v| v.first()).map(|v| until_nanos(v)).transpose()?;
@@ -110,7 +113,11 @@ pub async fn containers(State(d): State<AppState>, Query(q): Q) -> Result<Json<V
         }
     }
     d.events.emit("container", "prune", "", BTreeMap::from([("reclaimed".to_string(), reclaimed.to_string())]));
-    Ok(Json(json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed})))
+    // `null` when nothing was deleted, as dockerd's nil slice.
+    Ok(Json(wire::ContainerPruneResponse {
+        containers_deleted: (!deleted.is_empty()).then_some(deleted),
+        space_reclaimed: reclaimed as i64,
+    }))
 }
 
 /// Image ids some container (any state) uses.
@@ -118,14 +125,14 @@ fn used_images(d: &AppState) -> std::collections::HashSet<String> {
     d.store.all().iter().map(|e| e.snapshot().image_id).collect()
 }
 
-pub async fn images(State(d): State<AppState>, Query(q): Q) -> Result<Json<Value>, ApiError> {
+pub async fn images(State(d): State<AppState>, Query(q): Q) -> Result<Json<wire::ImagePruneResponse>, ApiError> {
     let mut filters = parse_filters(q.get("filters"))?;
     check_keys(&filters, &["until", "label", "label!", "dangling"])?;
     // `-a` sends dangling=false: every unused image, not only untagged ones.
     let only_dangling = filters.remove("dangling").is_none_or(|v| !v.iter().any(|x| x == "false" || x == "0"));
     let until = filters.get("until").and_then(|v| v.first()).map(|v| until_nanos(v)).transpose()?;
     let used = used_images(&d);
-    let mut deleted: Vec<Value> = Vec::new();
+    let mut deleted: Vec<wire::DeleteItem> = Vec::new();
     let mut reclaimed = 0u64;
     for i in d.images.list() {
         if used.contains(&i.id) || (only_dangling && !i.repo_tags.is_empty()) || !labels_match(&i.labels, &filters) {
@@ -139,28 +146,32 @@ pub async fn images(State(d): State<AppState>, Query(q): Q) -> Result<Json<Value
             Ok(items) => {
                 reclaimed += i.size;
                 for it in items {
-                    let v = serde_json::to_value(&it).unwrap_or_default();
-                    if let Some(id) = v.get("Deleted").and_then(Value::as_str) {
-                        d.events.emit("image", "delete", id, Default::default());
-                    }
-                    deleted.push(v);
+                    deleted.push(match it {
+                        berth_image::DeleteItem::Untagged(r) => wire::DeleteItem { untagged: Some(r), deleted: None },
+                        berth_image::DeleteItem::Deleted(id) => {
+                            d.events.emit("image", "delete", &id, Default::default());
+                            wire::DeleteItem { untagged: None, deleted: Some(id) }
+                        }
+                    });
                 }
             }
             Err(err) => tracing::warn!(image = %i.id, "prune: {}", image_error(err).message),
         }
     }
     d.events.emit("image", "prune", "", BTreeMap::from([("reclaimed".to_string(), reclaimed.to_string())]));
-    Ok(Json(
-        json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { Value::Array(deleted) }, "SpaceReclaimed": reclaimed}),
-    ))
+    Ok(Json(wire::ImagePruneResponse {
+        images_deleted: (!deleted.is_empty()).then_some(deleted),
+        space_reclaimed: reclaimed as i64,
+    }))
 }
 
 /// Berth has no builder: nothing is cached, nothing to prune (`system prune` asks).
-pub async fn build_cache() -> Json<Value> {
-    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
+pub async fn build_cache() -> Json<wire::BuildCachePruneResponse> {
+    // `CachesDeleted` is `null` when nothing was deleted, as dockerd sends it.
+    Json(wire::BuildCachePruneResponse { caches_deleted: None, space_reclaimed: 0 })
 }
 
-pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn df(State(d): State<AppState>) -> Result<Json<wire::SystemDfResponse>, ApiError> {
     let containers: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).collect();
     let images = d.images.list();
     let mut layers = std::collections::HashMap::new();
@@ -171,7 +182,7 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
             }
         }
     }
-    let image_docs: Vec<Value> = images
+    let image_docs: Vec<wire::ImageSummary> = images
         .iter()
         .map(|i| {
             let n = containers.iter().filter(|c| c.image_id == i.id).count();
@@ -182,48 +193,59 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<Value>, ApiError> {
                 .filter(|c| images.iter().any(|o| o.id != i.id && o.chain_ids.contains(c)))
                 .filter_map(|c| layers.get(c))
                 .sum();
-            json!({
-                "Id": i.id, "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests, "Created": i.created_unix(),
-                "Size": i.size, "SharedSize": shared, "VirtualSize": i.size, "Labels": i.labels, "Containers": n,
-            })
+            wire::ImageSummary {
+                id: i.id.clone(),
+                repo_tags: i.repo_tags.clone(),
+                repo_digests: i.repo_digests.clone(),
+                created: i.created_unix(),
+                size: i.size as i64,
+                shared_size: shared as i64,
+                labels: i.labels.clone(),
+                containers: n as i64,
+                ..Default::default()
+            }
         })
         .collect();
     let (d2, cs) = (d.clone(), containers.clone());
     let sizes: Vec<u64> = tokio::task::spawn_blocking(move || cs.iter().map(|c| rw_size(&d2, c)).collect()).await?;
-    let container_docs: Vec<Value> = containers
+    let container_docs: Vec<wire::ContainerSummary> = containers
         .iter()
         .zip(sizes)
         .map(|(c, rw)| {
             let image_size = images.iter().find(|i| i.id == c.image_id).map(|i| i.size).unwrap_or(0);
-            json!({
-                "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.config.image.clone().unwrap_or_default(), "ImageID": c.image_id,
-                "Command": std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" "),
-                "Created": created_nanos(&c.created) / 1_000_000_000, "State": c.state.seen().docker(), "Status": c.state.seen().docker(),
-                "SizeRw": rw, "SizeRootFs": rw + image_size, "Labels": container_labels(c), "Mounts": [],
-            })
+            views::summary(c, Some((rw as i64, (rw + image_size) as i64)))
         })
         .collect();
     let vols = d.volumes.list();
-    let volume_docs: Vec<Value> = vols
+    let volume_docs: Vec<wire::Volume> = vols
         .iter()
         .map(|v| {
             let refs = containers
                 .iter()
                 .filter(|c| c.mounts.iter().any(|m| m.name.as_deref() == Some(v.name.as_str())))
                 .count();
-            let mut doc = crate::engine::volumes::to_json(&d.volumes, v);
-            doc["UsageData"] =
-                json!({"Size": crate::engine::volumes::dir_size(&d.volumes.data_path(&v.name)), "RefCount": refs});
-            doc
+            let size = crate::engine::volumes::dir_size(&d.volumes.data_path(&v.name));
+            wire::Volume {
+                name: v.name.clone(),
+                driver: "local".into(),
+                mountpoint: d.volumes.data_path(&v.name).display().to_string(),
+                created_at: Some(v.created.clone()),
+                labels: v.labels.clone(),
+                scope: "local".into(),
+                options: v.options.clone(),
+                usage_data: Some(wire::VolumeUsageData { size: size as i64, ref_count: refs as i64 }),
+                ..Default::default()
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "LayersSize": layers.values().sum::<u64>(),
-        "Images": image_docs,
-        "Containers": container_docs,
-        "Volumes": volume_docs,
-        "BuildCache": [],
-    })))
+    Ok(Json(wire::SystemDfResponse {
+        layers_size: layers.values().sum::<u64>() as i64,
+        images: Some(image_docs),
+        containers: Some(container_docs),
+        volumes: Some(volume_docs),
+        // Berth has no builder: an empty cache, not an unasked-for (`null`) one.
+        build_cache: Some(Vec::new()),
+    }))
 }
 
 #[cfg(test)]

@@ -281,16 +281,3 @@ pub fn copy_up(d: &Daemon, mounts: &[MountPoint], rootfs: &Path) {
         d.volumes.mark_populated(name);
     }
 }
-
-/// Docker's `Mounts` in inspect.
-pub fn to_json(m: &MountPoint) -> serde_json::Value {
-    let mut v = serde_json::json!({"Type": m.kind, "Source": m.source, "Destination": m.destination, "Mode": m.mode, "RW": m.rw, "Propagation": m.propagation});
-    if let Some(n) = &m.name {
-        v["Name"] = serde_json::json!(n);
-        v["Driver"] = serde_json::json!("local");
-    }
-    if m.kind == "tmpfs" {
-        v["Source"] = serde_json::json!("");
-    }
-    v
-}
