@@ -226,15 +226,8 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<wire::SystemDfResponse
                 .count();
             let size = crate::engine::volumes::dir_size(&d.volumes.data_path(&v.name));
             wire::Volume {
-                name: v.name.clone(),
-                driver: "local".into(),
-                mountpoint: d.volumes.data_path(&v.name).display().to_string(),
-                created_at: Some(v.created.clone()),
-                labels: v.labels.clone(),
-                scope: "local".into(),
-                options: v.options.clone(),
                 usage_data: Some(wire::VolumeUsageData { size: size as i64, ref_count: refs as i64 }),
-                ..Default::default()
+                ..super::volumes::view(&d.volumes, v)
             }
         })
         .collect();

@@ -151,11 +151,3 @@ pub fn dir_size(p: &Path) -> u64 {
     }
     std::fs::read_dir(p).map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum()).unwrap_or(0)
 }
-
-/// Docker's JSON for a volume.
-pub fn to_json(vols: &Volumes, v: &Volume) -> serde_json::Value {
-    serde_json::json!({
-        "CreatedAt": v.created, "Driver": "local", "Labels": v.labels, "Mountpoint": vols.data_path(&v.name),
-        "Name": v.name, "Options": v.options, "Scope": "local",
-    })
-}
