@@ -12,15 +12,15 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// What `HEAD /containers/{id}/archive` reports of a path (Docker's `X-Docker-Container-Path-Stat`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// What `HEAD /containers/{id}/archive` reports of a path; the daemon sends it as berth-api's
+/// `PathStat` (Docker's `X-Docker-Container-Path-Stat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathStat {
     pub name: String,
     pub size: i64,
     /// Go's `os.FileMode` bits, as the docker CLI decodes them.
     pub mode: u32,
     pub mtime: String,
-    #[serde(rename = "linkTarget")]
     pub link_target: String,
 }
 

@@ -85,6 +85,10 @@ pub struct HostConfig {
     pub readonly_paths: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// API 1.40 only (the full capability set, replacing the default one); later clients send
+    /// `CapAdd`/`CapDrop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
 }
 
 /// Resource limits (Go's `container.Resources`), also the body of `POST /containers/{id}/update`.

@@ -2,7 +2,6 @@
 
 use super::body::{parse_filters, qbool, JsonBody};
 use super::{views, ApiError, AppState};
-use crate::api::types::ContainerCreateRequest;
 use crate::engine::lifecycle;
 use crate::model::{Container, Status};
 use axum::body::Body;
@@ -19,9 +18,9 @@ type Q = Query<HashMap<String, String>>;
 pub async fn create(
     State(d): State<AppState>,
     Query(q): Q,
-    JsonBody(req): JsonBody<ContainerCreateRequest>,
+    JsonBody(req): JsonBody<berth_api::ContainerCreateRequest>,
 ) -> Result<Response, ApiError> {
-    let spec = req.into_spec(q.get("name").cloned()).map_err(ApiError::bad_request)?;
+    let spec = super::request::create::spec(req, q.get("name").cloned())?;
     let (id, warnings) = lifecycle::create(&d, spec).await?;
     Ok((StatusCode::CREATED, Json(berth_api::ContainerCreateResponse { id, warnings })).into_response())
 }

@@ -4,7 +4,7 @@
 
 use super::body::JsonBody;
 use super::{ApiError, AppState};
-use crate::engine::exec::{self, ExecConfig, ExecInfo};
+use crate::engine::exec::{self, ExecInfo};
 use crate::logs::{frame, Filter, Follower};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -12,61 +12,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_api::{ExecInspect, ExecProcessConfig};
-use serde::Deserialize;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ExecCreateBody {
-    #[serde(default)]
-    pub attach_stdin: bool,
-    #[serde(default)]
-    pub attach_stdout: bool,
-    #[serde(default)]
-    pub attach_stderr: bool,
-    #[serde(default)]
-    pub tty: bool,
-    #[serde(default)]
-    pub env: Option<Vec<String>>,
-    #[serde(default)]
-    pub cmd: Option<Vec<String>>,
-    #[serde(default)]
-    pub privileged: bool,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub working_dir: Option<String>,
-    #[serde(default)]
-    pub detach_keys: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ExecStart {
-    #[serde(default)]
-    pub detach: bool,
-}
 
 pub async fn create(
     State(d): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(b): JsonBody<ExecCreateBody>,
+    JsonBody(b): JsonBody<berth_api::ExecConfig>,
 ) -> Result<Response, ApiError> {
-    let detach_keys = super::attach::parse_detach_keys(b.detach_keys.as_deref()).map_err(ApiError::bad_request)?;
-    let cfg = ExecConfig {
-        attach_stdin: b.attach_stdin,
-        attach_stdout: b.attach_stdout,
-        attach_stderr: b.attach_stderr,
-        tty: b.tty,
-        env: b.env.unwrap_or_default(),
-        cmd: b.cmd.unwrap_or_default(),
-        privileged: b.privileged,
-        user: b.user,
-        working_dir: b.working_dir,
-        detach_keys,
-        detach_keys_spec: b.detach_keys.unwrap_or_default(),
-    };
+    let cfg = super::request::exec::config(b)?;
     let eid = exec::create(&d, &id, cfg)?;
     Ok((StatusCode::CREATED, Json(berth_api::IdResponse { id: eid })).into_response())
 }
@@ -76,8 +30,9 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>, mut req: R
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let opts: ExecStart = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        ExecStart::default()
+    // `Tty` and `ConsoleSize` of the start body are the create call's (the CLI resizes at once).
+    let opts: berth_api::ExecStartConfig = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        Default::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };

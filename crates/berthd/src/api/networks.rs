@@ -4,6 +4,7 @@
 use super::body::parse_filters;
 use super::{ApiError, AppState};
 use crate::engine::daemon::Daemon;
+use crate::engine::networks::{self, BUILTIN};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use berth_api::{
@@ -107,8 +108,6 @@ fn network(d: &Daemon, name: &str) -> Option<Network> {
     })
 }
 
-const BUILTIN: &[&str] = &["bridge", "host", "none"];
-
 fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Network {
     let mut members = BTreeMap::new();
     for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
@@ -138,113 +137,19 @@ pub async fn create(
     super::body::JsonBody(req): super::body::JsonBody<NetworkCreateRequest>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if req.name.is_empty() {
-        return Err(ApiError::bad_request("network name must not be empty"));
-    }
-    if BUILTIN.contains(&req.name.as_str()) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            format!("{} is a pre-defined network and cannot be created", req.name),
-        ));
-    }
-    if let Some(drv) = req.driver.as_deref().filter(|d| !d.is_empty() && *d != "bridge") {
-        return Err(ApiError::bad_request(format!(
-            "could not find plugin {drv} in v1 plugin registry: plugin not found"
-        )));
-    }
-    let cfg0 = req.ipam.as_ref().and_then(|i| i.config.as_ref()).and_then(|a| a.first());
-    let subnet = match cfg0.and_then(|c| c.subnet.as_deref()).filter(|s| !s.is_empty()) {
-        Some(s) => {
-            Some(s.parse::<berth_net::Ipv4Net>().map_err(|_| ApiError::bad_request(format!("invalid subnet {s}")))?)
-        }
-        None => None,
-    };
-    let gateway = match cfg0.and_then(|c| c.gateway.as_deref()).filter(|s| !s.is_empty()) {
-        Some(g) => Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gateway {g}")))?),
-        None => None,
-    };
-    let cfg = d.config();
-    let taken: Vec<berth_net::Ipv4Net> = crate::config::parse_cidr(&cfg.bip)
-        .and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok())
-        .map(|n| vec![n.trunc()])
-        .unwrap_or_default();
-    let un = d
-        .net
-        .user
-        .create(
-            &req.name,
-            subnet,
-            gateway,
-            req.internal.unwrap_or(false),
-            req.labels.unwrap_or_default(),
-            &taken,
-            &cfg.default_address_pools,
-        )
-        .map_err(|m| if m.contains("already exists") { ApiError::conflict(m) } else { ApiError::bad_request(m) })?;
-    let mut attrs = std::collections::BTreeMap::new();
-    attrs.insert("name".to_string(), un.name.clone());
-    attrs.insert("type".to_string(), "bridge".to_string());
-    d.events.emit("network", "create", &un.id, attrs);
+    let spec = super::request::network::spec(req)?;
+    let un = networks::create(&d, spec)?;
     Ok((axum::http::StatusCode::CREATED, Json(NetworkCreateResponse { id: un.id, warning: String::new() }))
         .into_response())
 }
 
-/// Removes a user network nobody is attached to: its bridge, its pool and its rules.
-async fn remove_one(d: &AppState, un: &crate::engine::usernets::UserNet) -> Result<(), ApiError> {
-    let users: Vec<String> = d
-        .store
-        .all()
-        .iter()
-        .map(|e| e.snapshot())
-        .filter(|c| c.options.network_mode == un.name || c.endpoint_on(&un.name).is_some())
-        .map(|c| c.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            format!(
-                "error while removing network: network {} id {} has active endpoints ({})",
-                un.name,
-                un.id,
-                users.join(", ")
-            ),
-        ));
-    }
-    d.net.user.remove(&un.id)?;
-    let (d2, un2) = (d.clone(), un.clone());
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = d2.net.reconcile(&d2, None) {
-            tracing::warn!("network rules after removing {}: {e}", un2.name);
-        }
-        let _ = berth_net::Bridge::remove(&un2.bridge);
-    })
-    .await?;
-    let mut attrs = std::collections::BTreeMap::new();
-    attrs.insert("name".to_string(), un.name.clone());
-    attrs.insert("type".to_string(), "bridge".to_string());
-    d.events.emit("network", "destroy", &un.id, attrs);
-    Ok(())
-}
-
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> Result<axum::http::StatusCode, ApiError> {
-    if BUILTIN.contains(&id.as_str()) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            format!("{id} is a pre-defined network and cannot be removed"),
-        ));
-    }
-    let un = d.net.user.get(&id).ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
-    remove_one(&d, &un).await?;
+    networks::remove_by_key(&d, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 pub async fn prune(State(d): State<AppState>) -> Result<Json<NetworkPruneResponse>, ApiError> {
-    let mut deleted = Vec::new();
-    for un in d.net.user.all() {
-        if remove_one(&d, &un).await.is_ok() {
-            deleted.push(un.name);
-        }
-    }
+    let deleted = networks::prune(&d).await;
     // dockerd's list starts nil: `null` when nothing was deleted.
     Ok(Json(NetworkPruneResponse { networks_deleted: (!deleted.is_empty()).then_some(deleted) }))
 }
@@ -264,7 +169,7 @@ pub async fn connect(
 ) -> Result<axum::http::StatusCode, ApiError> {
     let net = target(&d, &id)?;
     let e = d.store.get(&req.container)?;
-    let aliases = req.endpoint_config.and_then(|c| c.aliases).unwrap_or_default();
+    let aliases = super::request::network::connect_aliases(&net.name, req.endpoint_config)?;
     crate::engine::netconnect::connect(&d, &e, net, aliases).await?;
     Ok(axum::http::StatusCode::OK)
 }

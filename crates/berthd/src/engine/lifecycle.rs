@@ -14,8 +14,11 @@ use std::time::Duration;
 
 pub mod create;
 pub mod mounts;
+pub mod pause;
+pub mod rename;
 pub(crate) mod restart;
 mod spec;
+pub mod update;
 mod validate;
 
 pub use create::create;

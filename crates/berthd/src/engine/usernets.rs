@@ -24,6 +24,16 @@ pub struct UserNet {
     pub created: String,
 }
 
+/// What `docker network create` asks for, checked by the API (unimplemented options refused).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub subnet: Option<Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
 pub struct UserNets {
     file: PathBuf,
     nets: Mutex<Vec<UserNet>>,
@@ -60,18 +70,15 @@ impl UserNets {
     }
 
     /// Adds a network; the subnet is the one asked for, or the first free one of the
-    /// `default-address-pools` (without them, the first free /24 of 10.223.0.0/16).
-    #[allow(clippy::too_many_arguments)] // issue 14 moves these into a typed request
+    /// `default-address-pools` (without them, the first free /24 of 10.223.0.0/16). `taken` are
+    /// subnets in use outside the user networks (the default bridge's).
     pub fn create(
         &self,
-        name: &str,
-        subnet: Option<Ipv4Net>,
-        gateway: Option<Ipv4Addr>,
-        internal: bool,
-        labels: BTreeMap<String, String>,
+        spec: NetworkSpec,
         taken: &[Ipv4Net],
         pools: &[crate::config::AddressPool],
     ) -> Result<UserNet, String> {
+        let NetworkSpec { name, subnet, gateway, internal, labels } = spec;
         let mut nets = self.nets.lock().expect("nets lock");
         if nets.iter().any(|n| n.name == name) {
             return Err(format!("network with name {name} already exists"));
@@ -107,7 +114,7 @@ impl UserNets {
         let net = UserNet {
             bridge: format!("br-{}", &id[..12]),
             id,
-            name: name.to_string(),
+            name,
             subnet,
             gateway,
             internal,

@@ -1,12 +1,9 @@
 //! The record's own copies of the container's config and host config, with Docker's field
-//! names (inspect shows them as given). Fields these types do not name are kept aside (`other`,
-//! never written back) for the API's check of the fields Berth does not implement.
+//! names (inspect shows them as given). `None` is "not asked for": the API turns the wire's zero
+//! values into it (`api::request`), and records of earlier releases may hold either.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Keys of a request object that its type does not name; never written back (inspect, records).
-pub type Other = BTreeMap<String, serde_json::Value>;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -49,8 +46,6 @@ pub struct ContainerConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
-    #[serde(flatten, skip_serializing)]
-    pub other: Other,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -207,8 +202,6 @@ pub struct HostConfig {
     /// Replace Docker's read-only paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly_paths: Option<Vec<String>>,
-    #[serde(flatten, skip_serializing)]
-    pub other: Other,
 }
 
 /// One `--ulimit`; -1 is unlimited.

@@ -99,3 +99,58 @@ fn real_clients_default_bodies_pass() {
     let out = d.docker_py("print(c.containers.run('busybox', 'echo py', remove=True).decode().strip())");
     assert!(out.lines().any(|l| l == "py"), "{out}");
 }
+
+/// Beyond `Config` and `HostConfig`: `--mount` options, endpoint settings (at create and at
+/// connect), network create options and update fields, each refused by name and leaving nothing.
+#[test]
+fn options_of_mounts_endpoints_networks_and_updates_are_refused_by_name() {
+    let d = daemon("sec-refuse-more");
+    let mount = json!({"Type": "volume", "Source": "sub", "Target": "/v", "VolumeOptions": {"Subpath": "a"}});
+    assert_refused(
+        &d,
+        &json!({"Image": "busybox", "HostConfig": {"Mounts": [mount]}}),
+        &["HostConfig.Mounts[0].VolumeOptions.Subpath is not supported by Berth"],
+    );
+    assert!(d.api_get("/volumes").json()["Volumes"].as_array().is_none_or(Vec::is_empty), "a volume was left");
+    // Labels are implemented: they label the volume the mount creates, and not one that exists.
+    let labelled = |src: &str, label: &str| {
+        let m = format!("type=volume,src={src},dst=/v,volume-label={label}");
+        d.docker_ok(&["run", "--rm", "--mount", &m, "busybox", "true"]);
+        d.api_get(&format!("/volumes/{src}")).json()["Labels"].clone()
+    };
+    assert_eq!(labelled("lv", "a=b"), json!({"a": "b"}));
+    assert_eq!(labelled("lv", "c=d"), json!({"a": "b"}), "an existing volume's labels changed");
+    d.docker_ok(&["volume", "rm", "lv"]);
+    let nets = || d.api_get("/networks").json().as_array().map(Vec::len).unwrap_or(0);
+    let before = nets();
+    let r = d.api_post("/networks/create", &json!({"Name": "six", "EnableIPv6": true}).to_string());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("EnableIPv6 is not supported by Berth"), "{}", r.text());
+    let r = d.api_post(
+        "/networks/create",
+        &json!({"Name": "mtu", "Options": {"com.docker.network.driver.mtu": "1400"}}).to_string(),
+    );
+    assert!(r.status == 400 && r.text().contains("Options.com.docker.network.driver.mtu"), "{}", r.text());
+    assert_eq!(nets(), before, "a refused network create left a network");
+    // The CLI's own body for a plain network create passes, and a static address does not.
+    d.docker_ok(&["network", "create", "--subnet", "10.231.7.0/24", "front"]);
+    let static_ip = json!({"Image": "busybox", "HostConfig": {"NetworkMode": "front"},
+        "NetworkingConfig": {"EndpointsConfig": {"front": {"IPAMConfig": {"IPv4Address": "10.231.7.9"}}}}});
+    assert_refused(&d, &static_ip, &["NetworkingConfig.EndpointsConfig.front.IPAMConfig is not supported by Berth"]);
+    let (_, err) = d.docker_err(&["run", "--rm", "--network", "front", "--ip", "10.231.7.9", "busybox", "true"]);
+    assert!(err.contains("IPAMConfig"), "docker run --ip: {err}");
+    let id = d.docker_ok(&["create", "busybox", "true"]);
+    let r = d.api_post(
+        "/networks/front/connect",
+        &json!({"Container": id, "EndpointConfig": {"Links": ["x:y"]}}).to_string(),
+    );
+    assert!(r.status == 400 && r.text().contains("EndpointsConfig.front.Links"), "{}", r.text());
+    let r = d.api_post(&format!("/containers/{id}/update"), &json!({"CpusetCpus": "0"}).to_string());
+    assert!(r.status == 400 && r.text().contains("CpusetCpus is not supported by Berth"), "{}", r.text());
+    let (_, err) = d.docker_err(&["update", "--blkio-weight", "300", &id]);
+    assert!(err.contains("BlkioWeight"), "docker update --blkio-weight: {err}");
+    d.docker_ok(&["update", "--memory", "64m", &id]);
+    assert_eq!(d.inspect(&id)["HostConfig"]["Memory"], 64 << 20);
+    d.docker_ok(&["rm", &id]);
+    d.docker_ok(&["network", "rm", "front"]);
+}

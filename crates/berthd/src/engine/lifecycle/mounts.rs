@@ -112,15 +112,20 @@ fn resolve_into(
         out.push(m);
         Ok(())
     };
-    let volume =
-        |name: Option<&str>, created: &mut Vec<String>| -> Result<crate::engine::volumes::Volume, EngineError> {
-            let existed = name.is_some_and(|n| d.volumes.get(n).is_some());
-            let v = d.volumes.create(name, BTreeMap::new(), BTreeMap::new()).map_err(bad)?;
-            if !existed {
-                created.push(v.name.clone());
-            }
-            Ok(v)
-        };
+    // `--mount volume-label=…` labels a volume this mount creates; one that exists keeps its own,
+    // as in Docker.
+    let labelled = |name: Option<&str>,
+                    labels: BTreeMap<String, String>,
+                    created: &mut Vec<String>|
+     -> Result<crate::engine::volumes::Volume, EngineError> {
+        let existed = name.is_some_and(|n| d.volumes.get(n).is_some());
+        let v = d.volumes.create(name, labels, BTreeMap::new()).map_err(bad)?;
+        if !existed {
+            created.push(v.name.clone());
+        }
+        Ok(v)
+    };
+    let volume = |name: Option<&str>, created: &mut Vec<String>| labelled(name, BTreeMap::new(), created);
     for spec in h.binds.iter().flatten() {
         add(bind_spec(d, spec, &volume, created)?, &mut out)?;
     }
@@ -160,7 +165,12 @@ fn resolve_into(
                 }
             }
             "volume" => {
-                let v = volume(Some(m.source.as_str()).filter(|s| !s.is_empty()), created)?;
+                let labels = m
+                    .volume_options
+                    .as_ref()
+                    .and_then(|o| serde_json::from_value::<BTreeMap<String, String>>(o["Labels"].clone()).ok())
+                    .unwrap_or_default();
+                let v = labelled(Some(m.source.as_str()).filter(|s| !s.is_empty()), labels, created)?;
                 let nocopy = m.volume_options.as_ref().is_some_and(|o| o["NoCopy"].as_bool() == Some(true));
                 MountPoint {
                     kind: "volume".into(),

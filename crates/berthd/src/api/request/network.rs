@@ -1,0 +1,42 @@
+//! `POST /networks/create` and `/networks/{id}/connect`: berth-api's bodies into the engine's
+//! calls. Berth's networks are local IPv4 bridges with one subnet: the options of other drivers,
+//! of swarm and of IPv6 are refused by name.
+
+use super::unsupported;
+use crate::api::error::ApiError;
+use crate::engine::usernets::NetworkSpec;
+use berth_api as wire;
+
+pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
+    if let Some(drv) = req.driver.as_deref().filter(|d| !d.is_empty() && *d != "bridge") {
+        return Err(ApiError::bad_request(format!(
+            "could not find plugin {drv} in v1 plugin registry: plugin not found"
+        )));
+    }
+    unsupported::refuse_network(&req)?;
+    let first = req.ipam.as_ref().and_then(|i| i.config.as_ref()).and_then(|a| a.first());
+    let subnet = match first.and_then(|c| c.subnet.as_deref()).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            Some(s.parse::<berth_net::Ipv4Net>().map_err(|_| ApiError::bad_request(format!("invalid subnet {s}")))?)
+        }
+        None => None,
+    };
+    let gateway = match first.and_then(|c| c.gateway.as_deref()).filter(|s| !s.is_empty()) {
+        Some(g) => Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gateway {g}")))?),
+        None => None,
+    };
+    Ok(NetworkSpec {
+        name: req.name,
+        subnet,
+        gateway,
+        internal: req.internal.unwrap_or(false),
+        labels: req.labels.unwrap_or_default(),
+    })
+}
+
+/// The aliases a connect asks for; the rest of its endpoint config is refused when set.
+pub fn connect_aliases(network: &str, ep: Option<wire::EndpointSettings>) -> Result<Vec<String>, ApiError> {
+    let ep = ep.unwrap_or_default();
+    unsupported::refuse_endpoint(network, &ep)?;
+    Ok(ep.aliases.unwrap_or_default())
+}
