@@ -31,14 +31,24 @@ fn free_port() -> u16 {
 
 /// GET `path` on `addr`; the status code (0 when nothing answers).
 pub fn http_status(addr: &str, path: &str) -> u16 {
+    head(addr, path).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// The start of the answer to GET `path` on `addr` (empty when nothing answers).
+fn head(addr: &str, path: &str) -> String {
     let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2)) else {
-        return 0;
+        return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    let mut buf = [0u8; 64];
+    let mut buf = [0u8; 1024];
     let n = s.read(&mut buf).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// True when what answers on `addr` is a registry, not some other test's server on that port.
+fn is_registry(addr: &str) -> bool {
+    head(addr, "/v2/").to_ascii_lowercase().contains("docker-distribution-api-version")
 }
 
 impl Registry {
@@ -56,7 +66,9 @@ impl Registry {
         let dir = std::env::temp_dir().join(format!("berth-registry-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("storage")).unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
+        // The token server first: it holds its port while the registry's is chosen, so the two
+        // cannot be handed the same free port (they once were, and the push reached the token
+        // server).
         let mut token_server = None;
         let auth = match auth {
             Auth::Open => String::new(),
@@ -75,26 +87,25 @@ impl Registry {
                 )
             }
         };
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
-            dir.join("storage").display()
-        );
-        std::fs::write(dir.join("config.yml"), config).unwrap();
-        let log = std::fs::File::create(dir.join("registry.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(dir.join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let r = Registry { addr, dir, child, token_server };
-        assert!(
-            crate::wait_until(Duration::from_secs(10), || http_status(&r.addr, "/v2/") != 0),
-            "the registry did not answer"
-        );
-        r
+        // A free port can still be taken by another test between choosing and binding it: the
+        // registry then exits, and it is started again on another.
+        for _ in 0..5 {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let mut child = spawn_registry(&bin, &dir, &addr, &auth);
+            let answered = crate::wait_until(Duration::from_secs(10), || {
+                is_registry(&addr) || matches!(child.try_wait(), Ok(Some(_)))
+            });
+            if answered && matches!(child.try_wait(), Ok(None)) {
+                return Registry { addr, dir, child, token_server };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(mut t) = token_server {
+            let _ = t.kill();
+            let _ = t.wait();
+        }
+        panic!("the registry did not start: {}", std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default());
     }
 
     /// What the token server was asked, one JSON object a line (empty without one).
@@ -117,6 +128,23 @@ impl Registry {
         }
         out
     }
+}
+
+fn spawn_registry(bin: &str, dir: &std::path::Path, addr: &str, auth: &str) -> Child {
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
+        dir.join("storage").display()
+    );
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+    Command::new(bin)
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start docker-registry")
 }
 
 /// A key and self-signed certificate (the registry's `rootcertbundle`), and the token server

@@ -55,12 +55,26 @@ fn drop_guard_kills_ours_unmounts_and_removes_base_but_spares_others() {
     std::fs::create_dir_all(&mnt).unwrap();
     assert!(Command::new("mount").args(["-t", "tmpfs", "selftest"]).arg(&mnt).status().unwrap().success());
     std::fs::write(mnt.join("f"), "x").unwrap();
+    // The guard finds the test's processes by their command line: make sure ours shows it.
+    let proc_of = |pid: u32, f: &str| std::fs::read(format!("/proc/{pid}/{f}")).unwrap_or_default();
+    let base_bytes = base.to_string_lossy().into_owned().into_bytes();
+    assert!(
+        wait_until(Duration::from_secs(5), || proc_of(ours.id(), "cmdline")
+            .windows(base_bytes.len())
+            .any(|w| w == base_bytes)),
+        "our process never showed the base dir in its command line"
+    );
 
     drop(d);
     assert!(!base.exists(), "base dir left behind");
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!info.contains(&*base.to_string_lossy()), "mount left behind");
-    assert!(wait_until(Duration::from_secs(3), || ours.try_wait().unwrap().is_some()), "our process survived");
+    assert!(
+        wait_until(Duration::from_secs(3), || ours.try_wait().unwrap().is_some()),
+        "our process survived: cmdline {:?}, stat {:?}",
+        String::from_utf8_lossy(&proc_of(ours.id(), "cmdline")),
+        String::from_utf8_lossy(&proc_of(ours.id(), "stat"))
+    );
     assert!(other.try_wait().unwrap().is_none(), "the guard killed a process that was not the test's");
     other.kill().unwrap();
     other.wait().unwrap();

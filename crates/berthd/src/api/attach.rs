@@ -125,7 +125,7 @@ where
             return;
         }
     };
-    if pump(client_r, client_w, mon_r, mon_w, &detach_keys).await {
+    if pump(client_r, client_w, mon_r, mon_w, &detach_keys, super::reframe::Reframe::Keep).await {
         tracing::debug!(id = %c.short_id(), "client detached");
     }
 }
@@ -139,6 +139,7 @@ pub async fn pump<CR, CW, MR, MW>(
     mut mon_r: MR,
     mut mon_w: MW,
     detach_keys: &[u8],
+    reframe: super::reframe::Reframe,
 ) -> bool
 where
     CR: AsyncRead + Unpin,
@@ -147,7 +148,18 @@ where
     MW: AsyncWrite + Unpin,
 {
     let output = async move {
-        let _ = tokio::io::copy(&mut mon_r, &mut client_w).await;
+        if reframe == super::reframe::Reframe::Keep {
+            let _ = tokio::io::copy(&mut mon_r, &mut client_w).await;
+        } else {
+            let mut unframer = super::reframe::Unframer::default();
+            let mut buf = vec![0u8; 16384];
+            while let Ok(n @ 1..) = mon_r.read(&mut buf).await {
+                let out = super::reframe::apply(reframe, &mut unframer, &buf[..n]);
+                if !out.is_empty() && client_w.write_all(&out).await.is_err() {
+                    break;
+                }
+            }
+        }
         let _ = client_w.shutdown().await;
     };
     let input = async move {

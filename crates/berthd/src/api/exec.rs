@@ -30,13 +30,20 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>, mut req: R
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    // `Tty` and `ConsoleSize` of the start body are the create call's (the CLI resizes at once).
-    let opts: berth_api::ExecStartConfig = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        Default::default()
+    // The process gets a terminal by the create call's `Tty`; what is sent back is framed by the
+    // start call's, as dockerd does (docker-py starts a terminal exec with `Tty: false` and reads
+    // frames). Without a body, the create call's. `ConsoleSize` is the create call's (the CLI
+    // resizes at once).
+    let (opts, raw_out) = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        (berth_api::ExecStartConfig::default(), None)
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+        let o: berth_api::ExecStartConfig =
+            serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+        let tty = o.tty;
+        (o, Some(tty))
     };
     let x = exec::claim(&d, &id)?;
+    let raw_out = raw_out.unwrap_or(x.config.tty);
     if opts.detach {
         exec::start_detached(&d, x).await?;
         return Ok(StatusCode::OK.into_response());
@@ -63,9 +70,10 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>, mut req: R
             }
         });
         if let Some(msg) = err {
-            let _ = io.write_all(&frame("stdout", format!("OCI runtime exec failed: {msg}\r\n").as_bytes())).await;
-        } else if !((x.config.tty || x.config.attach_stdin) && relay_exec(&d, &x, &mut io).await)
-            && !stream_output(&d, &x, &mut io, done_rx).await
+            let text = format!("OCI runtime exec failed: {msg}\r\n");
+            let _ = io.write_all(&if raw_out { text.into_bytes() } else { frame("stdout", text.as_bytes()) }).await;
+        } else if !((x.config.tty || x.config.attach_stdin) && relay_exec(&d, &x, &mut io, raw_out).await)
+            && !stream_output(&d, &x, &mut io, done_rx, raw_out).await
         {
             return;
         }
@@ -89,10 +97,11 @@ async fn stream_output<IO: tokio::io::AsyncWrite + Unpin>(
     x: &ExecInfo,
     io: &mut IO,
     mut done_rx: tokio::sync::oneshot::Receiver<()>,
+    raw_out: bool,
 ) -> bool {
     let f = Filter { stdout: x.config.attach_stdout, stderr: x.config.attach_stderr, ..Default::default() };
     let mut fol = Follower::new(&x.output_path(d), 0);
-    let tty = x.config.tty;
+    let tty = raw_out;
     loop {
         let done = done_rx.try_recv().is_ok();
         for l in fol.poll(&f).unwrap_or_default() {
@@ -163,11 +172,13 @@ async fn relay_exec<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     d: &crate::engine::daemon::Daemon,
     x: &ExecInfo,
     io: &mut IO,
+    raw_out: bool,
 ) -> bool {
     let Ok((mon_r, mon_w)) = exec::attach(d, x).await else {
         return false;
     };
     let (client_r, client_w) = tokio::io::split(io);
-    super::attach::pump(client_r, client_w, mon_r, mon_w, &x.config.detach_keys).await;
+    let reframe = super::reframe::Reframe::between(x.config.tty, raw_out);
+    super::attach::pump(client_r, client_w, mon_r, mon_w, &x.config.detach_keys, reframe).await;
     true
 }

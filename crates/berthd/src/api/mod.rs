@@ -11,9 +11,11 @@ pub mod images;
 pub mod logs;
 pub mod networks;
 pub mod prune;
+pub mod reframe;
 pub mod registry;
 pub mod request;
 pub mod roles;
+pub mod swarm;
 pub mod system;
 pub mod verbs;
 pub mod views;
@@ -100,6 +102,7 @@ fn routes() -> Router<AppState> {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
+        .merge(swarm::routes())
         .fallback(not_found)
 }
 

@@ -47,7 +47,7 @@ pub async fn create(
     if !drv.is_empty() && drv != "local" {
         return Err(ApiError::not_found(format!("error looking up volume plugin {drv}: plugin \"{drv}\" not found")));
     }
-    let v = d.volumes.create(Some(req.name.as_str()), req.labels, req.driver_opts).map_err(ApiError::bad_request)?;
+    let v = d.volumes.create(Some(req.name.as_str()), req.labels, req.driver_opts)?;
     let mut attrs = BTreeMap::new();
     attrs.insert("driver".to_string(), "local".to_string());
     d.events.emit("volume", "create", &v.name, attrs);
@@ -102,7 +102,7 @@ fn remove_one(d: &AppState, name: &str) -> Result<u64, ApiError> {
     if !users.is_empty() {
         return Err(ApiError::conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
     }
-    let size = d.volumes.remove(name).map_err(ApiError::internal)?;
+    let size = d.volumes.remove(name)?;
     d.events.emit("volume", "destroy", name, BTreeMap::new());
     Ok(size)
 }

@@ -26,13 +26,7 @@ pub fn create(d: &Daemon, spec: NetworkSpec) -> Result<UserNet, EngineError> {
         .and_then(|(g, l)| berth_net::Ipv4Net::new(g, l).ok())
         .map(|n| vec![n.trunc()])
         .unwrap_or_default();
-    let un = d.net.user.create(spec, &taken, &cfg.default_address_pools).map_err(|m| {
-        if m.contains("already exists") {
-            EngineError::conflict(m)
-        } else {
-            EngineError::invalid(m)
-        }
-    })?;
+    let un = d.net.user.create(spec, &taken, &cfg.default_address_pools)?;
     d.events.emit("network", "create", &un.id, attrs(&un));
     Ok(un)
 }

@@ -3,6 +3,7 @@
 //! name through their /etc/hosts, which Berth rewrites in place as members come and go — a static
 //! file, so names keep resolving while the daemon is down (Docker's embedded DNS does not).
 
+use crate::engine::EngineError;
 use berth_net::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -77,11 +78,11 @@ impl UserNets {
         spec: NetworkSpec,
         taken: &[Ipv4Net],
         pools: &[crate::config::AddressPool],
-    ) -> Result<UserNet, String> {
+    ) -> Result<UserNet, EngineError> {
         let NetworkSpec { name, subnet, gateway, internal, labels } = spec;
         let mut nets = self.nets.lock().expect("nets lock");
         if nets.iter().any(|n| n.name == name) {
-            return Err(format!("network with name {name} already exists"));
+            return Err(EngineError::conflict(format!("network with name {name} already exists")));
         }
         let used: Vec<Ipv4Net> = nets.iter().map(|n| n.subnet).chain(taken.iter().copied()).collect();
         let overlaps = |s: &Ipv4Net| used.iter().any(|u| u.contains(&s.network()) || s.contains(&u.network()));
@@ -89,18 +90,18 @@ impl UserNets {
             Some(s) => {
                 let s = s.trunc();
                 if overlaps(&s) {
-                    return Err(format!(
+                    return Err(EngineError::invalid(format!(
                         "invalid pool request: Pool overlaps with other one on this address space ({s})"
-                    ));
+                    )));
                 }
                 s
             }
             None => {
                 let default_pool = [crate::config::AddressPool { base: "10.223.0.0/16".into(), size: 24 }];
                 let pools = if pools.is_empty() { &default_pool[..] } else { pools };
-                pools.iter().filter_map(|p| crate::config::address_pool_subnets(p).ok()).flatten().find(|s| !overlaps(s)).ok_or(
+                pools.iter().filter_map(|p| crate::config::address_pool_subnets(p).ok()).flatten().find(|s| !overlaps(s)).ok_or_else(|| EngineError::invalid(
                         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
-                    )?
+                    ))?
             }
         };
         let gateway = gateway.unwrap_or_else(|| {
@@ -108,7 +109,7 @@ impl UserNets {
             Ipv4Addr::from(o)
         });
         if !subnet.contains(&gateway) {
-            return Err(format!("invalid gateway {gateway}: not in subnet {subnet}"));
+            return Err(EngineError::invalid(format!("invalid gateway {gateway}: not in subnet {subnet}")));
         }
         let id = crate::engine::store::new_id();
         let net = UserNet {
@@ -122,7 +123,7 @@ impl UserNets {
             created: crate::engine::store::now_rfc3339(),
         };
         nets.push(net.clone());
-        self.save(&nets).map_err(|e| e.to_string())?;
+        self.save(&nets)?;
         Ok(net)
     }
 

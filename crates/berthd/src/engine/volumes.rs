@@ -2,6 +2,7 @@
 //! volume's metadata beside it. They live in the data-root, outside any container, so they survive
 //! container removal and every daemon restart; a volume in use by a container is never removed.
 
+use crate::engine::EngineError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -73,17 +74,17 @@ impl Volumes {
         name: Option<&str>,
         labels: BTreeMap<String, String>,
         options: BTreeMap<String, String>,
-    ) -> Result<Volume, String> {
+    ) -> Result<Volume, EngineError> {
         let anonymous = name.is_none_or(str::is_empty);
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) if !valid_name(n) => {
-                return Err(format!("create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"))
+                return Err(EngineError::invalid(format!("create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")))
             }
             Some(n) => n.to_string(),
             None => crate::engine::store::new_id(),
         };
         if let Some(k) = options.keys().find(|k| !matches!(k.as_str(), "type" | "device" | "o" | "size")) {
-            return Err(format!("create {name}: invalid option key: {k:?}"));
+            return Err(EngineError::invalid(format!("create {name}: invalid option key: {k:?}")));
         }
         let _g = self.lock.lock().expect("volumes lock");
         if let Some(v) = self.get(&name) {
@@ -97,14 +98,14 @@ impl Volumes {
             anonymous,
             populated: false,
         };
-        std::fs::create_dir_all(self.data_path(&name)).map_err(|e| format!("create {name}: {e}"))?;
+        std::fs::create_dir_all(self.data_path(&name)).map_err(|e| failed("create", &name, e))?;
         // Docker's: under --userns-remap a volume's root belongs to the containers' root.
         if let Some((uid, gid)) = berth_proto::fsutil::remapped_root() {
             std::os::unix::fs::chown(self.data_path(&name), Some(uid), Some(gid))
-                .map_err(|e| format!("create {name}: {e}"))?;
+                .map_err(|e| failed("create", &name, e))?;
         }
         berth_proto::fsutil::write_json_atomic(&self.dir(&name).join("volume.json"), &v)
-            .map_err(|e| format!("create {name}: {e}"))?;
+            .map_err(|e| failed("create", &name, e))?;
         Ok(v)
     }
 
@@ -116,16 +117,16 @@ impl Volumes {
     }
 
     /// Removes the volume and its data; the caller has checked that no container uses it.
-    pub fn remove(&self, name: &str) -> Result<u64, String> {
+    pub fn remove(&self, name: &str) -> Result<u64, EngineError> {
         let _g = self.lock.lock().expect("volumes lock");
         if self.get(name).is_none() {
-            return Err(format!("get {name}: no such volume"));
+            return Err(EngineError::not_found(format!("get {name}: no such volume")));
         }
         let size = dir_size(&self.data_path(name));
         // Renamed first, so a crash half-way never leaves a volume that looks whole.
         let doomed = self.root.join(format!(".removing-{name}"));
-        std::fs::rename(self.dir(name), &doomed).map_err(|e| format!("remove {name}: {e}"))?;
-        std::fs::remove_dir_all(&doomed).map_err(|e| format!("remove {name}: {e}"))?;
+        std::fs::rename(self.dir(name), &doomed).map_err(|e| failed("remove", name, e))?;
+        std::fs::remove_dir_all(&doomed).map_err(|e| failed("remove", name, e))?;
         Ok(size)
     }
 
@@ -150,4 +151,9 @@ pub fn dir_size(p: &Path) -> u64 {
         return md.len();
     }
     std::fs::read_dir(p).map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum()).unwrap_or(0)
+}
+
+/// A volume's filesystem step failed: the daemon's fault, not the caller's (500).
+fn failed(verb: &str, name: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::internal(format!("{verb} {name}: {e}"))
 }

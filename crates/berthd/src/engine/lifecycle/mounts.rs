@@ -119,7 +119,7 @@ fn resolve_into(
                     created: &mut Vec<String>|
      -> Result<crate::engine::volumes::Volume, EngineError> {
         let existed = name.is_some_and(|n| d.volumes.get(n).is_some());
-        let v = d.volumes.create(name, labels, BTreeMap::new()).map_err(bad)?;
+        let v = d.volumes.create(name, labels, BTreeMap::new())?;
         if !existed {
             created.push(v.name.clone());
         }
