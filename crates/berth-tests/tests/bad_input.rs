@@ -105,6 +105,12 @@ fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
         ("GET", "/v1.47/containers/json?filters=%7Bbroken", None, 400, ""),
         ("GET", "/v99.0/version", None, 400, "client version 99.0 is too new"),
         ("GET", "/v1.12/version", None, 400, "client version 1.12 is too old"),
+        // Swarm's routes answer as a dockerd outside a swarm does (clients tear down with them).
+        ("POST", "/v1.47/swarm/leave?force=1", None, 503, "This node is not part of a swarm"),
+        ("GET", "/v1.47/swarm", None, 503, "This node is not a swarm manager"),
+        ("GET", "/v1.47/services", None, 503, "This node is not a swarm manager"),
+        ("DELETE", "/v1.47/secrets/s1", None, 503, "This node is not a swarm manager"),
+        ("POST", "/v1.47/swarm/init", Some("{}"), 503, "Berth does not implement swarm mode"),
     ];
     for (method, path, body, want, words) in cases {
         let r = d.api(method, path, body.map(|b| ("application/json", b.as_bytes())));
@@ -121,6 +127,9 @@ fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
     assert!(err.contains("No such object: nosuch") || err.contains("No such container"), "{err}");
     let (code, err) = d.docker_err(&["run", "--rm", "--memory", "-1", "busybox", "true"]);
     assert_eq!(code, Some(125), "{err}");
+    let (code, err) = d.docker_err(&["node", "ls"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("This node is not a swarm manager"), "{err}");
     d.docker_ok(&["rm", "-f", "live"]);
     assert_converged(&d, &[]);
 }
