@@ -129,3 +129,33 @@ fn containers_keep_their_storage_driver_across_a_default_change() {
     assert!(d.state("on-overlay").running);
     d.docker_ok(&["rm", "-f", "on-overlay", "on-vfs"]);
 }
+
+/// The `none` log driver keeps nothing (and `docker logs` says so, as on dockerd); a driver
+/// Berth lacks is refused by name, one nobody has with dockerd's words; `--isolation default`
+/// is shown back by inspect.
+#[test]
+fn log_driver_none_keeps_nothing_and_other_drivers_are_refused() {
+    let mut d = TestDaemon::start(DaemonOpts::new("eng-lognone"));
+    d.busybox_image();
+    let o = d.docker(&["run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "not-kept"]);
+    assert!(o.status.success(), "{}", berth_tests::output_text(&o));
+    let log = d.inspect("quiet")["LogPath"].as_str().unwrap_or_default().to_string();
+    let kept = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!kept.contains("not-kept"), "the none driver kept the output in {log}: {kept}");
+    let (code, err) = d.docker_err(&["logs", "quiet"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("configured logging driver does not support reading"), "{err}");
+    assert_eq!(d.inspect("quiet")["HostConfig"]["LogConfig"]["Type"], "none");
+    d.docker_ok(&["rm", "quiet"]);
+    let (_, err) = d.docker_err(&["run", "--rm", "--log-driver", "asdf", "busybox", "true"]);
+    assert!(err.contains("logger: no log driver named 'asdf' is registered"), "{err}");
+    let (_, err) = d.docker_err(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert!(err.contains("log driver \"syslog\" is not supported by Berth"), "{err}");
+    let (_, err) = d.docker_err(&["run", "--rm", "--log-opt", "labels=a", "busybox", "true"]);
+    assert!(err.contains("log-opt labels is not supported by Berth"), "{err}");
+    let id = d.docker_ok(&["create", "--isolation", "default", "--log-opt", "max-file=4", "busybox", "true"]);
+    let v = d.inspect(&id);
+    assert_eq!(v["HostConfig"]["Isolation"], "default");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Config"]["max-file"], "4");
+    d.docker_ok(&["rm", &id]);
+}

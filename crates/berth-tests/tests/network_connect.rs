@@ -274,3 +274,86 @@ fn endpoint_of_a_container_that_died_in_the_outage_is_removed() {
     d.docker_ok(&["run", "-d", "--name", "again", "-p", &format!("127.0.0.1:{port}:80"), "busybox", "sleep", "100"]);
     d.docker_ok(&["rm", "-f", "again", "brief"]);
 }
+
+/// `--ip` on a user network (at run and at connect), the networks of `EndpointsConfig` beyond
+/// `NetworkMode` (joined, or a 404 when one does not exist), endpoint driver options kept and
+/// shown, and the short id among the aliases for API < 1.45 clients.
+#[test]
+fn static_addresses_extra_networks_and_endpoint_options() {
+    let mut d = TestDaemon::start(DaemonOpts::new("net-static").live_restore(true));
+    d.busybox_image();
+    let (subnet_a, prefix_a) = sibling_subnet(&d, 1);
+    let (subnet_b, prefix_b) = sibling_subnet(&d, 2);
+    d.docker_ok(&["network", "create", "--subnet", &subnet_a, "sa"]);
+    d.docker_ok(&["network", "create", "--subnet", &subnet_b, "sb"]);
+    let ip = format!("{prefix_a}.77");
+    let out =
+        d.docker_ok(&["run", "--rm", "--network", "sa", "--ip", &ip, "busybox", "ip", "-4", "addr", "show", "eth0"]);
+    assert!(out.contains(&format!("inet {ip}/24")), "{out}");
+    // The address is the container's while it exists, and back in the pool after.
+    let id = d.docker_ok(&["run", "-d", "--network", "sa", "--ip", &ip, "busybox", "sleep", "100"]);
+    let (_, err) = d.docker_err(&["run", "--rm", "--network", "sa", "--ip", &ip, "busybox", "true"]);
+    assert!(err.contains(&ip), "a second container got the same address: {err}");
+    let v = d.inspect(&id);
+    assert_eq!(v["NetworkSettings"]["Networks"]["sa"]["IPAMConfig"]["IPv4Address"], ip.as_str());
+    assert_eq!(v["NetworkSettings"]["Networks"]["sa"]["IPAddress"], ip.as_str());
+    let (_, err) = d.docker_err(&["run", "--rm", "--ip", &format!("{prefix_a}.78"), "busybox", "true"]);
+    assert!(err.contains("user specified IP address is supported on user defined networks only"), "{err}");
+    // (The CLI refuses an alias without --network itself; other clients reach the daemon.)
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"],
+        "NetworkingConfig": {"EndpointsConfig": {"bridge": {"Aliases": ["x"]}}}});
+    let r = d.api_post("/containers/create", &body.to_string());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("network-scoped alias is supported only for containers in user defined networks"));
+    // Driver options on the default bridge are kept and shown too.
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "bridge"},
+        "NetworkingConfig": {"EndpointsConfig": {"bridge": {"DriverOpts": {"com.example.x": "on"}}}}});
+    let r = d.api_post("/containers/create", &body.to_string());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let bid = r.json()["Id"].as_str().unwrap().to_string();
+    assert_eq!(d.inspect(&bid)["NetworkSettings"]["Networks"]["bridge"]["DriverOpts"]["com.example.x"], "on");
+    d.docker_ok(&["rm", &bid]);
+    let (_, err) =
+        d.docker_err(&["run", "--rm", "--network", "sa", "--ip", &format!("{prefix_b}.9"), "busybox", "true"]);
+    assert!(!err.is_empty(), "an address outside the subnet was accepted");
+    // Connect with an address, survived by a daemon restart.
+    let ip_b = format!("{prefix_b}.66");
+    d.docker_ok(&["network", "connect", "--ip", &ip_b, "sb", &id]);
+    d.kill9();
+    d.wait_exit(Duration::from_secs(5));
+    d.restart();
+    let out = d.docker_ok(&["exec", &id, "ip", "-4", "addr"]);
+    assert!(out.contains(&format!("inet {ip}/24")) && out.contains(&format!("inet {ip_b}/24")), "{out}");
+    d.docker_ok(&["rm", "-f", &id]);
+    assert!(!ipam_text(&d, "sa").contains(&ip), "the address was not released: {}", ipam_text(&d, "sa"));
+
+    // Several networks at create, as docker-py (and the CLI with two --network) send them.
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "100"], "HostConfig": {"NetworkMode": "sa"},
+        "NetworkingConfig": {"EndpointsConfig": {
+            "sa": {"Aliases": ["web"], "DriverOpts": {"key1": "a"}},
+            "sb": {"Aliases": ["db"]}}}});
+    let r = d.api_post("/v1.44/containers/create?name=multi", &body.to_string());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let old = d.api_get(&format!("/v1.44/containers/{id}/json")).json();
+    let nets = &old["NetworkSettings"]["Networks"];
+    assert_eq!(nets["sa"]["Aliases"], serde_json::json!(["web", &id[..12]]), "{nets}");
+    assert_eq!(nets["sa"]["DriverOpts"], serde_json::json!({"key1": "a"}), "{nets}");
+    assert_eq!(nets["sb"]["Aliases"], serde_json::json!(["db", &id[..12]]), "{nets}");
+    let new = d.api_get(&format!("/v1.51/containers/{id}/json")).json();
+    assert_eq!(new["NetworkSettings"]["Networks"]["sa"]["Aliases"], serde_json::json!(["web"]));
+    let dns = &new["NetworkSettings"]["Networks"]["sa"]["DNSNames"];
+    assert_eq!(dns, &serde_json::json!(["multi", "web", &id[..12]]), "{dns}");
+    d.docker_ok(&["start", &id]);
+    let out = d.docker_ok(&["exec", &id, "ip", "-4", "addr"]);
+    assert!(out.contains(&format!("inet {prefix_a}.")) && out.contains(&format!("inet {prefix_b}.")), "{out}");
+    d.docker_ok(&["rm", "-f", &id]);
+    let before = d.docker_ok(&["ps", "-aq"]);
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "sa"},
+        "NetworkingConfig": {"EndpointsConfig": {"sa": {}, "nosuch": {}}}});
+    let r = d.api_post("/containers/create", &body.to_string());
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(r.text().contains("network nosuch not found"), "{}", r.text());
+    assert_eq!(d.docker_ok(&["ps", "-aq"]), before, "a refused create left a container");
+    d.docker_ok(&["network", "rm", "sa", "sb"]);
+}

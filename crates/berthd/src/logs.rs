@@ -45,11 +45,23 @@ pub fn validate_log_opts(opts: &BTreeMap<String, String>) -> Result<(), String> 
                 if n < 1 {
                     return Err("max-file cannot be less than 1".into());
                 }
-                if n > 1 && !opts.contains_key("max-size") {
-                    return Err("max-file can only be used with max-size".into());
+                // Without max-size nothing rotates and max-file has nothing to count, as on
+                // dockerd, which accepts it so.
+            }
+            // Berth's monitor never blocks the container on its log (invariant): `non-blocking`
+            // is what it does; `blocking`, dockerd's default, is accepted as the name of the
+            // default, which here does not block either.
+            "mode" => {
+                if v != "blocking" && v != "non-blocking" {
+                    return Err(format!("invalid value for log-opt mode: {v}"));
                 }
             }
-            "labels" | "env" | "env-regex" | "tag" | "compress" | "mode" | "max-buffer-size" => {}
+            "max-buffer-size" => {
+                parse_size(v).ok_or_else(|| format!("invalid value for log-opt max-buffer-size: {v}"))?;
+            }
+            "labels" | "labels-regex" | "env" | "env-regex" | "tag" | "compress" => {
+                return Err(format!("log-opt {k} is not supported by Berth"));
+            }
             other => return Err(format!("unknown log opt '{other}' for json-file log driver")),
         }
     }
@@ -313,9 +325,16 @@ mod tests {
     fn log_opts_validation() {
         let mut m = BTreeMap::new();
         m.insert("max-file".to_string(), "3".to_string());
-        assert!(validate_log_opts(&m).unwrap_err().contains("max-size"));
+        assert!(validate_log_opts(&m).is_ok(), "max-file alone rotates nothing, as on dockerd");
         m.insert("max-size".to_string(), "1m".to_string());
         assert!(validate_log_opts(&m).is_ok());
+        m.insert("mode".to_string(), "sometimes".to_string());
+        assert!(validate_log_opts(&m).unwrap_err().contains("mode"));
+        m.insert("mode".to_string(), "non-blocking".to_string());
+        assert!(validate_log_opts(&m).is_ok());
+        let mut labels = m.clone();
+        labels.insert("labels".to_string(), "a".to_string());
+        assert!(validate_log_opts(&labels).unwrap_err().contains("labels is not supported by Berth"));
         m.insert("bogus".to_string(), "1".to_string());
         assert!(validate_log_opts(&m).unwrap_err().contains("bogus"));
     }

@@ -93,9 +93,16 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ber
 pub async fn inspect(
     State(d): State<AppState>,
     Path(id): Path<String>,
+    version: Option<axum::Extension<super::ClientVersion>>,
 ) -> Result<Json<berth_api::ContainerInspect>, ApiError> {
     let e = d.store.get(&id)?;
-    Ok(Json(views::inspect(&d, &e.snapshot())))
+    let mut out = views::inspect(&d, &e.snapshot());
+    // Before API 1.45 dockerd listed the short id among a user network's aliases (DNSNames has it
+    // since 1.44); docker-py 7.1 (API 1.44 by default) checks for it.
+    if version.is_some_and(|axum::Extension(v)| v < super::ClientVersion(1, 45)) {
+        views::short_id_among_aliases(&mut out);
+    }
+    Ok(Json(out))
 }
 
 pub async fn start(State(d): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {

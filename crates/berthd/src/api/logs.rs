@@ -30,6 +30,12 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     let c = e.snapshot();
+    if c.log_discarded() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "configured logging driver does not support reading",
+        ));
+    }
     let mut f = Filter {
         stdout: qbool(q.get("stdout")),
         stderr: qbool(q.get("stderr")),

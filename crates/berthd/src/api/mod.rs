@@ -37,6 +37,11 @@ pub const MIN_API_VERSION: &str = "1.24";
 
 pub type AppState = Arc<Daemon>;
 
+/// The API version a request named in its path (`/v1.41/...`), for the few answers whose shape
+/// changed between versions. A request without a prefix gets the newest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClientVersion(pub u32, pub u32);
+
 /// The API for one socket. A socket with a role gets the role's check as a layer: it runs once
 /// the route is chosen, before any handler, fallback and wrong methods included (`roles`).
 pub fn router(d: Arc<Daemon>, role: roles::Role) -> Router {
@@ -121,6 +126,7 @@ pub async fn version_prefix(mut req: Request, next: Next) -> Response {
                     if let Err(e) = check_version(maj, min) {
                         return e.into_response();
                     }
+                    req.extensions_mut().insert(ClientVersion(maj, min));
                     let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
                     let new_pq = format!("/{}", &pq[2 + ver.len() + 1..]);
                     let _ = tail;

@@ -13,11 +13,7 @@ use berth_api::{
 };
 use std::collections::{BTreeMap, HashMap};
 
-/// Built-in networks get stable ids derived from their names.
-pub(crate) fn net_id(name: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(format!("berth-network-{name}")))
-}
+pub(crate) use crate::engine::networks::builtin_id as net_id;
 
 fn ipam(options: Option<BTreeMap<String, String>>, config: Vec<IpamConfig>) -> Ipam {
     Ipam { driver: "default".into(), options, config: Some(config) }
@@ -169,8 +165,8 @@ pub async fn connect(
 ) -> Result<axum::http::StatusCode, ApiError> {
     let net = target(&d, &id)?;
     let e = d.store.get(&req.container)?;
-    let aliases = super::request::network::connect_aliases(&net.name, req.endpoint_config)?;
-    crate::engine::netconnect::connect(&d, &e, net, aliases).await?;
+    let ep = super::request::network::endpoint(&net.name, req.endpoint_config)?;
+    crate::engine::netconnect::connect(&d, &e, net, ep).await?;
     Ok(axum::http::StatusCode::OK)
 }
 

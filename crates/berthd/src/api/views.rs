@@ -99,6 +99,11 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
     };
     wire::EndpointSettings {
         aliases: ep.filter(|ep| !ep.aliases.is_empty()).map(|ep| ep.aliases.clone()),
+        dns_names: ep.filter(|ep| ep.network != "bridge").map(|ep| dns_names(c, ep)),
+        ipam_config: ep
+            .and_then(|ep| ep.requested_ipv4)
+            .map(|a| wire::EndpointIpamConfig { ipv4_address: Some(a.to_string()), ..Default::default() }),
+        driver_opts: ep.filter(|ep| !ep.driver_opts.is_empty()).map(|ep| ep.driver_opts.clone()),
         mac_address: mac,
         network_id: ep.map(|ep| ep.network.clone()).unwrap_or_else(|| net_name.to_string()),
         endpoint_id: if live && ep.is_some() { c.id.clone() } else { String::new() },
@@ -106,6 +111,32 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
         ip_address: ip,
         ip_prefix_len: len.into(),
         ..Default::default()
+    }
+}
+
+/// The names a container answers to on a user-defined network, in dockerd's order: its name,
+/// its aliases, its short id, its hostname (what `refresh_hosts` writes for it).
+fn dns_names(c: &Container, ep: &NetEndpoint) -> Vec<String> {
+    let mut names = vec![c.name.clone()];
+    names.extend(ep.aliases.iter().cloned());
+    names.push(c.id[..12].to_string());
+    names.extend(c.config.hostname.clone().filter(|h| !h.is_empty()));
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+/// API < 1.45: the short id is also one of the aliases on each user-defined network (those
+/// with `DNSNames`).
+pub fn short_id_among_aliases(out: &mut wire::ContainerInspect) {
+    let short = out.id.chars().take(12).collect::<String>();
+    for ep in out.network_settings.networks.values_mut() {
+        if ep.dns_names.is_some() {
+            let aliases = ep.aliases.get_or_insert_with(Vec::new);
+            if !aliases.contains(&short) {
+                aliases.push(short.clone());
+            }
+        }
     }
 }
 
@@ -253,6 +284,8 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
     let log = h.log_config.clone().unwrap_or_default();
     wire::HostConfig {
         binds: h.binds.clone(),
+        isolation: h.isolation.clone().unwrap_or_default(),
+        volume_driver: h.volume_driver.clone().unwrap_or_default(),
         log_config: wire::LogConfig { type_: log.type_.unwrap_or_default(), config: log.config.unwrap_or_default() },
         network_mode: c.options.network_mode.clone(),
         port_bindings: h.port_bindings.as_ref().and_then(port_bindings),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod create;
+pub(crate) mod endpoints;
 pub mod mounts;
 pub mod pause;
 pub mod rename;
@@ -164,7 +165,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
         state_dir: paths.state_dir.clone(),
         container_dir: e.dir.clone(),
         runtime: RuntimeSpec { name: c.options.runtime.clone(), path: c.options.runtime_path.clone(), args: rt_args },
-        log: LogConfig { path: c.log_path.clone(), max_size: c.options.log_max_size, max_file: c.options.log_max_file },
+        log: LogConfig { path: log_target(&c), max_size: c.options.log_max_size, max_file: c.options.log_max_file },
         terminal: c.config.tty.unwrap_or(false),
         open_stdin: c.config.open_stdin.unwrap_or(false),
         stdin_once: c.config.stdin_once.unwrap_or(false),
@@ -568,4 +569,15 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool)
     emit(d, &c, "destroy");
     e.changed.send_modify(|n| *n += 1);
     Ok(())
+}
+
+/// Where the monitor writes the container's output: its json-file log, or nowhere for the
+/// `none` driver. Only the monitor is told /dev/null: the record keeps the log's own path, which
+/// removal deletes.
+fn log_target(c: &Container) -> std::path::PathBuf {
+    if c.log_discarded() {
+        std::path::PathBuf::from("/dev/null")
+    } else {
+        c.log_path.clone()
+    }
 }

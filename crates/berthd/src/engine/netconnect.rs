@@ -42,10 +42,18 @@ fn running_netns(d: &Daemon, c: &Container) -> Option<std::path::PathBuf> {
     (c.state.status.is_live() && ns.exists()).then_some(ns)
 }
 
-pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<String>) -> Result<(), EngineError> {
+pub async fn connect(
+    d: &Arc<Daemon>,
+    e: &Arc<Entry>,
+    net: Target,
+    req: crate::engine::network::EndpointRequest,
+) -> Result<(), EngineError> {
     let _op = e.op.lock().await;
     let c = e.snapshot();
     check_mode(&c, &net.name)?;
+    if net.user.is_none() {
+        crate::engine::lifecycle::endpoints::check_default_bridge(&req)?;
+    }
     if c.endpoint_on(&net.name).is_some() {
         return Err(EngineError::forbidden(format!(
             "endpoint with name {} already exists in network {}",
@@ -56,8 +64,8 @@ pub async fn connect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target, aliases: Vec<
     let iface = (0..=u8::MAX).find(|i| !used.contains(i)).ok_or_else(|| EngineError::invalid("too many networks"))?;
     let (d2, id2, user) = (d.clone(), c.id.clone(), net.user.clone());
     let alloc = move || match user {
-        Some(n) => d2.net.allocate_on(&id2, &n, aliases),
-        None => d2.net.allocate(&d2, &id2),
+        Some(n) => d2.net.allocate_on(&id2, &n, req),
+        None => d2.net.allocate(&d2, &id2).map(|ep| NetEndpoint { driver_opts: req.driver_opts, ..ep }),
     };
     let mut ep = tokio::task::spawn_blocking(alloc).await?.map_err(|err| {
         d.net.settled(&c.id);

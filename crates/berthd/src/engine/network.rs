@@ -6,9 +6,19 @@
 use crate::engine::daemon::Daemon;
 use crate::model::{Container, NetEndpoint};
 use berth_net::{Desired, DesiredEndpoint, DesiredNetwork, Ipam, Ipv4Net, NetnsRef, PortMapping, Proto};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// What a create or a connect asks of one endpoint on a user-defined network.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointRequest {
+    pub aliases: Vec<String>,
+    /// `IPAMConfig.IPv4Address`: this address, or the request fails.
+    pub ipv4: Option<Ipv4Addr>,
+    pub driver_opts: BTreeMap<String, String>,
+}
 
 pub struct Network {
     ipam_dir: PathBuf,
@@ -164,6 +174,8 @@ impl Network {
             ports: vec![],
             aliases: vec![],
             iface: 0,
+            requested_ipv4: None,
+            driver_opts: Default::default(),
         })
     }
 
@@ -172,13 +184,13 @@ impl Network {
         &self,
         id: &str,
         net: &crate::engine::usernets::UserNet,
-        aliases: Vec<String>,
+        req: EndpointRequest,
     ) -> Result<NetEndpoint, NetError> {
         let pool = pool_key(&net.name, net.subnet);
         let _g = self.lock.lock().expect("network lock");
         self.pending.lock().expect("pending lock").insert(id.to_string());
         let ipam = self.ipam(&pool, net.subnet, net.gateway, None)?;
-        let ip = ipam.allocate(id, None)?;
+        let ip = ipam.allocate(id, req.ipv4)?;
         Ok(NetEndpoint {
             network: net.name.clone(),
             bridge: net.bridge.clone(),
@@ -188,8 +200,10 @@ impl Network {
             mac: berth_net::mac_for_ip(ip),
             pool,
             ports: vec![],
-            aliases,
+            aliases: req.aliases,
             iface: 0,
+            requested_ipv4: req.ipv4,
+            driver_opts: req.driver_opts,
         })
     }
 
@@ -326,6 +340,8 @@ impl Network {
                     ports: vec![],
                     aliases: vec![],
                     iface: 0,
+                    requested_ipv4: None,
+                    driver_opts: Default::default(),
                 };
                 add_net(&ep, &mut desired);
             }

@@ -9,6 +9,12 @@ use std::sync::Arc;
 
 pub const BUILTIN: &[&str] = &["bridge", "host", "none"];
 
+/// Built-in networks get stable ids derived from their names.
+pub fn builtin_id(name: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("berth-network-{name}")))
+}
+
 fn attrs(un: &UserNet) -> BTreeMap<String, String> {
     BTreeMap::from([("name".to_string(), un.name.clone()), ("type".to_string(), "bridge".to_string())])
 }

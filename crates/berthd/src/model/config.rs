@@ -90,6 +90,12 @@ pub struct MountRequest {
 pub struct HostConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binds: Option<Vec<String>>,
+    /// `default` or empty: the only isolation on Linux (inspect shows what was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
+    /// `local` or empty: the only volume driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_driver: Option<String>,
     /// `--mount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mounts: Option<Vec<MountRequest>>,

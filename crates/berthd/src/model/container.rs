@@ -181,6 +181,11 @@ impl Container {
         &self.id[..12]
     }
 
+    /// True for the `none` log driver: the output is kept nowhere.
+    pub fn log_discarded(&self) -> bool {
+        self.host_config.log_config.as_ref().and_then(|l| l.type_.as_deref()) == Some("none")
+    }
+
     /// Every network attachment, the primary (`eth0`) first.
     pub fn endpoints(&self) -> impl Iterator<Item = &NetEndpoint> {
         self.endpoint.iter().chain(self.extra_endpoints.iter())

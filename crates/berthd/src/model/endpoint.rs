@@ -2,6 +2,7 @@
 
 use berth_net::{Ipv4Net, PortMapping};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// What a bridge-attached container records at create (invariant 8): the network, subnet and
@@ -24,4 +25,11 @@ pub struct NetEndpoint {
     /// The container's interface is `eth<iface>`; networks joined later get the next number.
     #[serde(default)]
     pub iface: u8,
+    /// `IPAMConfig.IPv4Address` as the client asked for it (`ip` is then that address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_ipv4: Option<Ipv4Addr>,
+    /// Endpoint `DriverOpts` as given: the bridge reads none of them (as dockerd's bridge driver
+    /// reads none but its own), and inspect reports them back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
 }

@@ -132,13 +132,22 @@ fn options_of_mounts_endpoints_networks_and_updates_are_refused_by_name() {
     );
     assert!(r.status == 400 && r.text().contains("Options.com.docker.network.driver.mtu"), "{}", r.text());
     assert_eq!(nets(), before, "a refused network create left a network");
-    // The CLI's own body for a plain network create passes, and a static address does not.
+    // The CLI's own body for a plain network create passes; link-local addresses and Docker's
+    // own endpoint driver options do not.
     d.docker_ok(&["network", "create", "--subnet", "10.231.7.0/24", "front"]);
-    let static_ip = json!({"Image": "busybox", "HostConfig": {"NetworkMode": "front"},
-        "NetworkingConfig": {"EndpointsConfig": {"front": {"IPAMConfig": {"IPv4Address": "10.231.7.9"}}}}});
-    assert_refused(&d, &static_ip, &["NetworkingConfig.EndpointsConfig.front.IPAMConfig is not supported by Berth"]);
-    let (_, err) = d.docker_err(&["run", "--rm", "--network", "front", "--ip", "10.231.7.9", "busybox", "true"]);
-    assert!(err.contains("IPAMConfig"), "docker run --ip: {err}");
+    let link_local = json!({"Image": "busybox", "HostConfig": {"NetworkMode": "front"},
+        "NetworkingConfig": {"EndpointsConfig": {"front": {"IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}}}}});
+    assert_refused(
+        &d,
+        &link_local,
+        &["NetworkingConfig.EndpointsConfig.front.IPAMConfig.LinkLocalIPs is not supported by Berth"],
+    );
+    let (_, err) =
+        d.docker_err(&["run", "--rm", "--network", "front", "--link-local-ip", "169.254.8.8", "busybox", "true"]);
+    assert!(err.contains("LinkLocalIPs"), "docker run --link-local-ip: {err}");
+    let sysctl = json!({"Image": "busybox", "HostConfig": {"NetworkMode": "front"},
+        "NetworkingConfig": {"EndpointsConfig": {"front": {"DriverOpts": {"com.docker.network.endpoint.sysctls": "x=1"}}}}});
+    assert_refused(&d, &sysctl, &["NetworkingConfig.EndpointsConfig.front.DriverOpts is not supported by Berth"]);
     let id = d.docker_ok(&["create", "busybox", "true"]);
     let r = d.api_post(
         "/networks/front/connect",

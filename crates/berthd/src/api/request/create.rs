@@ -10,13 +10,13 @@ use berth_api as wire;
 pub fn spec(req: wire::ContainerCreateRequest, name: Option<String>) -> Result<CreateSpec, ApiError> {
     let (config, host, net) = req.split();
     unsupported::refuse_create(&config, &host, &net)?;
-    let aliases = net
+    let endpoints = net
         .endpoints_config
         .unwrap_or_default()
         .into_iter()
-        .map(|(network, ep)| (network, ep.aliases.unwrap_or_default()))
-        .collect();
-    Ok(CreateSpec { name, config: container_config(config), host: host_config(host), aliases })
+        .map(|(network, ep)| Ok((network.clone(), super::network::endpoint(&network, Some(ep))?)))
+        .collect::<Result<_, ApiError>>()?;
+    Ok(CreateSpec { name, config: container_config(config), host: host_config(host), endpoints })
 }
 
 fn container_config(c: wire::ContainerConfig) -> model::ContainerConfig {
@@ -75,6 +75,8 @@ fn host_config(h: wire::HostConfig) -> model::HostConfig {
     let r = h.resources;
     model::HostConfig {
         binds: h.binds,
+        isolation: text(h.isolation),
+        volume_driver: text(h.volume_driver),
         mounts: h.mounts.map(|ms| ms.into_iter().map(mount).collect()),
         tmpfs: h.tmpfs,
         log_config: log_config(h.log_config),

@@ -4,6 +4,7 @@
 
 use super::unsupported;
 use crate::api::error::ApiError;
+use crate::engine::network::EndpointRequest;
 use crate::engine::usernets::NetworkSpec;
 use berth_api as wire;
 
@@ -34,9 +35,17 @@ pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
     })
 }
 
-/// The aliases a connect asks for; the rest of its endpoint config is refused when set.
-pub fn connect_aliases(network: &str, ep: Option<wire::EndpointSettings>) -> Result<Vec<String>, ApiError> {
+/// What a create or a connect asks of one endpoint; what Berth does not implement is refused.
+pub fn endpoint(network: &str, ep: Option<wire::EndpointSettings>) -> Result<EndpointRequest, ApiError> {
     let ep = ep.unwrap_or_default();
     unsupported::refuse_endpoint(network, &ep)?;
-    Ok(ep.aliases.unwrap_or_default())
+    let ipv4 = match ep.ipam_config.and_then(|c| c.ipv4_address).filter(|a| !a.is_empty()) {
+        Some(a) => Some(a.parse().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {a}")))?),
+        None => None,
+    };
+    Ok(EndpointRequest {
+        aliases: ep.aliases.unwrap_or_default(),
+        ipv4,
+        driver_opts: ep.driver_opts.unwrap_or_default(),
+    })
 }

@@ -130,14 +130,20 @@ fn mount(at: &str, m: &wire::Mount) -> Vec<Field> {
 fn endpoint(net: &str, ep: &wire::EndpointSettings) -> Vec<Field> {
     let at = format!("NetworkingConfig.EndpointsConfig.{net}");
     let ipam = ep.ipam_config.clone().unwrap_or_default();
-    let ipam_set = ipam.ipv4_address.as_deref().is_some_and(|a| !a.is_empty())
-        || ipam.ipv6_address.as_deref().is_some_and(|a| !a.is_empty())
-        || some_nonempty(&ipam.link_local_ips);
+    // Options in Docker's own namespace mean something to dockerd's bridge driver (an interface
+    // name, sysctls); Berth's bridge implements none of them. Others are opaque, kept and shown.
+    let docker_opts: Vec<&String> =
+        ep.driver_opts.iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with("com.docker.network.")).collect();
     vec![
-        field(format!("{at}.IPAMConfig"), ipam_set, &ep.ipam_config),
+        field(
+            format!("{at}.IPAMConfig.IPv6Address"),
+            ipam.ipv6_address.as_deref().is_some_and(|a| !a.is_empty()),
+            &ipam.ipv6_address,
+        ),
+        field(format!("{at}.IPAMConfig.LinkLocalIPs"), some_nonempty(&ipam.link_local_ips), &ipam.link_local_ips),
         field(format!("{at}.Links"), some_nonempty(&ep.links), &ep.links),
         field(format!("{at}.MacAddress"), !ep.mac_address.is_empty(), &ep.mac_address),
-        field(format!("{at}.DriverOpts"), ep.driver_opts.as_ref().is_some_and(|o| !o.is_empty()), &ep.driver_opts),
+        field(format!("{at}.DriverOpts"), !docker_opts.is_empty(), &docker_opts),
         field(format!("{at}.GwPriority"), ep.gw_priority != 0, &ep.gw_priority),
     ]
 }

@@ -4,7 +4,7 @@
 use crate::engine::daemon::Daemon;
 use crate::engine::store;
 use crate::engine::EngineError;
-use crate::model::{CState, Container, CreateOptions};
+use crate::model::{CState, Container, CreateOptions, NetEndpoint};
 use crate::model::{ContainerConfig, HostConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,12 +18,12 @@ pub struct CreateSpec {
     pub name: Option<String>,
     pub config: ContainerConfig,
     pub host: HostConfig,
-    /// `NetworkingConfig.EndpointsConfig.<network>.Aliases`, by network name.
-    pub aliases: BTreeMap<String, Vec<String>>,
+    /// `NetworkingConfig.EndpointsConfig`, by the network's name as the client gave it.
+    pub endpoints: BTreeMap<String, crate::engine::network::EndpointRequest>,
 }
 
 pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<String>), EngineError> {
-    let CreateSpec { name, mut config, mut host, aliases } = spec;
+    let CreateSpec { name, mut config, mut host, endpoints } = spec;
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -63,6 +63,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         None => cfg.cgroup_parent.clone(),
     };
     let network_mode = network_mode(d, &host)?;
+    let (primary, extra_networks) = super::endpoints::plan(d, &network_mode, endpoints)?;
     super::validate::security_options(d, &config, &mut host, &network_mode)?;
     let seccomp_choice = crate::seccomp::choose(&security, host.privileged.unwrap_or(false), &cfg.seccomp_profile);
     let no_new_privileges = security.no_new_privileges.unwrap_or(cfg.no_new_privileges);
@@ -91,12 +92,11 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         .map_err(|e| EngineError::internal(format!("creating the container's filesystem: {e}")))?;
     // The address is reserved now (so it is never handed out twice); ports are bound at start.
     let user_net = d.net.user.get(&network_mode);
-    let aliases = aliases.get(&network_mode).cloned().unwrap_or_default();
     let endpoint = if network_mode == "bridge" || user_net.is_some() {
         let (d2, id2) = (d.clone(), id.clone());
         let alloc = move || match user_net {
-            Some(n) => d2.net.allocate_on(&id2, &n, aliases),
-            None => d2.net.allocate(&d2, &id2),
+            Some(n) => d2.net.allocate_on(&id2, &n, primary),
+            None => d2.net.allocate(&d2, &id2).map(|ep| NetEndpoint { driver_opts: primary.driver_opts, ..ep }),
         };
         match tokio::task::spawn_blocking(alloc).await? {
             Ok(ep) => Some(ep),
@@ -211,7 +211,11 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
     }
     berth_proto::crashpoint::hit("create.after-record");
     d.events.emit("container", "create", &id, super::attrs(&c));
-    Ok((id, vec![]))
+    let warnings = match inserted_entry(d, &id) {
+        Some(e) if !extra_networks.is_empty() => super::endpoints::join(d, &e, extra_networks).await,
+        _ => vec![],
+    };
+    Ok((id, warnings))
 }
 
 /// Undoes a create that failed before its container was assembled: the reserved address, the
@@ -401,10 +405,18 @@ fn log_options(cfg: &crate::config::Config, h: &HostConfig) -> Result<(u64, u32)
     let mut opts = cfg.log_opts.clone();
     if let Some(lc) = &h.log_config {
         let t = lc.type_.clone().unwrap_or_default();
-        if !t.is_empty() && t != "json-file" {
-            return Err(EngineError::invalid(format!(
-                "log driver \"{t}\" is not supported: berthd writes json-file logs"
-            )));
+        match t.as_str() {
+            "" | "json-file" => {}
+            // Output goes nowhere (the monitor writes it to /dev/null); dockerd checks no
+            // options for this driver.
+            "none" => return Ok((0, 1)),
+            "local" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs" | "splunk" | "etwlogs" | "gcplogs"
+            | "logentries" => {
+                return Err(EngineError::invalid(format!(
+                    "log driver \"{t}\" is not supported by Berth: it writes json-file logs, or none"
+                )))
+            }
+            _ => return Err(EngineError::invalid(format!("logger: no log driver named '{t}' is registered"))),
         }
         for (k, v) in lc.config.clone().unwrap_or_default() {
             opts.insert(k, v);
@@ -496,4 +508,8 @@ fn resolv_conf(host: &str, net: &str, dns: &Resolver) -> String {
         out.push(format!("options {}", dns.options.join(" ")));
     }
     out.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn inserted_entry(d: &Daemon, id: &str) -> Option<Arc<crate::engine::store::Entry>> {
+    d.store.get(id).ok()
 }

@@ -28,7 +28,7 @@ fn docker_cli_body_becomes_the_records_config() {
     assert_eq!(m.tmpfs_options.as_ref().unwrap()["SizeBytes"], 1024);
     assert_eq!(m.tmpfs_options.as_ref().unwrap()["Mode"], 448);
     assert_eq!(s.host.port_bindings.unwrap()["80/tcp"][0]["HostPort"], "8080");
-    assert_eq!(s.aliases["front"], ["web"]);
+    assert_eq!(s.endpoints["front"].aliases, ["web"]);
 }
 
 #[test]

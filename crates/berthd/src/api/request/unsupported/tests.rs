@@ -66,8 +66,11 @@ fn mount_and_endpoint_options_are_refused_by_name() {
     }
     let ep = |e: Value| create(json!({"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"front": e}}}));
     ep(json!({"Aliases": ["web"], "IPAMConfig": null, "MacAddress": "", "GwPriority": 0})).unwrap();
-    let e = ep(json!({"IPAMConfig": {"IPv4Address": "10.9.0.9"}})).unwrap_err();
-    assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.IPAMConfig is not supported by Berth"), "{e}");
+    ep(json!({"IPAMConfig": {"IPv4Address": "10.9.0.9"}, "DriverOpts": {"key1": "a"}})).unwrap();
+    let e = ep(json!({"IPAMConfig": {"IPv6Address": "fd00::9"}})).unwrap_err();
+    assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.IPAMConfig.IPv6Address is not supported"), "{e}");
+    let e = ep(json!({"DriverOpts": {"com.docker.network.endpoint.ifname": "e9"}})).unwrap_err();
+    assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.DriverOpts is not supported"), "{e}");
     let e = ep(json!({"Links": ["db:db"]})).unwrap_err();
     assert!(e.contains("EndpointsConfig.front.Links"), "{e}");
 }
