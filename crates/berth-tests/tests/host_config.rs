@@ -14,19 +14,17 @@ fn read(p: &Path) -> String {
 fn memory_pids_and_cpu_limits_reach_the_cgroup() {
     let mut d = TestDaemon::start(DaemonOpts::new("hc-limits"));
     d.busybox_image();
-    d.run_detached(&[
-        "--name",
-        "lim",
-        "--memory",
-        "64m",
-        "--pids-limit",
-        "50",
-        "--cpus",
-        "0.5",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    // Swappiness exists on cgroup v1 only; on v2 the create is refused by name.
+    let v1 = !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let mut args = vec!["--name", "lim", "--memory", "64m", "--pids-limit", "50", "--cpus", "0.5"];
+    if v1 {
+        args.extend(["--memory-swappiness", "40"]);
+    } else {
+        let (_, err) = d.docker_err(&["run", "--rm", "--memory-swappiness", "40", "busybox", "true"]);
+        assert!(err.contains("MemorySwappiness is not supported by Berth on cgroup v2"), "{err}");
+    }
+    args.extend(["busybox", "sleep", "1000"]);
+    d.run_detached(&args);
     let v = d.inspect("lim");
     assert_eq!(v["HostConfig"]["Memory"], 67_108_864);
     assert_eq!(v["HostConfig"]["PidsLimit"], 50);
@@ -36,6 +34,10 @@ fn memory_pids_and_cpu_limits_reach_the_cgroup() {
     let (mem, v2) = cgroup_dir(pid, "memory");
     let limit = if v2 { read(&mem.join("memory.max")) } else { read(&mem.join("memory.limit_in_bytes")) };
     assert_eq!(limit, "67108864", "memory limit in {}", mem.display());
+    if v1 {
+        assert_eq!(read(&mem.join("memory.swappiness")), "40", "swappiness in {}", mem.display());
+        assert_eq!(v["HostConfig"]["MemorySwappiness"], 40);
+    }
     let (pids, _) = cgroup_dir(pid, "pids");
     assert_eq!(read(&pids.join("pids.max")), "50", "pids limit in {}", pids.display());
     let (cpu, v2) = cgroup_dir(pid, "cpu");

@@ -339,6 +339,7 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
             device_cgroup_rules: h.device_cgroup_rules.clone(),
             memory_reservation: h.memory_reservation.unwrap_or(0),
             memory_swap: h.memory_swap.unwrap_or(0),
+            memory_swappiness: h.memory_swappiness,
             pids_limit: h.pids_limit,
             ulimits: h.ulimits.as_ref().map(|us| {
                 us.iter().map(|u| wire::Ulimit { name: u.name.clone(), soft: u.soft, hard: u.hard }).collect()

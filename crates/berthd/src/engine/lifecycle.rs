@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod create;
-pub(crate) mod endpoints;
+mod endpoints;
 pub mod mounts;
 pub mod pause;
 pub mod rename;

@@ -52,7 +52,7 @@ pub async fn connect(
     let c = e.snapshot();
     check_mode(&c, &net.name)?;
     if net.user.is_none() {
-        crate::engine::lifecycle::endpoints::check_default_bridge(&req)?;
+        check_default_bridge(&req)?;
     }
     if c.endpoint_on(&net.name).is_some() {
         return Err(EngineError::forbidden(format!(
@@ -138,4 +138,18 @@ fn emit(d: &Daemon, net: &Target, container: &str, action: &str) {
     attrs.insert("name".to_string(), net.name.clone());
     attrs.insert("type".to_string(), "bridge".to_string());
     d.events.emit("network", action, &net.id, attrs);
+}
+
+/// What dockerd refuses on the default bridge (and on `host`/`none`): a chosen address and
+/// aliases, which only user-defined networks have.
+pub fn check_default_bridge(req: &crate::engine::network::EndpointRequest) -> Result<(), EngineError> {
+    if req.ipv4.is_some() {
+        return Err(EngineError::invalid("user specified IP address is supported on user defined networks only"));
+    }
+    if !req.aliases.is_empty() {
+        return Err(EngineError::invalid(
+            "network-scoped alias is supported only for containers in user defined networks",
+        ));
+    }
+    Ok(())
 }

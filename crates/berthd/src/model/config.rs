@@ -143,6 +143,9 @@ pub struct HostConfig {
     pub memory_swap: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<i64>,
+    /// 0–100; cgroup v1 only (v2 has no such knob).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nano_cpus: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -53,6 +53,7 @@ pub struct Resources {
     pub memory: i64,
     pub memory_swap: i64,
     pub memory_reservation: i64,
+    pub memory_swappiness: Option<u64>,
     pub nano_cpus: i64,
     pub cpu_shares: i64,
     pub cpu_quota: i64,
@@ -219,7 +220,7 @@ fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
         devices.extend(input.device_rules.iter().cloned());
     }
     let mut b = LinuxResourcesBuilder::default().devices(devices);
-    if r.memory > 0 || r.memory_reservation > 0 {
+    if r.memory > 0 || r.memory_reservation > 0 || r.memory_swappiness.is_some() {
         let mut m = LinuxMemoryBuilder::default();
         if r.memory > 0 {
             m = m.limit(r.memory);
@@ -229,6 +230,9 @@ fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
         }
         if r.memory_reservation > 0 {
             m = m.reservation(r.memory_reservation);
+        }
+        if let Some(s) = r.memory_swappiness {
+            m = m.swappiness(s);
         }
         b = b.memory(m.build().map_err(oci_err)?);
     }

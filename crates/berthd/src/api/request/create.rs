@@ -98,6 +98,8 @@ fn host_config(h: wire::HostConfig) -> model::HostConfig {
         memory: number(r.memory),
         memory_swap: number(r.memory_swap),
         memory_reservation: number(r.memory_reservation),
+        // -1 is the API's "unset"; 0 is a real swappiness.
+        memory_swappiness: r.memory_swappiness.filter(|s| *s != -1),
         nano_cpus: number(r.nano_cpus),
         cpu_shares: number(r.cpu_shares),
         cpu_period: number(r.cpu_period),

@@ -75,8 +75,12 @@ fn resources(prefix: &str, r: &wire::Resources) -> Vec<Field> {
         field(name("DeviceRequests"), some_nonempty(&r.device_requests), &r.device_requests),
         field(name("KernelMemory"), r.kernel_memory.unwrap_or(0) != 0, &r.kernel_memory),
         field(name("KernelMemoryTCP"), r.kernel_memory_tcp.unwrap_or(0) != 0, &r.kernel_memory_tcp),
-        // -1 is "unset"; 0 is a real swappiness.
-        field(name("MemorySwappiness"), r.memory_swappiness.is_some_and(|s| s != -1), &r.memory_swappiness),
+        // -1 is "unset"; 0 is a real swappiness. Set at create (cgroup v1), not changed by update.
+        field(
+            name("MemorySwappiness"),
+            prefix.is_empty() && r.memory_swappiness.is_some_and(|s| s != -1),
+            &r.memory_swappiness,
+        ),
         field(name("OomKillDisable"), r.oom_kill_disable == Some(true), &r.oom_kill_disable),
         // Windows only.
         field(name("CpuCount"), r.cpu_count != 0, &r.cpu_count),
@@ -88,7 +92,6 @@ fn resources(prefix: &str, r: &wire::Resources) -> Vec<Field> {
 
 fn host_config(h: &wire::HostConfig) -> Vec<Field> {
     let mut fields = vec![
-        field("HostConfig.VolumeDriver", !matches!(h.volume_driver.as_str(), "" | "local"), &h.volume_driver),
         field("HostConfig.VolumesFrom", some_nonempty(&h.volumes_from), &h.volumes_from),
         field("HostConfig.Links", some_nonempty(&h.links), &h.links),
         field("HostConfig.Cgroup", !h.cgroup.is_empty(), &h.cgroup),

@@ -19,7 +19,7 @@ pub fn plan(
 ) -> Result<(EndpointRequest, Vec<(Target, EndpointRequest)>), EngineError> {
     let primary = take_primary(d, network_mode, &mut endpoints);
     if d.net.user.get(network_mode).is_none() {
-        check_default_bridge(&primary)?;
+        crate::engine::netconnect::check_default_bridge(&primary)?;
     }
     let mut extra = Vec::new();
     for (key, req) in endpoints {
@@ -30,7 +30,7 @@ pub fn plan(
             Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) }
         };
         if target.user.is_none() {
-            check_default_bridge(&req)?;
+            crate::engine::netconnect::check_default_bridge(&req)?;
         }
         if network_mode == "host" || network_mode == "none" || network_mode.starts_with("container:") {
             return Err(EngineError::invalid(format!(
@@ -64,18 +64,4 @@ pub async fn join(d: &Arc<Daemon>, e: &Arc<Entry>, extra: Vec<(Target, EndpointR
         }
     }
     warnings
-}
-
-/// What dockerd refuses on the default bridge (and on `host`/`none`): a chosen address and
-/// aliases, which only user-defined networks have.
-pub fn check_default_bridge(req: &EndpointRequest) -> Result<(), EngineError> {
-    if req.ipv4.is_some() {
-        return Err(EngineError::invalid("user specified IP address is supported on user defined networks only"));
-    }
-    if !req.aliases.is_empty() {
-        return Err(EngineError::invalid(
-            "network-scoped alias is supported only for containers in user defined networks",
-        ));
-    }
-    Ok(())
 }

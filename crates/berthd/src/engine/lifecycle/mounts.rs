@@ -119,6 +119,13 @@ fn resolve_into(
                     created: &mut Vec<String>|
      -> Result<crate::engine::volumes::Volume, EngineError> {
         let existed = name.is_some_and(|n| d.volumes.get(n).is_some());
+        // dockerd takes any `VolumeDriver` at create and uses it for the volumes the container
+        // makes; Berth has only local volumes, so a container that would make one is refused.
+        if let Some(driver) = h.volume_driver.as_deref().filter(|v| !existed && !v.is_empty() && *v != "local") {
+            return Err(bad(format!(
+                "HostConfig.VolumeDriver is not supported by Berth (given: {driver:?}): it makes local volumes only"
+            )));
+        }
         let v = d.volumes.create(name, labels, BTreeMap::new())?;
         if !existed {
             created.push(v.name.clone());

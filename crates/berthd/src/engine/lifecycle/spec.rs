@@ -84,6 +84,7 @@ pub fn build(
             memory: h.memory.unwrap_or(0),
             memory_swap: h.memory_swap.unwrap_or(0),
             memory_reservation: h.memory_reservation.unwrap_or(0),
+            memory_swappiness: h.memory_swappiness.map(|s| s as u64),
             nano_cpus: h.nano_cpus.unwrap_or(0),
             cpu_shares: h.cpu_shares.unwrap_or(0),
             cpu_quota: h.cpu_quota.unwrap_or(0),

@@ -163,6 +163,16 @@ fn resources(h: &HostConfig) -> Result<()> {
     if reservation < 0 {
         return Err(bad("invalid memory reservation: must be a positive value"));
     }
+    if let Some(s) = h.memory_swappiness {
+        if !(0..=100).contains(&s) {
+            return Err(bad(format!("Invalid value: {s}, valid memory swappiness range is 0-100")));
+        }
+        if crate::cgroupctl::is_v2() {
+            return Err(bad(format!(
+                "HostConfig.MemorySwappiness is not supported by Berth on cgroup v2 (given: {s}): the kernel has no per-cgroup swappiness there"
+            )));
+        }
+    }
     let mem = h.memory.unwrap_or(0);
     if mem > 0 && reservation > mem {
         return Err(bad("Minimum memory limit can not be less than memory reservation limit, see usage"));
