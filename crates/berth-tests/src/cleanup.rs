@@ -13,7 +13,7 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
         end_daemon_and_helpers(&mut child);
     }
     let ids = container_ids(d);
-    // Always a second look, even after an empty first one: CI once saw a process of the test
+    // Always a second scan, even after an empty first one: CI once saw a process of the test
     // outlive the guard, and a scan of /proc is cheap next to a leak.
     let mut empty_scans = 0;
     for _ in 0..4 {
@@ -23,7 +23,6 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
             if empty_scans == 2 {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
             continue;
         }
         for v in &victims {

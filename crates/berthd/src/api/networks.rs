@@ -150,20 +150,12 @@ pub async fn prune(State(d): State<AppState>) -> Result<Json<NetworkPruneRespons
     Ok(Json(NetworkPruneResponse { networks_deleted: (!deleted.is_empty()).then_some(deleted) }))
 }
 
-fn target(d: &Daemon, key: &str) -> Result<crate::engine::netconnect::Target, ApiError> {
-    if BUILTIN.contains(&key) {
-        return Ok(crate::engine::netconnect::Target { name: key.to_string(), id: net_id(key), user: None });
-    }
-    let un = d.net.user.get(key).ok_or_else(|| ApiError::not_found(format!("network {key} not found")))?;
-    Ok(crate::engine::netconnect::Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) })
-}
-
 pub async fn connect(
     State(d): State<AppState>,
     Path(id): Path<String>,
     super::body::JsonBody(req): super::body::JsonBody<NetworkConnectRequest>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let net = target(&d, &id)?;
+    let net = crate::engine::netconnect::Target::resolve(&d, &id)?;
     let e = d.store.get(&req.container)?;
     let ep = super::request::network::endpoint(&net.name, req.endpoint_config)?;
     crate::engine::netconnect::connect(&d, &e, net, ep).await?;
@@ -175,7 +167,7 @@ pub async fn disconnect(
     Path(id): Path<String>,
     super::body::JsonBody(req): super::body::JsonBody<NetworkDisconnectRequest>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let net = target(&d, &id)?;
+    let net = crate::engine::netconnect::Target::resolve(&d, &id)?;
     let e = d.store.get(&req.container)?;
     crate::engine::netconnect::disconnect(&d, &e, net).await?;
     Ok(axum::http::StatusCode::OK)

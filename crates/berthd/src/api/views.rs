@@ -115,11 +115,9 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
 }
 
 /// The names a container answers to on a user-defined network, in dockerd's order: its name,
-/// its aliases, its short id, its hostname (what `refresh_hosts` writes for it).
+/// its aliases, its short id (the names its peers' /etc/hosts carry), then its hostname.
 fn dns_names(c: &Container, ep: &NetEndpoint) -> Vec<String> {
-    let mut names = vec![c.name.clone()];
-    names.extend(ep.aliases.iter().cloned());
-    names.push(c.id[..12].to_string());
+    let mut names = crate::engine::network::names_on(c, ep);
     names.extend(c.config.hostname.clone().filter(|h| !h.is_empty()));
     let mut seen = std::collections::BTreeSet::new();
     names.retain(|n| seen.insert(n.clone()));

@@ -179,11 +179,9 @@ async fn wait_in_monitor(socket: PathBuf, id: String) -> Result<ExitRecord, Stri
     }
 }
 
-/// An exec that could not start exits 126 whatever the cause, as on dockerd (docker-py's suite
-/// checks it); only `docker run` tells a missing command (127) from one that cannot run.
-fn failed_code(_msg: &str) -> i32 {
-    126
-}
+/// The exit code of an exec that could not start, whatever the cause, as on dockerd (docker-py's
+/// suite checks it); only `docker run` tells a missing command (127) from one that cannot run.
+const FAILED_TO_START: i32 = 126;
 
 /// Starts a claimed exec in its monitor; Ok(pid) or the runtime's message. The exit is then
 /// collected by [`finish`], which the caller runs whatever the outcome.
@@ -203,7 +201,7 @@ pub async fn begin(d: &Daemon, x: &ExecInfo) -> Result<i32, String> {
                 exec_attrs(d, &x.container_id, &x.id),
             );
         }
-        Err(msg) => set(d, &x.id, |e| e.exit_code = Some(failed_code(msg))),
+        Err(_) => set(d, &x.id, |e| e.exit_code = Some(FAILED_TO_START)),
     }
     started
 }
@@ -219,7 +217,7 @@ pub async fn finish(d: Arc<Daemon>, x: ExecInfo, started: Result<i32, String>) {
                 -1
             }
         },
-        Err(msg) => failed_code(&msg),
+        Err(_) => FAILED_TO_START,
     };
     set(&d, &x.id, |e| {
         e.running = false;

@@ -19,6 +19,18 @@ pub struct Target {
     pub user: Option<crate::engine::usernets::UserNet>,
 }
 
+impl Target {
+    /// A built-in network by name, or a user-defined one by name, id or id prefix.
+    pub fn resolve(d: &Daemon, key: &str) -> Result<Target, EngineError> {
+        use crate::engine::networks::{builtin_id, BUILTIN};
+        if BUILTIN.contains(&key) {
+            return Ok(Target { name: key.to_string(), id: builtin_id(key), user: None });
+        }
+        let un = d.net.user.get(key).ok_or_else(|| EngineError::not_found(format!("network {key} not found")))?;
+        Ok(Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) })
+    }
+}
+
 /// Checks Docker makes before touching anything: networks a container cannot join or leave.
 fn check_mode(c: &Container, target: &str) -> Result<(), EngineError> {
     let mode = c.options.network_mode.as_str();

@@ -20,6 +20,15 @@ pub struct EndpointRequest {
     pub driver_opts: BTreeMap<String, String>,
 }
 
+/// The names its peers on a user-defined network know a container by (its /etc/hosts lines
+/// there, and `DNSNames` in inspect): its name, its aliases on that network, its short id.
+pub fn names_on(c: &Container, ep: &NetEndpoint) -> Vec<String> {
+    let mut names = vec![c.name.clone()];
+    names.extend(ep.aliases.iter().cloned());
+    names.push(c.short_id().to_string());
+    names
+}
+
 pub struct Network {
     ipam_dir: PathBuf,
     netns_dir: PathBuf,
@@ -220,12 +229,7 @@ impl Network {
             .map(|e| e.snapshot())
             .filter(|c| c.state.status.is_live() || c.state.status == crate::model::Status::Starting)
             .collect();
-        let entry = |c: &Container, ep: &NetEndpoint| {
-            let mut names = vec![c.name.clone()];
-            names.extend(ep.aliases.iter().cloned());
-            names.push(c.id[..12].to_string());
-            berth_net::HostsEntry::new(ep.ip, names)
-        };
+        let entry = |c: &Container, ep: &NetEndpoint| berth_net::HostsEntry::new(ep.ip, names_on(c, ep));
         // The default bridge has no name resolution between containers, as in Docker; a bridge
         // container that joined a user network learns that network's peers.
         for c in live.iter().filter(|c| c.endpoint_on(network).is_some()) {

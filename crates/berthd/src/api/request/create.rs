@@ -14,7 +14,7 @@ pub fn spec(req: wire::ContainerCreateRequest, name: Option<String>) -> Result<C
         .endpoints_config
         .unwrap_or_default()
         .into_iter()
-        .map(|(network, ep)| Ok((network.clone(), super::network::endpoint(&network, Some(ep))?)))
+        .map(|(network, ep)| Ok((network, super::network::endpoint_request(ep)?)))
         .collect::<Result<_, ApiError>>()?;
     Ok(CreateSpec { name, config: container_config(config), host: host_config(host), endpoints })
 }

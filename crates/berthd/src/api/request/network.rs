@@ -35,10 +35,15 @@ pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
     })
 }
 
-/// What a create or a connect asks of one endpoint; what Berth does not implement is refused.
+/// What a connect asks of its endpoint; what Berth does not implement is refused.
 pub fn endpoint(network: &str, ep: Option<wire::EndpointSettings>) -> Result<EndpointRequest, ApiError> {
     let ep = ep.unwrap_or_default();
     unsupported::refuse_endpoint(network, &ep)?;
+    endpoint_request(ep)
+}
+
+/// One endpoint's request, its refusals already checked (a create checks them with the rest).
+pub fn endpoint_request(ep: wire::EndpointSettings) -> Result<EndpointRequest, ApiError> {
     let ipv4 = match ep.ipam_config.and_then(|c| c.ipv4_address).filter(|a| !a.is_empty()) {
         Some(a) => Some(a.parse().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {a}")))?),
         None => None,

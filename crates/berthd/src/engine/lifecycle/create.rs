@@ -211,8 +211,8 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
     }
     berth_proto::crashpoint::hit("create.after-record");
     d.events.emit("container", "create", &id, super::attrs(&c));
-    let warnings = match inserted_entry(d, &id) {
-        Some(e) if !extra_networks.is_empty() => super::endpoints::join(d, &e, extra_networks).await,
+    let warnings = match d.store.get(&id) {
+        Ok(e) if !extra_networks.is_empty() => super::endpoints::join(d, &e, extra_networks).await,
         _ => vec![],
     };
     Ok((id, warnings))
@@ -508,8 +508,4 @@ fn resolv_conf(host: &str, net: &str, dns: &Resolver) -> String {
         out.push(format!("options {}", dns.options.join(" ")));
     }
     out.iter().map(|l| format!("{l}\n")).collect()
-}
-
-fn inserted_entry(d: &Daemon, id: &str) -> Option<Arc<crate::engine::store::Entry>> {
-    d.store.get(id).ok()
 }

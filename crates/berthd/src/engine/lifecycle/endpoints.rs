@@ -23,12 +23,10 @@ pub fn plan(
     }
     let mut extra = Vec::new();
     for (key, req) in endpoints {
-        let target = if key == "bridge" {
-            Target { name: key.clone(), id: crate::engine::networks::builtin_id(&key), user: None }
-        } else {
-            let un = d.net.user.get(&key).ok_or_else(|| EngineError::not_found(format!("network {key} not found")))?;
-            Target { name: un.name.clone(), id: un.id.clone(), user: Some(un) }
-        };
+        let target = Target::resolve(d, &key)?;
+        if target.name == "host" || target.name == "none" {
+            return Err(EngineError::invalid(format!("container cannot also join the {} network", target.name)));
+        }
         if target.user.is_none() {
             crate::engine::netconnect::check_default_bridge(&req)?;
         }
