@@ -225,21 +225,52 @@ pub fn socket_path(path: &Path) -> io::Result<(Option<File>, std::path::PathBuf)
     Ok((Some(d), short))
 }
 
-/// Whether some process holds a `flock` on `path` (a running daemon on its pid file), read from
-/// `/proc/locks` rather than by trying the lock: a probe that took the lock even for an instant
-/// could make that daemon's own start fail with "already running".
+/// Whether some process holds a `flock` on `path` (a running daemon on its pid file), seen from
+/// outside rather than by trying the lock: a probe that took the lock even for an instant could
+/// make that daemon's own start fail with "already running".
+///
+/// The holder the file names is asked first, through its own fd table: `/proc/<pid>/fdinfo`
+/// lists the locks of each open file under that file's own lock. Reading `/proc/locks` takes the
+/// kernel's global file-lock rwsem for writing, which waits out an RCU grace period (10 ms and
+/// more here) and stalls every flock on the host meanwhile; it is read only when the named pid
+/// does not hold the lock (no daemon, or one that has not written its pid yet).
 pub fn is_flocked(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
     let Ok(meta) = fs::metadata(path) else { return false };
-    let Ok(locks) = fs::read_to_string("/proc/locks") else { return false };
+    let key = lock_key(&meta);
+    let named = fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<u32>().ok());
+    if named.is_some_and(|pid| holds_flock(pid, &meta, &key)) {
+        return true;
+    }
+    fs::read_to_string("/proc/locks").is_ok_and(|locks| locks.lines().any(|l| is_flock_line(l, &key)))
+}
+
+/// `major:minor:inode` as the kernel prints a lock's file (new_decode_dev's split, in hex).
+fn lock_key(meta: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
     let dev = meta.dev();
-    // The kernel prints the device as major:minor in hex (new_decode_dev's split).
     let (major, minor) = ((dev >> 8) & 0xfff | (dev >> 32) & !0xfff, dev & 0xff | (dev >> 12) & !0xff);
-    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    locks.lines().any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        // "1: FLOCK ADVISORY WRITE 1234 00:1b:5678 0 EOF"; a blocked waiter's line has "->".
-        f.get(1) == Some(&"FLOCK") && !f.contains(&"->") && f.get(5) == Some(&want.as_str())
+    format!("{major:02x}:{minor:02x}:{}", meta.ino())
+}
+
+/// "1: FLOCK ADVISORY WRITE 1234 00:1b:5678 0 EOF" (fdinfo prefixes "lock:\t"); a blocked
+/// waiter's line has "->".
+fn is_flock_line(line: &str, key: &str) -> bool {
+    let f: Vec<&str> = line.trim_start_matches("lock:").split_whitespace().collect();
+    f.get(1) == Some(&"FLOCK") && !f.contains(&"->") && f.get(5) == Some(&key)
+}
+
+/// Whether process `pid` has `meta`'s file open with a flock on it. Its fds are scanned in order
+/// and the first open of the file decides: a daemon opens its pid file among its first fds.
+fn holds_flock(pid: u32, meta: &fs::Metadata, key: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    let mut fds: Vec<u32> = fds.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    fds.sort_unstable();
+    fds.into_iter().any(|fd| {
+        let same =
+            fs::metadata(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
+        same && fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+            .is_ok_and(|info| info.lines().any(|l| l.starts_with("lock:") && is_flock_line(l, key)))
     })
 }
 
@@ -332,12 +363,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("berth-flock-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("pid");
+        // A pid that does not hold it: the answer comes from /proc/locks.
         fs::write(&p, b"1").unwrap();
         assert!(!is_flocked(&p));
         let f = File::open(&p).unwrap();
         f.try_lock().unwrap();
         assert!(is_flocked(&p), "fd {} holds the lock", f.as_raw_fd());
+        let (meta, me) = (fs::metadata(&p).unwrap(), std::process::id());
+        assert!(!holds_flock(1, &meta, &lock_key(&meta)));
+        // The holder named in the file: seen in its own fdinfo.
+        fs::write(&p, me.to_string()).unwrap();
+        assert!(holds_flock(me, &meta, &lock_key(&meta)));
+        assert!(is_flocked(&p));
         drop(f);
+        assert!(!holds_flock(me, &meta, &lock_key(&meta)));
         assert!(!is_flocked(&p));
         assert!(!is_flocked(&dir.join("absent")));
         fs::remove_dir_all(&dir).unwrap();

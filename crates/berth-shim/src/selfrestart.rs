@@ -29,12 +29,6 @@ pub fn decide(cfg: &ShimConfig, rec: &ExitRecord, daemon_waiting: bool, ran_for:
     if daemon_waiting || rec.unknown {
         return None;
     }
-    // A daemon is up but its watcher has not connected yet (the container exited within
-    // milliseconds of its start): the exit record is for that daemon, which applies the policy.
-    // Restarting here would race it for every incarnation, and its `wait` would never return.
-    if cfg.daemon_lock.as_deref().is_some_and(fsutil::is_flocked) {
-        return None;
-    }
     let updated = fs::read(cfg.container_dir.join(paths::RESTART_POLICY))
         .ok()
         .and_then(|b| serde_json::from_slice::<Option<berth_proto::RestartSpec>>(&b).ok());
@@ -50,6 +44,13 @@ pub fn decide(cfg: &ShimConfig, rec: &ExitRecord, daemon_waiting: bool, ran_for:
         _ => false,
     };
     if !wanted {
+        return None;
+    }
+    // A daemon is up but its watcher has not connected yet (the container exited within
+    // milliseconds of its start): the exit record is for that daemon, which applies the policy.
+    // Restarting here would race it for every incarnation, and its `wait` would never return.
+    // Asked last: a container without a policy to honour never reads /proc/locks.
+    if cfg.daemon_lock.as_deref().is_some_and(fsutil::is_flocked) {
         return None;
     }
     let prev = past.last().map(|r| r.delay_ms).unwrap_or(0);
