@@ -122,6 +122,10 @@ fn apply_one(c: &mut ContainerConfig, instr: &str, upper: &str, rest: &str) -> R
             need_arg()?;
             c.on_build.get_or_insert_with(Vec::new).push(rest.to_string());
         }
+        "healthcheck" => {
+            need_arg()?;
+            c.healthcheck = Some(crate::healthcheck::parse(rest, json_array)?);
+        }
         _ => return Err(invalid(format!("{upper} is not supported in changes by berth"))),
     }
     Ok(())

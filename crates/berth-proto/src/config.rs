@@ -40,6 +40,25 @@ pub struct ShimConfig {
     /// daemon's watcher connects); the monitor restarts by itself only when no daemon runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daemon_lock: Option<PathBuf>,
+    /// The container's health check, which the monitor runs itself (capability `health`), so it
+    /// goes on while no daemon runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSpec>,
+}
+
+/// Docker's `Healthcheck` as the monitor runs it: the probe as an OCI process (the container's
+/// own process settings with the check's command), and the durations with Docker's defaults
+/// already applied by the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HealthSpec {
+    /// OCI process JSON file for `runtime exec`.
+    pub process: PathBuf,
+    pub interval_ns: u64,
+    pub timeout_ns: u64,
+    pub start_period_ns: u64,
+    pub start_interval_ns: u64,
+    /// Consecutive failures (after the start period) that make the container unhealthy.
+    pub retries: u32,
 }
 
 /// Docker's restart policy as the monitor needs it.

@@ -78,6 +78,7 @@ pub mod caps {
     pub const RESIZE: &str = "resize";
     pub const LOG_ROTATE: &str = "log-rotate";
     pub const RESTART_POLICY: &str = "restart-policy";
+    pub const HEALTH: &str = "health";
 }
 
 /// File names inside a monitor's state directory (`<exec-root>/shims/<id>/`).
@@ -100,4 +101,8 @@ pub mod paths {
     /// started (JSON `Option<RestartSpec>`, null for `no`). It overrides the monitor's config
     /// until the daemon starts the container again with a config that carries it.
     pub const RESTART_POLICY: &str = "restart-policy.json";
+    /// In the container's directory: the [`crate::HealthRecord`] its monitor last wrote.
+    pub const HEALTH: &str = "health.json";
+    /// Under the state directory: the running probe's exec directory.
+    pub const HEALTH_PROBE: &str = "health";
 }

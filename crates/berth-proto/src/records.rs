@@ -75,3 +75,38 @@ pub enum StartReport {
     Started { shim_pid: i32, container_pid: i32, container_start_time: u64, started_at: String },
     Failed { message: String },
 }
+
+/// The health of a container as its monitor last judged it (`<container_dir>/health.json`,
+/// written after every probe): Docker's `State.Health`, plus the status changes the daemon turns
+/// into `health_status` events, with their true times, even for those made while it was away.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HealthRecord {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: u32,
+    /// The last probes, oldest first (at most 5, as Docker keeps).
+    pub log: Vec<HealthResult>,
+    /// The last status changes, oldest first (bounded).
+    pub transitions: Vec<HealthTransition>,
+    /// Status changes this monitor has made: a `WatchHealth` with `after` below it is answered.
+    #[serde(default)]
+    pub seq: u64,
+}
+
+/// One probe: Docker's `HealthcheckResult`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HealthResult {
+    /// RFC 3339 with nanoseconds, UTC.
+    pub start: String,
+    pub end: String,
+    /// 0 healthy, anything else a failure; -1 when the probe could not run or timed out.
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// The status became `status` at `time` (RFC 3339, the end of the probe that decided it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HealthTransition {
+    pub status: String,
+    pub time: String,
+}

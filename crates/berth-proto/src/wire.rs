@@ -1,6 +1,6 @@
 //! Messages on the monitor's control socket and their framing (one JSON object per line).
 
-use crate::{ExitRecord, InitStatus};
+use crate::{ExitRecord, HealthRecord, InitStatus};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 
@@ -63,6 +63,9 @@ pub enum Request {
         #[serde(default)]
         stdin: bool,
     },
+    /// Capability `health`: answers [`Response::Health`] once the record's `seq` is above
+    /// `after` (at once when it already is); the connection is closed when the container exits.
+    WatchHealth { after: u64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -90,6 +93,7 @@ pub enum Response {
     Error {
         message: String,
     },
+    Health(HealthRecord),
 }
 
 /// Framing errors on the control socket.

@@ -34,6 +34,8 @@ pub trait Ops {
     fn stdin(&mut self, exec: Option<&str>, data: &[u8]);
     /// An attached client closed its side: stdin ends (`-i` without `-t`).
     fn stdin_eof(&mut self, exec: Option<&str>);
+    /// None: the record has not changed since `after`; the connection waits for it.
+    fn watch_health(&mut self, after: u64) -> Option<Response>;
 }
 
 pub struct Conn {
@@ -47,6 +49,8 @@ pub struct Conn {
     pub waiting: bool,
     /// Has an outstanding WaitExec for this exec.
     pub waiting_exec: Option<String>,
+    /// Has an outstanding WatchHealth, answered once the health record's seq passes this.
+    pub waiting_health: Option<u64>,
     /// Has a request whose answer is deferred; further lines wait in rbuf (one request at a time).
     pub busy: bool,
     /// Peer closed its side or we decided to close after flushing.
@@ -71,6 +75,7 @@ impl Conn {
             version: None,
             waiting: false,
             waiting_exec: None,
+            waiting_health: None,
             busy: false,
             read_closed: false,
             close_after_flush: false,
@@ -119,7 +124,7 @@ impl Conn {
             }
         }
         if self.close_after_flush
-            || (self.read_closed && !self.attached && !self.waiting && !self.busy && self.waiting_exec.is_none())
+            || (self.read_closed && !self.attached && !self.waiting && !self.busy && !self.deferred())
         {
             self.dead = true;
         }
@@ -206,7 +211,7 @@ impl Conn {
 
     /// Answers queued lines, stopping at a request whose answer is deferred.
     pub fn process(&mut self, ops: &mut dyn Ops) {
-        while !self.attached && !self.busy && !self.waiting && self.waiting_exec.is_none() && !self.close_after_flush {
+        while !self.attached && !self.busy && !self.waiting && !self.deferred() && !self.close_after_flush {
             let Some(i) = memchr::memchr(b'\n', &self.rbuf) else {
                 break;
             };
@@ -265,7 +270,9 @@ impl Conn {
             Request::Resize { rows, cols, exec } => Some(ops.resize(rows, cols, exec.as_deref())),
             Request::ReopenLog => Some(ops.reopen_log()),
             Request::Exec { id, process, tty, stdin } => {
-                let r = ops.exec(&crate::exec::ExecSpec { id: &id, process: &process, conn: self.id, tty, stdin });
+                let spec =
+                    crate::exec::ExecSpec { id: &id, process: &process, conn: self.id, tty, stdin, probe: false };
+                let r = ops.exec(&spec);
                 self.busy = r.is_none();
                 r
             }
@@ -278,6 +285,13 @@ impl Conn {
             }
             Request::Attach { stdin, replay } => self.attach(ops, None, stdin, replay),
             Request::AttachExec { id, stdin } => self.attach(ops, Some(id), stdin, true),
+            Request::WatchHealth { after } => {
+                let r = ops.watch_health(after);
+                if r.is_none() {
+                    self.waiting_health = Some(after);
+                }
+                r
+            }
         }
     }
 
@@ -297,6 +311,19 @@ impl Conn {
                 None
             }
             Err(msg) => Some(error(msg)),
+        }
+    }
+
+    /// Waits for an exec or for the health record.
+    fn deferred(&self) -> bool {
+        self.waiting_exec.is_some() || self.waiting_health.is_some()
+    }
+
+    /// Answers an outstanding WatchHealth once the record's `seq` has passed what it asked after.
+    pub fn finish_watch_health(&mut self, record: &berth_proto::HealthRecord) {
+        if self.waiting_health.is_some_and(|after| record.seq > after) {
+            self.waiting_health = None;
+            self.send(&Response::Health(record.clone()));
         }
     }
 

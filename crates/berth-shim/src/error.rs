@@ -128,6 +128,8 @@ pub enum ShimError {
     ExecNotRunning(String),
     #[error("no such exec: {0}")]
     NoSuchExec(String),
+    #[error("this container has no health check")]
+    NoHealthcheck,
 }
 
 #[cfg(test)]

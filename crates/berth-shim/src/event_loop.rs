@@ -2,11 +2,13 @@
 //! control connections → answers. Output is always drained first: nothing here waits on a client.
 
 mod ops;
+mod probe;
 
 use crate::control::{error, Conn};
 use crate::error::ShimError;
 use crate::exec::ExecProc;
 use crate::exit::{self, MemoryCgroup, WaitOutcome};
+use crate::health::Health;
 use crate::log::{JsonLog, Stream};
 use crate::runtime::{error_message, Runtime};
 use berth_proto::{fsutil, paths, ExitRecord, Response, ShimConfig, StartReport};
@@ -63,6 +65,8 @@ struct Core {
     born: Instant,
     /// The container's input (terminal or stdin) and what attached clients are sent.
     io: crate::attach::AttachIo,
+    /// Its health check, when it has one.
+    health: Option<Health>,
 }
 
 impl Core {
@@ -114,9 +118,11 @@ impl Monitor {
             stdin,
             cfg.terminal || cfg.open_stdin,
         );
+        let health = Health::new(&cfg);
         Monitor {
             core: Core {
                 io,
+                health,
                 cfg,
                 init,
                 log,
@@ -169,7 +175,11 @@ impl Monitor {
                     break;
                 }
             }
-            let timeout = match drain_deadline {
+            let health_due = match self.core.reaped {
+                None => self.tick_health(),
+                Some(_) => None,
+            };
+            let timeout = match drain_deadline.or(health_due) {
                 Some(d) => {
                     let ms = d.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000);
                     PollTimeout::from(ms as u16)
@@ -235,6 +245,18 @@ impl Monitor {
             }
             let exec = o.exec.as_ref().and_then(|id| self.core.execs.iter_mut().find(|e| &e.id == id));
             match exec {
+                Some(e) if e.probe => {
+                    let health = &mut self.core.health;
+                    let ended = read_output(o, buf, &mut |data| {
+                        if let Some(h) = health.as_mut() {
+                            h.capture(data);
+                        }
+                    });
+                    if ended {
+                        e.output_closed(o.stream);
+                        closed.push(i);
+                    }
+                }
                 Some(e) => {
                     let conns = &mut self.conns;
                     let ended = read_output(o, buf, &mut |data| {
@@ -360,6 +382,12 @@ impl Monitor {
 
     /// Execs that ended and whose output is drained get their exit written and their waiters told.
     fn settle_execs(&mut self, force: bool) {
+        if let Some(i) = self.core.execs.iter().position(|e| e.probe) {
+            if let Some(rec) = self.core.execs[i].settle(force) {
+                let probe = self.core.execs.remove(i);
+                self.probe_ended(rec.exit_code as i64, probe.failure);
+            }
+        }
         for i in 0..self.core.execs.len() {
             if let Some(rec) = self.core.execs[i].settle(force) {
                 let id = self.core.execs[i].id.clone();

@@ -29,6 +29,10 @@ pub struct ExecProc {
     pub io: crate::attach::AttachIo,
     /// The terminal's master, for resizes.
     pub pty: Option<OwnedFd>,
+    /// The container's health probe: its output is judged, not logged.
+    pub probe: bool,
+    /// Why the runtime could not start it.
+    pub failure: Option<String>,
 }
 
 /// Valid exec ids are what the daemon generates: hex, so they are safe as directory names.
@@ -45,19 +49,31 @@ pub struct ExecSpec<'a> {
     pub tty: bool,
     /// A stdin pipe the monitor holds (`-i`).
     pub stdin: bool,
+    /// The health probe (one at a time, in its own directory, output to no log).
+    pub probe: bool,
 }
 
 /// Starts the runtime for one exec; returns the exec and the read ends of its outputs (the
 /// terminal's master, or the stdout and stderr pipes).
 pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedFd, Stream)>), ShimError> {
     let id = spec.id;
-    if !valid_id(id) {
+    if !spec.probe && !valid_id(id) {
         return Err(ShimError::InvalidExecId(id.into()));
     }
-    let dir = cfg.state_dir.join(paths::EXECS).join(id);
+    let (dir, log_path) = match spec.probe {
+        true => {
+            let dir = cfg.state_dir.join(paths::HEALTH_PROBE);
+            let _ = std::fs::remove_dir_all(&dir);
+            (dir, PathBuf::from("/dev/null"))
+        }
+        false => {
+            let dir = cfg.state_dir.join(paths::EXECS).join(id);
+            let log = dir.join(paths::EXEC_OUTPUT);
+            (dir, log)
+        }
+    };
     std::fs::create_dir_all(&dir).map_err(|source| ShimError::Path { path: dir.clone(), source })?;
-    let log = JsonLog::open(&LogConfig { path: dir.join(paths::EXEC_OUTPUT), max_size: 0, max_file: 1 })
-        .map_err(ShimError::ExecLog)?;
+    let log = JsonLog::open(&LogConfig { path: log_path, max_size: 0, max_file: 1 }).map_err(ShimError::ExecLog)?;
     let spawn_failed = |source| ShimError::RuntimeSpawn { path: cfg.runtime.path.clone(), source };
     let rt = Runtime { spec: &cfg.runtime, id: &cfg.id };
     let (pid_file, err_log) = (dir.join("pid"), dir.join("runtime.log"));
@@ -109,6 +125,8 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
         exit: None,
         io,
         pty,
+        probe: spec.probe,
+        failure: None,
     };
     Ok((e, outputs))
 }
@@ -140,6 +158,7 @@ impl ExecProc {
                     oom_killed: false,
                     unknown: false,
                 });
+                self.failure = Some(text);
                 Err(msg)
             }
         }

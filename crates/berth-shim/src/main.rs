@@ -14,6 +14,7 @@ mod event_loop;
 mod exec;
 mod exit;
 mod fds;
+mod health;
 mod launch;
 mod log;
 mod runtime;

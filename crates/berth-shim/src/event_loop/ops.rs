@@ -11,8 +11,16 @@ use std::os::fd::{AsFd, AsRawFd};
 
 impl Ops for Core {
     fn capabilities(&self) -> Vec<String> {
-        let mut v =
-            vec![caps::STATE, caps::KILL, caps::WAIT, caps::LOG_ROTATE, caps::EXEC, caps::RESTART_POLICY, caps::ATTACH];
+        let mut v = vec![
+            caps::STATE,
+            caps::KILL,
+            caps::WAIT,
+            caps::LOG_ROTATE,
+            caps::EXEC,
+            caps::RESTART_POLICY,
+            caps::ATTACH,
+            caps::HEALTH,
+        ];
         if self.pty.is_some() {
             v.push(caps::RESIZE);
         }
@@ -148,6 +156,14 @@ impl Ops for Core {
                     e.io.end();
                 }
             }
+        }
+    }
+
+    fn watch_health(&mut self, after: u64) -> Option<Response> {
+        match &self.health {
+            None => Some(error(ShimError::NoHealthcheck)),
+            Some(h) if h.record.seq > after => Some(Response::Health(h.record.clone())),
+            Some(_) => None,
         }
     }
 

@@ -98,6 +98,7 @@ impl Fixture {
             start_gate: None,
             restart: None,
             daemon_lock: None,
+            health: None,
         };
         let config_path = state_dir.join(berth_proto::paths::CONFIG);
         berth_proto::fsutil::write_json_atomic(&config_path, &cfg).unwrap();

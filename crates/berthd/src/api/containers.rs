@@ -25,9 +25,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(berth_api::ContainerCreateResponse { id, warnings })).into_response())
 }
 
-fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
+/// `health`: the container's check status (`none` without one), read only when asked for.
+fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>, health: &dyn Fn() -> String) -> bool {
     filters.iter().all(|(k, vals)| {
         vals.iter().any(|v| match k.as_str() {
+            "health" => &health() == v,
             "id" => c.id.starts_with(v.as_str()),
             "name" => c.name.contains(v.trim_start_matches('/')),
             "status" => c.state.seen().docker() == v,
@@ -49,7 +51,8 @@ fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>) -> bool {
     })
 }
 
-const FILTER_KEYS: &[&str] = &["id", "name", "status", "exited", "label", "ancestor", "network", "before", "since"];
+const FILTER_KEYS: &[&str] =
+    &["id", "name", "status", "exited", "label", "ancestor", "network", "before", "since", "health"];
 
 pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<berth_api::ContainerSummary>>, ApiError> {
     let mut filters = parse_filters(q.get("filters"))?;
@@ -74,12 +77,18 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ber
                 }
             }
         }
+        if k == "health" {
+            if let Some(v) = vals.iter().find(|v| !["starting", "healthy", "unhealthy", "none"].contains(&v.as_str())) {
+                return Err(ApiError::bad_request(format!("Unrecognised filter value for health: {v}")));
+            }
+        }
     }
     let all = qbool(q.get("all"));
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
     let mut cs: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).collect();
     cs.retain(|c| {
-        (all || limit > 0 || c.state.status.is_live() || filters.contains_key("status")) && matches(c, &filters)
+        (all || limit > 0 || c.state.status.is_live() || filters.contains_key("status"))
+            && matches(c, &filters, &|| crate::engine::health::status(&d, c))
     });
     cs.sort_by(|a, b| b.created.cmp(&a.created));
     if limit > 0 {
@@ -87,7 +96,14 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ber
     }
     // Sizes are not computed for `ps -s` yet: asked for, they are reported as 0.
     let sizes = qbool(q.get("size")).then_some((0, 0));
-    Ok(Json(cs.iter().map(|c| views::summary(c, sizes)).collect()))
+    Ok(Json(
+        cs.iter()
+            .map(|c| {
+                let health = crate::engine::health::record(&d, c).map(|h| h.status);
+                views::summary(c, sizes, health.as_deref())
+            })
+            .collect(),
+    ))
 }
 
 pub async fn inspect(

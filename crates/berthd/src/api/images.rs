@@ -185,6 +185,7 @@ fn inspect(i: &ImageInfo) -> ImageInspect {
             working_dir: config.working_dir.clone(),
             entrypoint: config.entrypoint.clone(),
             on_build: config.on_build.clone(),
+            healthcheck: config.healthcheck.clone(),
             labels: config.labels.clone(),
             stop_signal: Some(config.stop_signal.clone()).filter(|s| !s.is_empty()),
             ..Default::default()
@@ -217,6 +218,14 @@ fn image_config(c: &berth_image::ContainerConfig) -> ImageConfig {
         working_dir: c.working_dir.clone(),
         entrypoint: c.entrypoint.clone(),
         on_build: c.on_build.clone(),
+        healthcheck: c.healthcheck.as_ref().map(|h| berth_api::HealthConfig {
+            test: (!h.test.is_empty()).then(|| h.test.clone()),
+            interval: Some(h.interval),
+            timeout: Some(h.timeout),
+            start_period: Some(h.start_period),
+            start_interval: Some(h.start_interval),
+            retries: Some(h.retries),
+        }),
         labels: c.labels.clone(),
         stop_signal: c.stop_signal.clone().unwrap_or_default(),
         ..Default::default()

@@ -213,7 +213,7 @@ pub async fn df(State(d): State<AppState>) -> Result<Json<wire::SystemDfResponse
         .zip(sizes)
         .map(|(c, rw)| {
             let image_size = images.iter().find(|i| i.id == c.image_id).map(|i| i.size).unwrap_or(0);
-            views::summary(c, Some((rw as i64, (rw + image_size) as i64)))
+            views::summary(c, Some((rw as i64, (rw + image_size) as i64)), None)
         })
         .collect();
     let vols = d.volumes.list();

@@ -6,8 +6,9 @@ use crate::model::{self, Container, NetEndpoint, Status, ZERO_TIME};
 use berth_api as wire;
 use std::collections::BTreeMap;
 
-/// `Up 5 minutes`, `Exited (3) 2 seconds ago`, as `docker ps` shows in STATUS.
-pub fn status_text(c: &Container) -> String {
+/// `Up 5 minutes`, `Up 1 second (health: starting)`, `Exited (3) 2 seconds ago`, as `docker ps`
+/// shows in STATUS; `health` is the check's status when the container has one.
+pub fn status_text(c: &Container, health: Option<&str>) -> String {
     let ago = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
             .map(|t| human(chrono::Utc::now().signed_duration_since(t).num_seconds()))
@@ -15,7 +16,11 @@ pub fn status_text(c: &Container) -> String {
     };
     match c.state.seen() {
         Status::Created | Status::Starting => "Created".into(),
-        Status::Running => format!("Up {}", ago(&c.state.started_at)),
+        Status::Running => match health {
+            Some("starting") => format!("Up {} (health: starting)", ago(&c.state.started_at)),
+            Some(h) => format!("Up {} ({h})", ago(&c.state.started_at)),
+            None => format!("Up {}", ago(&c.state.started_at)),
+        },
         Status::Restoring => format!("Up {} (restoring)", ago(&c.state.started_at)),
         Status::Orphaned => format!("Up {} (orphaned: {})", ago(&c.state.started_at), c.state.reason),
         Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
@@ -232,6 +237,14 @@ pub fn container_config(c: &model::ContainerConfig) -> wire::ContainerConfig {
         labels: c.labels.clone(),
         stop_signal: c.stop_signal.clone(),
         stop_timeout: c.stop_timeout,
+        healthcheck: c.healthcheck.as_ref().map(|h| wire::HealthConfig {
+            test: h.test.clone(),
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+            retries: h.retries,
+        }),
         ..Default::default()
     }
 }
@@ -352,7 +365,7 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
     }
 }
 
-fn state(c: &Container) -> wire::ContainerState {
+fn state(c: &Container, health: Option<berth_proto::HealthRecord>) -> wire::ContainerState {
     let st = &c.state;
     wire::ContainerState {
         status: st.seen().docker().into(),
@@ -367,7 +380,21 @@ fn state(c: &Container) -> wire::ContainerState {
         error: st.error.clone(),
         started_at: st.started_at.clone(),
         finished_at: st.finished_at.clone(),
-        health: None,
+        health: health.map(|h| wire::Health {
+            status: h.status,
+            failing_streak: h.failing_streak.into(),
+            log: Some(
+                h.log
+                    .into_iter()
+                    .map(|r| wire::HealthcheckResult {
+                        start: r.start,
+                        end: r.end,
+                        exit_code: r.exit_code,
+                        output: r.output,
+                    })
+                    .collect(),
+            ),
+        }),
         berth: Some(wire::BerthState {
             status: format!("{:?}", st.status).to_lowercase(),
             reason: st.reason.clone(),
@@ -387,7 +414,7 @@ pub fn inspect(d: &Daemon, c: &Container) -> wire::ContainerInspect {
         created: c.created.clone(),
         path: c.path.clone(),
         args: c.args.clone(),
-        state: state(c),
+        state: state(c, crate::engine::health::record(d, c)),
         image: c.image_id.clone(),
         resolv_conf_path: c.resolv_conf_path.display().to_string(),
         hostname_path: c.hostname_path.display().to_string(),
@@ -410,7 +437,7 @@ pub fn inspect(d: &Daemon, c: &Container) -> wire::ContainerInspect {
 }
 
 /// One `ps` entry; `sizes` (`SizeRw`, `SizeRootFs`) when the caller asked for them.
-pub fn summary(c: &Container, sizes: Option<(i64, i64)>) -> wire::ContainerSummary {
+pub fn summary(c: &Container, sizes: Option<(i64, i64)>, health: Option<&str>) -> wire::ContainerSummary {
     let mut command = c.path.clone();
     for a in &c.args {
         command.push(' ');
@@ -429,7 +456,7 @@ pub fn summary(c: &Container, sizes: Option<(i64, i64)>) -> wire::ContainerSumma
         size_root_fs: sizes.map(|s| s.1),
         labels: c.config.labels.clone().unwrap_or_default(),
         state: c.state.seen().docker().into(),
-        status: status_text(c),
+        status: status_text(c, health),
         host_config: wire::SummaryHostConfig { network_mode: c.options.network_mode.clone(), annotations: None },
         network_settings: wire::SummaryNetworkSettings { networks: networks(c) },
         mounts: mounts(c),

@@ -79,6 +79,16 @@ impl Events {
         self.recent.lock().expect("events lock").iter().cloned().collect()
     }
 
+    /// Whether an event of this kind, action and actor at exactly this time is in the history, or
+    /// too old for a full history to tell (then it was seen: the history keeps the newest).
+    pub fn seen(&self, kind: &str, action: &str, id: &str, time_nano: i64) -> bool {
+        let r = self.recent.lock().expect("events lock");
+        if r.len() >= KEEP && r.front().is_some_and(|e| time_nano < e.time_nano) {
+            return true;
+        }
+        r.iter().any(|e| e.time_nano == time_nano && e.kind == kind && e.action == action && e.actor.id == id)
+    }
+
     /// Emits an event that happens now.
     pub fn emit(&self, kind: &str, action: &str, id: &str, attributes: BTreeMap<String, String>) {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);

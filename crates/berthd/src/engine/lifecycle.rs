@@ -151,6 +151,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
     };
     berth_proto::fsutil::create_dir_mode(&paths.state_dir, berth_proto::fsutil::modes::PRIVATE_DIR)?;
     berth_proto::fsutil::write_json_runtime(&paths.state_dir.join("config.json"), &spec)?;
+    let health = crate::engine::health::shim_spec(&c, &spec, &paths.state_dir).map_err(EngineError::internal)?;
     // A stale exit record from the previous run must never be taken for this one's.
     let _ = std::fs::remove_file(e.dir.join(berth_proto::paths::EXIT_RECORD));
     previous_monitor_gone(d, &c.id).await?;
@@ -172,6 +173,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
         start_gate: net_job.as_ref().map(|_| paths.state_dir.join("start-gate")),
         restart: restart::monitor_spec(&c),
         daemon_lock: Some(cfg.pidfile.clone()),
+        health,
     };
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);

@@ -20,6 +20,7 @@ pub fn spawn(d: Arc<Daemon>, e: Arc<Entry>) {
 pub fn spawn_with(d: Arc<Daemon>, e: Arc<Entry>, conn: Option<MonitorConn>) {
     let id = e.snapshot().id;
     let span = tracing::info_span!("container", id = %&id[..12]);
+    crate::engine::health::spawn_watch(d.clone(), e.clone());
     tokio::spawn(watch(d, e, conn).instrument(span));
 }
 

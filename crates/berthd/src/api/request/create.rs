@@ -40,6 +40,14 @@ fn container_config(c: wire::ContainerConfig) -> model::ContainerConfig {
         labels: c.labels,
         stop_signal: c.stop_signal.and_then(text),
         stop_timeout: c.stop_timeout,
+        healthcheck: c.healthcheck.map(|h| model::HealthConfig {
+            test: h.test,
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+            retries: h.retries,
+        }),
     }
 }
 

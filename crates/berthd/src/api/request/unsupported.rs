@@ -38,16 +38,8 @@ fn some_nonempty<T>(v: &Option<Vec<T>>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_empty())
 }
 
-/// `{"Test": ["NONE"]}` is `--no-healthcheck`: no health check, which is what Berth runs.
-fn healthcheck_set(h: &Option<wire::HealthConfig>) -> bool {
-    let Some(h) = h else { return false };
-    let none = h.test.as_deref().is_none_or(|t| t.is_empty() || t == ["NONE"]);
-    !(none && [h.interval, h.timeout, h.start_period, h.start_interval, h.retries].iter().all(|v| v.unwrap_or(0) == 0))
-}
-
 fn config(c: &wire::ContainerConfig) -> Vec<Field> {
     vec![
-        field("Config.Healthcheck", healthcheck_set(&c.healthcheck), &c.healthcheck),
         // Windows only.
         field("Config.ArgsEscaped", c.args_escaped == Some(true), &c.args_escaped),
         field("Config.NetworkDisabled", c.network_disabled == Some(true), &c.network_disabled),

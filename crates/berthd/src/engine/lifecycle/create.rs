@@ -50,6 +50,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
     let images = d.images.clone();
     let r = image_ref.clone();
     let image = tokio::task::spawn_blocking(move || images.resolve(&r)).await?.map_err(EngineError::from)?;
+    crate::engine::health::validate(config.healthcheck.as_ref())?;
     merge_image_config(&mut config, &image.config);
     let (path, args) = command(&config)?;
     let cfg = d.config();
@@ -352,6 +353,7 @@ fn merge_image_config(c: &mut ContainerConfig, img: &berth_image::ImageConfig) {
     if c.stop_signal.is_none() {
         c.stop_signal = ic.stop_signal.clone();
     }
+    crate::engine::health::merge(&mut c.healthcheck, ic.healthcheck.as_ref());
     let mut labels = ic.labels.clone().unwrap_or_default();
     labels.extend(c.labels.clone().unwrap_or_default());
     c.labels = Some(labels.into_iter().collect());

@@ -33,8 +33,10 @@ fn defaults_pass_and_values_are_refused_by_name() {
     assert!(e.contains("HostConfig.Capabilities"), "{e}");
     let e = create(json!({"MacAddress": "02:42:ac:11:00:02"})).unwrap_err();
     assert!(e.contains("Config.MacAddress"), "{e}");
-    let e = create(json!({"Healthcheck": {"Test": ["CMD", "true"]}})).unwrap_err();
-    assert!(e.contains("Config.Healthcheck"), "{e}");
+    // Health checks run (the monitor probes); Shell, which would pick their shell, is refused.
+    create(json!({"Healthcheck": {"Test": ["CMD", "true"]}})).unwrap();
+    let e = create(json!({"Shell": ["/bin/bash", "-c"]})).unwrap_err();
+    assert!(e.contains("Config.Shell"), "{e}");
 }
 
 #[test]
