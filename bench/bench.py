@@ -100,7 +100,8 @@ def main():
     runtime_env, runtime_note = pick_binaries(args, root)
     factories = [lambda **kw: Berth(args.bin_dir, runtime_env=runtime_env, **kw)]
     hostpaths = None
-    notes = [f"Berth binaries: {args.bin_dir} ({'release' if 'release' in args.bin_dir else 'debug'} build)", runtime_note,
+    profile = next((f"{p} build" for p in ("release", "debug") if p in args.bin_dir), "build profile unknown")
+    notes = [f"Berth binaries: {args.bin_dir} ({profile})", runtime_note,
              "both engines run containers with --network none (dockerd runs with --bridge none)"]
     if not args.berth_only:
         ensure_docker()
