@@ -77,6 +77,8 @@ ensure_test_tools() {
         apt_install docker-registry apache2-utils
         if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
     fi
+    # Debian's docker-compose 1.29 (its own python3-docker underneath): the compose end-to-end test.
+    apt_install docker-compose
     if ! cargo nextest --version >/dev/null 2>&1; then
         say "installing cargo-nextest (prebuilt)"
         curl -LsSf https://get.nexte.st/latest/linux | tar -xz -C "${CARGO_HOME:-$HOME/.cargo}/bin"

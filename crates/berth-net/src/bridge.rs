@@ -44,7 +44,10 @@ impl Bridge {
             let a = gateway_cidr.to_string();
             match ip(&["addr", "add", &a, "dev", name]) {
                 Ok(_) => {}
-                Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => {}
+                // Lost a race with another start on the same new network: iproute2 says "File
+                // exists" or, in newer releases, "Address already assigned"; either way the
+                // address is there now, which is all this needs.
+                Err(_) if Self::addresses(name)?.contains(&gateway_cidr) => {}
                 Err(e) => return Err(e),
             }
         }

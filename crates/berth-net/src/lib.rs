@@ -47,6 +47,7 @@ mod mac;
 pub mod nft;
 mod nft_state;
 pub mod ports;
+pub mod routes;
 
 pub use bridge::{enable_ip_forward, Bridge};
 pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, Endpoint, NetnsRef};

@@ -241,3 +241,28 @@ fn udp_to_host_loopback(ns: &Netns) -> bool {
     let mut buf = [0u8; 16];
     matches!(rx.recv_from(&mut buf), Ok((4, _)))
 }
+
+/// Starts racing on a new network each ensure its bridge: every one must succeed, whichever of
+/// them adds the address (iproute2 answers the losers "Address already assigned" or "File exists").
+#[test]
+fn concurrent_ensures_of_a_new_bridge_all_succeed() {
+    if !common::in_own_netns("concurrent_ensures_of_a_new_bridge_all_succeed") {
+        return;
+    }
+    for round in 0..5 {
+        let br = format!("btrace{round}");
+        let gw = cidr(&format!("10.203.{round}.1/24"));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                std::thread::spawn({
+                    let br = br.clone();
+                    move || Bridge::ensure(&br, gw)
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        assert_eq!(Bridge::addresses(&br).unwrap(), vec![gw]);
+    }
+}

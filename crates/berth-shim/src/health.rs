@@ -23,7 +23,14 @@ pub struct Health {
     /// When the next probe is due; None while one runs.
     next: Option<Instant>,
     probe: Option<Probe>,
+    /// A probe killed by a signal nobody here sent, judged only if the container outlives it a
+    /// moment: a container being stopped takes its probe down first (its PID namespace goes
+    /// before its init is reaped), and Docker drops the probe of a stopping container.
+    held: Option<(i64, Instant)>,
 }
+
+/// How long a probe killed from outside waits for the container's own exit before it counts.
+const HOLD: Duration = Duration::from_millis(200);
 
 struct Probe {
     start: String,
@@ -43,7 +50,7 @@ impl Health {
         record.status = "starting".into();
         record.failing_streak = 0;
         record.seq = 0;
-        let mut h = Health { spec, path, record, started: Instant::now(), next: None, probe: None };
+        let mut h = Health { spec, path, record, started: Instant::now(), next: None, probe: None, held: None };
         h.next = Some(h.started + h.interval());
         h.save();
         Some(h)
@@ -74,6 +81,9 @@ impl Health {
 
     /// When the loop must wake for the check: the next probe, or the running one's timeout.
     pub fn deadline(&self) -> Option<Instant> {
+        if let Some((_, until)) = self.held {
+            return Some(until);
+        }
         match &self.probe {
             Some(p) if !p.timed_out => Some(p.began + Self::ns(self.spec.timeout_ns)),
             Some(_) => None,
@@ -105,7 +115,28 @@ impl Health {
     /// The container stopped while a probe ran: its result is dropped, as Docker drops it.
     pub fn cancel(&mut self) {
         self.probe = None;
+        self.held = None;
         self.next = None;
+    }
+
+    /// The probe died of SIGKILL (`exit_code` 137) that its timeout did not send: wait [`HOLD`]
+    /// for the container's own exit before judging it. True when held.
+    pub fn hold_if_killed(&mut self, exit_code: i64) -> bool {
+        let killed_from_outside = exit_code == 137 && self.probe.as_ref().is_some_and(|p| !p.timed_out);
+        if killed_from_outside {
+            self.held = Some((exit_code, Instant::now() + HOLD));
+        }
+        killed_from_outside
+    }
+
+    /// A held probe whose wait is over: judged now (the container still runs). True on a change.
+    pub fn release_held(&mut self, now: Instant) -> Option<bool> {
+        let (code, until) = self.held?;
+        if now < until {
+            return None;
+        }
+        self.held = None;
+        Some(self.finish(code, None))
     }
 
     /// The container is paused: no probe now (Docker stops checking while paused); ask again later.

@@ -357,3 +357,67 @@ fn static_addresses_extra_networks_and_endpoint_options() {
     assert_eq!(d.docker_ok(&["ps", "-aq"]), before, "a refused create left a container");
     d.docker_ok(&["network", "rm", "sa", "sb"]);
 }
+
+/// `--link`: on a user-defined network a name only the linking container knows its peer by (the
+/// peer may come later); on the default bridge Docker's legacy links (variables, /etc/hosts, the
+/// link graph in inspect, `docker rm --link`); refused where they cannot work.
+#[test]
+fn links_on_user_networks_and_legacy_links_on_the_bridge() {
+    let mut d = TestDaemon::start(DaemonOpts::new("links"));
+    d.busybox_image();
+    d.docker_ok(&["network", "create", "ln"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "ln",
+        "--link",
+        "upstream:bar",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&["run", "-d", "--name", "upstream", "--network", "ln", "busybox", "sleep", "1000"]);
+    let hosts = d.docker_ok(&["exec", "client", "cat", "/etc/hosts"]);
+    let up_ip = d.inspect("upstream")["NetworkSettings"]["Networks"]["ln"]["IPAddress"].as_str().unwrap().to_string();
+    assert!(hosts.lines().any(|l| l.starts_with(&up_ip) && l.split_whitespace().any(|n| n == "bar")), "{hosts}");
+    d.docker_ok(&["exec", "client", "ping", "-c", "1", "-W", "2", "bar"]);
+    let other = d.docker_ok(&["exec", "upstream", "cat", "/etc/hosts"]);
+    assert!(!other.split_whitespace().any(|n| n == "bar"), "the alias is the linking container's own: {other}");
+
+    d.docker_ok(&["run", "-d", "--name", "db", "--expose", "5432", "-e", "SECRET=s3", "busybox", "sleep", "1000"]);
+    let env = d.docker_ok(&["run", "--rm", "--name", "app", "--link", "db:data", "busybox", "env"]);
+    let db_ip = d.inspect("db")["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string();
+    for want in [
+        format!("DATA_PORT=tcp://{db_ip}:5432"),
+        format!("DATA_PORT_5432_TCP_ADDR={db_ip}"),
+        "DATA_PORT_5432_TCP_PORT=5432".to_string(),
+        "DATA_NAME=/app/data".to_string(),
+        "DATA_ENV_SECRET=s3".to_string(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} in {env}");
+    }
+    assert!(!env.contains("DATA_ENV_PATH="), "{env}");
+    d.docker_ok(&["create", "--name", "app2", "--link", "db:data", "busybox", "sh", "-c", "cat /etc/hosts"]);
+    assert_eq!(d.inspect("app2")["HostConfig"]["Links"], serde_json::json!(["/db:/app2/data"]));
+    d.docker_ok(&["start", "app2"]);
+    d.docker_ok(&["wait", "app2"]);
+    let hosts = d.docker_ok(&["logs", "app2"]);
+    assert!(hosts.lines().any(|l| l.starts_with(&db_ip) && l.contains("data") && l.contains("db")), "{hosts}");
+    d.docker_ok(&["rm", "--link", "/app2/data"]);
+    assert!(d.inspect("app2")["HostConfig"]["Links"].is_null());
+    d.docker_ok(&["ps", "-a", "--filter", "name=app2"]);
+
+    let (_, err) = d.docker_err(&["create", "--link", "nosuch:x", "busybox", "true"]);
+    assert!(err.contains("could not get container for nosuch"), "{err}");
+    let (_, err) = d.docker_err(&["create", "--network", "host", "--link", "db:x", "busybox", "true"]);
+    assert!(err.contains("host type networking can't be used with links"), "{err}");
+    d.docker_ok(&["stop", "-t", "0", "db"]);
+    let (_, err) = d.docker_err(&["start", "app2x"]);
+    assert!(err.contains("No such container"), "{err}");
+    d.docker_ok(&["create", "--name", "app3", "--link", "db:data", "busybox", "true"]);
+    let (_, err) = d.docker_err(&["start", "app3"]);
+    assert!(err.contains("Cannot link to a non running container: /db AS /app3/data"), "{err}");
+}

@@ -66,3 +66,57 @@ fn ps_flags_filters_and_formats() {
     assert_eq!(py, "['p1', 'p2']\n['p3']");
     d.docker_ok(&["rm", "-f", "p1", "p2", "p3", "p4"]);
 }
+
+/// Several `label` filters must all hold, for ps, volumes, networks and events alike (docker-compose
+/// finds its project's service by project + service + oneoff labels); networks list by label and
+/// by `dangling`, and refuse a filter they do not know.
+#[test]
+fn label_filters_require_every_label() {
+    let mut d = TestDaemon::start(DaemonOpts::new("label-and"));
+    d.busybox_image();
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let a = d.docker_ok(&["create", "--network", "none", "-l", "p=1", "-l", "s=db", "busybox", "true"]);
+    d.docker_ok(&["create", "--network", "none", "-l", "p=1", "-l", "s=w", "busybox", "true"]);
+    let ps = d.docker_ok(&["ps", "-aq", "--no-trunc", "--filter", "label=p=1", "--filter", "label=s=db"]);
+    assert_eq!(ps, a);
+    assert_eq!(d.docker_ok(&["ps", "-aq", "--filter", "label=p=1"]).lines().count(), 2);
+    assert_eq!(d.docker_ok(&["ps", "-aq", "--filter", "label=p=1", "--filter", "label=nope"]), "");
+
+    d.docker_ok(&["volume", "create", "--label", "p=1", "--label", "s=db", "va"]);
+    d.docker_ok(&["volume", "create", "--label", "p=1", "vb"]);
+    assert_eq!(d.docker_ok(&["volume", "ls", "-q", "--filter", "label=p=1", "--filter", "label=s=db"]), "va");
+
+    d.docker_ok(&["network", "create", "--label", "p=1", "--label", "s=db", "na"]);
+    d.docker_ok(&["network", "create", "--label", "p=1", "nb"]);
+    let nets = |f: &[&str]| {
+        let mut args = vec!["network", "ls", "--format", "{{.Name}}"];
+        for x in f {
+            args.extend(["--filter", x]);
+        }
+        d.docker_ok(&args)
+    };
+    assert_eq!(nets(&["label=p=1", "label=s=db"]), "na");
+    assert_eq!(nets(&["label=p=1"]).lines().count(), 2);
+    d.docker_ok(&["create", "--network", "nb", "busybox", "true"]);
+    assert_eq!(nets(&["dangling=true"]), "na", "unused and not predefined");
+    let (_, err) = d.docker_err(&["network", "ls", "--filter", "colour=red"]);
+    assert!(err.contains("invalid filter 'colour'"), "{err}");
+
+    let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1).to_string();
+    let evs = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=create",
+        "--filter",
+        "label=p=1",
+        "--filter",
+        "label=s=db",
+        "--format",
+        "{{.Actor.ID}}",
+    ]);
+    assert_eq!(evs, a, "one create event carries both labels");
+}

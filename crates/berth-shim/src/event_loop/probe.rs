@@ -15,6 +15,10 @@ impl Monitor {
     pub(super) fn tick_health(&mut self) -> Option<Instant> {
         let now = Instant::now();
         let h = self.core.health.as_mut()?;
+        if h.release_held(now) == Some(true) {
+            self.notify_health();
+        }
+        let h = self.core.health.as_mut()?;
         h.take_timeout(now);
         if h.timed_out() {
             // Our child, not yet reaped: its pid cannot have been reused.
@@ -58,11 +62,18 @@ impl Monitor {
             h.cancel();
             return;
         }
+        if failed.is_none() && h.hold_if_killed(exit_code) {
+            return;
+        }
         if h.finish(exit_code, failed) {
-            let record = h.record.clone();
-            for c in &mut self.conns {
-                c.finish_watch_health(&record);
-            }
+            self.notify_health();
+        }
+    }
+
+    fn notify_health(&mut self) {
+        let Some(h) = self.core.health.as_ref() else { return };
+        for c in &mut self.conns {
+            c.finish_watch_health(&h.record);
         }
     }
 }

@@ -13,7 +13,7 @@ fn health(retries: u32, start_period: Duration) -> (Health, PathBuf) {
     };
     let path = dir.join(paths::HEALTH);
     let record = HealthRecord { status: "starting".into(), ..Default::default() };
-    let h = Health { spec, path, record, started: Instant::now(), next: Some(Instant::now()), probe: None };
+    let h = Health { spec, path, record, started: Instant::now(), next: Some(Instant::now()), probe: None, held: None };
     (h, dir)
 }
 
@@ -145,4 +145,29 @@ fn durations_read_as_go_prints_them() {
     assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
     assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
     assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+}
+
+#[test]
+fn a_probe_killed_from_outside_is_held_then_judged_or_dropped() {
+    let (mut h, dir) = health(1, Duration::ZERO);
+    h.take_due(Instant::now());
+    assert!(h.hold_if_killed(137));
+    assert!(h.release_held(Instant::now()).is_none(), "held for a moment");
+    assert!(h.deadline().is_some());
+    assert_eq!(h.release_held(Instant::now() + HOLD), Some(true), "the container outlived it: a failure");
+    assert_eq!(h.record.status, "unhealthy");
+    // Killed by its own timeout: judged at once.
+    h.next = Some(Instant::now());
+    let t0 = Instant::now();
+    h.take_due(t0);
+    h.take_timeout(t0 + Duration::from_secs(1));
+    assert!(!h.hold_if_killed(137));
+    // The container stopping meanwhile drops it.
+    h.finish(137, None);
+    h.next = Some(Instant::now());
+    h.take_due(Instant::now());
+    assert!(h.hold_if_killed(137));
+    h.cancel();
+    assert!(h.release_held(Instant::now() + HOLD).is_none());
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -27,20 +27,17 @@ pub async fn create(
 
 /// `health`: the container's check status (`none` without one), read only when asked for.
 fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>, health: &dyn Fn() -> String) -> bool {
+    let labels = c.config.labels.clone().unwrap_or_default();
     filters.iter().all(|(k, vals)| {
+        if k == "label" {
+            return super::body::labels_match(|k| labels.get(k).map(String::as_str), vals);
+        }
         vals.iter().any(|v| match k.as_str() {
             "health" => &health() == v,
             "id" => c.id.starts_with(v.as_str()),
             "name" => c.name.contains(v.trim_start_matches('/')),
             "status" => c.state.seen().docker() == v,
             "exited" => c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code),
-            "label" => {
-                let labels = c.config.labels.clone().unwrap_or_default();
-                match v.split_once('=') {
-                    Some((lk, lv)) => labels.get(lk).map(String::as_str) == Some(lv),
-                    None => labels.contains_key(v.as_str()),
-                }
-            }
             "ancestor" => c.config.image.as_deref() == Some(v.as_str()) || c.image_id.contains(v.as_str()),
             "network" => &c.options.network_mode == v || c.endpoint_on(v).is_some(),
             // Resolved to creation times by `list` before matching.
@@ -183,6 +180,20 @@ pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, Query(q)
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
     let e = d.store.get(&id)?;
     lifecycle::remove(&d, &e, qbool(q.get("force")), qbool(q.get("v"))).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /containers/<parent>/<alias>?link=1` (`docker rm --link`): the link goes, both
+/// containers stay. Without `link`, a name with a slash names no container.
+pub async fn remove_link(
+    State(d): State<AppState>,
+    Path((parent, alias)): Path<(String, String)>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    if !qbool(q.get("link")) {
+        return Err(ApiError::not_found(format!("No such container: {parent}/{alias}")));
+    }
+    crate::engine::links::remove(&d, &parent, &alias)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

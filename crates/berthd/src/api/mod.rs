@@ -82,6 +82,7 @@ fn routes() -> Router<AppState> {
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/{alias}", delete(containers::remove_link))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/forget", post(containers::forget))
         .route("/containers/{id}/rename", post(verbs::rename))

@@ -116,7 +116,10 @@ fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Network {
     Network {
         internal: un.internal,
         containers: members,
-        options: [("com.docker.network.bridge.name".to_string(), un.bridge.clone())].into(),
+        // What was asked for, as dockerd shows it: Berth takes no driver options yet (they are
+        // refused by name), so none. Naming the bridge here made docker-compose see a changed
+        // option and refuse every second `up` ("needs to be recreated").
+        options: BTreeMap::new(),
         labels: un.labels.clone(),
         ..base(&un.name, un.id.clone(), un.created.clone(), "bridge", ipam)
     }
@@ -178,16 +181,31 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Network>>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
+    if let Some(k) =
+        filters.keys().find(|k| !["name", "id", "driver", "type", "scope", "label", "dangling"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+    }
+    let containers: Vec<_> = match filters.contains_key("dangling") {
+        true => d.store.all().iter().map(|e| e.snapshot()).collect(),
+        false => Vec::new(),
+    };
     let mut out = Vec::new();
     for n in all_networks(&d) {
         let builtin = BUILTIN.contains(&n.name.as_str());
+        // As dockerd: the predefined networks are never dangling.
+        let dangling = || !builtin && !containers.iter().any(|c| c.endpoint_on(&n.name).is_some());
         let keep = filters.iter().all(|(k, vals)| {
+            if k == "label" {
+                return super::body::labels_match(|k| n.labels.get(k).map(String::as_str), vals);
+            }
             vals.iter().any(|v| match k.as_str() {
                 "name" => n.name.contains(v.as_str()),
                 "id" => n.id.starts_with(v.as_str()),
                 "driver" => n.driver == *v,
                 "type" => (v == "builtin") == builtin,
                 "scope" => v == "local",
+                "dangling" => (v == "true" || v == "1") == dangling(),
                 _ => false,
             })
         });

@@ -109,6 +109,7 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
             .and_then(|ep| ep.requested_ipv4)
             .map(|a| wire::EndpointIpamConfig { ipv4_address: Some(a.to_string()), ..Default::default() }),
         driver_opts: ep.filter(|ep| !ep.driver_opts.is_empty()).map(|ep| ep.driver_opts.clone()),
+        links: ep.filter(|ep| !ep.links.is_empty()).map(|ep| ep.links.clone()),
         mac_address: mac,
         network_id: ep.map(|ep| ep.network.clone()).unwrap_or_else(|| net_name.to_string()),
         endpoint_id: if live && ep.is_some() { c.id.clone() } else { String::new() },
@@ -315,6 +316,7 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
         dns_options: h.dns_options.clone(),
         dns_search: h.dns_search.clone(),
         extra_hosts: h.extra_hosts.clone(),
+        links: crate::engine::links::inspect_form(c),
         group_add: h.group_add.clone(),
         ipc_mode: h.ipc_mode.clone().unwrap_or_default(),
         oom_score_adj: h.oom_score_adj.unwrap_or(0),

@@ -56,17 +56,15 @@ pub async fn create(
 
 fn matches(d: &AppState, v: &Volume, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, ApiError> {
     for (k, vals) in filters {
-        let ok = vals.iter().any(|f| match k.as_str() {
-            "name" => v.name.contains(f.as_str()),
-            "driver" => f == "local",
-            "dangling" => (f == "true" || f == "1") == users(d, &v.name).is_empty(),
-            "label" => match f.split_once('=') {
-                Some((lk, lv)) => v.labels.get(lk).map(String::as_str) == Some(lv),
-                None => v.labels.contains_key(f.as_str()),
-            },
-            "all" => true,
-            _ => false,
-        });
+        let ok = k == "label" && super::body::labels_match(|k| v.labels.get(k).map(String::as_str), vals);
+        let ok = ok
+            || vals.iter().any(|f| match k.as_str() {
+                "name" => v.name.contains(f.as_str()),
+                "driver" => f == "local",
+                "dangling" => (f == "true" || f == "1") == users(d, &v.name).is_empty(),
+                "all" => true,
+                _ => false,
+            });
         if !["name", "driver", "dangling", "label", "all"].contains(&k.as_str()) {
             return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
         }

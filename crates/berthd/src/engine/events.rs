@@ -134,6 +134,14 @@ impl Events {
 /// `filters` of `GET /events`: type, event/action, container, image, label, daemon.
 pub fn matches(ev: &Event, filters: &BTreeMap<String, Vec<String>>) -> bool {
     filters.iter().all(|(k, vals)| {
+        // Every label asked for must be on the actor (dockerd's MatchKVList); other keys match
+        // when any of their values does.
+        if k == "label" {
+            return vals.iter().all(|v| match v.split_once('=') {
+                Some((lk, lv)) => ev.actor.attributes.get(lk).map(String::as_str) == Some(lv),
+                None => ev.actor.attributes.contains_key(v.as_str()),
+            });
+        }
         vals.is_empty()
             || vals.iter().any(|v| match k.as_str() {
                 "type" => &ev.kind == v,
@@ -143,10 +151,6 @@ pub fn matches(ev: &Event, filters: &BTreeMap<String, Vec<String>>) -> bool {
                         && (ev.actor.id.starts_with(v.as_str()) || ev.actor.attributes.get("name") == Some(v))
                 }
                 "image" => ev.actor.attributes.get("image") == Some(v) || (ev.kind == "image" && &ev.actor.id == v),
-                "label" => match v.split_once('=') {
-                    Some((lk, lv)) => ev.actor.attributes.get(lk) == Some(&lv.to_string()),
-                    None => ev.actor.attributes.contains_key(v.as_str()),
-                },
                 "daemon" => ev.kind == "daemon",
                 "scope" => &ev.scope == v,
                 _ => true,

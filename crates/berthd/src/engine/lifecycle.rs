@@ -138,7 +138,23 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
         let (d2, mounts, root) = (d.clone(), c.mounts.clone(), rootfs.clone());
         tokio::task::spawn_blocking(move || mounts::copy_up(&d2, &mounts, &root)).await?;
     }
-    let spec = spec::build(&c, &rootfs, netns.as_deref(), &d.config()).and_then(|mut s| {
+    // Legacy links give the process their children's addresses and environment (not the record).
+    let spec_of = match crate::engine::links::env(d, &c) {
+        Ok(env) if env.is_empty() => c.clone(),
+        Ok(env) => {
+            let mut with_links = c.clone();
+            with_links.config.env.get_or_insert_with(Vec::new).extend(env);
+            with_links
+        }
+        Err(err) => {
+            let _ = release_resources(d, e).await;
+            return Err(err);
+        }
+    };
+    if c.host_config.links.is_some() || c.endpoints().any(|ep| !ep.links.is_empty()) {
+        d.net.refresh_hosts_of(d, &c.id);
+    }
+    let spec = spec::build(&spec_of, &rootfs, netns.as_deref(), &d.config()).and_then(|mut s| {
         crate::engine::userns::apply_to_spec(&d.config(), &c, &mut s)?;
         Ok(s)
     });

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod health;
 pub mod incarnations;
 pub mod lifecycle;
+pub mod links;
 pub mod netconnect;
 pub mod network;
 pub mod networks;

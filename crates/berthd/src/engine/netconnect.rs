@@ -74,6 +74,7 @@ pub async fn connect(
     }
     let used: Vec<u8> = c.endpoints().map(|ep| ep.iface).collect();
     let iface = (0..=u8::MAX).find(|i| !used.contains(i)).ok_or_else(|| EngineError::invalid("too many networks"))?;
+    crate::engine::links::only_on_user_networks(net.user.is_some(), &req.links)?;
     let (d2, id2, user) = (d.clone(), c.id.clone(), net.user.clone());
     let alloc = move || match user {
         Some(n) => d2.net.allocate_on(&id2, &n, req),

@@ -18,6 +18,8 @@ pub struct EndpointRequest {
     /// `IPAMConfig.IPv4Address`: this address, or the request fails.
     pub ipv4: Option<Ipv4Addr>,
     pub driver_opts: BTreeMap<String, String>,
+    /// `Links` of the endpoint: `name:alias` pairs.
+    pub links: Vec<String>,
 }
 
 /// The names its peers on a user-defined network know a container by (its /etc/hosts lines
@@ -185,6 +187,7 @@ impl Network {
             iface: 0,
             requested_ipv4: None,
             driver_opts: Default::default(),
+            links: Vec::new(),
         })
     }
 
@@ -213,26 +216,46 @@ impl Network {
             iface: 0,
             requested_ipv4: req.ipv4,
             driver_opts: req.driver_opts,
+            links: req.links,
         })
     }
 
     /// Rewrites, in place, the /etc/hosts of every running member of a user-defined network so
     /// that each lists, by name and alias, the containers it shares a user-defined network with.
     pub fn refresh_hosts(&self, d: &Daemon, network: &str) {
+        self.refresh_hosts_joining(d, network, None);
+    }
+
+    /// [`Self::refresh_hosts`] while `joining` connects: it counts as running already (its start
+    /// marks it so only after its network is set up), so it and its peers learn of each other now.
+    fn refresh_hosts_joining(&self, d: &Daemon, network: &str, joining: Option<&str>) {
         if network == "bridge" {
             return;
         }
+        self.rewrite_hosts(d, |c| c.endpoint_on(network).is_some(), joining);
+    }
+
+    /// Rewrites the /etc/hosts of one container (at its start: its links' names).
+    pub fn refresh_hosts_of(&self, d: &Daemon, id: &str) {
+        self.rewrite_hosts(d, |c| c.id == id, Some(id));
+    }
+
+    fn rewrite_hosts(&self, d: &Daemon, which: impl Fn(&Container) -> bool, joining: Option<&str>) {
         let live: Vec<Container> = d
             .store
             .all()
             .iter()
             .map(|e| e.snapshot())
-            .filter(|c| c.state.status.is_live() || c.state.status == crate::model::Status::Starting)
+            .filter(|c| {
+                c.state.status.is_live()
+                    || c.state.status == crate::model::Status::Starting
+                    || joining == Some(c.id.as_str())
+            })
             .collect();
         let entry = |c: &Container, ep: &NetEndpoint| berth_net::HostsEntry::new(ep.ip, names_on(c, ep));
         // The default bridge has no name resolution between containers, as in Docker; a bridge
         // container that joined a user network learns that network's peers.
-        for c in live.iter().filter(|c| c.endpoint_on(network).is_some()) {
+        for c in live.iter().filter(|c| which(c)) {
             let Some(primary) = c.endpoints().next() else {
                 continue;
             };
@@ -260,6 +283,7 @@ impl Network {
                 .filter_map(|(n, ip)| {
                     ip.parse::<std::net::IpAddr>().ok().map(|ip| berth_net::HostsEntry::new(ip, [n.to_string()]))
                 })
+                .chain(crate::engine::links::hosts_entries(c, &live))
                 .collect();
             if let Err(e) = berth_net::write_hosts(&c.hosts_path, &own, &peers, &extra) {
                 tracing::warn!(id = %c.short_id(), "updating /etc/hosts: {e}");
@@ -346,6 +370,7 @@ impl Network {
                     iface: 0,
                     requested_ipv4: None,
                     driver_opts: Default::default(),
+                    links: Vec::new(),
                 };
                 add_net(&ep, &mut desired);
             }
@@ -529,7 +554,7 @@ impl Network {
         if !ep.ports.is_empty() || !self.ensured.lock().expect("ensured lock").contains(&net_key) {
             self.reconcile(d, Some(&(id.to_string(), ep.clone())))?;
         }
-        self.refresh_hosts(d, &ep.network);
+        self.refresh_hosts_joining(d, &ep.network, Some(id));
         Ok(())
     }
 

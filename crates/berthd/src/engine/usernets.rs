@@ -99,7 +99,11 @@ impl UserNets {
             None => {
                 let default_pool = [crate::config::AddressPool { base: "10.223.0.0/16".into(), size: 24 }];
                 let pools = if pools.is_empty() { &default_pool[..] } else { pools };
-                pools.iter().filter_map(|p| crate::config::address_pool_subnets(p).ok()).flatten().find(|s| !overlaps(s)).ok_or_else(|| EngineError::invalid(
+                // As dockerd, a picked subnet also avoids the host's routes: another engine's
+                // (or another Berth's) bridges, the host's own networks.
+                let routes = berth_net::routes::ipv4_routes();
+                let routed = |s: &Ipv4Net| routes.iter().any(|r| r.contains(&s.network()) || s.contains(&r.network()));
+                pools.iter().filter_map(|p| crate::config::address_pool_subnets(p).ok()).flatten().find(|s| !overlaps(s) && !routed(s)).ok_or_else(|| EngineError::invalid(
                         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
                     ))?
             }

@@ -32,4 +32,7 @@ pub struct NetEndpoint {
     /// reads none but its own), and inspect reports them back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub driver_opts: BTreeMap<String, String>,
+    /// Endpoint `Links` (`name:alias`): names only this container knows its peers by here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }

@@ -97,6 +97,7 @@ fn host_config(h: wire::HostConfig) -> model::HostConfig {
         cap_drop: h.cap_drop,
         dns: h.dns,
         extra_hosts: h.extra_hosts,
+        links: h.links.filter(|l| !l.is_empty()),
         privileged: flag(h.privileged),
         security_opt: h.security_opt,
         readonly_rootfs: flag(h.readonly_rootfs),

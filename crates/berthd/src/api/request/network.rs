@@ -52,5 +52,6 @@ pub fn endpoint_request(ep: wire::EndpointSettings) -> Result<EndpointRequest, A
         aliases: ep.aliases.unwrap_or_default(),
         ipv4,
         driver_opts: ep.driver_opts.unwrap_or_default(),
+        links: ep.links.unwrap_or_default(),
     })
 }

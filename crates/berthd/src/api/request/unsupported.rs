@@ -85,7 +85,6 @@ fn resources(prefix: &str, r: &wire::Resources) -> Vec<Field> {
 fn host_config(h: &wire::HostConfig) -> Vec<Field> {
     let mut fields = vec![
         field("HostConfig.VolumesFrom", some_nonempty(&h.volumes_from), &h.volumes_from),
-        field("HostConfig.Links", some_nonempty(&h.links), &h.links),
         field("HostConfig.Cgroup", !h.cgroup.is_empty(), &h.cgroup),
         field("HostConfig.StorageOpt", h.storage_opt.as_ref().is_some_and(|o| !o.is_empty()), &h.storage_opt),
         field("HostConfig.Isolation", !matches!(h.isolation.as_str(), "" | "default"), &h.isolation),
@@ -136,7 +135,6 @@ fn endpoint(net: &str, ep: &wire::EndpointSettings) -> Vec<Field> {
             &ipam.ipv6_address,
         ),
         field(format!("{at}.IPAMConfig.LinkLocalIPs"), some_nonempty(&ipam.link_local_ips), &ipam.link_local_ips),
-        field(format!("{at}.Links"), some_nonempty(&ep.links), &ep.links),
         field(format!("{at}.MacAddress"), !ep.mac_address.is_empty(), &ep.mac_address),
         field(format!("{at}.DriverOpts"), !docker_opts.is_empty(), &docker_opts),
         field(format!("{at}.GwPriority"), ep.gw_priority != 0, &ep.gw_priority),

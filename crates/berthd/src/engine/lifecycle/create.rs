@@ -66,6 +66,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
     let network_mode = network_mode(d, &host)?;
     let (primary, extra_networks) = super::endpoints::plan(d, &network_mode, endpoints)?;
     super::validate::security_options(d, &config, &mut host, &network_mode)?;
+    crate::engine::links::check_create(d, host.links.as_deref(), &network_mode)?;
     let seccomp_choice = crate::seccomp::choose(&security, host.privileged.unwrap_or(false), &cfg.seccomp_profile);
     let no_new_privileges = security.no_new_privileges.unwrap_or(cfg.no_new_privileges);
     let (log_max_size, log_max_file) = log_options(&cfg, &host)?;
@@ -93,6 +94,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         .map_err(|e| EngineError::internal(format!("creating the container's filesystem: {e}")))?;
     // The address is reserved now (so it is never handed out twice); ports are bound at start.
     let user_net = d.net.user.get(&network_mode);
+    crate::engine::links::only_on_user_networks(user_net.is_some(), &primary.links)?;
     let endpoint = if network_mode == "bridge" || user_net.is_some() {
         let (d2, id2) = (d.clone(), id.clone());
         let alloc = move || match user_net {
