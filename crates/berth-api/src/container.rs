@@ -158,6 +158,10 @@ pub struct ContainerCreateRequest {
     pub host_config: Option<HostConfig>,
     #[serde(rename = "NetworkingConfig", skip_serializing_if = "Option::is_none")]
     pub networking_config: Option<NetworkingConfig>,
+    /// Not in the API: docker-py's `create_container(runtime=…)` sends it beside the config
+    /// (dockerd ignores it and runs its default, runc).
+    #[serde(rename = "Runtime", skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 impl ContainerCreateRequest {

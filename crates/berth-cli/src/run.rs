@@ -221,7 +221,12 @@ pub fn create_body(a: &RunArgs) -> Result<ContainerCreateRequest, ApiError> {
         volumes: Some(BTreeMap::new()),
         ..Default::default()
     };
-    Ok(ContainerCreateRequest { config, host_config: Some(host), networking_config: Some(Default::default()) })
+    Ok(ContainerCreateRequest {
+        config,
+        host_config: Some(host),
+        networking_config: Some(Default::default()),
+        runtime: None,
+    })
 }
 
 /// `run` (start = true) and `create`. Exit codes as docker's: 125 for daemon errors, the

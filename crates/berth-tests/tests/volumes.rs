@@ -148,3 +148,55 @@ fn binds_mounts_tmpfs_and_read_only() {
     assert!(py.contains("pyvol {'a': 'b'}") && py.contains("['mvol', 'pyvol']") && py.contains("['mvol']"), "{py}");
     assert_converged(&d, &[]);
 }
+
+/// `--volumes-from`: the other container's volumes and binds at the same places, read-only with
+/// `:ro`, the container's own mounts winning; tmpfs stays with its owner; a missing source is a 400.
+#[test]
+fn volumes_from_takes_the_other_containers_mounts() {
+    let mut d = TestDaemon::start(DaemonOpts::new("volumes-from"));
+    d.busybox_image();
+    let host = std::env::temp_dir().join(format!("berth-vfrom-{}", std::process::id()));
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("h"), "from-host\n").unwrap();
+    let bind = format!("{}:/h", host.display());
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "src",
+        "-v",
+        "data:/data",
+        "-v",
+        &bind,
+        "--tmpfs",
+        "/t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/f /h/h; echo more >> /data/f; mountpoint -q /t || echo no-tmpfs",
+    ]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["kept", "from-host", "no-tmpfs"], "{out}");
+    let ro = d.docker(&["run", "--rm", "--volumes-from", "src:ro", "busybox", "sh", "-c", "echo x >> /data/f"]);
+    assert!(!ro.status.success(), "ro is read-only");
+    d.docker_ok(&["create", "--name", "mine", "--volumes-from", "src", "-v", "other:/data", "busybox", "true"]);
+    let v = d.inspect("mine");
+    assert_eq!(v["HostConfig"]["VolumesFrom"], serde_json::json!(["src"]));
+    let mounts = v["Mounts"].as_array().unwrap();
+    let at = |dst: &str| mounts.iter().find(|m| m["Destination"] == dst).cloned().unwrap_or_default();
+    assert_eq!(at("/data")["Name"], "other", "the container's own mount wins: {mounts:?}");
+    assert_eq!(at("/h")["Source"], host.display().to_string());
+    let (_, err) = d.docker_err(&["create", "--volumes-from", "nosuch", "busybox", "true"]);
+    assert!(err.contains("--volumes-from nosuch") && !err.contains("Unable to find image"), "{err}");
+    let (_, err) = d.docker_err(&["create", "--volumes-from", "src:bogus", "busybox", "true"]);
+    assert!(err.contains("invalid mode"), "{err}");
+    let _ = std::fs::remove_dir_all(&host);
+}

@@ -317,6 +317,7 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
         dns_search: h.dns_search.clone(),
         extra_hosts: h.extra_hosts.clone(),
         links: crate::engine::links::inspect_form(c),
+        volumes_from: h.volumes_from.clone(),
         group_add: h.group_add.clone(),
         ipc_mode: h.ipc_mode.clone().unwrap_or_default(),
         oom_score_adj: h.oom_score_adj.unwrap_or(0),

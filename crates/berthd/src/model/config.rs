@@ -143,6 +143,10 @@ pub struct HostConfig {
     pub dns: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_hosts: Option<Vec<String>>,
+    /// `--volumes-from container[:ro|rw]` as given (the mounts it brought are in the record's
+    /// mount points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_from: Option<Vec<String>>,
     /// `--link name[:alias]` as given: legacy links on the default bridge, per-container names on
     /// a user-defined network.
     #[serde(default, skip_serializing_if = "Option::is_none")]

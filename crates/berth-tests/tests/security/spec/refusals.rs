@@ -8,7 +8,6 @@ use serde_json::json;
 /// (section, field, a value a user would set).
 fn refused() -> Vec<(&'static str, &'static str, Value)> {
     vec![
-        ("Config", "Healthcheck", json!({"Test": ["CMD", "true"], "Interval": 1_000_000_000})),
         ("Config", "ArgsEscaped", json!(true)),
         ("Config", "NetworkDisabled", json!(true)),
         ("Config", "MacAddress", json!("02:42:ac:11:00:09")),
@@ -16,8 +15,6 @@ fn refused() -> Vec<(&'static str, &'static str, Value)> {
         ("Config", "Shell", json!(["/bin/bash", "-c"])),
         // Taken at create as dockerd takes it, refused once the container would make a volume.
         ("HostConfig", "VolumeDriver", json!("convoy")),
-        ("HostConfig", "VolumesFrom", json!(["other"])),
-        ("HostConfig", "Links", json!(["other:alias"])),
         ("HostConfig", "Cgroup", json!("container:other")),
         ("HostConfig", "StorageOpt", json!({"size": "10G"})),
         ("HostConfig", "Isolation", json!("hyperv")),
@@ -66,8 +63,8 @@ fn every_unimplemented_field_is_refused_by_name() {
     for (flags, field) in [
         (&["--oom-kill-disable"][..], "HostConfig.OomKillDisable"),
         (&["--blkio-weight", "300"][..], "HostConfig.BlkioWeight"),
-        (&["--health-cmd", "true"][..], "Config.Healthcheck"),
-        (&["--volumes-from", "x"][..], "HostConfig.VolumesFrom"),
+        (&["--cpu-rt-runtime", "950000"][..], "HostConfig.CpuRealtimeRuntime"),
+        (&["--device-read-bps", "/dev/null:1mb"][..], "HostConfig.BlkioDeviceReadBps"),
     ] {
         let mut a = vec!["create"];
         a.extend_from_slice(flags);
@@ -151,11 +148,15 @@ fn options_of_mounts_endpoints_networks_and_updates_are_refused_by_name() {
         "NetworkingConfig": {"EndpointsConfig": {"front": {"DriverOpts": {"com.docker.network.endpoint.sysctls": "x=1"}}}}});
     assert_refused(&d, &sysctl, &["NetworkingConfig.EndpointsConfig.front.DriverOpts is not supported by Berth"]);
     let id = d.docker_ok(&["create", "busybox", "true"]);
+    // Endpoint links are names on a user-defined network (taken), refused on the default bridge.
     let r = d.api_post(
         "/networks/front/connect",
         &json!({"Container": id, "EndpointConfig": {"Links": ["x:y"]}}).to_string(),
     );
-    assert!(r.status == 400 && r.text().contains("EndpointsConfig.front.Links"), "{}", r.text());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(d.inspect(&id)["NetworkSettings"]["Networks"]["front"]["Links"], json!(["x:y"]));
+    let bridged = json!({"Image": "busybox", "Cmd": ["true"], "NetworkingConfig": {"EndpointsConfig": {"bridge": {"Links": ["x:y"]}}}});
+    assert_refused(&d, &bridged, &["links are only supported for user-defined networks"]);
     let r = d.api_post(&format!("/containers/{id}/update"), &json!({"CpusetCpus": "0"}).to_string());
     assert!(r.status == 400 && r.text().contains("CpusetCpus is not supported by Berth"), "{}", r.text());
     let (_, err) = d.docker_err(&["update", "--blkio-weight", "300", &id]);

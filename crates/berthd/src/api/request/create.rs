@@ -8,7 +8,21 @@ use berth_api as wire;
 
 /// The engine's create call, or the 400 message naming the first field Berth does not implement.
 pub fn spec(req: wire::ContainerCreateRequest, name: Option<String>) -> Result<CreateSpec, ApiError> {
-    let (config, host, net) = req.split();
+    let top_runtime = req.runtime.clone().filter(|r| !r.is_empty());
+    let (config, mut host, net) = req.split();
+    // docker-py's top-level `Runtime` is what its caller asked for: taken as HostConfig's rather
+    // than dropped (dockerd drops it, which only looks right there because runc is its default).
+    if let Some(r) = top_runtime {
+        match Some(host.runtime.as_str()).filter(|h| !h.is_empty()) {
+            None => host.runtime = r,
+            Some(h) if h == r => {}
+            Some(h) => {
+                return Err(ApiError::bad_request(format!(
+                    "Runtime {r:?} and HostConfig.Runtime {h:?} differ: give one"
+                )))
+            }
+        }
+    }
     unsupported::refuse_create(&config, &host, &net)?;
     let endpoints = net
         .endpoints_config
@@ -98,6 +112,7 @@ fn host_config(h: wire::HostConfig) -> model::HostConfig {
         dns: h.dns,
         extra_hosts: h.extra_hosts,
         links: h.links.filter(|l| !l.is_empty()),
+        volumes_from: h.volumes_from.filter(|v| !v.is_empty()),
         privileged: flag(h.privileged),
         security_opt: h.security_opt,
         readonly_rootfs: flag(h.readonly_rootfs),

@@ -84,7 +84,6 @@ fn resources(prefix: &str, r: &wire::Resources) -> Vec<Field> {
 
 fn host_config(h: &wire::HostConfig) -> Vec<Field> {
     let mut fields = vec![
-        field("HostConfig.VolumesFrom", some_nonempty(&h.volumes_from), &h.volumes_from),
         field("HostConfig.Cgroup", !h.cgroup.is_empty(), &h.cgroup),
         field("HostConfig.StorageOpt", h.storage_opt.as_ref().is_some_and(|o| !o.is_empty()), &h.storage_opt),
         field("HostConfig.Isolation", !matches!(h.isolation.as_str(), "" | "default"), &h.isolation),

@@ -239,6 +239,13 @@ fn resolve_into(
             &mut out,
         )?;
     }
+    // `--volumes-from`: the other container's volumes and binds, where the container's own
+    // mounts leave the destination free (its own win, as in dockerd).
+    for m in volumes_from(d, h)? {
+        if !out.iter().any(|o| o.destination == m.destination) {
+            out.push(m);
+        }
+    }
     // VOLUMEs of the image and `-v /path`: an anonymous volume each, unless mounted otherwise.
     for dst in config.volumes.iter().flat_map(|v| v.keys()) {
         if dst.contains(':') {
@@ -262,6 +269,34 @@ fn resolve_into(
             options: vec![],
             copy_up: true,
         });
+    }
+    Ok(out)
+}
+
+/// The volumes and binds of each `--volumes-from container[:mode]`: `ro` makes them read-only,
+/// `rw` writable, no mode keeps each as it was in the other container. Already filled: no
+/// copy-up. tmpfs mounts are the other container's own and do not come along (as with dockerd).
+fn volumes_from(d: &Daemon, h: &HostConfig) -> Result<Vec<MountPoint>, EngineError> {
+    let mut out: Vec<MountPoint> = Vec::new();
+    for spec in h.volumes_from.iter().flatten() {
+        let (name, mode) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
+        let opts: Vec<&str> = mode.split(',').filter(|o| !o.is_empty()).collect();
+        if let Some(o) = opts.iter().find(|o| !["ro", "rw", "z", "Z"].contains(o)) {
+            return Err(bad(format!("invalid mode for --volumes-from {spec:?}: {o}")));
+        }
+        // 400, not 404: a 404 at create makes the CLI go looking for an image.
+        let other = d.store.get(name).map_err(|e| bad(format!("--volumes-from {name}: {e}")))?.snapshot();
+        for m in other.mounts.iter().filter(|m| m.kind != "tmpfs") {
+            let rw = match (opts.contains(&"ro"), opts.contains(&"rw")) {
+                (true, _) => false,
+                (_, true) => true,
+                _ => m.rw,
+            };
+            if let Some(i) = out.iter().position(|o| o.destination == m.destination) {
+                out.remove(i);
+            }
+            out.push(MountPoint { rw, copy_up: false, ..m.clone() });
+        }
     }
     Ok(out)
 }

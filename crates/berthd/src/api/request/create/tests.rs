@@ -46,3 +46,14 @@ fn real_clients_bodies_pass() {
         spec(parse(body), None).unwrap();
     }
 }
+
+#[test]
+fn docker_pys_top_level_runtime_is_the_runtime() {
+    let runtime = |body: &str| spec(parse(body), None).map(|s| s.host.runtime);
+    assert_eq!(runtime(r#"{"Image": "b", "Runtime": "runc"}"#).unwrap().as_deref(), Some("runc"));
+    let both = r#"{"Image": "b", "Runtime": "runc", "HostConfig": {"Runtime": "runc"}}"#;
+    assert_eq!(runtime(both).unwrap().as_deref(), Some("runc"));
+    let differ = r#"{"Image": "b", "Runtime": "runc", "HostConfig": {"Runtime": "berth"}}"#;
+    assert!(runtime(differ).is_err());
+    assert_eq!(runtime(r#"{"Image": "b"}"#).unwrap(), None);
+}

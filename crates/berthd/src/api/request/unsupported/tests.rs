@@ -73,8 +73,8 @@ fn mount_and_endpoint_options_are_refused_by_name() {
     assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.IPAMConfig.IPv6Address is not supported"), "{e}");
     let e = ep(json!({"DriverOpts": {"com.docker.network.endpoint.ifname": "e9"}})).unwrap_err();
     assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.DriverOpts is not supported"), "{e}");
-    let e = ep(json!({"Links": ["db:db"]})).unwrap_err();
-    assert!(e.contains("EndpointsConfig.front.Links"), "{e}");
+    // Links are names on a user-defined network (the engine refuses them on the default bridge).
+    ep(json!({"Links": ["db:db"]})).unwrap();
 }
 
 #[test]
