@@ -63,7 +63,7 @@ pub fn attach(
     addr: Ipv4Net,
     gateway: Ipv4Addr,
 ) -> Result<Endpoint> {
-    attach_iface(netns, bridge, container_id, 0, addr, gateway)
+    attach_iface(netns, bridge, container_id, 0, addr, gateway, &crate::mac::mac_for_ip(addr.addr()))
 }
 
 /// [`attach`] for the container's interface `eth<index>` (`docker network connect`): only `eth0`
@@ -75,6 +75,7 @@ pub fn attach_iface(
     index: u8,
     addr: Ipv4Net,
     gateway: Ipv4Addr,
+    mac: &str,
 ) -> Result<Endpoint> {
     check_ifname(bridge)?;
     let host = iface_name("vb", container_id, index);
@@ -85,7 +86,8 @@ pub fn attach_iface(
     let eth = format!("eth{index}");
     let ns = netns.path();
     let ns_str = ns.to_str().ok_or_else(|| Error::Invalid(format!("netns path {ns:?}")))?.to_string();
-    let mac = crate::mac::mac_for_ip(addr.addr());
+    // The caller's (the user's `--mac-address`, or the one derived from the address).
+    let mac = crate::mac::parse_mac(mac).ok_or_else(|| Error::Invalid(format!("MAC address {mac:?}")))?;
     let endpoint = Endpoint { host_veth: host.clone(), mac: mac.clone(), ip: addr, gateway };
 
     if Bridge::exists(&host)? {

@@ -53,7 +53,7 @@ pub use bridge::{enable_ip_forward, Bridge};
 pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, Endpoint, NetnsRef};
 pub use hosts::{write_hosts, HostsEntry};
 pub use ipam::Ipam;
-pub use mac::mac_for_ip;
+pub use mac::{mac_for_ip, parse_mac};
 pub use nft::{reconcile, remove_table, Desired, DesiredEndpoint, DesiredNetwork, ReconcileReport};
 pub use ports::{check_port_free, pick_free_port, PortMapping, Proto};
 

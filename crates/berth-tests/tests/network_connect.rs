@@ -421,3 +421,51 @@ fn links_on_user_networks_and_legacy_links_on_the_bridge() {
     let (_, err) = d.docker_err(&["start", "app3"]);
     assert!(err.contains("Cannot link to a non running container: /db AS /app3/data"), "{err}");
 }
+
+/// `--mac-address` (the endpoint's `MacAddress`, or the deprecated `Config.MacAddress`): the
+/// container's interface has it, on the default bridge and on a user network; inspect shows it;
+/// a MAC the kernel would refuse is a 400.
+#[test]
+fn mac_addresses_asked_for_are_the_interfaces() {
+    let mut d = TestDaemon::start(DaemonOpts::new("mac"));
+    d.busybox_image();
+    d.docker_ok(&["network", "create", "mn"]);
+    for (net, mac) in [("bridge", "92:d0:c6:0a:29:33"), ("mn", "02:42:ac:11:65:43")] {
+        let out = d.docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--mac-address",
+            mac,
+            "busybox",
+            "cat",
+            "/sys/class/net/eth0/address",
+        ]);
+        assert_eq!(out.trim(), mac, "on {net}");
+    }
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "mc",
+        "--network",
+        "mn",
+        "--mac-address",
+        "02:42:ac:11:65:44",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(d.inspect("mc")["NetworkSettings"]["Networks"]["mn"]["MacAddress"], "02:42:ac:11:65:44");
+    let body = r#"{"Image": "busybox", "Cmd": ["true"], "MacAddress": "02:42:ac:11:65:45"}"#;
+    let r = d.api_post("/containers/create", body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (_, err) = d.docker_err(&["create", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"]);
+    assert!(err.contains("invalid MAC address"), "multicast: {err}");
+    let r = d.api_post("/containers/create", r#"{"Image": "busybox", "Cmd": ["true"], "MacAddress": "nope"}"#);
+    assert!(r.status == 400 && r.text().contains("invalid MAC address: nope"), "{}", r.text());
+    let (_, err) =
+        d.docker_err(&["create", "--network", "none", "--mac-address", "02:42:ac:11:65:46", "busybox", "true"]);
+    assert!(err.contains("mac-address"), "{err}");
+}

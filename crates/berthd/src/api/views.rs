@@ -100,6 +100,7 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
     let live = c.state.status.is_live();
     let (ip, gw, len, mac) = match (ep, live) {
         (Some(ep), true) => (ep.ip.to_string(), ep.gateway.to_string(), ep.subnet.prefix_len(), ep.mac.clone()),
+        (Some(ep), false) => (String::new(), String::new(), 0, ep.requested_mac.clone().unwrap_or_default()),
         _ => (String::new(), String::new(), 0, String::new()),
     };
     wire::EndpointSettings {

@@ -20,6 +20,8 @@ pub struct EndpointRequest {
     pub driver_opts: BTreeMap<String, String>,
     /// `Links` of the endpoint: `name:alias` pairs.
     pub links: Vec<String>,
+    /// `MacAddress` of the endpoint (or the deprecated `Config.MacAddress`), checked by the API.
+    pub mac: Option<String>,
 }
 
 /// The names its peers on a user-defined network know a container by (its /etc/hosts lines
@@ -56,6 +58,14 @@ pub enum NetError {
     Invalid(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The endpoint's MAC: the one recorded (asked for, or derived at allocation), else derived.
+fn mac_of(ep: &NetEndpoint) -> String {
+    match ep.mac.is_empty() {
+        true => berth_net::mac_for_ip(ep.ip),
+        false => ep.mac.clone(),
+    }
 }
 
 /// Berth's nftables table for a bridge: one per daemon (tests run daemons side by side).
@@ -188,6 +198,7 @@ impl Network {
             requested_ipv4: None,
             driver_opts: Default::default(),
             links: Vec::new(),
+            requested_mac: None,
         })
     }
 
@@ -209,7 +220,8 @@ impl Network {
             subnet: net.subnet,
             gateway: net.gateway,
             ip,
-            mac: berth_net::mac_for_ip(ip),
+            mac: req.mac.clone().unwrap_or_else(|| berth_net::mac_for_ip(ip)),
+            requested_mac: req.mac,
             pool,
             ports: vec![],
             aliases: req.aliases,
@@ -371,6 +383,7 @@ impl Network {
                     requested_ipv4: None,
                     driver_opts: Default::default(),
                     links: Vec::new(),
+                    requested_mac: None,
                 };
                 add_net(&ep, &mut desired);
             }
@@ -471,7 +484,9 @@ impl Network {
                 Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             self.ensure_bridge(&ep.bridge, gw_cidr)?;
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-            if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway)
+            let mac = mac_of(ep);
+            if let Err(e) =
+                berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway, &mac)
             {
                 tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");
             }
@@ -543,9 +558,15 @@ impl Network {
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         self.ensure_bridge(&ep.bridge, gw_cidr)?;
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        if let Err(first) =
-            berth_net::attach_iface(&NetnsRef::Path(ns.clone()), &ep.bridge, id, ep.iface, addr, ep.gateway)
-        {
+        if let Err(first) = berth_net::attach_iface(
+            &NetnsRef::Path(ns.clone()),
+            &ep.bridge,
+            id,
+            ep.iface,
+            addr,
+            ep.gateway,
+            &mac_of(ep),
+        ) {
             tracing::warn!(id = %short, "attaching the endpoint failed: {first}");
             return Err(first.into());
         }

@@ -35,4 +35,8 @@ pub struct NetEndpoint {
     /// Endpoint `Links` (`name:alias`): names only this container knows its peers by here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// `MacAddress` as the client asked for it (`mac` is then that address); inspect shows it
+    /// while the container is not running, as dockerd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_mac: Option<String>,
 }

@@ -10,7 +10,6 @@ fn refused() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         ("Config", "ArgsEscaped", json!(true)),
         ("Config", "NetworkDisabled", json!(true)),
-        ("Config", "MacAddress", json!("02:42:ac:11:00:09")),
         ("Config", "OnBuild", json!(["RUN true"])),
         ("Config", "Shell", json!(["/bin/bash", "-c"])),
         // Taken at create as dockerd takes it, refused once the container would make a volume.

@@ -30,7 +30,9 @@ pub fn spec(req: wire::ContainerCreateRequest, name: Option<String>) -> Result<C
         .into_iter()
         .map(|(network, ep)| Ok((network, super::network::endpoint_request(ep)?)))
         .collect::<Result<_, ApiError>>()?;
-    Ok(CreateSpec { name, config: container_config(config), host: host_config(host), endpoints })
+    // Deprecated since API 1.44 for the endpoint's own; still sent by older clients.
+    let mac_address = super::network::mac(config.mac_address.as_deref().unwrap_or(""))?;
+    Ok(CreateSpec { name, config: container_config(config), host: host_config(host), endpoints, mac_address })
 }
 
 fn container_config(c: wire::ContainerConfig) -> model::ContainerConfig {

@@ -53,5 +53,14 @@ pub fn endpoint_request(ep: wire::EndpointSettings) -> Result<EndpointRequest, A
         ipv4,
         driver_opts: ep.driver_opts.unwrap_or_default(),
         links: ep.links.unwrap_or_default(),
+        mac: mac(&ep.mac_address)?,
     })
+}
+
+/// A `MacAddress` as given ("" is none), or dockerd's 400 for one the kernel would not take.
+pub(super) fn mac(given: &str) -> Result<Option<String>, ApiError> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    berth_net::parse_mac(given).map(Some).ok_or_else(|| ApiError::bad_request(format!("invalid MAC address: {given}")))
 }

@@ -43,7 +43,6 @@ fn config(c: &wire::ContainerConfig) -> Vec<Field> {
         // Windows only.
         field("Config.ArgsEscaped", c.args_escaped == Some(true), &c.args_escaped),
         field("Config.NetworkDisabled", c.network_disabled == Some(true), &c.network_disabled),
-        field("Config.MacAddress", c.mac_address.as_deref().is_some_and(|m| !m.is_empty()), &c.mac_address),
         // Image-build metadata; a container never runs them.
         field("Config.OnBuild", some_nonempty(&c.on_build), &c.on_build),
         field("Config.Shell", some_nonempty(&c.shell), &c.shell),
@@ -134,7 +133,6 @@ fn endpoint(net: &str, ep: &wire::EndpointSettings) -> Vec<Field> {
             &ipam.ipv6_address,
         ),
         field(format!("{at}.IPAMConfig.LinkLocalIPs"), some_nonempty(&ipam.link_local_ips), &ipam.link_local_ips),
-        field(format!("{at}.MacAddress"), !ep.mac_address.is_empty(), &ep.mac_address),
         field(format!("{at}.DriverOpts"), !docker_opts.is_empty(), &docker_opts),
         field(format!("{at}.GwPriority"), ep.gw_priority != 0, &ep.gw_priority),
     ]

@@ -20,10 +20,12 @@ pub struct CreateSpec {
     pub host: HostConfig,
     /// `NetworkingConfig.EndpointsConfig`, by the network's name as the client gave it.
     pub endpoints: BTreeMap<String, crate::engine::network::EndpointRequest>,
+    /// `Config.MacAddress`: the MAC on the network of `NetworkMode`.
+    pub mac_address: Option<String>,
 }
 
 pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<String>), EngineError> {
-    let CreateSpec { name, mut config, mut host, endpoints } = spec;
+    let CreateSpec { name, mut config, mut host, endpoints, mac_address } = spec;
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -64,7 +66,24 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         None => cfg.cgroup_parent.clone(),
     };
     let network_mode = network_mode(d, &host)?;
-    let (primary, extra_networks) = super::endpoints::plan(d, &network_mode, endpoints)?;
+    let (mut primary, extra_networks) = super::endpoints::plan(d, &network_mode, endpoints)?;
+    match (&primary.mac, mac_address) {
+        (_, None) => {}
+        (None, Some(m)) => primary.mac = Some(m),
+        (Some(a), Some(b)) if *a == b => {}
+        (Some(a), Some(b)) => {
+            return Err(EngineError::invalid(format!(
+                "conflicting MAC addresses: Config.MacAddress {b} and the endpoint's {a}"
+            )))
+        }
+    }
+    if primary.mac.is_some()
+        && (network_mode == "host" || network_mode == "none" || network_mode.starts_with("container:"))
+    {
+        return Err(EngineError::invalid(format!(
+            "conflicting options: mac-address and the network mode {network_mode}"
+        )));
+    }
     super::validate::security_options(d, &config, &mut host, &network_mode)?;
     crate::engine::links::check_create(d, host.links.as_deref(), &network_mode)?;
     let seccomp_choice = crate::seccomp::choose(&security, host.privileged.unwrap_or(false), &cfg.seccomp_profile);
@@ -99,7 +118,12 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         let (d2, id2) = (d.clone(), id.clone());
         let alloc = move || match user_net {
             Some(n) => d2.net.allocate_on(&id2, &n, primary),
-            None => d2.net.allocate(&d2, &id2).map(|ep| NetEndpoint { driver_opts: primary.driver_opts, ..ep }),
+            None => d2.net.allocate(&d2, &id2).map(|ep| NetEndpoint {
+                driver_opts: primary.driver_opts,
+                mac: primary.mac.clone().unwrap_or(ep.mac.clone()),
+                requested_mac: primary.mac,
+                ..ep
+            }),
         };
         match tokio::task::spawn_blocking(alloc).await? {
             Ok(ep) => Some(ep),
