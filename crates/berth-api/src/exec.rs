@@ -23,7 +23,8 @@ pub struct ExecConfig {
     pub attach_stdout: bool,
     #[serde(deserialize_with = "nullable")]
     pub detach: bool,
-    #[serde(deserialize_with = "nullable")]
+    /// docker-py spells it `detachKeys` (dockerd's JSON decoding ignores case).
+    #[serde(deserialize_with = "nullable", alias = "detachKeys")]
     pub detach_keys: String,
     pub env: Option<Vec<String>>,
     #[serde(deserialize_with = "nullable")]

@@ -305,3 +305,11 @@ fn auth_config_keeps_every_field() {
     assert_eq!(a.email, "");
     rejects::<AuthConfig>(json!({"username": ["u"]}));
 }
+
+#[test]
+fn exec_detach_keys_in_docker_pys_spelling() {
+    let c: berth_api::ExecConfig = serde_json::from_value(json!({"Cmd": ["cat"], "detachKeys": "ctrl-p"})).unwrap();
+    assert_eq!(c.detach_keys, "ctrl-p");
+    let c: berth_api::ExecConfig = serde_json::from_value(json!({"Cmd": ["cat"], "DetachKeys": "ctrl-x"})).unwrap();
+    assert_eq!(c.detach_keys, "ctrl-x");
+}

@@ -72,10 +72,25 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>, mut req: R
         if let Some(msg) = err {
             let text = format!("OCI runtime exec failed: {msg}\r\n");
             let _ = io.write_all(&if raw_out { text.into_bytes() } else { frame("stdout", text.as_bytes()) }).await;
-        } else if !((x.config.tty || x.config.attach_stdin) && relay_exec(&d, &x, &mut io, raw_out).await)
-            && !stream_output(&d, &x, &mut io, done_rx, raw_out).await
-        {
-            return;
+        } else {
+            let relayed = match x.config.tty || x.config.attach_stdin {
+                true => relay_exec(&d, &x, &mut io, raw_out).await,
+                false => Relayed::NotAttached,
+            };
+            match relayed {
+                // The client pressed the detach keys: its connection ends now, the process runs on
+                // (the waiter still records its exit), as with dockerd.
+                Relayed::Detached => {
+                    let _ = io.shutdown().await;
+                    return;
+                }
+                Relayed::Ended => {}
+                Relayed::NotAttached => {
+                    if !stream_output(&d, &x, &mut io, done_rx, raw_out).await {
+                        return;
+                    }
+                }
+            }
         }
         let _ = waiter.await;
         let _ = io.shutdown().await;
@@ -166,19 +181,30 @@ pub async fn resize(
     Ok(StatusCode::OK.into_response())
 }
 
-/// Attaches the hijacked connection to the running exec through its monitor; false when the exec
-/// was already over (its output is then streamed from its log like a plain exec's).
+/// How an interactive exec's relay ended.
+enum Relayed {
+    /// The exec was already over: its output is streamed from its log like a plain exec's.
+    NotAttached,
+    /// The exec ended (or the client went away).
+    Ended,
+    /// The client typed the detach keys.
+    Detached,
+}
+
+/// Attaches the hijacked connection to the running exec through its monitor.
 async fn relay_exec<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     d: &crate::engine::daemon::Daemon,
     x: &ExecInfo,
     io: &mut IO,
     raw_out: bool,
-) -> bool {
+) -> Relayed {
     let Ok((mon_r, mon_w)) = exec::attach(d, x).await else {
-        return false;
+        return Relayed::NotAttached;
     };
     let (client_r, client_w) = tokio::io::split(io);
     let reframe = super::reframe::Reframe::between(x.config.tty, raw_out);
-    super::attach::pump(client_r, client_w, mon_r, mon_w, &x.config.detach_keys, reframe).await;
-    true
+    match super::attach::pump(client_r, client_w, mon_r, mon_w, &x.config.detach_keys, reframe).await {
+        true => Relayed::Detached,
+        false => Relayed::Ended,
+    }
 }
