@@ -133,3 +133,19 @@ fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
     d.docker_ok(&["rm", "-f", "live"]);
     assert_converged(&d, &[]);
 }
+
+/// The plugin API as a dockerd with no plugins answers it, except that installing or creating
+/// one is refused with a 501 naming the route (Berth manages no plugins).
+#[test]
+fn plugins_none_listed_none_installed() {
+    let d = TestDaemon::start(DaemonOpts::new("plugins"));
+    assert_eq!(d.docker_ok(&["plugin", "ls", "-q"]), "");
+    let (_, err) = d.docker_err(&["plugin", "inspect", "vieux/sshfs"]);
+    assert!(err.contains("not found"), "{err}");
+    let (_, err) = d.docker_err(&["plugin", "install", "--grant-all-permissions", "vieux/sshfs"]);
+    assert!(err.contains("not supported by Berth"), "{err}");
+    let r = d.api_post("/v1.41/plugins/create?name=x", "");
+    assert_eq!(r.status, 501, "{}", r.text());
+    let r = d.api("DELETE", "/plugins/x", None);
+    assert_eq!(r.status, 404, "{}", r.text());
+}

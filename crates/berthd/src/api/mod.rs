@@ -10,6 +10,7 @@ pub mod imagearchive;
 pub mod images;
 pub mod logs;
 pub mod networks;
+pub mod plugins;
 pub mod prune;
 pub mod reframe;
 pub mod registry;
@@ -109,6 +110,7 @@ fn routes() -> Router<AppState> {
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
         .merge(swarm::routes())
+        .merge(plugins::routes())
         .fallback(not_found)
 }
 
