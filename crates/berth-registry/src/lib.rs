@@ -9,7 +9,7 @@
 mod pull;
 mod push;
 
-pub use pull::{pull, Pulled};
+pub use pull::{check_platform, pull, Pulled};
 pub use push::{push, Pushed};
 
 use oci_client::client::{ClientConfig, ClientProtocol};

@@ -61,6 +61,46 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, W> {
     }
 }
 
+const KNOWN_OS: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "wasip1",
+    "windows",
+];
+const KNOWN_ARCH: &[&str] = &[
+    "386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64", "ppc64le", "riscv64",
+    "s390x", "wasm", "x86_64", "aarch64", "i386", "armhf", "armel",
+];
+
+/// Checks a `platform` parameter before anything is asked of a registry (`os[/arch[/variant]]`
+/// with an operating system and architecture Go knows), with dockerd's words when it is not.
+pub fn check_platform(p: &str) -> Result<(), String> {
+    let parts: Vec<&str> = p.split('/').collect();
+    let known = match parts[..] {
+        [os] => KNOWN_OS.contains(&os.to_ascii_lowercase().as_str()),
+        [os, arch] | [os, arch, _] => {
+            KNOWN_OS.contains(&os.to_ascii_lowercase().as_str())
+                && KNOWN_ARCH.contains(&arch.to_ascii_lowercase().as_str())
+        }
+        _ => false,
+    };
+    match known {
+        true => Ok(()),
+        false => Err(format!("invalid platform {p:?}: unknown operating system or architecture: invalid argument")),
+    }
+}
+
 /// Parses `os/arch` (`linux/arm64`).
 fn platform(p: Option<&str>) -> Result<Option<(String, String)>, RegistryError> {
     let Some(p) = p.filter(|p| !p.is_empty()) else {
@@ -272,4 +312,19 @@ async fn download(
     ev(Event::Layer { id: id.clone(), status: "Verifying Checksum", current: 0, total: 0 });
     ev(Event::Layer { id, status: "Download complete", current: 0, total: 0 });
     Ok(())
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    #[test]
+    fn platforms_go_knows() {
+        for ok in ["linux", "linux/amd64", "linux/arm64/v8", "windows/amd64", "LINUX/ARM"] {
+            assert!(check_platform(ok).is_ok(), "{ok}");
+        }
+        for bad in ["foobar", "linux/foobar", "a/b/c/d", ""] {
+            assert!(check_platform(bad).unwrap_err().contains("unknown operating system or architecture"), "{bad}");
+        }
+    }
 }

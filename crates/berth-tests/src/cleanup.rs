@@ -32,6 +32,7 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
     }
     unmount_under(&d.base);
     remove_cgroups(&ids);
+    remove_veths(&ids);
     // The daemon's own cgroup parent goes once empty. A shared one (`/berth`, a daemon built
     // without --cgroup-parent) stays: removing it raced with another test's daemon creating a
     // container under it.
@@ -64,6 +65,26 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
         let _ = std::fs::remove_dir_all(&d.base);
     } else {
         eprintln!("cleanup: mounts remain under {}; not removing it", d.base.display());
+    }
+}
+
+/// Host-side veths of the daemon's containers (berth-net's `vb`/`vp` + 10 characters of the id
+/// [+ `x<n>`]): a daemon killed between creating a pair and moving its peer into the container's
+/// namespace leaves both ends in the host's (the leak check found one).
+fn remove_veths(ids: &BTreeSet<String>) {
+    for id in ids {
+        let short: String = id.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
+        if short.len() < 10 {
+            continue;
+        }
+        for prefix in ["vb", "vp"] {
+            for n in 0..8u8 {
+                let name = if n == 0 { format!("{prefix}{short}") } else { format!("{prefix}{short}x{n}") };
+                if Path::new("/sys/class/net").join(&name).exists() {
+                    let _ = std::process::Command::new("ip").args(["link", "del", &name]).output();
+                }
+            }
+        }
     }
 }
 

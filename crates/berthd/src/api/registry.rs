@@ -186,6 +186,10 @@ pub async fn pull(d: AppState, q: &HashMap<String, String>, headers: &HeaderMap)
     let shown_tag = if tag.is_empty() { "latest".to_string() } else { tag };
     let denied_name = image.clone();
     let platform = q.get("platform").cloned().filter(|p| !p.is_empty());
+    // Refused before the stream starts: an error inside a 200 stream is one docker-py never raises.
+    if let Some(p) = &platform {
+        berth_registry::check_platform(p).map_err(ApiError::bad_request)?;
+    }
     let (creds, opts, store) = (creds(headers), options(&d), d.images.clone());
     let d2 = d.clone();
     let job_name = name.clone();
