@@ -20,6 +20,9 @@ struct IpamFile {
     range: Option<Ipv4Net>,
     /// container id → address
     allocations: BTreeMap<String, Ipv4Addr>,
+    /// Never handed out (a network's `AuxiliaryAddresses`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    reserved: std::collections::BTreeSet<Ipv4Addr>,
 }
 
 /// The address pool of one network; `Send + Sync`, every method persists before returning.
@@ -80,7 +83,7 @@ impl Ipam {
                 f
             }
             None => {
-                let f = IpamFile { subnet, gateway, range, allocations: BTreeMap::new() };
+                let f = IpamFile { subnet, gateway, range, allocations: BTreeMap::new(), reserved: Default::default() };
                 write(&path, &f)?;
                 f
             }
@@ -157,6 +160,19 @@ impl Ipam {
         Ok(addr)
     }
 
+    /// Keeps `addrs` out of every allocation from now on (idempotent; persisted once changed).
+    pub fn reserve(&self, addrs: &[Ipv4Addr]) -> Result<()> {
+        let mut s = self.lock();
+        if addrs.iter().all(|a| s.reserved.contains(a)) {
+            return Ok(());
+        }
+        let mut next = s.clone();
+        next.reserved.extend(addrs.iter().copied());
+        write(&self.path, &next)?;
+        *s = next;
+        Ok(())
+    }
+
     /// Frees the container's address (no-op when it has none); returns what it had.
     pub fn release(&self, container_id: &str) -> Result<Option<Ipv4Addr>> {
         let mut s = self.lock();
@@ -228,6 +244,9 @@ fn check_usable(s: &IpamFile, a: Ipv4Addr) -> Result<()> {
     }
     if a == s.gateway {
         return bad("it is the gateway");
+    }
+    if s.reserved.contains(&a) {
+        return bad("it is reserved (an auxiliary address of the network)");
     }
     Ok(())
 }

@@ -469,3 +469,44 @@ fn mac_addresses_asked_for_are_the_interfaces() {
         d.docker_err(&["create", "--network", "none", "--mac-address", "02:42:ac:11:65:46", "busybox", "true"]);
     assert!(err.contains("mac-address"), "{err}");
 }
+
+/// `--ip-range` and `--aux-address`: containers get addresses from the range only, an auxiliary
+/// address is never handed out (nor taken with `--ip`), inspect shows both, and bad ones are 400s.
+#[test]
+fn ip_range_and_auxiliary_addresses() {
+    let mut d = TestDaemon::start(DaemonOpts::new("iprange"));
+    d.busybox_image();
+    let (subnet, base) = sibling_subnet(&d, 5);
+    let range = format!("{base}.64/27");
+    let (gw, aux) = (format!("{base}.254"), format!("{base}.64"));
+    let aux_flag = format!("router={aux}");
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--ip-range",
+        &range,
+        "--gateway",
+        &gw,
+        "--aux-address",
+        &aux_flag,
+        "rn",
+    ]);
+    let net = d.docker_ok(&["network", "inspect", "rn", "-f", "{{json .IPAM.Config}}"]);
+    let cfg: serde_json::Value = serde_json::from_str(&net).unwrap();
+    assert_eq!(cfg[0]["IPRange"], range.as_str(), "{cfg}");
+    assert_eq!(cfg[0]["AuxiliaryAddresses"]["router"], aux.as_str(), "{cfg}");
+    d.docker_ok(&["run", "-d", "--name", "r1", "--network", "rn", "busybox", "sleep", "1000"]);
+    let ip = d.inspect("r1")["NetworkSettings"]["Networks"]["rn"]["IPAddress"].as_str().unwrap().to_string();
+    assert_eq!(ip, format!("{base}.65"), "the first of the range that is not the auxiliary address");
+    let (_, err) = d.docker_err(&["run", "--rm", "--network", "rn", "--ip", &aux, "busybox", "true"]);
+    assert!(err.contains("reserved"), "{err}");
+    let out = d.docker_ok(&["exec", "r1", "ip", "route"]);
+    assert!(out.contains(&format!("default via {gw}")), "{out}");
+    // The CLI checks this itself: the API is asked.
+    let (outside, _) = sibling_subnet(&d, 6);
+    let body = serde_json::json!({"Name": "rn2", "IPAM": {"Config": [{"Subnet": outside, "IPRange": range}]}});
+    let r = d.api_post("/networks/create", &body.to_string());
+    assert!(r.status == 400 && r.text().contains("not inside subnet"), "{}", r.text());
+}

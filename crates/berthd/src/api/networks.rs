@@ -112,7 +112,12 @@ fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Network {
             members.insert(c.id.clone(), member(&c, ep.mac.clone(), ip));
         }
     }
-    let ipam = ipam(Some(BTreeMap::new()), vec![ipam_config(un.subnet.to_string(), un.gateway.to_string())]);
+    let mut pool = ipam_config(un.subnet.to_string(), un.gateway.to_string());
+    pool.ip_range = un.ip_range.map(|r| r.to_string());
+    pool.auxiliary_addresses = (!un.aux_addresses.is_empty())
+        .then(|| un.aux_addresses.iter().map(|(k, a)| (k.clone(), a.to_string())).collect());
+    // dockerd shows null for IPAM options nobody gave (docker-py asserts it).
+    let ipam = ipam(None, vec![pool]);
     Network {
         internal: un.internal,
         containers: members,

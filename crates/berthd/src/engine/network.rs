@@ -212,7 +212,8 @@ impl Network {
         let pool = pool_key(&net.name, net.subnet);
         let _g = self.lock.lock().expect("network lock");
         self.pending.lock().expect("pending lock").insert(id.to_string());
-        let ipam = self.ipam(&pool, net.subnet, net.gateway, None)?;
+        let ipam = self.ipam(&pool, net.subnet, net.gateway, net.ip_range)?;
+        ipam.reserve(&net.aux_addresses.values().copied().collect::<Vec<_>>())?;
         let ip = ipam.allocate(id, req.ipv4)?;
         Ok(NetEndpoint {
             network: net.name.clone(),

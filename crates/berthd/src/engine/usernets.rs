@@ -23,6 +23,12 @@ pub struct UserNet {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub created: String,
+    /// `IPAM.Config[0].IPRange`: containers' addresses come from it (the gateway need not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// `IPAM.Config[0].AuxiliaryAddresses`: names for addresses no container gets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 /// What `docker network create` asks for, checked by the API (unimplemented options refused).
@@ -33,6 +39,8 @@ pub struct NetworkSpec {
     pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
+    pub ip_range: Option<Ipv4Net>,
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 pub struct UserNets {
@@ -79,7 +87,10 @@ impl UserNets {
         taken: &[Ipv4Net],
         pools: &[crate::config::AddressPool],
     ) -> Result<UserNet, EngineError> {
-        let NetworkSpec { name, subnet, gateway, internal, labels } = spec;
+        let NetworkSpec { name, subnet, gateway, internal, labels, ip_range, aux_addresses } = spec;
+        if (ip_range.is_some() || !aux_addresses.is_empty()) && subnet.is_none() {
+            return Err(EngineError::invalid("IPRange and AuxiliaryAddresses need the Subnet they lie in"));
+        }
         let mut nets = self.nets.lock().expect("nets lock");
         if nets.iter().any(|n| n.name == name) {
             return Err(EngineError::conflict(format!("network with name {name} already exists")));
@@ -115,6 +126,17 @@ impl UserNets {
         if !subnet.contains(&gateway) {
             return Err(EngineError::invalid(format!("invalid gateway {gateway}: not in subnet {subnet}")));
         }
+        let ip_range = ip_range.map(|r| r.trunc());
+        if let Some(r) = ip_range.filter(|r| !subnet.contains(r)) {
+            return Err(EngineError::invalid(format!(
+                "invalid pool request: IPRange {r} is not inside subnet {subnet}"
+            )));
+        }
+        if let Some((k, a)) = aux_addresses.iter().find(|(_, a)| !subnet.contains(*a)) {
+            return Err(EngineError::invalid(format!(
+                "invalid pool request: auxiliary address {k}={a} is not inside subnet {subnet}"
+            )));
+        }
         let id = crate::engine::store::new_id();
         let net = UserNet {
             bridge: format!("br-{}", &id[..12]),
@@ -125,6 +147,8 @@ impl UserNets {
             internal,
             labels,
             created: crate::engine::store::now_rfc3339(),
+            ip_range,
+            aux_addresses,
         };
         nets.push(net.clone());
         self.save(&nets)?;

@@ -26,12 +26,23 @@ pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
         Some(g) => Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gateway {g}")))?),
         None => None,
     };
+    let ip_range = match first.and_then(|c| c.ip_range.as_deref()).filter(|s| !s.is_empty()) {
+        Some(r) => Some(r.parse().map_err(|_| ApiError::bad_request(format!("invalid IPRange {r}")))?),
+        None => None,
+    };
+    let mut aux_addresses = std::collections::BTreeMap::new();
+    for (k, a) in first.and_then(|c| c.auxiliary_addresses.clone()).unwrap_or_default() {
+        let ip = a.parse().map_err(|_| ApiError::bad_request(format!("invalid auxiliary address {k}={a}")))?;
+        aux_addresses.insert(k, ip);
+    }
     Ok(NetworkSpec {
         name: req.name,
         subnet,
         gateway,
         internal: req.internal.unwrap_or(false),
         labels: req.labels.unwrap_or_default(),
+        ip_range,
+        aux_addresses,
     })
 }
 

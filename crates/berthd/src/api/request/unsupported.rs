@@ -158,18 +158,6 @@ pub fn refuse_network(n: &wire::NetworkCreateRequest) -> Result<(), ApiError> {
         field("IPAM.Options", ipam.options.as_ref().is_some_and(|o| !o.is_empty()), &ipam.options),
         field("IPAM.Config", pools.len() > 1, &pools),
     ];
-    for (i, p) in pools.iter().enumerate() {
-        fields.push(field(
-            format!("IPAM.Config[{i}].IPRange"),
-            p.ip_range.as_deref().is_some_and(|r| !r.is_empty()),
-            &p.ip_range,
-        ));
-        fields.push(field(
-            format!("IPAM.Config[{i}].AuxiliaryAddresses"),
-            p.auxiliary_addresses.as_ref().is_some_and(|a| !a.is_empty()),
-            &p.auxiliary_addresses,
-        ));
-    }
     // The bridge driver's options (`com.docker.network.bridge.name`, `…driver.mtu`, …), by key.
     for (k, v) in n.options.iter().flatten() {
         fields.push(field(format!("Options.{k}"), true, v));
