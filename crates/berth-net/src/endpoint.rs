@@ -63,20 +63,24 @@ pub fn attach(
     addr: Ipv4Net,
     gateway: Ipv4Addr,
 ) -> Result<Endpoint> {
-    attach_iface(netns, bridge, container_id, 0, addr, gateway, &crate::mac::mac_for_ip(addr.addr()))
+    let mac = crate::mac::mac_for_ip(addr.addr());
+    attach_iface(netns, bridge, container_id, &Iface { index: 0, addr, gateway, mac: &mac, link_local: &[] })
+}
+
+/// One interface of a container: `eth<index>`, its address and gateway, its MAC, and any
+/// link-local addresses besides (`LinkLocalIPs`).
+pub struct Iface<'a> {
+    pub index: u8,
+    pub addr: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub mac: &'a str,
+    pub link_local: &'a [Ipv4Addr],
 }
 
 /// [`attach`] for the container's interface `eth<index>` (`docker network connect`): only `eth0`
 /// carries the default route, as in Docker, where the first network is the gateway.
-pub fn attach_iface(
-    netns: &NetnsRef,
-    bridge: &str,
-    container_id: &str,
-    index: u8,
-    addr: Ipv4Net,
-    gateway: Ipv4Addr,
-    mac: &str,
-) -> Result<Endpoint> {
+pub fn attach_iface(netns: &NetnsRef, bridge: &str, container_id: &str, iface: &Iface) -> Result<Endpoint> {
+    let &Iface { index, addr, gateway, mac, link_local } = iface;
     check_ifname(bridge)?;
     let host = iface_name("vb", container_id, index);
     if host.len() < 3 {
@@ -122,6 +126,10 @@ pub fn attach_iface(
              link set dev {eth} up\n\
              link set dev lo up\n"
         );
+        // `LinkLocalIPs`: extra addresses in 169.254.0.0/16, scope link, as dockerd adds them.
+        for ll in link_local {
+            batch.push_str(&format!("addr replace {ll}/16 dev {eth} scope link\n"));
+        }
         if index == 0 {
             batch.push_str(&format!("route replace default via {gateway} dev eth0\n"));
         }

@@ -50,7 +50,7 @@ pub mod ports;
 pub mod routes;
 
 pub use bridge::{enable_ip_forward, Bridge};
-pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, Endpoint, NetnsRef};
+pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, Endpoint, Iface, NetnsRef};
 pub use hosts::{write_hosts, HostsEntry};
 pub use ipam::Ipam;
 pub use mac::{mac_for_ip, parse_mac};

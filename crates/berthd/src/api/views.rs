@@ -106,9 +106,14 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
     wire::EndpointSettings {
         aliases: ep.filter(|ep| !ep.aliases.is_empty()).map(|ep| ep.aliases.clone()),
         dns_names: ep.filter(|ep| ep.network != "bridge").map(|ep| dns_names(c, ep)),
-        ipam_config: ep
-            .and_then(|ep| ep.requested_ipv4)
-            .map(|a| wire::EndpointIpamConfig { ipv4_address: Some(a.to_string()), ..Default::default() }),
+        ipam_config: ep.filter(|ep| ep.requested_ipv4.is_some() || !ep.link_local.is_empty()).map(|ep| {
+            wire::EndpointIpamConfig {
+                ipv4_address: ep.requested_ipv4.map(|a| a.to_string()),
+                link_local_ips: (!ep.link_local.is_empty())
+                    .then(|| ep.link_local.iter().map(|a| a.to_string()).collect()),
+                ..Default::default()
+            }
+        }),
         driver_opts: ep.filter(|ep| !ep.driver_opts.is_empty()).map(|ep| ep.driver_opts.clone()),
         links: ep.filter(|ep| !ep.links.is_empty()).map(|ep| ep.links.clone()),
         mac_address: mac,

@@ -82,6 +82,7 @@ pub async fn connect(
             driver_opts: req.driver_opts,
             mac: req.mac.clone().unwrap_or(ep.mac.clone()),
             requested_mac: req.mac,
+            link_local: req.link_local,
             ..ep
         }),
     };

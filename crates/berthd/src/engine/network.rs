@@ -22,6 +22,8 @@ pub struct EndpointRequest {
     pub links: Vec<String>,
     /// `MacAddress` of the endpoint (or the deprecated `Config.MacAddress`), checked by the API.
     pub mac: Option<String>,
+    /// `IPAMConfig.LinkLocalIPs`, checked by the API (IPv4 link-local only).
+    pub link_local: Vec<Ipv4Addr>,
 }
 
 /// The names its peers on a user-defined network know a container by (its /etc/hosts lines
@@ -66,6 +68,10 @@ fn mac_of(ep: &NetEndpoint) -> String {
         true => berth_net::mac_for_ip(ep.ip),
         false => ep.mac.clone(),
     }
+}
+
+fn iface_of<'a>(ep: &'a NetEndpoint, addr: Ipv4Net, mac: &'a str) -> berth_net::Iface<'a> {
+    berth_net::Iface { index: ep.iface, addr, gateway: ep.gateway, mac, link_local: &ep.link_local }
 }
 
 /// Berth's nftables table for a bridge: one per daemon (tests run daemons side by side).
@@ -199,6 +205,7 @@ impl Network {
             driver_opts: Default::default(),
             links: Vec::new(),
             requested_mac: None,
+            link_local: Vec::new(),
         })
     }
 
@@ -223,6 +230,7 @@ impl Network {
             ip,
             mac: req.mac.clone().unwrap_or_else(|| berth_net::mac_for_ip(ip)),
             requested_mac: req.mac,
+            link_local: req.link_local,
             pool,
             ports: vec![],
             aliases: req.aliases,
@@ -385,6 +393,7 @@ impl Network {
                     driver_opts: Default::default(),
                     links: Vec::new(),
                     requested_mac: None,
+                    link_local: Vec::new(),
                 };
                 add_net(&ep, &mut desired);
             }
@@ -486,9 +495,7 @@ impl Network {
             self.ensure_bridge(&ep.bridge, gw_cidr)?;
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             let mac = mac_of(ep);
-            if let Err(e) =
-                berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, ep.iface, addr, ep.gateway, &mac)
-            {
+            if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, &iface_of(ep, addr, &mac)) {
                 tracing::warn!(id = %c.short_id(), "re-attaching the endpoint: {e}");
             }
             if ep.network == "bridge" && ep.subnet != Ipv4Net::new(gw, len).map(|n| n.trunc()).unwrap_or(ep.subnet) {
@@ -559,15 +566,10 @@ impl Network {
         let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         self.ensure_bridge(&ep.bridge, gw_cidr)?;
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        if let Err(first) = berth_net::attach_iface(
-            &NetnsRef::Path(ns.clone()),
-            &ep.bridge,
-            id,
-            ep.iface,
-            addr,
-            ep.gateway,
-            &mac_of(ep),
-        ) {
+        let mac = mac_of(ep);
+        if let Err(first) =
+            berth_net::attach_iface(&NetnsRef::Path(ns.clone()), &ep.bridge, id, &iface_of(ep, addr, &mac))
+        {
             tracing::warn!(id = %short, "attaching the endpoint failed: {first}");
             return Err(first.into());
         }

@@ -39,4 +39,7 @@ pub struct NetEndpoint {
     /// while the container is not running, as dockerd.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_mac: Option<String>,
+    /// `IPAMConfig.LinkLocalIPs`: extra IPv4 link-local addresses (169.254.0.0/16) on the interface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_local: Vec<Ipv4Addr>,
 }

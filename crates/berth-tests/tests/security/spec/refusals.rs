@@ -130,19 +130,15 @@ fn options_of_mounts_endpoints_networks_and_updates_are_refused_by_name() {
     );
     assert!(r.status == 400 && r.text().contains("Options.com.docker.network.driver.mtu"), "{}", r.text());
     assert_eq!(nets(), before, "a refused network create left a network");
-    // The CLI's own body for a plain network create passes; link-local addresses and Docker's
-    // own endpoint driver options do not.
+    // The CLI's own body for a plain network create passes; an address that is not IPv4
+    // link-local as a LinkLocalIP, and Docker's own endpoint driver options, do not.
     d.docker_ok(&["network", "create", "--subnet", "10.231.7.0/24", "front"]);
-    let link_local = json!({"Image": "busybox", "HostConfig": {"NetworkMode": "front"},
-        "NetworkingConfig": {"EndpointsConfig": {"front": {"IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}}}}});
-    assert_refused(
-        &d,
-        &link_local,
-        &["NetworkingConfig.EndpointsConfig.front.IPAMConfig.LinkLocalIPs is not supported by Berth"],
-    );
-    let (_, err) =
-        d.docker_err(&["run", "--rm", "--network", "front", "--link-local-ip", "169.254.8.8", "busybox", "true"]);
-    assert!(err.contains("LinkLocalIPs"), "docker run --link-local-ip: {err}");
+    let link_local = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "front"},
+        "NetworkingConfig": {"EndpointsConfig": {"front": {"IPAMConfig": {"LinkLocalIPs": ["10.1.2.3"]}}}}});
+    assert_refused(&d, &link_local, &["invalid link-local IP address: 10.1.2.3"]);
+    let out =
+        d.docker_ok(&["run", "--rm", "--network", "front", "--link-local-ip", "169.254.8.8", "busybox", "ip", "addr"]);
+    assert!(out.contains("inet 169.254.8.8/16"), "docker run --link-local-ip: {out}");
     let sysctl = json!({"Image": "busybox", "HostConfig": {"NetworkMode": "front"},
         "NetworkingConfig": {"EndpointsConfig": {"front": {"DriverOpts": {"com.docker.network.endpoint.sysctls": "x=1"}}}}});
     assert_refused(&d, &sysctl, &["NetworkingConfig.EndpointsConfig.front.DriverOpts is not supported by Berth"]);

@@ -55,6 +55,18 @@ pub fn endpoint(network: &str, ep: Option<wire::EndpointSettings>) -> Result<End
 
 /// One endpoint's request, its refusals already checked (a create checks them with the rest).
 pub fn endpoint_request(ep: wire::EndpointSettings) -> Result<EndpointRequest, ApiError> {
+    let mut link_local = Vec::new();
+    for a in ep.ipam_config.as_ref().and_then(|c| c.link_local_ips.clone()).unwrap_or_default() {
+        match a.parse::<std::net::Ipv4Addr>() {
+            Ok(ip) if ip.is_link_local() => link_local.push(ip),
+            // IPv6 link-local needs the IPv6 Berth lacks; anything else is not link-local at all.
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid link-local IP address: {a} (an IPv4 address in 169.254.0.0/16)"
+                )))
+            }
+        }
+    }
     let ipv4 = match ep.ipam_config.and_then(|c| c.ipv4_address).filter(|a| !a.is_empty()) {
         Some(a) => Some(a.parse().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {a}")))?),
         None => None,
@@ -65,6 +77,7 @@ pub fn endpoint_request(ep: wire::EndpointSettings) -> Result<EndpointRequest, A
         driver_opts: ep.driver_opts.unwrap_or_default(),
         links: ep.links.unwrap_or_default(),
         mac: mac(&ep.mac_address)?,
+        link_local,
     })
 }
 

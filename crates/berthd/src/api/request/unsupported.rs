@@ -132,7 +132,6 @@ fn endpoint(net: &str, ep: &wire::EndpointSettings) -> Vec<Field> {
             ipam.ipv6_address.as_deref().is_some_and(|a| !a.is_empty()),
             &ipam.ipv6_address,
         ),
-        field(format!("{at}.IPAMConfig.LinkLocalIPs"), some_nonempty(&ipam.link_local_ips), &ipam.link_local_ips),
         field(format!("{at}.DriverOpts"), !docker_opts.is_empty(), &docker_opts),
         field(format!("{at}.GwPriority"), ep.gw_priority != 0, &ep.gw_priority),
     ]

@@ -122,6 +122,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
                 driver_opts: primary.driver_opts,
                 mac: primary.mac.clone().unwrap_or(ep.mac.clone()),
                 requested_mac: primary.mac,
+                link_local: primary.link_local,
                 ..ep
             }),
         };
