@@ -44,6 +44,10 @@ pub struct ShimConfig {
     /// goes on while no daemon runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSpec>,
+    /// `ConsoleSize` (rows, columns) of a terminal container: set on the pty before the start, so
+    /// the process sees it from its first instruction (the runtime does not apply consoleSize).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Docker's `Healthcheck` as the monitor runs it: the probe as an OCI process (the container's

@@ -40,6 +40,9 @@ pub enum Request {
         tty: bool,
         #[serde(default)]
         stdin: bool,
+        /// The terminal's size (rows, columns) when `tty`, set before the process runs on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        console_size: Option<(u16, u16)>,
     },
     /// Blocks until the exec `id` has exited and its output is on disk; answers `Exited`.
     WaitExec { id: String },

@@ -269,9 +269,16 @@ impl Conn {
             }
             Request::Resize { rows, cols, exec } => Some(ops.resize(rows, cols, exec.as_deref())),
             Request::ReopenLog => Some(ops.reopen_log()),
-            Request::Exec { id, process, tty, stdin } => {
-                let spec =
-                    crate::exec::ExecSpec { id: &id, process: &process, conn: self.id, tty, stdin, probe: false };
+            Request::Exec { id, process, tty, stdin, console_size } => {
+                let spec = crate::exec::ExecSpec {
+                    id: &id,
+                    process: &process,
+                    conn: self.id,
+                    tty,
+                    stdin,
+                    probe: false,
+                    console_size,
+                };
                 let r = ops.exec(&spec);
                 self.busy = r.is_none();
                 r

@@ -51,6 +51,8 @@ pub struct ExecSpec<'a> {
     pub stdin: bool,
     /// The health probe (one at a time, in its own directory, output to no log).
     pub probe: bool,
+    /// The terminal's starting size (rows, columns), with `tty`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Starts the runtime for one exec; returns the exec and the read ends of its outputs (the
@@ -96,6 +98,11 @@ pub fn spawn(cfg: &ShimConfig, spec: &ExecSpec) -> Result<(ExecProc, Vec<(OwnedF
         let master = crate::fds::receive_console(&l, &mut child);
         let _ = std::fs::remove_file(&console);
         let master = master?;
+        if let Some((rows, cols)) = spec.console_size {
+            if let Err(e) = berth_sys::set_winsize(std::os::fd::AsFd::as_fd(&master), rows, cols) {
+                crate::diag!("exec {id}: setting the console size: {e}");
+            }
+        }
         let out = master.try_clone().map_err(ShimError::Dup)?;
         (child, vec![(out, Stream::Stdout)], None, Some(master))
     } else {

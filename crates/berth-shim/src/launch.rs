@@ -144,7 +144,14 @@ fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
             let r = receive_console(l, &mut child);
             let _ = fs::remove_file(&console_path);
             match r {
-                Ok(fd) => Some(fd),
+                Ok(fd) => {
+                    if let Some((rows, cols)) = cfg.console_size {
+                        if let Err(e) = berth_sys::set_winsize(std::os::fd::AsFd::as_fd(&fd), rows, cols) {
+                            crate::diag!("setting the console size: {e}");
+                        }
+                    }
+                    Some(fd)
+                }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();

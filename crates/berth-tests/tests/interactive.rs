@@ -210,3 +210,44 @@ fn exec_with_stdin_and_with_a_terminal() {
     assert!(py.contains("0 ['/dev/pts/") && py.contains("'42']"), "{py}");
     d.docker_ok(&["rm", "-f", "box"]);
 }
+
+/// `ConsoleSize` of a terminal container and of a terminal exec is the size the process sees
+/// from its first instruction (the monitor sets it on the pty before the process runs).
+#[test]
+fn console_size_is_the_terminals_from_the_start() {
+    let mut d = TestDaemon::start(DaemonOpts::new("console-size"));
+    d.busybox_image();
+    let body = r#"{"Image": "busybox", "Cmd": ["stty", "size"], "Tty": true, "HostConfig": {"ConsoleSize": [31, 97]}}"#;
+    let r = d.api_post("/containers/create?name=cs", body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    d.docker_ok(&["start", "cs"]);
+    d.docker_ok(&["wait", "cs"]);
+    assert_eq!(d.docker_ok(&["logs", "cs"]).trim(), "31 97");
+
+    d.docker_ok(&["run", "-d", "--name", "cs2", "busybox", "sleep", "1000"]);
+    let r = d.api_post(
+        "/containers/cs2/exec",
+        r#"{"Cmd": ["stty", "size"], "Tty": true, "AttachStdout": true, "ConsoleSize": [23, 77]}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = serde_json::from_str::<serde_json::Value>(&r.text()).unwrap()["Id"].as_str().unwrap().to_string();
+    // The start hijacks the connection, as the CLI's does.
+    let script = format!(
+        r#"
+import os, socket
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["BERTH_SOCK"])
+body = b'{{"Detach": false, "Tty": true}}'
+s.sendall(b"POST /exec/{id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+          b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+s.settimeout(10)
+data = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    data += c
+print(data.decode(errors="replace"))
+"#
+    );
+    let out = d.python_ok(&script);
+    assert!(out.contains("23 77"), "{out:?}");
+}

@@ -39,7 +39,15 @@ impl Monitor {
 
     fn start_probe(&mut self) {
         let Some(process) = self.core.health.as_ref().map(|h| h.process().to_path_buf()) else { return };
-        let spec = ExecSpec { id: PROBE_ID, process: &process, conn: 0, tty: false, stdin: false, probe: true };
+        let spec = ExecSpec {
+            id: PROBE_ID,
+            process: &process,
+            conn: 0,
+            tty: false,
+            stdin: false,
+            probe: true,
+            console_size: None,
+        };
         match crate::exec::spawn(&self.core.cfg, &spec) {
             Ok((e, outputs)) => {
                 for (fd, stream) in outputs {

@@ -99,6 +99,7 @@ impl Fixture {
             restart: None,
             daemon_lock: None,
             health: None,
+            console_size: None,
         };
         let config_path = state_dir.join(berth_proto::paths::CONFIG);
         berth_proto::fsutil::write_json_atomic(&config_path, &cfg).unwrap();

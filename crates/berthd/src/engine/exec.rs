@@ -30,6 +30,8 @@ pub struct ExecConfig {
     pub detach_keys: Vec<u8>,
     /// `detachKeys` as given, shown by inspect.
     pub detach_keys_spec: String,
+    /// `ConsoleSize` `[height, width]` as given.
+    pub console_size: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +162,13 @@ async fn start_in_monitor(d: &Daemon, x: &ExecInfo) -> Result<i32, String> {
         return Err("this container's monitor does not support exec".into());
     }
     match conn
-        .call(&ShimRequest::Exec { id: x.id.clone(), process, tty: x.config.tty, stdin: x.config.attach_stdin })
+        .call(&ShimRequest::Exec {
+            id: x.id.clone(),
+            process,
+            tty: x.config.tty,
+            stdin: x.config.attach_stdin,
+            console_size: crate::engine::lifecycle::console_size(x.config.tty, x.config.console_size.as_deref()),
+        })
         .await
         .map_err(|e| e.to_string())?
     {

@@ -25,6 +25,14 @@ mod validate;
 pub use create::create;
 pub use restart::apply_restart_policies;
 
+/// `ConsoleSize` `[height, width]` of a terminal, when both are given.
+pub fn console_size(tty: bool, size: Option<&[u64]>) -> Option<(u16, u16)> {
+    match size? {
+        [h, w] if tty && *h > 0 && *w > 0 => Some(((*h).min(u16::MAX as u64) as u16, (*w).min(u16::MAX as u64) as u16)),
+        _ => None,
+    }
+}
+
 /// Event attributes Docker attaches to container events: name, image, and the labels.
 pub fn attrs(c: &Container) -> BTreeMap<String, String> {
     let mut a: BTreeMap<String, String> = c.config.labels.clone().unwrap_or_default().into_iter().collect();
@@ -190,6 +198,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
         restart: restart::monitor_spec(&c),
         daemon_lock: Some(cfg.pidfile.clone()),
         health,
+        console_size: console_size(c.config.tty.unwrap_or(false), c.host_config.console_size.as_deref()),
     };
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);

@@ -4,9 +4,8 @@ use crate::api::error::ApiError;
 use crate::engine::exec::ExecConfig;
 use berth_api as wire;
 
-/// The engine's exec config, or the 400 message for detach keys that do not parse.
-/// `ConsoleSize` is not applied: the terminal starts at the monitor's size and the docker CLI
-/// resizes it as soon as the exec starts (`docs/notes.md`). `Detach` belongs to the start call.
+/// The engine's exec config, or the 400 message for detach keys that do not parse. `Detach`
+/// belongs to the start call.
 pub fn config(b: wire::ExecConfig) -> Result<ExecConfig, ApiError> {
     let keys = (!b.detach_keys.is_empty()).then_some(b.detach_keys.as_str());
     let detach_keys = crate::api::attach::parse_detach_keys(keys).map_err(ApiError::bad_request)?;
@@ -22,5 +21,6 @@ pub fn config(b: wire::ExecConfig) -> Result<ExecConfig, ApiError> {
         working_dir: super::text(b.working_dir),
         detach_keys,
         detach_keys_spec: b.detach_keys,
+        console_size: b.console_size,
     })
 }
