@@ -184,6 +184,13 @@ fn the_images_healthcheck_timeouts_and_refusals() {
     let last = health(&d, "slow")["Log"][0].clone();
     assert_eq!(last["ExitCode"], -1, "{last}");
     assert_eq!(last["Output"], "Health check exceeded timeout (300ms)", "{last}");
+    // Killed at its timeout: the probe ended well before its `sleep 5` would have (the monitor
+    // judges a probe when it exits), and never more than one runs.
+    let secs = |t: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap().timestamp_nanos_opt().unwrap() as f64 / 1e9
+    };
+    let took = secs(&last["End"]) - secs(&last["Start"]);
+    assert!(took < 2.0, "the timed-out probe ran {took:.2} s: it was not killed");
     let probes = in_pid_namespace_of(d.container_pid("slow")).iter().filter(|c| c.as_str() == "sleep 5").count();
     assert!(probes <= 1, "timed-out probes are killed, not piled up: {probes}");
 

@@ -54,15 +54,6 @@ pub fn parse_filters(raw: Option<&String>) -> Result<std::collections::BTreeMap<
     Ok(out)
 }
 
-/// Docker's `label` filter: every value must hold (`key` present, or `key=value`), where the
-/// other filter keys match when any of their values does.
-pub fn labels_match<'a>(labels: impl Fn(&str) -> Option<&'a str>, wanted: &[String]) -> bool {
-    wanted.iter().all(|w| match w.split_once('=') {
-        Some((k, v)) => labels(k) == Some(v),
-        None => labels(w).is_some(),
-    })
-}
-
 /// The pairs of a raw query string in order, repeated keys kept (`changes`, `names`).
 pub(crate) fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')

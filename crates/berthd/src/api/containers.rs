@@ -25,15 +25,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(berth_api::ContainerCreateResponse { id, warnings })).into_response())
 }
 
-/// `health`: the container's check status (`none` without one), read only when asked for.
-fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>, health: &dyn Fn() -> String) -> bool {
+/// `health`: the container's check status (`none` without one).
+fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>, health: &str) -> bool {
     let labels = c.config.labels.clone().unwrap_or_default();
     filters.iter().all(|(k, vals)| {
         if k == "label" {
-            return super::body::labels_match(|k| labels.get(k).map(String::as_str), vals);
+            return crate::engine::filters::labels_match(|k| labels.get(k).map(String::as_str), vals);
         }
         vals.iter().any(|v| match k.as_str() {
-            "health" => &health() == v,
+            "health" => health == v,
             "id" => c.id.starts_with(v.as_str()),
             "name" => c.name.contains(v.trim_start_matches('/')),
             "status" => c.state.seen().docker() == v,
@@ -82,25 +82,26 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ber
     }
     let all = qbool(q.get("all"));
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
-    let mut cs: Vec<Container> = d.store.all().iter().map(|e| e.snapshot()).collect();
-    cs.retain(|c| {
-        (all || limit > 0 || c.state.status.is_live() || filters.contains_key("status"))
-            && matches(c, &filters, &|| crate::engine::health::status(&d, c))
-    });
-    cs.sort_by(|a, b| b.created.cmp(&a.created));
+    // Each container's health record is read once, for the `health` filter and the STATUS text.
+    let mut cs: Vec<(Container, Option<String>)> = d
+        .store
+        .all()
+        .iter()
+        .map(|e| e.snapshot())
+        .filter(|c| all || limit > 0 || c.state.status.is_live() || filters.contains_key("status"))
+        .map(|c| {
+            let health = crate::engine::health::record(&d, &c).map(|h| h.status);
+            (c, health)
+        })
+        .filter(|(c, h)| matches(c, &filters, h.as_deref().unwrap_or("none")))
+        .collect();
+    cs.sort_by(|a, b| b.0.created.cmp(&a.0.created));
     if limit > 0 {
         cs.truncate(limit as usize);
     }
     // Sizes are not computed for `ps -s` yet: asked for, they are reported as 0.
     let sizes = qbool(q.get("size")).then_some((0, 0));
-    Ok(Json(
-        cs.iter()
-            .map(|c| {
-                let health = crate::engine::health::record(&d, c).map(|h| h.status);
-                views::summary(c, sizes, health.as_deref())
-            })
-            .collect(),
-    ))
+    Ok(Json(cs.iter().map(|(c, health)| views::summary(c, sizes, health.as_deref())).collect()))
 }
 
 pub async fn inspect(

@@ -202,7 +202,7 @@ pub async fn list(
         let dangling = || !builtin && !containers.iter().any(|c| c.endpoint_on(&n.name).is_some());
         let keep = filters.iter().all(|(k, vals)| {
             if k == "label" {
-                return super::body::labels_match(|k| n.labels.get(k).map(String::as_str), vals);
+                return crate::engine::filters::labels_match(|k| n.labels.get(k).map(String::as_str), vals);
             }
             vals.iter().any(|v| match k.as_str() {
                 "name" => n.name.contains(v.as_str()),

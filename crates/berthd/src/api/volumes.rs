@@ -56,7 +56,7 @@ pub async fn create(
 
 fn matches(d: &AppState, v: &Volume, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, ApiError> {
     for (k, vals) in filters {
-        let ok = k == "label" && super::body::labels_match(|k| v.labels.get(k).map(String::as_str), vals);
+        let ok = k == "label" && crate::engine::filters::labels_match(|k| v.labels.get(k).map(String::as_str), vals);
         let ok = ok
             || vals.iter().any(|f| match k.as_str() {
                 "name" => v.name.contains(f.as_str()),

@@ -137,10 +137,7 @@ pub fn matches(ev: &Event, filters: &BTreeMap<String, Vec<String>>) -> bool {
         // Every label asked for must be on the actor (dockerd's MatchKVList); other keys match
         // when any of their values does.
         if k == "label" {
-            return vals.iter().all(|v| match v.split_once('=') {
-                Some((lk, lv)) => ev.actor.attributes.get(lk).map(String::as_str) == Some(lv),
-                None => ev.actor.attributes.contains_key(v.as_str()),
-            });
+            return crate::engine::filters::labels_match(|k| ev.actor.attributes.get(k).map(String::as_str), vals);
         }
         vals.is_empty()
             || vals.iter().any(|v| match k.as_str() {

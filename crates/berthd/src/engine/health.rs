@@ -118,11 +118,6 @@ pub fn record(d: &Daemon, c: &Container) -> Option<HealthRecord> {
     fsutil::read_json(&d.store.dir_of(&c.id).join(paths::HEALTH)).ok().flatten()
 }
 
-/// `starting`, `healthy`, `unhealthy`, or `none` (ps's `health` filter).
-pub fn status(d: &Daemon, c: &Container) -> String {
-    record(d, c).map(|r| r.status).unwrap_or_else(|| "none".into())
-}
-
 /// Follows the monitor's status changes while the container runs, and emits each as a
 /// `health_status` event with the time the monitor judged it.
 pub fn spawn_watch(d: Arc<Daemon>, e: Arc<Entry>) {

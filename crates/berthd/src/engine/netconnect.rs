@@ -78,13 +78,7 @@ pub async fn connect(
     let (d2, id2, user) = (d.clone(), c.id.clone(), net.user.clone());
     let alloc = move || match user {
         Some(n) => d2.net.allocate_on(&id2, &n, req),
-        None => d2.net.allocate(&d2, &id2).map(|ep| NetEndpoint {
-            driver_opts: req.driver_opts,
-            mac: req.mac.clone().unwrap_or(ep.mac.clone()),
-            requested_mac: req.mac,
-            link_local: req.link_local,
-            ..ep
-        }),
+        None => d2.net.allocate(&d2, &id2, req),
     };
     let mut ep = tokio::task::spawn_blocking(alloc).await?.map_err(|err| {
         d.net.settled(&c.id);

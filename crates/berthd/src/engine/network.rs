@@ -177,8 +177,11 @@ impl Network {
         Ok(Ipam::open(&self.ipam_dir, pool, subnet, Some(gateway), range)?)
     }
 
-    /// At create: an address on the default bridge, from the current `--bip`.
-    pub fn allocate(&self, d: &Daemon, id: &str) -> Result<NetEndpoint, NetError> {
+    /// At create or connect: an address on the default bridge, from the current `--bip`. The
+    /// request's aliases, address and links were refused before (`check_default_bridge`,
+    /// `links::only_on_user_networks`): the bridge takes its driver options, MAC and link-local
+    /// addresses.
+    pub fn allocate(&self, d: &Daemon, id: &str, req: EndpointRequest) -> Result<NetEndpoint, NetError> {
         let cfg = d.config();
         let (gw, len) =
             crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
@@ -196,16 +199,16 @@ impl Network {
             subnet,
             gateway: gw,
             ip,
-            mac: berth_net::mac_for_ip(ip),
+            mac: req.mac.clone().unwrap_or_else(|| berth_net::mac_for_ip(ip)),
             pool,
             ports: vec![],
             aliases: vec![],
             iface: 0,
             requested_ipv4: None,
-            driver_opts: Default::default(),
+            driver_opts: req.driver_opts,
             links: Vec::new(),
-            requested_mac: None,
-            link_local: Vec::new(),
+            requested_mac: req.mac,
+            link_local: req.link_local,
         })
     }
 

@@ -4,7 +4,7 @@
 use crate::engine::daemon::Daemon;
 use crate::engine::store;
 use crate::engine::EngineError;
-use crate::model::{CState, Container, CreateOptions, NetEndpoint};
+use crate::model::{CState, Container, CreateOptions};
 use crate::model::{ContainerConfig, HostConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -118,13 +118,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
         let (d2, id2) = (d.clone(), id.clone());
         let alloc = move || match user_net {
             Some(n) => d2.net.allocate_on(&id2, &n, primary),
-            None => d2.net.allocate(&d2, &id2).map(|ep| NetEndpoint {
-                driver_opts: primary.driver_opts,
-                mac: primary.mac.clone().unwrap_or(ep.mac.clone()),
-                requested_mac: primary.mac,
-                link_local: primary.link_local,
-                ..ep
-            }),
+            None => d2.net.allocate(&d2, &id2, primary),
         };
         match tokio::task::spawn_blocking(alloc).await? {
             Ok(ep) => Some(ep),
