@@ -48,6 +48,10 @@ pub struct ShimConfig {
     /// the process sees it from its first instruction (the runtime does not apply consoleSize).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_size: Option<(u16, u16)>,
+    /// Docker's embedded DNS for a container on a user-defined network, which the monitor serves
+    /// itself (capability `dns`), so names resolve while no daemon runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::DnsSpec>,
 }
 
 /// Docker's `Healthcheck` as the monitor runs it: the probe as an OCI process (the container's

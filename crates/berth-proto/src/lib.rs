@@ -11,12 +11,14 @@
 
 pub mod config;
 pub mod crashpoint;
+pub mod dns;
 pub mod fsutil;
 pub mod idmap;
 pub mod records;
 pub mod wire;
 
 pub use config::*;
+pub use dns::{DnsNames, DnsSpec};
 pub use records::*;
 pub use wire::*;
 
@@ -79,6 +81,9 @@ pub mod caps {
     pub const LOG_ROTATE: &str = "log-rotate";
     pub const RESTART_POLICY: &str = "restart-policy";
     pub const HEALTH: &str = "health";
+    /// Serves the embedded DNS of `ShimConfig::dns` (a monitor without it ignores the field, and
+    /// the container keeps the resolv.conf the daemon wrote).
+    pub const DNS: &str = "dns";
 }
 
 /// File names inside a monitor's state directory (`<exec-root>/shims/<id>/`).
@@ -105,4 +110,6 @@ pub mod paths {
     pub const HEALTH: &str = "health.json";
     /// Under the state directory: the running probe's exec directory.
     pub const HEALTH_PROBE: &str = "health";
+    /// In the container's directory: the [`crate::DnsNames`] the daemon keeps for its embedded DNS.
+    pub const DNS_NAMES: &str = "dns.json";
 }

@@ -89,5 +89,7 @@ fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, ShimError>
     let socket = cfg.state_dir.join(paths::SOCKET);
     let listener = bind_control(&socket).map_err(|source| ShimError::ControlSocket { path: socket, source })?;
     let memcg = MemoryCgroup::of(init.pid);
-    Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, None, None, listener, log, memcg).adopted())
+    // The old monitor's DNS sockets went with it: the port is free to bind again.
+    let dns = crate::event_loop::DnsServer::start(&cfg);
+    Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, None, None, listener, log, memcg).adopted().with_dns(dns))
 }

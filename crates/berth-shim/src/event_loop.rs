@@ -1,8 +1,11 @@
 //! The monitor's single-threaded poll(2) loop: container output → log file, SIGCHLD → reaping,
 //! control connections → answers. Output is always drained first: nothing here waits on a client.
 
+mod dns;
 mod ops;
 mod probe;
+
+pub(crate) use dns::DnsServer;
 
 use crate::control::{error, Conn};
 use crate::error::ShimError;
@@ -95,6 +98,8 @@ pub struct Monitor {
     listener: UnixListener,
     conns: Vec<Conn>,
     next_conn: u64,
+    /// The embedded DNS at 127.0.0.11:53 in the container's namespace, when it is served.
+    dns: Option<DnsServer>,
 }
 
 impl Monitor {
@@ -144,7 +149,14 @@ impl Monitor {
             listener,
             conns: Vec::new(),
             next_conn: 0,
+            dns: None,
         }
+    }
+
+    /// With the embedded DNS server bound for this container.
+    pub fn with_dns(mut self, dns: Option<DnsServer>) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// For a monitor adopting a running container it did not start.
@@ -179,16 +191,20 @@ impl Monitor {
                 None => self.tick_health(),
                 Some(_) => None,
             };
-            let timeout = match drain_deadline.or(health_due) {
-                Some(d) => {
-                    let ms = d.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000);
-                    PollTimeout::from(ms as u16)
-                }
+            let ms_until = |d: Instant| d.saturating_duration_since(Instant::now()).as_millis().clamp(1, 1000) as u16;
+            let timeout_ms = match drain_deadline.or(health_due) {
+                Some(d) => Some(ms_until(d)),
                 // An adopted init sends no SIGCHLD: look at it a few times a second; typed input
                 // the container has not taken yet is offered again soon.
-                None if self.core.adopted => PollTimeout::from(200u16),
-                None if self.core.flush_inputs() => PollTimeout::from(20u16),
-                None => PollTimeout::NONE,
+                None if self.core.adopted => Some(200),
+                None if self.core.flush_inputs() => Some(20),
+                None => None,
+            };
+            let dns_due = self.dns.as_mut().and_then(|d| d.tick(Instant::now())).map(ms_until);
+            let timeout = match (timeout_ms, dns_due) {
+                (Some(a), Some(b)) => PollTimeout::from(a.min(b)),
+                (Some(a), None) | (None, Some(a)) => PollTimeout::from(a),
+                (None, None) => PollTimeout::NONE,
             };
             let revents = {
                 let mut fds = Vec::with_capacity(2 + self.outputs.len() + self.conns.len());
@@ -207,6 +223,9 @@ impl Monitor {
                     }
                     fds.push(PollFd::new(c.stream.as_fd(), ev));
                 }
+                if let Some(d) = &self.dns {
+                    fds.extend(d.poll_fds());
+                }
                 match poll(&mut fds, timeout) {
                     Ok(_) => {}
                     Err(Errno::EINTR) => continue,
@@ -223,7 +242,11 @@ impl Monitor {
             if !revents[0].is_empty() {
                 self.on_signals();
             }
-            self.serve_conns(&revents[2 + n_out..]);
+            let n_conns = self.conns.len();
+            self.serve_conns(&revents[2 + n_out..2 + n_out + n_conns]);
+            if let Some(d) = &mut self.dns {
+                d.on_ready(&revents[2 + n_out + n_conns..]);
+            }
             if !revents[1].is_empty() {
                 self.accept();
             }
@@ -447,6 +470,9 @@ impl Monitor {
     /// The init is gone and its output drained: record the exit durably, tell the waiters, let
     /// the runtime clean up, and leave.
     fn finish(mut self) -> i32 {
+        // The container is gone: so is its DNS, and the port is free for the monitor of a next
+        // incarnation, which binds it again.
+        self.dns = None;
         let core = &mut self.core;
         let now = crate::timefmt::now();
         for s in [Stream::Stdout, Stream::Stderr] {

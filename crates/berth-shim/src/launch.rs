@@ -184,6 +184,9 @@ fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
             return fail(err);
         }
     }
+    // Before the process runs, so that its first lookup finds the server (and its resolv.conf
+    // pointing there); the namespace and its names are ready once the gate opened.
+    let dns = crate::event_loop::DnsServer::start(&cfg);
     if let Err(err) = rt.start() {
         return fail(err);
     }
@@ -226,7 +229,7 @@ fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
         Ok(l) => l,
         Err(source) => return fail(ShimError::ControlSocket { path: socket, source }),
     };
-    Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, stdin_w, pty, listener, log, memcg))
+    Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, stdin_w, pty, listener, log, memcg).with_dns(dns))
 }
 
 /// What this monitor writes to `monitor.json` for a daemon to find it after a restart.

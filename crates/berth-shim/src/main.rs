@@ -9,6 +9,7 @@
 mod adopt;
 mod attach;
 mod control;
+mod dns;
 mod error;
 mod event_loop;
 mod exec;

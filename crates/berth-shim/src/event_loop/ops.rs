@@ -20,6 +20,7 @@ impl Ops for Core {
             caps::RESTART_POLICY,
             caps::ATTACH,
             caps::HEALTH,
+            caps::DNS,
         ];
         if self.pty.is_some() {
             v.push(caps::RESIZE);

@@ -100,6 +100,7 @@ impl Fixture {
             daemon_lock: None,
             health: None,
             console_size: None,
+            dns: None,
         };
         let config_path = state_dir.join(berth_proto::paths::CONFIG);
         berth_proto::fsutil::write_json_atomic(&config_path, &cfg).unwrap();

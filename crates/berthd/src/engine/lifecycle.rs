@@ -199,6 +199,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
         daemon_lock: Some(cfg.pidfile.clone()),
         health,
         console_size: console_size(c.config.tty.unwrap_or(false), c.host_config.console_size.as_deref()),
+        dns: crate::engine::dns::spec(&c, netns.as_deref()),
     };
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);

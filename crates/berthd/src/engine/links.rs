@@ -151,13 +151,25 @@ pub fn hosts_entries(c: &Container, live: &[Container]) -> Vec<berth_net::HostsE
             out.push(berth_net::HostsEntry::new(ep.ip, names));
         }
     }
+    for (alias, ip, _) in on_user_networks(c, live) {
+        out.push(berth_net::HostsEntry::new(ip, [alias]));
+    }
+    out
+}
+
+/// The aliases `c`'s links give it on its user networks (endpoint `Links`, and `HostConfig.Links`
+/// on the network it was created on), with the address and the id of the running peer each names.
+pub fn on_user_networks(c: &Container, live: &[Container]) -> Vec<(String, Ipv4Addr, String)> {
+    let find = |name: &str| live.iter().find(|p| p.name == name || (name.len() >= 12 && p.id.starts_with(name)));
+    let host_links = parse_all(c.host_config.links.as_deref()).unwrap_or_default();
+    let mut out = Vec::new();
     for ep in c.endpoints().filter(|ep| ep.network != "bridge") {
         let own = parse_all(Some(&ep.links)).unwrap_or_default();
         // HostConfig.Links on a user-defined network apply to the network the container is in.
         let inherited = (ep.network == c.options.network_mode).then_some(&host_links).into_iter().flatten();
         for l in own.iter().chain(inherited) {
-            if let Some(pep) = find(&l.name).and_then(|p| p.endpoint_on(&ep.network)) {
-                out.push(berth_net::HostsEntry::new(pep.ip, [l.alias.clone()]));
+            if let Some((p, pep)) = find(&l.name).and_then(|p| Some((p, p.endpoint_on(&ep.network)?))) {
+                out.push((l.alias.clone(), pep.ip, p.id.clone()));
             }
         }
     }

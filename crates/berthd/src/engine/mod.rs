@@ -4,6 +4,7 @@
 
 pub mod adopt;
 pub mod daemon;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod exec;

@@ -277,6 +277,7 @@ impl Network {
             })
             .collect();
         let entry = |c: &Container, ep: &NetEndpoint| berth_net::HostsEntry::new(ep.ip, names_on(c, ep));
+        let host_resolv = std::sync::OnceLock::new();
         // The default bridge has no name resolution between containers, as in Docker; a bridge
         // container that joined a user network learns that network's peers.
         for c in live.iter().filter(|c| which(c)) {
@@ -311,6 +312,11 @@ impl Network {
                 .collect();
             if let Err(e) = berth_net::write_hosts(&c.hosts_path, &own, &peers, &extra) {
                 tracing::warn!(id = %c.short_id(), "updating /etc/hosts: {e}");
+            }
+            // The same names for its embedded DNS, which its monitor serves from this file.
+            if crate::engine::dns::embedded(c) {
+                let host = host_resolv.get_or_init(crate::engine::dns::host_resolv_conf);
+                crate::engine::dns::write_names(c, &crate::engine::dns::names(c, &live, host));
             }
         }
     }

@@ -2,6 +2,7 @@
 //! container's filesystem, and records the options it is created under (invariant 8).
 
 use crate::engine::daemon::Daemon;
+use crate::engine::dns::Resolver;
 use crate::engine::store;
 use crate::engine::EngineError;
 use crate::model::{CState, Container, CreateOptions};
@@ -151,11 +152,7 @@ pub async fn create(d: &Arc<Daemon>, spec: CreateSpec) -> Result<(String, Vec<St
             return Err(err);
         }
     };
-    let dns = Resolver {
-        servers: host.dns.clone().unwrap_or_default(),
-        search: host.dns_search.clone().unwrap_or_default(),
-        options: host.dns_options.clone().unwrap_or_default(),
-    };
+    let dns = Resolver::of(&host);
     let written = write_etc_files(&dir, &hostname, &network_mode, endpoint.as_ref().map(|e| e.ip), &extra, &dns)
         .and_then(|()| userns.as_ref().map_or(Ok(()), |m| crate::engine::userns::chown_etc_files(&dir, m)));
     if let Err(err) = written {
@@ -477,13 +474,6 @@ fn parse_extra_hosts(
     Ok(out)
 }
 
-/// `--dns`, `--dns-search`, `--dns-option`: each replaces the host's lines of its kind.
-struct Resolver {
-    servers: Vec<String>,
-    search: Vec<String>,
-    options: Vec<String>,
-}
-
 fn write_etc_files(
     dir: &Path,
     hostname: &str,
@@ -505,30 +495,7 @@ fn write_etc_files(
     std::fs::write(dir.join("hosts"), hosts)?;
     std::fs::write(
         dir.join("resolv.conf"),
-        resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(), net, dns),
+        crate::engine::dns::resolv_conf(&crate::engine::dns::host_resolv_conf(), net, dns),
     )?;
     Ok(())
-}
-
-fn resolv_conf(host: &str, net: &str, dns: &Resolver) -> String {
-    let kind = |l: &str, k: &str| l.split_whitespace().next() == Some(k);
-    let mut out: Vec<String> = host
-        .lines()
-        .filter(|l| dns.servers.is_empty() || !kind(l, "nameserver"))
-        .filter(|l| dns.search.is_empty() || !(kind(l, "search") || kind(l, "domain")))
-        .filter(|l| dns.options.is_empty() || !kind(l, "options"))
-        // Loopback resolvers of the host are unreachable from a private network namespace.
-        .filter(|l| net == "host" || !(kind(l, "nameserver") && (l.contains("127.") || l.contains("::1"))))
-        .map(str::to_string)
-        .collect();
-    out.extend(dns.servers.iter().map(|s| format!("nameserver {s}")));
-    // Docker: `--dns-search .` means no search domain at all.
-    let search: Vec<&str> = dns.search.iter().map(String::as_str).filter(|s| *s != ".").collect();
-    if !search.is_empty() {
-        out.push(format!("search {}", search.join(" ")));
-    }
-    if !dns.options.is_empty() {
-        out.push(format!("options {}", dns.options.join(" ")));
-    }
-    out.iter().map(|l| format!("{l}\n")).collect()
 }

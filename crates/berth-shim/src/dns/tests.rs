@@ -1,0 +1,102 @@
+use super::*;
+
+fn query(name: &str, qtype: TYPE) -> Vec<u8> {
+    let mut p = Packet::new_query(0x1234);
+    p.set_flags(PacketFlag::RECURSION_DESIRED);
+    p.questions.push(Question::new(
+        Name::new_unchecked(name),
+        QTYPE::TYPE(qtype),
+        simple_dns::QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    p.build_bytes_vec().unwrap()
+}
+
+fn names_with(dir: &Path, n: &DnsNames) -> Names {
+    let path = dir.join("dns.json");
+    fsutil::write_json_runtime(&path, n).unwrap();
+    Names::new(path, dir.join("shims"))
+}
+
+fn bytes_of(v: Verdict) -> Vec<u8> {
+    match v {
+        Verdict::Reply(b) => b,
+        other => panic!("not a reply: {other:?}"),
+    }
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("berth-shim-dns-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn local_names_are_answered_and_others_forwarded() {
+    let dir = tmpdir("answer");
+    let mut n = DnsNames::new();
+    n.add("web", "10.1.0.2".parse().unwrap(), "");
+    n.add_reverse("10.1.0.2".parse().unwrap(), "web.net", "");
+    let mut names = names_with(&dir, &n);
+
+    let b = bytes_of(answer(&query("WEB.", TYPE::A), &mut names));
+    let r = Packet::parse(&b).unwrap();
+    assert_eq!(r.id(), 0x1234);
+    assert_eq!(r.rcode(), RCODE::NoError);
+    assert!(r.has_flags(PacketFlag::RESPONSE | PacketFlag::RECURSION_AVAILABLE | PacketFlag::RECURSION_DESIRED));
+    assert_eq!(r.answers.len(), 1);
+    assert_eq!(r.answers[0].rdata, RData::A(A { address: u32::from(Ipv4Addr::new(10, 1, 0, 2)) }));
+    // No IPv6 address yet: no records, never an outside answer.
+    let b = bytes_of(answer(&query("web", TYPE::AAAA), &mut names));
+    let r = Packet::parse(&b).unwrap();
+    assert!(r.answers.is_empty() && r.rcode() == RCODE::NoError);
+    let b = bytes_of(answer(&query("2.0.1.10.in-addr.arpa", TYPE::PTR), &mut names));
+    let r = Packet::parse(&b).unwrap();
+    assert_eq!(r.answers[0].rdata, RData::PTR(PTR(Name::new_unchecked("web.net"))));
+    assert_eq!(answer(&query("example.org", TYPE::A), &mut names), Verdict::Forward);
+    assert_eq!(answer(&query("9.9.9.9.in-addr.arpa", TYPE::PTR), &mut names), Verdict::Forward);
+    assert_eq!(answer(b"garbage", &mut names), Verdict::Drop);
+    let sf = servfail(&query("example.org", TYPE::A)).unwrap();
+    assert_eq!(Packet::parse(&sf).unwrap().rcode(), RCODE::ServerFailure);
+
+    // The file is read again once the daemon replaces it.
+    std::thread::sleep(Duration::from_millis(10));
+    let mut n2 = DnsNames::new();
+    n2.add("db", "10.1.0.3".parse().unwrap(), "");
+    fsutil::write_json_runtime(&dir.join("dns.json"), &n2).unwrap();
+    assert_eq!(answer(&query("web", TYPE::A), &mut names), Verdict::Forward);
+    assert_eq!(Packet::parse(&bytes_of(answer(&query("db", TYPE::A), &mut names))).unwrap().answers.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_peer_whose_process_ended_is_not_answered() {
+    let dir = tmpdir("alive");
+    let id = "a".repeat(64);
+    let mut n = DnsNames::new();
+    n.add("peer", "10.1.0.4".parse().unwrap(), &id);
+    let mut names = names_with(&dir, &n);
+    // No monitor record: the daemon's word stands.
+    assert_eq!(Packet::parse(&bytes_of(answer(&query("peer", TYPE::A), &mut names))).unwrap().answers.len(), 1);
+    let rec = MonitorRecord {
+        container_id: id.clone(),
+        shim_pid: 1,
+        shim_start_time: 0,
+        shim_binary: PathBuf::new(),
+        shim_version: String::new(),
+        protocol: 1,
+        min_protocol: 1,
+        socket: PathBuf::new(),
+        // pid 1 with a start time it never had: an identity that is not alive.
+        container_pid: 1,
+        container_start_time: u64::MAX,
+        started_at: String::new(),
+        runtime: String::new(),
+    };
+    std::fs::create_dir_all(dir.join("shims").join(&id)).unwrap();
+    fsutil::write_json_runtime(&dir.join("shims").join(&id).join(berth_proto::paths::MONITOR_RECORD), &rec).unwrap();
+    names.alive.clear();
+    assert_eq!(answer(&query("peer", TYPE::A), &mut names), Verdict::Forward);
+    let _ = std::fs::remove_dir_all(&dir);
+}
