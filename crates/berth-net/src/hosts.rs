@@ -1,5 +1,6 @@
 //! `/etc/hosts` for containers on a user network: peers resolve each other by name from a static
-//! file inside the container, which keeps working while the daemon is down (no embedded DNS).
+//! file inside the container, which keeps working while the daemon is down (as does the embedded
+//! DNS its monitor serves from the names the daemon writes beside it).
 
 use crate::{io_err, Result};
 use std::fs::OpenOptions;

@@ -145,6 +145,16 @@ fn monitors_serve_names_of_running_peers_and_relay_the_rest_through_an_outage() 
     assert!(wait_until(Duration::from_secs(5), || lookup(client, "lat").is_empty()));
     assert!(lookup(client, "later").is_empty());
 
+    // `network connect` adds the peers of the other network; `disconnect` takes them away.
+    d.docker_ok(&["network", "create", "dn2"]);
+    d.docker_ok(&["run", "-d", "--name", "other", "--network", "dn2", "busybox", "sleep", "1000"]);
+    let other_ip = ip_on(&d, "other", "dn2");
+    assert!(lookup(client, "other").is_empty());
+    d.docker_ok(&["network", "connect", "dn2", "client"]);
+    assert!(resolves(client, "other", &other_ip), "{:?}", lookup(client, "other"));
+    d.docker_ok(&["network", "disconnect", "dn2", "client"]);
+    assert!(wait_until(Duration::from_secs(5), || lookup(client, "other").is_empty()));
+
     // The default bridge keeps the host's resolvers.
     let plain = d.docker_ok(&["run", "--rm", "--dns", upstream.as_str(), "busybox", "cat", "/etc/resolv.conf"]);
     assert!(!plain.contains("127.0.0.11"), "{plain}");

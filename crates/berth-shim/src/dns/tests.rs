@@ -100,3 +100,26 @@ fn a_peer_whose_process_ended_is_not_answered() {
     assert_eq!(answer(&query("peer", TYPE::A), &mut names), Verdict::Forward);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn resolv_conf_is_pointed_at_the_server_only_while_it_holds_the_daemons_text() {
+    let dir = tmpdir("resolv");
+    let spec = DnsSpec {
+        netns: dir.join("netns"),
+        names: dir.join("dns.json"),
+        resolv_conf: dir.join("resolv.conf"),
+        legacy: "nameserver 10.0.0.1\n".into(),
+        embedded: "nameserver 127.0.0.11\noptions ndots:0\n".into(),
+    };
+    std::fs::write(&spec.resolv_conf, &spec.legacy).unwrap();
+    let ino = std::fs::metadata(&spec.resolv_conf).unwrap().ino();
+    point_resolv_conf(&spec);
+    assert_eq!(std::fs::read_to_string(&spec.resolv_conf).unwrap(), spec.embedded);
+    assert_eq!(std::fs::metadata(&spec.resolv_conf).unwrap().ino(), ino, "in place: it is bind-mounted");
+    std::fs::write(&spec.resolv_conf, "nameserver 10.9.9.9\n").unwrap();
+    point_resolv_conf(&spec);
+    assert_eq!(std::fs::read_to_string(&spec.resolv_conf).unwrap(), "nameserver 10.9.9.9\n", "an edit is kept");
+    // No namespace file: not served, and nothing else is touched.
+    assert!(matches!(bind_in(&spec.netns), Err(DnsError::Netns { .. })));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -114,7 +114,8 @@ pub async fn disconnect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target) -> Result<
     let Some(ep) = c.endpoint_on(&net.name).cloned() else {
         return Err(EngineError::forbidden(format!("container {} is not connected to network {}", c.id, net.name)));
     };
-    if running_netns(d, &c).is_some() {
+    let running = running_netns(d, &c).is_some();
+    if running {
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || berth_net::detach_iface(&id, ep.iface))
             .await?
@@ -122,7 +123,7 @@ pub async fn disconnect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target) -> Result<
     }
     forget_endpoint(e, ep.iface)?;
     d.net.release(&c.id, &ep);
-    let (d2, ep2) = (d.clone(), ep.clone());
+    let (d2, ep2, id2) = (d.clone(), ep.clone(), c.id.clone());
     tokio::task::spawn_blocking(move || {
         if !ep2.ports.is_empty() {
             if let Err(err) = d2.net.reconcile(&d2, None) {
@@ -130,6 +131,11 @@ pub async fn disconnect(d: &Arc<Daemon>, e: &Arc<Entry>, net: Target) -> Result<
             }
         }
         d2.net.refresh_hosts(&d2, &ep2.network);
+        // Its own files too: it no longer resolves the peers it left (no longer a member, the
+        // rewrite above passed it by).
+        if running {
+            d2.net.refresh_hosts_of(&d2, &id2);
+        }
     })
     .await?;
     emit(d, &net, &c.id, "disconnect");

@@ -1,7 +1,8 @@
 //! User-defined bridge networks: each gets its own bridge (`br-<id12>`), subnet and IPAM pool,
 //! persisted in `<data-root>/network/networks.json`. Containers on one network find each other by
 //! name through their /etc/hosts, which Berth rewrites in place as members come and go — a static
-//! file, so names keep resolving while the daemon is down (Docker's embedded DNS does not).
+//! file, and through the embedded DNS each member's monitor serves (`engine::dns`), so names keep
+//! resolving while the daemon is down (dockerd's embedded DNS does not).
 
 use crate::engine::EngineError;
 use berth_net::Ipv4Net;
