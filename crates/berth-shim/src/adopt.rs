@@ -90,6 +90,6 @@ fn prepare(cfg: ShimConfig, init: ProcessIdentity) -> Result<Monitor, ShimError>
     let listener = bind_control(&socket).map_err(|source| ShimError::ControlSocket { path: socket, source })?;
     let memcg = MemoryCgroup::of(init.pid);
     // The old monitor's DNS sockets went with it: the port is free to bind again.
-    let dns = crate::event_loop::DnsServer::start(&cfg);
+    let dns = crate::event_loop::DnsServer::start(&cfg)?;
     Ok(Monitor::new(cfg, init, started_at, sigfd, outputs, None, None, listener, log, memcg).adopted().with_dns(dns))
 }

@@ -84,6 +84,8 @@ pub enum ShimError {
     GateRefused(String),
     #[error("the daemon did not finish preparing the container within 30 s")]
     GateTimeout,
+    #[error("{0}")]
+    Dns(#[from] crate::dns::DnsError),
 
     // Logs and state records.
     #[error("log file {}: {source}", path.display())]

@@ -186,7 +186,10 @@ fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
     }
     // Before the process runs, so that its first lookup finds the server (and its resolv.conf
     // pointing there); the namespace and its names are ready once the gate opened.
-    let dns = crate::event_loop::DnsServer::start(&cfg);
+    let dns = match crate::event_loop::DnsServer::start(&cfg) {
+        Ok(d) => d,
+        Err(err) => return fail(err.into()),
+    };
     if let Err(err) = rt.start() {
         return fail(err);
     }

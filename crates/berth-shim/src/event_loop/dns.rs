@@ -3,8 +3,8 @@
 //! each upstream in turn — and the answer relayed; SERVFAIL when none answers in time. Every
 //! socket is non-blocking and bounded in number: the loop never waits on a resolver.
 
-use crate::dns::{answer, bind_in, point_resolv_conf, servfail, Names, Verdict};
-use berth_proto::{DnsSpec, ShimConfig};
+use crate::dns::{answer, bind_in, point_resolv_conf, servfail, DnsError, Names, Verdict};
+use berth_proto::ShimConfig;
 use nix::poll::{PollFd, PollFlags};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -60,26 +60,28 @@ pub(crate) struct DnsServer {
 
 impl DnsServer {
     /// Binds the server in the container's namespace and points its resolv.conf at it. None
-    /// (logged) when it cannot: the container keeps the resolv.conf the daemon wrote.
-    pub(crate) fn start(cfg: &ShimConfig) -> Option<DnsServer> {
-        let spec: &DnsSpec = cfg.dns.as_ref()?;
+    /// (logged) when it cannot: the container keeps the resolv.conf the daemon wrote. An error
+    /// only when the monitor could not return to its own namespace (it must not go on there).
+    pub(crate) fn start(cfg: &ShimConfig) -> Result<Option<DnsServer>, DnsError> {
+        let Some(spec) = cfg.dns.as_ref() else { return Ok(None) };
         let (udp, tcp) = match bind_in(&spec.netns) {
             Ok(s) => s,
+            Err(e @ DnsError::Return(_)) => return Err(e),
             Err(e) => {
                 crate::diag!("embedded DNS not served: {e}");
-                return None;
+                return Ok(None);
             }
         };
         point_resolv_conf(spec);
         let shims = cfg.state_dir.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-        Some(DnsServer {
+        Ok(Some(DnsServer {
             udp,
             tcp,
             names: Names::new(spec.names.clone(), shims),
             forwards: Vec::new(),
             streams: Vec::new(),
             next_stream: 0,
-        })
+        }))
     }
 
     /// What to poll, in the order [`Self::on_ready`] takes the events.
