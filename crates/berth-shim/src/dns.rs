@@ -170,15 +170,22 @@ pub enum Verdict {
     Drop,
 }
 
-/// Answers `query` from the local names, or says it must be forwarded.
-pub fn answer(query: &[u8], names: &mut Names) -> Verdict {
+/// Answers `query` from the local names, or says it must be forwarded. `udp`: the answer must
+/// fit the client's datagram size (512 bytes, or what its EDNS option says), else it is cut and
+/// marked truncated, so the client asks again over TCP.
+pub fn answer(query: &[u8], names: &mut Names, udp: bool) -> Verdict {
     let Ok(q) = Packet::parse(query) else { return Verdict::Drop };
     if q.has_flags(PacketFlag::RESPONSE) {
         return Verdict::Drop;
     }
     let Some(question) = q.questions.first() else { return Verdict::Drop };
+    let limit = match udp {
+        true => q.opt().map_or(512, |o| o.udp_packet_size.max(512) as usize),
+        false => u16::MAX as usize,
+    };
+    let respond = |rcode, answers| reply(&q, question, rcode, answers, limit);
     if q.opcode() != OPCODE::StandardQuery {
-        return reply(&q, question, RCODE::NotImplemented, Vec::new());
+        return respond(RCODE::NotImplemented, Vec::new());
     }
     let qname = question.qname.to_string();
     let name = normalize(&qname);
@@ -198,18 +205,18 @@ pub fn answer(query: &[u8], names: &mut Names) -> Verdict {
                     _ => None,
                 })
                 .collect();
-            reply(&q, question, RCODE::NoError, answers)
+            respond(RCODE::NoError, answers)
         }
         QTYPE::TYPE(TYPE::PTR) => match reverse_v4(&name).and_then(|ip| names.pointer(IpAddr::V4(ip))) {
             Some(ptr) => {
                 let target = format!("{ptr}.");
                 let answers = vec![rr(RData::PTR(PTR(Name::new_unchecked(&target).into_owned())))];
-                reply(&q, question, RCODE::NoError, answers)
+                respond(RCODE::NoError, answers)
             }
             None => Verdict::Forward,
         },
         // Any other record of a local name: there is none.
-        _ if names.addresses(&name).is_some() => reply(&q, question, RCODE::NoError, Vec::new()),
+        _ if names.addresses(&name).is_some() => respond(RCODE::NoError, Vec::new()),
         _ => Verdict::Forward,
     }
 }
@@ -218,13 +225,19 @@ pub fn answer(query: &[u8], names: &mut Names) -> Verdict {
 pub fn servfail(query: &[u8]) -> Option<Vec<u8>> {
     let q = Packet::parse(query).ok()?;
     let question = q.questions.first()?;
-    match reply(&q, question, RCODE::ServerFailure, Vec::new()) {
+    match reply(&q, question, RCODE::ServerFailure, Vec::new(), u16::MAX as usize) {
         Verdict::Reply(b) => Some(b),
         _ => None,
     }
 }
 
-fn reply(q: &Packet, question: &Question, rcode: RCODE, answers: Vec<ResourceRecord<'static>>) -> Verdict {
+fn reply(
+    q: &Packet,
+    question: &Question,
+    rcode: RCODE,
+    answers: Vec<ResourceRecord<'static>>,
+    limit: usize,
+) -> Verdict {
     let mut r = Packet::new_reply(q.id());
     r.set_flags(PacketFlag::RECURSION_AVAILABLE);
     if q.has_flags(PacketFlag::RECURSION_DESIRED) {
@@ -233,11 +246,17 @@ fn reply(q: &Packet, question: &Question, rcode: RCODE, answers: Vec<ResourceRec
     *r.rcode_mut() = rcode;
     r.questions.push(question.clone());
     r.answers = answers;
-    match r.build_bytes_vec_compressed() {
-        Ok(b) => Verdict::Reply(b),
-        Err(e) => {
-            crate::diag!("building a DNS answer: {e}");
-            Verdict::Drop
+    loop {
+        match r.build_bytes_vec_compressed() {
+            Ok(b) if b.len() > limit && !r.answers.is_empty() => {
+                r.answers.truncate(r.answers.len() / 2);
+                r.set_flags(PacketFlag::TRUNCATION);
+            }
+            Ok(b) => return Verdict::Reply(b),
+            Err(e) => {
+                crate::diag!("building a DNS answer: {e}");
+                return Verdict::Drop;
+            }
         }
     }
 }

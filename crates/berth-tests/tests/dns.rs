@@ -87,6 +87,43 @@ fn addresses(out: &str) -> Vec<String> {
     v
 }
 
+/// An A query for `name` over TCP to 127.0.0.11:53 in the network namespace file `netns`
+/// (entered by a thread of this test); the addresses of the answer.
+fn tcp_lookup(netns: &std::path::Path, name: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let netns = netns.to_path_buf();
+    let mut q = vec![0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in name.split('.') {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend([0, 0, 1, 0, 1]);
+    let answer = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let ns = std::fs::File::open(&netns)?;
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+        let mut s = std::net::TcpStream::connect("127.0.0.11:53")?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut msg = (q.len() as u16).to_be_bytes().to_vec();
+        msg.extend(&q);
+        s.write_all(&msg)?;
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len)?;
+        let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut r)?;
+        Ok(r)
+    })
+    .join()
+    .unwrap()
+    .expect("a DNS answer over TCP");
+    assert_eq!(answer[..2], [0x42, 0x42]);
+    // Each A record ends in its 4 address bytes after `type 1, class 1, ttl, rdlength 4`.
+    answer
+        .windows(14)
+        .filter(|w| w[..4] == [0, 1, 0, 1] && w[8..10] == [0, 4])
+        .map(|w| format!("{}.{}.{}.{}", w[10], w[11], w[12], w[13]))
+        .collect()
+}
+
 fn ip_on(d: &TestDaemon, name: &str, net: &str) -> String {
     d.inspect(name)["NetworkSettings"]["Networks"][net]["IPAddress"].as_str().unwrap().to_string()
 }
@@ -128,6 +165,8 @@ fn monitors_serve_names_of_running_peers_and_relay_the_rest_through_an_outage() 
     for name in ["peer", "PEER.", "pal", peer_id.as_str(), "peer.dn"] {
         assert!(resolves(client, name, &peer_ip), "{name}: {:?}", lookup(client, name));
     }
+    let netns = d.exec_root.join("netns").join(d.inspect("client")["Id"].as_str().unwrap());
+    assert_eq!(tcp_lookup(&netns, "pal"), vec![peer_ip.clone()], "over TCP");
     // A PTR for a peer's address names it; an outside name is relayed from the upstream.
     let ptr = nslookup(client, &peer_ip);
     assert!(ptr.contains("peer.dn"), "{ptr}");

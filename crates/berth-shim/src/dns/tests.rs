@@ -40,7 +40,7 @@ fn local_names_are_answered_and_others_forwarded() {
     n.add_reverse("10.1.0.2".parse().unwrap(), "web.net", "");
     let mut names = names_with(&dir, &n);
 
-    let b = bytes_of(answer(&query("WEB.", TYPE::A), &mut names));
+    let b = bytes_of(answer(&query("WEB.", TYPE::A), &mut names, true));
     let r = Packet::parse(&b).unwrap();
     assert_eq!(r.id(), 0x1234);
     assert_eq!(r.rcode(), RCODE::NoError);
@@ -48,25 +48,39 @@ fn local_names_are_answered_and_others_forwarded() {
     assert_eq!(r.answers.len(), 1);
     assert_eq!(r.answers[0].rdata, RData::A(A { address: u32::from(Ipv4Addr::new(10, 1, 0, 2)) }));
     // No IPv6 address yet: no records, never an outside answer.
-    let b = bytes_of(answer(&query("web", TYPE::AAAA), &mut names));
+    let b = bytes_of(answer(&query("web", TYPE::AAAA), &mut names, true));
     let r = Packet::parse(&b).unwrap();
     assert!(r.answers.is_empty() && r.rcode() == RCODE::NoError);
-    let b = bytes_of(answer(&query("2.0.1.10.in-addr.arpa", TYPE::PTR), &mut names));
+    let b = bytes_of(answer(&query("2.0.1.10.in-addr.arpa", TYPE::PTR), &mut names, true));
     let r = Packet::parse(&b).unwrap();
     assert_eq!(r.answers[0].rdata, RData::PTR(PTR(Name::new_unchecked("web.net"))));
-    assert_eq!(answer(&query("example.org", TYPE::A), &mut names), Verdict::Forward);
-    assert_eq!(answer(&query("9.9.9.9.in-addr.arpa", TYPE::PTR), &mut names), Verdict::Forward);
-    assert_eq!(answer(b"garbage", &mut names), Verdict::Drop);
+    assert_eq!(answer(&query("example.org", TYPE::A), &mut names, true), Verdict::Forward);
+    assert_eq!(answer(&query("9.9.9.9.in-addr.arpa", TYPE::PTR), &mut names, true), Verdict::Forward);
+    assert_eq!(answer(b"garbage", &mut names, true), Verdict::Drop);
     let sf = servfail(&query("example.org", TYPE::A)).unwrap();
     assert_eq!(Packet::parse(&sf).unwrap().rcode(), RCODE::ServerFailure);
+
+    // Too many addresses for a datagram: cut and marked truncated; whole over TCP.
+    let mut many = DnsNames::new();
+    for i in 0..100u8 {
+        many.add("svc", IpAddr::V4(Ipv4Addr::new(10, 2, 0, i)), "");
+    }
+    let many_dir = tmpdir("many");
+    let mut big = names_with(&many_dir, &many);
+    let b = bytes_of(answer(&query("svc", TYPE::A), &mut big, true));
+    let r = Packet::parse(&b).unwrap();
+    assert!(b.len() <= 512 && r.has_flags(PacketFlag::TRUNCATION) && !r.answers.is_empty(), "{}", b.len());
+    let b = bytes_of(answer(&query("svc", TYPE::A), &mut big, false));
+    assert_eq!(Packet::parse(&b).unwrap().answers.len(), 100);
+    let _ = std::fs::remove_dir_all(&many_dir);
 
     // The file is read again once the daemon replaces it.
     std::thread::sleep(Duration::from_millis(10));
     let mut n2 = DnsNames::new();
     n2.add("db", "10.1.0.3".parse().unwrap(), "");
     fsutil::write_json_runtime(&dir.join("dns.json"), &n2).unwrap();
-    assert_eq!(answer(&query("web", TYPE::A), &mut names), Verdict::Forward);
-    assert_eq!(Packet::parse(&bytes_of(answer(&query("db", TYPE::A), &mut names))).unwrap().answers.len(), 1);
+    assert_eq!(answer(&query("web", TYPE::A), &mut names, true), Verdict::Forward);
+    assert_eq!(Packet::parse(&bytes_of(answer(&query("db", TYPE::A), &mut names, true))).unwrap().answers.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -78,7 +92,7 @@ fn a_peer_whose_process_ended_is_not_answered() {
     n.add("peer", "10.1.0.4".parse().unwrap(), &id);
     let mut names = names_with(&dir, &n);
     // No monitor record: the daemon's word stands.
-    assert_eq!(Packet::parse(&bytes_of(answer(&query("peer", TYPE::A), &mut names))).unwrap().answers.len(), 1);
+    assert_eq!(Packet::parse(&bytes_of(answer(&query("peer", TYPE::A), &mut names, true))).unwrap().answers.len(), 1);
     let rec = MonitorRecord {
         container_id: id.clone(),
         shim_pid: 1,
@@ -97,7 +111,7 @@ fn a_peer_whose_process_ended_is_not_answered() {
     std::fs::create_dir_all(dir.join("shims").join(&id)).unwrap();
     fsutil::write_json_runtime(&dir.join("shims").join(&id).join(berth_proto::paths::MONITOR_RECORD), &rec).unwrap();
     names.alive.clear();
-    assert_eq!(answer(&query("peer", TYPE::A), &mut names), Verdict::Forward);
+    assert_eq!(answer(&query("peer", TYPE::A), &mut names, true), Verdict::Forward);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -179,7 +179,7 @@ impl DnsServer {
     }
 
     fn handle(&mut self, query: Vec<u8>, to: Client) {
-        match answer(&query, &mut self.names) {
+        match answer(&query, &mut self.names, matches!(to, Client::Udp(_))) {
             Verdict::Reply(r) => self.send(to, &r),
             Verdict::Drop => {}
             Verdict::Forward => {
