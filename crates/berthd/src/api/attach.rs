@@ -99,14 +99,17 @@ async fn wait_running(e: &Entry) -> Option<bool> {
     }
 }
 
-/// Relays until the container ends, the client leaves or types the detach keys.
-pub async fn relay<IO>(d: Arc<Daemon>, e: Arc<Entry>, io: IO, stdin: bool, detach_keys: Vec<u8>)
+/// Relays until the container ends, the client leaves or types the detach keys. `logs`
+/// (`logs=1`): the monitor first sends the output of this run so far, as when the client had to
+/// wait for the start.
+pub async fn relay<IO>(d: Arc<Daemon>, e: Arc<Entry>, io: IO, stdin: bool, logs: bool, detach_keys: Vec<u8>)
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let Some(replay) = wait_running(&e).await else {
+    let Some(waited) = wait_running(&e).await else {
         return;
     };
+    let replay = waited || logs;
     let c = e.snapshot();
     let tty = c.config.tty.unwrap_or(false);
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
@@ -227,6 +230,7 @@ pub async fn attach(
     let stream = !q.contains_key("stream") || qbool(q.get("stream"));
     let f = Filter { stdout: qbool(q.get("stdout")), stderr: qbool(q.get("stderr")), ..Default::default() };
     let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    let conn = req.extensions().get::<axum::extract::ConnectInfo<ConnFd>>().map(|c| c.0);
     let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
     let want_stdin = qbool(q.get("stdin"));
     if stream && (want_stdin || tty) {
@@ -240,7 +244,10 @@ pub async fn attach(
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, keys).await;
+            if want_logs {
+                after_headers_read(conn).await;
+            }
+            relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, want_logs, keys).await;
         });
         return Ok(hijacked(upgrade_asked, tty));
     }
@@ -255,6 +262,9 @@ pub async fn attach(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        if want_logs && !past.is_empty() {
+            after_headers_read(conn).await;
+        }
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
         if want_logs {
             for l in &past {
@@ -293,6 +303,34 @@ pub async fn attach(
         let _ = io.shutdown().await;
     });
     Ok(hijacked(upgrade_asked, tty))
+}
+
+/// The API connection's socket, by number: what [`after_headers_read`] asks the kernel about.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub std::os::fd::RawFd);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for ConnFd {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        use std::os::fd::AsRawFd;
+        ConnFd(s.io().as_raw_fd())
+    }
+}
+
+/// Waits (at most 200 ms) until the client has read everything sent on its connection so far:
+/// the 101's headers, before the first byte of a replayed log.
+///
+/// docker-py reads the headers through a buffered reader and then reads the raw socket: bytes
+/// that arrive in the same read as the headers stay in that buffer, unseen (its
+/// `attach(stream=False, logs=True)` returned nothing). dockerd's own latency hides that; Berth
+/// has the log in hand at once.
+async fn after_headers_read(conn: Option<ConnFd>) {
+    let Some(ConnFd(fd)) = conn else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+    while berth_sys::unread_by_peer(fd).is_ok_and(|n| n > 0) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// The answer that hands the connection over: 101 when the client asked to upgrade (as the CLI
