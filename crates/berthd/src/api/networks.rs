@@ -205,6 +205,7 @@ pub async fn list(
         true => d.store.all().iter().map(|e| e.snapshot()).collect(),
         false => Vec::new(),
     };
+    let names = crate::engine::filters::NamePatterns::new(filters.get("name"));
     let mut out = Vec::new();
     for n in all_networks(&d) {
         let builtin = BUILTIN.contains(&n.name.as_str());
@@ -214,8 +215,10 @@ pub async fn list(
             if k == "label" {
                 return crate::engine::filters::labels_match(|k| n.labels.get(k).map(String::as_str), vals);
             }
+            if k == "name" {
+                return names.any_matches(&n.name);
+            }
             vals.iter().any(|v| match k.as_str() {
-                "name" => n.name.contains(v.as_str()),
                 "id" => n.id.starts_with(v.as_str()),
                 "driver" => n.driver == *v,
                 "type" => (v == "builtin") == builtin,
