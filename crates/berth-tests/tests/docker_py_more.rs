@@ -117,6 +117,23 @@ while b"early" not in got:
 assert got.startswith(b"early"), got
 sock.close()
 api.remove_container(ct, force=True)
+# An attach to stdin alone gets no output (the relay sent it all, and compose printed it twice).
+for tty in (False, True):
+    ct = api.create_container("busybox", ["sh", "-c", "sleep 0.3; echo out; echo err >&2"], stdin_open=True, tty=tty)
+    s_in = api.attach_socket(ct, params={"stdin": 1, "stream": 1})
+    s_err = api.attach_socket(ct, params={"stderr": 1, "stream": 1})
+    api.start(ct)
+    for s, want in ((s_in, b""), (s_err, b"" if tty else b"\x02\x00\x00\x00\x00\x00\x00\x04err\n")):
+        s._sock.settimeout(10)
+        got = b""
+        while True:
+            chunk = s._sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        assert got == want, (tty, got)
+        s.close()
+    api.remove_container(ct, force=True)
 "#,
     );
     berth_tests::converge::assert_converged(&d, &[]);
