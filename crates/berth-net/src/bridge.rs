@@ -1,7 +1,7 @@
 //! The Linux bridge a network's containers hang off.
 
 use crate::cmd::{ip, is_not_found};
-use crate::{Error, Ipv4Net, Result};
+use crate::{Error, Ipv4Net, Ipv6Net, Result};
 use serde::Deserialize;
 
 /// Operations on a bridge device (stateless: the kernel is the state).
@@ -56,6 +56,25 @@ impl Bridge {
         Ok(())
     }
 
+    /// Adds the IPv6 gateway `gateway_cidr` (e.g. `fd00:1::1/64`) to an existing bridge, made by
+    /// [`Self::ensure`]. `nodad`: duplicate address detection would leave the gateway unusable
+    /// ("tentative") for a second or more after every new network, and nothing else on a fresh
+    /// bridge can hold its address.
+    pub fn ensure_v6(name: &str, gateway_cidr: Ipv6Net) -> Result<()> {
+        check_ifname(name)?;
+        // A host booted with IPv6 off by default creates bridges with it off too.
+        sysctl(&format!("net/ipv6/conf/{name}/disable_ipv6"), "0");
+        if !Self::addresses_v6(name)?.contains(&gateway_cidr) {
+            let a = gateway_cidr.to_string();
+            match ip(&["addr", "add", &a, "dev", name, "nodad"]) {
+                Ok(_) => {}
+                Err(_) if Self::addresses_v6(name)?.contains(&gateway_cidr) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     pub fn exists(name: &str) -> Result<bool> {
         // sysfs answers without a process spawn (this runs on every container start).
         if !name.is_empty() && !name.contains('/') && name != "." && name != ".." {
@@ -70,15 +89,25 @@ impl Bridge {
 
     /// IPv4 addresses on the device, with their prefixes.
     pub fn addresses(name: &str) -> Result<Vec<Ipv4Net>> {
+        Ok(Self::addr_info(name, "inet")?
+            .into_iter()
+            .filter_map(|a| Ipv4Net::new(a.local.parse().ok()?, a.prefixlen).ok())
+            .collect())
+    }
+
+    /// IPv6 addresses on the device (link-local ones too), with their prefixes.
+    pub fn addresses_v6(name: &str) -> Result<Vec<Ipv6Net>> {
+        Ok(Self::addr_info(name, "inet6")?
+            .into_iter()
+            .filter_map(|a| Ipv6Net::new(a.local.parse().ok()?, a.prefixlen).ok())
+            .collect())
+    }
+
+    fn addr_info(name: &str, family: &str) -> Result<Vec<Addr>> {
         let out = ip(&["-j", "addr", "show", "dev", name])?;
         let links: Vec<AddrInfo> =
             serde_json::from_str(&out).map_err(|e| Error::Invalid(format!("ip -j addr: {e}")))?;
-        Ok(links
-            .into_iter()
-            .flat_map(|l| l.addr_info)
-            .filter(|a| a.family == "inet")
-            .filter_map(|a| Ipv4Net::new(a.local.parse().ok()?, a.prefixlen).ok())
-            .collect())
+        Ok(links.into_iter().flat_map(|l| l.addr_info).filter(|a| a.family == family).collect())
     }
 
     /// Deletes the bridge (its veths stay but lose their master). Missing is fine.
@@ -96,6 +125,13 @@ impl Bridge {
 /// Turns on IPv4 forwarding (best effort): without it containers reach nothing beyond the host.
 pub fn enable_ip_forward() {
     sysctl("net/ipv4/ip_forward", "1");
+}
+
+/// Turns on IPv6 forwarding (best effort), as dockerd does once a network has IPv6. The kernel
+/// then stops accepting router advertisements on interfaces left at `accept_ra=1`: a host that
+/// configures itself by SLAAC needs `accept_ra=2` there (dockerd's documented caveat too).
+pub fn enable_ip6_forward() {
+    sysctl("net/ipv6/conf/all/forwarding", "1");
 }
 
 pub(crate) fn sysctl(key: &str, value: &str) {

@@ -3,9 +3,9 @@
 
 use crate::bridge::check_ifname;
 use crate::cmd::{ip, is_not_found, run_with_stdin};
-use crate::{Bridge, Error, Ipv4Net, Result};
+use crate::{Bridge, Error, Ipv4Net, Ipv6Net, Result};
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// The network namespace of a container.
@@ -64,23 +64,25 @@ pub fn attach(
     gateway: Ipv4Addr,
 ) -> Result<Endpoint> {
     let mac = crate::mac::mac_for_ip(addr.addr());
-    attach_iface(netns, bridge, container_id, &Iface { index: 0, addr, gateway, mac: &mac, link_local: &[] })
+    attach_iface(netns, bridge, container_id, &Iface { index: 0, addr, gateway, mac: &mac, link_local: &[], v6: None })
 }
 
-/// One interface of a container: `eth<index>`, its address and gateway, its MAC, and any
-/// link-local addresses besides (`LinkLocalIPs`).
+/// One interface of a container: `eth<index>`, its address and gateway, its MAC, any
+/// link-local addresses besides (`LinkLocalIPs`), and its IPv6 address and gateway on a
+/// network with IPv6.
 pub struct Iface<'a> {
     pub index: u8,
     pub addr: Ipv4Net,
     pub gateway: Ipv4Addr,
     pub mac: &'a str,
     pub link_local: &'a [Ipv4Addr],
+    pub v6: Option<(Ipv6Net, Ipv6Addr)>,
 }
 
 /// [`attach`] for the container's interface `eth<index>` (`docker network connect`): only `eth0`
 /// carries the default route, as in Docker, where the first network is the gateway.
 pub fn attach_iface(netns: &NetnsRef, bridge: &str, container_id: &str, iface: &Iface) -> Result<Endpoint> {
-    let &Iface { index, addr, gateway, mac, link_local } = iface;
+    let &Iface { index, addr, gateway, mac, link_local, v6 } = iface;
     check_ifname(bridge)?;
     let host = iface_name("vb", container_id, index);
     if host.len() < 3 {
@@ -95,7 +97,9 @@ pub fn attach_iface(netns: &NetnsRef, bridge: &str, container_id: &str, iface: &
     let endpoint = Endpoint { host_veth: host.clone(), mac: mac.clone(), ip: addr, gateway };
 
     if Bridge::exists(&host)? {
-        if container_has_addr(&ns_str, &eth, addr)? {
+        let mut want = vec![(IpAddr::V4(addr.addr()), addr.prefix_len())];
+        want.extend(v6.map(|(a, _)| (IpAddr::V6(a.addr()), a.prefix_len())));
+        if container_has_addrs(&ns_str, &eth, &want)? {
             // Restore visits every endpoint: change only what differs (three spawns saved each).
             if !enslaved(&host, bridge) {
                 enslave(&host, bridge)?;
@@ -130,8 +134,16 @@ pub fn attach_iface(netns: &NetnsRef, bridge: &str, container_id: &str, iface: &
         for ll in link_local {
             batch.push_str(&format!("addr replace {ll}/16 dev {eth} scope link\n"));
         }
+        if let Some((a6, _)) = v6 {
+            // `nodad`: DAD would keep the address "tentative", unusable, for the container's
+            // first second or more; Berth's IPAM is what keeps addresses unique on the bridge.
+            batch.push_str(&format!("addr replace {a6} dev {eth} nodad\n"));
+        }
         if index == 0 {
             batch.push_str(&format!("route replace default via {gateway} dev eth0\n"));
+            if let Some((_, gw6)) = v6 {
+                batch.push_str(&format!("route replace ::/0 via {gw6} dev eth0\n"));
+            }
         }
         nsenter_ip(&ns_str, &["-batch", "-"], Some(&batch))?;
         Ok(())
@@ -190,7 +202,8 @@ fn nsenter_ip(ns: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
     run_with_stdin("nsenter", &full, stdin)
 }
 
-fn container_has_addr(ns: &str, eth: &str, addr: Ipv4Net) -> Result<bool> {
+/// True when `eth` in the namespace carries every one of `want` (address, prefix length).
+fn container_has_addrs(ns: &str, eth: &str, want: &[(IpAddr, u8)]) -> Result<bool> {
     let out = match nsenter_ip(ns, &["-j", "addr", "show", "dev", eth], None) {
         Ok(o) => o,
         Err(e) if is_not_found(&e) => return Ok(false),
@@ -209,8 +222,10 @@ fn container_has_addr(ns: &str, eth: &str, addr: Ipv4Net) -> Result<bool> {
         prefixlen: u8,
     }
     let links: Vec<Link> = serde_json::from_str(&out).map_err(|e| Error::Invalid(format!("ip -j addr: {e}")))?;
-    Ok(links
+    let have: Vec<(IpAddr, u8)> = links
         .iter()
         .flat_map(|l| &l.addr_info)
-        .any(|a| a.local == addr.addr().to_string() && a.prefixlen == addr.prefix_len()))
+        .filter_map(|a| Some((a.local.parse::<IpAddr>().ok()?, a.prefixlen)))
+        .collect();
+    Ok(want.iter().all(|w| have.contains(w)))
 }

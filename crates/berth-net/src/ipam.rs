@@ -1,41 +1,109 @@
-//! Persistent IPv4 address management for one network.
+//! Persistent address management for one network, IPv4 or IPv6 (one pool per family).
 //!
 //! The allocations are the truth a restarted daemon needs to avoid handing a running container's
 //! address to a new one, so every change is written (atomically, `write_json_atomic`) before the
 //! call returns.
 
-use crate::{io_err, Error, Ipv4Net, Result};
+use crate::{io_err, Error, Ipv4Net, Ipv6Net, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::net::Ipv4Addr;
+use std::fmt::{Debug, Display};
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// What a pool needs of its subnet type: [`Ipv4Net`] or [`Ipv6Net`].
+pub trait Family: Copy + Eq + Debug + Display + Serialize + DeserializeOwned + Send + 'static {
+    type Addr: Copy + Eq + Ord + Hash + Debug + Display + Serialize + DeserializeOwned + Send + Into<IpAddr>;
+    /// Pools of this family live in `<dir>/<FILE_PREFIX><network>.json`: IPv4 keeps the name
+    /// older releases wrote, so their pools are found; IPv6 pools are new files they never read.
+    const FILE_PREFIX: &'static str;
+    const NAME: &'static str;
+    /// The longest prefix worth a pool (room for a gateway and a container).
+    const MAX_PREFIX: u8;
+    fn trunc(&self) -> Self;
+    fn prefix_len(&self) -> u8;
+    fn network(&self) -> Self::Addr;
+    fn contains_addr(&self, a: &Self::Addr) -> bool;
+    fn contains_net(&self, n: &Self) -> bool;
+    fn with_addr(a: Self::Addr, prefix_len: u8) -> Self;
+    /// Addresses never handed out: IPv4's network and broadcast, IPv6's subnet-router anycast.
+    fn is_edge(&self, a: &Self::Addr) -> bool;
+    fn hosts_from(&self) -> Box<dyn Iterator<Item = Self::Addr>>;
+    fn first_host(&self) -> Self::Addr {
+        self.hosts_from().find(|a| !self.is_edge(a)).unwrap_or_else(|| self.network())
+    }
+}
+
+/// The methods both subnet types have under the same names; what differs is given.
+macro_rules! family {
+    ($net:ty, $addr:ty, $prefix:literal, $name:literal, $max:literal, |$n:ident, $a:ident| $edge:expr) => {
+        impl Family for $net {
+            type Addr = $addr;
+            const FILE_PREFIX: &'static str = $prefix;
+            const NAME: &'static str = $name;
+            const MAX_PREFIX: u8 = $max;
+            fn trunc(&self) -> Self {
+                <$net>::trunc(self)
+            }
+            fn prefix_len(&self) -> u8 {
+                <$net>::prefix_len(self)
+            }
+            fn network(&self) -> $addr {
+                <$net>::network(self)
+            }
+            fn contains_addr(&self, a: &$addr) -> bool {
+                self.contains(a)
+            }
+            fn contains_net(&self, n: &Self) -> bool {
+                self.contains(n)
+            }
+            fn with_addr(a: $addr, prefix_len: u8) -> Self {
+                <$net>::new(a, prefix_len).expect("prefix length of an existing subnet")
+            }
+            fn is_edge(&self, a: &$addr) -> bool {
+                let ($n, $a) = (self, a);
+                $edge
+            }
+            // Lazy: a /64 is never walked further than its lowest free address.
+            fn hosts_from(&self) -> Box<dyn Iterator<Item = $addr>> {
+                Box::new(self.hosts())
+            }
+        }
+    };
+}
+
+family!(Ipv4Net, Ipv4Addr, "ipam-", "IPv4", 30, |n, a| *a == n.network() || *a == n.broadcast());
+family!(Ipv6Net, Ipv6Addr, "ipam6-", "IPv6", 126, |n, a| *a == n.network());
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct IpamFile {
-    subnet: Ipv4Net,
-    gateway: Ipv4Addr,
+#[serde(bound = "")]
+struct IpamFile<N: Family> {
+    subnet: N,
+    gateway: N::Addr,
     /// `--fixed-cidr` / `--ip-range`: automatic allocation stays inside it.
     #[serde(default)]
-    range: Option<Ipv4Net>,
+    range: Option<N>,
     /// container id → address
-    allocations: BTreeMap<String, Ipv4Addr>,
+    allocations: BTreeMap<String, N::Addr>,
     /// Never handed out (a network's `AuxiliaryAddresses`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
-    reserved: std::collections::BTreeSet<Ipv4Addr>,
+    reserved: std::collections::BTreeSet<N::Addr>,
 }
 
 /// The address pool of one network; `Send + Sync`, every method persists before returning.
 #[derive(Debug)]
-pub struct Ipam {
+pub struct Ipam<N: Family = Ipv4Net> {
     path: PathBuf,
-    state: Mutex<IpamFile>,
+    state: Mutex<IpamFile<N>>,
 }
 
-impl Ipam {
-    /// The file a network's IPAM state lives in: `<dir>/ipam-<network>.json`.
+impl<N: Family> Ipam<N> {
+    /// The file a network's IPAM state lives in: `<dir>/ipam-<network>.json` (`ipam6-` for IPv6).
     pub fn file_path(dir: &Path, network: &str) -> PathBuf {
-        dir.join(format!("ipam-{network}.json"))
+        dir.join(format!("{}{network}.json", N::FILE_PREFIX))
     }
 
     /// Opens (or creates) the pool of `network` under `dir`.
@@ -43,41 +111,39 @@ impl Ipam {
     /// `subnet` is the network (e.g. `10.77.0.0/24`); `gateway` defaults to its first host address
     /// and is never handed out; `range` (`fixed-cidr`) restricts automatic allocation. An existing
     /// file keeps its allocations; one for another subnet is refused rather than silently reused.
-    pub fn open(
-        dir: &Path,
-        network: &str,
-        subnet: Ipv4Net,
-        gateway: Option<Ipv4Addr>,
-        range: Option<Ipv4Net>,
-    ) -> Result<Ipam> {
+    pub fn open(dir: &Path, network: &str, subnet: N, gateway: Option<N::Addr>, range: Option<N>) -> Result<Ipam<N>> {
         if network.is_empty() || network.contains('/') {
             return Err(Error::Invalid(format!("network name {network:?}")));
         }
         let subnet = subnet.trunc();
-        if subnet.prefix_len() > 30 {
+        if subnet.prefix_len() > N::MAX_PREFIX {
             return Err(Error::Invalid(format!("subnet {subnet} is too small")));
         }
-        let gateway = gateway.unwrap_or_else(|| first_host(subnet));
-        if !subnet.contains(&gateway) {
-            return Err(Error::BadAddress { addr: gateway, subnet, why: "gateway outside the subnet" });
+        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
+        if !subnet.contains_addr(&gateway) {
+            return Err(Error::BadAddress {
+                addr: gateway.into(),
+                subnet: subnet.to_string(),
+                why: "gateway outside the subnet",
+            });
         }
         let range = range.map(|r| r.trunc());
         if let Some(r) = range {
-            if !subnet.contains(&r) {
+            if !subnet.contains_net(&r) {
                 return Err(Error::Invalid(format!("fixed-cidr {r} is not inside {subnet}")));
             }
         }
         std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let path = Self::file_path(dir, network);
-        let state = match berth_proto::fsutil::read_json::<IpamFile>(&path)
+        let state = match berth_proto::fsutil::read_json::<IpamFile<N>>(&path)
             .map_err(io_err(format!("reading {}", path.display())))?
         {
             Some(f) => {
                 if f.subnet != subnet {
                     return Err(Error::SubnetMismatch {
                         path: path.display().to_string(),
-                        on_disk: f.subnet,
-                        wanted: subnet,
+                        on_disk: f.subnet.to_string(),
+                        wanted: subnet.to_string(),
                     });
                 }
                 f
@@ -92,7 +158,7 @@ impl Ipam {
     }
 
     /// Every pool under `dir`, by network key (for a restore that frees what nobody records).
-    pub fn open_all(dir: &Path) -> Result<Vec<(String, Ipam)>> {
+    pub fn open_all(dir: &Path) -> Result<Vec<(String, Ipam<N>)>> {
         let rd = match std::fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -101,11 +167,11 @@ impl Ipam {
         let mut out = Vec::new();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
-            let Some(key) = name.strip_prefix("ipam-").and_then(|n| n.strip_suffix(".json")) else {
+            let Some(key) = name.strip_prefix(N::FILE_PREFIX).and_then(|n| n.strip_suffix(".json")) else {
                 continue;
             };
             let path = ent.path();
-            if let Some(f) = berth_proto::fsutil::read_json::<IpamFile>(&path)
+            if let Some(f) = berth_proto::fsutil::read_json::<IpamFile<N>>(&path)
                 .map_err(io_err(format!("reading {}", path.display())))?
             {
                 out.push((key.to_string(), Ipam { path, state: Mutex::new(f) }));
@@ -114,23 +180,23 @@ impl Ipam {
         Ok(out)
     }
 
-    pub fn subnet(&self) -> Ipv4Net {
+    pub fn subnet(&self) -> N {
         self.lock().subnet
     }
 
-    pub fn gateway(&self) -> Ipv4Addr {
+    pub fn gateway(&self) -> N::Addr {
         self.lock().gateway
     }
 
     /// The gateway with the subnet's prefix, as the bridge carries it (`10.77.0.1/24`).
-    pub fn gateway_cidr(&self) -> Ipv4Net {
+    pub fn gateway_cidr(&self) -> N {
         let s = self.lock();
-        Ipv4Net::new(s.gateway, s.subnet.prefix_len()).expect("prefix came from an Ipv4Net")
+        N::with_addr(s.gateway, s.subnet.prefix_len())
     }
 
     /// Gives `container_id` an address: its existing one, `preferred` (`--ip`), or the lowest free
     /// one in the range. Asking again for the same container is idempotent.
-    pub fn allocate(&self, container_id: &str, preferred: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    pub fn allocate(&self, container_id: &str, preferred: Option<N::Addr>) -> Result<N::Addr> {
         let mut s = self.lock();
         if let Some(&have) = s.allocations.get(container_id) {
             if preferred.is_none() || preferred == Some(have) {
@@ -141,16 +207,16 @@ impl Ipam {
             Some(p) => {
                 check_usable(&s, p)?;
                 if let Some((owner, _)) = s.allocations.iter().find(|(id, a)| **a == p && id.as_str() != container_id) {
-                    return Err(Error::AddressInUse { addr: p, owner: owner.clone() });
+                    return Err(Error::AddressInUse { addr: p.into(), owner: owner.clone() });
                 }
                 p
             }
             None => {
                 let pool = s.range.unwrap_or(s.subnet);
-                let used: HashSet<Ipv4Addr> = s.allocations.values().copied().collect();
-                pool.hosts()
+                let used: HashSet<N::Addr> = s.allocations.values().copied().collect();
+                pool.hosts_from()
                     .find(|a| check_usable(&s, *a).is_ok() && !used.contains(a))
-                    .ok_or(Error::PoolExhausted(pool))?
+                    .ok_or_else(|| Error::PoolExhausted { family: N::NAME, pool: pool.to_string() })?
             }
         };
         let mut next = s.clone();
@@ -161,7 +227,7 @@ impl Ipam {
     }
 
     /// Keeps `addrs` out of every allocation from now on (idempotent; persisted once changed).
-    pub fn reserve(&self, addrs: &[Ipv4Addr]) -> Result<()> {
+    pub fn reserve(&self, addrs: &[N::Addr]) -> Result<()> {
         let mut s = self.lock();
         if addrs.iter().all(|a| s.reserved.contains(a)) {
             return Ok(());
@@ -174,7 +240,7 @@ impl Ipam {
     }
 
     /// Frees the container's address (no-op when it has none); returns what it had.
-    pub fn release(&self, container_id: &str) -> Result<Option<Ipv4Addr>> {
+    pub fn release(&self, container_id: &str) -> Result<Option<N::Addr>> {
         let mut s = self.lock();
         if !s.allocations.contains_key(container_id) {
             return Ok(None);
@@ -186,12 +252,12 @@ impl Ipam {
         Ok(old)
     }
 
-    pub fn lookup(&self, container_id: &str) -> Option<Ipv4Addr> {
+    pub fn lookup(&self, container_id: &str) -> Option<N::Addr> {
         self.lock().allocations.get(container_id).copied()
     }
 
     /// All allocations, container id → address.
-    pub fn allocations(&self) -> BTreeMap<String, Ipv4Addr> {
+    pub fn allocations(&self) -> BTreeMap<String, N::Addr> {
         self.lock().allocations.clone()
     }
 
@@ -223,23 +289,19 @@ impl Ipam {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, IpamFile> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IpamFile<N>> {
         // A panic while holding the lock cannot leave the map half-written (we swap whole
         // values after the file write), so the poisoned value is still consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn first_host(subnet: Ipv4Net) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(subnet.network()) + 1)
-}
-
-fn check_usable(s: &IpamFile, a: Ipv4Addr) -> Result<()> {
-    let bad = |why| Err(Error::BadAddress { addr: a, subnet: s.subnet, why });
-    if !s.subnet.contains(&a) {
+fn check_usable<N: Family>(s: &IpamFile<N>, a: N::Addr) -> Result<()> {
+    let bad = |why| Err(Error::BadAddress { addr: a.into(), subnet: s.subnet.to_string(), why });
+    if !s.subnet.contains_addr(&a) {
         return bad("not in the subnet");
     }
-    if a == s.subnet.network() || a == s.subnet.broadcast() {
+    if s.subnet.is_edge(&a) {
         return bad("network or broadcast address");
     }
     if a == s.gateway {
@@ -251,6 +313,6 @@ fn check_usable(s: &IpamFile, a: Ipv4Addr) -> Result<()> {
     Ok(())
 }
 
-fn write(path: &Path, f: &IpamFile) -> Result<()> {
+fn write<N: Family>(path: &Path, f: &IpamFile<N>) -> Result<()> {
     berth_proto::fsutil::write_json_atomic(path, f).map_err(io_err(format!("writing {}", path.display())))
 }

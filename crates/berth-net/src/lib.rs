@@ -49,15 +49,15 @@ mod nft_state;
 pub mod ports;
 pub mod routes;
 
-pub use bridge::{enable_ip_forward, Bridge};
+pub use bridge::{enable_ip6_forward, enable_ip_forward, Bridge};
 pub use endpoint::{attach, attach_iface, detach, detach_iface, host_veth_name, Endpoint, Iface, NetnsRef};
 pub use hosts::{write_hosts, HostsEntry};
-pub use ipam::Ipam;
+pub use ipam::{Family, Ipam};
 pub use mac::{mac_for_ip, parse_mac};
 pub use nft::{reconcile, remove_table, Desired, DesiredEndpoint, DesiredNetwork, ReconcileReport};
 pub use ports::{check_port_free, pick_free_port, PortMapping, Proto};
 
-pub use ipnet::Ipv4Net;
+pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use std::io;
 
@@ -75,17 +75,17 @@ pub enum Error {
         source: io::Error,
     },
     /// Every address of the pool is taken.
-    #[error("no available IPv4 address in {0}")]
-    PoolExhausted(Ipv4Net),
+    #[error("no available {family} address in {pool}")]
+    PoolExhausted { family: &'static str, pool: String },
     /// The requested address belongs to another container.
     #[error("address {addr} is already in use by container {owner}")]
-    AddressInUse { addr: std::net::Ipv4Addr, owner: String },
+    AddressInUse { addr: std::net::IpAddr, owner: String },
     /// The requested address cannot be handed out on this network.
     #[error("invalid address {addr} for network {subnet}: {why}")]
-    BadAddress { addr: std::net::Ipv4Addr, subnet: Ipv4Net, why: &'static str },
+    BadAddress { addr: std::net::IpAddr, subnet: String, why: &'static str },
     /// The IPAM file on disk describes another subnet than the one asked for.
     #[error("IPAM state {path} is for subnet {on_disk}, not {wanted}")]
-    SubnetMismatch { path: String, on_disk: Ipv4Net, wanted: Ipv4Net },
+    SubnetMismatch { path: String, on_disk: String, wanted: String },
     /// Docker's message for a host port someone else already holds.
     #[error("Bind for {ip}:{port} failed: port is already allocated")]
     PortAllocated { ip: std::net::IpAddr, port: u16 },

@@ -37,9 +37,9 @@ pub(crate) struct TableState {
     pub rules: Vec<RuleInfo>,
 }
 
-/// The table's state, `None` when it does not exist.
-pub(crate) fn read_table(table: &str) -> Result<Option<TableState>> {
-    let out = match run("nft", &["-j", "list", "table", "ip", table]) {
+/// The table's state (`family` `ip` or `ip6`), `None` when it does not exist.
+pub(crate) fn read_table(table: &str, family: &str) -> Result<Option<TableState>> {
+    let out = match run("nft", &["-j", "list", "table", family, table]) {
         Ok(o) => o,
         Err(Error::Command { stderr, .. }) if stderr.contains("No such file or directory") => return Ok(None),
         Err(e) => return Err(e),

@@ -23,8 +23,9 @@ impl Proto {
 /// One `-p [hostip:]hostport:containerport[/proto]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PortMapping {
-    /// `None` (or 0.0.0.0) = every local address of the host.
-    pub host_ip: Option<Ipv4Addr>,
+    /// `None` (or 0.0.0.0, or ::) = every local address of the host; an IPv6 address is
+    /// reached only by containers with an IPv6 address.
+    pub host_ip: Option<IpAddr>,
     /// 0 = not chosen yet (`-p 80` or `-p 127.0.0.1::80`); see [`pick_free_port`].
     pub host_port: u16,
     pub container_port: u16,
@@ -33,7 +34,7 @@ pub struct PortMapping {
 
 impl PortMapping {
     /// Parses Docker's short syntax (no ranges): `80`, `8080:80`, `127.0.0.1:8080:80/udp`,
-    /// `127.0.0.1::80`.
+    /// `127.0.0.1::80`, `[fd00::1]:8080:80`.
     pub fn parse(spec: &str) -> Result<PortMapping> {
         let bad = || Error::Invalid(format!("port specification {spec:?}"));
         let (rest, proto) = match spec.rsplit_once('/') {
@@ -41,6 +42,11 @@ impl PortMapping {
             Some((r, "udp")) => (r, Proto::Udp),
             Some(_) => return Err(bad()),
             None => (spec, Proto::Tcp),
+        };
+        // An IPv6 host address comes in brackets.
+        let (v6, rest) = match rest.strip_prefix('[').and_then(|r| r.split_once("]:")) {
+            Some((ip, r)) => (Some(ip.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?), r),
+            None => (None, rest),
         };
         let parts: Vec<&str> = rest.split(':').collect();
         let port = |s: &str, allow_empty: bool| -> Result<u16> {
@@ -53,6 +59,8 @@ impl PortMapping {
             }
         };
         let (host_ip, host_port, container_port) = match parts.as_slice() {
+            [h, c] if v6.is_some() => (v6.map(IpAddr::V6), port(h, true)?, port(c, false)?),
+            _ if v6.is_some() => return Err(bad()),
             [c] => (None, 0, port(c, false)?),
             [h, c] => (None, port(h, true)?, port(c, false)?),
             [ip, h, c] => {
@@ -61,13 +69,13 @@ impl PortMapping {
             }
             _ => return Err(bad()),
         };
-        let host_ip = host_ip.filter(|ip: &Ipv4Addr| !ip.is_unspecified());
+        let host_ip = host_ip.filter(|ip: &IpAddr| !ip.is_unspecified());
         Ok(PortMapping { host_ip, host_port, container_port, proto })
     }
 
     /// The address the mapping listens on, 0.0.0.0 for "all".
-    pub fn host_ip_or_any(&self) -> Ipv4Addr {
-        self.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)
+    pub fn host_ip_or_any(&self) -> IpAddr {
+        self.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 
     /// True when both would claim the same host port (same proto, overlapping address).
@@ -83,8 +91,8 @@ impl PortMapping {
 ///
 /// Published ports are kernel DNAT rules, so nothing in Berth holds them: this only sees other
 /// programs. Conflicts between Berth's own containers are [`crate::Desired::port_conflict`].
-pub fn check_port_free(host_ip: Option<Ipv4Addr>, port: u16, proto: Proto) -> Result<()> {
-    let ip = IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED));
+pub fn check_port_free(host_ip: Option<IpAddr>, port: u16, proto: Proto) -> Result<()> {
+    let ip = host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, port);
     let r = match proto {
         Proto::Tcp => TcpListener::bind(addr).map(drop),
@@ -98,8 +106,8 @@ pub fn check_port_free(host_ip: Option<Ipv4Addr>, port: u16, proto: Proto) -> Re
 }
 
 /// Lets the kernel choose a free ephemeral port for `-p 80` (host port left empty).
-pub fn pick_free_port(host_ip: Option<Ipv4Addr>, proto: Proto) -> Result<u16> {
-    let addr = SocketAddr::new(IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)), 0);
+pub fn pick_free_port(host_ip: Option<IpAddr>, proto: Proto) -> Result<u16> {
+    let addr = SocketAddr::new(host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), 0);
     let port = match proto {
         Proto::Tcp => TcpListener::bind(addr).and_then(|l| l.local_addr()),
         Proto::Udp => UdpSocket::bind(addr).and_then(|s| s.local_addr()),
@@ -116,14 +124,18 @@ mod tests {
     #[test]
     fn parses_docker_short_syntax() {
         let m = PortMapping::parse("127.0.0.1:8080:80/udp").unwrap();
-        assert_eq!(m.host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(m.host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!((m.host_port, m.container_port, m.proto), (8080, 80, Proto::Udp));
         let m = PortMapping::parse("8080:80").unwrap();
         assert_eq!((m.host_ip, m.host_port, m.container_port, m.proto), (None, 8080, 80, Proto::Tcp));
         assert_eq!(PortMapping::parse("80").unwrap().host_port, 0);
         assert_eq!(PortMapping::parse("127.0.0.1::80").unwrap().host_port, 0);
         assert_eq!(PortMapping::parse("0.0.0.0:1:2").unwrap().host_ip, None);
-        for bad in ["", "a:80", "80/sctp", "1:2:3:4", "70000:80", "8080:0", "x.y:1:2"] {
+        let m = PortMapping::parse("[fd00::1]:8080:80").unwrap();
+        assert_eq!((m.host_ip, m.host_port), (Some("fd00::1".parse().unwrap()), 8080));
+        assert_eq!(PortMapping::parse("[::]:8080:80").unwrap().host_ip, None);
+        assert_eq!(PortMapping::parse("[::1]::80").unwrap().host_port, 0);
+        for bad in ["", "a:80", "80/sctp", "1:2:3:4", "70000:80", "8080:0", "x.y:1:2", "[fd00::1]:80", "[x]:1:2"] {
             assert!(PortMapping::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -143,9 +155,10 @@ mod tests {
     fn port_in_use_is_reported_like_docker() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let e = check_port_free(Some(Ipv4Addr::LOCALHOST), port, Proto::Tcp).unwrap_err();
+        let lo = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let e = check_port_free(lo, port, Proto::Tcp).unwrap_err();
         assert_eq!(e.to_string(), format!("Bind for 127.0.0.1:{port} failed: port is already allocated"));
         drop(l);
-        check_port_free(Some(Ipv4Addr::LOCALHOST), port, Proto::Tcp).unwrap();
+        check_port_free(lo, port, Proto::Tcp).unwrap();
     }
 }

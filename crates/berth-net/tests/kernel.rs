@@ -4,7 +4,8 @@
 mod common;
 
 use berth_net::{
-    attach, detach, nft, Bridge, Desired, DesiredEndpoint, DesiredNetwork, Ipv4Net, NetnsRef, PortMapping,
+    attach, attach_iface, detach, nft, Bridge, Desired, DesiredEndpoint, DesiredNetwork, Iface, Ipv4Net, Ipv6Net,
+    NetnsRef, PortMapping,
 };
 use common::{client_here, client_in, sh, unique, Netns, Server};
 use std::os::unix::fs::MetadataExt;
@@ -145,26 +146,41 @@ fn nat_published_ports_hairpin_and_internal() {
     let table = "berth";
     let desired = Desired {
         networks: vec![
-            DesiredNetwork { name: "front".into(), bridge: br.clone(), subnet: cidr("10.210.0.0/24"), internal: false },
-            DesiredNetwork { name: "back".into(), bridge: ibr.clone(), subnet: cidr("10.211.0.0/24"), internal: true },
+            DesiredNetwork {
+                name: "front".into(),
+                bridge: br.clone(),
+                subnet: cidr("10.210.0.0/24"),
+                internal: false,
+                subnet6: None,
+            },
+            DesiredNetwork {
+                name: "back".into(),
+                bridge: ibr.clone(),
+                subnet: cidr("10.211.0.0/24"),
+                internal: true,
+                subnet6: None,
+            },
         ],
         endpoints: vec![
             DesiredEndpoint {
                 container_id: id1.into(),
                 network: "front".into(),
                 ip: "10.210.0.2".parse().unwrap(),
+                ip6: None,
                 ports: vec![PortMapping::parse("127.0.0.1:8080:80").unwrap(), PortMapping::parse("8081:80").unwrap()],
             },
             DesiredEndpoint {
                 container_id: id2.into(),
                 network: "front".into(),
                 ip: "10.210.0.3".parse().unwrap(),
+                ip6: None,
                 ports: vec![],
             },
             DesiredEndpoint {
                 container_id: id3.into(),
                 network: "back".into(),
                 ip: "10.211.0.2".parse().unwrap(),
+                ip6: None,
                 ports: vec![PortMapping::parse("8090:80").unwrap()],
             },
         ],
@@ -230,6 +246,106 @@ fn nat_published_ports_hairpin_and_internal() {
     nft::remove_table(table).unwrap();
     assert!(nft::snapshot(table).unwrap().is_none());
     assert!(client_here("127.0.0.1:8081").is_err(), "port still published after remove_table");
+}
+
+#[test]
+fn ipv6_dual_stack_nat_isolation_and_published_ports() {
+    if !common::in_own_netns("ipv6_dual_stack_nat_isolation_and_published_ports") {
+        return;
+    }
+    let v6 = |s: &str| s.parse::<Ipv6Net>().unwrap();
+    // The outside: a server namespace behind an uplink with IPv6 addresses only it and we use.
+    let srv = Netns::new("bns");
+    let up = unique("bu");
+    sh("ip", &["link", "add", &up, "type", "veth", "peer", "name", "uplink", "netns", &srv.name]);
+    sh("ip", &["addr", "add", "fd99:2::1/64", "dev", &up, "nodad"]);
+    sh("ip", &["link", "set", &up, "up"]);
+    sh("ip", &["-n", &srv.name, "addr", "add", "fd99:2::2/64", "dev", "uplink", "nodad"]);
+    sh("ip", &["-n", &srv.name, "link", "set", "uplink", "up"]);
+    let _outside = Server::start(Some(&srv), "::", 9000);
+
+    let br = unique("bt");
+    let (gw, gw6) = (cidr("10.215.0.1/24"), v6("fd99:10::1/64"));
+    Bridge::ensure(&br, gw).unwrap();
+    Bridge::ensure_v6(&br, gw6).unwrap();
+    Bridge::ensure_v6(&br, gw6).unwrap();
+    assert!(Bridge::addresses_v6(&br).unwrap().contains(&gw6));
+    berth_net::enable_ip_forward();
+    berth_net::enable_ip6_forward();
+    let attach6 = |ns: &Netns, id: &str, a: &str, a6: &str| {
+        let addr = cidr(a);
+        let mac = berth_net::mac_for_ip(addr.addr());
+        let iface =
+            Iface { index: 0, addr, gateway: gw.addr(), mac: &mac, link_local: &[], v6: Some((v6(a6), gw6.addr())) };
+        attach_iface(&NetnsRef::Path(ns.path()), &br, id, &iface).unwrap()
+    };
+    let (c1, c2) = (Netns::new("bnc"), Netns::new("bnc"));
+    let (id1, id2) = ("dddddddddddd1111", "eeeeeeeeeeee2222");
+    attach6(&c1, id1, "10.215.0.2/24", "fd99:10::2/64");
+    attach6(&c2, id2, "10.215.0.3/24", "fd99:10::3/64");
+    let route = String::from_utf8_lossy(&c1.exec(&["ip", "-6", "route", "show", "default"]).stdout).into_owned();
+    assert!(route.contains("default via fd99:10::1 dev eth0"), "{route}");
+    // Attaching again finds both addresses in place and leaves the interface alone.
+    let before = ifindex_in(&c1, "eth0").unwrap();
+    attach6(&c1, id1, "10.215.0.2/24", "fd99:10::2/64");
+    assert_eq!(ifindex_in(&c1, "eth0").unwrap(), before);
+    // A lost IPv6 address is a half-made endpoint: rebuilt.
+    assert!(c1.exec(&["ip", "-6", "addr", "del", "fd99:10::2/64", "dev", "eth0"]).status.success());
+    attach6(&c1, id1, "10.215.0.2/24", "fd99:10::2/64");
+    assert!(c1.exec(&["ip", "-6", "addr", "show", "dev", "eth0"]).stdout.windows(10).any(|w| w == b"fd99:10::2"));
+
+    let table = "berth6";
+    let front = |subnet6: Option<Ipv6Net>| DesiredNetwork {
+        name: "front".into(),
+        bridge: br.clone(),
+        subnet: cidr("10.215.0.0/24"),
+        internal: false,
+        subnet6,
+    };
+    let ep = |id: &str, ip: &str, ip6: &str, ports: &[&str]| DesiredEndpoint {
+        container_id: id.into(),
+        network: "front".into(),
+        ip: ip.parse().unwrap(),
+        ip6: Some(ip6.parse().unwrap()),
+        ports: ports.iter().map(|p| PortMapping::parse(p).unwrap()).collect(),
+    };
+    let desired = Desired {
+        networks: vec![front(Some(v6("fd99:10::/64")))],
+        endpoints: vec![
+            ep(id1, "10.215.0.2", "fd99:10::2", &["8081:80", "[fd99:2::1]:8082:80", "127.0.0.1:8083:80"]),
+            ep(id2, "10.215.0.3", "fd99:10::3", &[]),
+        ],
+    };
+    let report = nft::reconcile(table, &desired).unwrap();
+    assert!(report.table_created && report.conflicts.is_empty(), "{report:?}");
+    assert!(!nft::reconcile(table, &desired).unwrap().changed(), "a second reconcile changed something");
+    let s6 = nft::snapshot_v6(table).unwrap().expect("ip6 table");
+    assert_eq!(s6.maps["ports_any_tcp"]["8081"], "fd99:10::2 . 80");
+    assert_eq!(s6.maps["ports_ip_tcp"]["fd99:2::1 . 8082"], "fd99:10::2 . 80");
+    assert!(!s6.maps["ports_ip_tcp"].keys().any(|k| k.starts_with("127.")), "an IPv4 binding in the ip6 table");
+    assert!(!nft::snapshot(table).unwrap().unwrap().maps["ports_ip_tcp"].contains_key("fd99:2::1 . 8082"));
+
+    // Outbound over IPv6, masqueraded to the uplink's address.
+    assert_eq!(client_in(&c1, "fd99:2::2", 9000).unwrap(), "hello from :: to fd99:2::1");
+    let _web = Server::start(Some(&c1), "::", 80);
+    // Published ports over IPv6: from outside (source kept), from the host, on a bound address.
+    assert_eq!(client_in(&srv, "fd99:2::1", 8081).unwrap(), "hello from :: to fd99:2::2");
+    assert_eq!(client_in(&srv, "fd99:2::1", 8082).unwrap(), "hello from :: to fd99:2::2");
+    assert_eq!(client_here("[fd99:2::1]:8081").unwrap(), "hello from :: to fd99:2::1");
+    // The same container over IPv4 still (dual stack: the server's socket takes both).
+    assert_eq!(client_here("127.0.0.1:8083").unwrap(), "hello from :: to ::ffff:10.215.0.1");
+    // Neighbours on the bridge reach each other directly; the outside cannot.
+    assert_eq!(client_in(&c2, "fd99:10::2", 80).unwrap(), "hello from :: to fd99:10::3");
+    sh("ip", &["-n", &srv.name, "-6", "route", "add", "fd99:10::/64", "via", "fd99:2::1"]);
+    assert!(client_in(&srv, "fd99:10::2", 80).is_err(), "unpublished port reachable from outside over IPv6");
+
+    // Without IPv6 networks the ip6 table goes, in the same transaction as the rest.
+    let v4_only = Desired { networks: vec![front(None)], endpoints: vec![] };
+    let r = nft::reconcile(table, &v4_only).unwrap();
+    assert!(r.objects_deleted >= 1, "{r:?}");
+    assert!(nft::snapshot_v6(table).unwrap().is_none());
+    assert!(client_in(&srv, "fd99:2::1", 8081).is_err(), "IPv6 port still published");
+    nft::remove_table(table).unwrap();
 }
 
 /// Sends one datagram from `ns` to 127.0.0.1:7001 and tells whether this namespace received it.

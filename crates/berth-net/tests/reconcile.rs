@@ -17,12 +17,14 @@ fn desired() -> Desired {
                 bridge: "berth0".into(),
                 subnet: "10.77.0.0/24".parse().unwrap(),
                 internal: false,
+                subnet6: None,
             },
             DesiredNetwork {
                 name: "priv".into(),
                 bridge: "berth1".into(),
                 subnet: "10.78.0.0/24".parse().unwrap(),
                 internal: true,
+                subnet6: None,
             },
         ],
         endpoints: vec![
@@ -30,6 +32,7 @@ fn desired() -> Desired {
                 container_id: "c1".into(),
                 network: "bridge".into(),
                 ip: "10.77.0.2".parse().unwrap(),
+                ip6: None,
                 ports: ["8081:80", "127.0.0.1:8082:80", "5353:53/udp"]
                     .iter()
                     .map(|p| PortMapping::parse(p).unwrap())
@@ -39,6 +42,7 @@ fn desired() -> Desired {
                 container_id: "c2".into(),
                 network: "bridge".into(),
                 ip: "10.77.0.3".parse().unwrap(),
+                ip6: None,
                 ports: vec![PortMapping::parse("9090:90").unwrap()],
             },
         ],

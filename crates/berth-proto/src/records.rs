@@ -88,7 +88,8 @@ pub struct HealthRecord {
     pub log: Vec<HealthResult>,
     /// The last status changes, oldest first (bounded).
     pub transitions: Vec<HealthTransition>,
-    /// Status changes this monitor has made: a `WatchHealth` with `after` below it is answered.
+    /// Probes this monitor has judged (older monitors: status changes it made): a `WatchHealth`
+    /// with `after` below it is answered.
     #[serde(default)]
     pub seq: u64,
 }

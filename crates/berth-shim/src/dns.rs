@@ -207,7 +207,7 @@ pub fn answer(query: &[u8], names: &mut Names, udp: bool) -> Verdict {
                 .collect();
             respond(RCODE::NoError, answers)
         }
-        QTYPE::TYPE(TYPE::PTR) => match reverse_v4(&name).and_then(|ip| names.pointer(IpAddr::V4(ip))) {
+        QTYPE::TYPE(TYPE::PTR) => match reverse(&name).and_then(|ip| names.pointer(ip)) {
             Some(ptr) => {
                 let target = format!("{ptr}.");
                 let answers = vec![rr(RData::PTR(PTR(Name::new_unchecked(&target).into_owned())))];
@@ -261,15 +261,26 @@ fn reply(
     }
 }
 
-/// `4.3.2.1.in-addr.arpa` → 1.2.3.4.
-fn reverse_v4(name: &str) -> Option<Ipv4Addr> {
-    let rest = name.strip_suffix(".in-addr.arpa")?;
-    let mut o: Vec<u8> = rest.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    if o.len() != 4 {
+/// `4.3.2.1.in-addr.arpa` → 1.2.3.4; `<32 nibbles, last first>.ip6.arpa` → the IPv6 address.
+fn reverse(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
+        let mut o: Vec<u8> = rest.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        if o.len() != 4 {
+            return None;
+        }
+        o.reverse();
+        return Some(IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], o[3])));
+    }
+    let rest = name.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<u32> = rest
+        .split('.')
+        .map(|p| (p.len() == 1).then(|| p.chars().next()?.to_digit(16)).flatten())
+        .collect::<Option<_>>()?;
+    if nibbles.len() != 32 {
         return None;
     }
-    o.reverse();
-    Some(Ipv4Addr::new(o[0], o[1], o[2], o[3]))
+    let v = nibbles.iter().rev().fold(0u128, |acc, n| (acc << 4) | u128::from(*n));
+    Some(IpAddr::V6(v.into()))
 }
 
 #[cfg(test)]

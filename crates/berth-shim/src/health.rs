@@ -166,7 +166,8 @@ impl Health {
     }
 
     /// The probe ended with `exit_code`, or could not run (`failed`: the runtime's message).
-    /// Judges it, writes the record, and returns true when the status changed.
+    /// Judges it, writes the record, and returns true when the status changed (watchers are told
+    /// of every probe all the same).
     pub fn finish(&mut self, exit_code: i64, failed: Option<String>) -> bool {
         let Some(p) = self.probe.take() else { return false };
         let mut out = String::from_utf8_lossy(&p.output).into_owned();
@@ -191,8 +192,9 @@ impl Health {
         if changed {
             let status = self.record.status.clone();
             push_bounded(&mut self.record.transitions, HealthTransition { status, time: end }, MAX_TRANSITIONS);
-            self.record.seq += 1;
         }
+        // Every probe is news to a watcher: the daemon reports each as an exec, as dockerd does.
+        self.record.seq += 1;
         self.save();
         self.next = Some(Instant::now() + self.interval());
         changed

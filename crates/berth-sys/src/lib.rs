@@ -105,6 +105,23 @@ pub fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: i32) -> io::Result<()> 
     Ok(())
 }
 
+/// Bytes written on a Unix stream socket that its peer has not read yet (`SIOCOUTQ`: for a Unix
+/// socket the kernel counts what sits in the peer's receive queue against the sender).
+///
+/// Takes the descriptor's number: the caller (an HTTP handler) knows it only from the accepted
+/// connection, not as an owned or borrowed fd. Were the number reused meanwhile, the ioctl only
+/// reads a count (or fails) on whatever it names now.
+pub fn unread_by_peer(fd: std::os::fd::RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int through the pointer, which is valid for the call; a stale
+    // fd number makes the call fail with EBADF/ENOTTY or read another socket's count, nothing more.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// Sets the window size of a terminal.
 pub fn set_winsize(fd: std::os::fd::BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
     use std::os::fd::AsRawFd;

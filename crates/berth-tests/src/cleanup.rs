@@ -52,9 +52,12 @@ pub(crate) fn cleanup(d: &mut TestDaemon) {
                 }
             }
         }
-        // The daemon's own nftables table is named after its bridge.
+        // The daemon's own nftables tables (IPv4, and IPv6 once it had IPv6) are named after
+        // its bridge.
         let table = format!("berth_{}", name.replace('-', "_"));
-        let _ = std::process::Command::new("nft").args(["delete", "table", "ip", &table]).output();
+        for family in ["ip", "ip6"] {
+            let _ = std::process::Command::new("nft").args(["delete", "table", family, &table]).output();
+        }
     }
     if std::env::var_os("BERTH_TEST_KEEP").is_some() {
         eprintln!("BERTH_TEST_KEEP: leaving {}", d.base.display());

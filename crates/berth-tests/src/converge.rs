@@ -80,7 +80,9 @@ pub fn leaks(d: &TestDaemon, gone: &[String]) -> Vec<String> {
             }
         }
     }
-    for pool in dir_names(&d.data_root.join("network")).iter().filter(|n| n.starts_with("ipam-")) {
+    for pool in
+        dir_names(&d.data_root.join("network")).iter().filter(|n| n.starts_with("ipam-") || n.starts_with("ipam6-"))
+    {
         let text = std::fs::read_to_string(d.data_root.join("network").join(pool)).unwrap_or_default();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         for (id, ip) in v["allocations"].as_object().into_iter().flatten() {

@@ -190,6 +190,15 @@ fn a_compose_project_lives_through_up_twice_a_kill9_and_down() {
     let hi = p.run(&["run", "--rm", "-T", "worker", "echo", "hi"]);
     assert!(hi.status.success(), "{}", output_text(&hi));
     assert_eq!(String::from_utf8_lossy(&hi.stdout).trim(), "hi", "{}", output_text(&hi));
+    // Without the docker CLI compose attaches (one socket per stream, stdin's among them) only
+    // after the start: a quick command's output still arrives, once (dockerd 5 of 5 here).
+    for _ in 0..3 {
+        let mut c = p.cmd(&["run", "--rm", "-T", "worker", "echo", "hi"]);
+        c.env("COMPOSE_INTERACTIVE_NO_CLI", "1");
+        let hi = run_with_timeout(&mut c, Duration::from_secs(120));
+        assert!(hi.status.success(), "{}", output_text(&hi));
+        assert_eq!(String::from_utf8_lossy(&hi.stdout), "hi\n", "{}", output_text(&hi));
+    }
     let three = p.run(&["run", "--rm", "-T", "worker", "sh", "-c", "exit 3"]);
     assert_eq!(three.status.code(), Some(3), "{}", output_text(&three));
     assert_eq!(leftovers(&d, &n).0.lines().count(), 4, "only the project's four containers");

@@ -273,3 +273,35 @@ fn is_flappy(pid: i32) -> bool {
         .map(|c| String::from_utf8_lossy(&c).contains("exit 1"))
         .unwrap_or(false)
 }
+
+/// On a dual-stack network a peer's name has its IPv6 address too (AAAA), and a PTR for that
+/// address names it; on an IPv4-only one AAAA has no records (never an outside answer).
+#[test]
+fn dual_stack_peers_answer_aaaa_and_ipv6_ptr() {
+    let (d, upstream) = setup("dns-v6", "four4");
+    let pid = std::process::id();
+    let subnet = format!("fd43:{:x}:{:x}:1::/64", pid >> 16, pid & 0xffff);
+    d.docker_ok(&["network", "create", "--ipv6", "--subnet", &subnet, "six6"]);
+    for (name, net) in [("a6", "six6"), ("b6", "six6"), ("a4", "four4"), ("b4", "four4")] {
+        d.docker_ok(&["run", "-d", "--name", name, "--network", net, "--dns", &upstream, "busybox", "sleep", "1000"]);
+    }
+    let b6 = d.inspect("b6")["NetworkSettings"]["Networks"]["six6"]["GlobalIPv6Address"].as_str().unwrap().to_string();
+    let b6_v4 = ip_on(&d, "b6", "six6");
+    let a6 = d.state("a6").pid;
+    let mut want = vec![b6_v4, b6.parse::<std::net::Ipv6Addr>().unwrap().to_string()];
+    want.sort();
+    let found = || {
+        let mut v: Vec<String> = lookup(a6, "b6")
+            .into_iter()
+            .map(|a| a.parse::<std::net::IpAddr>().map(|ip| ip.to_string()).unwrap_or(a))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(wait_until(Duration::from_secs(5), || found() == want), "{:?} want {want:?}", found());
+    let ptr = nslookup(a6, &b6);
+    assert!(ptr.contains("b6.six6"), "{ptr}");
+    // IPv4 only: the A record and nothing else, with no error.
+    let out = nslookup(d.state("a4").pid, "b4");
+    assert_eq!(addresses(&out), vec![ip_on(&d, "b4", "four4")], "{out}");
+}

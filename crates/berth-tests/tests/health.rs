@@ -19,6 +19,18 @@ fn status_is(d: &TestDaemon, name: &str, want: &str) -> bool {
 
 /// `health_status` events of the container between `since` and now: (action, unix seconds).
 fn health_events(d: &TestDaemon, id: &str, since: u64) -> Vec<(String, f64)> {
+    events_of(d, id, since, Some("health_status"))
+        .into_iter()
+        .map(|v| (action(&v), v["timeNano"].as_f64().unwrap() / 1e9))
+        .collect()
+}
+
+fn action(v: &serde_json::Value) -> String {
+    v["Action"].as_str().unwrap().to_string()
+}
+
+/// The container's events between `since` and now, as JSON, optionally of one event name.
+fn events_of(d: &TestDaemon, id: &str, since: u64, event: Option<&str>) -> Vec<serde_json::Value> {
     let until = (unix_now() as u64 + 1).to_string();
     let out = d.docker_ok(&[
         "events",
@@ -28,16 +40,12 @@ fn health_events(d: &TestDaemon, id: &str, since: u64) -> Vec<(String, f64)> {
         &until,
         "--filter",
         &format!("container={id}"),
-        "--filter",
-        "event=health_status",
         "--format",
         "{{json .}}",
     ]);
     out.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["Action"].as_str().unwrap().to_string(), v["timeNano"].as_f64().unwrap() / 1e9)
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| event.is_none_or(|e| action(v).starts_with(e)))
         .collect()
 }
 
@@ -128,6 +136,24 @@ fn checks_run_through_a_daemon_outage_and_their_changes_are_replayed_once() {
     d.restart();
     let evs = health_events(&d, &id, t0);
     assert_eq!((count(&evs, "health_status: unhealthy"), count(&evs, "health_status: healthy")), (1, 1), "{evs:?}");
+    // Each probe the record keeps is an exec to `docker events`, as in dockerd, reported once
+    // however many restarts replayed it.
+    let all = events_of(&d, &id, t0, None);
+    let log = health(&d, "hc")["Log"].as_array().unwrap().clone();
+    for probe in &log[..log.len() - 1] {
+        let start = chrono::DateTime::parse_from_rfc3339(probe["Start"].as_str().unwrap()).unwrap();
+        let at = start.timestamp_nanos_opt().unwrap();
+        let creates: Vec<_> = all
+            .iter()
+            .filter(|v| action(v).starts_with("exec_create: /bin/sh -c") && v["timeNano"].as_i64() == Some(at))
+            .collect();
+        assert_eq!(creates.len(), 1, "probe at {start}: {all:?}");
+        let exec_id = creates[0]["Actor"]["Attributes"]["execID"].as_str().unwrap();
+        let dies: Vec<_> =
+            all.iter().filter(|v| action(v) == "exec_die" && v["Actor"]["Attributes"]["execID"] == exec_id).collect();
+        assert_eq!(dies.len(), 1, "{all:?}");
+        assert_eq!(dies[0]["Actor"]["Attributes"]["exitCode"], probe["ExitCode"].to_string(), "{all:?}");
+    }
 
     // And the checks go on under the new daemon, its events live.
     std::fs::remove_file(format!("/proc/{pid}/root/tmp/ok")).unwrap();

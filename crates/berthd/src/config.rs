@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod bridge;
 mod containers;
 pub mod userns;
+pub use bridge::{address_pool_subnets, parse_cidr, AddressPool};
 pub use containers::ContainerDefaults;
 
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -83,6 +85,12 @@ pub struct Flags {
     /// IPv4 subnet for fixed IPs (a sub-range of --bip)
     #[arg(long = "fixed-cidr", value_name = "CIDR")]
     pub fixed_cidr: Option<String>,
+    /// Enable IPv6 on the default bridge (needs --fixed-cidr-v6)
+    #[arg(long = "ipv6", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub ipv6: Option<bool>,
+    /// IPv6 subnet of the default bridge
+    #[arg(long = "fixed-cidr-v6", value_name = "CIDR")]
+    pub fixed_cidr_v6: Option<String>,
     /// Enable addition of nftables rules (Docker's --iptables)
     #[arg(long = "iptables", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub iptables: Option<bool>,
@@ -117,29 +125,6 @@ pub struct Flags {
     pub userns_remap: Option<String>,
 }
 
-/// One entry of `default-address-pools`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
-pub struct AddressPool {
-    pub base: String,
-    pub size: u8,
-}
-
-/// The subnets of a `default-address-pools` entry, in order (`{"base": "10.10.0.0/16", "size": 24}`).
-pub fn address_pool_subnets(p: &AddressPool) -> Result<impl Iterator<Item = berth_net::Ipv4Net>, ConfigError> {
-    let bad = |why: &str| {
-        ConfigError::Invalid(format!(
-            "invalid default-address-pools entry {{\"base\": \"{}\", \"size\": {}}}: {why}",
-            p.base, p.size
-        ))
-    };
-    let base: berth_net::Ipv4Net =
-        p.base.parse().map_err(|_| bad("base is not an IPv4 subnet such as 10.10.0.0/16"))?;
-    if p.size < base.prefix_len() || p.size > 30 {
-        return Err(bad(&format!("size must be between the base's prefix length ({}) and 30", base.prefix_len())));
-    }
-    base.trunc().subnets(p.size).map_err(|_| bad("size"))
-}
-
 /// One runtime entry of `"runtimes"`, as Docker spells it.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 pub struct RuntimeConf {
@@ -170,6 +155,8 @@ pub struct FileConfig {
     pub bridge: Option<String>,
     pub bip: Option<String>,
     pub fixed_cidr: Option<String>,
+    pub ipv6: Option<bool>,
+    pub fixed_cidr_v6: Option<String>,
     pub iptables: Option<bool>,
     pub ip_forward: Option<bool>,
     pub default_address_pools: Option<Vec<AddressPool>>,
@@ -205,6 +192,8 @@ const KNOWN_KEYS: &[&str] = &[
     "bridge",
     "bip",
     "fixed-cidr",
+    "ipv6",
+    "fixed-cidr-v6",
     "iptables",
     "ip-forward",
     "default-address-pools",
@@ -248,6 +237,9 @@ pub struct Config {
     pub bridge: String,
     pub bip: String,
     pub fixed_cidr: Option<String>,
+    /// `ipv6` on: the default bridge's IPv6 subnet (`fixed-cidr-v6`).
+    pub fixed_cidr_v6: Option<berth_net::Ipv6Net>,
+    pub ipv6: bool,
     pub iptables: bool,
     pub ip_forward: bool,
     pub default_address_pools: Vec<AddressPool>,
@@ -267,14 +259,6 @@ pub struct Config {
 /// Berth can run beside either.
 pub const DEFAULT_BRIDGE: &str = "berth0";
 pub const DEFAULT_BIP: &str = "10.222.0.1/16";
-
-/// Parses `a.b.c.d/len` into (address, prefix length).
-pub fn parse_cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
-    let (a, l) = s.split_once('/')?;
-    let l: u8 = l.parse().ok()?;
-    (l <= 32).then_some(())?;
-    Some((a.parse().ok()?, l))
-}
 
 impl Config {
     /// Socket path of the first host.
@@ -344,6 +328,8 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("bridge", flags.bridge.clone(), file.bridge.clone());
     check("bip", flags.bip.clone(), file.bip.clone());
     check("fixed-cidr", flags.fixed_cidr.clone(), file.fixed_cidr.clone());
+    check("ipv6", flags.ipv6.map(|b| b.to_string()), file.ipv6.map(|b| b.to_string()));
+    check("fixed-cidr-v6", flags.fixed_cidr_v6.clone(), file.fixed_cidr_v6.clone());
     check("iptables", flags.iptables.map(|b| b.to_string()), file.iptables.map(|b| b.to_string()));
     check("ip-forward", flags.ip_forward.map(|b| b.to_string()), file.ip_forward.map(|b| b.to_string()));
     check(
@@ -456,6 +442,8 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
             return Err(ConfigError::Invalid(format!("invalid value for fixed-cidr: \"{f}\"")));
         }
     }
+    let ipv6 = flags.ipv6.or(file.ipv6).unwrap_or(false);
+    let fixed_cidr_v6 = bridge::bridge_v6(ipv6, flags.fixed_cidr_v6.as_deref().or(file.fixed_cidr_v6.as_deref()))?;
     let concurrency = |key: &str, v: Option<usize>, default: usize| match v {
         Some(0) => Err(ConfigError::Invalid(format!("invalid value for {key}: 0 (at least 1)"))),
         Some(n) => Ok(n),
@@ -519,6 +507,8 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         bridge,
         bip,
         fixed_cidr,
+        ipv6,
+        fixed_cidr_v6,
         iptables: flags.iptables.or(file.iptables).unwrap_or(true),
         ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(true),
         default_address_pools,
@@ -598,6 +588,8 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     fixed!(bridge, "bridge");
     fixed!(bip, "bip");
     fixed!(fixed_cidr, "fixed-cidr");
+    fixed!(ipv6, "ipv6");
+    fixed!(fixed_cidr_v6, "fixed-cidr-v6");
     fixed!(iptables, "iptables");
     fixed!(cgroup_parent, "cgroup-parent");
     out

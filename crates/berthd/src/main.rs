@@ -157,7 +157,10 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
         let app =
             tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
         servers.spawn(async move {
-            axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).await
+            let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                api::attach::ConnFd,
+            >(app);
+            axum::serve(listener, app).await
         });
     }
     if let Some(ended) = servers.join_next().await {

@@ -55,6 +55,11 @@ fn local_names_are_answered_and_others_forwarded() {
     let r = Packet::parse(&b).unwrap();
     assert_eq!(r.answers[0].rdata, RData::PTR(PTR(Name::new_unchecked("web.net"))));
     assert_eq!(answer(&query("example.org", TYPE::A), &mut names, true), Verdict::Forward);
+    assert_eq!(
+        reverse("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa"),
+        "4321:0:1:2:3:4:567:89ab".parse().ok()
+    );
+    assert_eq!(reverse("1.2.ip6.arpa"), None);
     assert_eq!(answer(&query("9.9.9.9.in-addr.arpa", TYPE::PTR), &mut names, true), Verdict::Forward);
     assert_eq!(answer(b"garbage", &mut names, true), Verdict::Drop);
     let sf = servfail(&query("example.org", TYPE::A)).unwrap();

@@ -73,9 +73,8 @@ impl Monitor {
         if failed.is_none() && h.hold_if_killed(exit_code) {
             return;
         }
-        if h.finish(exit_code, failed) {
-            self.notify_health();
-        }
+        h.finish(exit_code, failed);
+        self.notify_health();
     }
 
     fn notify_health(&mut self) {

@@ -99,14 +99,26 @@ async fn wait_running(e: &Entry) -> Option<bool> {
     }
 }
 
+/// What an attach through the monitor asks for.
+pub struct Ask {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// `logs=1`: the monitor first sends the output of this run so far, as when the client had
+    /// to wait for the start.
+    pub logs: bool,
+    pub detach_keys: Vec<u8>,
+}
+
 /// Relays until the container ends, the client leaves or types the detach keys.
-pub async fn relay<IO>(d: Arc<Daemon>, e: Arc<Entry>, io: IO, stdin: bool, detach_keys: Vec<u8>)
+pub async fn relay<IO>(d: Arc<Daemon>, e: Arc<Entry>, io: IO, ask: Ask)
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let Some(replay) = wait_running(&e).await else {
+    let Some(waited) = wait_running(&e).await else {
         return;
     };
+    let (stdin, replay) = (ask.stdin, waited || ask.logs);
     let c = e.snapshot();
     let tty = c.config.tty.unwrap_or(false);
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
@@ -120,12 +132,18 @@ where
         Err(err) => {
             // Already over (a quick `docker run -it … echo hi`): its output is in the log.
             tracing::debug!(id = %c.short_id(), "attach through the monitor: {err}; replaying the log");
-            replay_log(&c, tty, &mut client_w).await;
+            replay_log(&c, &ask, &mut client_w).await;
             let _ = client_w.shutdown().await;
             return;
         }
     };
-    if pump(client_r, client_w, mon_r, mon_w, &detach_keys, super::reframe::Reframe::Keep).await {
+    // A terminal's output is all stdout; without one the monitor sends frames of both streams.
+    let how = match (tty, ask.stdout, ask.stderr) {
+        (true, true, _) | (false, true, true) => super::reframe::Reframe::Keep,
+        (true, false, _) | (false, false, false) => super::reframe::Reframe::Drop,
+        (false, stdout, stderr) => super::reframe::Reframe::Select { stdout, stderr },
+    };
+    if pump(client_r, client_w, mon_r, mon_w, &ask.detach_keys, how).await {
         tracing::debug!(id = %c.short_id(), "client detached");
     }
 }
@@ -198,9 +216,11 @@ where
 
 /// The output of the current run, from the log (the container ended before the monitor could be
 /// reached).
-async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::model::Container, tty: bool, w: &mut W) {
-    let since = chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok().and_then(|t| t.timestamp_nanos_opt());
-    let f = Filter { stdout: true, stderr: true, since_nanos: since, ..Default::default() };
+async fn replay_log<W: AsyncWrite + Unpin>(c: &crate::model::Container, ask: &Ask, w: &mut W) {
+    let tty = c.config.tty.unwrap_or(false);
+    // A terminal's output is all stdout, whatever stream the log line says.
+    let (stdout, stderr) = if tty { (ask.stdout, ask.stdout) } else { (ask.stdout, ask.stderr) };
+    let f = Filter { stdout, stderr, since_nanos: started_nanos(c), ..Default::default() };
     let path = c.log_path.clone();
     let Ok(Ok((lines, _))) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f)).await else {
         return;
@@ -227,8 +247,10 @@ pub async fn attach(
     let stream = !q.contains_key("stream") || qbool(q.get("stream"));
     let f = Filter { stdout: qbool(q.get("stdout")), stderr: qbool(q.get("stderr")), ..Default::default() };
     let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    let conn = req.extensions().get::<axum::extract::ConnectInfo<ConnFd>>().map(|c| c.0);
     let upgrade_asked = req.headers().get(header::UPGRADE).is_some();
     let want_stdin = qbool(q.get("stdin"));
+    let catch_up = stream && !want_logs && run_began_within(&c, CATCH_UP);
     if stream && (want_stdin || tty) {
         // Input, or a terminal: the monitor that owns them is attached to.
         let keys = parse_detach_keys(q.get("detachKeys").map(String::as_str)).map_err(ApiError::bad_request)?;
@@ -240,13 +262,27 @@ pub async fn attach(
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), want_stdin, keys).await;
+            if want_logs || catch_up {
+                after_headers_read(conn).await;
+            }
+            let ask = Ask {
+                stdin: want_stdin,
+                stdout: f.stdout,
+                stderr: f.stderr,
+                logs: want_logs || catch_up,
+                detach_keys: keys,
+            };
+            relay(d2, e, hyper_util::rt::TokioIo::new(upgraded), ask).await;
         });
         return Ok(hijacked(upgrade_asked, tty));
     }
     let path = c.log_path.clone();
-    let f2 = f.clone();
+    let mut f2 = f.clone();
+    if catch_up {
+        f2.since_nanos = started_nanos(&c);
+    }
     let (past, pos) = tokio::task::spawn_blocking(move || crate::logs::read_all(&path, &f2)).await??;
+    let want_logs = want_logs || catch_up;
     let started_before = (!c.state.status.is_live()).then(|| c.state.started_at.clone());
     let Some(on_upgrade) = on_upgrade else {
         return Err(ApiError::bad_request("attach needs a connection that can be hijacked"));
@@ -255,6 +291,9 @@ pub async fn attach(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        if want_logs && !past.is_empty() {
+            after_headers_read(conn).await;
+        }
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
         if want_logs {
             for l in &past {
@@ -293,6 +332,55 @@ pub async fn attach(
         let _ = io.shutdown().await;
     });
     Ok(hijacked(upgrade_asked, tty))
+}
+
+/// How late after a run's start a streaming attach still gets that run's output from its start.
+///
+/// docker-compose (its dockerpty, for `run` without the docker CLI) attaches only after the start
+/// it asked for, so a quick command's output is gone before it listens. dockerd's slower start
+/// hides that race (5 of 5 `run -T … echo hi` printed on dockerd here, 1 of 3 on Berth). Beyond
+/// Docker: such an attach is sent the run's output so far, which it would have seen had it come
+/// a moment earlier; a later one (`docker attach` to a running service) sees only what follows.
+const CATCH_UP: Duration = Duration::from_millis(500);
+
+fn started_nanos(c: &crate::model::Container) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok()?.timestamp_nanos_opt()
+}
+
+fn run_began_within(c: &crate::model::Container, window: Duration) -> bool {
+    let Some(start) = started_nanos(c) else {
+        return false;
+    };
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    start > 0 && now.saturating_sub(start) < window.as_nanos() as i64
+}
+
+/// The API connection's socket, by number: what [`after_headers_read`] asks the kernel about.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub std::os::fd::RawFd);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for ConnFd {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        use std::os::fd::AsRawFd;
+        ConnFd(s.io().as_raw_fd())
+    }
+}
+
+/// Waits (at most 200 ms) until the client has read everything sent on its connection so far:
+/// the 101's headers, before the first byte of a replayed log.
+///
+/// docker-py reads the headers through a buffered reader and then reads the raw socket: bytes
+/// that arrive in the same read as the headers stay in that buffer, unseen (its
+/// `attach(stream=False, logs=True)` returned nothing). dockerd's own latency hides that; Berth
+/// has the log in hand at once.
+async fn after_headers_read(conn: Option<ConnFd>) {
+    let Some(ConnFd(fd)) = conn else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+    while berth_sys::unread_by_peer(fd).is_ok_and(|n| n > 0) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// The answer that hands the connection over: 101 when the client asked to upgrade (as the CLI

@@ -26,16 +26,23 @@ pub async fn create(
 }
 
 /// `health`: the container's check status (`none` without one).
-fn matches(c: &Container, filters: &BTreeMap<String, Vec<String>>, health: &str) -> bool {
+fn matches(
+    c: &Container,
+    filters: &BTreeMap<String, Vec<String>>,
+    names: &crate::engine::filters::NamePatterns,
+    health: &str,
+) -> bool {
     let labels = c.config.labels.clone().unwrap_or_default();
     filters.iter().all(|(k, vals)| {
         if k == "label" {
             return crate::engine::filters::labels_match(|k| labels.get(k).map(String::as_str), vals);
         }
+        if k == "name" {
+            return names.any_matches(&c.name);
+        }
         vals.iter().any(|v| match k.as_str() {
             "health" => health == v,
             "id" => c.id.starts_with(v.as_str()),
-            "name" => c.name.contains(v.trim_start_matches('/')),
             "status" => c.state.seen().docker() == v,
             "exited" => c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code),
             "ancestor" => c.config.image.as_deref() == Some(v.as_str()) || c.image_id.contains(v.as_str()),
@@ -81,6 +88,7 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ber
         }
     }
     let all = qbool(q.get("all"));
+    let names = crate::engine::filters::NamePatterns::new(filters.get("name"));
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
     // Each container's health record is read once, for the `health` filter and the STATUS text.
     let mut cs: Vec<(Container, Option<String>)> = d
@@ -93,7 +101,7 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ber
             let health = crate::engine::health::record(&d, &c).map(|h| h.status);
             (c, health)
         })
-        .filter(|(c, h)| matches(c, &filters, h.as_deref().unwrap_or("none")))
+        .filter(|(c, h)| matches(c, &filters, &names, h.as_deref().unwrap_or("none")))
         .collect();
     cs.sort_by(|a, b| b.0.created.cmp(&a.0.created));
     if limit > 0 {

@@ -23,17 +23,25 @@ fn ipam_config(subnet: String, gateway: String) -> IpamConfig {
     IpamConfig { subnet: Some(subnet), gateway: Some(gateway), ..Default::default() }
 }
 
-fn member(c: &crate::model::Container, mac: String, ip: String) -> NetworkContainer {
+fn member(c: &crate::model::Container, ep: Option<&crate::model::NetEndpoint>) -> NetworkContainer {
+    let v6 = ep.and_then(|ep| ep.v6.as_ref());
     NetworkContainer {
         name: c.name.clone(),
         endpoint_id: c.id.clone(),
-        mac_address: mac,
-        ipv4_address: ip,
-        ipv6_address: String::new(),
+        mac_address: ep.map(|ep| ep.mac.clone()).unwrap_or_default(),
+        ipv4_address: ep.map(|ep| format!("{}/{}", ep.ip, ep.subnet.prefix_len())).unwrap_or_default(),
+        ipv6_address: v6.map(|v| format!("{}/{}", v.ip, v.subnet.prefix_len())).unwrap_or_default(),
     }
 }
 
-/// What every network Berth has shares: a local IPv4 bridge-like network, not swarm-scoped.
+fn v6_pool(n: &crate::engine::usernets::Net6) -> IpamConfig {
+    IpamConfig {
+        ip_range: n.ip_range.map(|r| r.to_string()),
+        ..ipam_config(n.subnet.to_string(), n.gateway.to_string())
+    }
+}
+
+/// What every network Berth has shares: a local bridge-like network, not swarm-scoped.
 fn base(name: &str, id: String, created: String, driver: &str, ipam: Ipam) -> Network {
     Network {
         name: name.to_string(),
@@ -66,9 +74,15 @@ fn network(d: &Daemon, name: &str) -> Option<Network> {
                 ("com.docker.network.bridge.default_bridge", "true"),
                 ("com.docker.network.bridge.enable_ip_masquerade", "true"),
             ];
+            let six = crate::engine::network::bridge_v6(&cfg);
             (
                 "bridge",
-                ipam(None, vec![ipam_config(subnet.to_string(), gw.to_string())]),
+                ipam(
+                    None,
+                    std::iter::once(ipam_config(subnet.to_string(), gw.to_string()))
+                        .chain(six.as_ref().map(v6_pool))
+                        .collect(),
+                ),
                 options.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             )
         }
@@ -84,18 +98,14 @@ fn network(d: &Daemon, name: &str) -> Option<Network> {
     let mut members = BTreeMap::new();
     let mut old: BTreeMap<String, Vec<String>> = Default::default();
     for c in &containers {
-        let (ip, mac) = match c.endpoint_on(name) {
-            Some(ep) => {
-                if Some(ep.subnet) != current {
-                    old.entry(ep.subnet.to_string()).or_default().push(c.id.clone());
-                }
-                (format!("{}/{}", ep.ip, ep.subnet.prefix_len()), ep.mac.clone())
-            }
-            None => (String::new(), String::new()),
-        };
-        members.insert(c.id.clone(), member(c, mac, ip));
+        let ep = c.endpoint_on(name);
+        if let Some(ep) = ep.filter(|ep| Some(ep.subnet) != current) {
+            old.entry(ep.subnet.to_string()).or_default().push(c.id.clone());
+        }
+        members.insert(c.id.clone(), member(c, ep));
     }
     Some(Network {
+        enable_ipv6: name == "bridge" && crate::engine::network::bridge_v6(&cfg).is_some(),
         containers: members,
         options,
         // Berth's own: containers created under an earlier --bip keep their addresses.
@@ -108,8 +118,7 @@ fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Network {
     let mut members = BTreeMap::new();
     for c in d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()) {
         if let Some(ep) = c.endpoint_on(&un.name) {
-            let ip = format!("{}/{}", ep.ip, ep.subnet.prefix_len());
-            members.insert(c.id.clone(), member(&c, ep.mac.clone(), ip));
+            members.insert(c.id.clone(), member(&c, Some(ep)));
         }
     }
     let mut pool = ipam_config(un.subnet.to_string(), un.gateway.to_string());
@@ -117,8 +126,9 @@ fn user_network(d: &Daemon, un: &crate::engine::usernets::UserNet) -> Network {
     pool.auxiliary_addresses = (!un.aux_addresses.is_empty())
         .then(|| un.aux_addresses.iter().map(|(k, a)| (k.clone(), a.to_string())).collect());
     // dockerd shows null for IPAM options nobody gave (docker-py asserts it).
-    let ipam = ipam(None, vec![pool]);
+    let ipam = ipam(None, std::iter::once(pool).chain(un.v6.as_ref().map(v6_pool)).collect());
     Network {
+        enable_ipv6: un.v6.is_some(),
         internal: un.internal,
         containers: members,
         // What was asked for, as dockerd shows it: Berth takes no driver options yet (they are
@@ -195,6 +205,7 @@ pub async fn list(
         true => d.store.all().iter().map(|e| e.snapshot()).collect(),
         false => Vec::new(),
     };
+    let names = crate::engine::filters::NamePatterns::new(filters.get("name"));
     let mut out = Vec::new();
     for n in all_networks(&d) {
         let builtin = BUILTIN.contains(&n.name.as_str());
@@ -204,8 +215,10 @@ pub async fn list(
             if k == "label" {
                 return crate::engine::filters::labels_match(|k| n.labels.get(k).map(String::as_str), vals);
             }
+            if k == "name" {
+                return names.any_matches(&n.name);
+            }
             vals.iter().any(|v| match k.as_str() {
-                "name" => n.name.contains(v.as_str()),
                 "id" => n.id.starts_with(v.as_str()),
                 "driver" => n.driver == *v,
                 "type" => (v == "builtin") == builtin,

@@ -12,6 +12,11 @@ pub enum Reframe {
     Frame,
     /// Frames to a client that reads raw bytes: the payloads, in order.
     Unframe,
+    /// Frames, of the streams the client attached to only (`stdout`/`stderr` of an attach).
+    Select { stdout: bool, stderr: bool },
+    /// Nothing: the client attached to no output stream (`stdin=1` alone, as docker-compose's
+    /// dockerpty does, one socket per stream).
+    Drop,
 }
 
 impl Reframe {
@@ -30,9 +35,38 @@ impl Reframe {
 pub struct Unframer {
     header: Vec<u8>,
     left: usize,
+    /// [`Self::select`]: whether the frame being read is passed on.
+    keeping: bool,
 }
 
 impl Unframer {
+    /// Passes on, whole, the frames whose stream (1 stdout, 2 stderr) `keep` says.
+    pub fn select(&mut self, mut input: &[u8], keep: impl Fn(u8) -> bool, out: &mut Vec<u8>) {
+        while !input.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(input.len());
+                if self.keeping {
+                    out.extend_from_slice(&input[..n]);
+                }
+                self.left -= n;
+                input = &input[n..];
+                continue;
+            }
+            let n = (8 - self.header.len()).min(input.len());
+            self.header.extend_from_slice(&input[..n]);
+            input = &input[n..];
+            if self.header.len() == 8 {
+                self.left =
+                    u32::from_be_bytes([self.header[4], self.header[5], self.header[6], self.header[7]]) as usize;
+                self.keeping = keep(self.header[0]);
+                if self.keeping {
+                    out.extend_from_slice(&self.header);
+                }
+                self.header.clear();
+            }
+        }
+    }
+
     pub fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         while !input.is_empty() {
             if self.left > 0 {
@@ -65,6 +99,12 @@ pub fn apply(how: Reframe, unframer: &mut Unframer, chunk: &[u8]) -> Vec<u8> {
             unframer.feed(chunk, &mut out);
             out
         }
+        Reframe::Select { stdout, stderr } => {
+            let mut out = Vec::with_capacity(chunk.len());
+            unframer.select(chunk, |s| (s == 1 && stdout) || (s == 2 && stderr), &mut out);
+            out
+        }
+        Reframe::Drop => Vec::new(),
     }
 }
 
@@ -83,6 +123,21 @@ mod tests {
             u.feed(&wire[cut..], &mut out);
             assert_eq!(out, b"hello out\nhello err\n", "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn only_the_streams_attached_to_pass_split_anywhere() {
+        let mut wire = crate::logs::frame("stdout", b"out\n");
+        wire.extend(crate::logs::frame("stderr", b"err\n"));
+        wire.extend(crate::logs::frame("stdout", b"out2\n"));
+        for cut in 0..wire.len() {
+            let mut u = Unframer::default();
+            let how = Reframe::Select { stdout: false, stderr: true };
+            let mut out = apply(how, &mut u, &wire[..cut]);
+            out.extend(apply(how, &mut u, &wire[cut..]));
+            assert_eq!(out, crate::logs::frame("stderr", b"err\n"), "cut at {cut}");
+        }
+        assert!(apply(Reframe::Drop, &mut Unframer::default(), &wire).is_empty());
     }
 
     #[test]

@@ -62,12 +62,23 @@ fn ports_map(c: &Container) -> wire::PortMap {
         if !live || p.host_port == 0 {
             continue;
         }
-        bindings.get_or_insert_with(Vec::new).push(wire::PortBinding {
-            host_ip: p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
-            host_port: p.host_port.to_string(),
-        });
+        for ip in host_ips(c, p) {
+            bindings
+                .get_or_insert_with(Vec::new)
+                .push(wire::PortBinding { host_ip: ip, host_port: p.host_port.to_string() });
+        }
     }
     m
+}
+
+/// Where a published port answers, as dockerd lists it: an unbound port on `0.0.0.0`, and on
+/// `::` too when the container has an IPv6 address to forward to.
+fn host_ips(c: &Container, p: &berth_net::PortMapping) -> Vec<String> {
+    match p.host_ip {
+        Some(ip) => vec![ip.to_string()],
+        None if c.endpoint.as_ref().is_some_and(|e| e.v6.is_some()) => vec!["0.0.0.0".into(), "::".into()],
+        None => vec!["0.0.0.0".into()],
+    }
 }
 
 /// `ps`'s PORTS column: `0.0.0.0:8080->80/tcp`. A port without a host side has neither `IP` nor
@@ -79,18 +90,15 @@ pub fn ports_list(c: &Container) -> Vec<wire::Port> {
     c.endpoint
         .iter()
         .flat_map(|e| e.ports.iter())
-        .map(|p| {
+        .flat_map(|p| {
             let published = p.host_port != 0;
-            wire::Port {
-                ip: if published {
-                    p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into())
-                } else {
-                    String::new()
-                },
+            let ips = if published { host_ips(c, p) } else { vec![String::new()] };
+            ips.into_iter().map(move |ip| wire::Port {
+                ip,
                 private_port: p.container_port,
                 public_port: published.then_some(p.host_port),
                 type_: p.proto.as_str().into(),
-            }
+            })
         })
         .collect()
 }
@@ -98,6 +106,7 @@ pub fn ports_list(c: &Container) -> Vec<wire::Port> {
 /// One entry of `NetworkSettings.Networks`; `None` for the `host` and `none` pseudo-networks.
 fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) -> wire::EndpointSettings {
     let live = c.state.status.is_live();
+    let v6 = v6_of(ep, live);
     let (ip, gw, len, mac) = match (ep, live) {
         (Some(ep), true) => (ep.ip.to_string(), ep.gateway.to_string(), ep.subnet.prefix_len(), ep.mac.clone()),
         (Some(ep), false) => (String::new(), String::new(), 0, ep.requested_mac.clone().unwrap_or_default()),
@@ -106,14 +115,14 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
     wire::EndpointSettings {
         aliases: ep.filter(|ep| !ep.aliases.is_empty()).map(|ep| ep.aliases.clone()),
         dns_names: ep.filter(|ep| ep.network != "bridge").map(|ep| dns_names(c, ep)),
-        ipam_config: ep.filter(|ep| ep.requested_ipv4.is_some() || !ep.link_local.is_empty()).map(|ep| {
-            wire::EndpointIpamConfig {
+        ipam_config: ep
+            .filter(|ep| ep.requested_ipv4.is_some() || requested_v6(ep).is_some() || !ep.link_local.is_empty())
+            .map(|ep| wire::EndpointIpamConfig {
                 ipv4_address: ep.requested_ipv4.map(|a| a.to_string()),
+                ipv6_address: requested_v6(ep).map(|a| a.to_string()),
                 link_local_ips: (!ep.link_local.is_empty())
                     .then(|| ep.link_local.iter().map(|a| a.to_string()).collect()),
-                ..Default::default()
-            }
-        }),
+            }),
         driver_opts: ep.filter(|ep| !ep.driver_opts.is_empty()).map(|ep| ep.driver_opts.clone()),
         links: ep.filter(|ep| !ep.links.is_empty()).map(|ep| ep.links.clone()),
         mac_address: mac,
@@ -122,7 +131,23 @@ fn endpoint_settings(c: &Container, ep: Option<&NetEndpoint>, net_name: &str) ->
         gateway: gw,
         ip_address: ip,
         ip_prefix_len: len.into(),
+        global_ipv6_address: v6.0,
+        global_ipv6_prefix_len: v6.1,
+        ipv6_gateway: v6.2,
         ..Default::default()
+    }
+}
+
+fn requested_v6(ep: &NetEndpoint) -> Option<std::net::Ipv6Addr> {
+    ep.v6.as_ref().and_then(|v| v.requested)
+}
+
+/// (address, prefix length, gateway) of the endpoint's IPv6 half while it runs, as dockerd
+/// shows them (empty strings and 0 otherwise).
+fn v6_of(ep: Option<&NetEndpoint>, live: bool) -> (String, i64, String) {
+    match ep.and_then(|ep| ep.v6.as_ref()).filter(|_| live) {
+        Some(v) => (v.ip.to_string(), v.subnet.prefix_len().into(), v.gateway.to_string()),
+        None => (String::new(), 0, String::new()),
     }
 }
 
@@ -168,7 +193,11 @@ fn network_settings(c: &Container) -> wire::NetworkSettings {
         _ => (String::new(), String::new(), 0, String::new()),
     };
     let sandbox = if c.endpoint.is_some() && live { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() };
+    let v6 = v6_of(c.endpoint.as_ref(), live);
     wire::NetworkSettings {
+        global_ipv6_address: v6.0,
+        global_ipv6_prefix_len: v6.1,
+        ipv6_gateway: v6.2,
         sandbox_key: sandbox,
         ports: ports_map(c),
         gateway: gw,

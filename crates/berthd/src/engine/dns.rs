@@ -132,15 +132,16 @@ pub fn spec(c: &Container, netns: Option<&Path>) -> Option<DnsSpec> {
 pub fn names(c: &Container, live: &[Container], host: &str) -> DnsNames {
     let mut n = DnsNames::new();
     let add = |n: &mut DnsNames, p: &Container, ep: &NetEndpoint| {
-        let ip = IpAddr::V4(ep.ip);
         let id = if p.id == c.id { "" } else { p.id.as_str() };
-        // Docker's: the name, the aliases, the short id (the default hostname); not a hostname
-        // of the user's choosing, which only the container's own /etc/hosts knows.
-        for name in &crate::engine::network::names_on(p, ep) {
-            n.add(name, ip, id);
-            n.add(&format!("{name}.{}", ep.network), ip, id);
+        for ip in addresses(ep) {
+            // Docker's: the name, the aliases, the short id (the default hostname); not a
+            // hostname of the user's choosing, which only the container's own /etc/hosts knows.
+            for name in &crate::engine::network::names_on(p, ep) {
+                n.add(name, ip, id);
+                n.add(&format!("{name}.{}", ep.network), ip, id);
+            }
+            n.add_reverse(ip, &format!("{}.{}", p.name, ep.network), id);
         }
-        n.add_reverse(ip, &format!("{}.{}", p.name, ep.network), id);
     };
     for ep in c.endpoints().filter(|ep| ep.network != "bridge") {
         add(&mut n, c, ep);
@@ -150,11 +151,18 @@ pub fn names(c: &Container, live: &[Container], host: &str) -> DnsNames {
             }
         }
     }
-    for (alias, ip, id) in crate::engine::links::on_user_networks(c, live) {
-        n.add(&alias, IpAddr::V4(ip), &id);
+    for (alias, ep, id) in crate::engine::links::on_user_networks(c, live) {
+        for ip in addresses(&ep) {
+            n.add(&alias, ip, &id);
+        }
     }
     n.upstreams = upstreams(host, &Resolver::of(&c.host_config));
     n
+}
+
+/// The endpoint's addresses: IPv4, and IPv6 on a dual-stack network.
+fn addresses(ep: &NetEndpoint) -> impl Iterator<Item = IpAddr> {
+    std::iter::once(IpAddr::V4(ep.ip)).chain(ep.v6.as_ref().map(|v| IpAddr::V6(v.ip)))
 }
 
 /// Replaces the container's names file (rename: the monitor never reads half of one).

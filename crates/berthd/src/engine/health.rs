@@ -9,6 +9,7 @@ use crate::engine::EngineError;
 use crate::model::{Container, HealthConfig};
 use crate::monitor::{MonitorConn, MonitorPaths};
 use berth_proto::{fsutil, paths, HealthRecord, HealthSpec, Request, Response};
+use sha2::Digest as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,8 +136,10 @@ async fn watch(d: Arc<Daemon>, e: Arc<Entry>) {
         (c.id, c.state.pid)
     };
     let socket = MonitorPaths::new(&d.config().exec_root, &id).socket();
-    let mut misses = 0;
-    while misses < 10 {
+    // A monitor that does not answer (re-executing itself, or busy) is asked again, less often
+    // the longer it stays away, for as long as the container runs under it.
+    let mut pause = Duration::from_millis(200);
+    loop {
         let still_ours = {
             let c = e.snapshot();
             c.state.status.is_live() && c.state.pid == pid
@@ -147,24 +150,50 @@ async fn watch(d: Arc<Daemon>, e: Arc<Entry>) {
         match MonitorConn::connect(&socket, Duration::from_secs(5)).await {
             Ok(conn) if !conn.capabilities.iter().any(|c| c == berth_proto::caps::HEALTH) => return,
             Ok(mut conn) => {
-                misses = 0;
+                pause = Duration::from_millis(200);
                 let mut after = 0;
                 while let Ok(Response::Health(rec)) = conn.call(&Request::WatchHealth { after }).await {
                     replay(&d, &e, &rec);
                     after = rec.seq;
                 }
             }
-            Err(_) => misses += 1,
+            Err(_) => pause = (pause * 2).min(Duration::from_secs(5)),
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
-/// Emits the record's status changes that the event journal does not hold yet.
+/// Emits what the record holds that the event journal does not yet: each probe as dockerd
+/// reports its exec (`exec_create: <cmd>`, `exec_start: <cmd>`, `exec_die` with its exit code),
+/// and the status changes. The record keeps the last 5 probes, so an outage longer than that
+/// replays its last 5 probes' events and every status change.
 fn replay(d: &Daemon, e: &Entry, rec: &HealthRecord) {
     let c = e.snapshot();
+    let nanos = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok().and_then(|t| t.timestamp_nanos_opt());
+    if let Some(cmd) = probe_command(&c).map(|v| v.join(" ")) {
+        for p in &rec.log {
+            let (Some(start), Some(end)) = (nanos(&p.start), nanos(&p.end)) else {
+                continue;
+            };
+            let create = format!("exec_create: {cmd}");
+            if d.events.seen("container", &create, &c.id, start) {
+                continue;
+            }
+            // The same probe gets the same id in every replay.
+            let exec_id = hex::encode(sha2::Sha256::digest(format!("{}/health/{start}", c.id)));
+            let with = |extra: &[(&str, String)]| {
+                let mut a = crate::engine::lifecycle::attrs(&c);
+                a.insert("execID".into(), exec_id.clone());
+                a.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+                a
+            };
+            d.events.emit_at("container", &create, &c.id, with(&[]), start);
+            d.events.emit_at("container", &format!("exec_start: {cmd}"), &c.id, with(&[]), start);
+            d.events.emit_at("container", "exec_die", &c.id, with(&[("exitCode", p.exit_code.to_string())]), end);
+        }
+    }
     for t in &rec.transitions {
-        let Some(at) = chrono::DateTime::parse_from_rfc3339(&t.time).ok().and_then(|t| t.timestamp_nanos_opt()) else {
+        let Some(at) = nanos(&t.time) else {
             continue;
         };
         let action = format!("health_status: {}", t.status);

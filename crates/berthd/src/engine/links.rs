@@ -151,15 +151,15 @@ pub fn hosts_entries(c: &Container, live: &[Container]) -> Vec<berth_net::HostsE
             out.push(berth_net::HostsEntry::new(ep.ip, names));
         }
     }
-    for (alias, ip, _) in on_user_networks(c, live) {
-        out.push(berth_net::HostsEntry::new(ip, [alias]));
+    for (alias, ep, _) in on_user_networks(c, live) {
+        out.push(berth_net::HostsEntry::new(ep.ip, [alias]));
     }
     out
 }
 
 /// The aliases `c`'s links give it on its user networks (endpoint `Links`, and `HostConfig.Links`
-/// on the network it was created on), with the address and the id of the running peer each names.
-pub fn on_user_networks(c: &Container, live: &[Container]) -> Vec<(String, Ipv4Addr, String)> {
+/// on the network it was created on), with the endpoint and the id of the running peer each names.
+pub fn on_user_networks(c: &Container, live: &[Container]) -> Vec<(String, crate::model::NetEndpoint, String)> {
     let find = |name: &str| live.iter().find(|p| p.name == name || (name.len() >= 12 && p.id.starts_with(name)));
     let host_links = parse_all(c.host_config.links.as_deref()).unwrap_or_default();
     let mut out = Vec::new();
@@ -169,7 +169,7 @@ pub fn on_user_networks(c: &Container, live: &[Container]) -> Vec<(String, Ipv4A
         let inherited = (ep.network == c.options.network_mode).then_some(&host_links).into_iter().flatten();
         for l in own.iter().chain(inherited) {
             if let Some((p, pep)) = find(&l.name).and_then(|p| Some((p, p.endpoint_on(&ep.network)?))) {
-                out.push((l.alias.clone(), pep.ip, p.id.clone()));
+                out.push((l.alias.clone(), pep.clone(), p.id.clone()));
             }
         }
     }

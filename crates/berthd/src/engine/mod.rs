@@ -2,6 +2,7 @@
 //! HTTP. Each call takes typed arguments and returns [`EngineError`]; `api/` translates requests
 //! into these calls and their errors into Docker's status codes.
 
+pub mod addresses;
 pub mod adopt;
 pub mod daemon;
 pub mod dns;
@@ -16,6 +17,7 @@ pub mod links;
 pub mod netconnect;
 pub mod network;
 pub mod networks;
+pub mod ports;
 pub mod restore;
 pub mod shutdown;
 pub mod store;

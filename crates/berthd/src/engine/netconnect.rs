@@ -162,7 +162,7 @@ fn emit(d: &Daemon, net: &Target, container: &str, action: &str) {
 /// What dockerd refuses on the default bridge (and on `host`/`none`): a chosen address and
 /// aliases, which only user-defined networks have.
 pub fn check_default_bridge(req: &crate::engine::network::EndpointRequest) -> Result<(), EngineError> {
-    if req.ipv4.is_some() {
+    if req.ipv4.is_some() || req.ipv6.is_some() {
         return Err(EngineError::invalid("user specified IP address is supported on user defined networks only"));
     }
     if !req.aliases.is_empty() {

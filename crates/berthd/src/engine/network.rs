@@ -3,9 +3,12 @@
 //! Berth's own table — or in the container's /etc/hosts, so published ports and names keep
 //! working while the daemon is down. Restore reconciles the table instead of rebuilding it.
 
+pub use crate::engine::addresses::bridge_v6;
+use crate::engine::addresses::pool_key;
 use crate::engine::daemon::Daemon;
+pub use crate::engine::ports::port_mappings;
 use crate::model::{Container, NetEndpoint};
-use berth_net::{Desired, DesiredEndpoint, DesiredNetwork, Ipam, Ipv4Net, NetnsRef, PortMapping, Proto};
+use berth_net::{Desired, DesiredEndpoint, DesiredNetwork, Ipv4Net, Ipv6Net, NetnsRef, PortMapping};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ pub struct EndpointRequest {
     pub aliases: Vec<String>,
     /// `IPAMConfig.IPv4Address`: this address, or the request fails.
     pub ipv4: Option<Ipv4Addr>,
+    /// `IPAMConfig.IPv6Address`: on a network with IPv6, this address, or the request fails.
+    pub ipv6: Option<std::net::Ipv6Addr>,
     pub driver_opts: BTreeMap<String, String>,
     /// `Links` of the endpoint: `name:alias` pairs.
     pub links: Vec<String>,
@@ -36,17 +41,17 @@ pub fn names_on(c: &Container, ep: &NetEndpoint) -> Vec<String> {
 }
 
 pub struct Network {
-    ipam_dir: PathBuf,
+    pub(super) ipam_dir: PathBuf,
     netns_dir: PathBuf,
     /// Serializes allocation against the port-conflict check.
-    lock: Mutex<()>,
+    pub(super) lock: Mutex<()>,
     /// (bridge, gateway/prefix) pairs known to be in place, and networks already expressed in
     /// the table, so that a start without published ports spawns no `ip`/`nft` for them.
     /// Cleared on restore, which re-checks everything against the kernel.
     ensured: Mutex<std::collections::HashSet<String>>,
     /// Containers holding an address they have not recorded yet (create or connect in flight):
     /// the restore's sweep of unrecorded addresses must not free theirs.
-    pending: Mutex<std::collections::HashSet<String>>,
+    pub(super) pending: Mutex<std::collections::HashSet<String>>,
     pub user: crate::engine::usernets::UserNets,
 }
 
@@ -71,89 +76,13 @@ fn mac_of(ep: &NetEndpoint) -> String {
 }
 
 fn iface_of<'a>(ep: &'a NetEndpoint, addr: Ipv4Net, mac: &'a str) -> berth_net::Iface<'a> {
-    berth_net::Iface { index: ep.iface, addr, gateway: ep.gateway, mac, link_local: &ep.link_local }
+    let v6 = ep.v6.as_ref().and_then(|v| Some((Ipv6Net::new(v.ip, v.subnet.prefix_len()).ok()?, v.gateway)));
+    berth_net::Iface { index: ep.iface, addr, gateway: ep.gateway, mac, link_local: &ep.link_local, v6 }
 }
 
 /// Berth's nftables table for a bridge: one per daemon (tests run daemons side by side).
 pub fn table_name(bridge: &str) -> String {
     format!("berth_{}", bridge.replace('-', "_"))
-}
-
-fn pool_key(network: &str, subnet: Ipv4Net) -> String {
-    format!("{network}-{}-{}", subnet.addr(), subnet.prefix_len())
-}
-
-/// A port the container asks for; `range` is a host port range (`-p 8000-8010:80`) to pick from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WantedPort {
-    pub map: PortMapping,
-    pub range: Option<(u16, u16)>,
-}
-
-/// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` plus `-P` for exposed ports.
-pub fn port_mappings(c: &Container) -> Result<Vec<WantedPort>, NetError> {
-    let mut out = Vec::new();
-    let bindings = c.host_config.port_bindings.clone().unwrap_or(serde_json::Value::Null);
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(m) = bindings.as_object() {
-        for (key, list) in m {
-            let (port, proto) = parse_port_key(key)?;
-            seen.insert((port, proto));
-            let list = list.as_array().cloned().unwrap_or_default();
-            let list = if list.is_empty() { vec![serde_json::json!({})] } else { list };
-            for b in list {
-                let host_ip = match b["HostIp"].as_str().unwrap_or("") {
-                    "" | "0.0.0.0" => None,
-                    ip => Some(
-                        ip.parse::<Ipv4Addr>().map_err(|_| NetError::Invalid(format!("invalid IP address: {ip}")))?,
-                    ),
-                };
-                let (host_port, range) = parse_host_port(b["HostPort"].as_str().unwrap_or(""))?;
-                out.push(WantedPort { map: PortMapping { host_ip, host_port, container_port: port, proto }, range });
-            }
-        }
-    }
-    if c.host_config.publish_all_ports.unwrap_or(false) {
-        for key in c.config.exposed_ports.clone().unwrap_or_default().keys() {
-            let (port, proto) = parse_port_key(key)?;
-            if seen.insert((port, proto)) {
-                out.push(WantedPort {
-                    map: PortMapping { host_ip: None, host_port: 0, container_port: port, proto },
-                    range: None,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `""` (any free port), `"8080"`, or a range `"8000-8010"` (the first free port in it).
-fn parse_host_port(hp: &str) -> Result<(u16, Option<(u16, u16)>), NetError> {
-    let bad = || NetError::Invalid(format!("invalid hostPort: {hp}"));
-    if hp.is_empty() {
-        return Ok((0, None));
-    }
-    match hp.split_once('-') {
-        Some((a, b)) => {
-            let (a, b) = (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?);
-            if a == 0 || b < a {
-                return Err(bad());
-            }
-            Ok((0, Some((a, b))))
-        }
-        None => Ok((hp.parse::<u16>().map_err(|_| bad())?, None)),
-    }
-}
-
-fn parse_port_key(key: &str) -> Result<(u16, Proto), NetError> {
-    let (p, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-    let proto = match proto {
-        "tcp" => Proto::Tcp,
-        "udp" => Proto::Udp,
-        other => return Err(NetError::Invalid(format!("invalid proto: {other}"))),
-    };
-    let port = p.parse::<u16>().map_err(|_| NetError::Invalid(format!("invalid containerPort: {p}")))?;
-    Ok((port, proto))
 }
 
 impl Network {
@@ -170,78 +99,6 @@ impl Network {
 
     pub fn netns_path(&self, id: &str) -> PathBuf {
         self.netns_dir.join(id)
-    }
-
-    fn ipam(&self, pool: &str, subnet: Ipv4Net, gateway: Ipv4Addr, range: Option<Ipv4Net>) -> Result<Ipam, NetError> {
-        std::fs::create_dir_all(&self.ipam_dir)?;
-        Ok(Ipam::open(&self.ipam_dir, pool, subnet, Some(gateway), range)?)
-    }
-
-    /// At create or connect: an address on the default bridge, from the current `--bip`. The
-    /// request's aliases, address and links were refused before (`check_default_bridge`,
-    /// `links::only_on_user_networks`): the bridge takes its driver options, MAC and link-local
-    /// addresses.
-    pub fn allocate(&self, d: &Daemon, id: &str, req: EndpointRequest) -> Result<NetEndpoint, NetError> {
-        let cfg = d.config();
-        let (gw, len) =
-            crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
-        let subnet = Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?.trunc();
-        let range =
-            cfg.fixed_cidr.as_deref().and_then(crate::config::parse_cidr).and_then(|(a, l)| Ipv4Net::new(a, l).ok());
-        let pool = pool_key("bridge", subnet);
-        let _g = self.lock.lock().expect("network lock");
-        self.pending.lock().expect("pending lock").insert(id.to_string());
-        let ipam = self.ipam(&pool, subnet, gw, range)?;
-        let ip = ipam.allocate(id, None)?;
-        Ok(NetEndpoint {
-            network: "bridge".into(),
-            bridge: cfg.bridge.clone(),
-            subnet,
-            gateway: gw,
-            ip,
-            mac: req.mac.clone().unwrap_or_else(|| berth_net::mac_for_ip(ip)),
-            pool,
-            ports: vec![],
-            aliases: vec![],
-            iface: 0,
-            requested_ipv4: None,
-            driver_opts: req.driver_opts,
-            links: Vec::new(),
-            requested_mac: req.mac,
-            link_local: req.link_local,
-        })
-    }
-
-    /// At create, on a user-defined network.
-    pub fn allocate_on(
-        &self,
-        id: &str,
-        net: &crate::engine::usernets::UserNet,
-        req: EndpointRequest,
-    ) -> Result<NetEndpoint, NetError> {
-        let pool = pool_key(&net.name, net.subnet);
-        let _g = self.lock.lock().expect("network lock");
-        self.pending.lock().expect("pending lock").insert(id.to_string());
-        let ipam = self.ipam(&pool, net.subnet, net.gateway, net.ip_range)?;
-        ipam.reserve(&net.aux_addresses.values().copied().collect::<Vec<_>>())?;
-        let ip = ipam.allocate(id, req.ipv4)?;
-        Ok(NetEndpoint {
-            network: net.name.clone(),
-            bridge: net.bridge.clone(),
-            subnet: net.subnet,
-            gateway: net.gateway,
-            ip,
-            mac: req.mac.clone().unwrap_or_else(|| berth_net::mac_for_ip(ip)),
-            requested_mac: req.mac,
-            link_local: req.link_local,
-            pool,
-            ports: vec![],
-            aliases: req.aliases,
-            iface: 0,
-            requested_ipv4: req.ipv4,
-            driver_opts: req.driver_opts,
-            links: req.links,
-        })
     }
 
     /// Rewrites, in place, the /etc/hosts of every running member of a user-defined network so
@@ -321,53 +178,6 @@ impl Network {
         }
     }
 
-    /// The container's addresses are now recorded in its record (or given back).
-    pub fn settled(&self, id: &str) {
-        self.pending.lock().expect("pending lock").remove(id);
-    }
-
-    /// Frees addresses no container records: left by a daemon that died between allocating an
-    /// address and recording it (create, connect), or by a removal cut short.
-    fn sweep_unrecorded(&self, d: &Daemon) {
-        let recorded: std::collections::HashSet<(String, String)> = d
-            .store
-            .all()
-            .iter()
-            .map(|e| e.snapshot())
-            .flat_map(|c| c.endpoints().map(|ep| (ep.pool.clone(), c.id.clone())).collect::<Vec<_>>())
-            .collect();
-        let _g = self.lock.lock().expect("network lock");
-        let pending = self.pending.lock().expect("pending lock").clone();
-        let pools = match Ipam::open_all(&self.ipam_dir) {
-            Ok(p) => p,
-            Err(e) => return tracing::warn!("reading the address pools: {e}"),
-        };
-        for (pool, ipam) in pools {
-            let keep: Vec<String> = ipam
-                .allocations()
-                .into_keys()
-                .filter(|id| pending.contains(id) || recorded.contains(&(pool.clone(), id.clone())))
-                .collect();
-            match ipam.reconcile(&keep) {
-                Ok(freed) if !freed.is_empty() => {
-                    tracing::info!("pool {pool}: freed addresses no container records: {freed:?}")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("pool {pool}: {e}"),
-            }
-        }
-    }
-
-    /// At rm: the address goes back to its pool.
-    pub fn release(&self, id: &str, ep: &NetEndpoint) {
-        let _g = self.lock.lock().expect("network lock");
-        self.pending.lock().expect("pending lock").remove(id);
-        match self.ipam(&ep.pool, ep.subnet, ep.gateway, None).and_then(|i| Ok(i.release(id)?)) {
-            Ok(_) => {}
-            Err(e) => tracing::warn!("releasing {}: {e}", ep.ip),
-        }
-    }
-
     /// The table as it must be: every network in use and every running container's ports.
     pub fn desired(&self, d: &Daemon, extra: Option<&(String, NetEndpoint)>) -> Desired {
         let cfg = d.config();
@@ -380,6 +190,7 @@ impl Network {
                     bridge: ep.bridge.clone(),
                     subnet: ep.subnet,
                     internal: false,
+                    subnet6: ep.v6.as_ref().map(|v| v.subnet),
                 });
             }
             name
@@ -403,6 +214,13 @@ impl Network {
                     links: Vec::new(),
                     requested_mac: None,
                     link_local: Vec::new(),
+                    v6: bridge_v6(&cfg).map(|n| crate::model::Endpoint6 {
+                        subnet: n.subnet,
+                        gateway: n.gateway,
+                        ip: n.gateway,
+                        pool: String::new(),
+                        requested: None,
+                    }),
                 };
                 add_net(&ep, &mut desired);
             }
@@ -425,6 +243,7 @@ impl Network {
                 bridge: un.bridge.clone(),
                 subnet: un.subnet,
                 internal: un.internal,
+                subnet6: un.v6.as_ref().map(|v| v.subnet),
             });
         }
         for (id, ep) in eps {
@@ -441,6 +260,7 @@ impl Network {
                     container_id: id,
                     network: name,
                     ip: ep.ip,
+                    ip6: ep.v6.as_ref().map(|v| v.ip),
                     ports: ep.ports.clone(),
                 });
             }
@@ -467,11 +287,32 @@ impl Network {
 
     /// The bridge exists, up, with the gateway address: checked once per bridge and gateway until
     /// the next restore (two process spawns each), not on every container start or restore.
-    fn ensure_bridge(&self, bridge: &str, gw_cidr: Ipv4Net) -> Result<(), NetError> {
-        let key = format!("bridge:{bridge}:{gw_cidr}");
+    fn ensure_bridge(&self, d: &Daemon, ep: &NetEndpoint) -> Result<(), NetError> {
+        let gw = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
+        let gw6 = match &ep.v6 {
+            Some(v) => {
+                Some(Ipv6Net::new(v.gateway, v.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?)
+            }
+            None => None,
+        };
+        self.ensure_gateways(d, &ep.bridge, gw, gw6)
+    }
+
+    fn ensure_gateways(&self, d: &Daemon, bridge: &str, gw: Ipv4Net, gw6: Option<Ipv6Net>) -> Result<(), NetError> {
+        let key = format!("bridge:{bridge}:{gw}");
         if !self.ensured.lock().expect("ensured lock").contains(&key) {
-            berth_net::Bridge::ensure(bridge, gw_cidr)?;
+            berth_net::Bridge::ensure(bridge, gw)?;
             self.ensured.lock().expect("ensured lock").insert(key);
+        }
+        if let Some(gw6) = gw6 {
+            let key = format!("bridge6:{bridge}:{gw6}");
+            if !self.ensured.lock().expect("ensured lock").contains(&key) {
+                if d.config().ip_forward {
+                    berth_net::enable_ip6_forward();
+                }
+                berth_net::Bridge::ensure_v6(bridge, gw6)?;
+                self.ensured.lock().expect("ensured lock").insert(key);
+            }
         }
         Ok(())
     }
@@ -487,7 +328,18 @@ impl Network {
         }
         let (gw, len) =
             crate::config::parse_cidr(&cfg.bip).ok_or_else(|| NetError::Invalid(format!("bad bip {}", cfg.bip)))?;
-        self.ensure_bridge(&cfg.bridge, Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?)?;
+        let gw6 = match bridge_v6(&cfg) {
+            Some(n) => {
+                Some(Ipv6Net::new(n.gateway, n.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?)
+            }
+            None => None,
+        };
+        self.ensure_gateways(
+            d,
+            &cfg.bridge,
+            Ipv4Net::new(gw, len).map_err(|e| NetError::Invalid(e.to_string()))?,
+            gw6,
+        )?;
         let mut old_ranges = std::collections::BTreeMap::<Ipv4Net, Vec<String>>::new();
         let live: Vec<Container> =
             d.store.all().iter().map(|e| e.snapshot()).filter(|c| c.state.status.is_live()).collect();
@@ -499,9 +351,7 @@ impl Network {
             if !is_netns(&ns) {
                 continue;
             }
-            let gw_cidr =
-                Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-            self.ensure_bridge(&ep.bridge, gw_cidr)?;
+            self.ensure_bridge(d, ep)?;
             let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
             let mac = mac_of(ep);
             if let Err(e) = berth_net::attach_iface(&NetnsRef::Path(ns), &ep.bridge, &c.id, &iface_of(ep, addr, &mac)) {
@@ -526,6 +376,15 @@ impl Network {
     pub fn prepare(&self, d: &Daemon, c: &Container) -> Result<(PathBuf, NetEndpoint), NetError> {
         let mut ep = c.endpoint.clone().ok_or_else(|| NetError::Invalid("container has no network endpoint".into()))?;
         let wanted = port_mappings(c)?;
+        // The kernel cannot forward an IPv6 address to an IPv4-only container: refused, not dropped.
+        if let Some(w) = wanted.iter().find(|w| w.map.host_ip.is_some_and(|ip| ip.is_ipv6()) && ep.v6.is_none()) {
+            return Err(NetError::Invalid(format!(
+                "cannot publish port {} on {}: the container has no IPv6 address on network {}",
+                w.map.container_port,
+                w.map.host_ip_or_any(),
+                ep.network
+            )));
+        }
         let mut ports: Vec<PortMapping> = Vec::with_capacity(wanted.len());
         {
             let _g = self.lock.lock().expect("network lock");
@@ -546,8 +405,7 @@ impl Network {
                         let found =
                             (lo..=hi).find(|port| usable(&PortMapping { host_port: *port, ..p.clone() }, &ports));
                         p.host_port = found.ok_or_else(|| {
-                            let ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-                            NetError::Conflict(format!("Bind for {ip}:{lo}-{hi} failed: port is already allocated"))
+                            NetError::Conflict(crate::engine::ports::port_taken(p.host_ip, &format!("{lo}-{hi}")))
                         })?;
                     }
                     None => {
@@ -572,8 +430,7 @@ impl Network {
     pub fn connect(&self, d: &Daemon, id: &str, ep: &NetEndpoint, ns: &Path) -> Result<(), NetError> {
         let short = &id[..12.min(id.len())];
         let ns = ns.to_path_buf();
-        let gw_cidr = Ipv4Net::new(ep.gateway, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
-        self.ensure_bridge(&ep.bridge, gw_cidr)?;
+        self.ensure_bridge(d, ep)?;
         let addr = Ipv4Net::new(ep.ip, ep.subnet.prefix_len()).map_err(|e| NetError::Invalid(e.to_string()))?;
         let mac = mac_of(ep);
         if let Err(first) =
@@ -635,8 +492,7 @@ impl Network {
 }
 
 fn port_taken(p: &PortMapping) -> String {
-    let ip = p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    format!("Bind for {ip}:{} failed: port is already allocated", p.host_port)
+    crate::engine::ports::port_taken(p.host_ip, &p.host_port.to_string())
 }
 
 /// True when `p` is a mounted network namespace file (not just an empty placeholder).

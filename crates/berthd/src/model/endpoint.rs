@@ -1,9 +1,9 @@
 //! A container's network attachment as its record keeps it.
 
-use berth_net::{Ipv4Net, PortMapping};
+use berth_net::{Ipv4Net, Ipv6Net, PortMapping};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What a bridge-attached container records at create (invariant 8): the network, subnet and
 /// address it got, so a daemon restarted with another `--bip` still knows them.
@@ -42,4 +42,21 @@ pub struct NetEndpoint {
     /// `IPAMConfig.LinkLocalIPs`: extra IPv4 link-local addresses (169.254.0.0/16) on the interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_local: Vec<Ipv4Addr>,
+    /// The IPv6 half of the endpoint, on a network with IPv6 (absent in records of releases
+    /// before IPv6, which read this record without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v6: Option<Endpoint6>,
+}
+
+/// A container's IPv6 address on a dual-stack network, and the pool it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint6 {
+    pub subnet: Ipv6Net,
+    pub gateway: Ipv6Addr,
+    pub ip: Ipv6Addr,
+    /// IPAM pool key of the network's IPv6 pool (`ipam6-<pool>.json`).
+    pub pool: String,
+    /// `IPAMConfig.IPv6Address` as the client asked for it (`ip` is then that address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<Ipv6Addr>,
 }

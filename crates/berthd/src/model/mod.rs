@@ -13,6 +13,6 @@ mod tests;
 
 pub use config::*;
 pub use container::*;
-pub use endpoint::NetEndpoint;
+pub use endpoint::{Endpoint6, NetEndpoint};
 pub use mount::MountPoint;
 pub use seccomp::SeccompRecord;

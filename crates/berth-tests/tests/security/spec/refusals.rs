@@ -121,9 +121,9 @@ fn options_of_mounts_endpoints_networks_and_updates_are_refused_by_name() {
     d.docker_ok(&["volume", "rm", "lv"]);
     let nets = || d.api_get("/networks").json().as_array().map(Vec::len).unwrap_or(0);
     let before = nets();
-    let r = d.api_post("/networks/create", &json!({"Name": "six", "EnableIPv6": true}).to_string());
+    let r = d.api_post("/networks/create", &json!({"Name": "six", "EnableIPv4": false}).to_string());
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("EnableIPv6 is not supported by Berth"), "{}", r.text());
+    assert!(r.text().contains("EnableIPv4 is not supported by Berth"), "{}", r.text());
     let r = d.api_post(
         "/networks/create",
         &json!({"Name": "mtu", "Options": {"com.docker.network.driver.mtu": "1400"}}).to_string(),

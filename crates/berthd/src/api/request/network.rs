@@ -1,11 +1,11 @@
 //! `POST /networks/create` and `/networks/{id}/connect`: berth-api's bodies into the engine's
-//! calls. Berth's networks are local IPv4 bridges with one subnet: the options of other drivers,
-//! of swarm and of IPv6 are refused by name.
+//! calls. Berth's networks are local bridges with one IPv4 subnet and, with IPv6, one IPv6
+//! subnet: the options of other drivers and of swarm are refused by name.
 
 use super::unsupported;
 use crate::api::error::ApiError;
 use crate::engine::network::EndpointRequest;
-use crate::engine::usernets::NetworkSpec;
+use crate::engine::usernets::{NetworkSpec, Pool6};
 use berth_api as wire;
 
 pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
@@ -15,26 +15,33 @@ pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
         )));
     }
     unsupported::refuse_network(&req)?;
-    let first = req.ipam.as_ref().and_then(|i| i.config.as_ref()).and_then(|a| a.first());
-    let subnet = match first.and_then(|c| c.subnet.as_deref()).filter(|s| !s.is_empty()) {
-        Some(s) => {
-            Some(s.parse::<berth_net::Ipv4Net>().map_err(|_| ApiError::bad_request(format!("invalid subnet {s}")))?)
-        }
-        None => None,
-    };
-    let gateway = match first.and_then(|c| c.gateway.as_deref()).filter(|s| !s.is_empty()) {
-        Some(g) => Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gateway {g}")))?),
-        None => None,
-    };
-    let ip_range = match first.and_then(|c| c.ip_range.as_deref()).filter(|s| !s.is_empty()) {
-        Some(r) => Some(r.parse().map_err(|_| ApiError::bad_request(format!("invalid IPRange {r}")))?),
-        None => None,
-    };
+    let pools = req.ipam.as_ref().and_then(|i| i.config.clone()).unwrap_or_default();
+    let (six, four): (Vec<_>, Vec<_>) = pools.into_iter().partition(is_v6_pool);
+    let first = four.first();
+    let subnet = parse("subnet", &first.and_then(|c| c.subnet.clone()))?;
+    let gateway = parse("gateway", &first.and_then(|c| c.gateway.clone()))?;
+    let ip_range = parse("IPRange", &first.and_then(|c| c.ip_range.clone()))?;
     let mut aux_addresses = std::collections::BTreeMap::new();
     for (k, a) in first.and_then(|c| c.auxiliary_addresses.clone()).unwrap_or_default() {
         let ip = a.parse().map_err(|_| ApiError::bad_request(format!("invalid auxiliary address {k}={a}")))?;
         aux_addresses.insert(k, ip);
     }
+    let v6 = match (six.first(), req.enable_ipv6 == Some(true)) {
+        (None, false) => None,
+        (None, true) => Some(Pool6::default()),
+        (Some(p), _) => {
+            if p.auxiliary_addresses.as_ref().is_some_and(|a| !a.is_empty()) {
+                return Err(ApiError::bad_request(
+                    "IPAM.Config.AuxiliaryAddresses of an IPv6 pool is not supported by Berth",
+                ));
+            }
+            Some(Pool6 {
+                subnet: parse("IPv6 subnet", &p.subnet)?,
+                gateway: parse("IPv6 gateway", &p.gateway)?,
+                ip_range: parse("IPv6 IPRange", &p.ip_range)?,
+            })
+        }
+    };
     Ok(NetworkSpec {
         name: req.name,
         subnet,
@@ -43,7 +50,24 @@ pub fn spec(req: wire::NetworkCreateRequest) -> Result<NetworkSpec, ApiError> {
         labels: req.labels.unwrap_or_default(),
         ip_range,
         aux_addresses,
+        v6,
     })
+}
+
+/// A pool's field: absent or empty is none; anything else must parse.
+fn parse<T: std::str::FromStr>(what: &str, v: &Option<String>) -> Result<Option<T>, ApiError> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| ApiError::bad_request(format!("invalid {what} {s}"))))
+        .transpose()
+}
+
+/// An `IPAM.Config` entry for IPv6: its subnet (else its gateway or range) is an IPv6 one.
+pub(super) fn is_v6_pool(p: &wire::IpamConfig) -> bool {
+    [&p.subnet, &p.gateway, &p.ip_range]
+        .iter()
+        .find_map(|v| v.as_deref().filter(|s| !s.is_empty()))
+        .is_some_and(|s| s.contains(':'))
 }
 
 /// What a connect asks of its endpoint; what Berth does not implement is refused.
@@ -67,13 +91,19 @@ pub fn endpoint_request(ep: wire::EndpointSettings) -> Result<EndpointRequest, A
             }
         }
     }
-    let ipv4 = match ep.ipam_config.and_then(|c| c.ipv4_address).filter(|a| !a.is_empty()) {
+    let ipam = ep.ipam_config.unwrap_or_default();
+    let ipv4 = match ipam.ipv4_address.filter(|a| !a.is_empty()) {
         Some(a) => Some(a.parse().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {a}")))?),
+        None => None,
+    };
+    let ipv6 = match ipam.ipv6_address.filter(|a| !a.is_empty()) {
+        Some(a) => Some(a.parse().map_err(|_| ApiError::bad_request(format!("invalid IPv6 address: {a}")))?),
         None => None,
     };
     Ok(EndpointRequest {
         aliases: ep.aliases.unwrap_or_default(),
         ipv4,
+        ipv6,
         driver_opts: ep.driver_opts.unwrap_or_default(),
         links: ep.links.unwrap_or_default(),
         mac: mac(&ep.mac_address)?,

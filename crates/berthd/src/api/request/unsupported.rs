@@ -121,17 +121,11 @@ fn mount(at: &str, m: &wire::Mount) -> Vec<Field> {
 /// What an endpoint request may carry beyond its aliases.
 fn endpoint(net: &str, ep: &wire::EndpointSettings) -> Vec<Field> {
     let at = format!("NetworkingConfig.EndpointsConfig.{net}");
-    let ipam = ep.ipam_config.clone().unwrap_or_default();
     // Options in Docker's own namespace mean something to dockerd's bridge driver (an interface
     // name, sysctls); Berth's bridge implements none of them. Others are opaque, kept and shown.
     let docker_opts: Vec<&String> =
         ep.driver_opts.iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with("com.docker.network.")).collect();
     vec![
-        field(
-            format!("{at}.IPAMConfig.IPv6Address"),
-            ipam.ipv6_address.as_deref().is_some_and(|a| !a.is_empty()),
-            &ipam.ipv6_address,
-        ),
         field(format!("{at}.DriverOpts"), !docker_opts.is_empty(), &docker_opts),
         field(format!("{at}.GwPriority"), ep.gw_priority != 0, &ep.gw_priority),
     ]
@@ -142,20 +136,20 @@ pub fn refuse_endpoint(network: &str, ep: &wire::EndpointSettings) -> Result<(),
     first_set(endpoint(network, ep))
 }
 
-/// `POST /networks/create`: one IPv4 subnet (with its gateway) on a local bridge.
+/// `POST /networks/create`: one IPv4 subnet (with its gateway), and one IPv6, on a local bridge.
 pub fn refuse_network(n: &wire::NetworkCreateRequest) -> Result<(), ApiError> {
     let ipam = n.ipam.clone().unwrap_or_default();
     let pools = ipam.config.clone().unwrap_or_default();
+    let v6s = pools.iter().filter(|p| super::network::is_v6_pool(p)).count();
     let mut fields = vec![
         field("Scope", !matches!(n.scope.as_deref(), None | Some("" | "local")), &n.scope),
         field("Ingress", n.ingress == Some(true), &n.ingress),
         field("ConfigOnly", n.config_only == Some(true), &n.config_only),
         field("ConfigFrom", n.config_from.as_ref().is_some_and(|c| !c.network.is_empty()), &n.config_from),
         field("EnableIPv4", n.enable_ipv4 == Some(false), &n.enable_ipv4),
-        field("EnableIPv6", n.enable_ipv6 == Some(true), &n.enable_ipv6),
         field("IPAM.Driver", !matches!(ipam.driver.as_str(), "" | "default"), &ipam.driver),
         field("IPAM.Options", ipam.options.as_ref().is_some_and(|o| !o.is_empty()), &ipam.options),
-        field("IPAM.Config", pools.len() > 1, &pools),
+        field("IPAM.Config", v6s > 1 || pools.len() - v6s > 1, &pools),
     ];
     // The bridge driver's options (`com.docker.network.bridge.name`, `…driver.mtu`, …), by key.
     for (k, v) in n.options.iter().flatten() {

@@ -69,8 +69,7 @@ fn mount_and_endpoint_options_are_refused_by_name() {
     let ep = |e: Value| create(json!({"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"front": e}}}));
     ep(json!({"Aliases": ["web"], "IPAMConfig": null, "MacAddress": "", "GwPriority": 0})).unwrap();
     ep(json!({"IPAMConfig": {"IPv4Address": "10.9.0.9"}, "DriverOpts": {"key1": "a"}})).unwrap();
-    let e = ep(json!({"IPAMConfig": {"IPv6Address": "fd00::9"}})).unwrap_err();
-    assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.IPAMConfig.IPv6Address is not supported"), "{e}");
+    ep(json!({"IPAMConfig": {"IPv6Address": "fd00::9"}})).unwrap();
     let e = ep(json!({"DriverOpts": {"com.docker.network.endpoint.ifname": "e9"}})).unwrap_err();
     assert!(e.starts_with("NetworkingConfig.EndpointsConfig.front.DriverOpts is not supported"), "{e}");
     // Links are names on a user-defined network (the engine refuses them on the default bridge).
@@ -94,7 +93,7 @@ fn update_refuses_what_it_cannot_change() {
 }
 
 #[test]
-fn network_create_takes_one_ipv4_bridge_subnet() {
+fn network_create_takes_one_bridge_subnet_per_family() {
     let net =
         |b: Value| refuse_network(&serde_json::from_value(b).unwrap()).map_err(|e| message(e, StatusCode::BAD_REQUEST));
     // What `docker network create --subnet 10.9.0.0/24 n` sends (CLI 28).
@@ -104,8 +103,11 @@ fn network_create_takes_one_ipv4_bridge_subnet() {
         "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": "10.9.0.0/24"}]}}),
     )
     .unwrap();
+    // Dual stack: one pool of each family.
+    net(json!({"Name": "n", "EnableIPv6": true,
+        "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}, {"Subnet": "fd00:9::/64", "Gateway": "fd00:9::1"}]}}))
+    .unwrap();
     for (body, name) in [
-        (json!({"Name": "n", "EnableIPv6": true}), "EnableIPv6"),
         (json!({"Name": "n", "Scope": "swarm"}), "Scope"),
         (
             json!({"Name": "n", "Options": {"com.docker.network.driver.mtu": "1400"}}),
@@ -114,6 +116,10 @@ fn network_create_takes_one_ipv4_bridge_subnet() {
         (json!({"Name": "n", "IPAM": {"Driver": "dhcp"}}), "IPAM.Driver"),
         (
             json!({"Name": "n", "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}, {"Subnet": "10.9.1.0/24"}]}}),
+            "IPAM.Config",
+        ),
+        (
+            json!({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd00:1::/64"}, {"Subnet": "fd00:2::/64"}]}}),
             "IPAM.Config",
         ),
         (json!({"Name": "n", "ConfigFrom": {"Network": "other"}}), "ConfigFrom"),
