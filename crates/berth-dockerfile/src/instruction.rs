@@ -217,7 +217,9 @@ impl Line<'_> {
             Some(v) => {
                 let n: i32 = v.parse().map_err(|e: std::num::ParseIntError| {
                     let why = match e.kind() {
-                        std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
+                        std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                            "value out of range"
+                        }
                         _ => "invalid syntax",
                     };
                     format!("strconv.ParseInt: parsing {v:?}: {why}")

@@ -51,12 +51,8 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         return Err(ParseError::new(lines.len().max(1), "file with no instructions"));
     }
 
-    let mut file = Dockerfile {
-        escape: directives.escape,
-        syntax: directives.syntax,
-        meta_args: Vec::new(),
-        stages: Vec::new(),
-    };
+    let mut file =
+        Dockerfile { escape: directives.escape, syntax: directives.syntax, meta_args: Vec::new(), stages: Vec::new() };
     for (line, text) in logical {
         let parsed = parse_line(&text, line, file.escape).map_err(|m| ParseError::new(line, m))?;
         match parsed {

@@ -9,6 +9,7 @@ use regex::Regex;
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The lexer; `escape` is `\` or the backtick chosen by `# escape=`.
+#[derive(Debug, Clone, Copy)]
 pub struct ShellLex {
     pub escape: char,
 }
@@ -266,7 +267,9 @@ impl Lexer<'_> {
             Some('+') => Ok(if empty { String::new() } else { word }),
             Some('?') => match value {
                 None => Err(format!("{name}: {}", or(word, "is not allowed to be unset"))),
-                Some(v) if null_is_unset && v.is_empty() => Err(format!("{name}: {}", or(word, "is not allowed to be empty"))),
+                Some(v) if null_is_unset && v.is_empty() => {
+                    Err(format!("{name}: {}", or(word, "is not allowed to be empty")))
+                }
                 Some(v) => Ok(v),
             },
             Some(c @ ('#' | '%')) => {

@@ -132,6 +132,7 @@ fn words_split_on_unquoted_whitespace() {
     assert_eq!(ws("x$SPACED"), ["xa", "b"]);
     assert_eq!(ws(r#"x"$SPACED""#), ["xa  b"]);
     assert_eq!(ws("$NOPE"), Vec::<String>::new());
+    assert_eq!(ws("x${NOPE:-b} y"), ["xb", "y"]);
     assert_eq!(ws(""), Vec::<String>::new());
     assert!(lex.process_words("'open", &env).is_err());
 }

@@ -6,8 +6,8 @@ pub(crate) fn is_sep(c: char) -> bool {
     matches!(c, '\t' | '\u{b}' | '\u{c}' | '\r' | ' ')
 }
 
-/// Splits on runs of separators, keeping empty leading/trailing pieces as Go's
-/// `regexp.Split` would not produce them for trimmed input (callers pass trimmed text).
+/// Splits on runs of separators (Docker's `parseStringsWhitespaceDelimited`); empty pieces
+/// cannot occur in Docker's trimmed input, so none are kept.
 pub(crate) fn split_ws(text: &str) -> Vec<String> {
     text.split(is_sep).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }

@@ -1,0 +1,4 @@
+FROM alpine
+COPY ["a b", "c", "/dest/"]
+ADD --chown=app src.tar.gz /opt/
+COPY --chown="app user" x /y

@@ -1,0 +1,4 @@
+FROM alpine
+RUN one \
+  two
+CMD ["a", "b"]

@@ -1,0 +1,3 @@
+FROM alpine
+# escape=`
+RUN a `

@@ -1,0 +1,4 @@
+FROM alpine
+RUN echo <<EOF
+hello
+EOF

@@ -1,0 +1,4 @@
+# comment
+ARG X=1
+
+RUN echo before from

@@ -1,0 +1,2 @@
+FROM alpine
+SHELL /bin/bash -c

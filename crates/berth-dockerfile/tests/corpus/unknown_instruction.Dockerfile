@@ -1,0 +1,3 @@
+FROM alpine
+RUN ok
+FOO bar
