@@ -65,7 +65,7 @@ pub struct ImageConfig {
     pub working_dir: String,
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "str_slice")]
     pub entrypoint: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always sent, `null` when empty: docker-py reads `Config["OnBuild"]`.
     pub on_build: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
@@ -214,6 +214,16 @@ pub struct ProgressMessage {
     pub error: Option<String>,
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorDetail>,
+    /// `POST /build`'s result: the image built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<BuildAux>,
+}
+
+/// `aux` of a build's stream (Go's `types.BuildResult`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuildAux {
+    #[serde(rename = "ID")]
+    pub id: String,
 }
 
 /// `POST /images/prune`.

@@ -19,6 +19,8 @@ pub const POINTS: &[&str] = &[
     "restore.midway",
     "pull.after-download",
     "pull.after-layer",
+    "build.after-layer",
+    "build.after-run",
 ];
 
 /// Dies here with SIGKILL when `BERTH_CRASH_AT` names this point (debug builds only).

@@ -11,15 +11,26 @@ pub const DEFAULT_CMD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Runs `cmd` with stdin closed, collecting stdout and stderr; panics naming the command when it
 /// does not finish within `timeout` (after killing it).
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    run_fed(cmd.stdin(Stdio::null()), None, timeout)
+}
+
+/// [`run_with_timeout`] (60 s) with `input` written to its stdin, then closed.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    run_fed(cmd.stdin(Stdio::piped()), Some(input.to_vec()), DEFAULT_CMD_TIMEOUT)
+}
+
+fn run_fed(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
     let desc = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
     let mut out = child.stdout.take().expect("stdout piped");
     let mut err = child.stderr.take().expect("stderr piped");
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&data);
+        });
+    }
     let t_out = std::thread::spawn(move || {
         let mut v = Vec::new();
         let _ = out.read_to_end(&mut v);

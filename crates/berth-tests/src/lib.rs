@@ -21,7 +21,7 @@ mod rootfs;
 pub use bins::{berth_bin, bin_dir, cache_dir, docker_bin, workspace_bin};
 pub use cleanup::is_mountpoint;
 pub use client::ContainerState;
-pub use cmd::{output_text, run_with_timeout, Watchdog, DEFAULT_CMD_TIMEOUT};
+pub use cmd::{output_text, run_with_stdin, run_with_timeout, Watchdog, DEFAULT_CMD_TIMEOUT};
 pub use daemon::{DaemonOpts, TestDaemon};
 pub use http::{unix_http_request, HttpResponse};
 pub use rootfs::{busybox_rootfs_tar, busybox_tar_path};

@@ -66,10 +66,14 @@ impl Drop for Project {
 
 impl Project {
     fn new(d: &TestDaemon, port: u16) -> Project {
-        let name = format!("bt{:x}", std::process::id());
+        Project::with(d, "", &PROJECT.replace("PORT", &port.to_string()))
+    }
+
+    fn with(d: &TestDaemon, suffix: &str, yml: &str) -> Project {
+        let name = format!("bt{:x}{suffix}", std::process::id());
         let dir = std::env::temp_dir().join(format!("berth-compose-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("docker-compose.yml"), PROJECT.replace("PORT", &port.to_string())).unwrap();
+        std::fs::write(dir.join("docker-compose.yml"), yml).unwrap();
         std::fs::write(dir.join("web.env"), "GREETING=hello-compose\n").unwrap();
         let docker_config = dir.join("docker-config");
         std::fs::create_dir_all(&docker_config).unwrap();
@@ -241,4 +245,37 @@ fn a_compose_project_lives_through_up_twice_a_kill9_and_down() {
     p.ok(&["down", "-v"]);
     assert_eq!(leftovers(&d, &n), (String::new(), String::new(), String::new()));
     assert!(get(port).is_none(), "the port is released");
+}
+
+const BUILD_PROJECT: &str = r#"version: "2.4"
+services:
+  app:
+    build:
+      context: ./app
+      args:
+        WHO: compose
+    command: ["cat", "/greeting"]
+"#;
+
+/// A service with a `build:` section: `docker-compose build` goes through `POST /build`
+/// (compose 1.29 uses docker-py's build), `up` runs the built image, a second build is all
+/// cache, and `down --rmi local` removes the image it built.
+#[test]
+fn compose_builds_a_service_and_runs_it() {
+    let mut d = TestDaemon::start(DaemonOpts::new("compose-build"));
+    d.busybox_image();
+    let p = Project::with(&d, "b", BUILD_PROJECT);
+    std::fs::create_dir_all(p.dir.join("app")).unwrap();
+    std::fs::write(p.dir.join("app/Dockerfile"), "FROM busybox\nARG WHO\nRUN echo \"hello $WHO\" > /greeting\n")
+        .unwrap();
+    let out = p.ok(&["build"]);
+    assert!(out.contains("Successfully built") && out.contains("Successfully tagged"), "{out}");
+    let image = format!("{}_app", p.name);
+    assert!(d.docker(&["image", "inspect", &image]).status.success(), "compose tagged {image}: {out}");
+    let up = p.ok(&["up", "--no-color"]);
+    assert!(up.contains("hello compose"), "{up}");
+    let again = p.ok(&["build"]);
+    assert_eq!(again.matches("Using cache").count(), 2, "{again}");
+    p.ok(&["down", "--rmi", "local"]);
+    assert!(!d.docker(&["image", "inspect", &image]).status.success(), "down --rmi local removed {image}");
 }

@@ -69,6 +69,7 @@ impl From<EngineError> for ApiError {
             EngineError::Invalid(m) => ApiError::bad_request(m),
             EngineError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             EngineError::Internal(m) => ApiError::internal(m),
+            EngineError::StepFailed { message, .. } => ApiError::internal(message),
             EngineError::Lookup(e) => e.into(),
             EngineError::Image(e) => image_error(e),
             EngineError::Io(e) => e.into(),

@@ -228,7 +228,8 @@ fn image_config(c: &berth_image::ContainerConfig) -> ImageConfig {
         }),
         labels: c.labels.clone(),
         stop_signal: c.stop_signal.clone().unwrap_or_default(),
-        ..Default::default()
+        shell: c.shell.clone(),
+        args_escaped: c.args_escaped.then_some(true),
     }
 }
 

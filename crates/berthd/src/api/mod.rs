@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod attach;
 pub mod body;
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod exec;
@@ -68,6 +69,7 @@ fn routes() -> Router<AppState> {
         .route("/auth", post(registry::login))
         .route("/images/load", post(imagearchive::load))
         .route("/containers/prune", post(prune::containers))
+        .route("/build", post(build::build))
         .route("/build/prune", post(prune::build_cache))
         .route("/system/df", get(prune::df))
         .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))

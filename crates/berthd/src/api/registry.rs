@@ -16,15 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn options(d: &AppState) -> berth_registry::Options {
-    let c = d.config();
-    let secs = std::env::var("BERTH_REGISTRY_TIMEOUT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    berth_registry::Options {
-        insecure: c.insecure_registries.clone(),
-        mirrors: c.registry_mirrors.clone(),
-        max_downloads: c.max_concurrent_downloads,
-        max_uploads: c.max_concurrent_uploads,
-        read_timeout: std::time::Duration::from_secs(secs),
-    }
+    d.registry_options()
 }
 
 fn decode_auth(raw: &str) -> Credentials {

@@ -17,6 +17,8 @@ pub async fn ping() -> Response {
             (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
             (header::PRAGMA, "no-cache"),
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            // The classic builder: the docker CLI then builds through `POST /build` itself.
+            (header::HeaderName::from_static("builder-version"), "1"),
         ],
         "OK",
     )

@@ -141,6 +141,19 @@ impl Daemon {
         self.runtimes().into_iter().find(|(n, _, _)| n == name).map(|(_, p, a)| (p, a))
     }
 
+    /// How pulls and pushes reach registries, from daemon.json.
+    pub fn registry_options(&self) -> berth_registry::Options {
+        let c = self.config();
+        let secs = std::env::var("BERTH_REGISTRY_TIMEOUT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+        berth_registry::Options {
+            insecure: c.insecure_registries.clone(),
+            mirrors: c.registry_mirrors.clone(),
+            max_downloads: c.max_concurrent_downloads,
+            max_uploads: c.max_concurrent_uploads,
+            read_timeout: std::time::Duration::from_secs(secs),
+        }
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }

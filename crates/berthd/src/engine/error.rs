@@ -20,6 +20,9 @@ pub enum EngineError {
     /// What the engine needed failed: a monitor, the runtime, the kernel.
     #[error("{0}")]
     Internal(String),
+    /// A build step's command exited non-zero (its code is the stream's `errorDetail.code`).
+    #[error("{message}")]
+    StepFailed { message: String, code: i64 },
     #[error(transparent)]
     Lookup(#[from] LookupError),
     #[error(transparent)]

@@ -4,6 +4,8 @@
 
 pub mod addresses;
 pub mod adopt;
+pub mod build;
+pub mod commit;
 pub mod daemon;
 pub mod dns;
 pub mod error;

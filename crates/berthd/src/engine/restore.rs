@@ -85,6 +85,7 @@ pub async fn restore_all(d: Arc<Daemon>) {
     cleanup_exited(&d, stopped).await;
     crate::engine::sweep::finish_removals(&d).await;
     crate::engine::sweep::unclaimed(&d).await;
+    crate::engine::build::sweep(&d).await;
 }
 
 async fn restore_one(d: Arc<Daemon>, e: Arc<Entry>) {

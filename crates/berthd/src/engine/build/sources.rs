@@ -1,0 +1,272 @@
+//! The files a COPY/ADD takes: its sources matched inside their root (the context, or a stage's
+//! or image's rootfs), and written as tar entries with the step's owner and mode. The same walk
+//! gives the cache checksum, with every time left out (Docker's rule: touching a file does not
+//! invalidate the cache, changing its content or metadata does).
+//!
+//! Roots are directories only this build writes (its context, scratch mounts of images), and
+//! every source is opened with `RESOLVE_IN_ROOT`: a symlink in a context cannot make the walk
+//! read a host file.
+
+use crate::engine::EngineError;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path};
+
+/// Owner and mode the copied entries get (Docker: root unless `--chown`, modes as in the
+/// source unless `--chmod`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Meta {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: Option<u32>,
+}
+
+/// One matched source: its path inside the root and what it is.
+#[derive(Debug, Clone)]
+pub(super) struct Item {
+    pub rel: String,
+    pub is_dir: bool,
+}
+
+/// `src` cleaned as Docker cleans it; `..` out of the root is refused.
+pub(super) fn clean(src: &str) -> Result<String, EngineError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(src).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str().unwrap_or_default()),
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(EngineError::invalid(format!("Forbidden path outside the build context: {src} ()")));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// The sources `src` names under `root`: the path itself, or every path its wildcards match
+/// (Go's `filepath.Match` per component, as dockerd).
+pub(super) fn matches(root: &Path, src: &str) -> Result<Vec<Item>, EngineError> {
+    let rel = clean(src)?;
+    if !has_glob(&rel) {
+        let s = berth_image::open_in_root(root, &rel, true).map_err(|_| not_found(src))?;
+        return Ok(vec![Item { rel, is_dir: s.is_dir() }]);
+    }
+    let mut found = Vec::new();
+    let pats: Vec<&str> = rel.split('/').collect();
+    glob_walk(root, "", &pats, &mut found)?;
+    if found.is_empty() {
+        return Err(not_found(src));
+    }
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found)
+}
+
+fn glob_walk(root: &Path, prefix: &str, pats: &[&str], out: &mut Vec<Item>) -> Result<(), EngineError> {
+    let Some((first, rest)) = pats.split_first() else {
+        return Ok(());
+    };
+    let dir = berth_image::open_in_root(root, if prefix.is_empty() { "." } else { prefix }, true)?;
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let pat = glob::Pattern::new(first).map_err(|e| EngineError::invalid(format!("invalid pattern {first:?}: {e}")))?;
+    let opts = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+    let mut names: Vec<String> = fs::read_dir(dir.proc_path())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| pat.matches_with(n, opts))
+        .collect();
+    names.sort();
+    for n in names {
+        let rel = if prefix.is_empty() { n } else { format!("{prefix}/{n}") };
+        if rest.is_empty() {
+            let s = berth_image::open_in_root(root, &rel, true)?;
+            out.push(Item { rel, is_dir: s.is_dir() });
+        } else {
+            glob_walk(root, &rel, rest, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn not_found(src: &str) -> EngineError {
+    EngineError::invalid(format!(
+        "COPY failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
+    ))
+}
+
+/// Writes `item` as entries named under `name` (a directory's content, or the file itself).
+/// With `for_hash` every time is zero, so that the bytes are the cache checksum's input.
+pub(super) fn pack<W: Write>(
+    b: &mut tar::Builder<W>,
+    root: &Path,
+    item: &Item,
+    name: &Path,
+    meta: Meta,
+    for_hash: bool,
+) -> Result<(), EngineError> {
+    let src = berth_image::open_in_root(root, &item.rel, true)?;
+    let top = src.proc_path();
+    if item.is_dir {
+        walk(b, &top, name, meta, for_hash)
+    } else {
+        // The fd's /proc path is a magic link: stat through it, not of it.
+        entry(b, &top, fs::metadata(&top)?, name, meta, for_hash)
+    }
+}
+
+fn walk<W: Write>(b: &mut tar::Builder<W>, dir: &Path, name: &Path, meta: Meta, for_hash: bool) -> Result<(), EngineError> {
+    let mut names: Vec<_> = fs::read_dir(dir)?.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for n in names {
+        let path = dir.join(&n);
+        let st = fs::symlink_metadata(&path)?;
+        entry(b, &path, st.clone(), &name.join(&n), meta, for_hash)?;
+        if st.is_dir() {
+            walk(b, &path, &name.join(&n), meta, for_hash)?;
+        }
+    }
+    Ok(())
+}
+
+fn entry<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &Path,
+    st: fs::Metadata,
+    name: &Path,
+    meta: Meta,
+    for_hash: bool,
+) -> Result<(), EngineError> {
+    let ft = st.file_type();
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(meta.uid.into());
+    h.set_gid(meta.gid.into());
+    h.set_mode(meta.mode.unwrap_or(st.permissions().mode() & 0o7777));
+    h.set_mtime(if for_hash { 0 } else { st.mtime().max(0) as u64 });
+    h.set_size(0);
+    let res = if ft.is_dir() {
+        h.set_entry_type(tar::EntryType::Directory);
+        b.append_data(&mut h, name, io::empty())
+    } else if ft.is_symlink() {
+        h.set_entry_type(tar::EntryType::Symlink);
+        let target = fs::read_link(path)?;
+        h.set_mode(st.permissions().mode() & 0o7777);
+        b.append_link(&mut h, name, target)
+    } else if ft.is_file() {
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(st.len());
+        let f = fs::File::open(path)?;
+        b.append_data(&mut h, name, f.take(st.len()))
+    } else {
+        // Devices, sockets and fifos of a context are not copied into images.
+        return Ok(());
+    };
+    res.map_err(EngineError::from)
+}
+
+/// A writer that only hashes.
+pub(super) struct HashWriter(pub Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `user[:group]` of `--chown`, names looked up in the rootfs' `/etc/passwd` and `/etc/group`.
+pub(super) fn chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), EngineError> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let read = |f: &str| {
+        berth_image::open_in_root(rootfs, f, true).ok().and_then(|s| fs::read_to_string(s.proc_path()).ok())
+    };
+    let unknown = |what: &str, n: &str| EngineError::invalid(format!("unable to convert uid/gid chown string to host mapping: can't find {what} for {n}"));
+    let (uid, primary) = match user.parse::<u32>() {
+        Ok(n) => (n, None),
+        Err(_) => {
+            let passwd = read("/etc/passwd").unwrap_or_default();
+            let row = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.first() == Some(&user));
+            let row = row.ok_or_else(|| unknown("uid", user))?;
+            let uid = row.get(2).and_then(|v| v.parse().ok()).ok_or_else(|| unknown("uid", user))?;
+            (uid, row.get(3).and_then(|v| v.parse::<u32>().ok()))
+        }
+    };
+    let gid = match group {
+        None => primary.unwrap_or(uid),
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                let groups = read("/etc/group").unwrap_or_default();
+                groups
+                    .lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.first() == Some(&g))
+                    .and_then(|f| f.get(2).and_then(|v| v.parse().ok()))
+                    .ok_or_else(|| unknown("gid", g))?
+            }
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// `--chmod=0644` (octal only, as the classic builder).
+pub(super) fn chmod(spec: &str) -> Result<u32, EngineError> {
+    u32::from_str_radix(spec, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| EngineError::invalid(format!("invalid chmod parameter: {spec:?}: must be an octal mode")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_keeps_inside() {
+        assert_eq!(clean("./a/../b/").unwrap(), "b");
+        assert_eq!(clean("/x/y").unwrap(), "x/y");
+        assert_eq!(clean(".").unwrap(), "");
+        assert!(clean("../etc/passwd").is_err());
+        assert!(clean("a/../../b").is_err());
+    }
+
+    #[test]
+    fn chmod_is_octal() {
+        assert_eq!(chmod("0644").unwrap(), 0o644);
+        assert_eq!(chmod("755").unwrap(), 0o755);
+        assert!(chmod("u+x").is_err());
+        assert!(chmod("77777").is_err());
+    }
+
+    #[test]
+    fn globs_match_per_component_and_symlinks_stay_inside() {
+        let dir = std::env::temp_dir().join(format!("berth-src-{:x}", rand::random::<u64>()));
+        fs::create_dir_all(dir.join("a/b")).unwrap();
+        fs::write(dir.join("a/x.txt"), "1").unwrap();
+        fs::write(dir.join("a/b/y.txt"), "2").unwrap();
+        fs::write(dir.join("z.txt"), "3").unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("esc")).unwrap();
+        let rels = |v: Vec<Item>| v.into_iter().map(|i| i.rel).collect::<Vec<_>>();
+        assert_eq!(rels(matches(&dir, "*.txt").unwrap()), vec!["z.txt"]);
+        assert_eq!(rels(matches(&dir, "a/*.txt").unwrap()), vec!["a/x.txt"]);
+        assert_eq!(rels(matches(&dir, "*/*.txt").unwrap()), vec!["a/x.txt"]);
+        assert!(matches(&dir, "nothing*").is_err());
+        // A symlink to /etc resolves inside the root: there is no esc/passwd there.
+        assert!(matches(&dir, "esc/passwd").is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
