@@ -19,6 +19,10 @@ pub const POINTS: &[&str] = &[
     "restore.midway",
     "pull.after-download",
     "pull.after-layer",
+    "commit.after-layer",
+    "commit.after-parent",
+    "commit.before-image",
+    "commit.after-image",
 ];
 
 /// Dies here with SIGKILL when `BERTH_CRASH_AT` names this point (debug builds only).

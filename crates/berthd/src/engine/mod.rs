@@ -4,6 +4,7 @@
 
 pub mod addresses;
 pub mod adopt;
+pub mod commit;
 pub mod daemon;
 pub mod dns;
 pub mod error;
