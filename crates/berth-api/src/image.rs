@@ -115,6 +115,9 @@ pub struct ImageInspect {
     /// RFC 3339 with nanoseconds.
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
     pub created: String,
+    /// The id of the container the image was committed from (dropped by Docker in API 1.45).
+    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "nullable")]
+    pub container: String,
     /// The config of the container the image was committed from. Docker dropped it in API
     /// 1.45, but docker-compose 1.29 still reads it; Berth sends it.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -27,6 +27,7 @@
 //! | `GET /system/df` | | [`SystemDfResponse`] |
 //! | `POST /build/prune` | | [`BuildCachePruneResponse`] |
 //! | `POST /containers/create` | [`ContainerCreateRequest`] | [`ContainerCreateResponse`] |
+//! | `POST /commit` | [`ContainerConfig`] (optional) | [`IdResponse`] (201) |
 //! | `GET /containers/json` | | `Vec<`[`ContainerSummary`]`>` |
 //! | `GET /containers/{id}/json` | | [`ContainerInspect`] |
 //! | `POST /containers/{id}/wait` | | [`ContainerWaitResponse`] |

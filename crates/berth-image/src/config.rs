@@ -11,6 +11,8 @@ pub struct Empty {}
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageConfig {
     pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
@@ -20,6 +22,13 @@ pub struct ImageConfig {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_version: Option<String>,
+    /// The id of the container a commit made this image from (Docker's V1 field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// That container's config at the commit (Docker's `container_config`; docker-compose 1.29
+    /// reads its `Volumes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<ContainerConfig>,
     #[serde(default)]
     pub config: ContainerConfig,
     pub rootfs: RootFs,
@@ -54,6 +63,13 @@ pub struct ContainerConfig {
     pub on_build: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthConfig>,
+    /// `SHELL`: the shell of the shell forms of `RUN`, `CMD`, `ENTRYPOINT` (default
+    /// `["/bin/sh", "-c"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    /// Windows images' escaped command line; Docker's builder writes it, Linux ignores it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub args_escaped: bool,
 }
 
 /// An image's `HEALTHCHECK` (durations in nanoseconds; 0 is "inherit" or Docker's default).

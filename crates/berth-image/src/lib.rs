@@ -7,6 +7,7 @@
 //!
 //! On disk, under the daemon's data-root:
 //! - `image/blobs/sha256/<hex>`: image configs; the image id is the sha256 of these bytes.
+//! - `image/parent/<hex>`: the parent image id of a committed or built image.
 //! - `image/repositories.json`: tags, in Docker's shape `{"Repositories": {repo: {"repo:tag": id}}}`.
 //! - `storage/layers/<chain-id-hex>/{diff,layer.json}`: each layer extracted once, in overlayfs
 //!   format (whiteout = char device 0/0, opaque dir = `trusted.overlay.opaque=y`), shared
@@ -24,6 +25,7 @@ mod driver;
 mod error;
 mod extract;
 mod healthcheck;
+mod layerdiff;
 mod layers;
 mod pack;
 mod reference;
@@ -35,14 +37,17 @@ pub use busybox::busybox_rootfs_tar;
 pub use changes::apply_changes;
 pub use config::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, RootFs};
 pub use digest::{chain_id, chain_ids, sha256_digest, short_id};
-pub use driver::{driver, Change, ChangeKind, CreateOpts, Overlay2Driver, StorageDriver, VfsDriver};
+pub use driver::{driver, Change, ChangeKind, CreateOpts, DiffSource, Overlay2Driver, StorageDriver, VfsDriver};
 pub use error::ImageError;
 pub use extract::{extract_copy, extract_layer, LayerStats};
 pub use healthcheck::parse_go_duration;
+pub use layerdiff::EMPTY_LAYER_DIFF_ID;
 pub use layers::LayerInfo;
 pub use pack::{open_in_root, PathStat, Source};
 pub use reference::{is_digest_reference, normalize_any_reference, normalize_digest_reference, normalize_reference};
-pub use store::{ContainerUse, DeleteItem, HistoryItem, ImageId, ImageInfo, ImageStore, ImportOptions, LoadProgress};
+pub use store::{
+    ChildImage, ContainerUse, DeleteItem, HistoryItem, ImageId, ImageInfo, ImageStore, ImportOptions, LoadProgress,
+};
 
 #[cfg(test)]
 mod tests {

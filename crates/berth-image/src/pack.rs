@@ -163,18 +163,30 @@ impl Source {
 }
 
 fn header(st: &Stat, kind: tar::EntryType) -> tar::Header {
+    UNSHIFT.with(|u| stat_header(st, kind, u.borrow().as_ref()))
+}
+
+/// An empty entry's header: `kind`, `mode`, owners and mtime (seconds) as given.
+pub(crate) fn plain_header(kind: tar::EntryType, mode: u32, (uid, gid): (u32, u32), mtime: i64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
-    h.set_mode(st.st_mode & 0o7777);
-    let (uid, gid) = UNSHIFT.with(|u| match &*u.borrow() {
-        Some(m) => (m.container_uid(st.st_uid).unwrap_or(65534), m.container_gid(st.st_gid).unwrap_or(65534)),
-        None => (st.st_uid, st.st_gid),
-    });
+    h.set_mode(mode);
     h.set_uid(uid as u64);
     h.set_gid(gid as u64);
-    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_mtime(mtime.max(0) as u64);
     h.set_size(0);
     h
+}
+
+/// The header of a file with stat `st`: its mode, owners (a remapped container's host ids
+/// mapped back through `maps`, as the container sees them; one outside its range is nobody),
+/// mtime in seconds, size 0.
+pub(crate) fn stat_header(st: &Stat, kind: tar::EntryType, maps: Option<&berth_proto::idmap::IdMaps>) -> tar::Header {
+    let owner = match maps {
+        Some(m) => (m.container_uid(st.st_uid).unwrap_or(65534), m.container_gid(st.st_gid).unwrap_or(65534)),
+        None => (st.st_uid, st.st_gid),
+    };
+    plain_header(kind, st.st_mode & 0o7777, owner, st.st_mtime)
 }
 
 fn append_meta<W: Write>(

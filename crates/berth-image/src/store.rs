@@ -85,6 +85,8 @@ pub(crate) struct State {
     images: BTreeMap<ImageId, Arc<Image>>,
     /// familiar `name:tag` -> image id
     pub(crate) refs: BTreeMap<String, ImageId>,
+    /// child image id -> its parent's (`image/parent/`, see `store/child.rs`).
+    pub(crate) parents: BTreeMap<ImageId, ImageId>,
 }
 
 pub struct ImageStore {
@@ -152,6 +154,7 @@ impl ImageStore {
                 }
             }
         }
+        child::load_parents(&child::parents_dir(data_root), &mut state)?;
         *store.state.write().unwrap() = state;
         {
             let _g = store.write.lock().unwrap();
@@ -476,6 +479,8 @@ impl ImageStore {
         if blob.exists() {
             fs::remove_file(&blob).ctx(|| format!("removing {}", blob.display()))?;
         }
+        // After the blob: a crash in between leaves a record of no image, swept at open.
+        self.forget_parent(id)?;
         match img {
             Some(img) => self.sweep_layers(img.chain_ids.iter().rev().cloned().collect()),
             None => Ok(Vec::new()),
@@ -496,6 +501,8 @@ impl ImageStore {
 }
 
 mod archive;
+mod child;
 mod remove;
 
 pub use archive::{HistoryItem, LoadProgress};
+pub use child::ChildImage;

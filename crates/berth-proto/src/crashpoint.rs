@@ -21,6 +21,10 @@ pub const POINTS: &[&str] = &[
     "pull.after-layer",
     "build.after-layer",
     "build.after-run",
+    "commit.after-layer",
+    "commit.after-parent",
+    "commit.before-image",
+    "commit.after-image",
 ];
 
 /// Dies here with SIGKILL when `BERTH_CRASH_AT` names this point (debug builds only).

@@ -256,3 +256,36 @@ fn exit_before_auto_remove_is_finished() {
     );
     assert_converged(&d, &[]);
 }
+
+/// `docker commit` killed after its layer, after the parent record, before and after the image:
+/// the restart shows no image, or the whole one (tagged, its parent recorded), and no layer that
+/// no image uses.
+#[test]
+fn commit_points_leave_no_image_or_a_whole_one() {
+    let mut d = TestDaemon::start(DaemonOpts::new("crash-commit"));
+    let bb = d.busybox_image();
+    d.docker_ok(&["run", "--name", "src", "busybox", "sh", "-c", "echo x > /x"]);
+    let layers = d.data_root.join("storage").join("layers");
+    let count = || std::fs::read_dir(&layers).map(|rd| rd.flatten().count()).unwrap_or(0);
+    let before = count();
+    for point in ["commit.after-layer", "commit.after-parent", "commit.before-image", "commit.after-image"] {
+        arm(&mut d, point);
+        crash_during(&mut d, point, &["commit", "src", "made:1"]);
+        let all = d.docker_ok(&["images", "-a", "-q", "--no-trunc"]);
+        if point == "commit.after-image" {
+            let v = d.inspect("made:1");
+            assert_eq!(v["Parent"], bb.as_str(), "whole: its parent recorded");
+            assert_eq!(d.docker_ok(&["run", "--rm", "made:1", "cat", "/x"]), "x");
+            assert_eq!(count(), before + 1, "its layer, nothing else");
+            d.docker_ok(&["rmi", "made:1"]);
+        } else {
+            assert_eq!(all, bb, "{point}: no image was half-made");
+        }
+        assert_eq!(count(), before, "{point}: no stray layer");
+        let records = d.data_root.join("image").join("parent");
+        assert_eq!(std::fs::read_dir(&records).map(|rd| rd.count()).unwrap_or(0), 0, "{point}: no parent record");
+    }
+    // And the commit works afterwards.
+    d.docker_ok(&["commit", "src", "made:2"]);
+    assert_eq!(d.inspect("made:2")["Parent"], bb.as_str());
+}

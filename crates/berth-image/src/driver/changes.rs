@@ -22,18 +22,18 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-fn is_whiteout(md: &Metadata) -> bool {
+pub(crate) fn is_whiteout(md: &Metadata) -> bool {
     md.file_type().is_char_device() && md.rdev() == 0
 }
 
-fn is_opaque(path: &Path) -> bool {
+pub(crate) fn is_opaque(path: &Path) -> bool {
     let mut buf = [0u8; 4];
     rustix::fs::lgetxattr(path, "trusted.overlay.opaque", &mut buf).is_ok_and(|n| n >= 1 && buf[0] == b'y')
 }
 
 /// `rel` in the image's merged view (layers top first): its metadata, or None when absent or
 /// hidden by a whiteout or an opaque directory above it.
-fn lookup(layers_top_first: &[PathBuf], rel: &Path) -> Option<Metadata> {
+pub(crate) fn lookup(layers_top_first: &[PathBuf], rel: &Path) -> Option<Metadata> {
     for layer in layers_top_first {
         if let Ok(md) = fs::symlink_metadata(layer.join(rel)) {
             return (!is_whiteout(&md)).then_some(md);
@@ -97,15 +97,27 @@ pub(crate) fn from_upper(upper: &Path, layers: &[PathBuf]) -> Result<Vec<Change>
     Ok(sorted(out))
 }
 
-fn same(a: &Metadata, b: &Metadata) -> bool {
+/// Whether `new` (the container's file) is `old` (the image's) unchanged; a remapped container's
+/// copy is owned by the shifted ids of the image's owners.
+fn same(old: &Metadata, new: &Metadata, maps: Option<&berth_proto::idmap::IdMaps>) -> bool {
+    let (uid, gid) = match maps {
+        Some(m) => (m.container_uid(new.uid()), m.container_gid(new.gid())),
+        None => (Some(new.uid()), Some(new.gid())),
+    };
+    let (a, b) = (old, new);
     a.mode() == b.mode()
-        && a.uid() == b.uid()
-        && a.gid() == b.gid()
+        && Some(a.uid()) == uid
+        && Some(a.gid()) == gid
         && (a.is_dir() || (a.size() == b.size() && a.mtime() == b.mtime() && a.mtime_nsec() == b.mtime_nsec()))
 }
 
-/// vfs: the rootfs against the merged layers, both walked whole.
-pub(crate) fn from_full(rootfs: &Path, layers: &[PathBuf]) -> Result<Vec<Change>, ImageError> {
+/// vfs: the rootfs against the merged layers, both walked whole (`maps`: the container's id
+/// mappings, when its copy was shifted).
+pub(crate) fn from_full(
+    rootfs: &Path,
+    layers: &[PathBuf],
+    maps: Option<&berth_proto::idmap::IdMaps>,
+) -> Result<Vec<Change>, ImageError> {
     let top_first: Vec<PathBuf> = layers.iter().rev().cloned().collect();
     let mut image: BTreeMap<PathBuf, ()> = BTreeMap::new();
     for layer in layers {
@@ -122,7 +134,7 @@ pub(crate) fn from_full(rootfs: &Path, layers: &[PathBuf]) -> Result<Vec<Change>
         present.insert(rel.to_path_buf(), ());
         match lookup(&top_first, rel) {
             None => out.push(Change { path: abs(rel), kind: ChangeKind::Added }),
-            Some(old) if !same(&old, md) => out.push(Change { path: abs(rel), kind: ChangeKind::Modified }),
+            Some(old) if !same(&old, md, maps) => out.push(Change { path: abs(rel), kind: ChangeKind::Modified }),
             Some(_) => {}
         }
         true

@@ -1,6 +1,6 @@
 //! Storage drivers: how a container's rootfs is built from the shared, read-only layer dirs.
 
-mod changes;
+pub(crate) mod changes;
 mod idmap;
 mod overlay;
 mod vfs;
@@ -51,6 +51,18 @@ pub trait StorageDriver: Send + Sync {
     /// What the container changed against `layers` (its image's diff dirs, lowest first),
     /// sorted by path. A vfs rootfs must be there; an overlay2 one need not be mounted.
     fn changes(&self, container_id: &str, layers: &[PathBuf]) -> Result<Vec<Change>, ImageError>;
+    /// Where the container's own changes are read from for a commit (no mount needed).
+    fn diff_source(&self, container_id: &str) -> Result<DiffSource, ImageError>;
+}
+
+/// Where a container's changes over its image live, as a commit reads them.
+#[derive(Debug, Clone)]
+pub enum DiffSource {
+    /// An overlayfs upper dir: each entry is a change; whiteouts are character devices 0/0,
+    /// opaque directories carry `trusted.overlay.opaque=y`.
+    Upper { dir: PathBuf, idmap: Option<berth_proto::idmap::IdMaps> },
+    /// A whole rootfs, to be compared with the image's layers (vfs).
+    Rootfs { dir: PathBuf, idmap: Option<berth_proto::idmap::IdMaps> },
 }
 
 /// The driver called `name` (`overlay2` or `vfs`) keeping its data under

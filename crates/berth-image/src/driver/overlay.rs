@@ -230,4 +230,12 @@ impl StorageDriver for Overlay2Driver {
         check_container_id(id)?;
         super::changes::from_upper(&self.dir(id).join("upper"), layers)
     }
+
+    fn diff_source(&self, id: &str) -> Result<super::DiffSource, ImageError> {
+        check_container_id(id)?;
+        if !self.exists(id) {
+            return Err(ImageError::NotFound(format!("no storage for container {id}")));
+        }
+        Ok(super::DiffSource::Upper { dir: self.dir(id).join("upper"), idmap: super::idmap::read(&self.dir(id))? })
+    }
 }

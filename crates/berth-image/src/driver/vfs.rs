@@ -134,6 +134,9 @@ impl StorageDriver for VfsDriver {
             // A copy already: shifted once, here.
             if let Some(maps) = &opts.idmap {
                 super::idmap::shift_tree(&rootfs, maps)?;
+                // A commit maps the owners back (the layer holds the container's own ids).
+                berth_proto::fsutil::write_json_atomic(&tmp.join(super::idmap::IDMAP_FILE), maps)
+                    .ctx(|| "recording the id mappings".into())?;
             }
             fs::rename(&tmp, &dest).ctx(|| format!("creating {}", dest.display()))
         })();
@@ -177,6 +180,15 @@ impl StorageDriver for VfsDriver {
 
     fn changes(&self, id: &str, layers: &[PathBuf]) -> Result<Vec<super::Change>, ImageError> {
         check_container_id(id)?;
-        super::changes::from_full(&self.rootfs_path(id), layers)
+        let maps = super::idmap::read(&self.dir(id))?;
+        super::changes::from_full(&self.rootfs_path(id), layers, maps.as_ref())
+    }
+
+    fn diff_source(&self, id: &str) -> Result<super::DiffSource, ImageError> {
+        check_container_id(id)?;
+        if !self.exists(id) {
+            return Err(ImageError::NotFound(format!("no storage for container {id}")));
+        }
+        Ok(super::DiffSource::Rootfs { dir: self.rootfs_path(id), idmap: super::idmap::read(&self.dir(id))? })
     }
 }

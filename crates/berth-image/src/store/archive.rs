@@ -92,9 +92,14 @@ impl ImageStore {
             });
         }
         out.reverse();
-        if let Some(top) = out.first_mut() {
-            top.id = info.id.clone();
-            top.tags = info.repo_tags.clone();
+        // As dockerd: the top row is the image, each next row its parent's, until an image
+        // has no recorded parent (the rest stay `<missing>`).
+        let mut image = Some(info);
+        for row in out.iter_mut() {
+            let Some(img) = image.take() else { break };
+            row.id = img.id.clone();
+            row.tags = img.repo_tags.clone();
+            image = self.parent(&img.id).and_then(|p| self.resolve(&p).ok());
         }
         Ok(out)
     }

@@ -18,9 +18,12 @@ impl Conflict {
     }
 }
 
-/// Docker's `checkImageDeleteConflict`: running containers are a hard conflict; with `soft`,
-/// remaining references (if `active_refs`) and stopped containers are too.
-fn check(users: &[ContainerUse], soft: bool, active_refs: usize) -> Option<Conflict> {
+/// Docker's `checkImageDeleteConflict`: child images and running containers are a hard
+/// conflict; with `soft`, remaining references (if `active_refs`) and stopped containers are too.
+fn check(users: &[ContainerUse], children: usize, soft: bool, active_refs: usize) -> Option<Conflict> {
+    if children > 0 {
+        return Some(Conflict { hard: true, used: false, message: "image has dependent child images".into() });
+    }
     if let Some(c) = users.iter().find(|c| c.running) {
         return Some(Conflict {
             hard: true,
@@ -72,11 +75,23 @@ impl ImageStore {
     /// one else uses) once no tag is left, or when named by id. `in_use` tells which containers
     /// use an image; it is called with the store's write lock held, so it may read the store
     /// (`resolve`, `list`) but must not change it.
-    /// Conflicts are Docker's 409 messages.
+    /// Conflicts are Docker's 409 messages. The deleted image's untagged parents that nothing
+    /// else uses go with it ([`ImageStore::remove_with`] with `prune`).
     pub fn remove(
         &self,
         reference: &str,
         force: bool,
+        in_use: &dyn Fn(&str) -> Vec<ContainerUse>,
+    ) -> Result<Vec<DeleteItem>, ImageError> {
+        self.remove_with(reference, force, true, in_use)
+    }
+
+    /// [`ImageStore::remove`]; without `prune` (`docker rmi --no-prune`) the parents are kept.
+    pub fn remove_with(
+        &self,
+        reference: &str,
+        force: bool,
+        prune: bool,
         in_use: &dyn Fn(&str) -> Vec<ContainerUse>,
     ) -> Result<Vec<DeleteItem>, ImageError> {
         let _g = self.lock_for_remove();
@@ -128,7 +143,8 @@ impl ImageStore {
             true
         } else {
             if single_repository(&repo_refs) {
-                if let Some(c) = check(&users, !force, 0) {
+                let children = Self::children_of(&self.read_state(), &id).len();
+                if let Some(c) = check(&users, children, !force, 0) {
                     return Err(c.error(&id));
                 }
                 let mut st = self.write_state();
@@ -141,19 +157,49 @@ impl ImageStore {
             false
         };
 
+        self.delete_helper(id, &users, force, prune, quiet, in_use, &mut records)?;
+        Ok(records)
+    }
+
+    /// Docker's `imageDeleteHelper`: deletes `id` unless a conflict forbids it (silently when
+    /// `quiet` and the image is still referenced, has children or is used), then, with `prune`,
+    /// its parent the same way (quietly, unforced).
+    #[allow(clippy::too_many_arguments)] // Docker's own parameters, one for one
+    fn delete_helper(
+        &self,
+        id: String,
+        users: &[ContainerUse],
+        force: bool,
+        prune: bool,
+        quiet: bool,
+        in_use: &dyn Fn(&str) -> Vec<ContainerUse>,
+        records: &mut Vec<DeleteItem>,
+    ) -> Result<(), ImageError> {
+        let refs_of = |s: &Self| -> Vec<String> {
+            s.read_state().refs.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.clone()).collect()
+        };
         let remaining = refs_of(self);
-        if let Some(c) = check(&users, !force, remaining.len()) {
-            if quiet && (!remaining.is_empty() || c.used) {
-                return Ok(records);
+        let children = Self::children_of(&self.read_state(), &id).len();
+        if let Some(c) = check(users, children, !force, remaining.len()) {
+            let dangling = remaining.is_empty() && children == 0;
+            if quiet && (!dangling || c.used) {
+                return Ok(());
             }
             return Err(c.error(&id));
         }
+        let parent = self.read_state().parents.get(&id).cloned();
         for r in remaining {
             records.push(DeleteItem::Untagged(r));
         }
         let deleted_layers = self.remove_image_locked(&id)?;
         records.push(DeleteItem::Deleted(id));
         records.extend(deleted_layers.into_iter().map(DeleteItem::Deleted));
-        Ok(records)
+        match parent {
+            Some(p) if prune && self.read_state().images.contains_key(&p) => {
+                let users = in_use(&p);
+                self.delete_helper(p, &users, false, true, true, in_use, records)
+            }
+            _ => Ok(()),
+        }
     }
 }

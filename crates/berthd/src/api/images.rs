@@ -74,6 +74,7 @@ fn summary(i: &ImageInfo, containers: i64) -> ImageSummary {
 pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<ImageSummary>>, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
     let mut v: Vec<ImageInfo> = d.images.list();
+    let parents = d.images.parents_of_children();
     for (k, vals) in &filters {
         match k.as_str() {
             "reference" => {
@@ -84,8 +85,13 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<Ima
                 v.retain(|i| !i.repo_tags.is_empty());
             }
             "dangling" => {
-                let want = vals.iter().any(|x| x == "true" || x == "1");
-                v.retain(|i| i.repo_tags.is_empty() == want);
+                // Docker's: `true` lists untagged images that are no image's parent, `false`
+                // those with a tag or a digest.
+                if vals.iter().any(|x| x == "true" || x == "1") {
+                    v.retain(|i| i.repo_tags.is_empty() && !parents.contains(&i.id));
+                } else {
+                    v.retain(|i| !(i.repo_tags.is_empty() && i.repo_digests.is_empty()));
+                }
             }
             "label" => v.retain(|i| {
                 let labels = i.config.config.labels.clone().unwrap_or_default();
@@ -103,8 +109,10 @@ pub async fn list(State(d): State<AppState>, Query(q): Q) -> Result<Json<Vec<Ima
             other => return Err(ApiError::bad_request(format!("invalid filter '{other}'"))),
         }
     }
-    let all = qbool(q.get("all"));
-    let _ = all;
+    // Without `all`, Docker hides intermediate images: untagged parents of other images.
+    if !qbool(q.get("all")) {
+        v.retain(|i| !(i.repo_tags.is_empty() && i.repo_digests.is_empty() && parents.contains(&i.id)));
+    }
     v.sort_by(|a, b| b.created.cmp(&a.created));
     Ok(Json(v.iter().map(|i| summary(i, -1)).collect()))
 }
@@ -155,7 +163,8 @@ pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -
     match parse_image_get(&rest) {
         Some(ImageGet::Inspect(name)) => {
             let i = d.images.resolve(name).map_err(image_error)?;
-            Ok(Json(inspect(&i)).into_response())
+            let parent = d.images.parent(&i.id).unwrap_or_default();
+            Ok(Json(inspect(&i, parent)).into_response())
         }
         Some(ImageGet::History(name)) => super::imagearchive::history(&d, name).await,
         Some(ImageGet::Save(name)) => super::imagearchive::save(d, vec![name.to_string()]).await,
@@ -163,37 +172,50 @@ pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -
     }
 }
 
-fn inspect(i: &ImageInfo) -> ImageInspect {
+/// `parent`: the recorded parent's id, "" when none (Docker's `Parent`).
+fn inspect(i: &ImageInfo, parent: String) -> ImageInspect {
     let c = &i.config;
     let config = image_config(&c.config);
+    // What a commit recorded of its container, else the image's own config.
+    let cc = c.container_config.as_ref().map(image_config).unwrap_or_else(|| config.clone());
     ImageInspect {
         id: i.id.clone(),
         repo_tags: i.repo_tags.clone(),
         repo_digests: i.repo_digests.clone(),
-        comment: c.history.first().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        parent,
+        // dockerd: the config's comment, else the last history row's (a commit's message).
+        comment: c
+            .comment
+            .clone()
+            .filter(|m| !m.is_empty())
+            .or_else(|| c.history.last().and_then(|h| h.comment.clone()))
+            .unwrap_or_default(),
         created: c.created.clone().unwrap_or_default(),
+        container: c.container.clone().unwrap_or_default(),
         // Docker dropped it in API 1.45, but docker-compose 1.29 reads `ContainerConfig.Volumes`
-        // (a KeyError without it) to carry an image's anonymous volumes over on recreate. Berth
-        // keeps no committing container, so it shows the image's own config there, as Docker's
-        // classic builder did for its last step.
+        // (a KeyError without it) to carry an image's anonymous volumes over on recreate: a
+        // commit's container config, else the image's own, as Docker's classic builder did for
+        // its last step.
         container_config: Some(ContainerConfig {
-            user: config.user.clone(),
-            exposed_ports: config.exposed_ports.clone(),
-            env: config.env.clone(),
-            cmd: config.cmd.clone(),
-            volumes: config.volumes.clone(),
-            working_dir: config.working_dir.clone(),
-            entrypoint: config.entrypoint.clone(),
-            on_build: config.on_build.clone(),
-            healthcheck: config.healthcheck.clone(),
-            labels: config.labels.clone(),
-            stop_signal: Some(config.stop_signal.clone()).filter(|s| !s.is_empty()),
+            user: cc.user.clone(),
+            exposed_ports: cc.exposed_ports.clone(),
+            env: cc.env.clone(),
+            cmd: cc.cmd.clone(),
+            volumes: cc.volumes.clone(),
+            working_dir: cc.working_dir.clone(),
+            entrypoint: cc.entrypoint.clone(),
+            on_build: cc.on_build.clone(),
+            healthcheck: cc.healthcheck.clone(),
+            labels: cc.labels.clone(),
+            stop_signal: Some(cc.stop_signal.clone()).filter(|s| !s.is_empty()),
+            shell: cc.shell.clone(),
             ..Default::default()
         }),
         docker_version: c.docker_version.clone().unwrap_or_default(),
         author: c.author.clone().unwrap_or_default(),
         config: Some(config),
         architecture: c.architecture.clone(),
+        variant: c.variant.clone().unwrap_or_default(),
         os: c.os.clone(),
         size: i.size as i64,
         virtual_size: Some(i.size as i64),
@@ -261,25 +283,26 @@ pub async fn post_dispatch(
     Err(ApiError::not_found(format!("page not found: /images/{rest}")))
 }
 
-pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
-    let force = qbool(q.get("force"));
-    let users: Vec<(String, String, bool)> = d
-        .store
-        .all()
-        .iter()
-        .map(|e| e.snapshot())
-        .map(|c| (c.image_id.clone(), c.id.clone(), c.state.status.is_live()))
-        .collect();
-    let in_use = move |id: &str| -> Vec<berth_image::ContainerUse> {
+/// Which containers use an image, as `ImageStore::remove` asks (a snapshot of the store now).
+pub(super) fn container_users(d: &AppState) -> impl Fn(&str) -> Vec<berth_image::ContainerUse> {
+    let users: Vec<(String, String, bool)> =
+        d.store.all().iter().map(|e| e.snapshot()).map(|c| (c.image_id, c.id, c.state.status.is_live())).collect();
+    move |id: &str| {
         users
             .iter()
             .filter(|(img, _, _)| img == id)
             .map(|(_, cid, running)| berth_image::ContainerUse { id: cid.clone(), running: *running })
             .collect()
-    };
+    }
+}
+
+pub async fn remove(State(d): State<AppState>, Path(name): Path<String>, Query(q): Q) -> Result<Response, ApiError> {
+    let force = qbool(q.get("force"));
+    let prune = !qbool(q.get("noprune"));
+    let in_use = container_users(&d);
     let items: Vec<DeleteItem> = d
         .images
-        .remove(&name, force, &in_use)
+        .remove_with(&name, force, prune, &in_use)
         .map_err(image_error)?
         .into_iter()
         .map(|it| match it {
@@ -323,7 +346,7 @@ mod tests {
             chain_ids: Vec::new(),
             labels: Default::default(),
         };
-        let v = serde_json::to_value(super::inspect(&info)).unwrap();
+        let v = serde_json::to_value(super::inspect(&info, String::new())).unwrap();
         // docker-compose 1.29 reads `ContainerConfig.Volumes` on recreate.
         assert_eq!(v["ContainerConfig"]["Volumes"], serde_json::json!({"/data": {}}));
         assert_eq!(v["ContainerConfig"]["Image"], "");

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod attach;
 pub mod body;
 pub mod build;
+pub mod commit;
 pub mod containers;
 pub mod error;
 pub mod exec;
@@ -73,6 +74,7 @@ fn routes() -> Router<AppState> {
         .route("/build/prune", post(prune::build_cache))
         .route("/system/df", get(prune::df))
         .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))
+        .route("/commit", post(commit::commit))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/{id}/json", get(containers::inspect))

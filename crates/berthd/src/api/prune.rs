@@ -132,17 +132,24 @@ pub async fn images(State(d): State<AppState>, Query(q): Q) -> Result<Json<wire:
     let only_dangling = filters.remove("dangling").is_none_or(|v| !v.iter().any(|x| x == "false" || x == "0"));
     let until = filters.get("until").and_then(|v| v.first()).map(|v| until_nanos(v)).transpose()?;
     let used = used_images(&d);
+    let parents = d.images.parents_of_children();
     let mut deleted: Vec<wire::DeleteItem> = Vec::new();
     let mut reclaimed = 0u64;
     for i in d.images.list() {
         if used.contains(&i.id) || (only_dangling && !i.repo_tags.is_empty()) || !labels_match(&i.labels, &filters) {
             continue;
         }
+        // Intermediate images go with the image above them (Docker's prune skips them), and
+        // an image above them is not taken away from under them.
+        if parents.contains(&i.id) {
+            continue;
+        }
         if until.is_some_and(|u| created_nanos(&i.created) >= u) {
             continue;
         }
-        let no_users = |_: &str| Vec::new();
-        match d.images.remove(&i.id, true, &no_users) {
+        // The parents pruned with it may be used by containers: those are kept.
+        let in_use = super::images::container_users(&d);
+        match d.images.remove(&i.id, true, &in_use) {
             Ok(items) => {
                 reclaimed += i.size;
                 for it in items {

@@ -35,7 +35,7 @@ pub fn spec(req: wire::ContainerCreateRequest, name: Option<String>) -> Result<C
     Ok(CreateSpec { name, config: container_config(config), host: host_config(host), endpoints, mac_address })
 }
 
-fn container_config(c: wire::ContainerConfig) -> model::ContainerConfig {
+pub(super) fn container_config(c: wire::ContainerConfig) -> model::ContainerConfig {
     model::ContainerConfig {
         hostname: text(c.hostname),
         domainname: text(c.domainname),

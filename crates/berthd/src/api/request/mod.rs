@@ -2,6 +2,7 @@
 //! (a 400 naming the field: invariant 10), and turned into the engine's calls with the record's
 //! own types. Nothing here touches the daemon: the handlers call these, then the engine.
 
+pub mod commit;
 pub mod create;
 pub mod exec;
 pub mod network;

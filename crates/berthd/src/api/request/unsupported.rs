@@ -167,6 +167,25 @@ pub fn refuse_create(
     first_set(config(c).into_iter().chain(host_config(h)).chain(endpoints))
 }
 
+/// `POST /commit`'s body: what a create refuses, and what an image config cannot carry (dockerd
+/// would store these in the image, where no container created from it reads them).
+pub fn refuse_commit(c: &wire::ContainerConfig) -> Result<(), ApiError> {
+    let inert = [
+        field("Config.Hostname", !c.hostname.is_empty(), &c.hostname),
+        field("Config.Domainname", !c.domainname.is_empty(), &c.domainname),
+        field("Config.AttachStdin", c.attach_stdin, &c.attach_stdin),
+        field("Config.AttachStdout", c.attach_stdout, &c.attach_stdout),
+        field("Config.AttachStderr", c.attach_stderr, &c.attach_stderr),
+        field("Config.Tty", c.tty, &c.tty),
+        field("Config.OpenStdin", c.open_stdin, &c.open_stdin),
+        field("Config.StdinOnce", c.stdin_once, &c.stdin_once),
+        field("Config.Image", !c.image.is_empty(), &c.image),
+        field("Config.StopTimeout", c.stop_timeout.is_some(), &c.stop_timeout),
+        field("Config.MacAddress", c.mac_address.as_deref().is_some_and(|m| !m.is_empty()), &c.mac_address),
+    ];
+    first_set(config(c).into_iter().chain(inert))
+}
+
 /// `POST /containers/{id}/update`: the resources Berth cannot change on a container, besides
 /// those it does not implement at all. Their names are the update body's (no section).
 pub fn refuse_update(u: &wire::ContainerUpdateRequest) -> Result<(), ApiError> {
