@@ -6,6 +6,7 @@ Usage (as root):
     python3 bench/bench.py --berth-only    # machines without dockerd
     python3 bench/bench.py --quick         # CI smoke run: small N, one repetition, Berth only, < ~60 s
     options: --bin-dir DIR  --out FILE  --reps K  --restore-1000  --ports  --registry  --only LIST
+    python3 bench/bench.py --only build    # issue 16: classic-builder `docker build`, cold and warm, 50 MB context
 
 Every daemon gets its own data-root, exec-root, socket and pid file under a temporary directory, removed
 at the end; dockerd and containerd never use the host's defaults. Figures are reported, never asserted: a
@@ -17,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from engines import Berth, Docker, HostPaths  # noqa: E402
 import workloads as w  # noqa: E402
 from registry import bench_registry  # noqa: E402
+from build import bench_build  # noqa: E402
 from report import report  # noqa: E402
 
 
@@ -77,7 +79,7 @@ def main():
     p.add_argument("--restore-1000", action="store_true", help="also restore with N=1000")
     p.add_argument("--ports", action="store_true", help="published-port workload (skipped if berthd lacks --bip)")
     p.add_argument("--registry", action="store_true", help="push and pull of a 200 MB 5-layer image through a loopback registry (issue 7)")
-    p.add_argument("--only", default="", help="comma-separated workloads to run: run,restore,outage,no-live-restore,ports,registry")
+    p.add_argument("--only", default="", help="comma-separated workloads to run: run,restore,outage,no-live-restore,build,ports,registry")
     p.add_argument("--out", default="bench-result.json")
     args = p.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,6 +89,7 @@ def main():
         args.mem_n = 5
         args.port_outage = 2
         args.registry_layer_mb, args.registry_reps = 2, 1
+        args.build_mb, args.build_reps = 2, 1
     else:
         # The writer's rate before the outage is taken over as long a window as the outage itself: a
         # 5 s window swung the ratio between 0.93 and 1.41 under other people's builds.
@@ -94,6 +97,7 @@ def main():
         args.port_outage = 10
         args.mem_n = 50
         args.registry_layer_mb, args.registry_reps = 40, 3
+        args.build_mb, args.build_reps = 50, 5
         if args.restore_1000:
             args.restore_n.append(1000)
 
@@ -103,6 +107,10 @@ def main():
     profile = next((f"{p} build" for p in ("release", "debug") if p in args.bin_dir), "build profile unknown")
     notes = [f"Berth binaries: {args.bin_dir} ({profile})", runtime_note,
              "both engines run containers with --network none (dockerd runs with --bridge none)"]
+    if not args.only or "build" in {x.strip() for x in args.only.split(",")}:
+        notes.append(f"build: classic builder (DOCKER_BUILDKIT=0), --network none; cold = --no-cache with the base image "
+                     f"present, warm = the same build again with every step cached; {args.build_mb} x 1 MiB + 200 small "
+                     f"files, {args.build_reps} cold + {args.build_reps} warm per engine, alternating")
     if not args.berth_only:
         ensure_docker()
         hostpaths = HostPaths()
@@ -118,7 +126,8 @@ def main():
              ("restore", lambda: w.bench_restore(args, factories, out)),
              ("outage SIGKILL", lambda: w.bench_outage(args, factories, out, signal.SIGKILL)),
              ("outage SIGTERM", lambda: w.bench_outage(args, factories, out, signal.SIGTERM)),
-             ("no live restore", lambda: w.bench_no_live_restore(args, factories, out))]
+             ("no live restore", lambda: w.bench_no_live_restore(args, factories, out)),
+             ("build", lambda: bench_build(args, factories, out, w.up))]
     if args.ports:
         if berth_has_bip(args.bin_dir):
             steps.append(("ports", lambda: run_ports(args, factories, out)))

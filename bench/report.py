@@ -5,6 +5,10 @@ the issue measured on this machine stands in) or absolute. Nothing is asserted: 
 
 # dockerd 20.10 figures measured on this machine (issue 6), used for relative targets with --berth-only.
 ISSUE_DOCKER = {"run_d_s": 0.31, "run_rm_s": 0.39}
+# dockerd 20.10's classic builder on this machine (issue 16's workload, 52.5 MB context, medians of 5,
+# 2026-12-03, load average ~2 from builds alongside: refresh on a quiet machine): the stand-in for the
+# build targets with --berth-only (never for --quick's small context).
+ISSUE_BUILD_DOCKER = {"build_cold_s": 4.83, "build_warm_s": 0.68}
 
 
 def fmt(v):
@@ -72,6 +76,14 @@ def rows(out):
               lambda b, d: scalar(b) <= scalar(d)))
     r.append((f"docker pull, {mb} MB in 5 layers, loopback registry (s)", get(out, "pull_s", "berth"), get(out, "pull_s", "docker"), "<= dockerd",
               lambda b, d: scalar(b) <= scalar(d)))
+    # Issue 16: classic-builder `docker build` of a 10-instruction Dockerfile, relative to dockerd's.
+    cmb = out.get("build_context_mb")
+    for key, kind, k in (("build_cold_s", "cold, --no-cache", 0.5), ("build_warm_s", "warm, every step cached", 0.2)):
+        base = ISSUE_BUILD_DOCKER.get(key) if cmb is not None and cmb >= 50 else None
+        r.append((f"docker build, 10 steps, {cmb if cmb is not None else 50} MB context, {kind} (s)", get(out, key, "berth"),
+                  get(out, key, "docker"), f"<= {k} x dockerd",
+                  (lambda k, base: lambda b, d: (scalar(b) <= k * (scalar(d) if d is not None else base))
+                   if d is not None or base is not None else None)(k, base)))
     r.append(("shutdown w/o live restore, 6 ignoring TERM, --stop-timeout 10 (s)", get(out, "shutdown_6_ignoring_term_s", "berth"),
               get(out, "shutdown_6_ignoring_term_s", "docker"), "<= 10.5", lambda b, d: b <= 10.5))
     r.append(("start after crash w/o live restore: API answers (s)", get(out, "start_after_crash_no_live_restore_api_s", "berth"),
@@ -94,6 +106,9 @@ def report(out):
         print(f"note: {n}")
     if "docker" not in out["engines"]:
         print(f"note: no dockerd measured: relative targets use the dockerd 20.10 figures issue 6 measured here {ISSUE_DOCKER}")
+        if out.get("build_context_mb") is not None:
+            print(f"note: build targets use dockerd's figures measured here {ISSUE_BUILD_DOCKER}"
+                  if out["build_context_mb"] >= 50 else "note: build targets: no dockerd figure for this context size")
     table = []
     for label, b, d, target, check in rows(out):
         if b is None:

@@ -38,7 +38,10 @@ fn json_param<T: serde::de::DeserializeOwned + Default>(q: &[(String, String)], 
 fn int_param(q: &[(String, String)], k: &str) -> Result<Option<i64>, ApiError> {
     match one(q, k).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse::<i64>().map(|n| (n != 0).then_some(n)).map_err(|_| ApiError::bad_request(format!("invalid {k}: {v:?}"))),
+        Some(v) => v
+            .parse::<i64>()
+            .map(|n| (n != 0).then_some(n))
+            .map_err(|_| ApiError::bad_request(format!("invalid {k}: {v:?}"))),
     }
 }
 

@@ -210,11 +210,9 @@ async fn commit_entry(
     Ok(id)
 }
 
-// Called by the builder (`engine/build/`), written beside it.
 /// For the builder: commits a (stopped) container's changes on top of its image with exactly
 /// this image config and history line; no pause, no merging. The image's `container_config` is
 /// `child.config` (as Docker's classic builder writes it).
-#[allow(dead_code)]
 pub async fn commit_with(
     d: &Arc<Daemon>,
     container_id: &str,

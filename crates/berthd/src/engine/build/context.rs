@@ -134,9 +134,10 @@ fn read_dockerfile(dir: &Path, name: &str) -> Result<String, EngineError> {
         return Err(missing(name));
     }
     let mut text = String::new();
-    std::fs::File::open(src.proc_path())?.take(MAX_DOCKERFILE).read_to_string(&mut text).map_err(|e| {
-        EngineError::invalid(format!("reading the Dockerfile {name}: {e}"))
-    })?;
+    std::fs::File::open(src.proc_path())?
+        .take(MAX_DOCKERFILE)
+        .read_to_string(&mut text)
+        .map_err(|e| EngineError::invalid(format!("reading the Dockerfile {name}: {e}")))?;
     if let Ok(ign) = std::fs::read_to_string(dir.join(".dockerignore")) {
         let ign = berth_dockerfile::Ignore::parse(&ign).map_err(|e| EngineError::invalid(e.to_string()))?;
         for own in [clean, ".dockerignore"] {
@@ -156,7 +157,5 @@ fn read_dockerfile(dir: &Path, name: &str) -> Result<String, EngineError> {
 }
 
 fn missing(name: &str) -> EngineError {
-    EngineError::invalid(format!(
-        "Cannot locate specified Dockerfile: {name}"
-    ))
+    EngineError::invalid(format!("Cannot locate specified Dockerfile: {name}"))
 }

@@ -274,11 +274,8 @@ fn ensure_dir(rootfs: &Path, dir: &str, meta: Meta) -> Result<berth_image::Sourc
 /// WORKDIR: the directory is made in the image when it is not there, as dockerd does.
 pub(super) async fn workdir(b: &mut Build<'_>, s: &mut State, w: &str) -> Result<(), EngineError> {
     let w = s.expand(w)?;
-    let path = if w.starts_with('/') {
-        w.clone()
-    } else {
-        format!("{}/{w}", s.config.working_dir.trim_end_matches('/'))
-    };
+    let path =
+        if w.starts_with('/') { w.clone() } else { format!("{}/{w}", s.config.working_dir.trim_end_matches('/')) };
     let path = format!("/{}", sources::clean(&path).unwrap_or_default());
     s.config.working_dir = path.clone();
     let created_by = format!("{} #(nop) WORKDIR {path}", s.shell().join(" "));

@@ -21,7 +21,9 @@ pub(super) async fn from(
         .process_word(&f.image, &|n| meta.get(n).cloned().flatten())
         .map_err(|e| EngineError::invalid(e.to_string()))?;
     if let Some(p) = &f.platform {
-        let p = lex.process_word(p, &|n| meta.get(n).cloned().flatten()).map_err(|e| EngineError::invalid(e.to_string()))?;
+        let p = lex
+            .process_word(p, &|n| meta.get(n).cloned().flatten())
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
         berth_registry::check_platform(&p).map_err(EngineError::invalid)?;
     }
     let lower = name.to_lowercase();
@@ -38,7 +40,8 @@ pub(super) async fn from(
     if let Some(id) = &image {
         b.out.say(format!(" ---> {}\n", berth_image::short_id(id)));
     }
-    let mut state = State { image, config, args: Vec::new(), cmd_set: false, author: None, lex: ShellLex::new(lex.escape) };
+    let mut state =
+        State { image, config, args: Vec::new(), cmd_set: false, author: None, lex: ShellLex::new(lex.escape) };
     let triggers = state.config.on_build.take().unwrap_or_default();
     if !triggers.is_empty() {
         let n = triggers.len();
@@ -352,6 +355,9 @@ mod tests {
 
     #[test]
     fn history_quoting_is_gos() {
-        assert_eq!(go_quoted(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]), r#"["/bin/sh" "-c" "echo \"hi\""]"#);
+        assert_eq!(
+            go_quoted(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]),
+            r#"["/bin/sh" "-c" "echo \"hi\""]"#
+        );
     }
 }

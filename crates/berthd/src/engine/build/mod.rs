@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
-
 /// Marks a build's RUN containers: a build does not survive its daemon, so the restore removes
 /// them.
 pub const BUILD_LABEL: &str = "berth.build";

@@ -36,10 +36,9 @@ pub(super) fn clean(src: &str) -> Result<String, EngineError> {
     for c in Path::new(src).components() {
         match c {
             Component::Normal(p) => parts.push(p.to_str().unwrap_or_default()),
-            Component::ParentDir => {
-                if parts.pop().is_none() {
-                    return Err(EngineError::invalid(format!("Forbidden path outside the build context: {src} ()")));
-                }
+            // The guard pops: a `..` takes back the last component, or climbs out.
+            Component::ParentDir if parts.pop().is_none() => {
+                return Err(EngineError::invalid(format!("Forbidden path outside the build context: {src} ()")));
             }
             _ => {}
         }
@@ -78,7 +77,11 @@ fn glob_walk(root: &Path, prefix: &str, pats: &[&str], out: &mut Vec<Item>) -> R
         return Ok(());
     }
     let pat = glob::Pattern::new(first).map_err(|e| EngineError::invalid(format!("invalid pattern {first:?}: {e}")))?;
-    let opts = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
     let mut names: Vec<String> = fs::read_dir(dir.proc_path())?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -123,7 +126,13 @@ pub(super) fn pack<W: Write>(
     }
 }
 
-fn walk<W: Write>(b: &mut tar::Builder<W>, dir: &Path, name: &Path, meta: Meta, for_hash: bool) -> Result<(), EngineError> {
+fn walk<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: &Path,
+    name: &Path,
+    meta: Meta,
+    for_hash: bool,
+) -> Result<(), EngineError> {
     let mut names: Vec<_> = fs::read_dir(dir)?.flatten().map(|e| e.file_name()).collect();
     names.sort();
     for n in names {
@@ -191,10 +200,13 @@ pub(super) fn chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), EngineError
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let read = |f: &str| {
-        berth_image::open_in_root(rootfs, f, true).ok().and_then(|s| fs::read_to_string(s.proc_path()).ok())
+    let read =
+        |f: &str| berth_image::open_in_root(rootfs, f, true).ok().and_then(|s| fs::read_to_string(s.proc_path()).ok());
+    let unknown = |what: &str, n: &str| {
+        EngineError::invalid(format!(
+            "unable to convert uid/gid chown string to host mapping: can't find {what} for {n}"
+        ))
     };
-    let unknown = |what: &str, n: &str| EngineError::invalid(format!("unable to convert uid/gid chown string to host mapping: can't find {what} for {n}"));
     let (uid, primary) = match user.parse::<u32>() {
         Ok(n) => (n, None),
         Err(_) => {

@@ -138,7 +138,8 @@ pub(super) async fn run_all(
         }
         if i == last && extra_label_step == 1 {
             step += 1;
-            let text = spec.labels.iter().map(|(k, v)| format!("{}={}", quote(k), quote(v))).collect::<Vec<_>>().join(" ");
+            let text =
+                spec.labels.iter().map(|(k, v)| format!("{}={}", quote(k), quote(v))).collect::<Vec<_>>().join(" ");
             out.say(format!("Step {step}/{total} : LABEL {text}"));
             out.say("\n");
             dispatch::labels(&mut b, &mut state, spec.labels.clone(), &text).await?;
@@ -156,11 +157,7 @@ pub(super) async fn run_all(
 }
 
 /// ARGs before the first FROM: usable in FROM lines, and as defaults of a stage's own `ARG x`.
-fn meta_args(
-    b: &Build<'_>,
-    df: &Dockerfile,
-    lex: &ShellLex,
-) -> Result<BTreeMap<String, Option<String>>, EngineError> {
+fn meta_args(b: &Build<'_>, df: &Dockerfile, lex: &ShellLex) -> Result<BTreeMap<String, Option<String>>, EngineError> {
     let mut meta: BTreeMap<String, Option<String>> = BTreeMap::new();
     for a in &df.meta_args {
         let value = match b.build_arg(&a.name) {
