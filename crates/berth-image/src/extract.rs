@@ -19,8 +19,9 @@ pub struct LayerStats {
     pub size: u64,
 }
 
-/// Wraps `r` in the decompressor its magic bytes call for.
-pub(crate) fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, ImageError> {
+/// Wraps `r` in the decompressor its magic bytes call for (gzip, zstd; bzip2 and xz are
+/// refused).
+pub fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, ImageError> {
     let mut magic = Vec::with_capacity(6);
     (&mut r).take(6).read_to_end(&mut magic).ctx(|| "reading the archive".into())?;
     let head = Cursor::new(magic.clone()).chain(r);

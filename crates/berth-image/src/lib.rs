@@ -39,12 +39,13 @@ pub use config::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, Roo
 pub use digest::{chain_id, chain_ids, sha256_digest, short_id};
 pub use driver::{driver, Change, ChangeKind, CreateOpts, DiffSource, Overlay2Driver, StorageDriver, VfsDriver};
 pub use error::ImageError;
-pub use extract::{extract_copy, extract_layer, LayerStats};
+pub use extract::{decompress, extract_copy, extract_layer, LayerStats};
 pub use healthcheck::parse_go_duration;
 pub use layerdiff::EMPTY_LAYER_DIFF_ID;
 pub use layers::LayerInfo;
 pub use pack::{open_in_root, PathStat, Source};
 pub use reference::{is_digest_reference, normalize_any_reference, normalize_digest_reference, normalize_reference};
+pub use safe::clean_entry_path;
 pub use store::{
     ChildImage, ContainerUse, DeleteItem, HistoryItem, ImageId, ImageInfo, ImageStore, ImportOptions, LoadProgress,
 };

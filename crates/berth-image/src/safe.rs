@@ -23,7 +23,7 @@ pub(crate) struct Meta {
 }
 
 /// Keeps only normal components: a leading `/` and `.` go (Docker strips them); `..` is refused.
-pub(crate) fn clean_entry_path(p: &Path) -> Result<PathBuf, ImageError> {
+pub fn clean_entry_path(p: &Path) -> Result<PathBuf, ImageError> {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

@@ -325,3 +325,130 @@ fn a_hostile_context_writes_nothing_outside() {
     assert!(!d.data_root.join("builder/escaped.tx").exists() && !d.data_root.join("builder/tmp/escaped.tx").exists());
     assert_no_scratch(&d);
 }
+
+/// The options that shape RUN steps and the result: limits, `--rm=false`, several tags, a base
+/// that cannot be pulled offline, `--from` an image, a scratch image.
+#[test]
+fn options_limits_tags_scratch_and_images_as_sources() {
+    let mut d = TestDaemon::start(DaemonOpts::new("build-opts"));
+    d.busybox_image();
+    let ctx = context(&d, "ctx-opts");
+    let v1 = Path::new("/sys/fs/cgroup/memory").exists() && !Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let limit_file = if v1 { "/sys/fs/cgroup/memory/memory.limit_in_bytes" } else { "/sys/fs/cgroup/memory.max" };
+    write(
+        &ctx,
+        "Dockerfile",
+        &format!("FROM busybox\nRUN cat {limit_file} > /limit\nCOPY --from=busybox /etc/passwd /passwd-from-image\n"),
+    );
+    build_ok(&d, &ctx, Some("0"), &["--memory", "64m", "-t", "one:a", "-t", "two:b", "--rm=false"]);
+    assert_eq!(d.docker_ok(&["run", "--rm", "one:a", "cat", "/limit"]), "67108864", "the RUN step ran under --memory");
+    assert_eq!(d.inspect("one:a")["Id"], d.inspect("two:b")["Id"], "both tags name the image");
+    assert!(d.docker_ok(&["run", "--rm", "two:b", "cat", "/passwd-from-image"]).starts_with("root:x:0:0"));
+    let kept = d.docker_ok(&["ps", "-aq", "--filter", "label=berth.build"]);
+    assert_eq!(kept.lines().count(), 1, "--rm=false keeps the RUN step's container: {kept}");
+    d.docker_ok(&["rm", kept.trim()]);
+    // A scratch image: COPY works, RUN has nothing to run.
+    write(&ctx, "Dockerfile", "FROM scratch\nCOPY a.txt /\nCMD [\"/a.txt\"]\n");
+    write(&ctx, "a.txt", "scratch file\n");
+    build_ok(&d, &ctx, Some("0"), &["-t", "scr"]);
+    let layers = d.inspect("scr")["RootFS"]["Layers"].as_array().unwrap().len();
+    assert_eq!(layers, 1, "one layer: the COPY");
+    let exported = d.docker_ok(&["create", "scr"]);
+    let tar = d.docker_cmd(&["export", &exported]).output().unwrap().stdout;
+    let names: Vec<String> = tar::Archive::new(tar.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n.trim_start_matches('/') == "a.txt"), "{names:?}");
+    d.docker_ok(&["rm", &exported]);
+    write(&ctx, "Dockerfile", "FROM scratch\nRUN true\n");
+    let o = build(&d, &ctx, Some("0"), &[]);
+    assert!(
+        !o.status.success() && berth_tests::output_text(&o).contains("FROM scratch"),
+        "{}",
+        berth_tests::output_text(&o)
+    );
+    // A base that is not here and cannot be pulled (no registry answers): a clear error.
+    write(&ctx, "Dockerfile", "FROM 127.0.0.1:9/nowhere/none:1\n");
+    let o = build(&d, &ctx, Some("0"), &[]);
+    let text = berth_tests::output_text(&o);
+    assert!(!o.status.success() && text.contains("127.0.0.1:9/nowhere/none:1"), "{text}");
+    // Options Berth has no counterpart for are refused by name.
+    let o = build(&d, &ctx, Some("0"), &["--platform", "linux/s390x"]);
+    assert!(berth_tests::output_text(&o).contains("linux/s390x"), "{}", berth_tests::output_text(&o));
+    assert_no_scratch(&d);
+}
+
+/// A RUN's output reaches the client while the step runs, not when it ends.
+#[test]
+fn run_output_streams_as_it_comes() {
+    use std::io::BufRead;
+    let mut d = TestDaemon::start(DaemonOpts::new("build-stream"));
+    d.busybox_image();
+    let ctx = context(&d, "ctx-stream");
+    write(&ctx, "Dockerfile", "FROM busybox\nRUN echo early-line; sleep 3; echo late-line\n");
+    let mut cmd = d.docker_cmd(&["build", "--no-cache", &ctx.display().to_string()]);
+    cmd.env("DOCKER_BUILDKIT", "0").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let mut early_at = None;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        // The Step line names both: only the command's own output counts.
+        if line.trim() == "early-line" && early_at.is_none() {
+            early_at = Some(started.elapsed());
+        }
+        if line.trim() == "late-line" {
+            let late = started.elapsed();
+            let early = early_at.expect("the early line came first");
+            assert!(late - early >= std::time::Duration::from_secs(2), "early at {early:?}, late at {late:?}");
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(early_at.is_some());
+}
+
+/// A built image saved is what dockerd's `load` checks: the config's digest is the image id, and
+/// each layer's digest is the config's diff id (so dockerd loads it with the same id).
+#[test]
+fn a_saved_build_is_content_addressed_like_dockerds() {
+    use sha2::Digest;
+    let mut d = TestDaemon::start(DaemonOpts::new("build-save"));
+    d.busybox_image();
+    let ctx = context(&d, "ctx-save");
+    write(&ctx, "Dockerfile", "FROM busybox\nCOPY a.txt /a.txt\nRUN echo run > /r\nENV X=1\n");
+    write(&ctx, "a.txt", "a\n");
+    build_ok(&d, &ctx, Some("0"), &["-t", "saved:1"]);
+    let id = d.inspect("saved:1")["Id"].as_str().unwrap().to_string();
+    let tar = d.docker_cmd(&["save", "saved:1"]).output().unwrap().stdout;
+    let mut files = std::collections::HashMap::new();
+    for e in tar::Archive::new(tar.as_slice()).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        files.insert(name, v);
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let cfg_name = manifest[0]["Config"].as_str().unwrap();
+    let cfg = &files[cfg_name];
+    assert_eq!(format!("sha256:{}", hex::encode(sha2::Sha256::digest(cfg))), id);
+    let cfg: serde_json::Value = serde_json::from_slice(cfg).unwrap();
+    let diffs: Vec<String> = serde_json::from_value(cfg["rootfs"]["diff_ids"].clone()).unwrap();
+    let layers: Vec<String> = serde_json::from_value(manifest[0]["Layers"].clone()).unwrap();
+    assert_eq!(layers.len(), diffs.len());
+    assert_eq!(diffs.len(), 3, "busybox + COPY + RUN; ENV adds none");
+    for (l, want) in layers.iter().zip(&diffs) {
+        assert_eq!(&format!("sha256:{}", hex::encode(sha2::Sha256::digest(&files[l]))), want, "{l}");
+    }
+    let hist = cfg["history"].as_array().unwrap();
+    assert_eq!(hist.iter().filter(|h| h["empty_layer"] != true).count(), 3);
+    assert!(hist.last().unwrap()["created_by"].as_str().unwrap().contains("#(nop)  ENV X=1"));
+    // Loaded back after removal: the same id.
+    d.docker_ok(&["rmi", "saved:1"]);
+    let mut cmd = d.docker_cmd(&["load"]);
+    let o = berth_tests::run_with_stdin(&mut cmd, &tar);
+    assert!(o.status.success(), "{}", berth_tests::output_text(&o));
+    assert_eq!(d.inspect("saved:1")["Id"], id.as_str());
+}

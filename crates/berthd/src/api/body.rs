@@ -87,3 +87,42 @@ pub(crate) fn pct_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A request body as a blocking `Read` for `spawn_blocking` work, read ahead by a task of its
+/// own: the connection keeps receiving while the consumer works, instead of waiting for each
+/// chunk to be asked for (a thread hand-off per chunk cost a 50 MB build context ~100 ms).
+pub struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    cur: bytes::Bytes,
+}
+
+impl BodyReader {
+    pub fn new(body: axum::body::Body) -> BodyReader {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut stream = body.into_data_stream();
+            while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        BodyReader { rx, cur: bytes::Bytes::new() }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        bytes::Buf::advance(&mut self.cur, n);
+        Ok(n)
+    }
+}

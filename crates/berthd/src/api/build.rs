@@ -45,8 +45,46 @@ fn int_param(q: &[(String, String)], k: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Every option of `POST /build` in API 1.51 (and `cpusetmems`, which the docker CLI sends).
+const KNOWN: [&str; 31] = [
+    "dockerfile",
+    "t",
+    "extrahosts",
+    "remote",
+    "q",
+    "nocache",
+    "cachefrom",
+    "pull",
+    "rm",
+    "forcerm",
+    "memory",
+    "memswap",
+    "cpushares",
+    "cpusetcpus",
+    "cpusetmems",
+    "cpuperiod",
+    "cpuquota",
+    "buildargs",
+    "shmsize",
+    "squash",
+    "labels",
+    "networkmode",
+    "platform",
+    "target",
+    "outputs",
+    "version",
+    "session",
+    "buildid",
+    "ulimits",
+    "isolation",
+    "cgroupparent",
+];
+
 /// Options the classic builder has no counterpart for are refused by name, never dropped.
 fn refuse_unsupported(q: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((k, _)) = q.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("unknown build option {k:?}")));
+    }
     if qbool(one(q, "squash")) {
         return Err(ApiError::bad_request("squash is only supported with experimental mode"));
     }
@@ -55,7 +93,7 @@ fn refuse_unsupported(q: &[(String, String)]) -> Result<(), ApiError> {
             "BuildKit (builder version 2) is not supported by Berth: use the classic builder (DOCKER_BUILDKIT=0)",
         ));
     }
-    for k in ["remote", "outputs", "session"] {
+    for k in ["remote", "outputs", "session", "buildid"] {
         if one(q, k).is_some_and(|v| !v.is_empty()) {
             return Err(ApiError::bad_request(format!("the build option {k:?} is not supported by Berth's builder")));
         }
@@ -116,6 +154,7 @@ fn spec_of(q: &[(String, String)]) -> Result<BuildSpec, ApiError> {
             cpuset_mems: one(q, "cpusetmems").cloned().filter(|v| !v.is_empty()),
         },
         ulimits: json_param(q, "ulimits")?,
+        cgroup_parent: one(q, "cgroupparent").cloned().filter(|v| !v.is_empty()),
         quiet: qbool(one(q, "q")),
     })
 }
@@ -147,8 +186,7 @@ fn line(m: &ProgressMessage) -> bytes::Bytes {
 pub async fn build(State(d): State<AppState>, Query(q): Q, req: Request) -> Result<Response, ApiError> {
     let spec = spec_of(&q)?;
     let quiet = spec.quiet;
-    let stream = futures_util::TryStreamExt::map_err(req.into_body().into_data_stream(), std::io::Error::other);
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let reader = std::io::BufReader::with_capacity(1 << 20, super::body::BodyReader::new(req.into_body()));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (done_tx, mut done_rx) = oneshot::channel();
     tokio::spawn(async move {

@@ -1,30 +1,40 @@
-//! The build context: the client's tar (plain or compressed) unpacked into a private directory
-//! under the data-root for the time of the build, or a bare Dockerfile. Unpacking goes through
-//! the image store's safe extraction, so a hostile context writes nothing outside its directory.
+//! The build context: the client's tar (plain or compressed) spooled into a private directory
+//! under the data-root for the time of the build and indexed as it streams in (`index`), or a
+//! bare Dockerfile. The tree is unpacked only when a step needs its files, through the image
+//! store's safe extraction, so a hostile context writes nothing outside its directory.
 
+use super::index::{Index, Node, Tee};
 use crate::engine::daemon::Daemon;
 use crate::engine::EngineError;
-use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// A Dockerfile bigger than this is refused (dockerd reads it whole too).
 const MAX_DOCKERFILE: u64 = 16 << 20;
 
-/// The unpacked context; removed when dropped.
+/// The received context; its directory goes when dropped.
 pub(super) struct Context {
-    pub(super) dir: PathBuf,
+    dir: PathBuf,
     /// The body was a Dockerfile, not an archive.
     bare: Option<String>,
+    pub(super) index: Index,
+    /// Top-level files a `.dockerignore` takes out once read.
+    forgotten: Vec<String>,
+    unpacked: Mutex<bool>,
 }
 
 impl Drop for Context {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("removing the build context {}: {e}", self.dir.display());
+        // Off the build's path: the answer does not wait for the unlinks.
+        let dir = std::mem::take(&mut self.dir);
+        std::thread::spawn(move || {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("removing the build context {}: {e}", dir.display());
+                }
             }
-        }
+        });
     }
 }
 
@@ -78,82 +88,128 @@ fn tar_checksum_ok(h: &[u8]) -> bool {
     sum == want
 }
 
-/// Reads the whole body: an archive is unpacked, anything else is the Dockerfile itself.
+/// Reads the whole body: an archive is spooled and indexed, anything else is the Dockerfile.
 pub(super) async fn receive(d: &Arc<Daemon>, body: impl Read + Send + 'static) -> Result<Context, EngineError> {
     let dir = scratch(d, "ctx")?;
-    let target = dir.clone();
-    let bare = tokio::task::spawn_blocking(move || -> Result<Option<String>, EngineError> {
+    let spool = dir.join("context.tar");
+    let got = tokio::task::spawn_blocking(move || -> Result<(Option<String>, Index), EngineError> {
         let mut body = body;
         let mut head = Vec::with_capacity(512);
         (&mut body).take(512).read_to_end(&mut head)?;
         if head.is_empty() || !looks_like_archive(&head) {
             let mut text = head;
             body.take(MAX_DOCKERFILE).read_to_end(&mut text)?;
-            return Ok(Some(String::from_utf8_lossy(&text).into_owned()));
+            return Ok((Some(String::from_utf8_lossy(&text).into_owned()), Index::default()));
         }
-        berth_image::extract_copy(Cursor::new(head).chain(body), &target, None).map_err(|e| match e {
-            berth_image::ImageError::InvalidInput(m) => EngineError::invalid(format!("invalid build context: {m}")),
-            other => other.into(),
-        })?;
-        Ok(None)
+        let plain = berth_image::decompress(Cursor::new(head).chain(body))
+            .map_err(|e| EngineError::invalid(format!("invalid build context: {e}")))?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&spool)?);
+        let mut tee = Tee { inner: plain, spool: out };
+        let t = std::time::Instant::now();
+        let ix = Index::read(&mut tee)?;
+        std::io::Write::flush(&mut tee.spool)?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, files = ix.nodes.len(), "build context indexed");
+        Ok((None, ix))
     })
     .await?;
-    let bare = match bare {
-        Ok(b) => b,
+    match got {
+        Ok((bare, index)) => Ok(Context { dir, bare, index, forgotten: Vec::new(), unpacked: Mutex::new(false) }),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
+            Err(e)
         }
-    };
-    Ok(Context { dir, bare })
+    }
 }
 
 impl Context {
+    fn spool(&self) -> PathBuf {
+        self.dir.join("context.tar")
+    }
+
+    /// Where the unpacked tree is (after [`Context::materialize`]).
+    pub(super) fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// Unpacks the context once, for steps that need its files.
+    pub(super) fn materialize(&self) -> Result<PathBuf, EngineError> {
+        let mut done = self.unpacked.lock().unwrap_or_else(|e| e.into_inner());
+        let root = self.root();
+        if !*done {
+            berth_proto::fsutil::create_dir_mode(&root, berth_proto::fsutil::modes::PRIVATE_DIR)?;
+            if self.bare.is_none() {
+                let f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(self.spool())?);
+                berth_image::extract_copy(f, &root, None).map_err(|e| match e {
+                    berth_image::ImageError::InvalidInput(m) => {
+                        EngineError::invalid(format!("invalid build context: {m}"))
+                    }
+                    other => other.into(),
+                })?;
+            }
+            // Top-level names only: `join` of a deeper path could pass a symlink of the client's.
+            for f in &self.forgotten {
+                let _ = std::fs::remove_file(root.join(f));
+            }
+            *done = true;
+        }
+        Ok(root)
+    }
+
+    /// The bytes of a regular file of the context.
+    fn read_file(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, EngineError> {
+        let Some(Node::File { size, offset, .. }) = self.index.get(rel).cloned() else {
+            return Ok(None);
+        };
+        if size > limit {
+            return Err(EngineError::invalid(format!("{rel} is too big ({size} bytes)")));
+        }
+        let mut f = std::fs::File::open(self.spool())?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut v = Vec::with_capacity(size as usize);
+        f.take(size).read_to_end(&mut v)?;
+        Ok(Some(v))
+    }
+
     /// The Dockerfile's text. As dockerd does, a `.dockerignore` that names the Dockerfile or
     /// itself takes them out of the context once read (clients send both regardless).
-    pub(super) async fn dockerfile(&self, name: &str) -> Result<String, EngineError> {
+    pub(super) async fn dockerfile(&mut self, name: &str) -> Result<String, EngineError> {
         if let Some(text) = &self.bare {
             return Ok(text.clone());
         }
         let name = if name.is_empty() { "Dockerfile".to_string() } else { name.to_string() };
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || read_dockerfile(&dir, &name)).await?
-    }
-}
-
-fn read_dockerfile(dir: &Path, name: &str) -> Result<String, EngineError> {
-    let clean = name.trim_start_matches("./");
-    let open = |n: &str| berth_image::open_in_root(dir, n, true);
-    // dockerd falls back to `dockerfile` when the default name is missing.
-    let src = match open(clean) {
-        Ok(s) => s,
-        Err(_) if clean == "Dockerfile" => open("dockerfile").map_err(|_| missing(name))?,
-        Err(_) => return Err(missing(name)),
-    };
-    if src.is_dir() {
-        return Err(missing(name));
-    }
-    let mut text = String::new();
-    std::fs::File::open(src.proc_path())?
-        .take(MAX_DOCKERFILE)
-        .read_to_string(&mut text)
-        .map_err(|e| EngineError::invalid(format!("reading the Dockerfile {name}: {e}")))?;
-    if let Ok(ign) = std::fs::read_to_string(dir.join(".dockerignore")) {
-        let ign = berth_dockerfile::Ignore::parse(&ign).map_err(|e| EngineError::invalid(e.to_string()))?;
-        for own in [clean, ".dockerignore"] {
-            // Only a name at the top: `dir.join` of a deeper path could pass through a symlink
-            // the client put in its context, and unlink a host file.
-            let top = !own.contains('/') && own != ".." && own != ".";
-            if top && ign.is_excluded(own) {
-                if let Ok(s) = berth_image::open_in_root(dir, own, false) {
-                    if !s.is_dir() {
-                        let _ = std::fs::remove_file(dir.join(own));
-                    }
+        let clean = super::sources::clean(&name).map_err(|_| missing(&name))?;
+        let text = match self.read_file(&clean, MAX_DOCKERFILE)? {
+            Some(t) => t,
+            None if clean == "Dockerfile" => {
+                self.read_file("dockerfile", MAX_DOCKERFILE)?.ok_or_else(|| missing(&name))?
+            }
+            None if self.index.tricky => self.read_unpacked(&clean)?.ok_or_else(|| missing(&name))?,
+            None => return Err(missing(&name)),
+        };
+        if let Some(ign) = self.read_file(".dockerignore", MAX_DOCKERFILE)? {
+            let ign = berth_dockerfile::Ignore::parse(&String::from_utf8_lossy(&ign))
+                .map_err(|e| EngineError::invalid(e.to_string()))?;
+            for own in [clean.as_str(), ".dockerignore"] {
+                if !own.contains('/') && ign.is_excluded(own) {
+                    self.index.forget(own);
+                    self.forgotten.push(own.to_string());
                 }
             }
         }
+        Ok(String::from_utf8_lossy(&text).into_owned())
     }
-    Ok(text)
+
+    /// A Dockerfile reached through a link of the context: read from the unpacked tree.
+    fn read_unpacked(&self, rel: &str) -> Result<Option<Vec<u8>>, EngineError> {
+        let root = self.materialize()?;
+        let Ok(src) = berth_image::open_in_root(&root, rel, true) else { return Ok(None) };
+        if src.is_dir() {
+            return Ok(None);
+        }
+        let mut v = Vec::new();
+        std::fs::File::open(src.proc_path())?.take(MAX_DOCKERFILE).read_to_end(&mut v)?;
+        Ok(Some(v))
+    }
 }
 
 fn missing(name: &str) -> EngineError {

@@ -4,13 +4,12 @@
 //! (`RESOLVE_IN_ROOT`), so an image's symlinks lead where they lead in a container and never out.
 
 use super::dispatch::{commit, probe, step_key};
-use super::sources::{self, HashWriter, Item, Meta};
+use super::sources::{self, Item, Meta, Sum};
 use super::stage::{Build, State};
 use crate::engine::daemon::Daemon;
 use crate::engine::EngineError;
 use berth_dockerfile::CopyArgs;
 use berth_image::StorageDriver;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -84,7 +83,8 @@ impl Drop for Root {
 
 async fn source_root(b: &Build<'_>, from: Option<&str>) -> Result<Root, EngineError> {
     let Some(from) = from else {
-        return Ok(Root::Context(b.ctx.dir.clone()));
+        let ctx = b.ctx;
+        return Ok(Root::Context(tokio::task::block_in_place(|| ctx.materialize())?));
     };
     let lower = from.to_lowercase();
     let stage = match lower.parse::<usize>() {
@@ -113,6 +113,42 @@ struct Plan {
     add: bool,
 }
 
+/// The sources and their checksum from the context's index, when it can answer for them.
+fn from_index(b: &Build<'_>, srcs: &[String], chmod: Option<u32>) -> Option<Result<(Vec<Item>, String), EngineError>> {
+    if b.ctx.index.tricky || b.ctx.index.nodes.is_empty() {
+        return None;
+    }
+    let mut items = Vec::new();
+    for src in srcs {
+        match sources::matches_index(&b.ctx.index, src) {
+            Ok(found) => items.extend(found),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    let mut sum = Sum::new();
+    for it in &items {
+        sum.add_index(&b.ctx.index, it, chmod);
+    }
+    Some(Ok((items, sum.finish())))
+}
+
+/// The sources and their checksum read from a root on disk.
+async fn from_disk(root: &Root, srcs: Vec<String>, chmod: Option<u32>) -> Result<(Vec<Item>, String), EngineError> {
+    let root_path = root.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut items = Vec::new();
+        for src in &srcs {
+            items.extend(sources::matches(&root_path, src)?);
+        }
+        let mut sum = Sum::new();
+        for it in &items {
+            sum.add_disk(&root_path, it, chmod)?;
+        }
+        Ok((items, sum.finish()))
+    })
+    .await?
+}
+
 pub(super) async fn copy(b: &mut Build<'_>, s: &mut State, a: &CopyArgs, add: bool) -> Result<(), EngineError> {
     let verb = if add { "ADD" } else { "COPY" };
     let mut srcs = Vec::new();
@@ -137,47 +173,44 @@ pub(super) async fn copy(b: &mut Build<'_>, s: &mut State, a: &CopyArgs, add: bo
     let from = a.from.as_deref().map(|f| s.expand(f)).transpose()?;
     let chown_spec = a.chown.as_deref().map(|c| s.expand(c)).transpose()?;
     let mode = a.chmod.as_deref().map(sources::chmod).transpose()?;
-    let root = source_root(b, from.as_deref()).await?;
-    let d = b.d.clone();
-    let image = s.image.clone();
-    let target = tokio::task::spawn_blocking(move || Scratch::new(&d, image.as_deref())).await??;
-    let (root_path, rootfs) = (root.path().to_path_buf(), target.rootfs.clone());
-    let dest2 = dest.clone();
-    let (plan, checksum) = tokio::task::spawn_blocking(move || -> Result<(Plan, String), EngineError> {
-        let (uid, gid) = match &chown_spec {
-            Some(c) => sources::chown(&rootfs, c)?,
-            None => (0, 0),
-        };
-        let mut items = Vec::new();
-        for src in &srcs {
-            items.extend(sources::matches(&root_path, src)?);
+    // A warm build answers from the context's index: nothing is unpacked or mounted for a hit.
+    let indexed = if from.is_none() { from_index(b, &srcs, mode) } else { None };
+    let (mut root, (items, checksum)) = match indexed {
+        Some(r) => (None, r?),
+        None => {
+            let root = source_root(b, from.as_deref()).await?;
+            let found = from_disk(&root, srcs.clone(), mode).await?;
+            (Some(root), found)
         }
-        if items.len() > 1 && !dest2.ends_with('/') {
-            return Err(EngineError::invalid(format!(
-                "When using {verb} with more than one source file, the destination must be a directory and end with a /"
-            )));
-        }
-        let plan = Plan { items, dest: dest2, meta: Meta { uid, gid, mode }, chown: chown_spec.is_some(), add };
-        let mut hw = tar::Builder::new(HashWriter(Sha256::new()));
-        for it in &plan.items {
-            sources::pack(&mut hw, &root_path, it, Path::new(&it.rel), plan.meta, true)?;
-        }
-        let h = hw.into_inner()?.0.finalize();
-        Ok((plan, hex::encode(h)))
-    })
-    .await??;
-    let kind = match plan.items.as_slice() {
+    };
+    if items.len() > 1 && !dest.ends_with('/') {
+        return Err(EngineError::invalid(format!(
+            "When using {verb} with more than one source file, the destination must be a directory and end with a /"
+        )));
+    }
+    let kind = match items.as_slice() {
         [one] if one.is_dir => "dir",
         [_] => "file",
         _ => "multi",
     };
     let created_by = format!("{} #(nop) {verb} {kind}:{checksum} in {dest} ", s.shell().join(" "));
-    let key = step_key(s, &created_by, &format!("{:?}{}", plan.meta, plan.chown));
+    let key = step_key(s, &created_by, &format!("chown={chown_spec:?} chmod={mode:?}"));
     if probe(b, s, &key) {
         return Ok(());
     }
+    let root = match root.take() {
+        Some(r) => r,
+        None => source_root(b, None).await?,
+    };
     let d = b.d.clone();
+    let image = s.image.clone();
     let layer = tokio::task::spawn_blocking(move || -> Result<berth_image::LayerInfo, EngineError> {
+        let target = Scratch::new(&d, image.as_deref())?;
+        let (uid, gid) = match &chown_spec {
+            Some(c) => sources::chown(&target.rootfs, c)?,
+            None => (0, 0),
+        };
+        let plan = Plan { items, dest, meta: Meta { uid, gid, mode }, chown: chown_spec.is_some(), add };
         for it in &plan.items {
             write_item(&target.rootfs, root.path(), it, &plan)?;
         }
@@ -225,7 +258,7 @@ fn write_item(rootfs: &Path, root: &Path, it: &Item, plan: &Plan) -> Result<(), 
     let (root2, it2, meta) = (root.to_path_buf(), it.clone(), plan.meta);
     let packer = std::thread::spawn(move || -> Result<(), EngineError> {
         let mut tb = tar::Builder::new(wr);
-        sources::pack(&mut tb, &root2, &it2, Path::new(&name), meta, false)?;
+        sources::pack(&mut tb, &root2, &it2, Path::new(&name), meta)?;
         tb.into_inner()?;
         Ok(())
     });

@@ -11,6 +11,7 @@ mod cache;
 mod context;
 mod copy;
 mod dispatch;
+mod index;
 mod run;
 mod sources;
 mod stage;
@@ -47,6 +48,8 @@ pub struct BuildSpec {
     pub limits: Limits,
     /// `ulimits` of RUN steps.
     pub ulimits: Vec<crate::model::Ulimit>,
+    /// `cgroupparent` of RUN steps.
+    pub cgroup_parent: Option<String>,
     /// Pull base images even when present (`pull`).
     pub pull: bool,
     /// `q`: only the image id is printed at the end.
@@ -111,10 +114,13 @@ pub async fn build(
     context: impl std::io::Read + Send + 'static,
     out: Out,
 ) -> Result<String, EngineError> {
-    let ctx = context::receive(d, context).await?;
+    let t0 = std::time::Instant::now();
+    let mut ctx = context::receive(d, context).await?;
+    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "build context received");
     let file = ctx.dockerfile(&spec.dockerfile).await?;
     let parsed = berth_dockerfile::parse(&file).map_err(|e| EngineError::invalid(e.to_string()))?;
     let id = stage::run_all(d, &spec, &ctx, parsed, &out).await?;
+    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "build steps done");
     let short = berth_image::short_id(&id);
     if spec.quiet {
         out.always(BuildEvent::Stream(format!("{id}\n")));

@@ -174,6 +174,7 @@ async fn create(
         cpuset_cpus: spec.limits.cpuset_cpus.clone(),
         cpuset_mems: spec.limits.cpuset_mems.clone(),
         ulimits: (!spec.ulimits.is_empty()).then(|| spec.ulimits.clone()),
+        cgroup_parent: spec.cgroup_parent.clone(),
         // The step's output is read back from its log: always json-file.
         log_config: Some(LogConfig { type_: Some("json-file".into()), config: Some(BTreeMap::new()) }),
         ..Default::default()

@@ -7,8 +7,8 @@
 //! every source is opened with `RESOLVE_IN_ROOT`: a symlink in a context cannot make the walk
 //! read a host file.
 
+use super::index::{Index, Node};
 use crate::engine::EngineError;
-use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -107,40 +107,32 @@ fn not_found(src: &str) -> EngineError {
 }
 
 /// Writes `item` as entries named under `name` (a directory's content, or the file itself).
-/// With `for_hash` every time is zero, so that the bytes are the cache checksum's input.
 pub(super) fn pack<W: Write>(
     b: &mut tar::Builder<W>,
     root: &Path,
     item: &Item,
     name: &Path,
     meta: Meta,
-    for_hash: bool,
 ) -> Result<(), EngineError> {
     let src = berth_image::open_in_root(root, &item.rel, true)?;
     let top = src.proc_path();
     if item.is_dir {
-        walk(b, &top, name, meta, for_hash)
+        walk(b, &top, name, meta)
     } else {
         // The fd's /proc path is a magic link: stat through it, not of it.
-        entry(b, &top, fs::metadata(&top)?, name, meta, for_hash)
+        entry(b, &top, fs::metadata(&top)?, name, meta)
     }
 }
 
-fn walk<W: Write>(
-    b: &mut tar::Builder<W>,
-    dir: &Path,
-    name: &Path,
-    meta: Meta,
-    for_hash: bool,
-) -> Result<(), EngineError> {
+fn walk<W: Write>(b: &mut tar::Builder<W>, dir: &Path, name: &Path, meta: Meta) -> Result<(), EngineError> {
     let mut names: Vec<_> = fs::read_dir(dir)?.flatten().map(|e| e.file_name()).collect();
     names.sort();
     for n in names {
         let path = dir.join(&n);
         let st = fs::symlink_metadata(&path)?;
-        entry(b, &path, st.clone(), &name.join(&n), meta, for_hash)?;
+        entry(b, &path, st.clone(), &name.join(&n), meta)?;
         if st.is_dir() {
-            walk(b, &path, &name.join(&n), meta, for_hash)?;
+            walk(b, &path, &name.join(&n), meta)?;
         }
     }
     Ok(())
@@ -152,14 +144,13 @@ fn entry<W: Write>(
     st: fs::Metadata,
     name: &Path,
     meta: Meta,
-    for_hash: bool,
 ) -> Result<(), EngineError> {
     let ft = st.file_type();
     let mut h = tar::Header::new_gnu();
     h.set_uid(meta.uid.into());
     h.set_gid(meta.gid.into());
     h.set_mode(meta.mode.unwrap_or(st.permissions().mode() & 0o7777));
-    h.set_mtime(if for_hash { 0 } else { st.mtime().max(0) as u64 });
+    h.set_mtime(st.mtime().max(0) as u64);
     h.set_size(0);
     let res = if ft.is_dir() {
         h.set_entry_type(tar::EntryType::Directory);
@@ -181,17 +172,150 @@ fn entry<W: Write>(
     res.map_err(EngineError::from)
 }
 
-/// A writer that only hashes.
-pub(super) struct HashWriter(pub Sha256);
+/// The checksum of what a COPY takes: one record per entry (name, kind, mode, size, content
+/// digest or link target), in the order of a sorted walk. Times and owners are not in it (the
+/// owner the step gives is in the step's cache key).
+pub(super) struct Sum(blake3::Hasher);
 
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+impl Sum {
+    pub(super) fn new() -> Sum {
+        Sum(blake3::Hasher::new())
     }
-    fn flush(&mut self) -> io::Result<()> {
+
+    fn record(&mut self, name: &str, kind: u8, mode: u32, size: u64, content: &[u8]) {
+        let h = &mut self.0;
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(&[kind]);
+        h.update(&mode.to_le_bytes());
+        h.update(&size.to_le_bytes());
+        h.update(&(content.len() as u64).to_le_bytes());
+        h.update(content);
+    }
+
+    pub(super) fn finish(self) -> String {
+        self.0.finalize().to_hex().to_string()
+    }
+
+    /// Adds `item` as found under `root` on disk.
+    pub(super) fn add_disk(&mut self, root: &Path, item: &Item, chmod: Option<u32>) -> Result<(), EngineError> {
+        let src = berth_image::open_in_root(root, &item.rel, true)?;
+        let top = src.proc_path();
+        if item.is_dir {
+            self.walk_disk(&top, &item.rel, chmod)
+        } else {
+            self.disk_entry(&top, &fs::metadata(&top)?, &item.rel, chmod)
+        }
+    }
+
+    fn walk_disk(&mut self, dir: &Path, name: &str, chmod: Option<u32>) -> Result<(), EngineError> {
+        let mut names: Vec<_> = fs::read_dir(dir)?.flatten().map(|e| e.file_name()).collect();
+        names.sort();
+        for n in names {
+            let path = dir.join(&n);
+            let st = fs::symlink_metadata(&path)?;
+            let child = format!("{name}/{}", n.to_string_lossy());
+            self.disk_entry(&path, &st, &child, chmod)?;
+            if st.is_dir() {
+                self.walk_disk(&path, &child, chmod)?;
+            }
+        }
         Ok(())
     }
+
+    fn disk_entry(
+        &mut self,
+        path: &Path,
+        st: &fs::Metadata,
+        name: &str,
+        chmod: Option<u32>,
+    ) -> Result<(), EngineError> {
+        let mode = chmod.unwrap_or(st.permissions().mode() & 0o7777);
+        let ft = st.file_type();
+        if ft.is_dir() {
+            self.record(name, b'd', mode, 0, &[]);
+        } else if ft.is_file() {
+            let mut h = blake3::Hasher::new();
+            h.update_reader(fs::File::open(path)?)?;
+            self.record(name, b'f', mode, st.len(), h.finalize().as_bytes());
+        } else if ft.is_symlink() {
+            let target = fs::read_link(path)?;
+            self.record(name, b'l', st.permissions().mode() & 0o7777, 0, target.as_os_str().as_encoded_bytes());
+        }
+        Ok(())
+    }
+
+    /// Adds `item` from the context's index; the same records as [`Sum::add_disk`] of the
+    /// unpacked context.
+    pub(super) fn add_index(&mut self, ix: &Index, item: &Item, chmod: Option<u32>) {
+        match ix.get(&item.rel) {
+            Some(Node::Dir { .. }) if item.is_dir => self.walk_index(ix, &item.rel, &item.rel, chmod),
+            Some(node) => self.index_entry(node, &item.rel, chmod),
+            None => {}
+        }
+    }
+
+    fn walk_index(&mut self, ix: &Index, dir: &str, name: &str, chmod: Option<u32>) {
+        let Some(children) = ix.children.get(dir) else { return };
+        for n in children.keys() {
+            let rel = if dir.is_empty() { n.clone() } else { format!("{dir}/{n}") };
+            let child = format!("{name}/{n}");
+            if let Some(node) = ix.get(&rel) {
+                self.index_entry(node, &child, chmod);
+                if matches!(node, Node::Dir { .. }) {
+                    self.walk_index(ix, &rel, &child, chmod);
+                }
+            }
+        }
+    }
+
+    fn index_entry(&mut self, node: &Node, name: &str, chmod: Option<u32>) {
+        match node {
+            Node::Dir { mode } => self.record(name, b'd', chmod.unwrap_or(*mode), 0, &[]),
+            Node::File { mode, size, digest, .. } => self.record(name, b'f', chmod.unwrap_or(*mode), *size, digest),
+        }
+    }
+}
+
+/// The sources `src` names in the context's index, as [`matches`] finds them on disk.
+pub(super) fn matches_index(ix: &Index, src: &str) -> Result<Vec<Item>, EngineError> {
+    let rel = clean(src)?;
+    let item = |rel: String| -> Option<Item> {
+        let is_dir = matches!(ix.get(&rel)?, Node::Dir { .. });
+        Some(Item { rel, is_dir })
+    };
+    if !has_glob(&rel) {
+        return item(rel).map(|i| vec![i]).ok_or_else(|| not_found(src));
+    }
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let mut dirs = vec![String::new()];
+    let pats: Vec<&str> = rel.split('/').collect();
+    for (i, p) in pats.iter().enumerate() {
+        let pat = glob::Pattern::new(p).map_err(|e| EngineError::invalid(format!("invalid pattern {p:?}: {e}")))?;
+        let mut next = Vec::new();
+        for d in &dirs {
+            for n in ix.children.get(d).map(|c| c.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                if pat.matches_with(&n, opts) {
+                    let rel = if d.is_empty() { n } else { format!("{d}/{n}") };
+                    let last = i + 1 == pats.len();
+                    if last || matches!(ix.get(&rel), Some(Node::Dir { .. })) {
+                        next.push(rel);
+                    }
+                }
+            }
+        }
+        dirs = next;
+    }
+    let mut found: Vec<Item> = dirs.into_iter().filter_map(item).collect();
+    if found.is_empty() {
+        return Err(not_found(src));
+    }
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found)
 }
 
 /// `user[:group]` of `--chown`, names looked up in the rootfs' `/etc/passwd` and `/etc/group`.

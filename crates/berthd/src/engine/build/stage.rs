@@ -134,7 +134,9 @@ pub(super) async fn run_all(
             step += 1;
             out.say(format!("Step {step}/{total} : {}", ins.original));
             out.say("\n");
+            let t = std::time::Instant::now();
             dispatch::step(&mut b, &mut state, ins).await?;
+            tracing::debug!(step, ms = t.elapsed().as_millis() as u64, "build step done");
         }
         if i == last && extra_label_step == 1 {
             step += 1;
