@@ -88,6 +88,23 @@ def check_image(e, want_sum):
         raise RuntimeError(f"the built image's /sum is {got[:1]}, the context's big files sum to {want_sum}")
 
 
+def save_load_check(berth, docker, out):
+    """Issue 16 point 5, against the real dockerd: Berth's built image, saved, loads into dockerd
+    with the same id and the same layers."""
+    path = tempfile.mktemp(prefix="berth-bench-save-", suffix=".tar")
+    try:
+        berth.docker("save", "-o", path, TAG)
+        docker.docker("rmi", "-f", TAG, check=False)
+        docker.docker("load", "-i", path)
+        ids = [e.docker("image", "inspect", "-f", "{{.Id}} {{json .RootFS.Layers}}", TAG).strip() for e in (berth, docker)]
+        out["build_save_load"] = {"berth": ids[0], "dockerd": ids[1], "same": ids[0] == ids[1]}
+        if ids[0] != ids[1]:
+            raise RuntimeError(f"dockerd loaded Berth's build as {ids[1]}, Berth has {ids[0]}")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 def bench_build(args, factories, out, up):
     reps, files_mb = args.build_reps, args.build_mb
     ctx, want_sum, total = make_context(files_mb)
@@ -120,6 +137,11 @@ def bench_build(args, factories, out, up):
                             check_image(e, want_sum)
                         res.setdefault(e.name, []).append(dt)
                     attempt(e, one)
+            if rep == 0 and len(live) == 2:
+                try:
+                    save_load_check(live[0], live[1], out)
+                except Exception as ex:  # recorded; the timings stand on their own
+                    out.setdefault("errors", {})["build save/load into dockerd"] = " ".join(str(ex).split())[-600:]
             # The image and the intermediate images it was made of (its cache) go, so the next cold
             # build starts from the base image alone and disk does not fill.
             for e in list(live):

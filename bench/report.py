@@ -84,6 +84,10 @@ def rows(out):
                   get(out, key, "docker"), f"<= {k} x dockerd",
                   (lambda k, base: lambda b, d: (scalar(b) <= k * (scalar(d) if d is not None else base))
                    if d is not None or base is not None else None)(k, base)))
+    sl = out.get("build_save_load")
+    if sl:
+        r.append(("Berth's build saved, loaded by dockerd: same image id", sl["berth"][:19], sl["dockerd"][:19], "same",
+                  lambda b, d: sl["same"]))
     r.append(("shutdown w/o live restore, 6 ignoring TERM, --stop-timeout 10 (s)", get(out, "shutdown_6_ignoring_term_s", "berth"),
               get(out, "shutdown_6_ignoring_term_s", "docker"), "<= 10.5", lambda b, d: b <= 10.5))
     r.append(("start after crash w/o live restore: API answers (s)", get(out, "start_after_crash_no_live_restore_api_s", "berth"),

@@ -50,10 +50,13 @@ pub fn unix_http_request(
         req.push_str("Content-Length: 0\r\n");
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
+    // One write: a daemon that answers from the head alone (a refused route) may close before a
+    // second write, which then fails with EPIPE although the answer is there to read.
+    let mut bytes = req.into_bytes();
     if let Some((_, b)) = body {
-        s.write_all(b)?;
+        bytes.extend_from_slice(b);
     }
+    s.write_all(&bytes)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     parse_response(&raw).map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidData, m))

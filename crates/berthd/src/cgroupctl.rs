@@ -51,6 +51,16 @@ pub fn freeze(cgroups_path: &str, frozen: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the container's cgroup (its freezer, on v1) is still there: it goes with the last
+/// process of a container that exited.
+pub fn exists(cgroups_path: &str) -> bool {
+    if is_v2() {
+        dir(cgroups_path, "").is_dir()
+    } else {
+        dir(cgroups_path, "freezer").is_dir()
+    }
+}
+
 /// True when the container's cgroup is frozen (a paused container, also across restarts).
 pub fn is_frozen(cgroups_path: &str) -> bool {
     if is_v2() {

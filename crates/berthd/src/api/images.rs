@@ -350,7 +350,8 @@ mod tests {
         // docker-compose 1.29 reads `ContainerConfig.Volumes` on recreate.
         assert_eq!(v["ContainerConfig"]["Volumes"], serde_json::json!({"/data": {}}));
         assert_eq!(v["ContainerConfig"]["Image"], "");
-        assert_eq!(v["Config"], serde_json::json!({"Cmd": ["sh"], "Volumes": {"/data": {}}}));
+        // `OnBuild` always: docker-py reads `Config["OnBuild"]`.
+        assert_eq!(v["Config"], serde_json::json!({"Cmd": ["sh"], "OnBuild": null, "Volumes": {"/data": {}}}));
         assert_eq!(v["VirtualSize"], 3);
         assert!(v.get("Created").is_none());
         let s = serde_json::to_value(super::summary(&info, -1)).unwrap();

@@ -190,8 +190,20 @@ async fn commit_entry(
         reference: spec.reference.clone(),
         container: Some(c.id.clone()),
     };
-    let paused =
-        if spec.pause && c.state.status == Status::Running { Some(Paused::new(d, e.clone()).await?) } else { None };
+    let paused = if spec.pause && c.state.status == Status::Running {
+        match Paused::new(d, e.clone()).await {
+            Ok(p) => Some(p),
+            // It exited between the look at its state and the freeze (docker-py commits a
+            // `touch` right after starting it): nothing runs that a pause would hold.
+            Err(err) if !crate::cgroupctl::exists(&c.options.cgroups_path) => {
+                tracing::debug!("committing without a pause, the container has exited: {err}");
+                None
+            }
+            Err(err) => return Err(err),
+        }
+    } else {
+        None
+    };
     let made = make(d, &c, child, Some(container_config)).await;
     if let Some(p) = paused {
         if let Err(err) = p.release().await {

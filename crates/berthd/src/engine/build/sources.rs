@@ -72,7 +72,10 @@ fn glob_walk(root: &Path, prefix: &str, pats: &[&str], out: &mut Vec<Item>) -> R
     let Some((first, rest)) = pats.split_first() else {
         return Ok(());
     };
-    let dir = berth_image::open_in_root(root, if prefix.is_empty() { "." } else { prefix }, true)?;
+    // A link whose target is not in the root matches nothing, as a missing directory.
+    let Ok(dir) = berth_image::open_in_root(root, if prefix.is_empty() { "." } else { prefix }, true) else {
+        return Ok(());
+    };
     if !dir.is_dir() {
         return Ok(());
     }
@@ -91,7 +94,7 @@ fn glob_walk(root: &Path, prefix: &str, pats: &[&str], out: &mut Vec<Item>) -> R
     for n in names {
         let rel = if prefix.is_empty() { n } else { format!("{prefix}/{n}") };
         if rest.is_empty() {
-            let s = berth_image::open_in_root(root, &rel, true)?;
+            let Ok(s) = berth_image::open_in_root(root, &rel, true) else { continue };
             out.push(Item { rel, is_dir: s.is_dir() });
         } else {
             glob_walk(root, &rel, rest, out)?;
