@@ -452,3 +452,24 @@ fn a_saved_build_is_content_addressed_like_dockerds() {
     assert!(o.status.success(), "{}", berth_tests::output_text(&o));
     assert_eq!(d.inspect("saved:1")["Id"], id.as_str());
 }
+
+/// A base image that is not here is pulled from its registry (a loopback one), and `--pull`
+/// pulls it again even when it is.
+#[test]
+fn a_missing_base_image_is_pulled_from_its_registry() {
+    let reg = berth_tests::registry::Registry::start("build-pull", None);
+    let mut d = TestDaemon::start(DaemonOpts::new("build-pull"));
+    d.busybox_image();
+    let base = format!("{}/base/bb:1", reg.addr);
+    d.docker_ok(&["tag", "busybox", &base]);
+    d.docker_ok(&["push", &base]);
+    d.docker_ok(&["rmi", &base]);
+    let ctx = context(&d, "ctx-pull");
+    write(&ctx, "Dockerfile", &format!("FROM {base}\nRUN echo pulled > /p\n"));
+    let out = build_ok(&d, &ctx, Some("0"), &["-t", "frompull"]);
+    assert!(out.contains("Pulling from base/bb") || out.contains("Pulling from"), "{out}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "frompull", "cat", "/p"]), "pulled");
+    assert!(d.docker(&["image", "inspect", &base]).status.success(), "the base stays, as dockerd keeps it");
+    let out = build_ok(&d, &ctx, Some("0"), &["--pull", "-t", "frompull"]);
+    assert!(out.contains("Pulling from"), "--pull asks the registry again: {out}");
+}

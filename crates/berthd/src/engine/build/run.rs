@@ -38,9 +38,17 @@ pub(super) async fn base_image(b: &Build<'_>, name: &str) -> Result<String, Engi
             b.d.events.emit("image", "pull", &p.id, attrs);
             Ok(p.id.to_string())
         }
-        Err(e) => Err(EngineError::not_found(format!(
-            "pull access denied for {name}, repository does not exist or may require 'docker login': {e}"
-        ))),
+        // dockerd's words for each: a refusal or an unknown repository is "pull access denied",
+        // anything else (no network, a registry that does not answer) says what failed.
+        Err(e @ (berth_registry::RegistryError::Unauthorized(_) | berth_registry::RegistryError::NotFound(_))) => {
+            Err(EngineError::not_found(format!(
+                "pull access denied for {name}, repository does not exist or may require 'docker login': {e}"
+            )))
+        }
+        Err(berth_registry::RegistryError::Reference(m)) => {
+            Err(EngineError::invalid(format!("invalid reference format: {name}: {m}")))
+        }
+        Err(e) => Err(EngineError::internal(format!("pulling the base image {name}: {e}"))),
     }
 }
 
