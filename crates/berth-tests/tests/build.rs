@@ -344,8 +344,16 @@ fn options_limits_tags_scratch_and_images_as_sources() {
     assert_eq!(d.docker_ok(&["run", "--rm", "one:a", "cat", "/limit"]), "67108864", "the RUN step ran under --memory");
     assert_eq!(d.inspect("one:a")["Id"], d.inspect("two:b")["Id"], "both tags name the image");
     assert!(d.docker_ok(&["run", "--rm", "two:b", "cat", "/passwd-from-image"]).starts_with("root:x:0:0"));
-    let kept = d.docker_ok(&["ps", "-aq", "--filter", "label=berth.build"]);
+    let kept = d.docker_ok(&["ps", "-aq"]);
     assert_eq!(kept.lines().count(), 1, "--rm=false keeps the RUN step's container: {kept}");
+    // It is the client's now: a restart does not sweep it as a leftover of a build.
+    assert_eq!(d.docker_ok(&["ps", "-aq", "--filter", "label=berth.build"]), "");
+    d.term();
+    d.wait_exit(std::time::Duration::from_secs(10));
+    d.restart();
+    // The restore's sweep runs just after the API is up: give it the time it takes.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(d.docker_ok(&["ps", "-aq"]), kept, "kept across a restart");
     d.docker_ok(&["rm", kept.trim()]);
     // A scratch image: COPY works, RUN has nothing to run.
     write(&ctx, "Dockerfile", "FROM scratch\nCOPY a.txt /\nCMD [\"/a.txt\"]\n");

@@ -113,6 +113,8 @@ pub(super) async fn run(b: &mut Build<'_>, s: &mut State, cmd: &ShellOrExec) -> 
         // A failed step's container goes too unless the client asked to keep them (`rm=0`).
         if b.spec.rm || b.spec.force_rm {
             remove(b, &e).await;
+        } else {
+            keep(&e);
         }
         return Err(EngineError::StepFailed {
             message: format!("The command '{}' returned a non-zero code: {code}", argv.join(" ")),
@@ -133,6 +135,8 @@ pub(super) async fn run(b: &mut Build<'_>, s: &mut State, cmd: &ShellOrExec) -> 
     if b.spec.rm || b.spec.force_rm {
         remove(b, &e).await;
         b.out.say(format!("Removing intermediate container {short}\n"));
+    } else {
+        keep(&e);
     }
     let id = committed?;
     b.cache.put(&key, &id);
@@ -231,6 +235,19 @@ fn relay(b: &Build<'_>, follower: &mut Follower, filter: &Filter) {
             }
         }
         Err(err) => tracing::warn!("reading a build step's log: {err}"),
+    }
+}
+
+/// A step's container the client keeps (`rm=0`) is the client's from now on: without the build
+/// label, the restore does not take it for one of an interrupted build.
+fn keep(e: &Entry) {
+    let dropped = e.update(|c| {
+        if let Some(l) = c.config.labels.as_mut() {
+            l.remove(BUILD_LABEL);
+        }
+    });
+    if let Err(err) = dropped {
+        tracing::warn!(id = %e.snapshot().short_id(), "recording a kept build container: {err}");
     }
 }
 
