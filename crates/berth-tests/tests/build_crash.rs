@@ -89,9 +89,9 @@ fn kill_9_during_a_run_step() {
     let mut cli = spawn_build(&d, &dir, "never");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ps = d.docker_ok(&["ps", "-q", "--filter", "label=berth.build"]);
-        let running_sleep = !ps.is_empty()
-            && d.docker_ok(&["inspect", "-f", "{{json .Config.Cmd}}", ps.lines().next().unwrap()]).contains("sleep 60");
+        // One listing: an earlier step's container may be gone by the time it is inspected.
+        let cmds = d.docker_ok(&["ps", "--no-trunc", "--filter", "label=berth.build", "--format", "{{.Command}}"]);
+        let running_sleep = cmds.contains("sleep 60");
         if running_sleep {
             break;
         }

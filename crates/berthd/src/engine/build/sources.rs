@@ -327,8 +327,14 @@ pub(super) fn chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), EngineError
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let read =
-        |f: &str| berth_image::open_in_root(rootfs, f, true).ok().and_then(|s| fs::read_to_string(s.proc_path()).ok());
+    // The image's files, at most 16 MiB of each: a hostile image's /etc/passwd does not get to
+    // fill the daemon's memory.
+    let read = |f: &str| {
+        let src = berth_image::open_in_root(rootfs, f, true).ok()?;
+        let mut text = String::new();
+        fs::File::open(src.proc_path()).ok()?.take(16 << 20).read_to_string(&mut text).ok()?;
+        Some(text)
+    };
     let unknown = |what: &str, n: &str| {
         EngineError::invalid(format!(
             "unable to convert uid/gid chown string to host mapping: can't find {what} for {n}"
