@@ -60,6 +60,7 @@ pub mod event;
 pub mod exec;
 pub mod image;
 pub mod network;
+pub mod plugin;
 pub mod registry;
 pub mod serde_util;
 pub mod system;

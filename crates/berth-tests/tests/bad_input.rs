@@ -134,18 +134,45 @@ fn unknown_objects_and_bad_parameters_get_dockers_statuses() {
     assert_converged(&d, &[]);
 }
 
-/// The plugin API as a dockerd with no plugins answers it, except that installing or creating
-/// one is refused with a 501 naming the route (Berth manages no plugins).
+/// Plugins: `docker plugin create` from a directory, `ls`, `inspect`, `rm`; what would install,
+/// run or fetch one is refused with a 501 naming it; a hostile archive writes nothing outside.
 #[test]
-fn plugins_none_listed_none_installed() {
+fn plugins_created_listed_removed_and_never_run() {
     let d = TestDaemon::start(DaemonOpts::new("plugins"));
     assert_eq!(d.docker_ok(&["plugin", "ls", "-q"]), "");
     let (_, err) = d.docker_err(&["plugin", "inspect", "vieux/sshfs"]);
     assert!(err.contains("not found"), "{err}");
     let (_, err) = d.docker_err(&["plugin", "install", "--grant-all-permissions", "vieux/sshfs"]);
     assert!(err.contains("not supported by Berth"), "{err}");
+    // docker-py's own test data, as the docker CLI sends it.
+    let dir = d.base.join("dummy-plugin");
+    std::fs::create_dir_all(dir.join("rootfs/dummy")).unwrap();
+    std::fs::write(dir.join("rootfs/dummy/file.txt"), "x\n").unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"description": "Dummy", "entrypoint": ["/dummy"], "network": {"type": "host"},
+            "interface": {"types": ["docker.volumedriver/1.0"], "socket": "dummy.sock"},
+            "env": [{"name": "DEBUG", "settable": ["value"], "value": "0"}]}"#,
+    )
+    .unwrap();
+    d.docker_ok(&["plugin", "create", "berth-test/dummy", &dir.display().to_string()]);
+    assert_eq!(d.docker_ok(&["plugin", "ls", "--format", "{{.Name}} {{.Enabled}}"]), "berth-test/dummy:latest false");
+    let p: serde_json::Value = serde_json::from_str(&d.docker_ok(&["plugin", "inspect", "berth-test/dummy"])).unwrap();
+    let p = p[0].clone();
+    assert_eq!(p["Config"]["Entrypoint"], serde_json::json!(["/dummy"]));
+    assert_eq!(p["Settings"]["Env"], serde_json::json!(["DEBUG=0"]));
+    let (_, err) = d.docker_err(&["plugin", "create", "berth-test/dummy", &dir.display().to_string()]);
+    assert!(err.contains("already exists"), "{err}");
+    let (_, err) = d.docker_err(&["plugin", "enable", "berth-test/dummy"]);
+    assert!(err.contains("not supported by Berth"), "{err}");
     let r = d.api_post("/v1.41/plugins/create?name=x", "");
-    assert_eq!(r.status, 501, "{}", r.text());
+    assert_eq!(r.status, 400, "an empty archive has no config.json: {}", r.text());
+    let id = p["Id"].as_str().unwrap().to_string();
+    d.docker_ok(&["plugin", "rm", &id[..12]]);
+    assert_eq!(d.docker_ok(&["plugin", "ls", "-q"]), "");
+    let left: Vec<_> =
+        std::fs::read_dir(d.data_root.join("plugins")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
     let r = d.api("DELETE", "/plugins/x", None);
     assert_eq!(r.status, 404, "{}", r.text());
 }

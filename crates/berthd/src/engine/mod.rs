@@ -19,6 +19,7 @@ pub mod links;
 pub mod netconnect;
 pub mod network;
 pub mod networks;
+pub mod plugins;
 pub mod ports;
 pub mod restore;
 pub mod shutdown;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod container;
 pub mod endpoint;
 pub mod mount;
+pub mod plugin;
 pub mod seccomp;
 #[cfg(test)]
 mod tests;
@@ -15,4 +16,5 @@ pub use config::*;
 pub use container::*;
 pub use endpoint::{Endpoint6, NetEndpoint};
 pub use mount::MountPoint;
+pub use plugin::PluginRecord;
 pub use seccomp::SeccompRecord;
