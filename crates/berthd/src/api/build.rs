@@ -184,7 +184,16 @@ fn line(m: &ProgressMessage) -> bytes::Bytes {
 }
 
 pub async fn build(State(d): State<AppState>, Query(q): Q, req: Request) -> Result<Response, ApiError> {
-    let spec = spec_of(&q)?;
+    let spec = match spec_of(&q) {
+        Ok(s) => s,
+        Err(e) => {
+            // The client is still sending its context: read it out, or it sees a broken pipe
+            // ("Can't add file … to tar") instead of the refusal.
+            let mut body = req.into_body().into_data_stream();
+            while let Some(Ok(_)) = futures_util::StreamExt::next(&mut body).await {}
+            return Err(e);
+        }
+    };
     let quiet = spec.quiet;
     let reader = std::io::BufReader::with_capacity(1 << 20, super::body::BodyReader::new(req.into_body()));
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -60,12 +60,22 @@ pub async fn create(
     body: impl Read + Send + 'static,
     check: fn(&serde_json::Value) -> Result<(), String>,
 ) -> Result<String, EngineError> {
-    let name = normalize_name(name)?;
-    if list(d).iter().any(|p| p.name == name) {
-        return Err(EngineError::conflict(format!("plugin {name:?} already exists")));
-    }
+    let early = normalize_name(name).and_then(|name| match list(d).iter().any(|p| p.name == name) {
+        true => Err(EngineError::conflict(format!("plugin {name:?} already exists"))),
+        false => Ok(name),
+    });
     let home = home(d);
     tokio::task::spawn_blocking(move || -> Result<String, EngineError> {
+        let mut body = body;
+        let name = match early {
+            Ok(n) => n,
+            Err(e) => {
+                // Read to the end before answering: the client is still sending, and would see
+                // a broken pipe instead of the refusal.
+                let _ = std::io::copy(&mut body, &mut std::io::sink());
+                return Err(e);
+            }
+        };
         berth_proto::fsutil::create_dir_mode(&home, berth_proto::fsutil::modes::PRIVATE_DIR)?;
         for e in std::fs::read_dir(&home)?.flatten() {
             if e.file_name().to_string_lossy().starts_with(".tmp-") {
