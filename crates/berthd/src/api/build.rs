@@ -195,7 +195,8 @@ pub async fn build(State(d): State<AppState>, Query(q): Q, req: Request) -> Resu
         }
     };
     let quiet = spec.quiet;
-    let reader = std::io::BufReader::with_capacity(1 << 20, super::body::BodyReader::new(req.into_body()));
+    // No buffer in between: the reader hands out the received chunks themselves.
+    let reader = super::body::BodyReader::new(req.into_body());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (done_tx, mut done_rx) = oneshot::channel();
     tokio::spawn(async move {

@@ -1,12 +1,14 @@
-//! The build context: the client's tar (plain or compressed) spooled into a private directory
-//! under the data-root for the time of the build and indexed as it streams in (`index`), or a
-//! bare Dockerfile. The tree is unpacked only when a step needs its files, through the image
-//! store's safe extraction, so a hostile context writes nothing outside its directory.
+//! The build context: the client's tar (plain or compressed) spooled (`spool`: in memory, or in
+//! a private directory under the data-root past the daemon's budget) for the time of the build
+//! and indexed as it streams in (`index`), or a bare Dockerfile. The tree is unpacked only when a
+//! step needs its files, through the image store's safe extraction, so a hostile context writes
+//! nothing outside its directory.
 
 use super::index::{Index, Node, Tee};
+use super::spool::Spool;
 use crate::engine::daemon::Daemon;
 use crate::engine::EngineError;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +21,8 @@ pub(super) struct Context {
     /// The body was a Dockerfile, not an archive.
     bare: Option<String>,
     pub(super) index: Index,
+    /// The decompressed tar (none for a bare Dockerfile).
+    spool: Option<Spool>,
     /// Top-level files a `.dockerignore` takes out once read.
     forgotten: Vec<String>,
     unpacked: Mutex<bool>,
@@ -91,29 +95,34 @@ fn tar_checksum_ok(h: &[u8]) -> bool {
 /// Reads the whole body: an archive is spooled and indexed, anything else is the Dockerfile.
 pub(super) async fn receive(d: &Arc<Daemon>, body: impl Read + Send + 'static) -> Result<Context, EngineError> {
     let dir = scratch(d, "ctx")?;
-    let spool = dir.join("context.tar");
-    let got = tokio::task::spawn_blocking(move || -> Result<(Option<String>, Index), EngineError> {
+    let spool_path = dir.join("context.tar");
+    let got = tokio::task::spawn_blocking(move || -> Result<(Option<String>, Index, Option<Spool>), EngineError> {
         let mut body = body;
         let mut head = Vec::with_capacity(512);
         (&mut body).take(512).read_to_end(&mut head)?;
         if head.is_empty() || !looks_like_archive(&head) {
             let mut text = head;
             body.take(MAX_DOCKERFILE).read_to_end(&mut text)?;
-            return Ok((Some(String::from_utf8_lossy(&text).into_owned()), Index::default()));
+            return Ok((Some(String::from_utf8_lossy(&text).into_owned()), Index::default(), None));
         }
         let plain = berth_image::decompress(Cursor::new(head).chain(body))
             .map_err(|e| EngineError::invalid(format!("invalid build context: {e}")))?;
-        let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&spool)?);
-        let mut tee = Tee { inner: plain, spool: out };
+        let mut tee = Tee { inner: plain, spool: Spool::new(spool_path) };
         let t = std::time::Instant::now();
         let ix = Index::read(&mut tee)?;
-        std::io::Write::flush(&mut tee.spool)?;
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, files = ix.nodes.len(), "build context indexed");
-        Ok((None, ix))
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            files = ix.nodes.len(),
+            bytes = tee.spool.len(),
+            "build context indexed"
+        );
+        Ok((None, ix, Some(tee.spool)))
     })
     .await?;
     match got {
-        Ok((bare, index)) => Ok(Context { dir, bare, index, forgotten: Vec::new(), unpacked: Mutex::new(false) }),
+        Ok((bare, index, spool)) => {
+            Ok(Context { dir, bare, index, spool, forgotten: Vec::new(), unpacked: Mutex::new(false) })
+        }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
@@ -122,10 +131,6 @@ pub(super) async fn receive(d: &Arc<Daemon>, body: impl Read + Send + 'static) -
 }
 
 impl Context {
-    fn spool(&self) -> PathBuf {
-        self.dir.join("context.tar")
-    }
-
     /// Where the unpacked tree is (after [`Context::materialize`]).
     pub(super) fn root(&self) -> PathBuf {
         self.dir.join("root")
@@ -137,8 +142,8 @@ impl Context {
         let root = self.root();
         if !*done {
             berth_proto::fsutil::create_dir_mode(&root, berth_proto::fsutil::modes::PRIVATE_DIR)?;
-            if self.bare.is_none() {
-                let f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(self.spool())?);
+            if let Some(spool) = &self.spool {
+                let f = std::io::BufReader::with_capacity(1 << 20, spool.reader_at(0));
                 berth_image::extract_copy(f, &root, None).map_err(|e| match e {
                     berth_image::ImageError::InvalidInput(m) => {
                         EngineError::invalid(format!("invalid build context: {m}"))
@@ -163,10 +168,9 @@ impl Context {
         if size > limit {
             return Err(EngineError::invalid(format!("{rel} is too big ({size} bytes)")));
         }
-        let mut f = std::fs::File::open(self.spool())?;
-        f.seek(SeekFrom::Start(offset))?;
+        let Some(spool) = &self.spool else { return Ok(None) };
         let mut v = Vec::with_capacity(size as usize);
-        f.take(size).read_to_end(&mut v)?;
+        spool.reader_at(offset).take(size).read_to_end(&mut v)?;
         Ok(Some(v))
     }
 

@@ -14,6 +14,7 @@ mod dispatch;
 mod index;
 mod run;
 mod sources;
+mod spool;
 mod stage;
 
 use crate::engine::daemon::Daemon;
