@@ -19,12 +19,36 @@ pub(crate) fn is_mounted(path: &Path) -> bool {
     berth_proto::fsutil::is_mount_point(path)
 }
 
+fn overlay_listed(filesystems: &str) -> bool {
+    filesystems.lines().any(|l| l.split_whitespace().last() == Some("overlay"))
+}
+
+fn filesystems() -> Result<String, ImageError> {
+    fs::read_to_string("/proc/filesystems").ctx(|| "reading /proc/filesystems".into())
+}
+
+/// A stock distribution kernel builds overlayfs as a module and loads it on first use, so it is
+/// missing from /proc/filesystems on a freshly booted host: load it as dockerd does, and only
+/// then call the kernel unable.
+fn ensure_overlayfs() -> Result<(), ImageError> {
+    if overlay_listed(&filesystems()?) {
+        return Ok(());
+    }
+    let why = match std::process::Command::new("modprobe").arg("overlay").output() {
+        Ok(o) if o.status.success() => String::new(),
+        Ok(o) => format!(" (modprobe overlay: {})", String::from_utf8_lossy(&o.stderr).trim()),
+        Err(e) => format!(" (modprobe overlay: {e})"),
+    };
+    if overlay_listed(&filesystems()?) {
+        tracing::info!("overlay2: loaded the overlay module");
+        return Ok(());
+    }
+    Err(ImageError::Other(format!("overlay2: the kernel does not support overlayfs{why}")))
+}
+
 impl Overlay2Driver {
     pub fn new(data_root: &Path) -> Result<Self, ImageError> {
-        let fs_list = fs::read_to_string("/proc/filesystems").ctx(|| "reading /proc/filesystems".into())?;
-        if !fs_list.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
-            return Err(ImageError::Other("overlay2: the kernel does not support overlayfs".into()));
-        }
+        ensure_overlayfs()?;
         let home = data_root.join("storage").join("overlay2");
         berth_proto::fsutil::create_dir_mode(&home, berth_proto::fsutil::modes::STORAGE_DIR)
             .ctx(|| format!("creating {}", home.display()))?;
@@ -237,5 +261,15 @@ impl StorageDriver for Overlay2Driver {
             return Err(ImageError::NotFound(format!("no storage for container {id}")));
         }
         Ok(super::DiffSource::Upper { dir: self.dir(id).join("upper"), idmap: super::idmap::read(&self.dir(id))? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn overlay_is_found_only_as_a_whole_name() {
+        assert!(super::overlay_listed("nodev\tsysfs\nnodev\toverlay\n\text4\n"));
+        assert!(!super::overlay_listed("nodev\tsysfs\n\text4\nnodev\toverlayfs-not\n"));
+        assert!(!super::overlay_listed(""));
     }
 }
