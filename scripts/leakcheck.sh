@@ -17,6 +17,8 @@ current() {
     done || true
     # Test daemons' own cgroup parents (--cgroup-parent /bt<8 hex>).
     find /sys/fs/cgroup /sys/fs/cgroup/*/ -regextype posix-extended -mindepth 1 -maxdepth 1 -type d -regex '.*/bt[0-9a-f]{8}' 2>/dev/null | sed 's/^/cgroup-parent /' || true
+    # The cgroups tests put their daemons in (monitor_cgroups.rs).
+    find /sys/fs/cgroup /sys/fs/cgroup/*/ -mindepth 1 -maxdepth 1 -type d -name 'berth-test-*' 2>/dev/null | sed 's/^/cgroup-test /' || true
     for p in /proc/[0-9]*; do
         # A process may end between the glob and the read: the redirection's error is silenced too.
         cmd=$( { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null ) || continue

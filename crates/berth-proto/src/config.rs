@@ -52,6 +52,11 @@ pub struct ShimConfig {
     /// itself (capability `dns`), so names resolve while no daemon runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<crate::DnsSpec>,
+    /// The cgroup the monitor moves itself into before it runs anything (absolute, the same path
+    /// in every hierarchy), so that neither it nor its container is left in the daemon's cgroup.
+    /// None (a config from an older daemon): the monitor stays where it was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_cgroup: Option<String>,
 }
 
 /// Docker's `Healthcheck` as the monitor runs it: the probe as an OCI process (the container's

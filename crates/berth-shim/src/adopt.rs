@@ -42,6 +42,8 @@ pub fn run(config_path: &Path, init: ProcessIdentity) -> i32 {
     cfg.runtime.args.extend(["--log".into(), rt_log.display().to_string(), "--log-format".into(), "json".into()]);
     let sealed = crate::runtime::use_sealed_copy(&mut cfg.runtime);
     close_inherited_fds(sealed);
+    // Before the fork: the monitor and everything it starts are born outside the daemon's cgroup.
+    crate::cgroup::join_configured(&cfg);
     fork_monitor("adoption", || prepare(cfg, init))
 }
 

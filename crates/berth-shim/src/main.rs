@@ -8,6 +8,7 @@
 
 mod adopt;
 mod attach;
+mod cgroup;
 mod control;
 mod dns;
 mod error;

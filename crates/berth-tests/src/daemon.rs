@@ -34,6 +34,9 @@ pub struct DaemonOpts {
     /// Extra environment of the daemon process (e.g. `BERTH_CRASH_AT`); applies to every
     /// (re)start until changed.
     pub env: Vec<(String, String)>,
+    /// cgroup directories (one per hierarchy) the daemon process is moved into right after each
+    /// spawn, as systemd would start it in its unit's cgroup. The test owns and removes them.
+    pub cgroups: Vec<PathBuf>,
 }
 
 impl DaemonOpts {
@@ -48,6 +51,7 @@ impl DaemonOpts {
             extra_args: Vec::new(),
             daemon_binary: None,
             env: Vec::new(),
+            cgroups: Vec::new(),
         }
     }
     pub fn live_restore(mut self, on: bool) -> Self {
@@ -68,6 +72,10 @@ impl DaemonOpts {
     }
     pub fn arg(mut self, a: &str) -> Self {
         self.extra_args.push(a.to_string());
+        self
+    }
+    pub fn cgroup(mut self, dir: &Path) -> Self {
+        self.cgroups.push(dir.to_path_buf());
         self
     }
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -253,7 +261,13 @@ impl TestDaemon {
         self.starts += 1;
         let banner = format!("start #{}", self.starts);
         let mut cmd = self.daemon_command(&self.log_file.clone(), &banner);
-        self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("spawn berthd: {e}")));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn berthd: {e}"));
+        // Moved before it can launch a monitor: it answers no API request yet.
+        for dir in &self.opts.cgroups {
+            std::fs::write(dir.join("cgroup.procs"), child.id().to_string())
+                .unwrap_or_else(|e| panic!("moving berthd into {}: {e}", dir.display()));
+        }
+        self.child = Some(child);
         self.exit_status = None;
     }
 

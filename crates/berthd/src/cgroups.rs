@@ -16,20 +16,58 @@ fn hierarchies() -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Removes `path` (e.g. `/berth/<id>`) in every hierarchy where it is empty.
-pub fn remove(path: &str) {
+/// Removes `path` (e.g. `/berth/<id>`) in every hierarchy where it is empty. Returns true when
+/// some hierarchy still holds it because it is busy (processes in it).
+pub fn remove(path: &str) -> bool {
     let rel = path.trim_start_matches('/');
     if rel.is_empty() || rel.split('/').any(|c| c == ".." || c.is_empty()) {
-        return;
+        return false;
     }
+    let mut busy = false;
     for h in hierarchies() {
         let p = h.join(rel);
         if p.is_dir() {
             if let Err(e) = std::fs::remove_dir(&p) {
+                busy |= e.raw_os_error() == Some(libc::EBUSY);
                 tracing::debug!(path = %p.display(), "cgroup not removed: {e}");
             }
         }
     }
+    busy
+}
+
+/// The cgroup a container's monitor moves into (`ShimConfig::monitor_cgroup`) before it runs
+/// anything, so that no monitor, and no process a monitor starts, stays in the daemon's cgroup
+/// (under systemd, the `berth.service` unit they would pile up in across restarts). It is the
+/// container's sibling, `<container cgroup>.monitor` (`/berth/<id>.monitor`), because:
+/// - it goes wherever the container's cgroup goes (`--cgroup-parent`), and a limit the user puts
+///   on that parent covers the monitors of the containers under it;
+/// - it is neither the container's cgroup (the monitor's memory must not count against the
+///   container's limit, nor its pid be signalled by a `kill --all` or listed by `top`) nor the
+///   parent (cgroup v2 lets no process sit in a cgroup whose children have controllers: a leaf
+///   of its own is the only place beside a v2 container);
+/// - it is derived from the path recorded with the container, so a daemon started with other
+///   defaults removes it, and its name (an id is 64 hex digits) is never another container's.
+///
+/// A relative `cgroup-parent` places the container under the daemon's own cgroup, as Docker
+/// does; its monitor then goes beside it, inside the daemon's subtree — the user's choice.
+pub fn monitor_path(container: &str) -> String {
+    format!("{}.monitor", container.trim_end_matches('/'))
+}
+
+/// Removes the container's cgroup and its monitor's. The monitor of a container that has just
+/// exited may still be running its `runtime delete`: a busy cgroup is tried again for a while
+/// (rmdir never removes a populated cgroup, so a live process is never touched).
+pub async fn remove_with_monitor(container: &str) {
+    let monitor = monitor_path(container);
+    for _ in 0..150 {
+        let busy = remove(container) | remove(&monitor);
+        if !busy {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tracing::warn!(cgroup = %monitor, "the container's or its monitor's cgroup is still in use: left in place");
 }
 
 /// The parent used when neither the daemon's `cgroup-parent` nor the container's names one.
@@ -101,6 +139,7 @@ mod tests {
             assert!(e.contains("invalid cgroup parent"), "{bad:?}: {e}");
         }
         assert_eq!(container_path("/ci", "abc"), "/ci/abc");
+        assert_eq!(monitor_path("/ci/abc"), "/ci/abc.monitor");
         let rel = container_path("ci", "abc");
         assert!(rel.starts_with('/') && rel.ends_with("/ci/abc"), "{rel}");
         let own = own_cgroup().expect("own cgroup");

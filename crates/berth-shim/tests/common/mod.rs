@@ -101,6 +101,7 @@ impl Fixture {
             health: None,
             console_size: None,
             dns: None,
+            monitor_cgroup: None,
         };
         let config_path = state_dir.join(berth_proto::paths::CONFIG);
         berth_proto::fsutil::write_json_atomic(&config_path, &cfg).unwrap();

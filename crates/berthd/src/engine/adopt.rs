@@ -38,13 +38,18 @@ pub async fn adopt(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<String, EngineErro
     }
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let cfg_path = paths.state_dir.join(berth_proto::paths::CONFIG);
-    let cfg: berth_proto::ShimConfig = berth_proto::fsutil::read_json(&cfg_path)?.ok_or_else(|| {
+    let mut cfg: berth_proto::ShimConfig = berth_proto::fsutil::read_json(&cfg_path)?.ok_or_else(|| {
         EngineError::conflict(format!(
             "container {}: its monitor configuration {} is gone",
             c.short_id(),
             cfg_path.display()
         ))
     })?;
+    if cfg.monitor_cgroup.is_none() {
+        // A config from a daemon that left monitors in its own cgroup: the new monitor moves.
+        cfg.monitor_cgroup = Some(crate::cgroups::monitor_path(&c.options.cgroups_path));
+        berth_proto::fsutil::write_json_runtime(&cfg_path, &cfg)?;
+    }
     let who = format!("{}:{}", init.pid, init.start_time);
     let report = monitor::launch_with(&d.shim_binary, &cfg, &["--adopt".to_string(), who]).await;
     let shim_pid = match report {

@@ -200,6 +200,7 @@ async fn launch(d: &Arc<Daemon>, e: &Arc<Entry>) -> Result<(), EngineError> {
         health,
         console_size: console_size(c.config.tty.unwrap_or(false), c.host_config.console_size.as_deref()),
         dns: crate::engine::dns::spec(&c, netns.as_deref()),
+        monitor_cgroup: Some(crate::cgroups::monitor_path(&c.options.cgroups_path)),
     };
     if let Some(g) = &shim_cfg.start_gate {
         let _ = std::fs::remove_file(g);
@@ -585,7 +586,7 @@ pub async fn remove(d: &Arc<Daemon>, e: &Arc<Entry>, force: bool, volumes: bool)
     berth_proto::crashpoint::hit("rm.after-storage");
     let paths = MonitorPaths::new(&d.config().exec_root, &c.id);
     let _ = std::fs::remove_dir_all(&paths.state_dir);
-    crate::cgroups::remove(&c.options.cgroups_path);
+    crate::cgroups::remove_with_monitor(&c.options.cgroups_path).await;
     for ep in c.endpoints() {
         d.net.release(&c.id, ep);
     }

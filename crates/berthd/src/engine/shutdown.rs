@@ -30,7 +30,7 @@ pub async fn shutdown(d: Arc<Daemon>) {
     }
     for e in &live {
         crate::engine::lifecycle::release_resources(&d, e).await;
-        crate::cgroups::remove(&e.snapshot().options.cgroups_path);
+        crate::cgroups::remove_with_monitor(&e.snapshot().options.cgroups_path).await;
     }
     // The parent (`/berth`) is left, as dockerd leaves `/docker`: another daemon on the host may
     // be creating a container under it, and an rmdir between its mkdirs fails that start.

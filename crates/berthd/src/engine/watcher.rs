@@ -115,8 +115,8 @@ async fn judge_lost_inner(d: Arc<Daemon>, e: Arc<Entry>, shim_alive: bool) {
             c.state.finished_at = crate::engine::store::now_rfc3339();
         }
     });
-    // No monitor ran `runtime delete` for this one.
-    crate::cgroups::remove(&e.snapshot().options.cgroups_path);
+    // No monitor ran `runtime delete` for this one, and its own cgroup is empty now.
+    crate::cgroups::remove_with_monitor(&e.snapshot().options.cgroups_path).await;
     crate::engine::lifecycle::release_resources(&d, &e).await;
     // `--rm` is honoured for an exit nobody saw, as dockerd does for containers it finds dead
     // on start (after a reboot, say).
