@@ -58,7 +58,10 @@ def main():
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, on_signal)
 
+    reap_stale_runs()
     tmp = tempfile.mkdtemp(prefix="berth-vm-run.")
+    with open(os.path.join(tmp, "owner"), "w") as o:
+        o.write("%d\n" % os.getpid())
     console = os.path.join(tmp, "console.log")
     results = os.path.join(tmp, "results.log")
     open(results, "wb").close()
@@ -137,10 +140,11 @@ def main():
     except Stop as e:
         reason = "interrupted by signal %d" % e.args[0]
         code = 128 + e.args[0]
+        info("vm: %s; killing qemu (pid %d)" % (reason, qemu.pid) if qemu else "vm: " + reason)
     finally:
         if qemu is not None and qemu.poll() is None:
             try:  # the guest powers itself off once it has reported; no need to wait long
-                qemu.wait(timeout=5 if code is not None else 0.1)
+                qemu.wait(timeout=1 if code is not None else 0.1)
             except subprocess.TimeoutExpired:
                 qemu.kill()
                 qemu.wait()
@@ -171,6 +175,26 @@ def main():
         info("vm: boot %.1f s, test.sh %.1f s (guest clock %s s), total %.1f s, exit %d"
              % (t_start - t0, ran, guest_script_s or "?", total, code))
     return code
+
+
+def reap_stale_runs():
+    # The temp dir of a run that was SIGKILLed (its qemu died with it: PR_SET_PDEATHSIG).
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        d = os.path.join(base, name)
+        if not name.startswith("berth-vm-run."):
+            continue
+        try:
+            with open(os.path.join(d, "owner")) as o:
+                pid = int(o.read())
+        except (OSError, ValueError):
+            continue  # being set up, or not ours
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass
 
 
 def save_files(lines, out):

@@ -52,6 +52,12 @@ exec 9>"$cache/.lock"
 say "vm image: waiting for the cache lock" ; flock 9
 if [ "$rebuild" = 0 ] && valid "$entry"; then echo "$entry"; exit 0; fi   # built meanwhile
 
+# Scratch left by a build that was SIGKILLed (we hold the lock, so no build is running).
+for stale in "$cache"/.build.*; do
+    [ -d "$stale" ] || continue
+    for m in $(findmnt -rno TARGET 2>/dev/null | grep -F "$stale/" | sort -r); do umount -l "$m" || true; done
+    findmnt -rno TARGET | grep -qF "$stale/" || rm -rf --one-file-system "$stale"
+done
 start=$(date +%s)
 work=$(mktemp -d "$cache/.build.XXXXXX")
 root=$work/root
@@ -139,8 +145,9 @@ mark "BERTH-VM-START copy=$(echo "$t1 - $t0" | awk '{print $1-$3}')s uptime=$(cu
 cd /opt/berth-vm
 s0=$(date +%s.%N)
 BERTH_VM_OUT=/opt/berth-vm-out HOME=/root timeout --kill-after=10 "$timeout" \
-    /bin/bash /opt/berth-vm/test.sh < /dev/null 2>&1 | tee /var/log/berth-vm-test.log >&3
-rc=${PIPESTATUS[0]}
+    /bin/bash /opt/berth-vm/test.sh < /dev/null 2>&1 \
+    | sed -u 's/^BERTH-VM-/ BERTH-VM-/' | tee /var/log/berth-vm-test.log >&3
+rc=${PIPESTATUS[0]}   # (the script's own lines never pass for markers: sed indents them)
 s1=$(date +%s.%N)
 # The markers start a line even when the script's output did not end with a newline.
 if [ -s /var/log/berth-vm-test.log ] && [ -n "$(tail -c1 /var/log/berth-vm-test.log)" ]; then printf '\n' >&3; fi
