@@ -106,3 +106,9 @@ PY
     python3 -m pip install -q --root-user-action=ignore "${PEER_PY_PKGS[@]}" \
         || python3 -m pip install -q --root-user-action=ignore --break-system-packages "${PEER_PY_PKGS[@]}"
 }
+
+# What the host needs for scripts/vm/ (a Debian 12 guest under qemu, software emulation):
+# qemu-system-x86 to boot it, debootstrap to build its root, e2fsprogs for mkfs.ext4 -d.
+ensure_vm_tools() {
+    apt_install qemu-system-x86 debootstrap e2fsprogs debian-archive-keyring ca-certificates
+}
