@@ -12,6 +12,7 @@ mod listen;
 mod logs;
 mod model;
 mod monitor;
+mod notify;
 mod oci;
 mod perms;
 mod rootfs;
@@ -37,6 +38,22 @@ fn main() {
     // files that must be private get their mode explicitly, and everything else (a container's
     // /etc/hosts, extracted image files, the container's own umask) comes out as under dockerd.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    // What systemd hands the daemon through its environment is taken, and the variables removed,
+    // before any thread exists (the environment is not thread-safe to change) and so before any
+    // child: a monitor, runtime or container inheriting NOTIFY_SOCKET could speak for berthd, and
+    // one inheriting LISTEN_* would think it was handed sockets.
+    notify::init();
+    let passed = berth_sys::activation::take_listen_fds();
+    for v in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(v);
+    }
+    let passed = match passed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("berthd: the sockets passed by the service manager (LISTEN_FDS): {e}");
+            std::process::exit(1);
+        }
+    };
     let flags = config::Flags::parse();
     let cfg = match config::load(&flags) {
         Ok(c) => c,
@@ -54,7 +71,7 @@ fn main() {
         .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    if let Err(e) = rt.block_on(run(flags, cfg, handle)) {
+    if let Err(e) = rt.block_on(run(flags, cfg, handle, passed)) {
         tracing::error!("{e:#}");
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
@@ -104,7 +121,14 @@ fn lock(cfg: &config::Config) -> anyhow::Result<Locks> {
     Ok(Locks { _pid: pid, _data: data })
 }
 
-async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) -> anyhow::Result<()> {
+async fn run(
+    flags: config::Flags,
+    mut cfg: config::Config,
+    filter: FilterHandle,
+    passed: Vec<(std::os::fd::OwnedFd, String)>,
+) -> anyhow::Result<()> {
+    let hosts = listen::adopt_passed(&cfg.listeners, passed).map_err(anyhow::Error::msg)?;
+    cfg.listeners = hosts.iter().map(|(s, _)| s.clone()).collect();
     let gids = listen::resolve_groups(&cfg.listeners, cfg.group.as_deref()).map_err(anyhow::Error::msg)?;
     // The modes are set once the locks are held: a second daemon started by mistake on the same
     // roots must not change the first one's (its exec-root's mode depends on where its sockets are).
@@ -123,8 +147,11 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
                 format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display())
             })?;
     userns::check_ancestors(&cfg).map_err(anyhow::Error::msg)?;
-    let listeners = listen::bind_all(&cfg.listeners, &gids)?;
-    let sockets: Vec<std::path::PathBuf> = listeners.iter().map(|(s, _)| s.path.clone()).collect();
+    let listeners = listen::bind_all(hosts, &gids)?;
+    // A passed socket's file is systemd's: removing it at exit would leave the socket unit
+    // listening on a name no client can reach any more.
+    let sockets: Vec<std::path::PathBuf> =
+        listeners.iter().filter(|(s, _)| s.passed.is_none()).map(|(s, _)| s.path.clone()).collect();
     let socket = cfg.socket_path();
     let d = Arc::new(daemon::Daemon::new(cfg.clone())?);
     if older_modes {
@@ -145,12 +172,19 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
         env!("CARGO_PKG_VERSION")
     );
     // The API answers before restore finishes (invariant 6): restore runs beside the server.
-    tokio::spawn(restore::restore_all(d.clone()));
+    let restoring = d.store.all().iter().filter(|e| e.status().is_live()).count();
+    let restore = tokio::spawn(restore::restore_all(d.clone()));
+    let settled = d.clone();
+    tokio::spawn(async move {
+        let _ = restore.await;
+        notify::status(&notify::settled_status(&settled));
+    });
     tokio::spawn(signals(d.clone(), flags, filter, sockets));
     let mut servers = tokio::task::JoinSet::new();
     for (spec, listener) in listeners {
-        if spec.role != api::roles::Role::Full {
-            tracing::info!(socket = %spec.path.display(), role = spec.role.name(), "API socket with a role");
+        if spec.role != api::roles::Role::Full || spec.passed.is_some() {
+            let from = if spec.passed.is_some() { "passed by the service manager" } else { "bound" };
+            tracing::info!(socket = %spec.path.display(), role = spec.role.name(), from, "API socket");
         }
         // The version prefix is stripped before routing: the middleware wraps the whole router
         // (a router's own layers, the role's check among them, run after a route is chosen).
@@ -163,6 +197,13 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
             axum::serve(listener, app).await
         });
     }
+    // Every socket is listening and its server task spawned: a client connecting from now on is
+    // answered. Restore goes on beside (invariant 6), so systemd does not wait for it.
+    let status = match restoring {
+        0 => notify::settled_status(&d),
+        n => format!("restoring {n} containers"),
+    };
+    notify::send(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
     if let Some(ended) = servers.join_next().await {
         ended??;
     }
@@ -178,9 +219,20 @@ async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHan
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload(&d, &flags, &filter),
+            _ = hup.recv() => {
+                notify::reloading();
+                reload(&d, &flags, &filter);
+                let status = notify::settled_status(&d);
+                notify::send(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
+            }
         }
     }
+    let live = d.store.all().iter().filter(|e| e.status().is_live()).count();
+    let status = match d.config().live_restore {
+        true => format!("stopping: live restore on, {live} containers keep running"),
+        false => format!("stopping: stopping {live} containers (live restore off)"),
+    };
+    notify::send(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status(&status)]);
     shutdown::shutdown(d.clone()).await;
     for socket in &sockets {
         let _ = std::fs::remove_file(socket);
