@@ -1,0 +1,240 @@
+//! berthd as a systemd service, without systemd as PID 1: the test plays the service manager.
+//! It binds the notification socket (NOTIFY_SOCKET) and reads what the daemon tells it, and it
+//! holds the API socket and passes it as socket activation does (fd 3, LISTEN_FDS, LISTEN_PID),
+//! across restarts of the daemon, as berth.socket does.
+
+use berth_tests::{unix_http_request, wait_until, DaemonOpts, TestDaemon};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The manager's end of NOTIFY_SOCKET, in a directory of its own that is removed on drop.
+struct Manager {
+    dir: PathBuf,
+    sock: UnixDatagram,
+    /// Every datagram received so far, in order.
+    seen: Vec<String>,
+}
+
+impl Manager {
+    fn new(tag: &str) -> Manager {
+        let dir = PathBuf::from(format!("/tmp/bt-notify-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).expect("create notify dir");
+        let sock = UnixDatagram::bind(dir.join("notify.sock")).expect("bind notify socket");
+        Manager { dir, sock, seen: Vec::new() }
+    }
+
+    fn path(&self) -> String {
+        self.dir.join("notify.sock").display().to_string()
+    }
+
+    /// Waits for the next datagram that has `line` as one of its lines; returns it. Panics,
+    /// showing what did arrive, when none does within `timeout`.
+    fn expect(&mut self, line: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no datagram with {line:?} within {timeout:?}; received: {:#?}", self.seen);
+            self.sock.set_read_timeout(Some(left)).unwrap();
+            let mut buf = [0u8; 4096];
+            let Ok(n) = self.sock.recv(&mut buf) else { continue };
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            self.seen.push(msg.clone());
+            if msg.lines().any(|l| l == line) {
+                return msg;
+            }
+        }
+    }
+
+    /// Datagrams that arrived and were not read yet.
+    fn drain(&mut self) {
+        self.sock.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.sock.recv(&mut buf) {
+            self.seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        self.sock.set_nonblocking(false).unwrap();
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn status_of(msg: &str) -> &str {
+    msg.lines().find_map(|l| l.strip_prefix("STATUS=")).unwrap_or_else(|| panic!("no STATUS= in {msg:?}"))
+}
+
+/// The variables a service manager hands berthd, which nothing it starts may inherit.
+const MANAGER_VARS: [&str; 4] = ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
+
+fn environ(pid: i32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_else(|e| panic!("environ of {pid}: {e}"));
+    raw.split(|b| *b == 0).filter(|v| !v.is_empty()).map(|v| String::from_utf8_lossy(v).into_owned()).collect()
+}
+
+/// Runs a container and checks that neither its process nor its monitor got any of the manager's
+/// variables (while the daemon itself was started with them).
+fn assert_children_clean(d: &mut TestDaemon, name: &str) {
+    d.busybox_image();
+    d.run_detached(&["--name", name, "busybox", "sleep", "1000"]);
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", name]);
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.exec_root.join("shims").join(&id).join("monitor.json")).unwrap(),
+    )
+    .unwrap();
+    let monitor = rec["shim_pid"].as_i64().expect("shim_pid") as i32;
+    let container = d.container_pid(name);
+    let daemon_env = environ(d.pid());
+    assert!(
+        daemon_env.iter().any(|v| MANAGER_VARS.iter().any(|m| v.starts_with(&format!("{m}=")))),
+        "the daemon should have been started with the manager's variables: {daemon_env:?}"
+    );
+    for (what, pid) in [("monitor", monitor), ("container", container)] {
+        let env = environ(pid);
+        let leaked: Vec<&String> =
+            env.iter().filter(|v| MANAGER_VARS.iter().any(|m| v.starts_with(&format!("{m}=")))).collect();
+        assert!(leaked.is_empty(), "the {what} (pid {pid}) inherited {leaked:?}");
+    }
+}
+
+#[test]
+fn notify_ready_reload_status_stopping() {
+    let mut m = Manager::new("lifecycle");
+    let opts = DaemonOpts::new("systemd-notify").env("NOTIFY_SOCKET", &m.path());
+    let mut d = TestDaemon::spawn(opts);
+    let ready = m.expect("READY=1", Duration::from_secs(15));
+    // READY means the API answers: the very first request after it must succeed.
+    assert!(d.ping(), "READY=1 arrived but /_ping does not answer\n{}", d.log_tail(20));
+    assert_eq!(m.seen.len(), 1, "READY=1 should be the first notification: {:#?}", m.seen);
+    assert_eq!(status_of(&ready), "running: 0 containers, 0 orphans; live restore off");
+
+    assert_children_clean(&mut d, "envcheck");
+
+    // SIGHUP after turning live restore on: RELOADING=1 (with MONOTONIC_USEC) then READY=1.
+    d.write_config(r#"{"live-restore": true}"#);
+    d.hup();
+    let reloading = m.expect("RELOADING=1", Duration::from_secs(10));
+    assert!(reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")), "{reloading:?}");
+    assert_eq!(status_of(&reloading), "reloading configuration");
+    let after = m.expect("READY=1", Duration::from_secs(10));
+    assert_eq!(status_of(&after), "running: 1 containers, 0 orphans; live restore on");
+
+    // A crash and a new start: the first status names the containers being restored, and a
+    // settled one follows.
+    d.kill9();
+    d.wait_exit(Duration::from_secs(10)).expect("daemon gone after SIGKILL");
+    d.spawn_unready();
+    let ready = m.expect("READY=1", Duration::from_secs(15));
+    assert!(d.ping(), "READY=1 arrived but /_ping does not answer\n{}", d.log_tail(20));
+    assert_eq!(status_of(&ready), "restoring 1 containers");
+    let settled = m.expect("STATUS=running: 1 containers, 0 orphans; live restore on", Duration::from_secs(20));
+    assert!(!settled.contains("READY=1"), "one READY=1 per start: {settled:?}");
+
+    d.term();
+    let stopping = m.expect("STOPPING=1", Duration::from_secs(10));
+    assert_eq!(status_of(&stopping), "stopping: live restore on, 1 containers keep running");
+    assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", d.log_tail(20));
+    m.drain();
+    let readies = m.seen.iter().filter(|s| s.lines().any(|l| l == "READY=1")).count();
+    assert_eq!(readies, 3, "two starts and one reload: {:#?}", m.seen);
+}
+
+/// Requests `/_ping` in a loop until told to stop; counts answers and failures (a refused or
+/// reset connection, a timeout, anything but 200).
+fn pinger(sock: PathBuf, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>, errors: Arc<std::sync::Mutex<Vec<String>>>) {
+    while !stop.load(Ordering::SeqCst) {
+        match unix_http_request(&sock, "GET", "/_ping", None, Duration::from_secs(20)) {
+            Ok(r) if r.status == 200 => {
+                ok.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(r) => errors.lock().unwrap().push(format!("status {}", r.status)),
+            Err(e) => errors.lock().unwrap().push(e.to_string()),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn socket_activation_restart_refuses_no_connection() {
+    let mut m = Manager::new("activation");
+    let opts = DaemonOpts::new("systemd-socket").socket_activation("fd://").live_restore(true).env("NOTIFY_SOCKET", &m.path());
+    let mut d = TestDaemon::start(opts);
+    m.expect("READY=1", Duration::from_secs(10));
+    assert!(d.log_text().contains("passed by the service manager"), "{}", d.log_tail(20));
+    assert_children_clean(&mut d, "envcheck");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let (s, st, o, e) = (d.socket.clone(), stop.clone(), ok.clone(), errors.clone());
+            std::thread::spawn(move || pinger(s, st, o, e))
+        })
+        .collect();
+    let restarts = 5;
+    let mut answered_during_outage = 0;
+    for i in 0..restarts {
+        std::thread::sleep(Duration::from_millis(300));
+        // Alternate a crash and a clean stop: neither removes the socket or closes it here.
+        if i % 2 == 0 {
+            d.kill9();
+        } else {
+            d.term();
+        }
+        d.wait_exit(Duration::from_secs(20)).expect("daemon exited");
+        assert!(Path::new(&d.socket).exists(), "the passed socket's file must outlive the daemon");
+        let before = ok.load(Ordering::SeqCst);
+        // Down for a while: connections queue in the socket's backlog instead of being refused.
+        std::thread::sleep(Duration::from_millis(500));
+        d.restart();
+        m.expect("READY=1", Duration::from_secs(10));
+        if wait_until(Duration::from_secs(5), || ok.load(Ordering::SeqCst) > before) {
+            answered_during_outage += 1;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let errors = errors.lock().unwrap().clone();
+    let ok = ok.load(Ordering::SeqCst);
+    eprintln!("socket activation: {ok} answers over {restarts} restarts, {} errors", errors.len());
+    assert!(errors.is_empty(), "connections failed across restarts: {errors:?}\n{}", d.log_tail(30));
+    assert_eq!(answered_during_outage, restarts, "requests were answered after each restart");
+    assert!(ok > 50, "the clients made too few requests to show anything: {ok}");
+    // The container outlived every restart (live restore), still without the manager's variables.
+    assert_eq!(d.state("envcheck").status, "running");
+}
+
+#[test]
+fn fd_host_without_passed_socket_is_a_clear_error() {
+    let mut d = TestDaemon::spawn(DaemonOpts::new("systemd-nofd").arg("-H").arg("fd://"));
+    let st = d.wait_exit(Duration::from_secs(15)).expect("berthd should refuse to start");
+    assert!(!st.success());
+    let log = d.log_text();
+    assert!(log.contains("host 'fd://': no socket was passed to berthd"), "{log}");
+}
+
+#[test]
+fn named_fd_host_serves_the_socket_it_names_with_its_role() {
+    // The harness names its socket "berth.socket", as systemd names a unit's sockets by default.
+    let d = TestDaemon::start(
+        DaemonOpts::new("systemd-named").socket_activation("berth+fd://berth.socket?role=read-only"),
+    );
+    assert_eq!(d.api_get("/containers/json").status, 200);
+    let r = d.api_post("/containers/create", r#"{"Image":"busybox"}"#);
+    assert_eq!(r.status, 403, "a read-only passed socket must refuse writes: {}", r.text());
+    drop(d);
+    let mut d = TestDaemon::spawn(DaemonOpts::new("systemd-misnamed").socket_activation("fd://other"));
+    assert!(d.wait_exit(Duration::from_secs(15)).is_some_and(|s| !s.success()));
+    let log = d.log_text();
+    assert!(log.contains("host 'fd://other': no passed socket matches it (passed: berth.socket (fd 3))"), "{log}");
+}
