@@ -163,7 +163,8 @@ fn pinger(sock: PathBuf, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>, errors: Arc<
 #[test]
 fn socket_activation_restart_refuses_no_connection() {
     let mut m = Manager::new("activation");
-    let opts = DaemonOpts::new("systemd-socket").socket_activation("fd://").live_restore(true).env("NOTIFY_SOCKET", &m.path());
+    let opts =
+        DaemonOpts::new("systemd-socket").socket_activation("fd://").live_restore(true).env("NOTIFY_SOCKET", &m.path());
     let mut d = TestDaemon::start(opts);
     m.expect("READY=1", Duration::from_secs(10));
     assert!(d.log_text().contains("passed by the service manager"), "{}", d.log_tail(20));
@@ -226,9 +227,8 @@ fn fd_host_without_passed_socket_is_a_clear_error() {
 #[test]
 fn named_fd_host_serves_the_socket_it_names_with_its_role() {
     // The harness names its socket "berth.socket", as systemd names a unit's sockets by default.
-    let d = TestDaemon::start(
-        DaemonOpts::new("systemd-named").socket_activation("berth+fd://berth.socket?role=read-only"),
-    );
+    let d =
+        TestDaemon::start(DaemonOpts::new("systemd-named").socket_activation("berth+fd://berth.socket?role=read-only"));
     assert_eq!(d.api_get("/containers/json").status, 200);
     let r = d.api_post("/containers/create", r#"{"Image":"busybox"}"#);
     assert_eq!(r.status, 403, "a read-only passed socket must refuse writes: {}", r.text());

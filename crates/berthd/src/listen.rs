@@ -149,8 +149,14 @@ fn passed_host(h: &str, sel: &str, query: &str) -> Result<HostSpec, String> {
         }
         name => Passed::Name(name.to_string()),
     };
-    let mut spec =
-        HostSpec { text: h.to_string(), path: PathBuf::new(), role: Role::Full, group: None, mode: None, passed: Some(passed) };
+    let mut spec = HostSpec {
+        text: h.to_string(),
+        path: PathBuf::new(),
+        role: Role::Full,
+        group: None,
+        mode: None,
+        passed: Some(passed),
+    };
     let mut seen = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let Some((key, value)) = pair.split_once('=') else {
@@ -224,8 +230,7 @@ pub fn adopt_passed(
     specs: &[HostSpec],
     passed: Vec<(OwnedFd, String)>,
 ) -> Result<Vec<(HostSpec, Option<OwnedFd>)>, String> {
-    let described: Vec<String> =
-        passed.iter().map(|(fd, name)| format!("{name} (fd {})", fd.as_raw_fd())).collect();
+    let described: Vec<String> = passed.iter().map(|(fd, name)| format!("{name} (fd {})", fd.as_raw_fd())).collect();
     let mut left: Vec<Option<(OwnedFd, String)>> = passed.into_iter().map(Some).collect();
     let mut out = Vec::new();
     for s in specs {
@@ -404,6 +409,46 @@ mod tests {
         assert!(err("berth+unix:///r.sock?group=").contains("empty group"));
         let dup = parse_hosts(&["unix:///a.sock".into(), "berth+unix:///a.sock?role=read-only".into()]).unwrap_err();
         assert!(dup.contains("same socket"), "{dup}");
+    }
+
+    #[test]
+    fn fd_hosts_select_passed_sockets() {
+        let sel = |h: &str| parse_host(h).unwrap().passed.unwrap();
+        assert_eq!(sel("fd://"), Passed::All);
+        assert_eq!(sel("fd://*"), Passed::All, "Docker's spelling of all");
+        assert_eq!(sel("fd://3"), Passed::Number(3), "Docker's meaning of a number");
+        assert_eq!(sel("fd://berth.socket"), Passed::Name("berth.socket".into()));
+        let s = parse_host("berth+fd://ro?role=read-only").unwrap();
+        assert_eq!((s.passed, s.role), (Some(Passed::Name("ro".into())), Role::ReadOnly));
+        assert_eq!(parse_host("fd://").unwrap().role, Role::Full);
+        let err = |h: &str| parse_host(h).unwrap_err();
+        assert!(err("berth+fd://x?mode=0660").contains("SocketMode="));
+        assert!(err("berth+fd://x?group=berth").contains("SocketGroup="));
+        assert!(err("berth+fd://x?colour=red").contains("unknown option \"colour\""));
+        assert!(parse_hosts(&["fd://".into(), "fd://ro".into()]).unwrap_err().contains("same socket"));
+        assert!(parse_hosts(&["fd://a".into(), "berth+fd://b?role=read-only".into()]).is_ok());
+    }
+
+    #[test]
+    fn adopting_refuses_what_selects_nothing_or_collides() {
+        let specs = parse_hosts(&["fd://".into()]).unwrap();
+        assert!(adopt_passed(&specs, Vec::new()).unwrap_err().contains("no socket was passed"));
+        let dir = std::env::temp_dir().join(format!("berthd-adopt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("api.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let passed = || vec![(OwnedFd::from(l.try_clone().unwrap()), "api".to_string())];
+        let got = adopt_passed(&specs, passed()).unwrap();
+        assert_eq!(got[0].0.path, path, "a passed socket is known by its own address");
+        let named = parse_hosts(&["fd://other".into()]).unwrap();
+        assert!(adopt_passed(&named, passed()).unwrap_err().contains("(passed: api (fd "));
+        let both = parse_hosts(&[format!("unix://{}", path.display()), "fd://api".into()]).unwrap();
+        assert!(adopt_passed(&both, passed()).unwrap_err().contains("same socket"));
+        let dgram = std::os::unix::net::UnixDatagram::bind(dir.join("d.sock")).unwrap();
+        let err = adopt_passed(&specs, vec![(OwnedFd::from(dgram), "d".into())]).unwrap_err();
+        assert!(err.contains("not a stream socket"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
