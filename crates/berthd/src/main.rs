@@ -7,6 +7,7 @@ mod cgroupctl;
 mod cgroups;
 mod cgroupstats;
 mod config;
+mod drain;
 mod engine;
 mod listen;
 mod logs;
@@ -179,7 +180,8 @@ async fn run(
         let _ = restore.await;
         notify::status(&notify::settled_status(&settled));
     });
-    tokio::spawn(signals(d.clone(), flags, filter, sockets));
+    let gate = drain::Gate::default();
+    let mut stopped = tokio::spawn(signals(d.clone(), flags, filter));
     let mut servers = tokio::task::JoinSet::new();
     for (spec, listener) in listeners {
         if spec.role != api::roles::Role::Full || spec.passed.is_some() {
@@ -190,6 +192,7 @@ async fn run(
         // (a router's own layers, the role's check among them, run after a route is chosen).
         let app =
             tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
+        let listener = gate.listener(listener);
         servers.spawn(async move {
             let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
                 api::attach::ConnFd,
@@ -204,13 +207,31 @@ async fn run(
         n => format!("restoring {n} containers"),
     };
     notify::send(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
-    if let Some(ended) = servers.join_next().await {
-        ended??;
+    tokio::select! {
+        ended = servers.join_next() => {
+            if let Some(ended) = ended {
+                ended??;
+            }
+            return Ok(());
+        }
+        _ = &mut stopped => {}
     }
-    Ok(())
+    // The containers are settled (stopped, or left running with live restore): stop accepting,
+    // and let the requests in flight finish (`drain`). On a passed socket, connections made from
+    // now on wait in its backlog for the next daemon instead of being refused.
+    let open = gate.close(std::time::Duration::from_secs(2)).await;
+    if open > 0 {
+        tracing::info!("{open} API connections still open after 2 s at exit: closing them");
+    }
+    for socket in &sockets {
+        let _ = std::fs::remove_file(socket);
+    }
+    let _ = std::fs::remove_file(&d.config().pidfile);
+    std::process::exit(0);
 }
 
-async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle, sockets: Vec<std::path::PathBuf>) {
+/// Serves SIGHUP until SIGTERM or SIGINT, then shuts the engine down and returns.
+async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
@@ -227,18 +248,25 @@ async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHan
             }
         }
     }
-    let live = d.store.all().iter().filter(|e| e.status().is_live()).count();
-    let status = match d.config().live_restore {
-        true => format!("stopping: live restore on, {live} containers keep running"),
-        false => format!("stopping: stopping {live} containers (live restore off)"),
-    };
-    notify::send(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status(&status)]);
-    shutdown::shutdown(d.clone()).await;
-    for socket in &sockets {
-        let _ = std::fs::remove_file(socket);
+    let live: Vec<_> = d.store.all().into_iter().filter(|e| e.status().is_live()).collect();
+    let cfg = d.config();
+    if cfg.live_restore {
+        let status = format!("stopping: live restore on, {} containers keep running", live.len());
+        notify::send(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status(&status)]);
+    } else {
+        let status = format!("stopping: stopping {} containers (live restore off)", live.len());
+        // Containers with long stop timeouts must not be SIGKILLed by systemd's TimeoutStopSec
+        // before their own timeout: the stop may take up to the shutdown bound, then a kill and
+        // the clean-up (EXTEND_TIMEOUT_USEC only ever lengthens the unit's timeout).
+        let budget = shutdown::stop_bound(&cfg, &live) + std::time::Duration::from_secs(30);
+        let usec = u32::try_from(budget.as_micros()).unwrap_or(u32::MAX);
+        notify::send(&[
+            sd_notify::NotifyState::Stopping,
+            sd_notify::NotifyState::Status(&status),
+            sd_notify::NotifyState::ExtendTimeoutUsec(usec),
+        ]);
     }
-    let _ = std::fs::remove_file(&d.config().pidfile);
-    std::process::exit(0);
+    shutdown::shutdown(d.clone()).await;
 }
 
 /// SIGHUP: re-read daemon.json; apply what can change live; keep the running config on error.
