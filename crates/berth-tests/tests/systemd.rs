@@ -3,7 +3,7 @@
 //! holds the API socket and passes it as socket activation does (fd 3, LISTEN_FDS, LISTEN_PID),
 //! across restarts of the daemon, as berth.socket does.
 
-use berth_tests::{unix_http_request, wait_until, DaemonOpts, TestDaemon};
+use berth_tests::{wait_until, DaemonOpts, TestDaemon};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
