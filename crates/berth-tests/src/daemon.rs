@@ -194,8 +194,15 @@ impl TestDaemon {
             activation: None,
         };
         if d.opts.socket_activation.is_some() {
+            // Where berth.socket puts it: in the exec-root, which systemd creates (DirectoryMode).
+            std::fs::create_dir_all(&d.exec_root).expect("create exec-root");
+            std::fs::set_permissions(&d.exec_root, std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+            d.socket = d.exec_root.join("berth.sock");
             let l = std::os::unix::net::UnixListener::bind(&d.socket)
                 .unwrap_or_else(|e| panic!("bind {}: {e}", d.socket.display()));
+            // A mode berthd never gives its own sockets (it makes them 0660): tests check that a
+            // passed socket keeps the one its unit set.
+            std::fs::set_permissions(&d.socket, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
             d.activation = Some(l);
         }
         let cfg = d.opts.config_json.clone().unwrap_or_else(|| "{}".to_string());

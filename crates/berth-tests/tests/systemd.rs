@@ -243,6 +243,9 @@ fn socket_activation_restart_refuses_no_connection() {
     let cut = t.cut.lock().unwrap().clone();
     assert!(cut.len() <= 4 * 3, "more requests cut than were in flight at the kills: {cut:?}");
     assert!(t.ok.load(Ordering::SeqCst) > 50, "too few requests to show anything");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600, "berthd changed the passed socket's mode (the socket unit's business)");
     // The container outlived every restart (live restore).
     assert_eq!(d.state("envcheck").status, "running");
 }
