@@ -125,6 +125,15 @@ fn notify_ready_reload_status_stopping() {
     let after = m.expect("READY=1", Duration::from_secs(10));
     assert_eq!(status_of(&after), "running: 1 containers, 0 orphans; live restore on");
 
+    // A daemon.json that does not parse: the reload ends (READY=1) with the running
+    // configuration and says so.
+    d.write_config(r#"{"live-restore": tru"#);
+    d.hup();
+    m.expect("RELOADING=1", Duration::from_secs(10));
+    let failed = m.expect("READY=1", Duration::from_secs(10));
+    assert!(status_of(&failed).starts_with("reload failed, running configuration kept: "), "{failed:?}");
+    d.write_config(r#"{"live-restore": true}"#);
+
     // A crash and a new start: the first status names the containers being restored, and a
     // settled one follows.
     d.kill9();
@@ -142,7 +151,7 @@ fn notify_ready_reload_status_stopping() {
     assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", d.log_tail(20));
     m.drain();
     let readies = m.seen.iter().filter(|s| s.lines().any(|l| l == "READY=1")).count();
-    assert_eq!(readies, 3, "two starts and one reload: {:#?}", m.seen);
+    assert_eq!(readies, 4, "two starts and two reloads: {:#?}", m.seen);
 }
 
 /// What the clients saw: answers, connections refused (connect failed: what socket activation

@@ -242,8 +242,10 @@ async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHan
             _ = int.recv() => break,
             _ = hup.recv() => {
                 notify::reloading();
-                reload(&d, &flags, &filter);
-                let status = notify::settled_status(&d);
+                let status = match reload(&d, &flags, &filter) {
+                    Ok(()) => notify::settled_status(&d),
+                    Err(e) => format!("reload failed, running configuration kept: {e}"),
+                };
                 notify::send(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
             }
         }
@@ -269,15 +271,16 @@ async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHan
     shutdown::shutdown(d.clone()).await;
 }
 
-/// SIGHUP: re-read daemon.json; apply what can change live; keep the running config on error.
-fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) {
+/// SIGHUP: re-read daemon.json; apply what can change live; keep the running config on error
+/// (returned, for `systemctl status`).
+fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) -> Result<(), String> {
     let cur = d.config();
     let new = config::read_file(&cur.config_file, flags.config_file.is_some()).and_then(|f| config::merge(flags, &f));
     let new = match new {
         Ok(n) => n,
         Err(e) => {
             tracing::error!("configuration reload failed, keeping the running configuration: {e}");
-            return;
+            return Err(e.to_string());
         }
     };
     let outcome = {
@@ -305,4 +308,5 @@ fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) {
     attrs.insert("labels".to_string(), format!("[{}]", c.labels.join(" ")));
     attrs.insert("default-runtime".to_string(), c.default_runtime.clone());
     d.events.emit("daemon", "reload", &d.id, attrs);
+    Ok(())
 }
