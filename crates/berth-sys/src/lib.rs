@@ -6,6 +6,7 @@
 
 use std::io;
 
+pub mod activation;
 pub mod fdpass;
 pub mod identity;
 pub mod sealed;

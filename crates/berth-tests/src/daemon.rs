@@ -37,6 +37,10 @@ pub struct DaemonOpts {
     /// cgroup directories (one per hierarchy) the daemon process is moved into right after each
     /// spawn, as systemd would start it in its unit's cgroup. The test owns and removes them.
     pub cgroups: Vec<PathBuf>,
+    /// Serve the API on a socket the harness binds once and passes to every (re)start as systemd's
+    /// socket activation does (fd 3, `LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES=berth.socket`),
+    /// with this host (`fd://`, or one naming it): the socket stays open while the daemon is down.
+    pub socket_activation: Option<String>,
 }
 
 impl DaemonOpts {
@@ -52,7 +56,12 @@ impl DaemonOpts {
             daemon_binary: None,
             env: Vec::new(),
             cgroups: Vec::new(),
+            socket_activation: None,
         }
+    }
+    pub fn socket_activation(mut self, host: &str) -> Self {
+        self.socket_activation = Some(host.to_string());
+        self
     }
     pub fn live_restore(mut self, on: bool) -> Self {
         self.live_restore = on;
@@ -105,6 +114,8 @@ pub struct TestDaemon {
     pub last_ready: Option<Duration>,
     starts: u32,
     pub(crate) busybox_id: Option<String>,
+    /// The listening socket passed to the daemon with `socket_activation`.
+    activation: Option<std::os::unix::net::UnixListener>,
 }
 
 fn base_root() -> PathBuf {
@@ -188,7 +199,20 @@ impl TestDaemon {
             last_ready: None,
             starts: 0,
             busybox_id: None,
+            activation: None,
         };
+        if d.opts.socket_activation.is_some() {
+            // Where berth.socket puts it: in the exec-root, which systemd creates (DirectoryMode).
+            std::fs::create_dir_all(&d.exec_root).expect("create exec-root");
+            std::fs::set_permissions(&d.exec_root, std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+            d.socket = d.exec_root.join("berth.sock");
+            let l = std::os::unix::net::UnixListener::bind(&d.socket)
+                .unwrap_or_else(|e| panic!("bind {}: {e}", d.socket.display()));
+            // A mode berthd never gives its own sockets (it makes them 0660): tests check that a
+            // passed socket keeps the one its unit set.
+            std::fs::set_permissions(&d.socket, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            d.activation = Some(l);
+        }
         let cfg = d.opts.config_json.clone().unwrap_or_else(|| "{}".to_string());
         d.write_config(&cfg);
         d.spawn_process();
@@ -203,7 +227,10 @@ impl TestDaemon {
             "--exec-root".into(),
             self.exec_root.display().to_string(),
             "-H".into(),
-            format!("unix://{}", self.socket.display()),
+            match &self.opts.socket_activation {
+                Some(host) => host.clone(),
+                None => format!("unix://{}", self.socket.display()),
+            },
             "--pidfile".into(),
             self.pidfile.display().to_string(),
             "--config-file".into(),
@@ -242,7 +269,18 @@ impl TestDaemon {
         let mut f = OpenOptions::new().create(true).append(true).open(log).expect("open daemon log");
         let args = self.daemon_args();
         let _ = writeln!(f, "==== {banner} at {:.3}: berthd {} ====", crate::unix_now(), args.join(" "));
-        let mut cmd = Command::new(daemon_bin(&self.opts));
+        let mut cmd = match &self.activation {
+            // LISTEN_PID must be the daemon's own pid, known only in the child: a shell exports its
+            // own ($$) and execs the daemon, which keeps the pid.
+            Some(l) => {
+                let mut c = Command::new("/bin/sh");
+                c.args(["-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\""]).arg(daemon_bin(&self.opts));
+                berth_sys::activation::pass_fd_as(&mut c, std::os::fd::AsRawFd::as_raw_fd(l), 3);
+                c.env("LISTEN_FDS", "1").env("LISTEN_FDNAMES", "berth.socket");
+                c
+            }
+            None => Command::new(daemon_bin(&self.opts)),
+        };
         // Its own process group, so that the drop guard can end the helpers (`ip`, `nft`) a killed
         // daemon leaves running: one of them finishing after the guard deleted the bridge would
         // leave the bridge behind. Monitors leave the group (setsid) and are found otherwise.

@@ -11,13 +11,33 @@
 //! Each socket is `root:<group> 0660` by default, the group being `-G/--group`/`"group"`,
 //! `berth` when unset and that group exists, root otherwise (Docker's rule with its `docker`
 //! group). A group named explicitly that does not exist stops the start, naming it.
+//!
+//! `fd://` serves the sockets a service manager passed (systemd's socket activation): all of
+//! them, or `fd://<name>` the one its `FileDescriptorName=` (LISTEN_FDNAMES) names; a number,
+//! `fd://3`, is Docker's meaning, that fd. They get the full role, as Docker's; a passed socket
+//! with a role is `berth+fd://<name>?role=read-only`. Group and mode are the socket unit's
+//! (`SocketGroup=`, `SocketMode=`): the daemon neither changes them nor removes the file, which
+//! systemd keeps open across a restart of the daemon so that no connection is refused.
 
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_GROUP: &str = "berth";
 const EXTENDED: &str = "berth+unix://";
+const EXTENDED_FD: &str = "berth+fd://";
+
+/// Which passed sockets an `fd://` host serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passed {
+    /// `fd://` (or Docker's `fd://*`): every socket passed.
+    All,
+    /// `fd://3`: Docker's meaning, the fd of that number.
+    Number(i32),
+    /// `fd://<name>`: the socket LISTEN_FDNAMES names so.
+    Name(String),
+}
 
 /// One API socket, as its host string describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +50,9 @@ pub struct HostSpec {
     pub group: Option<String>,
     /// `mode=`: this socket's own mode, over 0660.
     pub mode: Option<u32>,
+    /// Set for `fd://` hosts: the socket is passed, not bound. Until [`adopt_passed`] runs, `path`
+    /// is empty; after, it is the passed socket's own address.
+    pub passed: Option<Passed>,
 }
 
 impl HostSpec {
@@ -43,7 +66,12 @@ pub fn parse_hosts(hosts: &[String]) -> Result<Vec<HostSpec>, String> {
     let mut out: Vec<HostSpec> = Vec::new();
     for h in hosts {
         let spec = parse_host(h)?;
-        if let Some(other) = out.iter().find(|o| o.path == spec.path) {
+        let same = |o: &HostSpec| match (&o.passed, &spec.passed) {
+            (None, None) => o.path == spec.path,
+            (Some(a), Some(b)) => a == b || *a == Passed::All || *b == Passed::All,
+            _ => false,
+        };
+        if let Some(other) = out.iter().find(|o| same(o)) {
             return Err(format!("hosts \"{}\" and \"{h}\" name the same socket {}", other.text, spec.path.display()));
         }
         out.push(spec);
@@ -58,7 +86,15 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
         role: Role::Full,
         group: None,
         mode: None,
+        passed: None,
     };
+    if let Some(sel) = h.strip_prefix("fd://") {
+        return passed_host(h, sel, "");
+    }
+    if let Some(rest) = h.strip_prefix(EXTENDED_FD) {
+        let (sel, query) = rest.split_once('?').unwrap_or((rest, ""));
+        return passed_host(h, sel, query);
+    }
     if let Some(path) = h.strip_prefix("unix://") {
         return Ok(plain(path));
     }
@@ -104,6 +140,45 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
     Ok(spec)
 }
 
+/// An `fd://` or `berth+fd://` host: the selection, and `role=` as the only option.
+fn passed_host(h: &str, sel: &str, query: &str) -> Result<HostSpec, String> {
+    let passed = match sel {
+        "" | "*" => Passed::All,
+        n if n.bytes().all(|b| b.is_ascii_digit()) => {
+            Passed::Number(n.parse().map_err(|_| format!("invalid host '{h}': fd number {n} out of range"))?)
+        }
+        name => Passed::Name(name.to_string()),
+    };
+    let mut spec = HostSpec {
+        text: h.to_string(),
+        path: PathBuf::new(),
+        role: Role::Full,
+        group: None,
+        mode: None,
+        passed: Some(passed),
+    };
+    let mut seen = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
+        };
+        if seen.contains(&key) {
+            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
+        }
+        seen.push(key);
+        match key {
+            "role" => spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?,
+            "group" | "mode" => {
+                return Err(format!(
+                    "invalid host '{h}': a passed socket's {key} is the socket unit's (SocketGroup=, SocketMode=), not the daemon's"
+                ))
+            }
+            other => return Err(format!("invalid host '{h}': unknown option \"{other}\" (known for fd sockets: role)")),
+        }
+    }
+    Ok(spec)
+}
+
 fn parse_mode(s: &str) -> Option<u32> {
     let ok = (3..=4).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
     let m = u32::from_str_radix(s, 8).ok().filter(|_| ok)?;
@@ -141,16 +216,106 @@ pub fn resolve_group(name: &str, explicit: bool) -> Result<Option<u32>, String> 
 /// The gid of each socket's group, in order: resolved before anything is created, so a group
 /// that does not exist stops the start with nothing touched.
 pub fn resolve_groups(specs: &[HostSpec], group: Option<&str>) -> Result<Vec<Option<u32>>, String> {
-    let default = match specs.iter().any(|s| s.group.is_none()) {
+    let default = match specs.iter().any(|s| s.group.is_none() && s.passed.is_none()) {
         true => resolve_group(group.unwrap_or(DEFAULT_GROUP), group.is_some())?,
         false => None,
     };
     specs.iter().map(|s| s.group.as_deref().map_or(Ok(default), |g| resolve_group(g, true))).collect()
 }
 
-/// Binds every socket with its group and mode, refusing one that a live daemon answers on.
-pub fn bind_all(specs: &[HostSpec], gids: &[Option<u32>]) -> io::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
-    specs.iter().zip(gids).map(|(s, gid)| Ok((s.clone(), bind(&s.path, *gid, s.mode())?))).collect()
+/// Gives each `fd://` host the passed sockets it selects, each with its own address as `path`;
+/// other hosts are kept as they are (with no fd). A host that selects nothing stops the start,
+/// naming it; a passed socket no host selects is closed with a warning.
+pub fn adopt_passed(
+    specs: &[HostSpec],
+    passed: Vec<(OwnedFd, String)>,
+) -> Result<Vec<(HostSpec, Option<OwnedFd>)>, String> {
+    let described: Vec<String> = passed.iter().map(|(fd, name)| format!("{name} (fd {})", fd.as_raw_fd())).collect();
+    let mut left: Vec<Option<(OwnedFd, String)>> = passed.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    for s in specs {
+        let Some(sel) = &s.passed else {
+            out.push((s.clone(), None));
+            continue;
+        };
+        let picked: Vec<usize> = (0..left.len())
+            .filter(|&i| {
+                left[i].as_ref().is_some_and(|(fd, name)| match sel {
+                    Passed::All => true,
+                    Passed::Number(n) => fd.as_raw_fd() == *n,
+                    Passed::Name(want) => name == want,
+                })
+            })
+            .collect();
+        if picked.is_empty() {
+            return Err(if described.is_empty() {
+                format!(
+                    "host '{}': no socket was passed to berthd (LISTEN_FDS and LISTEN_PID are unset, or meant for another process); fd:// hosts are for a start by systemd socket activation (berth.socket)",
+                    s.text
+                )
+            } else {
+                format!("host '{}': no passed socket matches it (passed: {})", s.text, described.join(", "))
+            });
+        }
+        for i in picked {
+            let (fd, name) = left[i].take().expect("picked sockets are left");
+            let path = passed_socket_path(&fd).map_err(|e| format!("host '{}': passed socket {name}: {e}", s.text))?;
+            out.push((HostSpec { path, ..s.clone() }, Some(fd)));
+        }
+    }
+    for (fd, name) in left.into_iter().flatten() {
+        tracing::warn!("closing the passed socket {name} (fd {}): no host (-H fd://) serves it", fd.as_raw_fd());
+    }
+    for (i, (a, _)) in out.iter().enumerate() {
+        if let Some((b, _)) = out[..i].iter().find(|(b, _)| b.path == a.path) {
+            return Err(format!("hosts \"{}\" and \"{}\" name the same socket {}", b.text, a.text, a.path.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// The address of a passed socket, once it is known to be a listening unix stream socket (the
+/// API is HTTP on unix sockets only). An abstract or unnamed one is shown as `@name`/`fd://N`.
+fn passed_socket_path(fd: &OwnedFd) -> Result<PathBuf, String> {
+    use nix::sys::socket::{getsockname, getsockopt, sockopt, SockType, SockaddrLike, SockaddrStorage};
+    let addr = getsockname::<SockaddrStorage>(fd.as_raw_fd()).map_err(|e| format!("getsockname: {e}"))?;
+    let Some(unix) = addr.as_unix_addr() else {
+        return Err(format!("not a unix socket (address family {:?}): berthd serves unix sockets only", addr.family()));
+    };
+    if getsockopt(fd, sockopt::SockType).map_err(|e| format!("SO_TYPE: {e}"))? != SockType::Stream {
+        return Err("not a stream socket (the socket unit needs ListenStream=)".into());
+    }
+    if !getsockopt(fd, sockopt::AcceptConn).map_err(|e| format!("SO_ACCEPTCONN: {e}"))? {
+        return Err("not listening".into());
+    }
+    Ok(match (unix.path(), unix.as_abstract()) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(name)) => PathBuf::from(format!("@{}", String::from_utf8_lossy(name))),
+        (None, None) => PathBuf::from(format!("fd://{}", fd.as_raw_fd())),
+    })
+}
+
+/// Binds every socket with its group and mode, refusing one that a live daemon answers on; a
+/// passed socket is served as it is.
+pub fn bind_all(
+    specs: Vec<(HostSpec, Option<OwnedFd>)>,
+    gids: &[Option<u32>],
+) -> io::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
+    specs
+        .into_iter()
+        .zip(gids)
+        .map(|((s, fd), gid)| {
+            let l = match fd {
+                Some(fd) => {
+                    let l = std::os::unix::net::UnixListener::from(fd);
+                    l.set_nonblocking(true)?;
+                    tokio::net::UnixListener::from_std(l)?
+                }
+                None => bind(&s.path, *gid, s.mode())?,
+            };
+            Ok((s, l))
+        })
+        .collect()
 }
 
 fn bind(path: &Path, gid: Option<u32>, mode: u32) -> io::Result<tokio::net::UnixListener> {
@@ -244,6 +409,46 @@ mod tests {
         assert!(err("berth+unix:///r.sock?group=").contains("empty group"));
         let dup = parse_hosts(&["unix:///a.sock".into(), "berth+unix:///a.sock?role=read-only".into()]).unwrap_err();
         assert!(dup.contains("same socket"), "{dup}");
+    }
+
+    #[test]
+    fn fd_hosts_select_passed_sockets() {
+        let sel = |h: &str| parse_host(h).unwrap().passed.unwrap();
+        assert_eq!(sel("fd://"), Passed::All);
+        assert_eq!(sel("fd://*"), Passed::All, "Docker's spelling of all");
+        assert_eq!(sel("fd://3"), Passed::Number(3), "Docker's meaning of a number");
+        assert_eq!(sel("fd://berth.socket"), Passed::Name("berth.socket".into()));
+        let s = parse_host("berth+fd://ro?role=read-only").unwrap();
+        assert_eq!((s.passed, s.role), (Some(Passed::Name("ro".into())), Role::ReadOnly));
+        assert_eq!(parse_host("fd://").unwrap().role, Role::Full);
+        let err = |h: &str| parse_host(h).unwrap_err();
+        assert!(err("berth+fd://x?mode=0660").contains("SocketMode="));
+        assert!(err("berth+fd://x?group=berth").contains("SocketGroup="));
+        assert!(err("berth+fd://x?colour=red").contains("unknown option \"colour\""));
+        assert!(parse_hosts(&["fd://".into(), "fd://ro".into()]).unwrap_err().contains("same socket"));
+        assert!(parse_hosts(&["fd://a".into(), "berth+fd://b?role=read-only".into()]).is_ok());
+    }
+
+    #[test]
+    fn adopting_refuses_what_selects_nothing_or_collides() {
+        let specs = parse_hosts(&["fd://".into()]).unwrap();
+        assert!(adopt_passed(&specs, Vec::new()).unwrap_err().contains("no socket was passed"));
+        let dir = std::env::temp_dir().join(format!("berthd-adopt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("api.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let passed = || vec![(OwnedFd::from(l.try_clone().unwrap()), "api".to_string())];
+        let got = adopt_passed(&specs, passed()).unwrap();
+        assert_eq!(got[0].0.path, path, "a passed socket is known by its own address");
+        let named = parse_hosts(&["fd://other".into()]).unwrap();
+        assert!(adopt_passed(&named, passed()).unwrap_err().contains("(passed: api (fd "));
+        let both = parse_hosts(&[format!("unix://{}", path.display()), "fd://api".into()]).unwrap();
+        assert!(adopt_passed(&both, passed()).unwrap_err().contains("same socket"));
+        let dgram = std::os::unix::net::UnixDatagram::bind(dir.join("d.sock")).unwrap();
+        let err = adopt_passed(&specs, vec![(OwnedFd::from(dgram), "d".into())]).unwrap_err();
+        assert!(err.contains("not a stream socket"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

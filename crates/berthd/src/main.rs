@@ -7,11 +7,13 @@ mod cgroupctl;
 mod cgroups;
 mod cgroupstats;
 mod config;
+mod drain;
 mod engine;
 mod listen;
 mod logs;
 mod model;
 mod monitor;
+mod notify;
 mod oci;
 mod perms;
 mod rootfs;
@@ -37,6 +39,22 @@ fn main() {
     // files that must be private get their mode explicitly, and everything else (a container's
     // /etc/hosts, extracted image files, the container's own umask) comes out as under dockerd.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    // What systemd hands the daemon through its environment is taken, and the variables removed,
+    // before any thread exists (the environment is not thread-safe to change) and so before any
+    // child: a monitor, runtime or container inheriting NOTIFY_SOCKET could speak for berthd, and
+    // one inheriting LISTEN_* would think it was handed sockets.
+    notify::init();
+    let passed = berth_sys::activation::take_listen_fds();
+    for v in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(v);
+    }
+    let passed = match passed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("berthd: the sockets passed by the service manager (LISTEN_FDS): {e}");
+            std::process::exit(1);
+        }
+    };
     let flags = config::Flags::parse();
     let cfg = match config::load(&flags) {
         Ok(c) => c,
@@ -54,7 +72,7 @@ fn main() {
         .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    if let Err(e) = rt.block_on(run(flags, cfg, handle)) {
+    if let Err(e) = rt.block_on(run(flags, cfg, handle, passed)) {
         tracing::error!("{e:#}");
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
@@ -104,7 +122,14 @@ fn lock(cfg: &config::Config) -> anyhow::Result<Locks> {
     Ok(Locks { _pid: pid, _data: data })
 }
 
-async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) -> anyhow::Result<()> {
+async fn run(
+    flags: config::Flags,
+    mut cfg: config::Config,
+    filter: FilterHandle,
+    passed: Vec<(std::os::fd::OwnedFd, String)>,
+) -> anyhow::Result<()> {
+    let hosts = listen::adopt_passed(&cfg.listeners, passed).map_err(anyhow::Error::msg)?;
+    cfg.listeners = hosts.iter().map(|(s, _)| s.clone()).collect();
     let gids = listen::resolve_groups(&cfg.listeners, cfg.group.as_deref()).map_err(anyhow::Error::msg)?;
     // The modes are set once the locks are held: a second daemon started by mistake on the same
     // roots must not change the first one's (its exec-root's mode depends on where its sockets are).
@@ -123,8 +148,11 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
                 format!("setting the modes of {} and {}", cfg.data_root.display(), cfg.exec_root.display())
             })?;
     userns::check_ancestors(&cfg).map_err(anyhow::Error::msg)?;
-    let listeners = listen::bind_all(&cfg.listeners, &gids)?;
-    let sockets: Vec<std::path::PathBuf> = listeners.iter().map(|(s, _)| s.path.clone()).collect();
+    let listeners = listen::bind_all(hosts, &gids)?;
+    // A passed socket's file is systemd's: removing it at exit would leave the socket unit
+    // listening on a name no client can reach any more.
+    let sockets: Vec<std::path::PathBuf> =
+        listeners.iter().filter(|(s, _)| s.passed.is_none()).map(|(s, _)| s.path.clone()).collect();
     let socket = cfg.socket_path();
     let d = Arc::new(daemon::Daemon::new(cfg.clone())?);
     if older_modes {
@@ -145,17 +173,26 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
         env!("CARGO_PKG_VERSION")
     );
     // The API answers before restore finishes (invariant 6): restore runs beside the server.
-    tokio::spawn(restore::restore_all(d.clone()));
-    tokio::spawn(signals(d.clone(), flags, filter, sockets));
+    let restoring = d.store.all().iter().filter(|e| e.status().is_live()).count();
+    let restore = tokio::spawn(restore::restore_all(d.clone()));
+    let settled = d.clone();
+    tokio::spawn(async move {
+        let _ = restore.await;
+        notify::status(&notify::settled_status(&settled));
+    });
+    let gate = drain::Gate::default();
+    let mut stopped = tokio::spawn(signals(d.clone(), flags, filter));
     let mut servers = tokio::task::JoinSet::new();
     for (spec, listener) in listeners {
-        if spec.role != api::roles::Role::Full {
-            tracing::info!(socket = %spec.path.display(), role = spec.role.name(), "API socket with a role");
+        if spec.role != api::roles::Role::Full || spec.passed.is_some() {
+            let from = if spec.passed.is_some() { "passed by the service manager" } else { "bound" };
+            tracing::info!(socket = %spec.path.display(), role = spec.role.name(), from, "API socket");
         }
         // The version prefix is stripped before routing: the middleware wraps the whole router
         // (a router's own layers, the role's check among them, run after a route is chosen).
         let app =
             tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
+        let listener = gate.listener(listener);
         servers.spawn(async move {
             let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
                 api::attach::ConnFd,
@@ -163,13 +200,38 @@ async fn run(flags: config::Flags, cfg: config::Config, filter: FilterHandle) ->
             axum::serve(listener, app).await
         });
     }
-    if let Some(ended) = servers.join_next().await {
-        ended??;
+    // Every socket is listening and its server task spawned: a client connecting from now on is
+    // answered. Restore goes on beside (invariant 6), so systemd does not wait for it.
+    let status = match restoring {
+        0 => notify::settled_status(&d),
+        n => format!("restoring {n} containers"),
+    };
+    notify::send(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
+    tokio::select! {
+        ended = servers.join_next() => {
+            if let Some(ended) = ended {
+                ended??;
+            }
+            return Ok(());
+        }
+        _ = &mut stopped => {}
     }
-    Ok(())
+    // The containers are settled (stopped, or left running with live restore): stop accepting,
+    // and let the requests in flight finish (`drain`). On a passed socket, connections made from
+    // now on wait in its backlog for the next daemon instead of being refused.
+    let open = gate.close(std::time::Duration::from_secs(2)).await;
+    if open > 0 {
+        tracing::info!("{open} API connections still open after 2 s at exit: closing them");
+    }
+    for socket in &sockets {
+        let _ = std::fs::remove_file(socket);
+    }
+    let _ = std::fs::remove_file(&d.config().pidfile);
+    std::process::exit(0);
 }
 
-async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle, sockets: Vec<std::path::PathBuf>) {
+/// Serves SIGHUP until SIGTERM or SIGINT, then shuts the engine down and returns.
+async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
@@ -178,26 +240,47 @@ async fn signals(d: Arc<daemon::Daemon>, flags: config::Flags, filter: FilterHan
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload(&d, &flags, &filter),
+            _ = hup.recv() => {
+                notify::reloading();
+                let status = match reload(&d, &flags, &filter) {
+                    Ok(()) => notify::settled_status(&d),
+                    Err(e) => format!("reload failed, running configuration kept: {e}"),
+                };
+                notify::send(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
+            }
         }
     }
-    shutdown::shutdown(d.clone()).await;
-    for socket in &sockets {
-        let _ = std::fs::remove_file(socket);
+    let live: Vec<_> = d.store.all().into_iter().filter(|e| e.status().is_live()).collect();
+    let cfg = d.config();
+    if cfg.live_restore {
+        let status = format!("stopping: live restore on, {} containers keep running", live.len());
+        notify::send(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status(&status)]);
+    } else {
+        let status = format!("stopping: stopping {} containers (live restore off)", live.len());
+        // Containers with long stop timeouts must not be SIGKILLed by systemd's TimeoutStopSec
+        // before their own timeout: the stop may take up to the shutdown bound, then a kill and
+        // the clean-up (EXTEND_TIMEOUT_USEC only ever lengthens the unit's timeout).
+        let budget = shutdown::stop_bound(&cfg, &live) + std::time::Duration::from_secs(30);
+        let usec = u32::try_from(budget.as_micros()).unwrap_or(u32::MAX);
+        notify::send(&[
+            sd_notify::NotifyState::Stopping,
+            sd_notify::NotifyState::Status(&status),
+            sd_notify::NotifyState::ExtendTimeoutUsec(usec),
+        ]);
     }
-    let _ = std::fs::remove_file(&d.config().pidfile);
-    std::process::exit(0);
+    shutdown::shutdown(d.clone()).await;
 }
 
-/// SIGHUP: re-read daemon.json; apply what can change live; keep the running config on error.
-fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) {
+/// SIGHUP: re-read daemon.json; apply what can change live; keep the running config on error
+/// (returned, for `systemctl status`).
+fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) -> Result<(), String> {
     let cur = d.config();
     let new = config::read_file(&cur.config_file, flags.config_file.is_some()).and_then(|f| config::merge(flags, &f));
     let new = match new {
         Ok(n) => n,
         Err(e) => {
             tracing::error!("configuration reload failed, keeping the running configuration: {e}");
-            return;
+            return Err(e.to_string());
         }
     };
     let outcome = {
@@ -225,4 +308,5 @@ fn reload(d: &daemon::Daemon, flags: &config::Flags, filter: &FilterHandle) {
     attrs.insert("labels".to_string(), format!("[{}]", c.labels.join(" ")));
     attrs.insert("default-runtime".to_string(), c.default_runtime.clone());
     d.events.emit("daemon", "reload", &d.id, attrs);
+    Ok(())
 }

@@ -359,8 +359,8 @@ fn run_began_within(c: &crate::model::Container, window: Duration) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct ConnFd(pub std::os::fd::RawFd);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for ConnFd {
-    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::drain::Listener>> for ConnFd {
+    fn connect_info(s: axum::serve::IncomingStream<'_, crate::drain::Listener>) -> Self {
         use std::os::fd::AsRawFd;
         ConnFd(s.io().as_raw_fd())
     }

@@ -15,10 +15,7 @@ pub async fn shutdown(d: Arc<Daemon>) {
         return;
     }
     tracing::info!(containers = live.len(), "stopping containers before exit");
-    // Docker's bound on the whole shutdown: `shutdown-timeout`, or the longest stop timeout of a
-    // container if that is longer; past it, whatever still runs gets SIGKILL.
-    let longest = live.iter().map(|e| e.snapshot().config.stop_timeout.unwrap_or(10)).max().unwrap_or(0).max(0) as u64;
-    let bound = std::time::Duration::from_secs(cfg.shutdown_timeout.max(longest)) + std::time::Duration::from_secs(2);
+    let bound = stop_bound(&cfg, &live);
     if tokio::time::timeout(bound, stop_all(&d, live.clone())).await.is_err() {
         tracing::warn!("containers still running after {bound:?}: killing them");
         for e in live.iter().filter(|e| e.status().is_live()) {
@@ -35,6 +32,13 @@ pub async fn shutdown(d: Arc<Daemon>) {
     // The parent (`/berth`) is left, as dockerd leaves `/docker`: another daemon on the host may
     // be creating a container under it, and an rmdir between its mkdirs fails that start.
     tracing::info!("all containers stopped");
+}
+
+/// Docker's bound on stopping the containers at shutdown: `shutdown-timeout`, or the longest stop
+/// timeout of a container if that is longer; past it, whatever still runs gets SIGKILL.
+pub fn stop_bound(cfg: &crate::config::Config, live: &[Arc<crate::engine::store::Entry>]) -> std::time::Duration {
+    let longest = live.iter().map(|e| e.snapshot().config.stop_timeout.unwrap_or(10)).max().unwrap_or(0).max(0) as u64;
+    std::time::Duration::from_secs(cfg.shutdown_timeout.max(longest)) + std::time::Duration::from_secs(2)
 }
 
 /// Stops containers in parallel, each with its own stop timeout, bounded by the daemon's
