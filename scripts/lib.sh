@@ -85,6 +85,14 @@ ensure_test_tools() {
     fi
 }
 
+# cargo-deb for scripts/package.sh, pinned (built from crates.io: about a minute).
+CARGO_DEB_VERSION=${CARGO_DEB_VERSION:-3.8.0}
+ensure_cargo_deb() {
+    if cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then return 0; fi
+    say "cargo install cargo-deb $CARGO_DEB_VERSION"
+    cargo install -q --locked cargo-deb --version "$CARGO_DEB_VERSION"
+}
+
 # What docker-py's own suite needs (scripts/peer.sh): docker-py 7.1 and pytest with the plugins and
 # extras the suite imports, pinned to the versions scripts/peer-expected.txt was measured with.
 PEER_PY_PKGS=(docker==7.1.0 pytest==9.2.0 pytest-timeout==2.4.0 paramiko==5.1.0 websocket-client==1.9.2)

@@ -51,6 +51,19 @@ if [ "$#" -eq 0 ]; then
     fi
 fi
 
+# A stock Debian 12 booted under qemu (systemd as PID 1, cgroup v2): Berth installed from its
+# package and driven as a user would (scripts/realhost/guest.sh; issue 17). After docker-py, so
+# the host's own checks come first; the guest leaves nothing on the host.
+if [ "$#" -eq 0 ] && [ "${BERTH_SKIP_REALHOST:-0}" != 1 ]; then
+    say "real-host stage: Debian 12 under qemu (scripts/realhost/run.sh)"
+    rh_start=$(date +%s)
+    if ! bash scripts/realhost/run.sh; then
+        echo "berth test summary: the real-host stage (scripts/realhost/run.sh) failed"
+        [ "$status" -eq 0 ] && status=1
+    fi
+    echo "real-host stage took $(( $(date +%s) - rh_start )) s"
+fi
+
 # After the whole suite nothing may be left: no bridge, veth, nftables table, netns, mount,
 # cgroup, monitor or directory that was not there before. (Skipped when the caller passed a filter.)
 if [ "$#" -eq 0 ]; then
