@@ -341,7 +341,8 @@ pub async fn attach(
 /// hides that race (5 of 5 `run -T … echo hi` printed on dockerd here, 1 of 3 on Berth). Beyond
 /// Docker: such an attach is sent the run's output so far, which it would have seen had it come
 /// a moment earlier; a later one (`docker attach` to a running service) sees only what follows.
-const CATCH_UP: Duration = Duration::from_millis(500);
+/// 500 ms was too short once in the full suite (compose's attach came later on a loaded host).
+const CATCH_UP: Duration = Duration::from_millis(1000);
 
 fn started_nanos(c: &crate::model::Container) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(&c.state.started_at).ok()?.timestamp_nanos_opt()
