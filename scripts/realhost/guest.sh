@@ -58,6 +58,14 @@ check "a container cannot raise its own limits" sh -c "! docker exec lim sh -c '
 check "its own cgroup namespace" sh -c "test \"\$(docker exec lim cat /proc/self/cgroup)\" = '0::/'"
 check "the device filter denies a block device" sh -c "! docker run --rm busybox sh -c 'mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda'"
 check "the device filter allows /dev/null" docker run --rm busybox sh -c 'echo x > /dev/null'
+check "run with cpuset and swap limits under a cgroup parent" docker run -d --name lim2 --cpuset-cpus 0 -m 64m --memory-swap 96m --cgroup-parent /ci-jobs busybox sleep 100000
+cg2=$(docker inspect -f '{{.State.Pid}}' lim2 2>/dev/null | xargs -I{} cat /proc/{}/cgroup 2>/dev/null | sed 's/^0:://')
+echo "cgroup with --cgroup-parent: $cg2"
+check "--cgroup-parent on v2" sh -c "case '$cg2' in /ci-jobs/*) true;; *) false;; esac"
+check "cpuset.cpus is 0" test "$(cat /sys/fs/cgroup$cg2/cpuset.cpus 2>&1)" = 0
+check "memory.swap.max is 32m" test "$(cat /sys/fs/cgroup$cg2/memory.swap.max 2>&1)" = 33554432
+check "io limits are refused by name, not dropped" sh -c "docker run --rm --device-read-bps /dev/vda:1mb busybox true 2>&1 | grep -q BlkioDeviceReadBps"
+check "rm -f of the parented container" docker rm -f lim2
 docker run --name oom -m 32m --memory-swap 32m busybox sh -c 'x=a; while :; do x=$x$x; done' >/dev/null 2>&1
 check "an OOM kill is seen (memory.events)" test "$(docker inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' oom)" = "true 137"
 
