@@ -131,6 +131,46 @@ impl Network {
         self.pending.lock().expect("pending lock").remove(id);
     }
 
+    /// Removes veth pairs left whole in the host's namespace: a daemon killed between `ip link
+    /// add` and moving the peer into the container's namespace leaves both ends there, and the
+    /// kernel removes a pair only with a namespace holding one end. Only pairs of this daemon's
+    /// containers that are not running and have no operation in flight (the op lock, which
+    /// every start holds while it wires the network, is taken without waiting): another daemon's
+    /// pairs, and a start running beside the restore, are left alone.
+    pub(super) fn sweep_stray_veths(&self, d: &Daemon) {
+        let Ok(rd) = std::fs::read_dir("/sys/class/net") else { return };
+        let links: Vec<String> =
+            rd.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.starts_with("vb")).collect();
+        if links.is_empty() {
+            return;
+        }
+        for e in d.store.all() {
+            let host = berth_net::host_veth_name(&e.snapshot().id);
+            let ours: Vec<u8> = links
+                .iter()
+                .filter_map(|n| match n.strip_prefix(host.as_str()) {
+                    Some("") => Some(0),
+                    Some(rest) => rest.strip_prefix('x').and_then(|i| i.parse().ok()),
+                    None => None,
+                })
+                .collect();
+            if ours.is_empty() {
+                continue;
+            }
+            let Ok(_op) = e.op.try_lock() else { continue };
+            let c = e.snapshot();
+            if c.state.status.is_live() || c.state.status == crate::model::Status::Starting {
+                continue;
+            }
+            for index in ours {
+                match berth_net::detach_iface(&c.id, index) {
+                    Ok(()) => tracing::info!(id = %c.short_id(), index, "removed a veth pair a crash left in the host"),
+                    Err(err) => tracing::warn!(id = %c.short_id(), "removing a stray veth pair: {err}"),
+                }
+            }
+        }
+    }
+
     /// Frees addresses no container records: left by a daemon that died between allocating an
     /// address and recording it (create, connect), or by a removal cut short.
     pub(super) fn sweep_unrecorded(&self, d: &Daemon) {

@@ -322,6 +322,7 @@ impl Network {
     pub fn restore(&self, d: &Daemon) -> Result<(), NetError> {
         self.ensured.lock().expect("ensured lock").clear();
         self.sweep_unrecorded(d);
+        self.sweep_stray_veths(d);
         let cfg = d.config();
         if cfg.ip_forward {
             berth_net::enable_ip_forward();
