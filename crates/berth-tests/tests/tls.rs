@@ -147,7 +147,9 @@ fn ok(o: &Output, what: &str, d: &TestDaemon) -> String {
 fn docker_cli_and_docker_py_over_mutual_tls() {
     let pki = Pki::new("cli");
     let port = free_port();
-    let mut d = TestDaemon::start(pki.daemon("tls-cli", port));
+    let ro_port = free_port();
+    let ro_host = format!("berth+tcp://127.0.0.1:{ro_port}?role=read-only");
+    let mut d = TestDaemon::start(pki.daemon("tls-cli", port).arg("-H").arg(&ro_host));
     d.busybox_image();
     let v = ok(&pki.docker(&d, port, &["version", "--format", "{{.Server.Os}}"]), "docker version", &d);
     assert_eq!(v, "linux");
@@ -176,6 +178,15 @@ fn docker_cli_and_docker_py_over_mutual_tls() {
     c.env_remove("DOCKER_HOST");
     let ps = ok(&run_with_timeout(&mut c, Duration::from_secs(60)), "docker --context ps", &d);
     assert!(ps.lines().any(|l| l == "tls-ps"), "ps through the context: {ps}");
+
+    // A read-only TCP host: ps works, run is refused by the role.
+    let ro = pki.docker(&d, ro_port, &["ps", "--format", "{{.Names}}"]);
+    assert!(ok(&ro, "ps on the read-only TCP host", &d).lines().any(|l| l == "tls-ps"));
+    let ro = pki.docker(&d, ro_port, &["run", "--rm", "busybox", "true"]);
+    assert!(
+        !ro.status.success() && String::from_utf8_lossy(&ro.stderr).contains("read-only"),
+        "run on a read-only TCP host: {ro:?}"
+    );
 
     let out = pki.docker_py(
         &d,
