@@ -41,6 +41,9 @@ pub struct DaemonOpts {
     /// socket activation does (fd 3, `LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES=berth.socket`),
     /// with this host (`fd://`, or one naming it): the socket stays open while the daemon is down.
     pub socket_activation: Option<String>,
+    /// Give no `-H`: the hosts are daemon.json's, whose text may name the harness's socket as
+    /// `{socket}` (replaced at spawn).
+    pub hosts_in_config: bool,
 }
 
 impl DaemonOpts {
@@ -57,6 +60,7 @@ impl DaemonOpts {
             env: Vec::new(),
             cgroups: Vec::new(),
             socket_activation: None,
+            hosts_in_config: false,
         }
     }
     pub fn socket_activation(mut self, host: &str) -> Self {
@@ -77,6 +81,11 @@ impl DaemonOpts {
     }
     pub fn debug(mut self, on: bool) -> Self {
         self.debug = on;
+        self
+    }
+    /// The hosts are daemon.json's (`"hosts": ["unix://{socket}", ...]`): no `-H` flag.
+    pub fn hosts_in_config(mut self) -> Self {
+        self.hosts_in_config = true;
         self
     }
     pub fn arg(mut self, a: &str) -> Self {
@@ -213,7 +222,10 @@ impl TestDaemon {
             std::fs::set_permissions(&d.socket, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
             d.activation = Some(l);
         }
-        let cfg = d.opts.config_json.clone().unwrap_or_else(|| "{}".to_string());
+        let mut cfg = d.opts.config_json.clone().unwrap_or_else(|| "{}".to_string());
+        if d.opts.hosts_in_config {
+            cfg = cfg.replace("{socket}", &d.socket.display().to_string());
+        }
         d.write_config(&cfg);
         d.spawn_process();
         d
@@ -226,16 +238,18 @@ impl TestDaemon {
             self.data_root.display().to_string(),
             "--exec-root".into(),
             self.exec_root.display().to_string(),
-            "-H".into(),
-            match &self.opts.socket_activation {
-                Some(host) => host.clone(),
-                None => format!("unix://{}", self.socket.display()),
-            },
             "--pidfile".into(),
             self.pidfile.display().to_string(),
             "--config-file".into(),
             self.config_file.display().to_string(),
         ];
+        if !self.opts.hosts_in_config {
+            a.push("-H".into());
+            a.push(match &self.opts.socket_activation {
+                Some(host) => host.clone(),
+                None => format!("unix://{}", self.socket.display()),
+            });
+        }
         if self.opts.live_restore {
             a.push("--live-restore".into());
         }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 mod bridge;
 mod containers;
+pub mod tls;
 pub mod userns;
 pub use bridge::{address_pool_subnets, parse_cidr, AddressPool};
 pub use containers::ContainerDefaults;
@@ -42,8 +43,8 @@ pub struct Flags {
     /// Root directory of execution state (sockets, monitor records)
     #[arg(long = "exec-root", value_name = "DIR")]
     pub exec_root: Option<PathBuf>,
-    /// Daemon socket(s) to listen on: unix:///path, or
-    /// berth+unix:///path?role=read-only&group=NAME&mode=0660 (README: least-privilege sockets)
+    /// Daemon socket(s) to listen on: unix:///path, berth+unix:///path?role=read-only&group=NAME&mode=0660
+    /// (README: least-privilege sockets), or tcp://ADDR:PORT with --tlsverify
     #[arg(short = 'H', long = "host", value_name = "ADDR")]
     pub hosts: Vec<String>,
     /// Group of the unix sockets (default berth, when that group exists; else root)
@@ -114,6 +115,8 @@ pub struct Flags {
     pub max_concurrent_uploads: Option<usize>,
     #[command(flatten)]
     pub containers: containers::ContainerFlags,
+    #[command(flatten)]
+    pub tls: tls::TlsFlags,
     /// Seccomp profile of new containers: builtin, unconfined or an absolute path to a JSON profile
     #[arg(long = "seccomp-profile", value_name = "PROFILE")]
     pub seccomp_profile: Option<String>,
@@ -167,6 +170,8 @@ pub struct FileConfig {
     pub cgroup_parent: Option<String>,
     #[serde(flatten)]
     pub containers: containers::ContainerFile,
+    #[serde(flatten)]
+    pub tls: tls::TlsFile,
     pub seccomp_profile: Option<String>,
     pub no_new_privileges: Option<bool>,
     pub userns_remap: Option<String>,
@@ -224,6 +229,8 @@ pub struct Config {
     pub userns_remap: Option<userns::Remap>,
     /// The API sockets `hosts` describes, parsed (path, role, own group and mode).
     pub listeners: Vec<crate::listen::HostSpec>,
+    /// Mutual TLS of the `tcp://` hosts (set exactly when `tlsverify` is).
+    pub tls: Option<tls::TlsFiles>,
     /// `--group`/`"group"`; None: Docker's default (here `berth`, root when it does not exist).
     pub group: Option<String>,
     pub pidfile: PathBuf,
@@ -281,8 +288,11 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError>
         return Ok(FileConfig::default());
     }
     let map: Map<String, Value> = serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
-    let unknown: Vec<&str> =
-        map.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k) && !containers::KEYS.contains(k)).collect();
+    let unknown: Vec<&str> = map
+        .keys()
+        .map(String::as_str)
+        .filter(|k| ![KNOWN_KEYS, containers::KEYS, tls::KEYS].iter().any(|keys| keys.contains(k)))
+        .collect();
     if !unknown.is_empty() {
         return Err(err(format!(
             "the following directives don't match any configuration option: {}",
@@ -361,6 +371,7 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     );
     check("userns-remap", flags.userns_remap.clone(), file.userns_remap.clone());
     containers::conflicts(&flags.containers, &file.containers, &mut out);
+    tls::conflicts(&flags.tls, &file.tls, &mut out);
     out
 }
 
@@ -392,6 +403,8 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     let hosts = if !flags.hosts.is_empty() { flags.hosts.clone() } else { file.hosts.clone().unwrap_or_default() };
     let hosts = if hosts.is_empty() { vec!["unix:///run/berth/berth.sock".to_string()] } else { hosts };
     let listeners = crate::listen::parse_hosts(&hosts).map_err(ConfigError::Invalid)?;
+    let tcp: Vec<&str> = listeners.iter().filter(|l| l.tcp.is_some()).map(|l| l.text.as_str()).collect();
+    let tls = tls::merge(&flags.tls, &file.tls, &tcp)?;
     let mut runtimes = file.runtimes.clone().unwrap_or_default();
     for (name, path) in kv_list(&flags.add_runtime, "runtime")? {
         runtimes.insert(name, RuntimeConf { path: path.into(), runtime_args: vec![] });
@@ -519,6 +532,7 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         exec_root,
         hosts,
         listeners,
+        tls,
         group: flags.group.clone().or(file.group.clone()),
         storage_driver,
         default_runtime: flags
@@ -582,6 +596,7 @@ pub fn apply_reload(cur: &mut Config, new: &Config) -> ReloadOutcome {
     fixed!(userns_remap, "userns-remap");
     fixed!(exec_root, "exec-root");
     fixed!(hosts, "hosts");
+    fixed!(tls, "tls/tlsverify/tlscacert/tlscert/tlskey");
     fixed!(group, "group");
     fixed!(pidfile, "pidfile");
     fixed!(storage_driver, "storage-driver");

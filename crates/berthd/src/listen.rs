@@ -18,6 +18,10 @@
 //! with a role is `berth+fd://<name>?role=read-only`. Group and mode are the socket unit's
 //! (`SocketGroup=`, `SocketMode=`): the daemon neither changes them nor removes the file, which
 //! systemd keeps open across a restart of the daemon so that no connection is refused.
+//!
+//! `tcp://<addr>:<port>` is Docker's remote API, served only over mutual TLS (`--tlsverify`,
+//! `config::tls`, `tls`): a missing port is 2376, a missing address 127.0.0.1, as dockerd's. It
+//! gets the full role; `berth+tcp://<addr>:<port>?role=read-only` one of its own.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -27,6 +31,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_GROUP: &str = "berth";
 const EXTENDED: &str = "berth+unix://";
 const EXTENDED_FD: &str = "berth+fd://";
+const EXTENDED_TCP: &str = "berth+tcp://";
 
 /// Which passed sockets an `fd://` host serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +58,18 @@ pub struct HostSpec {
     /// Set for `fd://` hosts: the socket is passed, not bound. Until [`adopt_passed`] runs, `path`
     /// is empty; after, it is the passed socket's own address.
     pub passed: Option<Passed>,
+    /// Set for `tcp://` hosts (then `path` is empty): the address to bind.
+    pub tcp: Option<std::net::SocketAddr>,
 }
 
 impl HostSpec {
     pub fn mode(&self) -> u32 {
         self.mode.unwrap_or(0o660)
+    }
+
+    /// The socket's address, for messages: its path, or `tcp://addr:port`.
+    pub fn describe(&self) -> String {
+        self.tcp.map_or_else(|| self.path.display().to_string(), |a| format!("tcp://{a}"))
     }
 }
 
@@ -71,8 +83,15 @@ pub fn parse_hosts(hosts: &[String]) -> Result<Vec<HostSpec>, String> {
             (Some(a), Some(b)) => a == b || *a == Passed::All || *b == Passed::All,
             _ => false,
         };
+        // 0.0.0.0:2376 takes 127.0.0.1:2376 too.
+        let same = |o: &HostSpec| match (o.tcp, spec.tcp) {
+            (Some(a), Some(b)) => {
+                a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+            }
+            _ => same(o),
+        };
         if let Some(other) = out.iter().find(|o| same(o)) {
-            return Err(format!("hosts \"{}\" and \"{h}\" name the same socket {}", other.text, spec.path.display()));
+            return Err(format!("hosts \"{}\" and \"{h}\" name the same socket {}", other.text, spec.describe()));
         }
         out.push(spec);
     }
@@ -87,7 +106,15 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
         group: None,
         mode: None,
         passed: None,
+        tcp: None,
     };
+    if let Some(addr) = h.strip_prefix("tcp://") {
+        return tcp_host(h, addr, "");
+    }
+    if let Some(rest) = h.strip_prefix(EXTENDED_TCP) {
+        let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
+        return tcp_host(h, addr, query);
+    }
     if let Some(sel) = h.strip_prefix("fd://") {
         return passed_host(h, sel, "");
     }
@@ -102,7 +129,7 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
         return Ok(plain(h));
     }
     let Some(rest) = h.strip_prefix(EXTENDED) else {
-        return Err(format!("unsupported host '{h}': berthd listens on unix:// (or berth+unix://) sockets only"));
+        return Err(format!("unsupported host '{h}': berthd listens on unix://, berth+unix://, fd:// and tcp:// (with --tlsverify) hosts"));
     };
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if !path.starts_with('/') {
@@ -156,6 +183,7 @@ fn passed_host(h: &str, sel: &str, query: &str) -> Result<HostSpec, String> {
         group: None,
         mode: None,
         passed: Some(passed),
+        tcp: None,
     };
     let mut seen = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -174,6 +202,59 @@ fn passed_host(h: &str, sel: &str, query: &str) -> Result<HostSpec, String> {
                 ))
             }
             other => return Err(format!("invalid host '{h}': unknown option \"{other}\" (known for fd sockets: role)")),
+        }
+    }
+    Ok(spec)
+}
+
+/// A `tcp://` or `berth+tcp://` host: `addr:port` (a name is resolved now), `role=` its only
+/// option.
+fn tcp_host(h: &str, addr: &str, query: &str) -> Result<HostSpec, String> {
+    use std::net::ToSocketAddrs;
+    let addr = addr.strip_suffix('/').unwrap_or(addr);
+    if addr.contains('/') {
+        return Err(format!("invalid host '{h}': a tcp:// host has no path"));
+    }
+    // `[v6]:port`, `host:port`, `host`, `:port`; a bare IPv6 address needs its brackets.
+    let (host, port) = match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, port),
+        _ if addr.contains(':') && !addr.starts_with('[') => {
+            return Err(format!("invalid host '{h}': write an IPv6 address in brackets, tcp://[::1]:2376"))
+        }
+        _ => (addr, ""),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    let port: u16 = match port {
+        "" => 2376,
+        p => p.parse().map_err(|_| format!("invalid host '{h}': port \"{p}\" is not a number from 0 to 65535"))?,
+    };
+    let resolved = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("invalid host '{h}': cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("invalid host '{h}': {host} resolves to no address"))?;
+    let mut spec = HostSpec {
+        text: h.to_string(),
+        path: PathBuf::new(),
+        role: Role::Full,
+        group: None,
+        mode: None,
+        passed: None,
+        tcp: Some(resolved),
+    };
+    let mut seen = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
+        };
+        if seen.contains(&key) {
+            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
+        }
+        seen.push(key);
+        match key {
+            "role" => spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?,
+            other => return Err(format!("invalid host '{h}': unknown option \"{other}\" (known for tcp hosts: role)")),
         }
     }
     Ok(spec)
@@ -267,7 +348,7 @@ pub fn adopt_passed(
         tracing::warn!("closing the passed socket {name} (fd {}): no host (-H fd://) serves it", fd.as_raw_fd());
     }
     for (i, (a, _)) in out.iter().enumerate() {
-        if let Some((b, _)) = out[..i].iter().find(|(b, _)| b.path == a.path) {
+        if let Some((b, _)) = out[..i].iter().find(|(b, _)| a.tcp.is_none() && b.tcp.is_none() && b.path == a.path) {
             return Err(format!("hosts \"{}\" and \"{}\" name the same socket {}", b.text, a.text, a.path.display()));
         }
     }
@@ -295,23 +376,32 @@ fn passed_socket_path(fd: &OwnedFd) -> Result<PathBuf, String> {
     })
 }
 
+/// A bound API socket.
+pub enum Bound {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
 /// Binds every socket with its group and mode, refusing one that a live daemon answers on; a
 /// passed socket is served as it is.
-pub fn bind_all(
-    specs: Vec<(HostSpec, Option<OwnedFd>)>,
-    gids: &[Option<u32>],
-) -> io::Result<Vec<(HostSpec, tokio::net::UnixListener)>> {
+pub fn bind_all(specs: Vec<(HostSpec, Option<OwnedFd>)>, gids: &[Option<u32>]) -> io::Result<Vec<(HostSpec, Bound)>> {
     specs
         .into_iter()
         .zip(gids)
         .map(|((s, fd), gid)| {
-            let l = match fd {
-                Some(fd) => {
+            let l = match (fd, s.tcp) {
+                (Some(fd), _) => {
                     let l = std::os::unix::net::UnixListener::from(fd);
                     l.set_nonblocking(true)?;
-                    tokio::net::UnixListener::from_std(l)?
+                    Bound::Unix(tokio::net::UnixListener::from_std(l)?)
                 }
-                None => bind(&s.path, *gid, s.mode())?,
+                (None, Some(addr)) => {
+                    let l = std::net::TcpListener::bind(addr)
+                        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", s.text)))?;
+                    l.set_nonblocking(true)?;
+                    Bound::Tcp(tokio::net::TcpListener::from_std(l)?)
+                }
+                (None, None) => Bound::Unix(bind(&s.path, *gid, s.mode())?),
             };
             Ok((s, l))
         })
@@ -382,7 +472,7 @@ mod tests {
             "Docker's literal path"
         );
         assert_eq!(parse_host("unix://").unwrap().path, PathBuf::from("/run/berth/berth.sock"));
-        assert!(parse_host("tcp://0.0.0.0:2375").unwrap_err().contains("unix://"));
+        assert!(parse_host("udp://0.0.0.0:2375").unwrap_err().contains("tcp://"));
     }
 
     #[test]
@@ -409,6 +499,25 @@ mod tests {
         assert!(err("berth+unix:///r.sock?group=").contains("empty group"));
         let dup = parse_hosts(&["unix:///a.sock".into(), "berth+unix:///a.sock?role=read-only".into()]).unwrap_err();
         assert!(dup.contains("same socket"), "{dup}");
+    }
+
+    #[test]
+    fn tcp_hosts_take_dockers_defaults() {
+        let addr = |h: &str| parse_host(h).unwrap().tcp.unwrap().to_string();
+        assert_eq!(addr("tcp://127.0.0.1:2377"), "127.0.0.1:2377");
+        assert_eq!(addr("tcp://:2377"), "127.0.0.1:2377");
+        assert_eq!(addr("tcp://127.0.0.1"), "127.0.0.1:2376");
+        assert_eq!(addr("tcp://[::1]:2377"), "[::1]:2377");
+        let s = parse_host("berth+tcp://127.0.0.1:2377?role=read-only").unwrap();
+        assert_eq!((s.role, s.path.as_os_str().is_empty()), (Role::ReadOnly, true));
+        let err = |h: &str| parse_host(h).unwrap_err();
+        assert!(err("tcp://127.0.0.1:99999").contains("port \"99999\""));
+        assert!(err("tcp://::1").contains("brackets"));
+        assert!(err("berth+tcp://127.0.0.1:1?mode=0660").contains("unknown option \"mode\""));
+        assert!(parse_hosts(&["tcp://0.0.0.0:2376".into(), "tcp://127.0.0.1:2376".into()])
+            .unwrap_err()
+            .contains("same socket"));
+        assert!(parse_hosts(&["tcp://127.0.0.1:2376".into(), "unix:///a.sock".into()]).is_ok());
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod perms;
 mod rootfs;
 mod sealed_runtime;
 mod seccomp;
+mod tls;
 
 use anyhow::Context;
 use clap::Parser;
@@ -128,6 +129,11 @@ async fn run(
     filter: FilterHandle,
     passed: Vec<(std::os::fd::OwnedFd, String)>,
 ) -> anyhow::Result<()> {
+    // Read before anything is touched: a bad file stops the start, naming it and its key.
+    let tls = cfg.tls.as_ref().map(tls::server_config).transpose()?;
+    if tls.is_some() && cfg.listeners.iter().all(|l| l.tcp.is_none()) {
+        tracing::warn!("--tlsverify is set but no tcp:// host is: TLS applies to tcp:// hosts only");
+    }
     let hosts = listen::adopt_passed(&cfg.listeners, passed).map_err(anyhow::Error::msg)?;
     cfg.listeners = hosts.iter().map(|(s, _)| s.clone()).collect();
     let gids = listen::resolve_groups(&cfg.listeners, cfg.group.as_deref()).map_err(anyhow::Error::msg)?;
@@ -152,7 +158,7 @@ async fn run(
     // A passed socket's file is systemd's: removing it at exit would leave the socket unit
     // listening on a name no client can reach any more.
     let sockets: Vec<std::path::PathBuf> =
-        listeners.iter().filter(|(s, _)| s.passed.is_none()).map(|(s, _)| s.path.clone()).collect();
+        listeners.iter().filter(|(s, _)| s.passed.is_none() && s.tcp.is_none()).map(|(s, _)| s.path.clone()).collect();
     let socket = cfg.socket_path();
     let d = Arc::new(daemon::Daemon::new(cfg.clone())?);
     if older_modes {
@@ -184,15 +190,19 @@ async fn run(
     let mut stopped = tokio::spawn(signals(d.clone(), flags, filter));
     let mut servers = tokio::task::JoinSet::new();
     for (spec, listener) in listeners {
-        if spec.role != api::roles::Role::Full || spec.passed.is_some() {
-            let from = if spec.passed.is_some() { "passed by the service manager" } else { "bound" };
-            tracing::info!(socket = %spec.path.display(), role = spec.role.name(), from, "API socket");
+        if spec.role != api::roles::Role::Full || spec.passed.is_some() || spec.tcp.is_some() {
+            let from = match (&spec.passed, spec.tcp) {
+                (Some(_), _) => "passed by the service manager",
+                (None, Some(_)) => "bound, mutual TLS",
+                (None, None) => "bound",
+            };
+            tracing::info!(socket = %spec.describe(), role = spec.role.name(), from, "API socket");
         }
         // The version prefix is stripped before routing: the middleware wraps the whole router
         // (a router's own layers, the role's check among them, run after a route is chosen).
         let app =
             tower::Layer::layer(&axum::middleware::from_fn(api::version_prefix), api::router(d.clone(), spec.role));
-        let listener = gate.listener(listener);
+        let listener = gate.listener(listener, tls.clone())?;
         servers.spawn(async move {
             let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
                 api::attach::ConnFd,
