@@ -136,15 +136,7 @@ pub fn parse_host(h: &str) -> Result<HostSpec, String> {
         return Err(format!("invalid host '{h}': {EXTENDED} needs an absolute socket path"));
     }
     let mut spec = plain(path);
-    let mut seen = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
-        };
-        if seen.contains(&key) {
-            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
-        }
-        seen.push(key);
+    for (key, value) in query_pairs(h, query)? {
         match key {
             "role" => spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?,
             "group" if !value.is_empty() => spec.group = Some(value.to_string()),
@@ -185,15 +177,7 @@ fn passed_host(h: &str, sel: &str, query: &str) -> Result<HostSpec, String> {
         passed: Some(passed),
         tcp: None,
     };
-    let mut seen = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
-        };
-        if seen.contains(&key) {
-            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
-        }
-        seen.push(key);
+    for (key, value) in query_pairs(h, query)? {
         match key {
             "role" => spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?,
             "group" | "mode" => {
@@ -243,21 +227,28 @@ fn tcp_host(h: &str, addr: &str, query: &str) -> Result<HostSpec, String> {
         passed: None,
         tcp: Some(resolved),
     };
-    let mut seen = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
-        };
-        if seen.contains(&key) {
-            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
-        }
-        seen.push(key);
+    for (key, value) in query_pairs(h, query)? {
         match key {
             "role" => spec.role = Role::parse(value).map_err(|e| format!("invalid host '{h}': {e}"))?,
             other => return Err(format!("invalid host '{h}': unknown option \"{other}\" (known for tcp hosts: role)")),
         }
     }
     Ok(spec)
+}
+
+/// A host's `?key=value&…` options, each key at most once.
+fn query_pairs<'q>(h: &str, query: &'q str) -> Result<Vec<(&'q str, &'q str)>, String> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("invalid host '{h}': \"{pair}\" is not key=value"));
+        };
+        if out.iter().any(|(k, _)| *k == key) {
+            return Err(format!("invalid host '{h}': \"{key}\" given twice"));
+        }
+        out.push((key, value));
+    }
+    Ok(out)
 }
 
 fn parse_mode(s: &str) -> Option<u32> {

@@ -144,7 +144,9 @@ impl Network {
         if links.is_empty() {
             return;
         }
-        for e in d.store.all() {
+        let not_running = |s: crate::model::Status| !s.is_live() && s != crate::model::Status::Starting;
+        // Running containers (most, on a busy host) are passed over without copying their record.
+        for e in d.store.all().into_iter().filter(|e| not_running(e.status())) {
             let host = berth_net::host_veth_name(&e.snapshot().id);
             let ours: Vec<u8> = links
                 .iter()
@@ -158,8 +160,9 @@ impl Network {
                 continue;
             }
             let Ok(_op) = e.op.try_lock() else { continue };
+            // Checked again under the lock: a start may have begun since the first look.
             let c = e.snapshot();
-            if c.state.status.is_live() || c.state.status == crate::model::Status::Starting {
+            if !not_running(c.state.status) {
                 continue;
             }
             for index in ours {
