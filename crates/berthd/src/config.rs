@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 mod bridge;
 mod containers;
+pub mod logging;
 pub mod tls;
 pub mod userns;
 pub use bridge::{address_pool_subnets, parse_cidr, AddressPool};
@@ -68,36 +69,13 @@ pub struct Flags {
     /// Default shutdown timeout in seconds
     #[arg(long = "shutdown-timeout", value_name = "SECS")]
     pub shutdown_timeout: Option<u64>,
-    /// Default driver for container logs
-    #[arg(long = "log-driver", value_name = "NAME")]
-    pub log_driver: Option<String>,
-    /// Default log driver options for containers (key=value)
-    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
-    pub log_opts: Vec<String>,
+    #[command(flatten)]
+    pub logging: logging::LogFlags,
     /// Set key=value labels to the daemon
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Attach containers to a network bridge (default berth0)
-    #[arg(short = 'b', long = "bridge", value_name = "NAME")]
-    pub bridge: Option<String>,
-    /// Specify default-bridge IPv4 network (gateway address/prefix)
-    #[arg(long = "bip", value_name = "CIDR")]
-    pub bip: Option<String>,
-    /// IPv4 subnet for fixed IPs (a sub-range of --bip)
-    #[arg(long = "fixed-cidr", value_name = "CIDR")]
-    pub fixed_cidr: Option<String>,
-    /// Enable IPv6 on the default bridge (needs --fixed-cidr-v6)
-    #[arg(long = "ipv6", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub ipv6: Option<bool>,
-    /// IPv6 subnet of the default bridge
-    #[arg(long = "fixed-cidr-v6", value_name = "CIDR")]
-    pub fixed_cidr_v6: Option<String>,
-    /// Enable addition of nftables rules (Docker's --iptables)
-    #[arg(long = "iptables", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub iptables: Option<bool>,
-    /// Enable IP forwarding
-    #[arg(long = "ip-forward", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub ip_forward: Option<bool>,
+    #[command(flatten)]
+    pub network: bridge::BridgeFlags,
     /// Registry reached over plain HTTP (host:port); loopback ones always are
     #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
     pub insecure_registries: Vec<String>,
@@ -151,18 +129,12 @@ pub struct FileConfig {
     pub default_runtime: Option<String>,
     pub runtimes: Option<BTreeMap<String, RuntimeConf>>,
     pub shutdown_timeout: Option<u64>,
-    pub log_driver: Option<String>,
-    pub log_opts: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub logging: logging::LogFile,
     pub log_level: Option<String>,
     pub labels: Option<Vec<String>>,
-    pub bridge: Option<String>,
-    pub bip: Option<String>,
-    pub fixed_cidr: Option<String>,
-    pub ipv6: Option<bool>,
-    pub fixed_cidr_v6: Option<String>,
-    pub iptables: Option<bool>,
-    pub ip_forward: Option<bool>,
-    pub default_address_pools: Option<Vec<AddressPool>>,
+    #[serde(flatten)]
+    pub network: bridge::BridgeFile,
     pub insecure_registries: Option<Vec<String>>,
     pub registry_mirrors: Option<Vec<String>>,
     pub max_concurrent_downloads: Option<usize>,
@@ -190,18 +162,8 @@ const KNOWN_KEYS: &[&str] = &[
     "default-runtime",
     "runtimes",
     "shutdown-timeout",
-    "log-driver",
-    "log-opts",
     "log-level",
     "labels",
-    "bridge",
-    "bip",
-    "fixed-cidr",
-    "ipv6",
-    "fixed-cidr-v6",
-    "iptables",
-    "ip-forward",
-    "default-address-pools",
     "insecure-registries",
     "registry-mirrors",
     "max-concurrent-downloads",
@@ -291,7 +253,9 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError>
     let unknown: Vec<&str> = map
         .keys()
         .map(String::as_str)
-        .filter(|k| ![KNOWN_KEYS, containers::KEYS, tls::KEYS].iter().any(|keys| keys.contains(k)))
+        .filter(|k| {
+            ![KNOWN_KEYS, containers::KEYS, tls::KEYS, logging::KEYS, bridge::KEYS].iter().any(|keys| keys.contains(k))
+        })
         .collect();
     if !unknown.is_empty() {
         return Err(err(format!(
@@ -332,16 +296,7 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
         flags.shutdown_timeout.map(|v| v.to_string()),
         file.shutdown_timeout.map(|v| v.to_string()),
     );
-    check("log-driver", flags.log_driver.clone(), file.log_driver.clone());
-    check("log-opts", list(&flags.log_opts), file.log_opts.as_ref().map(|m| format!("{m:?}")));
     check("labels", list(&flags.labels), file.labels.as_ref().map(|v| format!("[{}]", v.join(" "))));
-    check("bridge", flags.bridge.clone(), file.bridge.clone());
-    check("bip", flags.bip.clone(), file.bip.clone());
-    check("fixed-cidr", flags.fixed_cidr.clone(), file.fixed_cidr.clone());
-    check("ipv6", flags.ipv6.map(|b| b.to_string()), file.ipv6.map(|b| b.to_string()));
-    check("fixed-cidr-v6", flags.fixed_cidr_v6.clone(), file.fixed_cidr_v6.clone());
-    check("iptables", flags.iptables.map(|b| b.to_string()), file.iptables.map(|b| b.to_string()));
-    check("ip-forward", flags.ip_forward.map(|b| b.to_string()), file.ip_forward.map(|b| b.to_string()));
     check(
         "insecure-registries",
         list(&flags.insecure_registries),
@@ -372,6 +327,8 @@ fn conflicts(flags: &Flags, file: &FileConfig) -> Vec<String> {
     check("userns-remap", flags.userns_remap.clone(), file.userns_remap.clone());
     containers::conflicts(&flags.containers, &file.containers, &mut out);
     tls::conflicts(&flags.tls, &file.tls, &mut out);
+    logging::conflicts(&flags.logging, &file.logging, &mut out);
+    bridge::conflicts(&flags.network, &file.network, &mut out);
     out
 }
 
@@ -409,15 +366,7 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
     for (name, path) in kv_list(&flags.add_runtime, "runtime")? {
         runtimes.insert(name, RuntimeConf { path: path.into(), runtime_args: vec![] });
     }
-    let mut log_opts = file.log_opts.clone().unwrap_or_default();
-    log_opts.extend(kv_list(&flags.log_opts, "log-opt")?);
-    let log_driver = flags.log_driver.clone().or(file.log_driver.clone()).unwrap_or_else(|| "json-file".into());
-    if log_driver != "json-file" {
-        return Err(ConfigError::Invalid(format!(
-            "log driver \"{log_driver}\" is not supported: berthd writes json-file logs"
-        )));
-    }
-    crate::logs::validate_log_opts(&log_opts).map_err(ConfigError::Invalid)?;
+    let logging::LogDefaults { driver: log_driver, opts: log_opts } = logging::merge(&flags.logging, &file.logging)?;
     let storage_driver =
         flags.storage_driver.clone().or(file.storage_driver.clone()).unwrap_or_else(|| "overlay2".into());
     if !["overlay2", "vfs"].contains(&storage_driver.as_str()) {
@@ -425,38 +374,16 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
             "unknown storage driver \"{storage_driver}\": supported are overlay2, vfs"
         )));
     }
-    let bridge = flags.bridge.clone().or(file.bridge.clone()).unwrap_or_else(|| DEFAULT_BRIDGE.into());
-    if bridge.is_empty()
-        || bridge.len() > 15
-        || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ConfigError::Invalid(format!(
-            "invalid bridge name \"{bridge}\": 1 to 15 letters, digits, '-' or '_'"
-        )));
-    }
-    let default_address_pools = file.default_address_pools.clone().unwrap_or_default();
-    for p in &default_address_pools {
-        address_pool_subnets(p).map(|_| ())?;
-    }
-    // As in Docker: without --bip the default bridge takes the first subnet of the first pool.
-    let pool_bip = default_address_pools.first().and_then(|p| {
-        let first = address_pool_subnets(p).ok()?.next()?;
-        Some(format!("{}/{}", first.hosts().next()?, first.prefix_len()))
-    });
-    let bip = flags.bip.clone().or(file.bip.clone()).or(pool_bip).unwrap_or_else(|| DEFAULT_BIP.into());
-    if parse_cidr(&bip).is_none_or(|(_, l)| !(8..=30).contains(&l)) {
-        return Err(ConfigError::Invalid(format!(
-            "invalid value for bip: \"{bip}\" (expected an address/prefix such as {DEFAULT_BIP})"
-        )));
-    }
-    let fixed_cidr = flags.fixed_cidr.clone().or(file.fixed_cidr.clone());
-    if let Some(f) = &fixed_cidr {
-        if parse_cidr(f).is_none() {
-            return Err(ConfigError::Invalid(format!("invalid value for fixed-cidr: \"{f}\"")));
-        }
-    }
-    let ipv6 = flags.ipv6.or(file.ipv6).unwrap_or(false);
-    let fixed_cidr_v6 = bridge::bridge_v6(ipv6, flags.fixed_cidr_v6.as_deref().or(file.fixed_cidr_v6.as_deref()))?;
+    let bridge::BridgeSettings {
+        bridge,
+        bip,
+        fixed_cidr,
+        ipv6,
+        fixed_cidr_v6,
+        iptables,
+        ip_forward,
+        default_address_pools,
+    } = bridge::merge(&flags.network, &file.network)?;
     let concurrency = |key: &str, v: Option<usize>, default: usize| match v {
         Some(0) => Err(ConfigError::Invalid(format!("invalid value for {key}: 0 (at least 1)"))),
         Some(n) => Ok(n),
@@ -522,8 +449,8 @@ pub fn merge(flags: &Flags, file: &FileConfig) -> Result<Config, ConfigError> {
         fixed_cidr,
         ipv6,
         fixed_cidr_v6,
-        iptables: flags.iptables.or(file.iptables).unwrap_or(true),
-        ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(true),
+        iptables,
+        ip_forward,
         default_address_pools,
         pidfile: flags.pidfile.clone().or(file.pidfile.clone()).unwrap_or_else(|| exec_root.join("berthd.pid")),
         live_restore: flags.live_restore.or(file.live_restore).unwrap_or(false),
