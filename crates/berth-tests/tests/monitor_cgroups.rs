@@ -199,3 +199,45 @@ fn monitors_leave_the_daemon_cgroup_across_restarts() {
         assert_eq!(children, vec![std::ffi::OsString::from("daemon")], "{}", h.top.display());
     }
 }
+
+/// The `<id>.monitor` cgroups of one container, in every hierarchy where it exists.
+fn monitor_dirs(d: &TestDaemon, id: &str) -> Vec<PathBuf> {
+    let rel = Path::new(d.cgroup_parent_name()).join(format!("{id}.monitor"));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(ROOT)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path().join(&rel))
+        .collect();
+    dirs.push(Path::new(ROOT).join(&rel));
+    dirs.retain(|p| p.is_dir());
+    dirs
+}
+
+#[test]
+fn a_stopped_container_leaves_no_monitor_cgroup() {
+    let mut d = TestDaemon::start(DaemonOpts::new("monitor-cgroup-exit"));
+    d.busybox_image();
+    let id = d.run_detached(&["--name", "stopme", "busybox", "sleep", "1000"]);
+    assert!(!monitor_dirs(&d, &id).is_empty(), "a running container's monitor has its cgroup");
+    d.docker_ok(&["stop", "-t", "1", "stopme"]);
+    let gone = wait_until(Duration::from_secs(10), || monitor_dirs(&d, &id).is_empty());
+    assert!(gone, "after stop: {:?} left", monitor_dirs(&d, &id));
+    // Started again, the monitor's cgroup is made again and the container works.
+    d.docker_ok(&["start", "stopme"]);
+    assert_eq!(d.docker_ok(&["exec", "stopme", "echo", "hi"]), "hi");
+    assert!(!monitor_dirs(&d, &id).is_empty(), "a restarted container's monitor has its cgroup");
+    let mon = monitor_pid(&d, &id);
+    assert!(
+        cgroup_of(mon, "").is_some_and(|p| p.ends_with(&format!("{id}.monitor"))),
+        "the new monitor {mon} is in {:?}",
+        cgroup_of(mon, "")
+    );
+    // A container that ends by itself leaves none either.
+    let own = d.run_detached(&["busybox", "true"]);
+    let exited = wait_until(Duration::from_secs(10), || d.state(&own).status == "exited");
+    assert!(exited, "{:?}", d.state(&own));
+    let gone = wait_until(Duration::from_secs(10), || monitor_dirs(&d, &own).is_empty());
+    assert!(gone, "after its own exit: {:?} left", monitor_dirs(&d, &own));
+    d.docker_ok(&["rm", "-f", "stopme", &own]);
+}

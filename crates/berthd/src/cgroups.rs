@@ -70,6 +70,22 @@ pub async fn remove_with_monitor(container: &str) {
     tracing::warn!(cgroup = %monitor, "the container's or its monitor's cgroup is still in use: left in place");
 }
 
+/// Removes an exited container's monitor cgroup once its monitor has gone, so a stopped
+/// container leaves no empty cgroup behind (its own cgroup the runtime's `delete` removes). The
+/// monitor finishes its `runtime delete` after reporting the exit: a busy cgroup is tried again
+/// while `still_exited` holds; a start in the meantime makes the cgroup again (the launcher's
+/// join makes a cgroup removed under it once more), and rmdir never removes a populated one.
+pub async fn remove_monitor_once_gone(container: &str, still_exited: impl Fn() -> bool) {
+    let monitor = monitor_path(container);
+    for _ in 0..250 {
+        if !still_exited() || !remove(&monitor) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tracing::debug!(cgroup = %monitor, "the exited container's monitor cgroup is still in use: left in place");
+}
+
 /// The parent used when neither the daemon's `cgroup-parent` nor the container's names one.
 pub const DEFAULT_PARENT: &str = "/berth";
 

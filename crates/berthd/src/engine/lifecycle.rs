@@ -248,6 +248,12 @@ pub async fn on_exit(d: Arc<Daemon>, e: Arc<Entry>, rec: ExitRecord) {
     if auto_remove(&d, &e) {
         return;
     }
+    if c.state.status == Status::Exited {
+        let (path, e2) = (c.options.cgroups_path.clone(), e.clone());
+        tokio::spawn(async move {
+            crate::cgroups::remove_monitor_once_gone(&path, || e2.status() == Status::Exited).await;
+        });
+    }
     restart::after_exit(d, e).await;
 }
 
