@@ -61,13 +61,13 @@ check "the device filter denies a block device" sh -c "docker run --rm busybox s
 check "the device filter allows /dev/null" docker run --rm busybox sh -c 'echo x > /dev/null'
 check "berthd raised its own open-file soft limit" sh -c "grep '^Max open files' /proc/\$(systemctl show -p MainPID --value berth)/limits | grep -Eq 'files +524288 +524288'"
 check "containers get the unit's soft limit (1024)" test "$(docker run --rm busybox sh -c 'ulimit -Sn')" = 1024
-check "run with cpuset and swap limits under a cgroup parent" docker run -d --name lim2 --cpuset-cpus 0 -m 64m --memory-swap 96m --cgroup-parent /ci-jobs busybox sleep 100000
+check "run with cpuset, swap and io limits under a cgroup parent" docker run -d --name lim2 --cpuset-cpus 0 -m 64m --memory-swap 96m --device-read-bps /dev/vda:1mb --device-write-iops /dev/vda:100 --cgroup-parent /ci-jobs busybox sleep 100000
 cg2=$(docker inspect -f '{{.State.Pid}}' lim2 2>/dev/null | xargs -I{} cat /proc/{}/cgroup 2>/dev/null | sed 's/^0:://')
 echo "cgroup with --cgroup-parent: $cg2"
 check "--cgroup-parent on v2" sh -c "case '$cg2' in /ci-jobs/*) true;; *) false;; esac"
 check "cpuset.cpus is 0" test "$(cat /sys/fs/cgroup$cg2/cpuset.cpus 2>&1)" = 0
 check "memory.swap.max is 32m" test "$(cat /sys/fs/cgroup$cg2/memory.swap.max 2>&1)" = 33554432
-check "io limits are refused by name, not dropped" sh -c "docker run --rm --device-read-bps /dev/vda:1mb busybox true 2>&1 | grep -q BlkioDeviceReadBps"
+check "io.max holds the read-bps and write-iops throttles" sh -c "grep -q \"^$(cat /sys/block/vda/dev) rbps=1048576 wbps=max riops=max wiops=100\" /sys/fs/cgroup$cg2/io.max"
 check "rm -f of the parented container" docker rm -f lim2
 docker run --name oom -m 32m --memory-swap 32m busybox sh -c 'x=a; while :; do x=$x$x; done' >/dev/null 2>&1
 check "an OOM kill is seen (memory.events)" test "$(docker inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' oom)" = "true 137"

@@ -121,3 +121,49 @@ fn runc_registered_in_daemon_json_runs_and_survives_restore() {
     assert_eq!(d.state("rr").exit_code, 137, "{:?}", d.inspect("rr")["State"]);
     assert!(wait_until(Duration::from_secs(5), || !id.is_alive()), "the container process outlived its stop");
 }
+
+/// A block device of this host and its major:minor, from /sys/block.
+fn a_block_device() -> (String, String) {
+    for e in std::fs::read_dir("/sys/block").expect("/sys/block").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let dev = format!("/dev/{name}");
+        let numbers = std::fs::read_to_string(e.path().join("dev")).unwrap_or_default().trim().to_string();
+        if !name.starts_with("loop") && !numbers.is_empty() && Path::new(&dev).exists() {
+            return (dev, numbers);
+        }
+    }
+    panic!("no block device in /sys/block with a node in /dev");
+}
+
+#[test]
+fn io_throttles_reach_the_cgroup() {
+    let mut d = TestDaemon::start(DaemonOpts::new("hc-io"));
+    d.busybox_image();
+    let (dev, numbers) = a_block_device();
+    let rbps = format!("{dev}:1mb");
+    let iops = format!("{dev}:100");
+    let id = d.run_detached(&["--device-read-bps", &rbps, "--device-write-iops", &iops, "busybox", "sleep", "300"]);
+    let pid = d.container_pid(&id);
+    let (dir, v2) = cgroup_dir(pid, "blkio");
+    if v2 {
+        let max = read(&dir.join("io.max"));
+        assert!(max.contains(&format!("{numbers} rbps=1048576")) && max.contains("wiops=100"), "io.max: {max}");
+    } else {
+        assert_eq!(read(&dir.join("blkio.throttle.read_bps_device")), format!("{numbers} 1048576"));
+        assert_eq!(read(&dir.join("blkio.throttle.write_iops_device")), format!("{numbers} 100"));
+    }
+    let h = &d.inspect(&id)["HostConfig"];
+    assert_eq!(h["BlkioDeviceReadBps"], serde_json::json!([{"Path": dev, "Rate": 1048576}]));
+    assert_eq!(h["BlkioDeviceWriteIOps"], serde_json::json!([{"Path": dev, "Rate": 100}]));
+    assert_eq!(h["BlkioDeviceWriteBps"], serde_json::json!([]));
+    // Restarted, the throttle is applied again (resolved at each start).
+    d.docker_ok(&["restart", "-t", "1", &id]);
+    let (dir, _) = cgroup_dir(d.container_pid(&id), "blkio");
+    let file = if v2 { "io.max" } else { "blkio.throttle.read_bps_device" };
+    assert!(read(&dir.join(file)).contains(&numbers), "after restart: {}", read(&dir.join(file)));
+    d.docker_ok(&["rm", "-f", &id]);
+    // Not a block device: refused at create, naming the field.
+    let (code, err) = d.docker_err(&["create", "--device-read-bps", "/dev/null:1mb", "busybox", "true"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("BlkioDeviceReadBps") && err.contains("not a block device"), "{err}");
+}

@@ -389,6 +389,10 @@ pub fn host_config(c: &Container) -> wire::HostConfig {
             memory_reservation: h.memory_reservation.unwrap_or(0),
             memory_swap: h.memory_swap.unwrap_or(0),
             memory_swappiness: h.memory_swappiness,
+            blkio_device_read_bps: throttles(&h.blkio_device_read_bps),
+            blkio_device_write_bps: throttles(&h.blkio_device_write_bps),
+            blkio_device_read_iops: throttles(&h.blkio_device_read_iops),
+            blkio_device_write_iops: throttles(&h.blkio_device_write_iops),
             pids_limit: h.pids_limit,
             ulimits: h.ulimits.as_ref().map(|us| {
                 us.iter().map(|u| wire::Ulimit { name: u.name.clone(), soft: u.soft, hard: u.hard }).collect()
@@ -500,4 +504,9 @@ pub fn summary(c: &Container, sizes: Option<(i64, i64)>, health: Option<&str>) -
         mounts: mounts(c),
         ..Default::default()
     }
+}
+
+/// Docker answers `[]` for no throttles.
+fn throttles(v: &Option<Vec<model::ThrottleDevice>>) -> Option<Vec<wire::ThrottleDevice>> {
+    Some(v.iter().flatten().map(|t| wire::ThrottleDevice { path: t.path.clone(), rate: t.rate }).collect())
 }

@@ -175,6 +175,15 @@ pub struct HostConfig {
     /// 0–100; cgroup v1 only (v2 has no such knob).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_swappiness: Option<i64>,
+    /// `--device-read-bps` and the other throttles: by device path, resolved at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(default, rename = "BlkioDeviceReadIOps", skip_serializing_if = "Option::is_none")]
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(default, rename = "BlkioDeviceWriteIOps", skip_serializing_if = "Option::is_none")]
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nano_cpus: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,6 +249,16 @@ pub struct HostConfig {
     /// Replace Docker's read-only paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly_paths: Option<Vec<String>>,
+}
+
+/// One block-I/O throttle: a block device's path and its rate (bytes or operations per second).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ThrottleDevice {
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub rate: u64,
 }
 
 /// One `--ulimit`; -1 is unlimited.

@@ -11,6 +11,7 @@ use oci_spec::runtime::{
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
+pub mod blkio;
 pub mod caps;
 pub mod defaults;
 pub mod devices;
@@ -61,6 +62,7 @@ pub struct Resources {
     pub pids_limit: i64,
     pub cpuset_cpus: String,
     pub cpuset_mems: String,
+    pub throttles: blkio::Throttles,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +265,9 @@ fn resources(input: &SpecInput) -> Result<oci_spec::runtime::LinuxResources> {
     }
     if r.pids_limit > 0 {
         b = b.pids(LinuxPidsBuilder::default().limit(r.pids_limit).build().map_err(oci_err)?);
+    }
+    if let Some(io) = blkio::block_io(&r.throttles)? {
+        b = b.block_io(io);
     }
     b.build().map_err(oci_err)
 }

@@ -126,6 +126,10 @@ fn host_config(h: wire::HostConfig) -> model::HostConfig {
         memory_reservation: number(r.memory_reservation),
         // -1 is the API's "unset"; 0 is a real swappiness.
         memory_swappiness: r.memory_swappiness.filter(|s| *s != -1),
+        blkio_device_read_bps: throttles(r.blkio_device_read_bps),
+        blkio_device_write_bps: throttles(r.blkio_device_write_bps),
+        blkio_device_read_iops: throttles(r.blkio_device_read_iops),
+        blkio_device_write_iops: throttles(r.blkio_device_write_iops),
         nano_cpus: number(r.nano_cpus),
         cpu_shares: number(r.cpu_shares),
         cpu_period: number(r.cpu_period),
@@ -166,3 +170,9 @@ fn host_config(h: wire::HostConfig) -> model::HostConfig {
 
 #[cfg(test)]
 mod tests;
+
+/// An empty list is what clients send for "none".
+fn throttles(v: Option<Vec<wire::ThrottleDevice>>) -> Option<Vec<model::ThrottleDevice>> {
+    let v = v.filter(|v| !v.is_empty())?;
+    Some(v.into_iter().map(|t| model::ThrottleDevice { path: t.path, rate: t.rate }).collect())
+}

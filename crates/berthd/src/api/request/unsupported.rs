@@ -56,10 +56,27 @@ fn resources(prefix: &str, r: &wire::Resources) -> Vec<Field> {
     vec![
         field(name("BlkioWeight"), r.blkio_weight != 0, &r.blkio_weight),
         field(name("BlkioWeightDevice"), some_nonempty(&r.blkio_weight_device), &r.blkio_weight_device),
-        field(name("BlkioDeviceReadBps"), some_nonempty(&r.blkio_device_read_bps), &r.blkio_device_read_bps),
-        field(name("BlkioDeviceWriteBps"), some_nonempty(&r.blkio_device_write_bps), &r.blkio_device_write_bps),
-        field(name("BlkioDeviceReadIOps"), some_nonempty(&r.blkio_device_read_iops), &r.blkio_device_read_iops),
-        field(name("BlkioDeviceWriteIOps"), some_nonempty(&r.blkio_device_write_iops), &r.blkio_device_write_iops),
+        // The throttles are set at create (applied at each start); `update` does not change them.
+        field(
+            name("BlkioDeviceReadBps"),
+            prefix.is_empty() && some_nonempty(&r.blkio_device_read_bps),
+            &r.blkio_device_read_bps,
+        ),
+        field(
+            name("BlkioDeviceWriteBps"),
+            prefix.is_empty() && some_nonempty(&r.blkio_device_write_bps),
+            &r.blkio_device_write_bps,
+        ),
+        field(
+            name("BlkioDeviceReadIOps"),
+            prefix.is_empty() && some_nonempty(&r.blkio_device_read_iops),
+            &r.blkio_device_read_iops,
+        ),
+        field(
+            name("BlkioDeviceWriteIOps"),
+            prefix.is_empty() && some_nonempty(&r.blkio_device_write_iops),
+            &r.blkio_device_write_iops,
+        ),
         field(name("CpuRealtimePeriod"), r.cpu_realtime_period != 0, &r.cpu_realtime_period),
         field(name("CpuRealtimeRuntime"), r.cpu_realtime_runtime != 0, &r.cpu_realtime_runtime),
         // GPUs (`--gpus`): no device plugin.

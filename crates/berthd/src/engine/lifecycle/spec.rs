@@ -92,6 +92,7 @@ pub fn build(
             pids_limit: h.pids_limit.unwrap_or(0),
             cpuset_cpus: h.cpuset_cpus.clone().unwrap_or_default(),
             cpuset_mems: h.cpuset_mems.clone().unwrap_or_default(),
+            throttles: throttles(h),
         },
         mounts: mounts(c),
         privileged,
@@ -207,5 +208,17 @@ fn joined_pid(c: &Container, mode: &str, what: &str) -> Result<i32, String> {
     match rec {
         Some(t) if alive(&t) => Ok(t.state.pid),
         _ => Err(format!("cannot join {what} namespace of a non running container: {target}")),
+    }
+}
+
+fn throttles(h: &crate::model::HostConfig) -> oci::blkio::Throttles {
+    let pairs = |v: &Option<Vec<crate::model::ThrottleDevice>>| {
+        v.iter().flatten().map(|t| (t.path.clone(), t.rate)).collect::<Vec<_>>()
+    };
+    oci::blkio::Throttles {
+        read_bps: pairs(&h.blkio_device_read_bps),
+        write_bps: pairs(&h.blkio_device_write_bps),
+        read_iops: pairs(&h.blkio_device_read_iops),
+        write_iops: pairs(&h.blkio_device_write_iops),
     }
 }

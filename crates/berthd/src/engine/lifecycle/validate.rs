@@ -177,6 +177,18 @@ fn resources(h: &HostConfig) -> Result<()> {
     if mem > 0 && reservation > mem {
         return Err(bad("Minimum memory limit can not be less than memory reservation limit, see usage"));
     }
+    // A throttle on a path that is not a block device is refused at create, naming it, rather
+    // than failing every start.
+    for (field, list) in [
+        ("HostConfig.BlkioDeviceReadBps", &h.blkio_device_read_bps),
+        ("HostConfig.BlkioDeviceWriteBps", &h.blkio_device_write_bps),
+        ("HostConfig.BlkioDeviceReadIOps", &h.blkio_device_read_iops),
+        ("HostConfig.BlkioDeviceWriteIOps", &h.blkio_device_write_iops),
+    ] {
+        for t in list.iter().flatten() {
+            crate::oci::blkio::device_numbers(field, &t.path).map_err(bad)?;
+        }
+    }
     let mems = h.cpuset_mems.as_deref().unwrap_or("");
     if !mems.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'-') {
         return Err(bad(format!("Invalid value {mems} for cpuset mems")));
