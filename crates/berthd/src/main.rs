@@ -13,7 +13,6 @@ mod listen;
 mod logs;
 mod model;
 mod monitor;
-mod nofile;
 mod notify;
 mod oci;
 mod perms;
@@ -73,13 +72,6 @@ fn main() {
         .with(filter)
         .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
         .init();
-    match nofile::raise() {
-        Ok((given, now)) if given != now => {
-            tracing::info!("open-file limit raised from {given} to {now}; containers get {given}")
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!("cannot raise the open-file soft limit: {e}"),
-    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     if let Err(e) = rt.block_on(run(flags, cfg, handle, passed)) {
         tracing::error!("{e:#}");

@@ -52,7 +52,7 @@ pub async fn launch_with(
         .map_err(|e| MonitorError::Spawn(format!("{}: {e}", stderr_path.display())))?;
     let mut cmd = tokio::process::Command::new(shim_binary);
     crate::sealed_runtime::attach(cmd.as_std_mut(), &cfg.runtime.path);
-    crate::nofile::for_children(cmd.as_std_mut());
+
     let mut child = cmd
         .args(pre_args)
         .arg("--config")
