@@ -59,8 +59,6 @@ check "its own cgroup namespace" sh -c "test \"\$(docker exec lim cat /proc/self
 # mknod is allowed (Docker's default rules: `m` for every device), opening is not.
 check "the device filter denies a block device" sh -c "docker run --rm busybox sh -c 'mknod /tmp/sda b 8 0 || exit 3; head -c 1 /tmp/sda; echo rc=\$?' 2>&1 | tr '\n' ' ' | grep -q 'Operation not permitted.*rc=1'"
 check "the device filter allows /dev/null" docker run --rm busybox sh -c 'echo x > /dev/null'
-check "berthd raised its own open-file soft limit" sh -c "grep '^Max open files' /proc/\$(systemctl show -p MainPID --value berth)/limits | grep -Eq 'files +524288 +524288'"
-check "containers get the unit's soft limit (1024)" test "$(docker run --rm busybox sh -c 'ulimit -Sn')" = 1024
 check "run with cpuset, swap and io limits under a cgroup parent" docker run -d --name lim2 --cpuset-cpus 0 -m 64m --memory-swap 96m --device-read-bps /dev/vda:1mb --device-write-iops /dev/vda:100 --cgroup-parent /ci-jobs busybox sleep 100000
 cg2=$(docker inspect -f '{{.State.Pid}}' lim2 2>/dev/null | xargs -I{} cat /proc/{}/cgroup 2>/dev/null | sed 's/^0:://')
 echo "cgroup with --cgroup-parent: $cg2"
