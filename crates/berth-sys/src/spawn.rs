@@ -43,27 +43,6 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Makes the child of `cmd` start with `soft` as its open-file soft limit (the hard limit kept):
-/// the daemon raises its own soft limit for its many sockets and files, but what it starts, and
-/// the containers those start, get the limit the daemon was given (as dockerd's children do).
-pub fn nofile_soft_on_exec(cmd: &mut Command, soft: u64) {
-    // SAFETY: the closure runs between fork and exec and calls only getrlimit and setrlimit, which
-    // are async-signal-safe; it allocates nothing and touches no locks.
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            rl.rlim_cur = soft.min(rl.rlim_max);
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,15 +61,6 @@ mod tests {
         // The spawning thread has ended: the kernel sends the helper SIGKILL.
         let st = child.wait().expect("wait");
         assert_eq!(st.signal(), Some(libc::SIGKILL), "helper must be killed, got {st}");
-    }
-
-    #[test]
-    fn a_child_gets_the_soft_limit_it_is_given() {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "ulimit -Sn"]);
-        nofile_soft_on_exec(&mut cmd, 77);
-        let out = cmd.output().expect("run sh");
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "77");
     }
 
     #[test]
